@@ -1,0 +1,279 @@
+//! `Event`: the journal record. Everything that can happen to a release is one of these; the
+//! release's state is the fold of its events through [`super::state::ReleaseState::apply`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{OnFailure, ReleaseType};
+
+/// One line of `journal.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// 1-based, dense.
+    pub seq: u64,
+    pub ts: DateTime<Utc>,
+    /// Who caused it: a person's identity for requests, `driver` for the driver's own decisions.
+    pub actor: String,
+    /// SHA-256 (hex) of the previous line's bytes (without its newline); empty for the first line.
+    pub prev: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Identifies one run: a stage, optionally on one target, one attempt (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunKey {
+    pub stage: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub attempt: u32,
+}
+
+/// What a run is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    #[default]
+    Deploy,
+    Rollback,
+}
+
+/// How a run (or one automatic check) ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    /// A command exited non-zero (or died of a signal it did not get from us).
+    Failed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        /// Which command of the stage's list failed (0-based).
+        #[serde(default)]
+        command: usize,
+    },
+    TimedOut,
+    /// Ended by a cancel.
+    Cancelled,
+    /// Its driver died; ended (or found gone) by the next driver.
+    Interrupted,
+    /// Could not be started at all (e.g. `sh` missing, log file not writable).
+    Error { message: String },
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Succeeded)
+    }
+}
+
+/// Final states of a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalState {
+    Succeeded,
+    Failed,
+    RolledBack,
+    RollbackFailed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    // ---- lifecycle (driver) ----
+    ReleaseCreated {
+        id: String,
+        version: String,
+        #[serde(rename = "type")]
+        rtype: ReleaseType,
+        plan: String,
+        plan_path: String,
+    },
+    DriverStarted {
+        pid: u32,
+        #[serde(default)]
+        host: String,
+    },
+    /// The driver stopped on purpose without finishing the release (`--no-wait` at a gate).
+    DriverStopped {
+        pid: u32,
+        reason: String,
+    },
+    ReleaseFinished {
+        state: FinalState,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+
+    // ---- stages and runs (driver) ----
+    /// A stage cannot start yet for a reason outside this journal (an environment held by another
+    /// release). Written when the reason appears or changes.
+    StageWaiting {
+        stage: String,
+        reason: String,
+    },
+    RunStarted {
+        #[serde(flatten)]
+        run: RunKey,
+        #[serde(default)]
+        run_kind: RunKind,
+        /// Process group of the first command; later commands of the list get `RunSpawned`.
+        pgid: i32,
+        /// Log file, relative to the release folder.
+        log: String,
+    },
+    /// The next command of a run's list (or the next iteration of a watch) started in a new group.
+    RunSpawned {
+        #[serde(flatten)]
+        run: RunKey,
+        #[serde(default)]
+        run_kind: RunKind,
+        pgid: i32,
+    },
+    RunFinished {
+        #[serde(flatten)]
+        run: RunKey,
+        #[serde(default)]
+        run_kind: RunKind,
+        #[serde(flatten)]
+        outcome: Outcome,
+        duration_ms: u64,
+    },
+    StageSucceeded {
+        stage: String,
+    },
+    StageFailed {
+        stage: String,
+        on_failure: OnFailure,
+        reason: String,
+    },
+    StageSkipped {
+        stage: String,
+        reason: String,
+    },
+    /// The environment is now held by this release (first stage started on it).
+    EnvAcquired {
+        env: String,
+    },
+
+    // ---- gates (driver and people) ----
+    GateReached {
+        stage: String,
+        gate: String,
+    },
+    CheckStarted {
+        gate: String,
+        item: usize,
+        log: String,
+    },
+    CheckFinished {
+        gate: String,
+        item: usize,
+        #[serde(flatten)]
+        outcome: Outcome,
+    },
+    Approved {
+        gate: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
+    Ticked {
+        gate: String,
+        item: usize,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
+
+    // ---- requests (any process), handled by the driver ----
+    CancelRequested {},
+    RetryRequested {
+        stage: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    },
+    SkipRequested {
+        stage: String,
+        reason: String,
+    },
+    RollbackRequested {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+    },
+    RecheckRequested {
+        gate: String,
+        item: usize,
+    },
+    /// The driver's answer to a request (by sequence number).
+    RequestHandled {
+        request: u64,
+        accepted: bool,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
+    },
+    EnvUnlocked {
+        env: String,
+        reason: String,
+    },
+
+    // ---- rollback (driver) ----
+    RollbackStarted {
+        reason: String,
+        /// The order the driver will undo things in: (stage, target), newest first.
+        order: Vec<RunKey>,
+    },
+    RollbackFinished {
+        ok: bool,
+    },
+    /// Free text the driver wants on the record (e.g. a stray process killed on resume).
+    Note {
+        message: String,
+    },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::ReleaseCreated { .. } => "release_created",
+            Event::DriverStarted { .. } => "driver_started",
+            Event::DriverStopped { .. } => "driver_stopped",
+            Event::ReleaseFinished { .. } => "release_finished",
+            Event::StageWaiting { .. } => "stage_waiting",
+            Event::RunStarted { .. } => "run_started",
+            Event::RunSpawned { .. } => "run_spawned",
+            Event::RunFinished { .. } => "run_finished",
+            Event::StageSucceeded { .. } => "stage_succeeded",
+            Event::StageFailed { .. } => "stage_failed",
+            Event::StageSkipped { .. } => "stage_skipped",
+            Event::EnvAcquired { .. } => "env_acquired",
+            Event::GateReached { .. } => "gate_reached",
+            Event::CheckStarted { .. } => "check_started",
+            Event::CheckFinished { .. } => "check_finished",
+            Event::Approved { .. } => "approved",
+            Event::Ticked { .. } => "ticked",
+            Event::CancelRequested { .. } => "cancel_requested",
+            Event::RetryRequested { .. } => "retry_requested",
+            Event::SkipRequested { .. } => "skip_requested",
+            Event::RollbackRequested { .. } => "rollback_requested",
+            Event::RecheckRequested { .. } => "recheck_requested",
+            Event::RequestHandled { .. } => "request_handled",
+            Event::EnvUnlocked { .. } => "env_unlocked",
+            Event::RollbackStarted { .. } => "rollback_started",
+            Event::RollbackFinished { .. } => "rollback_finished",
+            Event::Note { .. } => "note",
+        }
+    }
+
+    /// Requests are appended by any process and need the driver to act.
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Event::CancelRequested {}
+                | Event::RetryRequested { .. }
+                | Event::SkipRequested { .. }
+                | Event::RollbackRequested { .. }
+                | Event::RecheckRequested { .. }
+        )
+    }
+}

@@ -1,0 +1,200 @@
+//! The validated, resolved plan: what the engine runs. Built by [`super::load`] from `flightdeck.toml`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// A whole release plan, validated: every `needs`, `environment` and `gate` reference resolves,
+/// the stage graph is acyclic and every placeholder is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Absolute path of the plan file.
+    pub path: PathBuf,
+    /// Directory commands run in (the plan file's directory).
+    pub dir: PathBuf,
+    pub name: String,
+    pub max_parallel: usize,
+    /// Names of environment variables whose values are masked everywhere.
+    pub secrets: Vec<String>,
+    /// In file order.
+    pub environments: IndexMap<String, Environment>,
+    /// In file order (which is also a valid tie-break order for the DAG).
+    pub stages: Vec<Stage>,
+    /// In file order.
+    pub gates: IndexMap<String, Gate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Environment {
+    pub name: String,
+    pub targets: Vec<String>,
+    pub protected: bool,
+    pub vars: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub id: String,
+    pub needs: Vec<String>,
+    pub environment: Option<String>,
+    /// Commands run in order with `sh -c`; the first failure fails the run. Never empty.
+    pub run: Vec<Template>,
+    /// Commands that undo the stage (per target where fanned out); empty when none.
+    pub rollback: Vec<Template>,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub gates: Vec<String>,
+    /// Fan-out limit over the environment's targets (default 1).
+    pub concurrency: usize,
+    pub on_failure: OnFailure,
+    pub watch: Option<Watch>,
+}
+
+/// A command with `{placeholder}`s, validated at load time. `{{` and `}}` are literal braces and
+/// `${NAME}` is left to the shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watch {
+    pub every: Duration,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub name: String,
+    /// Distinct people who must approve.
+    pub approvals: u32,
+    /// Release types this gate applies to; `None` means all.
+    pub required_for: Option<Vec<ReleaseType>>,
+    pub checklist: Vec<ChecklistItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecklistItem {
+    pub item: String,
+    /// Automatic items: the command's exit 0 ticks the item.
+    pub check: Option<Template>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    #[default]
+    Halt,
+    Rollback,
+    Continue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseType {
+    Major,
+    #[default]
+    Minor,
+    Patch,
+    Hotfix,
+}
+
+impl ReleaseType {
+    pub const ALL: [ReleaseType; 4] = [Self::Major, Self::Minor, Self::Patch, Self::Hotfix];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Major => "major",
+            Self::Minor => "minor",
+            Self::Patch => "patch",
+            Self::Hotfix => "hotfix",
+        }
+    }
+}
+
+impl fmt::Display for ReleaseType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReleaseType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown release type `{s}` (expected major, minor, patch or hotfix)"))
+    }
+}
+
+impl Plan {
+    pub fn stage(&self, id: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.id == id)
+    }
+
+    pub fn stage_index(&self, id: &str) -> Option<usize> {
+        self.stages.iter().position(|s| s.id == id)
+    }
+
+    /// The targets a stage runs on: the environment's targets when it has some, else one run
+    /// with no target (`None`).
+    pub fn targets_of(&self, stage: &Stage) -> Vec<Option<String>> {
+        match stage.environment.as_ref().and_then(|e| self.environments.get(e)) {
+            Some(env) if !env.targets.is_empty() => env.targets.iter().cloned().map(Some).collect(),
+            _ => vec![None],
+        }
+    }
+
+    /// Gates of `stage` that apply to releases of type `rtype`.
+    pub fn gates_for<'a>(&'a self, stage: &'a Stage, rtype: ReleaseType) -> impl Iterator<Item = &'a Gate> + 'a {
+        stage
+            .gates
+            .iter()
+            .filter_map(|g| self.gates.get(g))
+            .filter(move |g| g.required_for.as_ref().is_none_or(|types| types.contains(&rtype)))
+    }
+}
+
+impl Gate {
+    /// 1-based item number or text or a unique prefix of the text -> index.
+    pub fn find_item(&self, spec: &str) -> Result<usize, String> {
+        if let Ok(n) = spec.parse::<usize>() {
+            if n >= 1 && n <= self.checklist.len() {
+                return Ok(n - 1);
+            }
+            return Err(format!("gate `{}` has {} checklist items; there is no item {n}", self.name, self.checklist.len()));
+        }
+        if let Some(i) = self.checklist.iter().position(|c| c.item == spec) {
+            return Ok(i);
+        }
+        let lower = spec.to_lowercase();
+        let hits: Vec<usize> = (0..self.checklist.len())
+            .filter(|&i| self.checklist[i].item.to_lowercase().starts_with(&lower))
+            .collect();
+        match hits.as_slice() {
+            [i] => Ok(*i),
+            [] => Err(format!(
+                "gate `{}` has no checklist item `{spec}`; items: {}",
+                self.name,
+                self.item_list()
+            )),
+            _ => Err(format!(
+                "`{spec}` matches several items of gate `{}`: {}",
+                self.name,
+                hits.iter().map(|&i| format!("{}. {}", i + 1, self.checklist[i].item)).collect::<Vec<_>>().join("; ")
+            )),
+        }
+    }
+
+    fn item_list(&self) -> String {
+        self.checklist
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}. {}", i + 1, c.item))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
