@@ -1,4 +1,8 @@
 //! flightdeck: a terminal release cockpit. See `ARCHITECTURE.md` for the layout.
 
+pub mod ansi;
+pub mod cli;
 pub mod engine;
+pub mod headless;
+pub mod journal;
 pub mod plan;

@@ -1,1 +1,4 @@
-fn main(){}
+fn main() -> color_eyre::Result<std::process::ExitCode> {
+    color_eyre::install()?;
+    flightdeck::cli::run()
+}

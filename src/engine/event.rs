@@ -30,12 +30,41 @@ pub struct RunKey {
 }
 
 /// What a run is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     #[default]
     Deploy,
     Rollback,
+}
+
+/// A stage as declared when the release was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageDecl {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Fan-out targets; empty for a single run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// Gates that apply to this release's type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<String>,
+    #[serde(default)]
+    pub has_rollback: bool,
+    #[serde(default)]
+    pub retries: u32,
+}
+
+/// A gate as declared when the release was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateDecl {
+    pub name: String,
+    pub approvals: u32,
+    /// Item texts; `true` where the item is an automatic check.
+    pub checklist: Vec<(String, bool)>,
 }
 
 /// How a run (or one automatic check) ended.
@@ -90,6 +119,10 @@ pub enum Event {
         rtype: ReleaseType,
         plan: String,
         plan_path: String,
+        /// The plan's shape as it was when the release started, so the journal alone describes
+        /// the release even after the plan file changes.
+        stages: Vec<StageDecl>,
+        gates: Vec<GateDecl>,
     },
     DriverStarted {
         pid: u32,
@@ -119,18 +152,20 @@ pub enum Event {
         run: RunKey,
         #[serde(default)]
         run_kind: RunKind,
-        /// Process group of the first command; later commands of the list get `RunSpawned`.
-        pgid: i32,
         /// Log file, relative to the release folder.
         log: String,
     },
-    /// The next command of a run's list (or the next iteration of a watch) started in a new group.
+    /// A command of the run started in its own process group (each command of a list, each
+    /// iteration of a watch). Written right after the spawn; a driver that dies before writing it
+    /// is covered by the environment marker every child carries (see `runner`).
     RunSpawned {
         #[serde(flatten)]
         run: RunKey,
         #[serde(default)]
         run_kind: RunKind,
         pgid: i32,
+        #[serde(default)]
+        command: usize,
     },
     RunFinished {
         #[serde(flatten)]
@@ -152,6 +187,12 @@ pub enum Event {
     StageSkipped {
         stage: String,
         reason: String,
+    },
+    /// A person's retry was accepted: these targets (`None`: the stage's only run) get another
+    /// attempt, and a finished release is reopened.
+    StageRetry {
+        stage: String,
+        targets: Vec<Option<String>>,
     },
     /// The environment is now held by this release (first stage started on it).
     EnvAcquired {
@@ -246,6 +287,7 @@ impl Event {
             Event::StageSucceeded { .. } => "stage_succeeded",
             Event::StageFailed { .. } => "stage_failed",
             Event::StageSkipped { .. } => "stage_skipped",
+            Event::StageRetry { .. } => "stage_retry",
             Event::EnvAcquired { .. } => "env_acquired",
             Event::GateReached { .. } => "gate_reached",
             Event::CheckStarted { .. } => "check_started",

@@ -1,0 +1,774 @@
+//! The command line (clap): one function per subcommand, each a few lines over the library.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+
+use crate::engine::driver::{self, DriveEnd, DriveError, DriveOptions, Driver};
+use crate::engine::event::{Event, Record};
+use crate::engine::state::ReleaseState;
+use crate::headless::{Printer, SyncWaker, status_json, status_text};
+use crate::journal::{self, Journal, ReleaseDir, Store, Verified};
+use crate::plan::{self, Plan, ReleaseType};
+
+/// Exit codes.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const PAUSED: u8 = 3;
+    pub const LOCKED: u8 = 4;
+    pub const CANCELLED: u8 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "flightdeck", version, about = "A terminal release cockpit: plan, run, gate, roll back and audit releases")]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// The plan file (default: flightdeck.toml in this directory or the nearest parent).
+    #[arg(long, global = true, env = "FLIGHTDECK_PLAN", value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Where releases are kept (default: the platform's data directory).
+    #[arg(long, global = true, env = "FLIGHTDECK_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Who you are, for the journal (default: FLIGHTDECK_USER, git's user.name, $USER).
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    actor: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate the plan: exit 0 with a summary, or 2 with every problem as file:line:col.
+    Check,
+    /// Start and drive a release headless.
+    Run {
+        version: String,
+        /// major, minor, patch or hotfix.
+        #[arg(long = "type", default_value = "minor")]
+        rtype: ReleaseType,
+        #[command(flatten)]
+        drive: DriveFlags,
+    },
+    /// Take over a release whose driver is gone (or stopped at a gate) and drive it on.
+    Resume {
+        release: Option<String>,
+        #[command(flatten)]
+        drive: DriveFlags,
+    },
+    /// Approve a gate (each person counts once).
+    Approve {
+        release: String,
+        gate: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Tick a manual checklist item (its text, a unique prefix of it, or its number).
+    Tick {
+        release: String,
+        gate: String,
+        item: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Re-run an automatic checklist item.
+    Recheck { release: String, gate: String, item: String },
+    /// Cancel a release: running commands get SIGTERM, then SIGKILL after the grace period.
+    Cancel { release: Option<String> },
+    /// Retry a failed stage (by default its failed targets only).
+    Retry {
+        release: String,
+        stage: String,
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Skip a stage that has not started.
+    Skip {
+        release: String,
+        stage: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Roll back the release (or one stage and everything after it), newest first.
+    Rollback {
+        release: Option<String>,
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Give up this release's hold on an environment.
+    UnlockEnv {
+        release: String,
+        env: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show a release (default: the newest).
+    Status {
+        release: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List releases, newest first.
+    List {
+        /// Every plan's releases, not just this plan's.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a run's output.
+    Logs {
+        release: String,
+        stage: String,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        attempt: Option<u32>,
+        /// Keep printing until the run ends.
+        #[arg(long, short)]
+        follow: bool,
+        /// Show the rollback run's output.
+        #[arg(long)]
+        rollback: bool,
+    },
+    /// Check a journal's hash chain; names the first altered line.
+    Verify { release: Option<String> },
+    /// (internal) drive a release folder in the background.
+    #[command(hide = true)]
+    Drive {
+        dir: PathBuf,
+        #[arg(long)]
+        no_wait: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+struct DriveFlags {
+    /// At an unsatisfied gate, exit 3 (paused) instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
+    /// Drive in the background (own session): print the release id and exit 0.
+    #[arg(long)]
+    detach: bool,
+}
+
+/// Parse arguments, run, and map the outcome to an exit code.
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let ctx = Ctx { g: cli.global };
+    let code = match cli.command {
+        Command::Check => ctx.check(),
+        Command::Run { version, rtype, drive } => ctx.run(&version, rtype, drive),
+        Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive),
+        Command::Approve { release, gate, note } => ctx.approve(&release, &gate, note),
+        Command::Tick { release, gate, item, note } => ctx.tick(&release, &gate, &item, note),
+        Command::Recheck { release, gate, item } => ctx.recheck(&release, &gate, &item),
+        Command::Cancel { release } => ctx.request(release.as_deref(), Event::CancelRequested {}),
+        Command::Retry { release, stage, target } => {
+            ctx.request(Some(&release), Event::RetryRequested { stage, target })
+        }
+        Command::Skip { release, stage, reason } => ctx.request(Some(&release), Event::SkipRequested { stage, reason }),
+        Command::Rollback { release, stage } => ctx.request(release.as_deref(), Event::RollbackRequested { stage }),
+        Command::UnlockEnv { release, env, reason } => ctx.unlock_env(&release, &env, &reason),
+        Command::Status { release, json } => ctx.status(release.as_deref(), json),
+        Command::List { all, json } => ctx.list(all, json),
+        Command::Logs { release, stage, target, attempt, follow, rollback } => {
+            ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback)
+        }
+        Command::Verify { release } => ctx.verify(release.as_deref()),
+        Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
+    };
+    match code {
+        Ok(c) => Ok(ExitCode::from(c)),
+        Err(e) => {
+            // Plan and usage problems are printed plainly (file:line:col lines), exit 2.
+            if let Some(pe) = e.downcast_ref::<plan::PlanError>() {
+                eprintln!("{pe}");
+                return Ok(ExitCode::from(exit::USAGE));
+            }
+            if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
+                eprintln!("flightdeck: {msg}");
+                return Ok(ExitCode::from(exit::USAGE));
+            }
+            if let Some(Refused(msg)) = e.downcast_ref::<Refused>() {
+                eprintln!("flightdeck: refused: {msg}");
+                return Ok(ExitCode::from(exit::FAILED));
+            }
+            if let Some(DriveError::Locked { .. }) = e.downcast_ref::<DriveError>() {
+                eprintln!("flightdeck: {e}");
+                return Ok(ExitCode::from(exit::LOCKED));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A mistake in what was asked (unknown release, gate, item...): exit 2 with the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn usage(msg: impl Into<String>) -> color_eyre::Report {
+    UsageError(msg.into()).into()
+}
+
+struct Ctx {
+    g: Global,
+}
+
+impl Ctx {
+    fn plan_path(&self) -> Result<PathBuf> {
+        match &self.g.plan {
+            Some(p) => Ok(p.clone()),
+            None => Ok(plan::find_plan_file(&std::env::current_dir()?)?),
+        }
+    }
+
+    fn load_plan(&self) -> Result<Plan> {
+        Ok(plan::load(&self.plan_path()?)?)
+    }
+
+    fn store(&self) -> Result<Store> {
+        Ok(Store::locate(self.g.data_dir.clone())?)
+    }
+
+    /// The plan name to scope release lookups to, when a plan is at hand.
+    fn plan_scope(&self) -> Option<String> {
+        let path = self.plan_path().ok()?;
+        plan::load(&path).ok().map(|p| p.name)
+    }
+
+    fn find(&self, release: Option<&str>) -> Result<ReleaseDir> {
+        let store = self.store()?;
+        let scope = self.plan_scope();
+        match store.find(scope.as_deref(), release) {
+            Ok(r) => Ok(r),
+            // Not among this plan's releases: try every plan (an id is usually unique).
+            Err(journal::JournalError::NotFound(..)) if scope.is_some() && release.is_some_and(|r| r != "latest") => {
+                store.find(None, release).map_err(|e| usage(e.to_string()))
+            }
+            Err(e) => Err(usage(e.to_string())),
+        }
+    }
+
+    fn actor(&self) -> String {
+        if let Some(a) = &self.g.actor {
+            return a.clone();
+        }
+        if let Ok(u) = std::env::var("FLIGHTDECK_USER")
+            && !u.is_empty()
+        {
+            return u;
+        }
+        if let Ok(cfg) = git2::Config::open_default()
+            && let Ok(name) = cfg.get_string("user.name")
+            && !name.is_empty()
+        {
+            return name;
+        }
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    }
+
+    fn load_state(rdir: &ReleaseDir) -> Result<ReleaseState> {
+        let (recs, warnings) = journal::read_journal(&rdir.journal())?;
+        for w in warnings {
+            eprintln!("flightdeck: warning: {}: {w}", rdir.journal().display());
+        }
+        Ok(ReleaseState::from_records(&recs))
+    }
+
+    fn check(&self) -> Result<u8> {
+        let plan = self.load_plan()?;
+        let targets: usize = plan.environments.values().map(|e| e.targets.len()).sum();
+        println!(
+            "{}: plan `{}` is valid: {} stage(s), {} environment(s) ({} target(s)), {} gate(s)",
+            plan.path.display(),
+            plan.name,
+            plan.stages.len(),
+            plan.environments.len(),
+            targets,
+            plan.gates.len()
+        );
+        Ok(exit::OK)
+    }
+
+    fn run(&self, version: &str, rtype: ReleaseType, flags: DriveFlags) -> Result<u8> {
+        if version.trim().is_empty() {
+            return Err(usage("VERSION must not be empty"));
+        }
+        let plan = self.load_plan()?;
+        let store = self.store()?;
+        let rdir = store.create_release(&plan.name, version)?;
+        let text = std::fs::read(&plan.path)?;
+        std::fs::write(rdir.plan_copy(), text)?;
+        let masker = std::sync::Arc::new(driver::masker_for(&plan));
+        let mut journal = Journal::open(&rdir.journal(), masker)?;
+        journal.append(&self.actor(), vec![driver::release_created(&plan, &rdir.id, version, rtype)])?;
+        self.drive(plan, rdir, store, flags)
+    }
+
+    fn resume(&self, release: Option<&str>, flags: DriveFlags) -> Result<u8> {
+        let rdir = self.find(release)?;
+        let state = Self::load_state(&rdir)?;
+        if let Some(pid) = rdir.live_driver() {
+            eprintln!("flightdeck: release {} is driven by another process (pid {pid})", rdir.id);
+            return Ok(exit::LOCKED);
+        }
+        if state.finished.is_some() && state.pending_requests().next().is_none() {
+            eprintln!("flightdeck: release {} has already finished ({})", rdir.id, state.state_word(false));
+            return Ok(end_code(&state));
+        }
+        let plan = driver::plan_for_release(&rdir, &state)?;
+        self.drive(plan, rdir, self.store()?, flags)
+    }
+
+    fn drive(&self, plan: Plan, rdir: ReleaseDir, store: Store, flags: DriveFlags) -> Result<u8> {
+        if flags.detach {
+            return self.detach(&rdir, flags.no_wait);
+        }
+        let opts = DriveOptions { no_wait: flags.no_wait, grace: grace(), actor: self.actor() };
+        let rt = runtime()?;
+        let driver = Driver::take_over(plan, rdir.clone(), store, opts)?;
+        // The printer is an observer on its own thread: a slow terminal never slows the driver.
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let printer_dir = rdir.clone();
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let printer = std::thread::spawn(move || -> std::io::Result<()> {
+            let waker = SyncWaker::watch(&printer_dir.path);
+            let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+            let mut p = Printer::new(&printer_dir, out, color);
+            loop {
+                p.poll()?;
+                if done_rx.try_recv().is_ok() {
+                    return p.poll();
+                }
+                waker.wait(Duration::from_millis(200));
+            }
+        });
+        let end = rt.block_on(async {
+            let ctrl_c = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            driver.run(ctrl_c).await
+        });
+        let _ = done_tx.send(());
+        match printer.join() {
+            Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("flightdeck: output: {e}"),
+            _ => {}
+        }
+        rt.shutdown_timeout(Duration::from_secs(1));
+        let end = end?;
+        if end == DriveEnd::Paused {
+            eprintln!("flightdeck: release {} is paused at a gate; `flightdeck resume {}` continues it", rdir.id, rdir.id);
+        }
+        Ok(end.exit_code() as u8)
+    }
+
+    /// Start `flightdeck drive DIR` in its own session, detached from this terminal, and wait
+    /// until it has taken the release over.
+    fn detach(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<u8> {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe()?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(rdir.driver_log())?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("drive").arg(&rdir.path);
+        if no_wait {
+            cmd.arg("--no-wait");
+        }
+        if let Some(d) = &self.g.data_dir {
+            cmd.arg("--data-dir").arg(d);
+        }
+        cmd.arg("--as").arg(self.actor());
+        cmd.stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        // SAFETY: setsid is async-signal-safe and touches nothing of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().wrap_err("starting the background driver")?;
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let waker = SyncWaker::watch(&rdir.path);
+        loop {
+            let (recs, _) = journal::read_journal(&rdir.journal())?;
+            if recs.iter().any(|r| matches!(r.event, Event::DriverStarted { pid: p, .. } if p == pid)) {
+                break;
+            }
+            if let Some(status) = child.try_wait()? {
+                let log = std::fs::read_to_string(rdir.driver_log()).unwrap_or_default();
+                bail!("the background driver exited ({status}) before taking over:\n{log}");
+            }
+            if Instant::now() > deadline {
+                bail!("the background driver (pid {pid}) did not start within 20s; see {}", rdir.driver_log().display());
+            }
+            waker.wait(Duration::from_millis(100));
+        }
+        println!("{}", rdir.id);
+        Ok(exit::OK)
+    }
+
+    fn drive_detached(&self, dir: &Path, no_wait: bool) -> Result<u8> {
+        let rdir = ReleaseDir::from_path(dir);
+        let state = Self::load_state(&rdir)?;
+        let plan = driver::plan_for_release(&rdir, &state)?;
+        let opts = DriveOptions { no_wait, grace: grace(), actor: self.actor() };
+        let rt = runtime()?;
+        let driver = Driver::take_over(plan, rdir, self.store()?, opts)?;
+        let end = rt.block_on(async {
+            // A detached driver ignores SIGHUP (it has no terminal) and cancels on SIGTERM/SIGINT.
+            let stop = async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut term = signal(SignalKind::terminate()).expect("signal handler");
+                let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            };
+            driver.run(stop).await
+        })?;
+        Ok(end.exit_code() as u8)
+    }
+
+    fn approve(&self, release: &str, gate: &str, note: String) -> Result<u8> {
+        let rdir = self.find(Some(release))?;
+        let actor = self.actor();
+        let gate_name = gate.to_string();
+        let who = actor.clone();
+        self.append_checked(&rdir, &actor, move |st| {
+            let g = st.gate(&gate_name).ok_or_else(|| unknown_gate(st, &gate_name))?;
+            if st.finished.is_some() {
+                return Err(usage(format!("release {} has already finished", st.id)));
+            }
+            if let Some(a) = g.approvals.iter().find(|a| a.actor == who) {
+                return Err(refused(format!(
+                    "{who} already approved gate `{gate_name}` at {}; each person's approval counts once",
+                    a.at.format("%Y-%m-%d %H:%M:%S UTC")
+                )));
+            }
+            Ok(vec![Event::Approved { gate: gate_name.clone(), note: note.clone() }])
+        })
+        .map(|st| {
+            let g = st.gate(gate).expect("checked");
+            println!("{actor} approved gate {gate} of {} ({}/{} approvals)", st.id, g.approvals.len(), g.decl.approvals);
+            exit::OK
+        })
+    }
+
+    fn tick(&self, release: &str, gate: &str, item: &str, note: String) -> Result<u8> {
+        let rdir = self.find(Some(release))?;
+        let actor = self.actor();
+        let (gate_name, spec, who) = (gate.to_string(), item.to_string(), actor.clone());
+        let mut picked = 0;
+        let st = self.append_checked(&rdir, &actor, |st| {
+            let g = st.gate(&gate_name).ok_or_else(|| unknown_gate(st, &gate_name))?;
+            if st.finished.is_some() {
+                return Err(usage(format!("release {} has already finished", st.id)));
+            }
+            let i = find_item(&g.decl.checklist, &gate_name, &spec).map_err(usage)?;
+            picked = i;
+            if g.decl.checklist[i].1 {
+                return Err(usage(format!(
+                    "item {} \"{}\" is an automatic check; `flightdeck recheck {} {gate_name} {}` runs it again",
+                    i + 1,
+                    g.decl.checklist[i].0,
+                    st.id,
+                    i + 1
+                )));
+            }
+            if let Some(t) = &g.ticks[i] {
+                return Err(refused(format!("item {} was already ticked by {} at {}", i + 1, t.actor, t.at.format("%H:%M:%S UTC"))));
+            }
+            let _ = &who;
+            Ok(vec![Event::Ticked { gate: gate_name.clone(), item: i, note: note.clone() }])
+        })?;
+        let g = st.gate(gate).expect("checked");
+        println!(
+            "{actor} ticked item {} \"{}\" of gate {gate} ({}/{} done)",
+            picked + 1,
+            g.decl.checklist[picked].0,
+            g.items_done(),
+            g.decl.checklist.len()
+        );
+        Ok(exit::OK)
+    }
+
+    fn recheck(&self, release: &str, gate: &str, item: &str) -> Result<u8> {
+        let rdir = self.find(Some(release))?;
+        let st = Self::load_state(&rdir)?;
+        let g = st.gate(gate).ok_or_else(|| unknown_gate(&st, gate))?;
+        let i = find_item(&g.decl.checklist, gate, item).map_err(usage)?;
+        self.request(Some(&rdir.id), Event::RecheckRequested { gate: gate.to_string(), item: i })
+    }
+
+    fn unlock_env(&self, release: &str, env: &str, reason: &str) -> Result<u8> {
+        let rdir = self.find(Some(release))?;
+        let env_name = env.to_string();
+        let reason = reason.to_string();
+        self.append_checked(&rdir, &self.actor(), |st| {
+            if !st.env_holds.contains(&env_name) {
+                return Err(usage(format!("release {} does not hold environment `{env_name}`", st.id)));
+            }
+            Ok(vec![Event::EnvUnlocked { env: env_name.clone(), reason: reason.clone() }])
+        })?;
+        println!("release {} no longer holds {env}", rdir.id);
+        Ok(exit::OK)
+    }
+
+    /// Append under the journal lock after checking the state as of that moment.
+    fn append_checked(
+        &self,
+        rdir: &ReleaseDir,
+        actor: &str,
+        decide: impl FnOnce(&ReleaseState) -> Result<Vec<Event>>,
+    ) -> Result<ReleaseState> {
+        let plan = self.plan_for(rdir)?;
+        let masker = std::sync::Arc::new(driver::masker_for(&plan));
+        let mut j = Journal::open(&rdir.journal(), masker)?;
+        let (written, seen) = j.append_checked(actor, |recs: &[Record]| {
+            let st = ReleaseState::from_records(recs);
+            decide(&st).map_err(JournalOrReport::Report)
+        })
+        .map_err(|e| match e {
+            JournalOrReport::Report(r) => r,
+            JournalOrReport::Journal(j) => j.into(),
+        })?;
+        Ok(ReleaseState::from_records(seen.iter().chain(written.iter())))
+    }
+
+    fn plan_for(&self, rdir: &ReleaseDir) -> Result<Plan> {
+        let (recs, _) = journal::read_journal(&rdir.journal())?;
+        let st = ReleaseState::from_records(&recs);
+        Ok(driver::plan_for_release(rdir, &st)?)
+    }
+
+    /// Append a request for the driver; start a background driver when none is alive; wait for
+    /// the driver's answer.
+    fn request(&self, release: Option<&str>, event: Event) -> Result<u8> {
+        let rdir = self.find(release)?;
+        let actor = self.actor();
+        let req_kind = event.kind();
+        let st = self.append_checked(&rdir, &actor, |st| {
+            if let Event::RetryRequested { stage, .. } | Event::SkipRequested { stage, .. } = &event
+                && st.stage(stage).is_none()
+            {
+                return Err(usage(format!("release {} has no stage `{stage}`", st.id)));
+            }
+            if let Event::RollbackRequested { stage: Some(stage) } = &event
+                && st.stage(stage).is_none()
+            {
+                return Err(usage(format!("release {} has no stage `{stage}`", st.id)));
+            }
+            Ok(vec![event.clone()])
+        })?;
+        let seq = st.last_seq;
+        let mut started = false;
+        if rdir.live_driver().is_none() {
+            self.detach(&rdir, false).map(|_| ()).or_else(|e| {
+                // Another process may have become the driver in between: that is fine.
+                if rdir.live_driver().is_some() { Ok(()) } else { Err(e) }
+            })?;
+            started = true;
+        }
+        let waker = SyncWaker::watch(&rdir.path);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let st = Self::load_state(&rdir)?;
+            if let Some(r) = st.requests.get(&seq)
+                && let Some((accepted, msg)) = &r.handled
+            {
+                let starter = if started { " (started a background driver)" } else { "" };
+                if *accepted {
+                    println!("{req_kind} #{seq} accepted{starter}: {msg}");
+                    return Ok(exit::OK);
+                }
+                eprintln!("flightdeck: {req_kind} #{seq} refused: {msg}");
+                return Ok(exit::FAILED);
+            }
+            if Instant::now() > deadline {
+                println!("{req_kind} #{seq} is pending: the driver has not answered yet (see `flightdeck status {}`)", rdir.id);
+                return Ok(exit::OK);
+            }
+            waker.wait(Duration::from_millis(200));
+        }
+    }
+
+    fn status(&self, release: Option<&str>, json: bool) -> Result<u8> {
+        let rdir = self.find(release)?;
+        let st = Self::load_state(&rdir)?;
+        let live = rdir.live_driver();
+        if json {
+            println!("{}", status_json(&st, live));
+        } else {
+            print!("{}", status_text(&st, live, chrono::Utc::now()));
+        }
+        Ok(exit::OK)
+    }
+
+    fn list(&self, all: bool, json: bool) -> Result<u8> {
+        let store = self.store()?;
+        let scope = if all { None } else { Some(self.load_plan()?.name) };
+        let mut rows = Vec::new();
+        for rdir in store.releases(scope.as_deref())? {
+            let Ok(st) = Self::load_state(&rdir) else { continue };
+            rows.push((rdir.live_driver(), st));
+        }
+        if json {
+            let v: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(live, st)| {
+                    let mut o = status_json(st, *live);
+                    if let Some(m) = o.as_object_mut() {
+                        m.remove("gates");
+                    }
+                    o
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(v));
+        } else if rows.is_empty() {
+            println!("no releases yet");
+        } else {
+            for (live, st) in &rows {
+                let (done, total) = st.progress();
+                let started = st.created_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+                println!(
+                    "{:<16} {:<14} {:<7} {:<16} {done}/{total} stages  {started}{}",
+                    st.id,
+                    st.plan,
+                    st.rtype.as_str(),
+                    st.state_word(live.is_some()),
+                    live.map(|p| format!("  driver pid {p}")).unwrap_or_default()
+                );
+            }
+        }
+        Ok(exit::OK)
+    }
+
+    fn logs(
+        &self,
+        release: &str,
+        stage: &str,
+        target: Option<&str>,
+        attempt: Option<u32>,
+        follow: bool,
+        rollback: bool,
+    ) -> Result<u8> {
+        let rdir = self.find(Some(release))?;
+        let st = Self::load_state(&rdir)?;
+        let s = st.stage(stage).ok_or_else(|| usage(format!("release {} has no stage `{stage}`", st.id)))?;
+        let t = match target {
+            Some(t) => s.targets.iter().find(|x| x.target.as_deref() == Some(t)).ok_or_else(|| {
+                usage(format!(
+                    "stage `{stage}` has no target `{t}` (targets: {})",
+                    s.targets.iter().filter_map(|x| x.target.as_deref()).collect::<Vec<_>>().join(", ")
+                ))
+            })?,
+            None if s.targets.len() == 1 => &s.targets[0],
+            None => {
+                return Err(usage(format!(
+                    "stage `{stage}` runs on several targets; pick one with --target ({})",
+                    s.targets.iter().filter_map(|x| x.target.as_deref()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        };
+        let list = if rollback { &t.rollbacks } else { &t.attempts };
+        let a = match attempt {
+            Some(n) => list.iter().find(|a| a.n == n).ok_or_else(|| usage(format!("no attempt {n} (there are {})", list.len())))?,
+            None => list.last().ok_or_else(|| usage(format!("`{stage}` has not run yet")))?,
+        };
+        let path = rdir.path.join(&a.log);
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let key = (a.n, rollback);
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        crate::headless::print_log(&path, follow, &mut out, color, || {
+            let st = Self::load_state(&rdir).ok()?;
+            let t = st.target(stage, t.target.as_deref())?;
+            let list = if key.1 { &t.rollbacks } else { &t.attempts };
+            Some(list.iter().find(|a| a.n == key.0).is_some_and(|a| !a.running()))
+        })?;
+        Ok(exit::OK)
+    }
+
+    fn verify(&self, release: Option<&str>) -> Result<u8> {
+        let rdir = self.find(release)?;
+        let head = std::fs::read_to_string(rdir.head()).ok();
+        match journal::verify(&rdir.journal(), head.as_deref())? {
+            Verified::Intact { lines } => {
+                println!("{}: intact ({lines} lines, hash chain verified)", rdir.journal().display());
+                Ok(exit::OK)
+            }
+            Verified::Altered { line, reason } => {
+                println!("{}:{line}: altered: {reason}", rdir.journal().display());
+                Ok(exit::FAILED)
+            }
+        }
+    }
+}
+
+enum JournalOrReport {
+    Journal(journal::JournalError),
+    Report(color_eyre::Report),
+}
+
+impl From<journal::JournalError> for JournalOrReport {
+    fn from(e: journal::JournalError) -> Self {
+        JournalOrReport::Journal(e)
+    }
+}
+
+/// The request was understood but refused (e.g. a second approval by the same person): exit 1.
+fn refused(msg: String) -> color_eyre::Report {
+    eyre!(Refused(msg))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+fn unknown_gate(st: &ReleaseState, gate: &str) -> color_eyre::Report {
+    let names: Vec<&str> = st.gates.iter().map(|g| g.decl.name.as_str()).collect();
+    usage(format!("release {} has no gate `{gate}` (gates: {})", st.id, names.join(", ")))
+}
+
+fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, String> {
+    let g = crate::plan::Gate {
+        name: gate.to_string(),
+        approvals: 0,
+        required_for: None,
+        checklist: items
+            .iter()
+            .map(|(t, _)| crate::plan::ChecklistItem { item: t.clone(), check: None })
+            .collect(),
+    };
+    g.find_item(spec)
+}
+
+fn end_code(st: &ReleaseState) -> u8 {
+    use crate::engine::event::FinalState::*;
+    match st.finished.as_ref().map(|f| f.state) {
+        Some(Succeeded) => exit::OK,
+        Some(Cancelled) => exit::CANCELLED,
+        Some(_) => exit::FAILED,
+        None => exit::PAUSED,
+    }
+}
+
+fn grace() -> Duration {
+    std::env::var("FLIGHTDECK_GRACE")
+        .ok()
+        .and_then(|s| plan::parse_duration(&s).ok())
+        .unwrap_or(Duration::from_secs(5))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}

@@ -1,0 +1,486 @@
+//! The driver: the one process that runs a release. It folds the journal, asks the scheduler what
+//! to do, journals each decision before acting on it, runs the jobs and answers requests that
+//! other processes append.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
+use super::output::Masker;
+use super::runner::{self, Job, JobMsg, JobSpec, Stopper};
+use super::scheduler::{Decision, decide, handle_request};
+use super::state::ReleaseState;
+use crate::journal::{Journal, JournalError, ReleaseDir, Store, Tail, Waker};
+use crate::plan::{Plan, ReleaseType};
+
+/// Actor name for the driver's own events.
+pub const DRIVER: &str = "driver";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("release {id} is driven by another process (pid {pid})")]
+    Locked { id: String, pid: String },
+    #[error("{0}")]
+    Plan(String),
+}
+
+/// How a driver's work ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriveEnd {
+    Finished(FinalState),
+    /// Stopped at a gate (`--no-wait`).
+    Paused,
+}
+
+impl DriveEnd {
+    /// The process exit code for `run`/`resume`.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            DriveEnd::Finished(FinalState::Succeeded) => 0,
+            DriveEnd::Finished(FinalState::Cancelled) => 130,
+            DriveEnd::Finished(_) => 1,
+            DriveEnd::Paused => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    /// Stop (exit 3) instead of waiting at an unsatisfied gate.
+    pub no_wait: bool,
+    /// Grace between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// The person who started this driver (for a Ctrl-C cancel).
+    pub actor: String,
+}
+
+/// The events that open a release: its declaration, from the plan.
+pub fn release_created(plan: &Plan, id: &str, version: &str, rtype: ReleaseType) -> Event {
+    let stages = plan
+        .stages
+        .iter()
+        .map(|s| StageDecl {
+            id: s.id.clone(),
+            needs: s.needs.clone(),
+            environment: s.environment.clone(),
+            targets: plan.targets_of(s).into_iter().flatten().collect(),
+            gates: plan.gates_for(s, rtype).map(|g| g.name.clone()).collect(),
+            has_rollback: !s.rollback.is_empty(),
+            retries: s.retries,
+        })
+        .collect();
+    let gates = plan
+        .gates
+        .values()
+        .map(|g| GateDecl {
+            name: g.name.clone(),
+            approvals: g.approvals,
+            checklist: g.checklist.iter().map(|c| (c.item.clone(), c.check.is_some())).collect(),
+        })
+        .collect();
+    Event::ReleaseCreated {
+        id: id.to_string(),
+        version: version.to_string(),
+        rtype,
+        plan: plan.name.clone(),
+        plan_path: plan.path.display().to_string(),
+        stages,
+        gates,
+    }
+}
+
+/// The secret values of a plan, from this process's environment.
+pub fn masker_for(plan: &Plan) -> Masker {
+    Masker::new(plan.secrets.iter().filter_map(|name| std::env::var(name).ok()))
+}
+
+pub struct Driver {
+    plan: Plan,
+    rdir: ReleaseDir,
+    store: Store,
+    journal: Journal,
+    tail: Tail,
+    state: ReleaseState,
+    masker: Arc<Masker>,
+    opts: DriveOptions,
+    jobs: HashMap<Job, Stopper>,
+    terminating: bool,
+    tx: mpsc::UnboundedSender<JobMsg>,
+    rx: mpsc::UnboundedReceiver<JobMsg>,
+    _lock: crate::journal::DriverLock,
+}
+
+impl Driver {
+    /// Take the driver lock of `rdir` (or fail with [`DriveError::Locked`]), fold its journal and
+    /// end whatever a previous driver left running.
+    pub fn take_over(plan: Plan, rdir: ReleaseDir, store: Store, opts: DriveOptions) -> Result<Driver, DriveError> {
+        let lock = match rdir.lock_driver()? {
+            Ok(l) => l,
+            Err(pid) => {
+                return Err(DriveError::Locked {
+                    id: rdir.id.clone(),
+                    pid: pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into()),
+                });
+            }
+        };
+        let masker = Arc::new(masker_for(&plan));
+        let journal = Journal::open(&rdir.journal(), masker.clone())?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut d = Driver {
+            tail: Tail::new(&rdir.journal()),
+            plan,
+            store,
+            journal,
+            state: ReleaseState::default(),
+            masker,
+            opts,
+            jobs: HashMap::new(),
+            terminating: false,
+            tx,
+            rx,
+            rdir,
+            _lock: lock,
+        };
+        d.ingest()?;
+        d.recover()?;
+        Ok(d)
+    }
+
+    pub fn state(&self) -> &ReleaseState {
+        &self.state
+    }
+
+    fn ingest(&mut self) -> Result<Vec<Record>, DriveError> {
+        let recs = self.tail.poll()?;
+        for r in &recs {
+            self.state.apply(r);
+        }
+        Ok(recs)
+    }
+
+    fn append(&mut self, events: Vec<Event>) -> Result<(), DriveError> {
+        if !events.is_empty() {
+            self.journal.append(DRIVER, events)?;
+            self.ingest()?;
+        }
+        Ok(())
+    }
+
+    /// A previous driver died: end what it left running and journal those runs as interrupted.
+    fn recover(&mut self) -> Result<(), DriveError> {
+        let mut events = Vec::new();
+        let stale: Vec<(RunKey, RunKind, Vec<i32>)> =
+            self.state.running_runs().into_iter().map(|(k, kind, a)| (k, kind, a.pgids.clone())).collect();
+        for (_, _, pgids) in &stale {
+            for pgid in pgids {
+                if runner::group_alive(*pgid) {
+                    runner::terminate_group_blocking(*pgid, self.opts.grace);
+                }
+            }
+        }
+        let strays = runner::marked_groups(&self.rdir.path);
+        for pgid in &strays {
+            runner::terminate_group_blocking(*pgid, self.opts.grace);
+        }
+        if !strays.is_empty() {
+            events.push(Event::Note {
+                message: format!("ended {} process group(s) left by the previous driver: {strays:?}", strays.len()),
+            });
+        }
+        for (run, run_kind, _) in stale {
+            events.push(Event::RunFinished { run, run_kind, outcome: Outcome::Interrupted, duration_ms: 0 });
+        }
+        for g in &self.state.gates {
+            for (item, c) in g.checks.iter().enumerate() {
+                if c.as_ref().is_some_and(|c| c.outcome.is_none()) {
+                    events.push(Event::CheckFinished {
+                        gate: g.decl.name.clone(),
+                        item,
+                        outcome: Outcome::Interrupted,
+                    });
+                }
+            }
+        }
+        events.push(Event::DriverStarted { pid: std::process::id(), host: hostname() });
+        self.append(events)
+    }
+
+    /// Drive until the release finishes (or pauses at a gate with `no_wait`). `interrupt` resolves
+    /// on Ctrl-C: the release is then cancelled gracefully.
+    pub async fn run(mut self, interrupt: impl std::future::Future<Output = ()>) -> Result<DriveEnd, DriveError> {
+        let mut waker = Waker::watch(&self.rdir.path, Duration::from_millis(500));
+        tokio::pin!(interrupt);
+        let mut interrupted = false;
+        loop {
+            self.ingest()?;
+            self.handle_requests()?;
+            let progressed = self.step()?;
+            if let Some(f) = &self.state.finished
+                && self.jobs.is_empty()
+            {
+                return Ok(DriveEnd::Finished(f.state));
+            }
+            if progressed {
+                continue;
+            }
+            if self.opts.no_wait && self.jobs.is_empty() && self.state.state_word(true) == "paused" {
+                let pid = std::process::id();
+                self.append(vec![Event::DriverStopped { pid, reason: "paused at a gate (--no-wait)".into() }])?;
+                return Ok(DriveEnd::Paused);
+            }
+            let waiting_env = self.state.stages.iter().any(|s| s.waiting.is_some());
+            let wait = if waiting_env { Duration::from_secs(1) } else { Duration::from_secs(3600) };
+            tokio::select! {
+                biased;
+                _ = &mut interrupt, if !interrupted => {
+                    interrupted = true;
+                    let actor = self.opts.actor.clone();
+                    let recs = self.journal.append(&actor, vec![Event::CancelRequested {}])?;
+                    let _ = recs;
+                }
+                msg = self.rx.recv() => {
+                    let mut msgs = vec![msg.expect("the driver holds a sender")];
+                    while let Ok(m) = self.rx.try_recv() {
+                        msgs.push(m);
+                    }
+                    self.on_job_msgs(msgs)?;
+                }
+                _ = waker.wait_at_most(wait) => {}
+            }
+        }
+    }
+
+    fn on_job_msgs(&mut self, msgs: Vec<JobMsg>) -> Result<(), DriveError> {
+        let mut events = Vec::new();
+        for m in msgs {
+            match m {
+                JobMsg::Spawned { job: Job::Run(run, run_kind), pgid, command } => {
+                    events.push(Event::RunSpawned { run, run_kind, pgid, command })
+                }
+                JobMsg::Spawned { job: Job::Check { .. }, .. } => {}
+                JobMsg::Finished { job, outcome, duration } => {
+                    self.jobs.remove(&job);
+                    match job {
+                        Job::Run(run, run_kind) => events.push(Event::RunFinished {
+                            run,
+                            run_kind,
+                            outcome,
+                            duration_ms: duration.as_millis() as u64,
+                        }),
+                        Job::Check { gate, item } => events.push(Event::CheckFinished { gate, item, outcome }),
+                    }
+                }
+            }
+        }
+        if self.jobs.is_empty() {
+            self.terminating = false;
+        }
+        self.append(events)
+    }
+
+    fn handle_requests(&mut self) -> Result<(), DriveError> {
+        let pending: Vec<(u64, Event)> = self.state.pending_requests().map(|r| (r.seq, r.event.clone())).collect();
+        for (seq, ev) in pending {
+            let events = handle_request(&self.plan, &self.state, seq, &ev);
+            let recheck = match (&ev, events.last()) {
+                (Event::RecheckRequested { gate, item }, Some(Event::RequestHandled { accepted: true, .. })) => {
+                    Some((gate.clone(), *item))
+                }
+                _ => None,
+            };
+            self.append(events)?;
+            if let Some((gate, item)) = recheck {
+                self.start_check(gate, item)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One scheduling pass. Returns whether anything was journaled.
+    fn step(&mut self) -> Result<bool, DriveError> {
+        let decisions = decide(&self.plan, &self.state);
+        let mut events = Vec::new();
+        let mut starts = Vec::new();
+        let mut checks = Vec::new();
+        let mut acquires = Vec::new();
+        for d in decisions {
+            match d {
+                Decision::Emit(e) => events.push(e),
+                Decision::Start { key, kind } => starts.push((key, kind)),
+                Decision::RunCheck { gate, item } => checks.push((gate, item)),
+                Decision::Acquire { stage, env } => acquires.push((stage, env)),
+                Decision::TerminateAll => self.terminate_all(),
+            }
+        }
+        for (stage, env) in acquires {
+            events.extend(self.acquire(&stage, &env)?);
+        }
+        // Journal the runs as started before their processes exist (one fsync for the batch).
+        let mut specs = Vec::new();
+        for (key, kind) in starts {
+            let log = log_name(&key, kind);
+            specs.push(self.job_spec(&key, kind, &log));
+            events.push(Event::RunStarted { run: key, run_kind: kind, log });
+        }
+        for (gate, item) in checks {
+            let log = format!("logs/check.{gate}.{}.{}.log", item + 1, self.state.last_seq + 1 + events.len() as u64);
+            events.push(Event::CheckStarted { gate: gate.clone(), item, log: log.clone() });
+            specs.push(self.check_spec(&gate, item, &log));
+        }
+        let progressed = !events.is_empty();
+        self.append(events)?;
+        for spec in specs {
+            let job = spec.job.clone();
+            let stopper = runner::start(spec, self.masker.clone(), self.tx.clone());
+            self.jobs.insert(job, stopper);
+        }
+        Ok(progressed)
+    }
+
+    fn start_check(&mut self, gate: String, item: usize) -> Result<(), DriveError> {
+        let log = format!("logs/check.{gate}.{}.{}.log", item + 1, self.state.last_seq + 1);
+        self.append(vec![Event::CheckStarted { gate: gate.clone(), item, log: log.clone() }])?;
+        let spec = self.check_spec(&gate, item, &log);
+        let job = spec.job.clone();
+        let stopper = runner::start(spec, self.masker.clone(), self.tx.clone());
+        self.jobs.insert(job, stopper);
+        Ok(())
+    }
+
+    fn terminate_all(&mut self) {
+        if self.terminating {
+            return;
+        }
+        self.terminating = true;
+        for (job, stopper) in &self.jobs {
+            if matches!(job, Job::Run(_, RunKind::Deploy) | Job::Check { .. }) {
+                stopper.stop(Outcome::Cancelled);
+            }
+        }
+    }
+
+    /// Hold `env` for this release unless another unfinished release holds it.
+    fn acquire(&mut self, stage: &str, env: &str) -> Result<Vec<Event>, DriveError> {
+        if let Some(holder) = self.env_holder(env)? {
+            let reason = format!("waiting: {env} is held by {holder}");
+            let same = self.state.stage(stage).and_then(|s| s.waiting.as_deref()) == Some(reason.as_str());
+            return Ok(if same { vec![] } else { vec![Event::StageWaiting { stage: stage.into(), reason }] });
+        }
+        Ok(vec![Event::EnvAcquired { env: env.to_string() }])
+    }
+
+    /// Another unfinished release of this plan that holds `env`.
+    fn env_holder(&self, env: &str) -> Result<Option<String>, DriveError> {
+        for r in self.store.releases(Some(&self.rdir.plan))? {
+            if r.path == self.rdir.path {
+                continue;
+            }
+            let Ok((recs, _)) = crate::journal::read_journal(&r.journal()) else { continue };
+            let st = ReleaseState::from_records(&recs);
+            if st.finished.is_none() && st.env_holds.contains(env) {
+                return Ok(Some(st.id));
+            }
+        }
+        Ok(None)
+    }
+
+    fn base_env(&self, stage: Option<&str>, env: Option<&str>, target: Option<&str>) -> Vec<(String, String)> {
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(e) = env.and_then(|e| self.plan.environments.get(e)) {
+            vars.extend(e.vars.clone());
+        }
+        let st = &self.state;
+        vars.insert("FLIGHTDECK_RELEASE".into(), st.id.clone());
+        vars.insert("FLIGHTDECK_VERSION".into(), st.version.clone());
+        vars.insert("FLIGHTDECK_TYPE".into(), st.rtype.to_string());
+        vars.insert("FLIGHTDECK_STAGE".into(), stage.unwrap_or_default().to_string());
+        vars.insert("FLIGHTDECK_ENV".into(), env.unwrap_or_default().to_string());
+        vars.insert("FLIGHTDECK_TARGET".into(), target.unwrap_or_default().to_string());
+        vars.insert(runner::MARKER_VAR.into(), self.rdir.path.display().to_string());
+        vars.into_iter().collect()
+    }
+
+    fn lookup(&self, stage: Option<&str>, env: Option<&str>, target: Option<&str>) -> impl Fn(&str) -> Option<String> {
+        let st = &self.state;
+        let (version, rtype, release) = (st.version.clone(), st.rtype.to_string(), st.id.clone());
+        let (stage, env, target) = (stage.map(String::from), env.map(String::from), target.map(String::from));
+        move |name: &str| match name {
+            "version" => Some(version.clone()),
+            "type" => Some(rtype.clone()),
+            "release" => Some(release.clone()),
+            "stage" => stage.clone(),
+            "env" => env.clone(),
+            "target" => target.clone(),
+            _ => None,
+        }
+    }
+
+    fn job_spec(&self, key: &RunKey, kind: RunKind, log: &str) -> JobSpec {
+        let stage = self.plan.stage(&key.stage).expect("scheduled stages exist in the plan");
+        let env = stage.environment.as_deref();
+        let target = key.target.as_deref();
+        let lookup = self.lookup(Some(&stage.id), env, target);
+        let templates = match kind {
+            RunKind::Deploy => &stage.run,
+            RunKind::Rollback => &stage.rollback,
+        };
+        JobSpec {
+            job: Job::Run(key.clone(), kind),
+            commands: templates.iter().map(|t| t.render(&lookup)).collect(),
+            env: self.base_env(Some(&stage.id), env, target),
+            cwd: self.plan.dir.clone(),
+            log_path: self.rdir.path.join(log),
+            timeout: stage.timeout,
+            watch: if kind == RunKind::Deploy { stage.watch } else { None },
+            grace: self.opts.grace,
+        }
+    }
+
+    fn check_spec(&self, gate: &str, item: usize, log: &str) -> JobSpec {
+        let g = &self.plan.gates[gate];
+        let lookup = self.lookup(None, None, None);
+        let cmd = g.checklist[item].check.as_ref().map(|t| t.render(&lookup)).unwrap_or_else(|| "true".into());
+        JobSpec {
+            job: Job::Check { gate: gate.to_string(), item },
+            commands: vec![cmd],
+            env: self.base_env(None, None, None),
+            cwd: self.plan.dir.clone(),
+            log_path: self.rdir.path.join(log),
+            timeout: Some(Duration::from_secs(300)),
+            watch: None,
+            grace: self.opts.grace,
+        }
+    }
+}
+
+/// `logs/<stage>[.<target>].<attempt>.log`, rollbacks `logs/<stage>[.<target>].rollback.<n>.log`.
+pub fn log_name(key: &RunKey, kind: RunKind) -> String {
+    let target = key.target.as_deref().map(|t| format!(".{}", file_safe(t))).unwrap_or_default();
+    let kind = match kind {
+        RunKind::Deploy => "",
+        RunKind::Rollback => ".rollback",
+    };
+    format!("logs/{}{target}{kind}.{}.log", file_safe(&key.stage), key.attempt)
+}
+
+fn file_safe(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '_' }).collect()
+}
+
+pub fn hostname() -> String {
+    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default()
+}
+
+/// Where a release's plan copy says its commands run.
+pub fn plan_for_release(rdir: &ReleaseDir, state: &ReleaseState) -> Result<Plan, DriveError> {
+    let text = std::fs::read_to_string(rdir.plan_copy())
+        .map_err(|e| DriveError::Plan(format!("{}: {e}", rdir.plan_copy().display())))?;
+    let path = PathBuf::from(&state.plan_path);
+    crate::plan::load_str(&text, &path).map_err(|e| DriveError::Plan(e.to_string()))
+}

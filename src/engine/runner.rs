@@ -1,0 +1,293 @@
+//! Child processes: each command in its own process group with `/dev/null` as stdin, output pumped
+//! to the run's log file, timeouts and cancels ending the whole group (SIGTERM, grace, SIGKILL).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::sync::{mpsc, watch};
+
+use super::event::{Outcome, RunKey, RunKind};
+use super::output::{LogWriter, Masker, Stream, pump};
+use crate::plan::Watch;
+use crate::plan::{format_duration};
+
+/// Every child carries this variable (the release folder), so a later driver can find and end
+/// processes that a dead driver started, even ones it had no time to journal.
+pub const MARKER_VAR: &str = "FLIGHTDECK_RELEASE_DIR";
+
+/// What the driver runs: a deploy or rollback run of a stage (per target), or an automatic check.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Job {
+    Run(RunKey, RunKind),
+    Check { gate: String, item: usize },
+}
+
+/// Everything needed to run one job.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub job: Job,
+    /// Rendered commands, run in order with `sh -c`; the first failure ends the job.
+    pub commands: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub log_path: PathBuf,
+    pub timeout: Option<Duration>,
+    pub watch: Option<Watch>,
+    pub grace: Duration,
+}
+
+/// Reports from running jobs to the driver, in order per job.
+#[derive(Debug)]
+pub enum JobMsg {
+    Spawned { job: Job, pgid: i32, command: usize },
+    Finished { job: Job, outcome: Outcome, duration: Duration },
+}
+
+/// A handle to stop a job early; dropping it does nothing.
+#[derive(Debug, Clone)]
+pub struct Stopper(Arc<watch::Sender<Option<Outcome>>>);
+
+impl Stopper {
+    /// Ask the job to end its processes; the job then finishes with `why`.
+    pub fn stop(&self, why: Outcome) {
+        self.0.send_if_modified(|cur| {
+            if cur.is_none() {
+                *cur = Some(why);
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// Start a job on the current runtime. Progress arrives on `tx`.
+pub fn start(spec: JobSpec, masker: Arc<Masker>, tx: mpsc::UnboundedSender<JobMsg>) -> Stopper {
+    let (stop_tx, stop_rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let job = spec.job.clone();
+        let outcome = match run_job(&spec, masker, &tx, stop_rx).await {
+            Ok(o) => o,
+            Err(e) => Outcome::Error { message: format!("{}: {e}", spec.log_path.display()) },
+        };
+        let _ = tx.send(JobMsg::Finished { job, outcome, duration: started.elapsed() });
+    });
+    Stopper(Arc::new(stop_tx))
+}
+
+async fn run_job(
+    spec: &JobSpec,
+    masker: Arc<Masker>,
+    tx: &mpsc::UnboundedSender<JobMsg>,
+    mut stop: watch::Receiver<Option<Outcome>>,
+) -> std::io::Result<Outcome> {
+    let start = Instant::now();
+    let log = Arc::new(Mutex::new(LogWriter::create(&spec.log_path, start)?));
+    let mut iteration = 0u32;
+    loop {
+        iteration += 1;
+        if let Some(w) = spec.watch {
+            note(&log, &format!("watch: iteration {iteration} at {}", format_duration(start.elapsed())));
+            let _ = w;
+        }
+        for (i, cmd) in spec.commands.iter().enumerate() {
+            let outcome = run_command(spec, i, cmd, &masker, &log, tx, &mut stop).await?;
+            if !outcome.is_success() {
+                return Ok(outcome);
+            }
+        }
+        let Some(w) = spec.watch else { return Ok(Outcome::Succeeded) };
+        let elapsed = start.elapsed();
+        if elapsed + w.every > w.window {
+            note(&log, &format!("watch: passed {iteration} iteration(s) over {}", format_duration(elapsed)));
+            return Ok(Outcome::Succeeded);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(w.every) => {}
+            r = stop.wait_for(|s| s.is_some()) => {
+                let why = r.map(|s| s.clone().unwrap_or(Outcome::Cancelled)).unwrap_or(Outcome::Cancelled);
+                note(&log, "stopped between watch iterations");
+                return Ok(why);
+            }
+        }
+    }
+}
+
+fn note(log: &Arc<Mutex<LogWriter>>, text: &str) {
+    if let Ok(mut w) = log.lock() {
+        let _ = w.annotate(text);
+    }
+}
+
+async fn run_command(
+    spec: &JobSpec,
+    index: usize,
+    cmd: &str,
+    masker: &Arc<Masker>,
+    log: &Arc<Mutex<LogWriter>>,
+    tx: &mpsc::UnboundedSender<JobMsg>,
+    stop: &mut watch::Receiver<Option<Outcome>>,
+) -> std::io::Result<Outcome> {
+    if stop.borrow().is_some() {
+        return Ok(stop.borrow().clone().unwrap_or(Outcome::Cancelled));
+    }
+    note(log, &format!("$ {cmd}"));
+    let began = Instant::now();
+    let mut command = tokio::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(false);
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            note(log, &format!("could not start sh: {e}"));
+            return Ok(Outcome::Error { message: format!("could not start `sh -c {cmd}`: {e}") });
+        }
+    };
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    let _ = tx.send(JobMsg::Spawned { job: spec.job.clone(), pgid, command: index });
+    let out = tokio::spawn(pump(child.stdout.take().expect("piped"), Stream::Stdout, log.clone(), masker.clone()));
+    let err = tokio::spawn(pump(child.stderr.take().expect("piped"), Stream::Stderr, log.clone(), masker.clone()));
+
+    let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+    let sleep_until = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut ended_by: Option<Outcome> = None;
+    let status = tokio::select! {
+        s = child.wait() => Some(s?),
+        _ = sleep_until => { ended_by = Some(Outcome::TimedOut); None }
+        r = stop.wait_for(|s| s.is_some()) => {
+            ended_by = Some(r.map(|s| s.clone().unwrap_or(Outcome::Cancelled)).unwrap_or(Outcome::Cancelled));
+            None
+        }
+    };
+    let status = match status {
+        Some(s) => s,
+        None => {
+            let why = ended_by.clone().unwrap_or(Outcome::Cancelled);
+            let what = if why == Outcome::TimedOut {
+                format!("timed out after {}", format_duration(spec.timeout.unwrap_or_default()))
+            } else {
+                "stopping".to_string()
+            };
+            note(log, &format!("{what}: SIGTERM to process group {pgid}"));
+            terminate_group(pgid, spec.grace, Some(&mut child)).await;
+            child.wait().await?
+        }
+    };
+    // The command is over; anything it left in its group (`sleep 1000 &`) ends with it, so no
+    // process outlives its run and the output pipes reach end of file.
+    if group_alive(pgid) {
+        note(log, &format!("ending processes left in group {pgid}"));
+        terminate_group(pgid, spec.grace, None).await;
+    }
+    let _ = out.await;
+    let _ = err.await;
+
+    use std::os::unix::process::ExitStatusExt;
+    let took = format_duration(began.elapsed());
+    let outcome = if let Some(why) = ended_by {
+        why
+    } else if status.success() {
+        Outcome::Succeeded
+    } else {
+        Outcome::Failed { code: status.code(), signal: status.signal(), command: index }
+    };
+    let summary = match (&outcome, status.code(), status.signal()) {
+        (Outcome::Succeeded, _, _) => format!("exit 0 after {took}"),
+        (Outcome::Failed { .. }, Some(c), _) => format!("exit {c} after {took}"),
+        (Outcome::Failed { .. }, None, Some(s)) => format!("killed by signal {s} after {took}"),
+        (Outcome::TimedOut, _, _) => format!("timed out after {took}"),
+        (_, _, _) => format!("stopped after {took}"),
+    };
+    note(log, &summary);
+    Ok(outcome)
+}
+
+/// Whether any process is left in process group `pgid`.
+pub fn group_alive(pgid: i32) -> bool {
+    pgid > 0 && killpg(Pid::from_raw(pgid), None).is_ok()
+}
+
+/// SIGTERM to the group, wait up to `grace` for it to empty, then SIGKILL.
+pub async fn terminate_group(pgid: i32, grace: Duration, mut leader: Option<&mut tokio::process::Child>) {
+    if pgid <= 0 {
+        return;
+    }
+    let pg = Pid::from_raw(pgid);
+    let _ = killpg(pg, Signal::SIGTERM);
+    let _ = killpg(pg, Signal::SIGCONT);
+    let until = Instant::now() + grace;
+    loop {
+        if let Some(child) = leader.as_deref_mut() {
+            // Reap the leader so it does not linger as a zombie member of the group.
+            let _ = child.try_wait();
+        }
+        if !group_alive(pgid) || Instant::now() >= until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if group_alive(pgid) {
+        let _ = killpg(pg, Signal::SIGKILL);
+    }
+}
+
+/// Blocking version for a driver taking over (no runtime needed).
+pub fn terminate_group_blocking(pgid: i32, grace: Duration) {
+    if pgid <= 0 || !group_alive(pgid) {
+        return;
+    }
+    let pg = Pid::from_raw(pgid);
+    let _ = killpg(pg, Signal::SIGTERM);
+    let _ = killpg(pg, Signal::SIGCONT);
+    let until = Instant::now() + grace;
+    while group_alive(pgid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if group_alive(pgid) {
+        let _ = killpg(pg, Signal::SIGKILL);
+    }
+}
+
+/// Process groups of live processes that carry `MARKER_VAR=<release_dir>` in their environment:
+/// children of a dead driver, journaled or not. Processes of other users are not readable and are
+/// skipped.
+pub fn marked_groups(release_dir: &std::path::Path) -> Vec<i32> {
+    let needle = format!("{MARKER_VAR}={}", release_dir.display());
+    let me = std::process::id() as i32;
+    let mut groups = std::collections::BTreeSet::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
+    for entry in rd.filter_map(|e| e.ok()) {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        if environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            if let Ok(pgid) = nix::unistd::getpgid(Some(Pid::from_raw(pid))) {
+                let pgid = pgid.as_raw();
+                if pgid != nix::unistd::getpgrp().as_raw() {
+                    groups.insert(pgid);
+                }
+            }
+        }
+    }
+    groups.into_iter().collect()
+}

@@ -1,0 +1,567 @@
+//! `ReleaseState`: THE reducer. A release's state is `records.fold(ReleaseState::apply)`, nothing
+//! else; the driver, `status`, the headless printer and the cockpit all use this one fold.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
+use crate::plan::{OnFailure, ReleaseType};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReleaseState {
+    pub id: String,
+    pub version: String,
+    #[serde(rename = "type")]
+    pub rtype: ReleaseType,
+    pub plan: String,
+    pub plan_path: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub stages: Vec<StageState>,
+    pub gates: Vec<GateState>,
+    /// Pid of the driver according to the journal (started and not stopped). Whether it is alive
+    /// is not a journal fact: see [`ReleaseState::state_word`].
+    pub driver_pid: Option<u32>,
+    /// Why the last driver stopped on purpose (e.g. `--no-wait` at a gate).
+    pub driver_stopped: Option<String>,
+    pub finished: Option<Finished>,
+    /// Environments this release holds.
+    pub env_holds: BTreeSet<String>,
+    pub requests: BTreeMap<u64, Request>,
+    /// A cancel was requested and accepted.
+    pub cancelling: bool,
+    pub rollback: Option<RollbackState>,
+    /// A stage failed with `on_failure = "halt"`: nothing new starts.
+    pub halted: bool,
+    pub last_seq: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finished {
+    pub state: FinalState,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Request {
+    pub seq: u64,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    #[serde(skip)]
+    pub event: Event,
+    pub kind: &'static str,
+    /// `None` while pending; then whether the driver accepted it and what it said.
+    pub handled: Option<(bool, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageStatus {
+    Pending,
+    /// Reached a gate that is not satisfied yet.
+    Gated,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    RolledBack,
+    RollbackFailed,
+}
+
+impl StageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Gated => "waiting_on_gate",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::RolledBack => "rolled_back",
+            Self::RollbackFailed => "rollback_failed",
+        }
+    }
+    /// The stage will not run (again) without a person's retry.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped | Self::RolledBack | Self::RollbackFailed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageState {
+    #[serde(flatten)]
+    pub decl: StageDecl,
+    pub status: StageStatus,
+    pub targets: Vec<TargetState>,
+    /// Why it cannot start (an environment held by another release), until it starts.
+    pub waiting: Option<String>,
+    /// Why it failed or was skipped.
+    pub reason: Option<String>,
+    pub on_failure: Option<OnFailure>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetState {
+    pub target: Option<String>,
+    pub attempts: Vec<Attempt>,
+    /// Attempts allowed so far: `retries + 1`, plus one per accepted manual retry.
+    pub allowed_attempts: u32,
+    pub rollbacks: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub n: u32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: Option<Outcome>,
+    pub duration_ms: Option<u64>,
+    /// Journal sequence number of its `run_finished` (orders completions, newest first for rollback).
+    pub finished_seq: Option<u64>,
+    pub log: String,
+    pub pgids: Vec<i32>,
+}
+
+impl Attempt {
+    pub fn running(&self) -> bool {
+        self.outcome.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStatus {
+    Pending,
+    Running,
+    Succeeded,
+    /// Failed but has attempts left.
+    Retrying,
+    Failed,
+}
+
+impl TargetState {
+    pub fn last(&self) -> Option<&Attempt> {
+        self.attempts.last()
+    }
+    pub fn status(&self) -> TargetStatus {
+        match self.attempts.last() {
+            None => TargetStatus::Pending,
+            Some(a) => match &a.outcome {
+                None => TargetStatus::Running,
+                Some(Outcome::Succeeded) => TargetStatus::Succeeded,
+                Some(_) if (self.attempts.len() as u32) < self.allowed_attempts => TargetStatus::Retrying,
+                Some(_) => TargetStatus::Failed,
+            },
+        }
+    }
+    pub fn label(&self) -> &str {
+        self.target.as_deref().unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateState {
+    #[serde(flatten)]
+    pub decl: GateDecl,
+    /// The stage that reached it first.
+    pub reached_by: Option<String>,
+    /// Distinct people, in order.
+    pub approvals: Vec<Mark>,
+    /// Per checklist item: who ticked it (manual items).
+    pub ticks: Vec<Option<Mark>>,
+    /// Per checklist item: the latest automatic check (automatic items).
+    pub checks: Vec<Option<CheckState>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mark {
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckState {
+    pub started_at: DateTime<Utc>,
+    pub outcome: Option<Outcome>,
+    pub log: String,
+}
+
+impl GateState {
+    pub fn item_done(&self, i: usize) -> bool {
+        if self.decl.checklist.get(i).is_some_and(|(_, auto)| *auto) {
+            self.checks[i].as_ref().and_then(|c| c.outcome.as_ref()).is_some_and(Outcome::is_success)
+        } else {
+            self.ticks[i].is_some()
+        }
+    }
+    pub fn items_done(&self) -> usize {
+        (0..self.decl.checklist.len()).filter(|&i| self.item_done(i)).count()
+    }
+    pub fn satisfied(&self) -> bool {
+        self.items_done() == self.decl.checklist.len() && self.approvals.len() as u32 >= self.decl.approvals
+    }
+    /// What is still missing, for people: `2 approvals (have 1)`, `item 3 "Error budget healthy"`.
+    pub fn missing(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, (text, auto)) in self.decl.checklist.iter().enumerate() {
+            if !self.item_done(i) {
+                let how = if *auto {
+                    match self.checks[i].as_ref().map(|c| &c.outcome) {
+                        None => "check not run yet",
+                        Some(None) => "check running",
+                        Some(Some(_)) => "check failed; re-run it",
+                    }
+                } else {
+                    "needs a tick"
+                };
+                out.push(format!("item {} \"{text}\" ({how})", i + 1));
+            }
+        }
+        let have = self.approvals.len() as u32;
+        if have < self.decl.approvals {
+            let who = if have == 0 {
+                String::new()
+            } else {
+                format!(
+                    "; approved by {}",
+                    self.approvals.iter().map(|a| a.actor.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            };
+            out.push(format!("{} more approval(s) of {}{who}", self.decl.approvals - have, self.decl.approvals));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackState {
+    pub reason: String,
+    pub order: Vec<RunKey>,
+    pub finished: Option<bool>,
+}
+
+impl ReleaseState {
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a Record>) -> ReleaseState {
+        let mut s = ReleaseState::default();
+        for r in records {
+            s.apply(r);
+        }
+        s
+    }
+
+    pub fn stage(&self, id: &str) -> Option<&StageState> {
+        self.stages.iter().find(|s| s.decl.id == id)
+    }
+    fn stage_mut(&mut self, id: &str) -> Option<&mut StageState> {
+        self.stages.iter_mut().find(|s| s.decl.id == id)
+    }
+    pub fn gate(&self, name: &str) -> Option<&GateState> {
+        self.gates.iter().find(|g| g.decl.name == name)
+    }
+    fn gate_mut(&mut self, name: &str) -> Option<&mut GateState> {
+        self.gates.iter_mut().find(|g| g.decl.name == name)
+    }
+    pub fn target(&self, stage: &str, target: Option<&str>) -> Option<&TargetState> {
+        self.stage(stage)?.targets.iter().find(|t| t.target.as_deref() == target)
+    }
+    fn target_mut(&mut self, stage: &str, target: Option<&str>) -> Option<&mut TargetState> {
+        self.stage_mut(stage)?.targets.iter_mut().find(|t| t.target.as_deref() == target)
+    }
+
+    /// Every attempt (deploy or rollback) that has started and not finished.
+    pub fn running_runs(&self) -> Vec<(RunKey, RunKind, &Attempt)> {
+        let mut out = Vec::new();
+        for s in &self.stages {
+            for t in &s.targets {
+                for (kind, list) in [(RunKind::Deploy, &t.attempts), (RunKind::Rollback, &t.rollbacks)] {
+                    for a in list.iter().filter(|a| a.running()) {
+                        let key = RunKey { stage: s.decl.id.clone(), target: t.target.clone(), attempt: a.n };
+                        out.push((key, kind, a));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn pending_requests(&self) -> impl Iterator<Item = &Request> {
+        self.requests.values().filter(|r| r.handled.is_none())
+    }
+
+    /// The release's state word. `driver_alive` comes from the driver lock, not the journal: an
+    /// unfinished release whose driver is gone is `interrupted` (or `paused` when its driver
+    /// stopped on purpose at a gate).
+    pub fn state_word(&self, driver_alive: bool) -> &'static str {
+        if let Some(f) = &self.finished {
+            return match f.state {
+                FinalState::Succeeded => "succeeded",
+                FinalState::Failed => "failed",
+                FinalState::RolledBack => "rolled_back",
+                FinalState::RollbackFailed => "rollback_failed",
+                FinalState::Cancelled => "cancelled",
+            };
+        }
+        if !driver_alive {
+            return if self.driver_stopped.is_some() { "paused" } else { "interrupted" };
+        }
+        let running = self.stages.iter().any(|s| s.status == StageStatus::Running);
+        let gated = self.stages.iter().any(|s| s.status == StageStatus::Gated);
+        if gated && !running && self.rollback.is_none() { "paused" } else { "running" }
+    }
+
+    /// Stages done / total, for progress bars.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.stages.iter().filter(|s| s.status.is_terminal()).count(), self.stages.len())
+    }
+
+    /// Apply one record. Pure: no I/O, no clock.
+    pub fn apply(&mut self, rec: &Record) {
+        self.last_seq = rec.seq;
+        self.updated_at = Some(rec.ts);
+        let at = rec.ts;
+        match &rec.event {
+            Event::ReleaseCreated { id, version, rtype, plan, plan_path, stages, gates } => {
+                self.id = id.clone();
+                self.version = version.clone();
+                self.rtype = *rtype;
+                self.plan = plan.clone();
+                self.plan_path = plan_path.clone();
+                self.created_at = Some(at);
+                self.stages = stages
+                    .iter()
+                    .map(|d| StageState {
+                        targets: if d.targets.is_empty() {
+                            vec![TargetState::new(None, d.retries)]
+                        } else {
+                            d.targets.iter().map(|t| TargetState::new(Some(t.clone()), d.retries)).collect()
+                        },
+                        decl: d.clone(),
+                        status: StageStatus::Pending,
+                        waiting: None,
+                        reason: None,
+                        on_failure: None,
+                        started_at: None,
+                        finished_at: None,
+                    })
+                    .collect();
+                self.gates = gates
+                    .iter()
+                    .map(|g| GateState {
+                        ticks: vec![None; g.checklist.len()],
+                        checks: vec![None; g.checklist.len()],
+                        decl: g.clone(),
+                        reached_by: None,
+                        approvals: Vec::new(),
+                    })
+                    .collect();
+            }
+            Event::DriverStarted { pid, .. } => {
+                self.driver_pid = Some(*pid);
+                self.driver_stopped = None;
+            }
+            Event::DriverStopped { reason, .. } => {
+                self.driver_pid = None;
+                self.driver_stopped = Some(reason.clone());
+            }
+            Event::ReleaseFinished { state, reason } => {
+                self.finished = Some(Finished { state: *state, reason: reason.clone(), at });
+                self.driver_pid = None;
+                self.env_holds.clear();
+                self.cancelling = false;
+            }
+            Event::StageWaiting { stage, reason } => {
+                if let Some(s) = self.stage_mut(stage) {
+                    s.waiting = Some(reason.clone());
+                }
+            }
+            Event::RunStarted { run, run_kind, log } => {
+                if let Some(s) = self.stage_mut(&run.stage) {
+                    s.waiting = None;
+                    if *run_kind == RunKind::Deploy {
+                        s.status = StageStatus::Running;
+                        s.started_at.get_or_insert(at);
+                    }
+                }
+                if let Some(t) = self.target_mut(&run.stage, run.target.as_deref()) {
+                    let a = Attempt {
+                        n: run.attempt,
+                        started_at: at,
+                        finished_at: None,
+                        outcome: None,
+                        duration_ms: None,
+                        finished_seq: None,
+                        log: log.clone(),
+                        pgids: Vec::new(),
+                    };
+                    match run_kind {
+                        RunKind::Deploy => t.attempts.push(a),
+                        RunKind::Rollback => t.rollbacks.push(a),
+                    }
+                }
+            }
+            Event::RunSpawned { run, run_kind, pgid, .. } => {
+                if let Some(a) = self.attempt_mut(run, *run_kind) {
+                    a.pgids.push(*pgid);
+                }
+            }
+            Event::RunFinished { run, run_kind, outcome, duration_ms } => {
+                if *outcome == Outcome::Interrupted
+                    && *run_kind == RunKind::Deploy
+                    && let Some(t) = self.target_mut(&run.stage, run.target.as_deref())
+                {
+                    // Its driver died under it: that attempt does not use up the retry budget.
+                    t.allowed_attempts += 1;
+                }
+                if let Some(a) = self.attempt_mut(run, *run_kind) {
+                    a.outcome = Some(outcome.clone());
+                    a.finished_at = Some(at);
+                    a.duration_ms = Some(*duration_ms);
+                    a.finished_seq = Some(rec.seq);
+                }
+                if *run_kind == RunKind::Rollback
+                    && let Some(s) = self.stage_mut(&run.stage)
+                {
+                    let all_rolled: Vec<bool> = s
+                        .targets
+                        .iter()
+                        .filter(|t| !t.rollbacks.is_empty())
+                        .map(|t| t.rollbacks.last().and_then(|a| a.outcome.as_ref()).is_some_and(Outcome::is_success))
+                        .collect();
+                    if !outcome.is_success() {
+                        s.status = StageStatus::RollbackFailed;
+                    } else if s.status != StageStatus::RollbackFailed && all_rolled.iter().all(|b| *b) {
+                        s.status = StageStatus::RolledBack;
+                    }
+                }
+            }
+            Event::StageSucceeded { stage } => self.end_stage(stage, StageStatus::Succeeded, None, at),
+            Event::StageFailed { stage, on_failure, reason } => {
+                self.end_stage(stage, StageStatus::Failed, Some(reason.clone()), at);
+                if let Some(s) = self.stage_mut(stage) {
+                    s.on_failure = Some(*on_failure);
+                }
+                if *on_failure == OnFailure::Halt {
+                    self.halted = true;
+                }
+            }
+            Event::StageSkipped { stage, reason } => self.end_stage(stage, StageStatus::Skipped, Some(reason.clone()), at),
+            Event::StageRetry { stage, targets } => {
+                self.finished = None;
+                self.halted = false;
+                if let Some(s) = self.stage_mut(stage) {
+                    s.status = StageStatus::Pending;
+                    s.reason = None;
+                    s.finished_at = None;
+                    for t in s.targets.iter_mut().filter(|t| targets.contains(&t.target)) {
+                        t.allowed_attempts = t.attempts.len() as u32 + 1;
+                    }
+                }
+            }
+            Event::EnvAcquired { env } => {
+                self.env_holds.insert(env.clone());
+            }
+            Event::EnvUnlocked { env, .. } => {
+                self.env_holds.remove(env);
+            }
+            Event::GateReached { stage, gate } => {
+                if let Some(g) = self.gate_mut(gate) {
+                    g.reached_by.get_or_insert_with(|| stage.clone());
+                }
+                if let Some(s) = self.stage_mut(stage)
+                    && s.status == StageStatus::Pending
+                {
+                    s.status = StageStatus::Gated;
+                }
+            }
+            Event::CheckStarted { gate, item, log } => {
+                if let Some(c) = self.gate_mut(gate).and_then(|g| g.checks.get_mut(*item)) {
+                    *c = Some(CheckState { started_at: at, outcome: None, log: log.clone() });
+                }
+            }
+            Event::CheckFinished { gate, item, outcome } => {
+                if let Some(Some(c)) = self.gate_mut(gate).and_then(|g| g.checks.get_mut(*item)) {
+                    c.outcome = Some(outcome.clone());
+                }
+            }
+            Event::Approved { gate, note } => {
+                if let Some(g) = self.gate_mut(gate)
+                    && !g.approvals.iter().any(|a| a.actor == rec.actor)
+                {
+                    g.approvals.push(Mark { actor: rec.actor.clone(), at, note: note.clone() });
+                }
+            }
+            Event::Ticked { gate, item, note } => {
+                if let Some(t) = self.gate_mut(gate).and_then(|g| g.ticks.get_mut(*item))
+                    && t.is_none()
+                {
+                    *t = Some(Mark { actor: rec.actor.clone(), at, note: note.clone() });
+                }
+            }
+            Event::CancelRequested {}
+            | Event::RetryRequested { .. }
+            | Event::SkipRequested { .. }
+            | Event::RollbackRequested { .. }
+            | Event::RecheckRequested { .. } => {
+                self.requests.insert(
+                    rec.seq,
+                    Request {
+                        seq: rec.seq,
+                        actor: rec.actor.clone(),
+                        at,
+                        kind: rec.event.kind(),
+                        event: rec.event.clone(),
+                        handled: None,
+                    },
+                );
+            }
+            Event::RequestHandled { request, accepted, message } => {
+                if let Some(r) = self.requests.get_mut(request) {
+                    r.handled = Some((*accepted, message.clone()));
+                    if *accepted && matches!(r.event, Event::CancelRequested {}) {
+                        self.cancelling = true;
+                    }
+                }
+            }
+            Event::RollbackStarted { reason, order } => {
+                self.finished = None;
+                self.rollback = Some(RollbackState { reason: reason.clone(), order: order.clone(), finished: None });
+            }
+            Event::RollbackFinished { ok } => {
+                if let Some(r) = &mut self.rollback {
+                    r.finished = Some(*ok);
+                }
+            }
+            Event::Note { .. } => {}
+        }
+    }
+
+    fn attempt_mut(&mut self, run: &RunKey, kind: RunKind) -> Option<&mut Attempt> {
+        let t = self.target_mut(&run.stage, run.target.as_deref())?;
+        let list = match kind {
+            RunKind::Deploy => &mut t.attempts,
+            RunKind::Rollback => &mut t.rollbacks,
+        };
+        list.iter_mut().rev().find(|a| a.n == run.attempt)
+    }
+
+    fn end_stage(&mut self, stage: &str, status: StageStatus, reason: Option<String>, at: DateTime<Utc>) {
+        if let Some(s) = self.stage_mut(stage) {
+            s.status = status;
+            s.reason = reason;
+            s.waiting = None;
+            s.finished_at = Some(at);
+        }
+    }
+}
+
+impl TargetState {
+    fn new(target: Option<String>, retries: u32) -> Self {
+        TargetState { target, attempts: Vec::new(), allowed_attempts: retries + 1, rollbacks: Vec::new() }
+    }
+}

@@ -1,0 +1,41 @@
+//! The append-only, hash-chained journal of a release, its folder and its locks.
+//!
+//! Every line of `journal.jsonl` is one [`Record`]. Appends from any process happen under an
+//! exclusive lock on the journal file itself, are written with one `write` and fsynced before the
+//! call returns, so an event's effect never counts before the event is durable.
+
+mod append;
+mod read;
+pub mod store;
+mod tail;
+
+pub use append::Journal;
+pub use read::{LoadWarning, Verified, read_journal, verify};
+pub use store::{DriverLock, ReleaseDir, Store};
+pub use tail::{Tail, Waker};
+
+use std::path::PathBuf;
+
+pub use crate::engine::event::Record;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}:{line}: not a journal record: {message}", path.display())]
+    Corrupt { path: PathBuf, line: usize, message: String },
+    #[error("release `{0}` not found{1}")]
+    NotFound(String, String),
+    #[error("{0}")]
+    Ambiguous(String),
+}
+
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io { path: path.to_path_buf(), source }
+}
+
+/// SHA-256 of a line (without its newline), hex.
+pub fn line_hash(line: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(line))
+}

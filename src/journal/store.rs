@@ -1,0 +1,220 @@
+//! Where releases live: `<data>/plans/<plan>/<release-id>/` holding `journal.jsonl`, `head`,
+//! `plan.toml` (the plan as it was at the start), `driver.lock`, `driver.log` and `logs/`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::{JournalError, io_err};
+
+/// The data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub root: PathBuf,
+}
+
+/// One release's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseDir {
+    pub plan: String,
+    pub id: String,
+    pub path: PathBuf,
+}
+
+impl Store {
+    /// `explicit` (from `--data-dir` / `FLIGHTDECK_DATA_DIR`), else the platform's data dir.
+    pub fn locate(explicit: Option<PathBuf>) -> Result<Store, JournalError> {
+        let root = match explicit {
+            Some(p) => p,
+            None => directories::ProjectDirs::from("", "", "flightdeck")
+                .map(|d| d.data_dir().to_path_buf())
+                .ok_or_else(|| JournalError::NotFound("data directory".into(), ": no home directory; use --data-dir".into()))?,
+        };
+        Ok(Store { root })
+    }
+
+    pub fn plan_dir(&self, plan: &str) -> PathBuf {
+        self.root.join("plans").join(plan)
+    }
+
+    /// Make a new release folder: id = version, or `version-2`, `-3`... if that version ran before.
+    pub fn create_release(&self, plan: &str, version: &str) -> Result<ReleaseDir, JournalError> {
+        let base = self.plan_dir(plan);
+        std::fs::create_dir_all(&base).map_err(io_err(&base))?;
+        let stem = sanitize_id(version);
+        for n in 1.. {
+            let id = if n == 1 { stem.clone() } else { format!("{stem}-{n}") };
+            let path = base.join(&id);
+            match std::fs::create_dir(&path) {
+                Ok(()) => {
+                    let logs = path.join("logs");
+                    std::fs::create_dir(&logs).map_err(io_err(&logs))?;
+                    return Ok(ReleaseDir { plan: plan.to_string(), id, path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(JournalError::Io { path, source: e }),
+            }
+        }
+        unreachable!("the loop only ends by returning")
+    }
+
+    /// Releases of `plan` (or of every plan when `None`), newest first (by creation time).
+    pub fn releases(&self, plan: Option<&str>) -> Result<Vec<ReleaseDir>, JournalError> {
+        let plans: Vec<String> = match plan {
+            Some(p) => vec![p.to_string()],
+            None => {
+                let dir = self.root.join("plans");
+                match std::fs::read_dir(&dir) {
+                    Ok(rd) => rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => return Err(JournalError::Io { path: dir, source: e }),
+                }
+            }
+        };
+        let mut out = Vec::new();
+        for plan in plans {
+            let dir = self.plan_dir(&plan);
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(JournalError::Io { path: dir, source: e }),
+            };
+            for entry in rd.filter_map(|e| e.ok()) {
+                let path = entry.path();
+                if !path.join("journal.jsonl").is_file() {
+                    continue;
+                }
+                let Ok(id) = entry.file_name().into_string() else { continue };
+                let created = std::fs::metadata(path.join("journal.jsonl"))
+                    .and_then(|m| m.created().or_else(|_| m.modified()))
+                    .ok();
+                out.push((created, ReleaseDir { plan: plan.clone(), id, path }));
+            }
+        }
+        out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
+        Ok(out.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Find a release by id (`latest` or `None`: the newest) among `plan`'s releases, or among all
+    /// plans when `plan` is `None` (ambiguous ids across plans are an error).
+    pub fn find(&self, plan: Option<&str>, id: Option<&str>) -> Result<ReleaseDir, JournalError> {
+        let all = self.releases(plan)?;
+        let scope = plan.map(|p| format!(" for plan `{p}`")).unwrap_or_default();
+        match id {
+            None | Some("latest") => {
+                if plan.is_none() {
+                    let plans: std::collections::BTreeSet<&str> = all.iter().map(|r| r.plan.as_str()).collect();
+                    if plans.len() > 1 {
+                        return Err(JournalError::Ambiguous(format!(
+                            "`latest` is ambiguous: releases of several plans ({}); name the release or run inside a plan's folder",
+                            plans.into_iter().collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                }
+                all.into_iter().next().ok_or_else(|| JournalError::NotFound("latest".into(), format!("{scope}: no releases yet")))
+            }
+            Some(id) => {
+                let hits: Vec<ReleaseDir> = all.into_iter().filter(|r| r.id == id).collect();
+                match hits.len() {
+                    0 => Err(JournalError::NotFound(id.to_string(), scope)),
+                    1 => Ok(hits.into_iter().next().expect("one hit")),
+                    _ => Err(JournalError::Ambiguous(format!(
+                        "release `{id}` exists for several plans ({}); run inside the plan's folder or pass --plan",
+                        hits.iter().map(|r| r.plan.as_str()).collect::<Vec<_>>().join(", ")
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+/// Ids become folder names: keep `[A-Za-z0-9._+-]`, replace anything else with `_`.
+fn sanitize_id(version: &str) -> String {
+    let s: String = version
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._+-".contains(c) { c } else { '_' })
+        .collect();
+    if s.is_empty() || s.starts_with('.') { format!("v{s}") } else { s }
+}
+
+impl ReleaseDir {
+    pub fn from_path(path: &Path) -> ReleaseDir {
+        let id = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let plan = path.parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        ReleaseDir { plan, id, path: path.to_path_buf() }
+    }
+    pub fn journal(&self) -> PathBuf {
+        self.path.join("journal.jsonl")
+    }
+    pub fn head(&self) -> PathBuf {
+        self.path.join("head")
+    }
+    pub fn plan_copy(&self) -> PathBuf {
+        self.path.join("plan.toml")
+    }
+    pub fn driver_log(&self) -> PathBuf {
+        self.path.join("driver.log")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.path.join("logs")
+    }
+    fn driver_lock_path(&self) -> PathBuf {
+        self.path.join("driver.lock")
+    }
+
+    /// Take the driver lock, or say which pid holds it.
+    pub fn lock_driver(&self) -> Result<Result<DriverLock, Option<u32>>, JournalError> {
+        let path = self.driver_lock_path();
+        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err(&path))?;
+        // Observers probe liveness with a brief shared lock; retry a little before concluding that
+        // another driver holds it.
+        let mut tries = 0;
+        let locked = loop {
+            match file.try_lock() {
+                Err(std::fs::TryLockError::WouldBlock) if tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other,
+            }
+        };
+        match locked {
+            Ok(()) => {
+                file.set_len(0).map_err(io_err(&path))?;
+                write!(file, "{}", std::process::id()).map_err(io_err(&path))?;
+                Ok(Ok(DriverLock { _file: file }))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(Err(read_pid(&mut file))),
+            Err(std::fs::TryLockError::Error(e)) => Err(JournalError::Io { path, source: e }),
+        }
+    }
+
+    /// The pid of the live driver, if one holds the lock.
+    pub fn live_driver(&self) -> Option<u32> {
+        let path = self.driver_lock_path();
+        let mut file = File::open(&path).ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => None,
+            Err(_) => read_pid(&mut file).or(Some(0)),
+        }
+    }
+}
+
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut s = String::new();
+    file.read_to_string(&mut s).ok()?;
+    s.trim().parse().ok()
+}
+
+/// Held while a process drives a release; released when dropped or when the process dies.
+#[derive(Debug)]
+pub struct DriverLock {
+    _file: File,
+}
+
+/// Write `path` atomically (temp file + rename).
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(tmp, path)
+}

@@ -1,0 +1,114 @@
+//! Following a journal (or any append-only file) from another process: read only what was
+//! appended, in complete lines, woken by inotify (the `notify` crate) rather than a polling loop.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use super::{JournalError, Record, io_err};
+
+/// Reads the records appended to a journal since the last call.
+pub struct Tail {
+    path: PathBuf,
+    file: Option<File>,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl Tail {
+    pub fn new(path: &Path) -> Tail {
+        Tail { path: path.to_path_buf(), file: None, offset: 0, partial: Vec::new() }
+    }
+
+    /// New complete records since the last call (none if the file does not exist yet). A line
+    /// still being written stays buffered until its newline arrives.
+    pub fn poll(&mut self) -> Result<Vec<Record>, JournalError> {
+        let mut out = Vec::new();
+        self.poll_lines(|line, path| {
+            let rec = serde_json::from_slice::<Record>(line).map_err(|e| JournalError::Corrupt {
+                path: path.to_path_buf(),
+                line: 0,
+                message: e.to_string(),
+            })?;
+            out.push(rec);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn poll_lines(&mut self, mut f: impl FnMut(&[u8], &Path) -> Result<(), JournalError>) -> Result<(), JournalError> {
+        if self.file.is_none() {
+            match File::open(&self.path) {
+                Ok(f) => self.file = Some(f),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(JournalError::Io { path: self.path.clone(), source: e }),
+            }
+        }
+        let file = self.file.as_mut().expect("opened above");
+        let len = file.metadata().map_err(io_err(&self.path))?.len();
+        if len < self.offset {
+            // Truncated (a torn tail cut off by the next appender): re-read from the start of the
+            // last incomplete line.
+            self.offset = len;
+            self.partial.clear();
+        }
+        if len == self.offset {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(self.offset)).map_err(io_err(&self.path))?;
+        let mut buf = Vec::with_capacity((len - self.offset) as usize);
+        file.take(len - self.offset).read_to_end(&mut buf).map_err(io_err(&self.path))?;
+        self.offset += buf.len() as u64;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &buf) {
+            if self.partial.is_empty() {
+                f(&buf[start..end], &self.path)?;
+            } else {
+                self.partial.extend_from_slice(&buf[start..end]);
+                let line = std::mem::take(&mut self.partial);
+                f(&line, &self.path)?;
+            }
+            start = end + 1;
+        }
+        self.partial.extend_from_slice(&buf[start..]);
+        Ok(())
+    }
+}
+
+/// Wakes a waiting task when anything in a watched folder changes. Falls back to a slow periodic
+/// wake (`fallback`) so a missed notification (or a filesystem without inotify) only delays, never
+/// stalls, an observer.
+pub struct Waker {
+    _watcher: Option<notify::RecommendedWatcher>,
+    rx: tokio::sync::mpsc::Receiver<()>,
+    fallback: Duration,
+}
+
+impl Waker {
+    /// Watch `dir` recursively.
+    pub fn watch(dir: &Path, fallback: Duration) -> Waker {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if res.is_ok() {
+                // A full channel already holds a wake-up: coalesce.
+                let _ = tx.try_send(());
+            }
+        })
+        .and_then(|mut w| w.watch(dir, RecursiveMode::Recursive).map(|()| w))
+        .ok();
+        Waker { _watcher: watcher, rx, fallback }
+    }
+
+    /// Wait until something changed or the fallback period passed.
+    pub async fn wait(&mut self) {
+        let _ = tokio::time::timeout(self.fallback, self.rx.recv()).await;
+    }
+
+    /// Wait at most `max`.
+    pub async fn wait_at_most(&mut self, max: Duration) {
+        let _ = tokio::time::timeout(max.min(self.fallback), self.rx.recv()).await;
+    }
+}
