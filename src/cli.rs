@@ -314,7 +314,7 @@ impl Ctx {
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
         let mut journal = Journal::open(&rdir.journal(), masker)?;
         journal.append(&self.actor(), vec![driver::release_created(&plan, &rdir.id, version, rtype)])?;
-        self.drive(plan, rdir, store, flags)
+        self.drive(plan, rdir, store, flags, false)
     }
 
     fn resume(&self, release: Option<&str>, flags: DriveFlags) -> Result<u8> {
@@ -329,28 +329,32 @@ impl Ctx {
             return Ok(end_code(&state));
         }
         let plan = driver::plan_for_release(&rdir, &state)?;
-        self.drive(plan, rdir, self.store()?, flags)
+        self.drive(plan, rdir, self.store()?, flags, true)
     }
 
-    fn drive(&self, plan: Plan, rdir: ReleaseDir, store: Store, flags: DriveFlags) -> Result<u8> {
+    /// Drive in this process and print as an observer; `resumed`: print only what happens from now.
+    fn drive(&self, plan: Plan, rdir: ReleaseDir, store: Store, flags: DriveFlags, resumed: bool) -> Result<u8> {
         if flags.detach {
             return self.detach(&rdir, flags.no_wait);
         }
         let opts = DriveOptions { no_wait: flags.no_wait, grace: grace(), actor: self.actor() };
         let rt = runtime()?;
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
+        let mut printer = Printer::new(&rdir, out, color);
+        if resumed {
+            printer.skip_history()?;
+        }
         let driver = Driver::take_over(plan, rdir.clone(), store, opts)?;
         // The printer is an observer on its own thread: a slow terminal never slows the driver.
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let printer_dir = rdir.clone();
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let printer_dir = rdir.path.clone();
         let printer = std::thread::spawn(move || -> std::io::Result<()> {
-            let waker = SyncWaker::watch(&printer_dir.path);
-            let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
-            let mut p = Printer::new(&printer_dir, out, color);
+            let waker = SyncWaker::watch(&printer_dir);
             loop {
-                p.poll()?;
+                printer.poll()?;
                 if done_rx.try_recv().is_ok() {
-                    return p.poll();
+                    return printer.poll();
                 }
                 waker.wait(Duration::from_millis(200));
             }

@@ -55,6 +55,28 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// Take in what the journal holds so far without printing it (for a driver taking over a
+    /// release whose history was printed elsewhere); prints a one-line summary instead.
+    pub fn skip_history(&mut self) -> io::Result<()> {
+        let records = self.tail.poll().map_err(io::Error::other)?;
+        for rec in &records {
+            self.state.apply(rec);
+        }
+        if !records.is_empty() {
+            let (done, total) = self.state.progress();
+            writeln!(
+                self.out,
+                "release {}: {} {} ({}), {done}/{total} stages done so far ({} journal events)",
+                self.state.id,
+                self.state.plan,
+                self.state.version,
+                self.state.rtype,
+                records.len()
+            )?;
+        }
+        Ok(())
+    }
+
     /// Print everything new. Call again whenever something changed.
     pub fn poll(&mut self) -> io::Result<()> {
         let records = self.tail.poll().map_err(io::Error::other)?;

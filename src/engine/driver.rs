@@ -177,12 +177,19 @@ impl Driver {
         let mut events = Vec::new();
         let stale: Vec<(RunKey, RunKind, Vec<i32>)> =
             self.state.running_runs().into_iter().map(|(k, kind, a)| (k, kind, a.pgids.clone())).collect();
+        let mut ended = Vec::new();
         for (_, _, pgids) in &stale {
             for pgid in pgids {
                 if runner::group_alive(*pgid) {
                     runner::terminate_group_blocking(*pgid, self.opts.grace);
+                    ended.push(*pgid);
                 }
             }
+        }
+        if !ended.is_empty() {
+            events.push(Event::Note {
+                message: format!("ended process group(s) {ended:?} that the previous driver had running"),
+            });
         }
         let strays = runner::marked_groups(&self.rdir.path);
         for pgid in &strays {
