@@ -1,8 +1,12 @@
-//! Loading and validating a plan. (Being written.)
+//! Loading a plan: read the file, parse it ([`super::raw`]), validate it ([`super::validate`]) and
+//! turn every issue into a [`Problem`] with its line and column.
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::model::Plan;
+use super::raw;
+use super::source::{Issue, SourceMap};
+use super::validate;
 
 /// One problem in a plan file, shown as `file:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +21,14 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
@@ -46,13 +57,52 @@ pub fn find_plan_file(start: &Path) -> Result<PathBuf, PlanError> {
 
 /// Read and validate the plan at `path`.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     load_str(&text, path)
 }
 
 /// Validate plan text; `path` names the file in problems and sets the plan's directory.
-pub fn load_str(_text: &str, path: &Path) -> Result<Plan, PlanError> {
+///
+/// On failure every problem found is returned, sorted by position.
+pub fn load_str(text: &str, path: &Path) -> Result<Plan, PlanError> {
+    let issues = match raw::parse(text) {
+        Err(syntax) => syntax,
+        Ok((parsed, mut issues)) => {
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            let dir = absolute
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            let (plan, more) = validate::validate(&parsed, &SourceMap::new(text), absolute, dir);
+            issues.extend(more);
+            if issues.is_empty() {
+                return Ok(plan);
+            }
+            issues
+        }
+    };
     Err(PlanError::Invalid {
-        problems: vec![Problem { file: path.to_path_buf(), line: 1, col: 1, message: "not yet".into() }],
+        problems: problems(text, path, issues),
     })
+}
+
+/// Issues as problems with line and column, sorted by position, duplicates removed.
+fn problems(text: &str, path: &Path, mut issues: Vec<Issue>) -> Vec<Problem> {
+    issues.sort();
+    issues.dedup();
+    let map = SourceMap::new(text);
+    issues
+        .into_iter()
+        .map(|issue| {
+            let (line, col) = map.line_col(issue.at);
+            Problem {
+                file: path.to_path_buf(),
+                line,
+                col,
+                message: issue.message,
+            }
+        })
+        .collect()
 }

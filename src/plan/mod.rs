@@ -1,8 +1,14 @@
 //! `flightdeck.toml`: types, loading with spans (file:line:col), validation.
 
+pub mod duration;
+mod hint;
 mod load;
 pub mod model;
+mod raw;
+mod source;
 pub mod template;
+mod validate;
 
+pub use duration::{format_duration, parse_duration};
 pub use load::{PlanError, Problem, find_plan_file, load, load_str};
 pub use model::*;

@@ -1,0 +1,1045 @@
+//! Validation: the raw file becomes a [`Plan`], and every problem is reported with its location:
+//! unknown keys, missing and out-of-range values, names, references (`needs`, `environment`,
+//! `gate`), cycles, durations and placeholders.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
+use serde_aux::serde_introspection::serde_introspect;
+use toml::Spanned;
+
+use super::duration::{format_duration, parse_duration};
+use super::hint;
+use super::model::{ChecklistItem, Environment, Gate, OnFailure, Plan, ReleaseType, Stage, Template, Watch};
+use super::raw::{
+    Count, DurationValue, List, OneOrMany, Parsed, RawChecklistItem, RawEnvironment, RawGate, RawPlan,
+    RawStage, RawWatch, Section, Span, Table, Text,
+};
+use super::source::{Issue, SourceMap};
+use super::template::KNOWN;
+
+pub(super) const DEFAULT_MAX_PARALLEL: usize = 8;
+/// What gate checks may use: they run before any stage, environment or target is chosen.
+pub(super) const GATE_PLACEHOLDERS: &[&str] = &["version", "type", "release"];
+
+/// Check `parsed` and build the plan. The plan is only meaningful when no issues are returned.
+pub(super) fn validate(
+    parsed: &Parsed,
+    src: &SourceMap<'_>,
+    path: PathBuf,
+    dir: PathBuf,
+) -> (Plan, Vec<Issue>) {
+    let mut check = Checker {
+        parsed,
+        src,
+        issues: Vec::new(),
+    };
+    let file = parsed.file.get_ref();
+    check.unknown_keys(file, "at top level");
+
+    let (name, max_parallel, secrets) = check.plan_section();
+    let environments = check.environments();
+    let gates = check.gates();
+    let stages = check.stages(&environments, &gates);
+
+    let plan = Plan {
+        path,
+        dir,
+        name,
+        max_parallel,
+        secrets,
+        environments,
+        stages,
+        gates,
+    };
+    (plan, check.issues)
+}
+
+struct Checker<'a> {
+    parsed: &'a Parsed,
+    src: &'a SourceMap<'a>,
+    issues: Vec<Issue>,
+}
+
+/// Where a command's placeholders are checked: a stage's `run`/`rollback`, or a gate's check.
+enum Scope<'s> {
+    Stage {
+        label: &'s str,
+        field: &'s str,
+        environment: Option<&'s str>,
+        env: Option<&'s Environment>,
+    },
+    GateCheck {
+        gate: &'s str,
+    },
+}
+
+impl Scope<'_> {
+    /// `stage `build` run`, `check of gate `cab``.
+    fn describe(&self) -> String {
+        match self {
+            Scope::Stage { label, field, .. } => format!("{label} {field}"),
+            Scope::GateCheck { gate } => format!("check of gate `{gate}`"),
+        }
+    }
+}
+
+impl Checker<'_> {
+    fn report(&mut self, at: usize, message: impl Into<String>) {
+        self.issues.push(Issue::new(at, message));
+    }
+
+    /// Whether the required `key` of `table` is missing (and not merely dropped for a bad type,
+    /// which was reported already).
+    fn missing<T>(&self, field: &Option<T>, table: &Span, key: &str) -> bool {
+        field.is_none() && !self.parsed.was_dropped(table, key)
+    }
+
+    fn unknown_keys<T>(&mut self, section: &Section<T>, place: &str) {
+        for key in &section.unknown {
+            let name = key.get_ref();
+            let hint = hint::suffix(name, section.known.iter().copied());
+            self.report(key.span().start, format!("unknown key `{name}` {place}{hint}"));
+        }
+    }
+
+    /// Names that become file names and command-line arguments: stage ids, targets, environment
+    /// and gate names. Returns whether `name` is usable.
+    /// `kind` names the thing (`target`), `place` where it is (` of environment `prod``).
+    fn check_name(&mut self, at: usize, kind: &str, name: &str, place: &str) -> bool {
+        if name.is_empty() {
+            self.report(at, format!("{kind}{place} must not be empty"));
+            return false;
+        }
+        if name == "." || name == ".." {
+            self.report(at, format!("{kind}{place} must not be `{name}`"));
+            return false;
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            self.report(
+                at,
+                format!("{kind} `{name}`{place} may only contain ASCII letters, digits, `.`, `_` and `-`"),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// `what` names the thing (`secret`), `place` where it is (` of environment `prod``).
+    fn check_env_var_name(&mut self, at: usize, what: &str, name: &str, place: &str) {
+        if name.is_empty() {
+            self.report(at, format!("empty {what} name{place}"));
+            return;
+        }
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.report(
+                at,
+                format!(
+                    "{what} `{name}`{place} is not a valid environment variable name \
+                     (use letters, digits and `_`, not starting with a digit)"
+                ),
+            );
+        }
+    }
+
+    /// A count converted to the model's integer type.
+    fn count<T: TryFrom<u64> + std::fmt::Display>(
+        &mut self,
+        value: &Spanned<Count>,
+        what: &str,
+        max: T,
+    ) -> Option<T> {
+        let n = value.get_ref().0;
+        let converted = T::try_from(n).ok();
+        if converted.is_none() {
+            self.report(
+                value.span().start,
+                format!("{what} is too large ({n}; at most {max})"),
+            );
+        }
+        converted
+    }
+
+    fn duration(&mut self, value: &Spanned<DurationValue>, field: &str) -> Option<Duration> {
+        match value.get_ref() {
+            DurationValue::Seconds(n) => Some(Duration::from_secs(*n)),
+            DurationValue::Text(text) => match parse_duration(text) {
+                Ok(d) => Some(d),
+                Err(reason) => {
+                    self.report(
+                        value.span().start,
+                        format!("bad duration `{text}` for `{field}`: {reason}"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    fn plan_section(&mut self) -> (String, usize, Vec<String>) {
+        let file = self.parsed.file.get_ref();
+        let root = self.parsed.file.span();
+        let Some(section) = &file.plan else {
+            if self.missing(&file.plan, &root, "plan") {
+                self.report(0, "missing [plan] table with a `name`");
+            }
+            return (String::new(), DEFAULT_MAX_PARALLEL, Vec::new());
+        };
+        let span = section.span();
+        let plan: &Section<RawPlan> = section.get_ref();
+        self.unknown_keys(plan, "in [plan]");
+
+        let mut name = String::new();
+        match &plan.name {
+            Some(n) if n.get_ref().0.trim().is_empty() => {
+                self.report(n.span().start, "plan name must not be empty")
+            }
+            Some(n) => name = n.get_ref().0.clone(),
+            None if self.missing(&plan.name, &span, "name") => {
+                self.report(span.start, "[plan] has no `name`")
+            }
+            None => {}
+        }
+
+        let mut max_parallel = DEFAULT_MAX_PARALLEL;
+        if let Some(m) = &plan.max_parallel {
+            match self.count(m, "max_parallel", usize::MAX) {
+                Some(0) => self.report(m.span().start, "max_parallel must be at least 1"),
+                Some(n) => max_parallel = n,
+                None => {}
+            }
+        }
+
+        let mut secrets = Vec::new();
+        for secret in plan.secrets.iter().flat_map(|s| &s.get_ref().0) {
+            let name = &secret.get_ref().0;
+            self.check_env_var_name(secret.span().start, "secret", name, "");
+            if !secrets.contains(name) {
+                secrets.push(name.clone());
+            }
+        }
+        (name, max_parallel, secrets)
+    }
+
+    fn environments(&mut self) -> IndexMap<String, Environment> {
+        let mut out = IndexMap::new();
+        let Some(table) = &self.parsed.file.get_ref().environments else {
+            return out;
+        };
+        let entries: &Table<Section<RawEnvironment>> = table.get_ref();
+        for (key, env) in &entries.0 {
+            let name = key.get_ref();
+            self.check_name(key.span().start, "environment name", name, "");
+            let raw: &Section<RawEnvironment> = env.get_ref();
+            self.unknown_keys(raw, &format!("in environment `{name}`"));
+
+            let mut targets: Vec<String> = Vec::new();
+            for target in raw.targets.iter().flat_map(|t| &t.get_ref().0) {
+                let t = &target.get_ref().0;
+                let at = target.span().start;
+                if targets.contains(t) {
+                    self.report(at, format!("duplicate target `{t}` in environment `{name}`"));
+                    continue;
+                }
+                self.check_name(at, "target", t, &format!(" of environment `{name}`"));
+                targets.push(t.clone());
+            }
+
+            let mut vars = BTreeMap::new();
+            for (var, value) in raw.vars.iter().flat_map(|v| &v.get_ref().0) {
+                let place = format!(" of environment `{name}`");
+                self.check_env_var_name(var.span().start, "variable", var.get_ref(), &place);
+                vars.insert(var.get_ref().clone(), value.get_ref().0.clone());
+            }
+
+            let protected = raw.protected.as_ref().is_some_and(|p| p.get_ref().0);
+            out.insert(
+                name.clone(),
+                Environment {
+                    name: name.clone(),
+                    targets,
+                    protected,
+                    vars,
+                },
+            );
+        }
+        out
+    }
+
+    fn gates(&mut self) -> IndexMap<String, Gate> {
+        let mut out = IndexMap::new();
+        let Some(table) = &self.parsed.file.get_ref().gates else {
+            return out;
+        };
+        let entries: &Table<Section<RawGate>> = table.get_ref();
+        for (key, gate) in &entries.0 {
+            let name = key.get_ref();
+            self.check_name(key.span().start, "gate name", name, "");
+            let raw: &Section<RawGate> = gate.get_ref();
+            self.unknown_keys(raw, &format!("in gate `{name}`"));
+
+            let approvals = raw
+                .approvals
+                .as_ref()
+                .and_then(|a| self.count(a, "approvals", u32::MAX))
+                .unwrap_or(0);
+            let required_for = raw.required_for.as_ref().map(|r| self.required_for(name, r));
+            let checklist = raw
+                .checklist
+                .as_ref()
+                .map(|c| self.checklist(name, c))
+                .unwrap_or_default();
+            out.insert(
+                name.clone(),
+                Gate {
+                    name: name.clone(),
+                    approvals,
+                    required_for,
+                    checklist,
+                },
+            );
+        }
+        out
+    }
+
+    fn required_for(&mut self, gate: &str, list: &Spanned<List<Text>>) -> Vec<ReleaseType> {
+        let names: Vec<&str> = ReleaseType::ALL.iter().map(|t| t.as_str()).collect();
+        let mut types = Vec::new();
+        for entry in &list.get_ref().0 {
+            let text = &entry.get_ref().0;
+            match text.parse::<ReleaseType>() {
+                Ok(t) if !types.contains(&t) => types.push(t),
+                Ok(_) => {}
+                Err(_) => {
+                    let hint = hint::suffix(text, names.iter().copied());
+                    self.report(
+                        entry.span().start,
+                        format!(
+                            "unknown release type `{text}` in required_for of gate `{gate}` (expected {}){hint}",
+                            or_list(&names)
+                        ),
+                    );
+                }
+            }
+        }
+        if list.get_ref().0.is_empty() {
+            self.report(
+                list.span().start,
+                format!(
+                    "required_for of gate `{gate}` is empty, so the gate would never apply; \
+                     remove it to apply the gate to every release"
+                ),
+            );
+        }
+        types
+    }
+
+    fn checklist(
+        &mut self,
+        gate: &str,
+        list: &Spanned<List<Section<RawChecklistItem>>>,
+    ) -> Vec<ChecklistItem> {
+        let mut items: Vec<ChecklistItem> = Vec::new();
+        for (i, entry) in list.get_ref().0.iter().enumerate() {
+            let place = format!("checklist item {} of gate `{gate}`", i + 1);
+            let raw: &Section<RawChecklistItem> = entry.get_ref();
+            self.unknown_keys(raw, &format!("in {place}"));
+            let item = match &raw.item {
+                Some(t) if t.get_ref().0.trim().is_empty() => {
+                    self.report(t.span().start, format!("{place} has an empty `item`"));
+                    continue;
+                }
+                Some(t) => t,
+                None => {
+                    if self.missing(&raw.item, &entry.span(), "item") {
+                        self.report(entry.span().start, format!("{place} has no `item`"));
+                    }
+                    continue;
+                }
+            };
+            let text = item.get_ref().0.clone();
+            if items.iter().any(|c| c.item == text) {
+                self.report(
+                    item.span().start,
+                    format!("duplicate checklist item `{text}` in gate `{gate}`"),
+                );
+            }
+            let check = raw.check.as_ref().map(|c| {
+                let command = &c.get_ref().0;
+                let scope = Scope::GateCheck { gate };
+                if command.trim().is_empty() {
+                    self.report(c.span().start, format!("empty command in {}", scope.describe()));
+                }
+                self.placeholders(&c.span(), command, &scope);
+                Template::new(command.clone())
+            });
+            items.push(ChecklistItem { item: text, check });
+        }
+        items
+    }
+
+    fn stages(
+        &mut self,
+        environments: &IndexMap<String, Environment>,
+        gates: &IndexMap<String, Gate>,
+    ) -> Vec<Stage> {
+        let file = self.parsed.file.get_ref();
+        let root = self.parsed.file.span();
+        let list: &[Spanned<Section<RawStage>>] =
+            file.stage.as_ref().map_or(&[][..], |s| s.get_ref().0.as_slice());
+        if list.is_empty() {
+            let at = match (&file.stage, &file.plan) {
+                (Some(s), _) => Some(s.span().start),
+                (None, _) if !self.missing(&file.stage, &root, "stage") => None,
+                (None, Some(plan)) => Some(plan.span().start),
+                (None, None) => Some(0),
+            };
+            if let Some(at) = at {
+                self.report(at, "plan has no stages");
+            }
+            return Vec::new();
+        }
+
+        // Ids first: every reference below resolves against them.
+        let mut first_by_id: HashMap<&str, usize> = HashMap::new();
+        let mut labels = Vec::with_capacity(list.len());
+        for (i, stage) in list.iter().enumerate() {
+            let raw: &Section<RawStage> = stage.get_ref();
+            let mut label = format!("stage[{}]", i + 1);
+            match &raw.id {
+                Some(id) => {
+                    let text = id.get_ref().0.as_str();
+                    let at = id.span().start;
+                    if self.check_name(at, "stage id", text, "") {
+                        label = format!("stage `{text}`");
+                    }
+                    if let Some(&first) = first_by_id.get(text) {
+                        let first_at = list[first].get_ref().id.as_ref().map_or(0, |s| s.span().start);
+                        let line = self.src.line(first_at);
+                        self.report(
+                            at,
+                            format!("duplicate stage id `{text}` (first defined at line {line})"),
+                        );
+                    } else {
+                        first_by_id.insert(text, i);
+                    }
+                }
+                None => {
+                    if self.missing(&raw.id, &stage.span(), "id") {
+                        self.report(stage.span().start, format!("{label} has no `id`"));
+                    }
+                }
+            }
+            labels.push(label);
+        }
+        let ids: Vec<&str> = first_by_id.keys().copied().collect();
+        let mut ids_in_order = ids.clone();
+        ids_in_order.sort_by_key(|id| first_by_id[id]);
+
+        let mut stages = Vec::with_capacity(list.len());
+        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); list.len()];
+        for (i, stage) in list.iter().enumerate() {
+            let raw: &Section<RawStage> = stage.get_ref();
+            let label = labels[i].as_str();
+            self.unknown_keys(raw, &format!("in {label}"));
+
+            let mut needs = Vec::new();
+            for need in raw.needs.iter().flat_map(|n| &n.get_ref().0) {
+                let name = need.get_ref().0.as_str();
+                let at = need.span().start;
+                if needs.iter().any(|n| n == name) {
+                    self.report(at, format!("{label} lists `{name}` in needs twice"));
+                    continue;
+                }
+                needs.push(name.to_string());
+                match first_by_id.get(name) {
+                    Some(&j) if j == i => self.report(at, format!("{label} needs itself")),
+                    Some(&j) => edges[i].push(j),
+                    None => {
+                        let hint = hint::suffix(name, ids_in_order.iter().copied());
+                        self.report(at, format!("{label} needs `{name}`, which is not a stage{hint}"));
+                    }
+                }
+            }
+
+            let environment = raw.environment.as_ref().map(|e| e.get_ref().0.clone());
+            let env = environment.as_deref().and_then(|name| environments.get(name));
+            if let (Some(e), None) = (&raw.environment, env) {
+                let name = &e.get_ref().0;
+                let hint = hint::suffix(name, environments.keys().map(String::as_str));
+                self.report(
+                    e.span().start,
+                    format!("{label} uses environment `{name}`, which is not defined{hint}"),
+                );
+            }
+
+            let stage_scope = |field| Scope::Stage {
+                label,
+                field,
+                environment: environment.as_deref(),
+                env,
+            };
+            let run = match &raw.run {
+                Some(run) => {
+                    if matches!(run.get_ref(), OneOrMany::Many(list) if list.is_empty()) {
+                        self.report(run.span().start, format!("run of {label} is an empty list"));
+                    }
+                    self.commands(run, &stage_scope("run"))
+                }
+                None => {
+                    if self.missing(&raw.run, &stage.span(), "run") {
+                        self.report(stage.span().start, format!("{label} has no `run` command"));
+                    }
+                    Vec::new()
+                }
+            };
+            let rollback = raw
+                .rollback
+                .as_ref()
+                .map(|r| self.commands(r, &stage_scope("rollback")))
+                .unwrap_or_default();
+
+            let timeout = raw.timeout.as_ref().and_then(|t| {
+                let d = self.duration(t, "timeout")?;
+                if d.is_zero() {
+                    self.report(
+                        t.span().start,
+                        format!("timeout of {label} must be greater than 0"),
+                    );
+                }
+                Some(d)
+            });
+            let retries = raw
+                .retries
+                .as_ref()
+                .and_then(|r| self.count(r, "retries", u32::MAX))
+                .unwrap_or(0);
+
+            let mut stage_gates = Vec::new();
+            if let (Some(_), Some(alias)) = (&raw.gate, &raw.gates) {
+                self.report(
+                    alias.span().start,
+                    format!("{label} sets both `gate` and `gates`; use one"),
+                );
+            }
+            for (span, name) in raw.gate.iter().chain(&raw.gates).flat_map(OneOrMany::items) {
+                if gates.contains_key(name) {
+                    if !stage_gates.iter().any(|g| g == name) {
+                        stage_gates.push(name.to_string());
+                    }
+                } else {
+                    let hint = hint::suffix(name, gates.keys().map(String::as_str));
+                    self.report(
+                        span.start,
+                        format!("{label} uses gate `{name}`, which is not defined{hint}"),
+                    );
+                }
+            }
+
+            let mut concurrency = 1;
+            if let Some(c) = &raw.concurrency {
+                let at = c.span().start;
+                match self.count(c, "concurrency", usize::MAX) {
+                    Some(0) => self.report(at, format!("concurrency of {label} must be at least 1")),
+                    Some(n) => concurrency = n,
+                    None => {}
+                }
+                match (&environment, env) {
+                    (None, _) => {
+                        self.report(
+                            at,
+                            format!("concurrency is set on {label} but it has no environment"),
+                        );
+                    }
+                    (Some(name), Some(e)) if e.targets.is_empty() => self.report(
+                        at,
+                        format!("concurrency is set on {label} but its environment `{name}` has no targets"),
+                    ),
+                    _ => {}
+                }
+            }
+
+            let on_failure = raw
+                .on_failure
+                .as_ref()
+                .map_or(OnFailure::Halt, |o| self.on_failure(label, o));
+            let watch = raw.watch.as_ref().and_then(|w| self.watch(label, w));
+
+            stages.push(Stage {
+                id: raw
+                    .id
+                    .as_ref()
+                    .map(|id| id.get_ref().0.clone())
+                    .unwrap_or_default(),
+                needs,
+                environment,
+                run,
+                rollback,
+                timeout,
+                retries,
+                gates: stage_gates,
+                concurrency,
+                on_failure,
+                watch,
+            });
+        }
+
+        for cycle in cycles(&edges) {
+            let at = list[cycle[0]]
+                .get_ref()
+                .id
+                .as_ref()
+                .map_or(0, |id| id.span().start);
+            let path: Vec<&str> = cycle
+                .iter()
+                .chain(&cycle[..1])
+                .map(|&i| stages[i].id.as_str())
+                .collect();
+            self.report(at, format!("stages form a cycle: {}", path.join(" -> ")));
+        }
+        stages
+    }
+
+    fn commands(&mut self, value: &Spanned<OneOrMany>, scope: &Scope<'_>) -> Vec<Template> {
+        let mut out = Vec::new();
+        for (span, command) in OneOrMany::items(value) {
+            if command.trim().is_empty() {
+                self.report(span.start, format!("empty command in {}", scope.describe()));
+            }
+            self.placeholders(&span, command, scope);
+            out.push(Template::new(command));
+        }
+        out
+    }
+
+    fn placeholders(&mut self, span: &Span, command: &str, scope: &Scope<'_>) {
+        for p in Template::new(command).placeholders() {
+            let at = self.src.string_offset(span.clone(), p.offset);
+            let name = p.name.as_str();
+            let message = match *scope {
+                Scope::Stage {
+                    label,
+                    environment,
+                    env,
+                    ..
+                } => match name {
+                    _ if !KNOWN.contains(&name) => Some(unknown_placeholder(name, &scope.describe(), KNOWN)),
+                    "env" if environment.is_none() => {
+                        Some(format!("{{env}} used in {label} but it has no environment"))
+                    }
+                    "target" => match (environment, env) {
+                        (None, _) => Some(format!("{{target}} used in {label} but it has no environment")),
+                        (Some(e), Some(env)) if env.targets.is_empty() => Some(format!(
+                            "{{target}} used in {label} but its environment `{e}` has no targets"
+                        )),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                Scope::GateCheck { gate } if !GATE_PLACEHOLDERS.contains(&name) => {
+                    Some(if KNOWN.contains(&name) {
+                        format!(
+                            "placeholder `{{{name}}}` is not available in gate checks (gate `{gate}`); available: {}",
+                            GATE_PLACEHOLDERS.join(", ")
+                        )
+                    } else {
+                        unknown_placeholder(name, &scope.describe(), GATE_PLACEHOLDERS)
+                    })
+                }
+                Scope::GateCheck { .. } => None,
+            };
+            if let Some(message) = message {
+                self.report(at, message);
+            }
+        }
+    }
+
+    fn on_failure(&mut self, label: &str, value: &Spanned<Text>) -> OnFailure {
+        let text = value.get_ref().0.as_str();
+        let parsed: Result<OnFailure, serde::de::value::Error> =
+            OnFailure::deserialize(text.into_deserializer());
+        parsed.unwrap_or_else(|_| {
+            let variants = serde_introspect::<OnFailure>();
+            let hint = hint::suffix(text, variants.iter().copied());
+            self.report(
+                value.span().start,
+                format!(
+                    "unknown on_failure `{text}` in {label} (expected {}){hint}",
+                    or_list(variants)
+                ),
+            );
+            OnFailure::default()
+        })
+    }
+
+    fn watch(&mut self, label: &str, value: &Spanned<Section<RawWatch>>) -> Option<Watch> {
+        let raw = value.get_ref();
+        let span = value.span();
+        self.unknown_keys(raw, &format!("in watch of {label}"));
+        for (field, key) in [(&raw.every, "every"), (&raw.window, "for")] {
+            if self.missing(field, &span, key) {
+                self.report(span.start, format!("watch of {label} needs `{key}`"));
+            }
+        }
+        let every_value = raw.every.as_ref()?;
+        let window_value = raw.window.as_ref()?;
+        let every = self.duration(every_value, "watch.every");
+        let window = self.duration(window_value, "watch.for");
+        let (every, window) = (every?, window?);
+        if every.is_zero() {
+            self.report(
+                every_value.span().start,
+                format!("watch.every of {label} must be greater than 0"),
+            );
+        } else if window < every {
+            self.report(
+                window_value.span().start,
+                format!(
+                    "watch.for of {label} ({}) must be at least watch.every ({})",
+                    format_duration(window),
+                    format_duration(every)
+                ),
+            );
+        }
+        Some(Watch { every, window })
+    }
+}
+
+fn unknown_placeholder(name: &str, place: &str, known: &[&str]) -> String {
+    let hint = hint::did_you_mean(name, known.iter().copied())
+        .map(|c| format!("; did you mean `{{{c}}}`?"))
+        .unwrap_or_default();
+    format!(
+        "unknown placeholder `{{{name}}}` in {place}{hint} (known: {})",
+        known.join(", ")
+    )
+}
+
+/// "a, b or c".
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// One cycle per strongly connected group of stages (each distinct knot reported once), as stage
+/// indices: the group's first stage in file order, then the shortest way back to it along `needs`.
+fn cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    for group in strongly_connected(edges) {
+        if group.len() < 2 {
+            continue;
+        }
+        let members: HashSet<usize> = group.iter().copied().collect();
+        let start = *group.iter().min().expect("non-empty group");
+        // Breadth-first from `start`, within the group, until a stage that needs `start`.
+        let mut previous: HashMap<usize, usize> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        let mut last = None;
+        while let Some(node) = queue.pop_front() {
+            if edges[node].contains(&start) {
+                last = Some(node);
+                break;
+            }
+            for &next in &edges[node] {
+                if members.contains(&next) && next != start && !previous.contains_key(&next) {
+                    previous.insert(next, node);
+                    queue.push_back(next);
+                }
+            }
+        }
+        let Some(mut node) = last else { continue };
+        let mut cycle = vec![node];
+        while node != start {
+            node = previous[&node];
+            cycle.push(node);
+        }
+        cycle.reverse();
+        out.push(cycle);
+    }
+    out.sort_by_key(|c| c[0]);
+    out
+}
+
+/// Tarjan's algorithm, iterative (deep plans cannot overflow the stack).
+fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = edges.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut groups = Vec::new();
+    let mut counter = 0;
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, next edge to look at)
+        let mut work = vec![(root, 0)];
+        index[root] = counter;
+        low[root] = counter;
+        counter += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (node, ref mut next)) = work.last_mut() {
+            if let Some(&to) = edges[node].get(*next) {
+                *next += 1;
+                if index[to] == usize::MAX {
+                    index[to] = counter;
+                    low[to] = counter;
+                    counter += 1;
+                    stack.push(to);
+                    on_stack[to] = true;
+                    work.push((to, 0));
+                } else if on_stack[to] {
+                    low[node] = low[node].min(index[to]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[node]);
+            }
+            if low[node] == index[node] {
+                let mut group = Vec::new();
+                while let Some(member) = stack.pop() {
+                    on_stack[member] = false;
+                    group.push(member);
+                    if member == node {
+                        break;
+                    }
+                }
+                groups.push(group);
+            }
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::load::{PlanError, load_str};
+    use super::*;
+
+    fn load(text: &str) -> Result<Plan, Vec<String>> {
+        load_str(text, Path::new("plan.toml")).map_err(|e| match e {
+            PlanError::Invalid { problems } => problems.iter().map(ToString::to_string).collect(),
+            other => vec![other.to_string()],
+        })
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        load(text)
+            .err()
+            .unwrap_or_else(|| panic!("should not load:\n{text}"))
+    }
+
+    fn plan(text: &str) -> Plan {
+        load(text).unwrap_or_else(|p| panic!("should load:\n{}", p.join("\n")))
+    }
+
+    const HEAD: &str = "[plan]\nname = \"p\"\n";
+
+    #[test]
+    fn every_default() {
+        let p = plan(&format!(
+            "{HEAD}[environments.e]\n[[stage]]\nid = \"s\"\nrun = \"true\"\n[gates.g]\nchecklist = [{{ item = \"i\" }}]\n"
+        ));
+        assert_eq!(p.name, "p");
+        assert_eq!(p.max_parallel, 8);
+        assert!(p.secrets.is_empty());
+        assert!(p.path.is_absolute() && p.path.ends_with("plan.toml"));
+        assert_eq!(Some(p.dir.as_path()), p.path.parent());
+
+        let env = &p.environments["e"];
+        assert_eq!(
+            env,
+            &Environment {
+                name: "e".into(),
+                ..Environment::default()
+            }
+        );
+
+        let stage = &p.stages[0];
+        assert_eq!(
+            stage,
+            &Stage {
+                id: "s".into(),
+                needs: vec![],
+                environment: None,
+                run: vec![Template::new("true")],
+                rollback: vec![],
+                timeout: None,
+                retries: 0,
+                gates: vec![],
+                concurrency: 1,
+                on_failure: OnFailure::Halt,
+                watch: None,
+            }
+        );
+
+        let gate = &p.gates["g"];
+        assert_eq!(gate.approvals, 0);
+        assert_eq!(gate.required_for, None);
+        assert_eq!(
+            gate.checklist,
+            [ChecklistItem {
+                item: "i".into(),
+                check: None
+            }]
+        );
+    }
+
+    #[test]
+    fn absent_sections_are_empty() {
+        let p = plan(&format!("{HEAD}[[stage]]\nid = \"s\"\nrun = \"true\"\n"));
+        assert!(p.environments.is_empty() && p.gates.is_empty());
+        assert_eq!(p.stages.len(), 1);
+    }
+
+    #[test]
+    fn alternative_spellings_resolve() {
+        let p = plan(&format!(
+            "{HEAD}[environments.prod]\ntargets = [\"a\", \"b\"]\n\
+             [[stage]]\nid = \"s\"\nenvironment = \"prod\"\nrun = [\"x {{target}}\", \"y\"]\n\
+             rollback = [\"u {{env}}\"]\ntimeout = 90\ngates = [\"g\", \"g\"]\nconcurrency = 2\n\
+             on_failure = \"continue\"\nwatch = {{ every = 5, for = \"1m\" }}\n[gates.g]\n"
+        ));
+        let s = &p.stages[0];
+        assert_eq!(s.run, [Template::new("x {target}"), Template::new("y")]);
+        assert_eq!(s.rollback, [Template::new("u {env}")]);
+        assert_eq!(s.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(s.gates, ["g"]);
+        assert_eq!(s.concurrency, 2);
+        assert_eq!(s.on_failure, OnFailure::Continue);
+        assert_eq!(
+            s.watch,
+            Some(Watch {
+                every: Duration::from_secs(5),
+                window: Duration::from_secs(60)
+            })
+        );
+    }
+
+    #[test]
+    fn placeholders_are_checked_in_their_scope() {
+        // Everything allowed: no problems.
+        plan(&format!(
+            "{HEAD}[environments.prod]\ntargets = [\"a\"]\n\
+             [[stage]]\nid = \"s\"\nenvironment = \"prod\"\n\
+             run = \"d {{version}} {{type}} {{release}} {{stage}} {{env}} {{target}} ${{HOME}} {{{{x}}}} {{1}}\"\n\
+             [gates.g]\nchecklist = [{{ item = \"i\", check = \"c {{version}} {{type}} {{release}}\" }}]\n"
+        ));
+        let got = problems(&format!(
+            "{HEAD}[[stage]]\nid = \"s\"\nrun = 'a {{vrsion}} {{env}}'\n\
+             [gates.g]\nchecklist = [{{ item = \"i\", check = \"c {{target}} {{bogus}}\" }}]\n"
+        ));
+        assert_eq!(
+            got,
+            [
+                "plan.toml:5:10: unknown placeholder `{vrsion}` in stage `s` run; did you mean `{version}`? \
+                 (known: version, type, release, stage, env, target)",
+                "plan.toml:5:19: {env} used in stage `s` but it has no environment",
+                "plan.toml:7:39: placeholder `{target}` is not available in gate checks (gate `g`); \
+                 available: version, type, release",
+                "plan.toml:7:48: unknown placeholder `{bogus}` in check of gate `g` (known: version, type, release)",
+            ]
+        );
+    }
+
+    #[test]
+    fn references_suggest_the_closest_name() {
+        let got = problems(&format!(
+            "{HEAD}[environments.staging]\n[[stage]]\nid = \"build\"\nrun = \"m\"\n\
+             [[stage]]\nid = \"t\"\nneeds = [\"buidl\"]\nenvironment = \"stagin\"\ngate = \"sigoff\"\nrun = \"m\"\n\
+             [gates.signoff]\n"
+        ));
+        assert_eq!(
+            got,
+            [
+                "plan.toml:9:10: stage `t` needs `buidl`, which is not a stage; did you mean `build`?",
+                "plan.toml:10:15: stage `t` uses environment `stagin`, which is not defined; did you mean `staging`?",
+                "plan.toml:11:8: stage `t` uses gate `sigoff`, which is not defined; did you mean `signoff`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_type_error_does_not_also_count_as_missing() {
+        let got = problems("[plan]\nname = 1\n[[stage]]\nid = 2\nrun = {}\n");
+        assert_eq!(
+            got,
+            [
+                "plan.toml:2:8: plan.name: expected a string, found integer 1",
+                "plan.toml:4:6: stage[1].id: expected a string, found integer 2",
+                "plan.toml:5:7: stage[1].run: expected a string or a list of strings, found table",
+            ]
+        );
+    }
+
+    #[test]
+    fn cycles_are_reported_at_the_first_stage_in_file_order() {
+        let got = problems(&format!(
+            "{HEAD}[[stage]]\nid = \"x\"\nrun = \"m\"\n\
+             [[stage]]\nid = \"b\"\nneeds = [\"a\"]\nrun = \"m\"\n\
+             [[stage]]\nid = \"a\"\nneeds = [\"b\", \"x\"]\nrun = \"m\"\n"
+        ));
+        assert_eq!(got, ["plan.toml:7:6: stages form a cycle: b -> a -> b"]);
+    }
+
+    #[test]
+    fn finds_each_cycle_once_starting_at_its_first_stage() {
+        // 0 -> 1 -> 2 -> 0 (one knot), 3 -> 4 -> 3 (another), 5 needs 0 (no cycle).
+        let edges = vec![vec![1], vec![2], vec![0], vec![4], vec![3], vec![0]];
+        assert_eq!(cycles(&edges), vec![vec![0, 1, 2], vec![3, 4]]);
+    }
+
+    #[test]
+    fn reports_the_shortest_way_back() {
+        // 0 -> 1 -> 2 -> 3 -> 0 and the shortcut 1 -> 0.
+        let edges = vec![vec![1], vec![2, 0], vec![3], vec![0]];
+        assert_eq!(cycles(&edges), vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn a_dag_has_no_cycles() {
+        let edges = vec![vec![], vec![0], vec![0, 1], vec![2], vec![1, 3]];
+        assert!(cycles(&edges).is_empty());
+        assert_eq!(strongly_connected(&edges).len(), 5);
+    }
+
+    #[test]
+    fn long_chains_do_not_overflow() {
+        let n = 100_000;
+        let mut edges: Vec<Vec<usize>> = (0..n).map(|i| vec![i + 1]).collect();
+        edges[n - 1] = vec![0];
+        let found = cycles(&edges);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].len(), n);
+    }
+
+    #[test]
+    fn or_list_reads_naturally() {
+        assert_eq!(or_list(&["halt"]), "halt");
+        assert_eq!(
+            or_list(&["halt", "rollback", "continue"]),
+            "halt, rollback or continue"
+        );
+    }
+}
