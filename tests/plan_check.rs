@@ -97,16 +97,21 @@ fn every_expected_file_has_its_plan() {
 }
 
 #[test]
-fn problems_name_the_file_as_given() {
+fn paths_are_named_as_given_and_resolved_for_the_plan() {
+    // Integration tests run in the package root, so these relative paths resolve.
     let relative = Path::new("tests/fixtures/plans/bad/duplicate-id.toml");
-    let Err(PlanError::Invalid { problems }) = load(&root().join(relative)) else {
+    let Err(PlanError::Invalid { problems }) = load(relative) else {
         panic!("duplicate-id.toml should not load");
     };
-    assert_eq!(problems[0].file, root().join(relative));
+    assert_eq!(problems[0].file, relative);
     assert_eq!(
         problems[0].to_string(),
-        format!("{}:9:6: {}", root().join(relative).display(), problems[0].message)
+        "tests/fixtures/plans/bad/duplicate-id.toml:9:6: duplicate stage id `build` (first defined at line 5)"
     );
+
+    let plan = load(Path::new("tests/fixtures/plans/good/minimal.toml")).unwrap();
+    assert_eq!(plan.path, root().join("tests/fixtures/plans/good/minimal.toml"));
+    assert_eq!(plan.dir, root().join("tests/fixtures/plans/good"));
 }
 
 #[test]

@@ -608,7 +608,7 @@ pub(super) fn toml_key(name: &str) -> String {
 /// "string", "integer -1", "table", ...: what a value is, for "found ..." in messages.
 fn describe(value: &DeValue<'_>) -> String {
     match value {
-        DeValue::Integer(i) => format!("integer {}", i.as_str()),
+        DeValue::Integer(i) => format!("integer {i}"),
         other => other.type_str().to_string(),
     }
 }

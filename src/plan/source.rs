@@ -41,7 +41,12 @@ impl<'a> SourceMap<'a> {
             offset -= 1;
         }
         let line = self.line_starts.partition_point(|&start| start <= offset) - 1;
-        let col = self.text[self.line_starts[line]..offset].chars().count() + 1;
+        let mut line_start = self.line_starts[line];
+        if line == 0 && self.text.starts_with('\u{feff}') {
+            // A byte order mark is not a column.
+            line_start = '\u{feff}'.len_utf8().min(offset);
+        }
+        let col = self.text[line_start..offset].chars().count() + 1;
         (line + 1, col)
     }
 
@@ -137,6 +142,14 @@ mod tests {
         assert_eq!(map.line_col(12), (4, 1));
         assert_eq!(map.line_col(999), (4, 2));
         assert_eq!(map.line(12), 4);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_a_column() {
+        let map = SourceMap::new("\u{feff}a = 1");
+        assert_eq!(map.line_col(3), (1, 1));
+        assert_eq!(map.line_col(5), (1, 3));
+        assert_eq!(map.line_col(0), (1, 1));
     }
 
     /// Where the `{` of `{x}` lands for the TOML literal `lit` placed after `k = `.

@@ -444,8 +444,7 @@ impl Checker<'_> {
             }
             labels.push(label);
         }
-        let ids: Vec<&str> = first_by_id.keys().copied().collect();
-        let mut ids_in_order = ids.clone();
+        let mut ids_in_order: Vec<&str> = first_by_id.keys().copied().collect();
         ids_in_order.sort_by_key(|id| first_by_id[id]);
 
         let mut stages = Vec::with_capacity(list.len());
