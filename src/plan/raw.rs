@@ -3,7 +3,8 @@
 //!
 //! The text is parsed into toml's spanned tree ([`DeTable`]), then deserialized into [`RawFile`].
 //! Every value type here rejects a wrong TOML type with "expected ...", which the reader completes
-//! with the path and the type actually found, then drops the offending key and deserializes again.
+//! with the path and the type actually found, then takes the offending key (or array element) out
+//! and deserializes again.
 //! Unknown keys are not errors at this level: each [`Section`] collects the keys its struct does
 //! not know (the list comes from the struct's serde fields), and validation reports them in context.
 
