@@ -22,7 +22,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let reps: usize = std::env::var("BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let reps: usize = std::env::var("BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     println!("flightdeck engine benchmarks ({reps} repetitions each, medians)");
     if wants("chain") {
         chain(reps);
@@ -42,12 +45,17 @@ struct Workspace {
 
 fn workspace(plan: &str) -> Workspace {
     // On the real disk, not tmpfs: fsync costs are part of what we measure.
-    let tmp = tempfile::Builder::new().prefix("fd-bench").tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+    let tmp = tempfile::Builder::new()
+        .prefix("fd-bench")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("temp dir");
     let dir = tmp.path().to_path_buf();
     std::fs::write(dir.join("flightdeck.toml"), plan).expect("write plan");
     Workspace { _tmp: tmp, dir }
 }
 
+// The child is reaped by `wait_rusage` (wait4), which std's Child does not know about.
+#[allow(clippy::zombie_processes)]
 fn run_flightdeck(ws: &Workspace, version: &str) -> (Duration, i64) {
     let t = Instant::now();
     let child = Command::new(BIN)
@@ -78,7 +86,12 @@ fn wait_rusage(pid: i32) -> (i32, i64) {
 
 fn sh(script: &str) -> Duration {
     let t = Instant::now();
-    let st = Command::new("sh").arg("-c").arg(script).stdout(Stdio::null()).status().expect("sh");
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::null())
+        .status()
+        .expect("sh");
     assert!(st.success(), "baseline failed: {script}");
     t.elapsed()
 }
@@ -113,7 +126,9 @@ fn chain(reps: usize) {
     let ws = workspace(&plan);
     let (mut base, mut fd) = (Vec::new(), Vec::new());
     for r in 0..reps {
-        base.push(sh(&format!("i=0; while [ $i -lt {N} ]; do sh -c true; i=$((i+1)); done")));
+        base.push(sh(&format!(
+            "i=0; while [ $i -lt {N} ]; do sh -c true; i=$((i+1)); done"
+        )));
         fd.push(run_flightdeck(&ws, &format!("1.{r}")).0);
     }
     report("chain", N, base, fd);
@@ -145,11 +160,20 @@ fn stream(reps: usize) {
         let (t, kib) = run_flightdeck(&ws, &format!("1.{r}"));
         fd.push(t);
         rss.push(kib);
-        check_log_complete(&ws.dir.join("data/plans/stream").join(format!("1.{r}")).join("logs/flood.1.log"), LINES);
+        check_log_complete(
+            &ws.dir
+                .join("data/plans/stream")
+                .join(format!("1.{r}"))
+                .join("logs/flood.1.log"),
+            LINES,
+        );
     }
     report("stream", 1, base, fd);
     let peak = rss.iter().max().copied().unwrap_or(0);
-    println!("stream   peak RSS of flightdeck {:.1} MiB (goal < 50 MiB); log files complete", peak as f64 / 1024.0);
+    println!(
+        "stream   peak RSS of flightdeck {:.1} MiB (goal < 50 MiB); log files complete",
+        peak as f64 / 1024.0
+    );
 }
 
 fn check_log_complete(path: &Path, lines: u64) {
@@ -163,6 +187,16 @@ fn check_log_complete(path: &Path, lines: u64) {
         }
     })
     .expect("read log");
-    assert_eq!(n, lines, "log {} has {n} output lines, expected {lines}", path.display());
-    assert_eq!(last, lines.to_string().into_bytes(), "last line of {}", path.display());
+    assert_eq!(
+        n,
+        lines,
+        "log {} has {n} output lines, expected {lines}",
+        path.display()
+    );
+    assert_eq!(
+        last,
+        lines.to_string().into_bytes(),
+        "last line of {}",
+        path.display()
+    );
 }

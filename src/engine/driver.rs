@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
+use super::event::{Event, FinalState, GateDecl, Outcome, RunKey, RunKind, StageDecl};
 use super::output::Masker;
 use super::runner::{self, Job, JobMsg, JobSpec, Stopper};
 use super::scheduler::{Decision, decide, handle_request};
 use super::state::ReleaseState;
-use crate::journal::{Journal, JournalError, ReleaseDir, Store, Tail, Waker};
+use crate::journal::{Journal, JournalError, ReleaseDir, Store, Txn, Waker};
 use crate::plan::{Plan, ReleaseType};
 
 /// Actor name for the driver's own events.
@@ -81,7 +81,11 @@ pub fn release_created(plan: &Plan, id: &str, version: &str, rtype: ReleaseType)
         .map(|g| GateDecl {
             name: g.name.clone(),
             approvals: g.approvals,
-            checklist: g.checklist.iter().map(|c| (c.item.clone(), c.check.is_some())).collect(),
+            checklist: g
+                .checklist
+                .iter()
+                .map(|c| (c.item.clone(), c.check.is_some()))
+                .collect(),
         })
         .collect();
     Event::ReleaseCreated {
@@ -101,25 +105,44 @@ pub fn masker_for(plan: &Plan) -> Masker {
 }
 
 pub struct Driver {
-    plan: Plan,
-    rdir: ReleaseDir,
-    store: Store,
     journal: Journal,
-    tail: Tail,
-    state: ReleaseState,
-    masker: Arc<Masker>,
-    opts: DriveOptions,
+    core: Core,
     jobs: HashMap<Job, Stopper>,
+    /// Job reports not yet journaled.
+    inbox: Vec<JobMsg>,
     terminating: bool,
     tx: mpsc::UnboundedSender<JobMsg>,
     rx: mpsc::UnboundedReceiver<JobMsg>,
     _lock: crate::journal::DriverLock,
 }
 
+/// What the driver knows, apart from the journal handle (so a transaction can borrow the journal
+/// while the rest is read and folded).
+struct Core {
+    plan: Plan,
+    rdir: ReleaseDir,
+    store: Store,
+    state: ReleaseState,
+    masker: Arc<Masker>,
+    opts: DriveOptions,
+}
+
+/// One driver cycle's work, performed after its events are durable.
+#[derive(Default)]
+struct Effects {
+    spawn: Vec<JobSpec>,
+    terminate: bool,
+}
+
 impl Driver {
     /// Take the driver lock of `rdir` (or fail with [`DriveError::Locked`]), fold its journal and
     /// end whatever a previous driver left running.
-    pub fn take_over(plan: Plan, rdir: ReleaseDir, store: Store, opts: DriveOptions) -> Result<Driver, DriveError> {
+    pub fn take_over(
+        plan: Plan,
+        rdir: ReleaseDir,
+        store: Store,
+        opts: DriveOptions,
+    ) -> Result<Driver, DriveError> {
         let lock = match rdir.lock_driver()? {
             Ok(l) => l,
             Err(pid) => {
@@ -133,55 +156,50 @@ impl Driver {
         let journal = Journal::open(&rdir.journal(), masker.clone())?;
         let (tx, rx) = mpsc::unbounded_channel();
         let mut d = Driver {
-            tail: Tail::new(&rdir.journal()),
-            plan,
-            store,
             journal,
-            state: ReleaseState::default(),
-            masker,
-            opts,
+            core: Core {
+                plan,
+                rdir,
+                store,
+                state: ReleaseState::default(),
+                masker,
+                opts,
+            },
             jobs: HashMap::new(),
+            inbox: Vec::new(),
             terminating: false,
             tx,
             rx,
-            rdir,
             _lock: lock,
         };
-        d.ingest()?;
         d.recover()?;
         Ok(d)
     }
 
     pub fn state(&self) -> &ReleaseState {
-        &self.state
-    }
-
-    fn ingest(&mut self) -> Result<Vec<Record>, DriveError> {
-        let recs = self.tail.poll()?;
-        for r in &recs {
-            self.state.apply(r);
-        }
-        Ok(recs)
-    }
-
-    fn append(&mut self, events: Vec<Event>) -> Result<(), DriveError> {
-        if !events.is_empty() {
-            self.journal.append(DRIVER, events)?;
-            self.ingest()?;
-        }
-        Ok(())
+        &self.core.state
     }
 
     /// A previous driver died: end what it left running and journal those runs as interrupted.
     fn recover(&mut self) -> Result<(), DriveError> {
+        let (mut txn, seen) = self.journal.begin()?;
+        let core = &mut self.core;
+        for r in &seen {
+            core.state.apply(r);
+        }
+        let grace = core.opts.grace;
+        let stale: Vec<(RunKey, RunKind, Vec<i32>)> = core
+            .state
+            .running_runs()
+            .into_iter()
+            .map(|(k, kind, a)| (k, kind, a.pgids.clone()))
+            .collect();
         let mut events = Vec::new();
-        let stale: Vec<(RunKey, RunKind, Vec<i32>)> =
-            self.state.running_runs().into_iter().map(|(k, kind, a)| (k, kind, a.pgids.clone())).collect();
         let mut ended = Vec::new();
         for (_, _, pgids) in &stale {
             for pgid in pgids {
                 if runner::group_alive(*pgid) {
-                    runner::terminate_group_blocking(*pgid, self.opts.grace);
+                    runner::terminate_group_blocking(*pgid, grace);
                     ended.push(*pgid);
                 }
             }
@@ -191,19 +209,27 @@ impl Driver {
                 message: format!("ended process group(s) {ended:?} that the previous driver had running"),
             });
         }
-        let strays = runner::marked_groups(&self.rdir.path);
+        let strays = runner::marked_groups(&core.rdir.path);
         for pgid in &strays {
-            runner::terminate_group_blocking(*pgid, self.opts.grace);
+            runner::terminate_group_blocking(*pgid, grace);
         }
         if !strays.is_empty() {
             events.push(Event::Note {
-                message: format!("ended {} process group(s) left by the previous driver: {strays:?}", strays.len()),
+                message: format!(
+                    "ended {} process group(s) left by the previous driver: {strays:?}",
+                    strays.len()
+                ),
             });
         }
         for (run, run_kind, _) in stale {
-            events.push(Event::RunFinished { run, run_kind, outcome: Outcome::Interrupted, duration_ms: 0 });
+            events.push(Event::RunFinished {
+                run,
+                run_kind,
+                outcome: Outcome::Interrupted,
+                duration_ms: 0,
+            });
         }
-        for g in &self.state.gates {
+        for g in &core.state.gates {
             for (item, c) in g.checks.iter().enumerate() {
                 if c.as_ref().is_some_and(|c| c.outcome.is_none()) {
                     events.push(Event::CheckFinished {
@@ -214,170 +240,239 @@ impl Driver {
                 }
             }
         }
-        events.push(Event::DriverStarted { pid: std::process::id(), host: hostname() });
-        self.append(events)
+        events.push(Event::DriverStarted {
+            pid: std::process::id(),
+            host: hostname(),
+        });
+        for e in events {
+            core.push(&mut txn, e);
+        }
+        txn.commit(true)?;
+        Ok(())
     }
 
     /// Drive until the release finishes (or pauses at a gate with `no_wait`). `interrupt` resolves
     /// on Ctrl-C: the release is then cancelled gracefully.
-    pub async fn run(mut self, interrupt: impl std::future::Future<Output = ()>) -> Result<DriveEnd, DriveError> {
-        let mut waker = Waker::watch(&self.rdir.path, Duration::from_millis(500));
+    pub async fn run(
+        mut self,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> Result<DriveEnd, DriveError> {
+        // Requests from other processes arrive through the journal: watch that file only (run
+        // logs change constantly and are none of the driver's business).
+        let mut waker = Waker::watch(&self.core.rdir.journal(), Duration::from_millis(500));
         tokio::pin!(interrupt);
         let mut interrupted = false;
         loop {
-            self.ingest()?;
-            self.handle_requests()?;
-            let progressed = self.step()?;
-            if let Some(f) = &self.state.finished
+            self.cycle()?;
+            if let Some(f) = &self.core.state.finished
                 && self.jobs.is_empty()
             {
                 return Ok(DriveEnd::Finished(f.state));
             }
-            if progressed {
-                continue;
-            }
-            if self.opts.no_wait && self.jobs.is_empty() && self.state.state_word(true) == "paused" {
+            if self.core.opts.no_wait && self.jobs.is_empty() && self.core.state.state_word(true) == "paused"
+            {
                 let pid = std::process::id();
-                self.append(vec![Event::DriverStopped { pid, reason: "paused at a gate (--no-wait)".into() }])?;
+                let reason = "paused at a gate (--no-wait)".to_string();
+                self.journal
+                    .append(DRIVER, vec![Event::DriverStopped { pid, reason }])?;
                 return Ok(DriveEnd::Paused);
             }
-            let waiting_env = self.state.stages.iter().any(|s| s.waiting.is_some());
-            let wait = if waiting_env { Duration::from_secs(1) } else { Duration::from_secs(3600) };
+            let waiting_env = self.core.state.stages.iter().any(|s| s.waiting.is_some());
+            let wait = if waiting_env {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_secs(3600)
+            };
             tokio::select! {
                 biased;
                 _ = &mut interrupt, if !interrupted => {
                     interrupted = true;
-                    let actor = self.opts.actor.clone();
-                    let recs = self.journal.append(&actor, vec![Event::CancelRequested {}])?;
-                    let _ = recs;
+                    let actor = self.core.opts.actor.clone();
+                    self.journal.append(&actor, vec![Event::CancelRequested {}])?;
                 }
                 msg = self.rx.recv() => {
-                    let mut msgs = vec![msg.expect("the driver holds a sender")];
+                    self.inbox.push(msg.expect("the driver holds a sender"));
                     while let Ok(m) = self.rx.try_recv() {
-                        msgs.push(m);
+                        self.inbox.push(m);
                     }
-                    self.on_job_msgs(msgs)?;
                 }
                 _ = waker.wait_at_most(wait) => {}
             }
         }
     }
 
-    fn on_job_msgs(&mut self, msgs: Vec<JobMsg>) -> Result<(), DriveError> {
-        let mut events = Vec::new();
-        for m in msgs {
+    /// One cycle: under one journal transaction, take in what others appended and what jobs
+    /// reported, answer requests, and decide until nothing changes; commit (one fsync); then start
+    /// and stop processes.
+    fn cycle(&mut self) -> Result<(), DriveError> {
+        let (mut txn, seen) = self.journal.begin()?;
+        let core = &mut self.core;
+        for r in &seen {
+            core.state.apply(r);
+        }
+        let mut durable = false;
+        let mut effects = Effects::default();
+        for m in self.inbox.drain(..) {
             match m {
-                JobMsg::Spawned { job: Job::Run(run, run_kind), pgid, command } => {
-                    events.push(Event::RunSpawned { run, run_kind, pgid, command })
+                JobMsg::Spawned {
+                    job: Job::Run(run, run_kind),
+                    pgid,
+                    command,
+                } => {
+                    // Not fsynced on its own: a driver crash keeps it (page cache), and an OS
+                    // crash takes the processes with it.
+                    core.push(
+                        &mut txn,
+                        Event::RunSpawned {
+                            run,
+                            run_kind,
+                            pgid,
+                            command,
+                        },
+                    );
                 }
-                JobMsg::Spawned { job: Job::Check { .. }, .. } => {}
-                JobMsg::Finished { job, outcome, duration } => {
+                JobMsg::Spawned {
+                    job: Job::Check { .. },
+                    ..
+                } => {}
+                JobMsg::Finished {
+                    job,
+                    outcome,
+                    duration,
+                } => {
                     self.jobs.remove(&job);
-                    match job {
-                        Job::Run(run, run_kind) => events.push(Event::RunFinished {
+                    durable = true;
+                    let e = match job {
+                        Job::Run(run, run_kind) => Event::RunFinished {
                             run,
                             run_kind,
                             outcome,
                             duration_ms: duration.as_millis() as u64,
-                        }),
-                        Job::Check { gate, item } => events.push(Event::CheckFinished { gate, item, outcome }),
-                    }
+                        },
+                        Job::Check { gate, item } => Event::CheckFinished { gate, item, outcome },
+                    };
+                    core.push(&mut txn, e);
                 }
             }
         }
         if self.jobs.is_empty() {
             self.terminating = false;
         }
-        self.append(events)
-    }
-
-    fn handle_requests(&mut self) -> Result<(), DriveError> {
-        let pending: Vec<(u64, Event)> = self.state.pending_requests().map(|r| (r.seq, r.event.clone())).collect();
-        for (seq, ev) in pending {
-            let events = handle_request(&self.plan, &self.state, seq, &ev);
-            let recheck = match (&ev, events.last()) {
-                (Event::RecheckRequested { gate, item }, Some(Event::RequestHandled { accepted: true, .. })) => {
-                    Some((gate.clone(), *item))
+        durable |= core.handle_requests(&mut txn, &mut effects);
+        for _ in 0..10_000 {
+            if !core.step(&mut txn, &mut effects)? {
+                break;
+            }
+            durable = true;
+        }
+        txn.commit(durable)?;
+        for spec in effects.spawn {
+            let job = spec.job.clone();
+            let stopper = runner::start(spec, self.core.masker.clone(), self.tx.clone());
+            self.jobs.insert(job, stopper);
+        }
+        if effects.terminate && !self.terminating {
+            self.terminating = true;
+            for (job, stopper) in &self.jobs {
+                if matches!(job, Job::Run(_, RunKind::Deploy) | Job::Check { .. }) {
+                    stopper.stop(Outcome::Cancelled);
                 }
-                _ => None,
-            };
-            self.append(events)?;
-            if let Some((gate, item)) = recheck {
-                self.start_check(gate, item)?;
             }
         }
         Ok(())
     }
+}
+
+impl Core {
+    fn push(&mut self, txn: &mut Txn<'_>, e: Event) {
+        let rec = txn.push(DRIVER, e);
+        self.state.apply(&rec);
+    }
+
+    /// Answer every pending request. Returns whether anything was journaled.
+    fn handle_requests(&mut self, txn: &mut Txn<'_>, fx: &mut Effects) -> bool {
+        let pending: Vec<(u64, Event)> = self
+            .state
+            .pending_requests()
+            .map(|r| (r.seq, r.event.clone()))
+            .collect();
+        let any = !pending.is_empty();
+        for (seq, ev) in pending {
+            let events = handle_request(&self.plan, &self.state, seq, &ev);
+            let accepted = matches!(events.last(), Some(Event::RequestHandled { accepted: true, .. }));
+            for e in events {
+                self.push(txn, e);
+            }
+            if let (Event::RecheckRequested { gate, item }, true) = (&ev, accepted) {
+                self.start_check(txn, fx, gate, *item);
+            }
+        }
+        any
+    }
 
     /// One scheduling pass. Returns whether anything was journaled.
-    fn step(&mut self) -> Result<bool, DriveError> {
+    fn step(&mut self, txn: &mut Txn<'_>, fx: &mut Effects) -> Result<bool, DriveError> {
         let decisions = decide(&self.plan, &self.state);
+        let mut progressed = false;
         let mut events = Vec::new();
-        let mut starts = Vec::new();
-        let mut checks = Vec::new();
-        let mut acquires = Vec::new();
         for d in decisions {
             match d {
                 Decision::Emit(e) => events.push(e),
-                Decision::Start { key, kind } => starts.push((key, kind)),
-                Decision::RunCheck { gate, item } => checks.push((gate, item)),
-                Decision::Acquire { stage, env } => acquires.push((stage, env)),
-                Decision::TerminateAll => self.terminate_all(),
+                Decision::Start { key, kind } => {
+                    let log = log_name(&key, kind);
+                    fx.spawn.push(self.job_spec(&key, kind, &log));
+                    events.push(Event::RunStarted {
+                        run: key,
+                        run_kind: kind,
+                        log,
+                    });
+                }
+                Decision::RunCheck { gate, item } => {
+                    progressed = true;
+                    self.start_check(txn, fx, &gate, item);
+                }
+                Decision::Acquire { stage, env } => events.extend(self.acquire(&stage, &env)?),
+                Decision::TerminateAll => fx.terminate = true,
             }
         }
-        for (stage, env) in acquires {
-            events.extend(self.acquire(&stage, &env)?);
-        }
-        // Journal the runs as started before their processes exist (one fsync for the batch).
-        let mut specs = Vec::new();
-        for (key, kind) in starts {
-            let log = log_name(&key, kind);
-            specs.push(self.job_spec(&key, kind, &log));
-            events.push(Event::RunStarted { run: key, run_kind: kind, log });
-        }
-        for (gate, item) in checks {
-            let log = format!("logs/check.{gate}.{}.{}.log", item + 1, self.state.last_seq + 1 + events.len() as u64);
-            events.push(Event::CheckStarted { gate: gate.clone(), item, log: log.clone() });
-            specs.push(self.check_spec(&gate, item, &log));
-        }
-        let progressed = !events.is_empty();
-        self.append(events)?;
-        for spec in specs {
-            let job = spec.job.clone();
-            let stopper = runner::start(spec, self.masker.clone(), self.tx.clone());
-            self.jobs.insert(job, stopper);
+        progressed |= !events.is_empty();
+        for e in events {
+            self.push(txn, e);
         }
         Ok(progressed)
     }
 
-    fn start_check(&mut self, gate: String, item: usize) -> Result<(), DriveError> {
-        let log = format!("logs/check.{gate}.{}.{}.log", item + 1, self.state.last_seq + 1);
-        self.append(vec![Event::CheckStarted { gate: gate.clone(), item, log: log.clone() }])?;
-        let spec = self.check_spec(&gate, item, &log);
-        let job = spec.job.clone();
-        let stopper = runner::start(spec, self.masker.clone(), self.tx.clone());
-        self.jobs.insert(job, stopper);
-        Ok(())
-    }
-
-    fn terminate_all(&mut self) {
-        if self.terminating {
-            return;
-        }
-        self.terminating = true;
-        for (job, stopper) in &self.jobs {
-            if matches!(job, Job::Run(_, RunKind::Deploy) | Job::Check { .. }) {
-                stopper.stop(Outcome::Cancelled);
-            }
-        }
+    fn start_check(&mut self, txn: &mut Txn<'_>, fx: &mut Effects, gate: &str, item: usize) {
+        let log = format!(
+            "logs/check.{}.{}.{}.log",
+            file_safe(gate),
+            item + 1,
+            self.state.last_seq + 1
+        );
+        fx.spawn.push(self.check_spec(gate, item, &log));
+        self.push(
+            txn,
+            Event::CheckStarted {
+                gate: gate.to_string(),
+                item,
+                log,
+            },
+        );
     }
 
     /// Hold `env` for this release unless another unfinished release holds it.
-    fn acquire(&mut self, stage: &str, env: &str) -> Result<Vec<Event>, DriveError> {
+    fn acquire(&self, stage: &str, env: &str) -> Result<Vec<Event>, DriveError> {
         if let Some(holder) = self.env_holder(env)? {
             let reason = format!("waiting: {env} is held by {holder}");
             let same = self.state.stage(stage).and_then(|s| s.waiting.as_deref()) == Some(reason.as_str());
-            return Ok(if same { vec![] } else { vec![Event::StageWaiting { stage: stage.into(), reason }] });
+            return Ok(if same {
+                vec![]
+            } else {
+                vec![Event::StageWaiting {
+                    stage: stage.into(),
+                    reason,
+                }]
+            });
         }
         Ok(vec![Event::EnvAcquired { env: env.to_string() }])
     }
@@ -388,7 +483,9 @@ impl Driver {
             if r.path == self.rdir.path {
                 continue;
             }
-            let Ok((recs, _)) = crate::journal::read_journal(&r.journal()) else { continue };
+            let Ok((recs, _)) = crate::journal::read_journal(&r.journal()) else {
+                continue;
+            };
             let st = ReleaseState::from_records(&recs);
             if st.finished.is_none() && st.env_holds.contains(env) {
                 return Ok(Some(st.id));
@@ -397,7 +494,12 @@ impl Driver {
         Ok(None)
     }
 
-    fn base_env(&self, stage: Option<&str>, env: Option<&str>, target: Option<&str>) -> Vec<(String, String)> {
+    fn base_env(
+        &self,
+        stage: Option<&str>,
+        env: Option<&str>,
+        target: Option<&str>,
+    ) -> Vec<(String, String)> {
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         if let Some(e) = env.and_then(|e| self.plan.environments.get(e)) {
             vars.extend(e.vars.clone());
@@ -413,10 +515,19 @@ impl Driver {
         vars.into_iter().collect()
     }
 
-    fn lookup(&self, stage: Option<&str>, env: Option<&str>, target: Option<&str>) -> impl Fn(&str) -> Option<String> {
+    fn lookup(
+        &self,
+        stage: Option<&str>,
+        env: Option<&str>,
+        target: Option<&str>,
+    ) -> impl Fn(&str) -> Option<String> {
         let st = &self.state;
         let (version, rtype, release) = (st.version.clone(), st.rtype.to_string(), st.id.clone());
-        let (stage, env, target) = (stage.map(String::from), env.map(String::from), target.map(String::from));
+        let (stage, env, target) = (
+            stage.map(String::from),
+            env.map(String::from),
+            target.map(String::from),
+        );
         move |name: &str| match name {
             "version" => Some(version.clone()),
             "type" => Some(rtype.clone()),
@@ -429,7 +540,10 @@ impl Driver {
     }
 
     fn job_spec(&self, key: &RunKey, kind: RunKind, log: &str) -> JobSpec {
-        let stage = self.plan.stage(&key.stage).expect("scheduled stages exist in the plan");
+        let stage = self
+            .plan
+            .stage(&key.stage)
+            .expect("scheduled stages exist in the plan");
         let env = stage.environment.as_deref();
         let target = key.target.as_deref();
         let lookup = self.lookup(Some(&stage.id), env, target);
@@ -444,7 +558,11 @@ impl Driver {
             cwd: self.plan.dir.clone(),
             log_path: self.rdir.path.join(log),
             timeout: stage.timeout,
-            watch: if kind == RunKind::Deploy { stage.watch } else { None },
+            watch: if kind == RunKind::Deploy {
+                stage.watch
+            } else {
+                None
+            },
             grace: self.opts.grace,
         }
     }
@@ -452,9 +570,16 @@ impl Driver {
     fn check_spec(&self, gate: &str, item: usize, log: &str) -> JobSpec {
         let g = &self.plan.gates[gate];
         let lookup = self.lookup(None, None, None);
-        let cmd = g.checklist[item].check.as_ref().map(|t| t.render(&lookup)).unwrap_or_else(|| "true".into());
+        let cmd = g.checklist[item]
+            .check
+            .as_ref()
+            .map(|t| t.render(&lookup))
+            .unwrap_or_else(|| "true".into());
         JobSpec {
-            job: Job::Check { gate: gate.to_string(), item },
+            job: Job::Check {
+                gate: gate.to_string(),
+                item,
+            },
             commands: vec![cmd],
             env: self.base_env(None, None, None),
             cwd: self.plan.dir.clone(),
@@ -468,7 +593,11 @@ impl Driver {
 
 /// `logs/<stage>[.<target>].<attempt>.log`, rollbacks `logs/<stage>[.<target>].rollback.<n>.log`.
 pub fn log_name(key: &RunKey, kind: RunKind) -> String {
-    let target = key.target.as_deref().map(|t| format!(".{}", file_safe(t))).unwrap_or_default();
+    let target = key
+        .target
+        .as_deref()
+        .map(|t| format!(".{}", file_safe(t)))
+        .unwrap_or_default();
     let kind = match kind {
         RunKind::Deploy => "",
         RunKind::Rollback => ".rollback",
@@ -477,11 +606,22 @@ pub fn log_name(key: &RunKey, kind: RunKind) -> String {
 }
 
 fn file_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 pub fn hostname() -> String {
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_default()
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default()
 }
 
 /// Where a release's plan copy says its commands run.

@@ -88,7 +88,9 @@ pub enum Outcome {
     /// Its driver died; ended (or found gone) by the next driver.
     Interrupted,
     /// Could not be started at all (e.g. `sh` missing, log file not writable).
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 impl Outcome {

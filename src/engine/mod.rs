@@ -1,8 +1,8 @@
 //! The driver and everything it needs. No UI crate is imported here.
 
+pub mod driver;
 pub mod event;
 pub mod output;
+pub mod runner;
 pub mod scheduler;
 pub mod state;
-pub mod driver;
-pub mod runner;

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use super::event::{Outcome, RunKey, RunKind};
 use super::output::{LogWriter, Masker, Stream, pump};
 use crate::plan::Watch;
-use crate::plan::{format_duration};
+use crate::plan::format_duration;
 
 /// Every child carries this variable (the release folder), so a later driver can find and end
 /// processes that a dead driver started, even ones it had no time to journal.
@@ -43,8 +43,16 @@ pub struct JobSpec {
 /// Reports from running jobs to the driver, in order per job.
 #[derive(Debug)]
 pub enum JobMsg {
-    Spawned { job: Job, pgid: i32, command: usize },
-    Finished { job: Job, outcome: Outcome, duration: Duration },
+    Spawned {
+        job: Job,
+        pgid: i32,
+        command: usize,
+    },
+    Finished {
+        job: Job,
+        outcome: Outcome,
+        duration: Duration,
+    },
 }
 
 /// A handle to stop a job early; dropping it does nothing.
@@ -73,9 +81,15 @@ pub fn start(spec: JobSpec, masker: Arc<Masker>, tx: mpsc::UnboundedSender<JobMs
         let job = spec.job.clone();
         let outcome = match run_job(&spec, masker, &tx, stop_rx).await {
             Ok(o) => o,
-            Err(e) => Outcome::Error { message: format!("{}: {e}", spec.log_path.display()) },
+            Err(e) => Outcome::Error {
+                message: format!("{}: {e}", spec.log_path.display()),
+            },
         };
-        let _ = tx.send(JobMsg::Finished { job, outcome, duration: started.elapsed() });
+        let _ = tx.send(JobMsg::Finished {
+            job,
+            outcome,
+            duration: started.elapsed(),
+        });
     });
     Stopper(Arc::new(stop_tx))
 }
@@ -87,12 +101,20 @@ async fn run_job(
     mut stop: watch::Receiver<Option<Outcome>>,
 ) -> std::io::Result<Outcome> {
     let start = Instant::now();
-    let log = Arc::new(Mutex::new(LogWriter::create(&spec.log_path, start)?));
+    let log = Arc::new(Mutex::new(
+        LogWriter::create(&spec.log_path, start)?.with_masker(masker.clone()),
+    ));
     let mut iteration = 0u32;
     loop {
         iteration += 1;
         if let Some(w) = spec.watch {
-            note(&log, &format!("watch: iteration {iteration} at {}", format_duration(start.elapsed())));
+            note(
+                &log,
+                &format!(
+                    "watch: iteration {iteration} at {}",
+                    format_duration(start.elapsed())
+                ),
+            );
             let _ = w;
         }
         for (i, cmd) in spec.commands.iter().enumerate() {
@@ -101,10 +123,18 @@ async fn run_job(
                 return Ok(outcome);
             }
         }
-        let Some(w) = spec.watch else { return Ok(Outcome::Succeeded) };
+        let Some(w) = spec.watch else {
+            return Ok(Outcome::Succeeded);
+        };
         let elapsed = start.elapsed();
         if elapsed + w.every > w.window {
-            note(&log, &format!("watch: passed {iteration} iteration(s) over {}", format_duration(elapsed)));
+            note(
+                &log,
+                &format!(
+                    "watch: passed {iteration} iteration(s) over {}",
+                    format_duration(elapsed)
+                ),
+            );
             return Ok(Outcome::Succeeded);
         }
         tokio::select! {
@@ -153,13 +183,29 @@ async fn run_command(
         Ok(c) => c,
         Err(e) => {
             note(log, &format!("could not start sh: {e}"));
-            return Ok(Outcome::Error { message: format!("could not start `sh -c {cmd}`: {e}") });
+            return Ok(Outcome::Error {
+                message: format!("could not start `sh -c {cmd}`: {e}"),
+            });
         }
     };
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
-    let _ = tx.send(JobMsg::Spawned { job: spec.job.clone(), pgid, command: index });
-    let out = tokio::spawn(pump(child.stdout.take().expect("piped"), Stream::Stdout, log.clone(), masker.clone()));
-    let err = tokio::spawn(pump(child.stderr.take().expect("piped"), Stream::Stderr, log.clone(), masker.clone()));
+    let _ = tx.send(JobMsg::Spawned {
+        job: spec.job.clone(),
+        pgid,
+        command: index,
+    });
+    let out = tokio::spawn(pump(
+        child.stdout.take().expect("piped"),
+        Stream::Stdout,
+        log.clone(),
+        masker.clone(),
+    ));
+    let err = tokio::spawn(pump(
+        child.stderr.take().expect("piped"),
+        Stream::Stderr,
+        log.clone(),
+        masker.clone(),
+    ));
 
     let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
     let sleep_until = async {
@@ -182,7 +228,10 @@ async fn run_command(
         None => {
             let why = ended_by.clone().unwrap_or(Outcome::Cancelled);
             let what = if why == Outcome::TimedOut {
-                format!("timed out after {}", format_duration(spec.timeout.unwrap_or_default()))
+                format!(
+                    "timed out after {}",
+                    format_duration(spec.timeout.unwrap_or_default())
+                )
             } else {
                 "stopping".to_string()
             };
@@ -207,7 +256,11 @@ async fn run_command(
     } else if status.success() {
         Outcome::Succeeded
     } else {
-        Outcome::Failed { code: status.code(), signal: status.signal(), command: index }
+        Outcome::Failed {
+            code: status.code(),
+            signal: status.signal(),
+            command: index,
+        }
     };
     let summary = match (&outcome, status.code(), status.signal()) {
         (Outcome::Succeeded, _, _) => format!("exit 0 after {took}"),
@@ -273,20 +326,24 @@ pub fn marked_groups(release_dir: &std::path::Path) -> Vec<i32> {
     let needle = format!("{MARKER_VAR}={}", release_dir.display());
     let me = std::process::id() as i32;
     let mut groups = std::collections::BTreeSet::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     for entry in rd.filter_map(|e| e.ok()) {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
-        if environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-            if let Ok(pgid) = nix::unistd::getpgid(Some(Pid::from_raw(pid))) {
-                let pgid = pgid.as_raw();
-                if pgid != nix::unistd::getpgrp().as_raw() {
-                    groups.insert(pgid);
-                }
-            }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+            && let Ok(pgid) = nix::unistd::getpgid(Some(Pid::from_raw(pid)))
+            && pgid != nix::unistd::getpgrp()
+        {
+            groups.insert(pgid.as_raw());
         }
     }
     groups.into_iter().collect()

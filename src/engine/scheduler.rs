@@ -33,7 +33,10 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
 
     if st.cancelling {
         if running.is_empty() {
-            out.push(Decision::Emit(Event::ReleaseFinished { state: FinalState::Cancelled, reason: "cancelled".into() }));
+            out.push(Decision::Emit(Event::ReleaseFinished {
+                state: FinalState::Cancelled,
+                reason: "cancelled".into(),
+            }));
         } else {
             out.push(Decision::TerminateAll);
         }
@@ -49,11 +52,20 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         }
         let mut ok = true;
         for key in &rb.order {
-            let Some(t) = st.target(&key.stage, key.target.as_deref()) else { continue };
+            let Some(t) = st.target(&key.stage, key.target.as_deref()) else {
+                continue;
+            };
             match t.rollbacks.last() {
                 None => {
-                    let key = RunKey { stage: key.stage.clone(), target: key.target.clone(), attempt: 1 };
-                    out.push(Decision::Start { key, kind: RunKind::Rollback });
+                    let key = RunKey {
+                        stage: key.stage.clone(),
+                        target: key.target.clone(),
+                        attempt: 1,
+                    };
+                    out.push(Decision::Start {
+                        key,
+                        kind: RunKind::Rollback,
+                    });
                     return out;
                 }
                 Some(a) if a.running() => return out,
@@ -64,7 +76,10 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         let (state, reason) = if ok {
             (FinalState::RolledBack, format!("rolled back: {}", rb.reason))
         } else {
-            (FinalState::RollbackFailed, format!("ROLLBACK FAILED: {}", rb.reason))
+            (
+                FinalState::RollbackFailed,
+                format!("ROLLBACK FAILED: {}", rb.reason),
+            )
         };
         out.push(Decision::Emit(Event::ReleaseFinished { state, reason }));
         return out;
@@ -73,11 +88,21 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         // A rollback ended but the release was reopened (e.g. by a later event); nothing to run.
     }
 
-    let mut stages_running = st.stages.iter().filter(|s| s.status == StageStatus::Running).count();
+    let mut stages_running = st
+        .stages
+        .iter()
+        .filter(|s| s.status == StageStatus::Running)
+        .count();
     let mut any_failed_rollback = None;
 
     for (idx, s) in st.stages.iter().enumerate() {
-        let Some(ps) = plan.stage(&s.decl.id) else { continue };
+        let ps = match plan.stages.get(idx) {
+            Some(p) if p.id == s.decl.id => p,
+            _ => match plan.stage(&s.decl.id) {
+                Some(p) => p,
+                None => continue,
+            },
+        };
         match s.status {
             StageStatus::Running | StageStatus::Pending | StageStatus::Gated => {}
             _ => continue,
@@ -113,7 +138,10 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
             for g in &s.decl.gates {
                 let Some(gs) = st.gate(g) else { continue };
                 if s.status == StageStatus::Pending && !(gs.reached_by.is_some() && gs.satisfied()) {
-                    out.push(Decision::Emit(Event::GateReached { stage: s.decl.id.clone(), gate: g.clone() }));
+                    out.push(Decision::Emit(Event::GateReached {
+                        stage: s.decl.id.clone(),
+                        gate: g.clone(),
+                    }));
                 }
                 for (i, (_, auto)) in gs.decl.checklist.iter().enumerate() {
                     let needs_run = match &gs.checks[i] {
@@ -121,7 +149,10 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
                         Some(c) => c.outcome == Some(super::event::Outcome::Interrupted),
                     };
                     if *auto && needs_run {
-                        out.push(Decision::RunCheck { gate: g.clone(), item: i });
+                        out.push(Decision::RunCheck {
+                            gate: g.clone(),
+                            item: i,
+                        });
                     }
                 }
                 gates_ok &= gs.satisfied();
@@ -132,7 +163,10 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
             if let Some(env) = &s.decl.environment
                 && !st.env_holds.contains(env)
             {
-                out.push(Decision::Acquire { stage: s.decl.id.clone(), env: env.clone() });
+                out.push(Decision::Acquire {
+                    stage: s.decl.id.clone(),
+                    env: env.clone(),
+                });
                 continue;
             }
             if stages_running >= plan.max_parallel {
@@ -142,7 +176,11 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         }
 
         // Targets of a started (or starting) stage.
-        let mut run_now = s.targets.iter().filter(|t| t.status() == TargetStatus::Running).count();
+        let mut run_now = s
+            .targets
+            .iter()
+            .filter(|t| t.status() == TargetStatus::Running)
+            .count();
         let mut failed = Vec::new();
         let mut succeeded = 0;
         for t in &s.targets {
@@ -159,14 +197,23 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
                     break;
                 }
                 if matches!(t.status(), TargetStatus::Pending | TargetStatus::Retrying) {
-                    let key = RunKey { stage: s.decl.id.clone(), target: t.target.clone(), attempt: t.attempts.len() as u32 + 1 };
-                    out.push(Decision::Start { key, kind: RunKind::Deploy });
+                    let key = RunKey {
+                        stage: s.decl.id.clone(),
+                        target: t.target.clone(),
+                        attempt: t.attempts.len() as u32 + 1,
+                    };
+                    out.push(Decision::Start {
+                        key,
+                        kind: RunKind::Deploy,
+                    });
                     run_now += 1;
                 }
             }
         }
         if succeeded == s.targets.len() {
-            out.push(Decision::Emit(Event::StageSucceeded { stage: s.decl.id.clone() }));
+            out.push(Decision::Emit(Event::StageSucceeded {
+                stage: s.decl.id.clone(),
+            }));
         } else if !failed.is_empty() && (run_now == 0 || ps.on_failure == OnFailure::Rollback) {
             let reason = if s.targets.len() == 1 && s.targets[0].target.is_none() {
                 failure_reason(st, idx, None)
@@ -186,7 +233,10 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
 
     if let Some(stage) = any_failed_rollback {
         let order = rollback_order(plan, st, None);
-        out.push(Decision::Emit(Event::RollbackStarted { reason: format!("stage `{stage}` failed"), order }));
+        out.push(Decision::Emit(Event::RollbackStarted {
+            reason: format!("stage `{stage}` failed"),
+            order,
+        }));
         return out;
     }
 
@@ -194,16 +244,24 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         let all_terminal = st.stages.iter().all(|s| s.status.is_terminal());
         let any_failed = st.stages.iter().any(|s| s.status == StageStatus::Failed);
         if st.halted {
-            let failed: Vec<&str> =
-                st.stages.iter().filter(|s| s.status == StageStatus::Failed).map(|s| s.decl.id.as_str()).collect();
+            let failed: Vec<&str> = st
+                .stages
+                .iter()
+                .filter(|s| s.status == StageStatus::Failed)
+                .map(|s| s.decl.id.as_str())
+                .collect();
             out.push(Decision::Emit(Event::ReleaseFinished {
                 state: FinalState::Failed,
                 reason: format!("halted: stage {} failed", failed.join(", ")),
             }));
         } else if all_terminal {
             let (state, reason) = if any_failed {
-                let failed: Vec<&str> =
-                    st.stages.iter().filter(|s| s.status == StageStatus::Failed).map(|s| s.decl.id.as_str()).collect();
+                let failed: Vec<&str> = st
+                    .stages
+                    .iter()
+                    .filter(|s| s.status == StageStatus::Failed)
+                    .map(|s| s.decl.id.as_str())
+                    .collect();
                 (FinalState::Failed, format!("stage {} failed", failed.join(", ")))
             } else {
                 (FinalState::Succeeded, String::new())
@@ -216,12 +274,20 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
 
 fn failure_reason(st: &ReleaseState, idx: usize, _target: Option<&str>) -> String {
     let s = &st.stages[idx];
-    let Some(a) = s.targets.first().and_then(|t| t.last()) else { return "failed".into() };
+    let Some(a) = s.targets.first().and_then(|t| t.last()) else {
+        return "failed".into();
+    };
     use super::event::Outcome::*;
-    let tries = if a.n > 1 { format!(" (attempt {})", a.n) } else { String::new() };
+    let tries = if a.n > 1 {
+        format!(" (attempt {})", a.n)
+    } else {
+        String::new()
+    };
     match &a.outcome {
         Some(Failed { code: Some(c), .. }) => format!("exited with {c}{tries}"),
-        Some(Failed { signal: Some(sig), .. }) => format!("killed by signal {sig}{tries}"),
+        Some(Failed {
+            signal: Some(sig), ..
+        }) => format!("killed by signal {sig}{tries}"),
         Some(TimedOut) => format!("timed out{tries}"),
         Some(Cancelled) => "cancelled".into(),
         Some(Interrupted) => "interrupted".into(),
@@ -242,17 +308,27 @@ pub fn rollback_order(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Vec
         }
         for t in &s.targets {
             // The newest successful deploy attempt (the one that is live), if any.
-            if let Some(a) = t.attempts.iter().rev().find(|a| a.outcome.as_ref().is_some_and(|o| o.is_success()))
-                && t.rollbacks.iter().all(|r| !r.outcome.as_ref().is_some_and(|o| o.is_success()))
+            if let Some(a) = t
+                .attempts
+                .iter()
+                .rev()
+                .find(|a| a.outcome.as_ref().is_some_and(|o| o.is_success()))
+                && t.rollbacks
+                    .iter()
+                    .all(|r| !r.outcome.as_ref().is_some_and(|o| o.is_success()))
             {
                 done.push((
                     a.finished_seq.unwrap_or(0),
-                    RunKey { stage: s.decl.id.clone(), target: t.target.clone(), attempt: a.n },
+                    RunKey {
+                        stage: s.decl.id.clone(),
+                        target: t.target.clone(),
+                        attempt: a.n,
+                    },
                 ));
             }
         }
     }
-    done.sort_by(|a, b| b.0.cmp(&a.0));
+    done.sort_by_key(|d| std::cmp::Reverse(d.0));
     done.into_iter().map(|(_, k)| k).collect()
 }
 
@@ -274,9 +350,19 @@ pub fn downstream(plan: &Plan, stage: &str) -> BTreeSet<String> {
 
 /// The driver's answer to a request: events to journal (always ending with `RequestHandled`).
 pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -> Vec<Event> {
-    let refuse = |msg: String| vec![Event::RequestHandled { request: seq, accepted: false, message: msg }];
+    let refuse = |msg: String| {
+        vec![Event::RequestHandled {
+            request: seq,
+            accepted: false,
+            message: msg,
+        }]
+    };
     let accept = |mut evs: Vec<Event>, msg: String| {
-        evs.push(Event::RequestHandled { request: seq, accepted: true, message: msg });
+        evs.push(Event::RequestHandled {
+            request: seq,
+            accepted: true,
+            message: msg,
+        });
         evs
     };
     let finished = st.finished.is_some();
@@ -285,27 +371,42 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
             if finished {
                 refuse("the release has already finished".into())
             } else {
-                accept(vec![], "cancelling: running commands get SIGTERM, then SIGKILL after the grace period".into())
+                accept(
+                    vec![],
+                    "cancelling: running commands get SIGTERM, then SIGKILL after the grace period".into(),
+                )
             }
         }
         Event::SkipRequested { stage, reason } => match st.stage(stage) {
             None => refuse(format!("no stage `{stage}`")),
-            Some(s) if s.status == StageStatus::Running => {
-                refuse(format!("stage `{stage}` is running; cancel the release or wait for it"))
+            Some(s) if s.status == StageStatus::Running => refuse(format!(
+                "stage `{stage}` is running; cancel the release or wait for it"
+            )),
+            Some(s) if s.status.is_terminal() => {
+                refuse(format!("stage `{stage}` is already {}", s.status.as_str()))
             }
-            Some(s) if s.status.is_terminal() => refuse(format!("stage `{stage}` is already {}", s.status.as_str())),
             Some(_) if finished => refuse("the release has already finished".into()),
             Some(_) => accept(
-                vec![Event::StageSkipped { stage: stage.clone(), reason: format!("skipped: {reason}") }],
+                vec![Event::StageSkipped {
+                    stage: stage.clone(),
+                    reason: format!("skipped: {reason}"),
+                }],
                 format!("stage `{stage}` skipped"),
             ),
         },
         Event::RetryRequested { stage, target } => {
-            let Some(s) = st.stage(stage) else { return refuse(format!("no stage `{stage}`")) };
+            let Some(s) = st.stage(stage) else {
+                return refuse(format!("no stage `{stage}`"));
+            };
             if st.rollback.is_some() {
                 return refuse("the release was rolled back; start a new release instead".into());
             }
-            if st.cancelling || st.finished.as_ref().is_some_and(|f| f.state == FinalState::Cancelled) {
+            if st.cancelling
+                || st
+                    .finished
+                    .as_ref()
+                    .is_some_and(|f| f.state == FinalState::Cancelled)
+            {
                 return refuse("the release was cancelled".into());
             }
             let targets: Vec<Option<String>> = match target {
@@ -318,13 +419,31 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
                     Some(_) if s.status == StageStatus::Failed => vec![Some(t.clone())],
                     Some(_) => return refuse(format!("`{stage}/{t}` has not failed")),
                 },
-                None => s.targets.iter().filter(|t| t.status() == TargetStatus::Failed).map(|t| t.target.clone()).collect(),
+                None => s
+                    .targets
+                    .iter()
+                    .filter(|t| t.status() == TargetStatus::Failed)
+                    .map(|t| t.target.clone())
+                    .collect(),
             };
             if targets.is_empty() || !matches!(s.status, StageStatus::Failed | StageStatus::Running) {
-                return refuse(format!("stage `{stage}` has nothing to retry (it is {})", s.status.as_str()));
+                return refuse(format!(
+                    "stage `{stage}` has nothing to retry (it is {})",
+                    s.status.as_str()
+                ));
             }
-            let what = targets.iter().map(|t| t.as_deref().unwrap_or(stage)).collect::<Vec<_>>().join(", ");
-            accept(vec![Event::StageRetry { stage: stage.clone(), targets }], format!("retrying {what}"))
+            let what = targets
+                .iter()
+                .map(|t| t.as_deref().unwrap_or(stage))
+                .collect::<Vec<_>>()
+                .join(", ");
+            accept(
+                vec![Event::StageRetry {
+                    stage: stage.clone(),
+                    targets,
+                }],
+                format!("retrying {what}"),
+            )
         }
         Event::RollbackRequested { stage } => {
             if st.rollback.as_ref().is_some_and(|r| r.finished.is_none()) {
@@ -341,7 +460,10 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
                 None => "rollback of the whole release requested".into(),
             };
             let n = order.len();
-            accept(vec![Event::RollbackStarted { reason: what, order }], format!("rolling back {n} run(s)"))
+            accept(
+                vec![Event::RollbackStarted { reason: what, order }],
+                format!("rolling back {n} run(s)"),
+            )
         }
         Event::RecheckRequested { gate, item } => match st.gate(gate) {
             Some(g) if g.decl.checklist.get(*item).is_some_and(|(_, auto)| *auto) => {
@@ -351,7 +473,10 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
                     accept(vec![], format!("re-running check {} of gate `{gate}`", item + 1))
                 }
             }
-            Some(_) => refuse(format!("item {} of gate `{gate}` is not an automatic check", item + 1)),
+            Some(_) => refuse(format!(
+                "item {} of gate `{gate}` is not an automatic check",
+                item + 1
+            )),
             None => refuse(format!("no gate `{gate}` in this release")),
         },
         _ => Vec::new(),
@@ -403,8 +528,14 @@ mod tests {
                 approvals: 2,
                 required_for: None,
                 checklist: vec![
-                    ChecklistItem { item: "notes".into(), check: None },
-                    ChecklistItem { item: "budget".into(), check: Some(Template::new("true")) },
+                    ChecklistItem {
+                        item: "notes".into(),
+                        check: None,
+                    },
+                    ChecklistItem {
+                        item: "budget".into(),
+                        check: Some(Template::new("true")),
+                    },
                 ],
             },
         );
@@ -429,14 +560,25 @@ mod tests {
 
     impl Sim {
         fn new(plan: Plan) -> Sim {
-            let mut s = Sim { st: ReleaseState::default(), plan, log: vec![], seq: 0 };
+            let mut s = Sim {
+                st: ReleaseState::default(),
+                plan,
+                log: vec![],
+                seq: 0,
+            };
             let ev = release_created(&s.plan, "1.0", "1.0", ReleaseType::Minor);
             s.push("ci", ev);
             s
         }
         fn push(&mut self, actor: &str, event: Event) {
             self.seq += 1;
-            let rec = Record { seq: self.seq, ts: Utc::now(), actor: actor.into(), prev: String::new(), event };
+            let rec = Record {
+                seq: self.seq,
+                ts: Utc::now(),
+                actor: actor.into(),
+                prev: String::new(),
+                event,
+            };
             self.st.apply(&rec);
             self.log.push(rec.event);
         }
@@ -452,12 +594,33 @@ mod tests {
                     match d {
                         Decision::Emit(e) => self.push("driver", e),
                         Decision::Start { key, kind } => {
-                            self.push("driver", Event::RunStarted { run: key.clone(), run_kind: kind, log: String::new() });
+                            self.push(
+                                "driver",
+                                Event::RunStarted {
+                                    run: key.clone(),
+                                    run_kind: kind,
+                                    log: String::new(),
+                                },
+                            );
                             started.push((key, kind));
                         }
                         Decision::RunCheck { gate, item } => {
-                            self.push("driver", Event::CheckStarted { gate: gate.clone(), item, log: String::new() });
-                            self.push("driver", Event::CheckFinished { gate, item, outcome: Outcome::Succeeded });
+                            self.push(
+                                "driver",
+                                Event::CheckStarted {
+                                    gate: gate.clone(),
+                                    item,
+                                    log: String::new(),
+                                },
+                            );
+                            self.push(
+                                "driver",
+                                Event::CheckFinished {
+                                    gate,
+                                    item,
+                                    outcome: Outcome::Succeeded,
+                                },
+                            );
                         }
                         Decision::Acquire { env, .. } => self.push("driver", Event::EnvAcquired { env }),
                         Decision::TerminateAll => {}
@@ -465,7 +628,15 @@ mod tests {
                 }
                 for (key, kind) in started {
                     let o = outcome(&key, kind);
-                    self.push("driver", Event::RunFinished { run: key, run_kind: kind, outcome: o, duration_ms: 1 });
+                    self.push(
+                        "driver",
+                        Event::RunFinished {
+                            run: key,
+                            run_kind: kind,
+                            outcome: o,
+                            duration_ms: 1,
+                        },
+                    );
                 }
             }
             panic!("no fixpoint");
@@ -490,7 +661,11 @@ mod tests {
     }
 
     fn fail() -> Outcome {
-        Outcome::Failed { code: Some(1), signal: None, command: 0 }
+        Outcome::Failed {
+            code: Some(1),
+            signal: None,
+            command: 0,
+        }
     }
 
     #[test]
@@ -500,7 +675,11 @@ mod tests {
         assert_eq!(
             decide(&sim.plan, &sim.st),
             vec![Decision::Start {
-                key: RunKey { stage: "a".into(), target: None, attempt: 1 },
+                key: RunKey {
+                    stage: "a".into(),
+                    target: None,
+                    attempt: 1
+                },
                 kind: RunKind::Deploy
             }]
         );
@@ -520,7 +699,10 @@ mod tests {
         let ds = decide(&sim.plan, &sim.st);
         // Acquire for the fan-out stage first; the two plain stages fill max_parallel.
         assert!(matches!(&ds[0], Decision::Acquire { env, .. } if env == "prod"));
-        let starts: Vec<_> = ds.iter().filter(|d| matches!(d, Decision::Start { .. })).collect();
+        let starts: Vec<_> = ds
+            .iter()
+            .filter(|d| matches!(d, Decision::Start { .. }))
+            .collect();
         assert_eq!(starts.len(), 2, "{ds:?}");
         let mut sim = sim;
         sim.push("driver", Event::EnvAcquired { env: "prod".into() });
@@ -580,7 +762,13 @@ mod tests {
         let a = stage("a", &[]);
         let b = stage("b", &["a"]);
         let mut sim = Sim::new(plan(vec![a, b]));
-        sim.run(|k, _| if k.stage == "a" { fail() } else { Outcome::Succeeded });
+        sim.run(|k, _| {
+            if k.stage == "a" {
+                fail()
+            } else {
+                Outcome::Succeeded
+            }
+        });
         assert_eq!(sim.starts(RunKind::Deploy), ["a#1"]);
         assert_eq!(sim.finished(), Some(FinalState::Failed));
         assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::Pending);
@@ -593,7 +781,13 @@ mod tests {
         let b = stage("b", &["a"]);
         let c = stage("c", &[]);
         let mut sim = Sim::new(plan(vec![a, b, c]));
-        sim.run(|k, _| if k.stage == "a" { fail() } else { Outcome::Succeeded });
+        sim.run(|k, _| {
+            if k.stage == "a" {
+                fail()
+            } else {
+                Outcome::Succeeded
+            }
+        });
         assert_eq!(sim.starts(RunKind::Deploy), ["a#1", "c#1"]);
         assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::Skipped);
         assert_eq!(sim.finished(), Some(FinalState::Failed));
@@ -610,13 +804,42 @@ mod tests {
         let g = sim.st.gate("signoff").unwrap();
         assert!(g.item_done(1), "the automatic check ran and passed");
         assert!(!g.item_done(0));
-        sim.push("alice", Event::Approved { gate: "signoff".into(), note: String::new() });
-        sim.push("alice", Event::Approved { gate: "signoff".into(), note: String::new() });
-        sim.push("alice", Event::Ticked { gate: "signoff".into(), item: 0, note: String::new() });
+        sim.push(
+            "alice",
+            Event::Approved {
+                gate: "signoff".into(),
+                note: String::new(),
+            },
+        );
+        sim.push(
+            "alice",
+            Event::Approved {
+                gate: "signoff".into(),
+                note: String::new(),
+            },
+        );
+        sim.push(
+            "alice",
+            Event::Ticked {
+                gate: "signoff".into(),
+                item: 0,
+                note: String::new(),
+            },
+        );
         sim.run(|_, _| Outcome::Succeeded);
-        assert_eq!(sim.st.gate("signoff").unwrap().approvals.len(), 1, "alice counts once");
+        assert_eq!(
+            sim.st.gate("signoff").unwrap().approvals.len(),
+            1,
+            "alice counts once"
+        );
         assert!(sim.finished().is_none());
-        sim.push("bob", Event::Approved { gate: "signoff".into(), note: String::new() });
+        sim.push(
+            "bob",
+            Event::Approved {
+                gate: "signoff".into(),
+                note: String::new(),
+            },
+        );
         sim.run(|_, _| Outcome::Succeeded);
         assert_eq!(sim.finished(), Some(FinalState::Succeeded));
     }
@@ -624,21 +847,49 @@ mod tests {
     #[test]
     fn interrupted_attempts_do_not_use_up_retries() {
         let mut sim = Sim::new(plan(vec![stage("a", &[])]));
-        sim.run(|k, _| if k.attempt == 1 { Outcome::Interrupted } else { Outcome::Succeeded });
-        assert_eq!(sim.starts(RunKind::Deploy), ["a#1", "a#2"], "attempt 2 although retries = 0");
+        sim.run(|k, _| {
+            if k.attempt == 1 {
+                Outcome::Interrupted
+            } else {
+                Outcome::Succeeded
+            }
+        });
+        assert_eq!(
+            sim.starts(RunKind::Deploy),
+            ["a#1", "a#2"],
+            "attempt 2 although retries = 0"
+        );
         assert_eq!(sim.finished(), Some(FinalState::Succeeded));
     }
 
     #[test]
     fn requests_are_checked_against_state() {
         let mut sim = Sim::new(plan(vec![stage("a", &[]), stage("b", &["a"])]));
-        sim.run(|k, _| if k.stage == "a" { fail() } else { Outcome::Succeeded });
-        let retry = Event::RetryRequested { stage: "a".into(), target: None };
+        sim.run(|k, _| {
+            if k.stage == "a" {
+                fail()
+            } else {
+                Outcome::Succeeded
+            }
+        });
+        let retry = Event::RetryRequested {
+            stage: "a".into(),
+            target: None,
+        };
         let evs = handle_request(&sim.plan, &sim.st, 99, &retry);
-        assert!(matches!(evs.last(), Some(Event::RequestHandled { accepted: true, .. })), "{evs:?}");
-        let skip = Event::SkipRequested { stage: "a".into(), reason: "x".into() };
+        assert!(
+            matches!(evs.last(), Some(Event::RequestHandled { accepted: true, .. })),
+            "{evs:?}"
+        );
+        let skip = Event::SkipRequested {
+            stage: "a".into(),
+            reason: "x".into(),
+        };
         let evs = handle_request(&sim.plan, &sim.st, 100, &skip);
-        assert!(matches!(evs.last(), Some(Event::RequestHandled { accepted: false, .. })), "{evs:?}");
+        assert!(
+            matches!(evs.last(), Some(Event::RequestHandled { accepted: false, .. })),
+            "{evs:?}"
+        );
         for e in handle_request(&sim.plan, &sim.st, 99, &retry) {
             sim.push("driver", e);
         }

@@ -36,6 +36,9 @@ pub struct ReleaseState {
     /// A stage failed with `on_failure = "halt"`: nothing new starts.
     pub halted: bool,
     pub last_seq: u64,
+    /// Stage id -> index in `stages`.
+    #[serde(skip)]
+    index: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,7 +89,10 @@ impl StageStatus {
     }
     /// The stage will not run (again) without a person's retry.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped | Self::RolledBack | Self::RollbackFailed)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Skipped | Self::RolledBack | Self::RollbackFailed
+        )
     }
 }
 
@@ -195,13 +201,18 @@ pub struct CheckState {
 impl GateState {
     pub fn item_done(&self, i: usize) -> bool {
         if self.decl.checklist.get(i).is_some_and(|(_, auto)| *auto) {
-            self.checks[i].as_ref().and_then(|c| c.outcome.as_ref()).is_some_and(Outcome::is_success)
+            self.checks[i]
+                .as_ref()
+                .and_then(|c| c.outcome.as_ref())
+                .is_some_and(Outcome::is_success)
         } else {
             self.ticks[i].is_some()
         }
     }
     pub fn items_done(&self) -> usize {
-        (0..self.decl.checklist.len()).filter(|&i| self.item_done(i)).count()
+        (0..self.decl.checklist.len())
+            .filter(|&i| self.item_done(i))
+            .count()
     }
     pub fn satisfied(&self) -> bool {
         self.items_done() == self.decl.checklist.len() && self.approvals.len() as u32 >= self.decl.approvals
@@ -230,10 +241,18 @@ impl GateState {
             } else {
                 format!(
                     "; approved by {}",
-                    self.approvals.iter().map(|a| a.actor.as_str()).collect::<Vec<_>>().join(", ")
+                    self.approvals
+                        .iter()
+                        .map(|a| a.actor.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
-            out.push(format!("{} more approval(s) of {}{who}", self.decl.approvals - have, self.decl.approvals));
+            out.push(format!(
+                "{} more approval(s) of {}{who}",
+                self.decl.approvals - have,
+                self.decl.approvals
+            ));
         }
         out
     }
@@ -256,10 +275,10 @@ impl ReleaseState {
     }
 
     pub fn stage(&self, id: &str) -> Option<&StageState> {
-        self.stages.iter().find(|s| s.decl.id == id)
+        self.index.get(id).map(|&i| &self.stages[i])
     }
     fn stage_mut(&mut self, id: &str) -> Option<&mut StageState> {
-        self.stages.iter_mut().find(|s| s.decl.id == id)
+        self.index.get(id).map(|&i| &mut self.stages[i])
     }
     pub fn gate(&self, name: &str) -> Option<&GateState> {
         self.gates.iter().find(|g| g.decl.name == name)
@@ -268,10 +287,16 @@ impl ReleaseState {
         self.gates.iter_mut().find(|g| g.decl.name == name)
     }
     pub fn target(&self, stage: &str, target: Option<&str>) -> Option<&TargetState> {
-        self.stage(stage)?.targets.iter().find(|t| t.target.as_deref() == target)
+        self.stage(stage)?
+            .targets
+            .iter()
+            .find(|t| t.target.as_deref() == target)
     }
     fn target_mut(&mut self, stage: &str, target: Option<&str>) -> Option<&mut TargetState> {
-        self.stage_mut(stage)?.targets.iter_mut().find(|t| t.target.as_deref() == target)
+        self.stage_mut(stage)?
+            .targets
+            .iter_mut()
+            .find(|t| t.target.as_deref() == target)
     }
 
     /// Every attempt (deploy or rollback) that has started and not finished.
@@ -281,7 +306,11 @@ impl ReleaseState {
             for t in &s.targets {
                 for (kind, list) in [(RunKind::Deploy, &t.attempts), (RunKind::Rollback, &t.rollbacks)] {
                     for a in list.iter().filter(|a| a.running()) {
-                        let key = RunKey { stage: s.decl.id.clone(), target: t.target.clone(), attempt: a.n };
+                        let key = RunKey {
+                            stage: s.decl.id.clone(),
+                            target: t.target.clone(),
+                            attempt: a.n,
+                        };
                         out.push((key, kind, a));
                     }
                 }
@@ -308,16 +337,27 @@ impl ReleaseState {
             };
         }
         if !driver_alive {
-            return if self.driver_stopped.is_some() { "paused" } else { "interrupted" };
+            return if self.driver_stopped.is_some() {
+                "paused"
+            } else {
+                "interrupted"
+            };
         }
         let running = self.stages.iter().any(|s| s.status == StageStatus::Running);
         let gated = self.stages.iter().any(|s| s.status == StageStatus::Gated);
-        if gated && !running && self.rollback.is_none() { "paused" } else { "running" }
+        if gated && !running && self.rollback.is_none() {
+            "paused"
+        } else {
+            "running"
+        }
     }
 
     /// Stages done / total, for progress bars.
     pub fn progress(&self) -> (usize, usize) {
-        (self.stages.iter().filter(|s| s.status.is_terminal()).count(), self.stages.len())
+        (
+            self.stages.iter().filter(|s| s.status.is_terminal()).count(),
+            self.stages.len(),
+        )
     }
 
     /// Apply one record. Pure: no I/O, no clock.
@@ -326,7 +366,15 @@ impl ReleaseState {
         self.updated_at = Some(rec.ts);
         let at = rec.ts;
         match &rec.event {
-            Event::ReleaseCreated { id, version, rtype, plan, plan_path, stages, gates } => {
+            Event::ReleaseCreated {
+                id,
+                version,
+                rtype,
+                plan,
+                plan_path,
+                stages,
+                gates,
+            } => {
                 self.id = id.clone();
                 self.version = version.clone();
                 self.rtype = *rtype;
@@ -339,7 +387,10 @@ impl ReleaseState {
                         targets: if d.targets.is_empty() {
                             vec![TargetState::new(None, d.retries)]
                         } else {
-                            d.targets.iter().map(|t| TargetState::new(Some(t.clone()), d.retries)).collect()
+                            d.targets
+                                .iter()
+                                .map(|t| TargetState::new(Some(t.clone()), d.retries))
+                                .collect()
                         },
                         decl: d.clone(),
                         status: StageStatus::Pending,
@@ -349,6 +400,12 @@ impl ReleaseState {
                         started_at: None,
                         finished_at: None,
                     })
+                    .collect();
+                self.index = self
+                    .stages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.decl.id.clone(), i))
                     .collect();
                 self.gates = gates
                     .iter()
@@ -370,7 +427,11 @@ impl ReleaseState {
                 self.driver_stopped = Some(reason.clone());
             }
             Event::ReleaseFinished { state, reason } => {
-                self.finished = Some(Finished { state: *state, reason: reason.clone(), at });
+                self.finished = Some(Finished {
+                    state: *state,
+                    reason: reason.clone(),
+                    at,
+                });
                 self.driver_pid = None;
                 self.env_holds.clear();
                 self.cancelling = false;
@@ -405,12 +466,19 @@ impl ReleaseState {
                     }
                 }
             }
-            Event::RunSpawned { run, run_kind, pgid, .. } => {
+            Event::RunSpawned {
+                run, run_kind, pgid, ..
+            } => {
                 if let Some(a) = self.attempt_mut(run, *run_kind) {
                     a.pgids.push(*pgid);
                 }
             }
-            Event::RunFinished { run, run_kind, outcome, duration_ms } => {
+            Event::RunFinished {
+                run,
+                run_kind,
+                outcome,
+                duration_ms,
+            } => {
                 if *outcome == Outcome::Interrupted
                     && *run_kind == RunKind::Deploy
                     && let Some(t) = self.target_mut(&run.stage, run.target.as_deref())
@@ -431,7 +499,12 @@ impl ReleaseState {
                         .targets
                         .iter()
                         .filter(|t| !t.rollbacks.is_empty())
-                        .map(|t| t.rollbacks.last().and_then(|a| a.outcome.as_ref()).is_some_and(Outcome::is_success))
+                        .map(|t| {
+                            t.rollbacks
+                                .last()
+                                .and_then(|a| a.outcome.as_ref())
+                                .is_some_and(Outcome::is_success)
+                        })
                         .collect();
                     if !outcome.is_success() {
                         s.status = StageStatus::RollbackFailed;
@@ -441,7 +514,11 @@ impl ReleaseState {
                 }
             }
             Event::StageSucceeded { stage } => self.end_stage(stage, StageStatus::Succeeded, None, at),
-            Event::StageFailed { stage, on_failure, reason } => {
+            Event::StageFailed {
+                stage,
+                on_failure,
+                reason,
+            } => {
                 self.end_stage(stage, StageStatus::Failed, Some(reason.clone()), at);
                 if let Some(s) = self.stage_mut(stage) {
                     s.on_failure = Some(*on_failure);
@@ -450,7 +527,9 @@ impl ReleaseState {
                     self.halted = true;
                 }
             }
-            Event::StageSkipped { stage, reason } => self.end_stage(stage, StageStatus::Skipped, Some(reason.clone()), at),
+            Event::StageSkipped { stage, reason } => {
+                self.end_stage(stage, StageStatus::Skipped, Some(reason.clone()), at)
+            }
             Event::StageRetry { stage, targets } => {
                 self.finished = None;
                 self.halted = false;
@@ -481,7 +560,11 @@ impl ReleaseState {
             }
             Event::CheckStarted { gate, item, log } => {
                 if let Some(c) = self.gate_mut(gate).and_then(|g| g.checks.get_mut(*item)) {
-                    *c = Some(CheckState { started_at: at, outcome: None, log: log.clone() });
+                    *c = Some(CheckState {
+                        started_at: at,
+                        outcome: None,
+                        log: log.clone(),
+                    });
                 }
             }
             Event::CheckFinished { gate, item, outcome } => {
@@ -493,14 +576,22 @@ impl ReleaseState {
                 if let Some(g) = self.gate_mut(gate)
                     && !g.approvals.iter().any(|a| a.actor == rec.actor)
                 {
-                    g.approvals.push(Mark { actor: rec.actor.clone(), at, note: note.clone() });
+                    g.approvals.push(Mark {
+                        actor: rec.actor.clone(),
+                        at,
+                        note: note.clone(),
+                    });
                 }
             }
             Event::Ticked { gate, item, note } => {
                 if let Some(t) = self.gate_mut(gate).and_then(|g| g.ticks.get_mut(*item))
                     && t.is_none()
                 {
-                    *t = Some(Mark { actor: rec.actor.clone(), at, note: note.clone() });
+                    *t = Some(Mark {
+                        actor: rec.actor.clone(),
+                        at,
+                        note: note.clone(),
+                    });
                 }
             }
             Event::CancelRequested {}
@@ -520,7 +611,11 @@ impl ReleaseState {
                     },
                 );
             }
-            Event::RequestHandled { request, accepted, message } => {
+            Event::RequestHandled {
+                request,
+                accepted,
+                message,
+            } => {
                 if let Some(r) = self.requests.get_mut(request) {
                     r.handled = Some((*accepted, message.clone()));
                     if *accepted && matches!(r.event, Event::CancelRequested {}) {
@@ -530,7 +625,11 @@ impl ReleaseState {
             }
             Event::RollbackStarted { reason, order } => {
                 self.finished = None;
-                self.rollback = Some(RollbackState { reason: reason.clone(), order: order.clone(), finished: None });
+                self.rollback = Some(RollbackState {
+                    reason: reason.clone(),
+                    order: order.clone(),
+                    finished: None,
+                });
             }
             Event::RollbackFinished { ok } => {
                 if let Some(r) = &mut self.rollback {
@@ -562,6 +661,11 @@ impl ReleaseState {
 
 impl TargetState {
     fn new(target: Option<String>, retries: u32) -> Self {
-        TargetState { target, attempts: Vec::new(), allowed_attempts: retries + 1, rollbacks: Vec::new() }
+        TargetState {
+            target,
+            attempts: Vec::new(),
+            allowed_attempts: retries + 1,
+            rollbacks: Vec::new(),
+        }
     }
 }

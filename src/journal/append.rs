@@ -16,7 +16,8 @@ use crate::engine::output::Masker;
 /// An open journal, ready to append. Cheap to keep open for a process's lifetime.
 pub struct Journal {
     path: PathBuf,
-    head_path: PathBuf,
+    /// `head`: the last line's sequence number and hash, rewritten in place on every commit.
+    head: Option<File>,
     file: File,
     masker: Arc<Masker>,
     /// Bytes of the file we have accounted for (everything up to the last complete line).
@@ -28,9 +29,27 @@ pub struct Journal {
 impl Journal {
     /// Open (creating if needed) the journal at `path`. `masker` masks secret values in every line.
     pub fn open(path: &Path, masker: Arc<Masker>) -> Result<Journal, JournalError> {
-        let file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io_err(path))?;
-        let head_path = path.with_file_name("head");
-        Ok(Journal { path: path.to_path_buf(), head_path, file, masker, len: 0, next_seq: 1, last_hash: String::new() })
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        let head = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path.with_file_name("head"))
+            .ok();
+        Ok(Journal {
+            path: path.to_path_buf(),
+            head,
+            file,
+            masker,
+            len: 0,
+            next_seq: 1,
+            last_hash: String::new(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -39,28 +58,48 @@ impl Journal {
 
     /// Append `events` as one durable batch by `actor`; returns the records as written.
     pub fn append(&mut self, actor: &str, events: Vec<Event>) -> Result<Vec<Record>, JournalError> {
-        self.append_checked(actor, |_| Ok::<_, JournalError>(events)).map(|(r, _)| r)
+        self.append_checked(actor, |_| Ok::<_, JournalError>(events))
+            .map(|(r, _)| r)
     }
 
     /// Under the append lock: catch up with the journal, let `decide` look at every record written
     /// so far (by any process) and return the events to append (or an error, appending nothing).
     /// This makes "check, then append" atomic across processes (e.g. refusing a second approval
-    /// by the same person).
+    /// by the same person). Returns (written, seen before).
     pub fn append_checked<E, F>(&mut self, actor: &str, decide: F) -> Result<(Vec<Record>, Vec<Record>), E>
     where
         E: From<JournalError>,
         F: FnOnce(&[Record]) -> Result<Vec<Event>, E>,
     {
-        let path = self.path.clone();
-        self.file.lock().map_err(io_err(&path))?;
-        let result = (|| {
-            let seen = self.catch_up()?;
-            let events = decide(&seen)?;
-            let written = self.write_locked(actor, events)?;
-            Ok((written, seen))
-        })();
-        let _ = self.file.unlock();
-        result
+        let (mut txn, seen) = self.begin()?;
+        let events = decide(&seen)?;
+        let written: Vec<Record> = events.into_iter().map(|e| txn.push(actor, e)).collect();
+        txn.commit(true)?;
+        Ok((written, seen))
+    }
+
+    /// Start a transaction: take the append lock and catch up with what others appended (returned
+    /// in order). Records pushed to the transaction get their final sequence numbers at once, so a
+    /// driver can fold them before they are written; nothing is durable, and no effect may happen,
+    /// until [`Txn::commit`]. Dropping the transaction discards what was pushed.
+    pub fn begin(&mut self) -> Result<(Txn<'_>, Vec<Record>), JournalError> {
+        self.file.lock().map_err(io_err(&self.path))?;
+        let saved = (self.next_seq, self.last_hash.clone());
+        match self.catch_up() {
+            Ok(seen) => Ok((
+                Txn {
+                    journal: self,
+                    buf: Vec::new(),
+                    saved,
+                    done: false,
+                },
+                seen,
+            )),
+            Err(e) => {
+                let _ = self.file.unlock();
+                Err(e)
+            }
+        }
     }
 
     /// Read everything appended since we last looked (under the lock). A torn unterminated tail
@@ -71,8 +110,13 @@ impl Journal {
             return Ok(Vec::new());
         }
         let mut data = Vec::with_capacity((size - self.len) as usize);
-        self.file.seek(SeekFrom::Start(self.len)).map_err(io_err(&self.path))?;
-        (&self.file).take(size - self.len).read_to_end(&mut data).map_err(io_err(&self.path))?;
+        self.file
+            .seek(SeekFrom::Start(self.len))
+            .map_err(io_err(&self.path))?;
+        (&self.file)
+            .take(size - self.len)
+            .read_to_end(&mut data)
+            .map_err(io_err(&self.path))?;
         let (lines, tail) = split_lines(&data);
         let mut records = Vec::with_capacity(lines.len());
         let mut consumed = 0u64;
@@ -106,35 +150,77 @@ impl Journal {
         }
         Ok(records)
     }
+}
 
-    fn write_locked(&mut self, actor: &str, events: Vec<Event>) -> Result<Vec<Record>, JournalError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
+/// An open append transaction: holds the journal's append lock until committed or dropped.
+pub struct Txn<'a> {
+    journal: &'a mut Journal,
+    buf: Vec<u8>,
+    /// Chain position before the transaction, restored if it is dropped uncommitted.
+    saved: (u64, String),
+    done: bool,
+}
+
+impl Txn<'_> {
+    /// Add an event; returns its record (sequence number and chain link final).
+    pub fn push(&mut self, actor: &str, event: Event) -> Record {
+        let j = &mut *self.journal;
+        let rec = Record {
+            seq: j.next_seq,
+            ts: Utc::now(),
+            actor: actor.to_string(),
+            prev: std::mem::take(&mut j.last_hash),
+            event,
+        };
+        let json = serde_json::to_string(&rec).expect("records always serialize");
+        let line = j.masker.mask_str(&json);
+        j.last_hash = line_hash(line.as_bytes());
+        self.buf.extend_from_slice(line.as_bytes());
+        self.buf.push(b'\n');
+        j.next_seq += 1;
+        rec
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Write everything pushed with one `write`, fsync when `durable`, release the lock.
+    /// (`durable = false` is for records whose loss in an OS crash is covered otherwise; a later
+    /// durable commit flushes them too.)
+    pub fn commit(mut self, durable: bool) -> Result<(), JournalError> {
+        self.done = true;
+        let j = &mut *self.journal;
+        let result = (|| {
+            if self.buf.is_empty() {
+                return Ok(());
+            }
+            j.file.write_all(&self.buf).map_err(io_err(&j.path))?;
+            if durable {
+                j.file.sync_data().map_err(io_err(&j.path))?;
+            }
+            j.len += self.buf.len() as u64;
+            // The head lets `verify` notice an altered last line; it is advisory, so not fsynced.
+            // Fixed width, so rewriting it in place never leaves a longer old tail behind.
+            if let Some(head) = &j.head {
+                use std::os::unix::fs::FileExt;
+                let _ = head.write_at(format!("{:020} {}\n", j.next_seq - 1, j.last_hash).as_bytes(), 0);
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            (j.next_seq, j.last_hash) = std::mem::take(&mut self.saved);
         }
-        let mut buf = Vec::with_capacity(256 * events.len());
-        let mut records = Vec::with_capacity(events.len());
-        let now = Utc::now();
-        for event in events {
-            let rec = Record {
-                seq: self.next_seq,
-                ts: now,
-                actor: actor.to_string(),
-                prev: std::mem::take(&mut self.last_hash),
-                event,
-            };
-            let json = serde_json::to_string(&rec).expect("records always serialize");
-            let line = self.masker.mask_str(&json);
-            self.last_hash = line_hash(line.as_bytes());
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
-            self.next_seq += 1;
-            records.push(rec);
+        let _ = j.file.unlock();
+        result
+    }
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            (self.journal.next_seq, self.journal.last_hash) = std::mem::take(&mut self.saved);
+            let _ = self.journal.file.unlock();
         }
-        self.file.write_all(&buf).map_err(io_err(&self.path))?;
-        self.file.sync_data().map_err(io_err(&self.path))?;
-        self.len += buf.len() as u64;
-        // The head lets `verify` notice an altered last line; it is advisory, so not fsynced.
-        let _ = std::fs::write(&self.head_path, format!("{} {}\n", self.next_seq - 1, self.last_hash));
-        Ok(records)
     }
 }

@@ -9,7 +9,7 @@ mod read;
 pub mod store;
 mod tail;
 
-pub use append::Journal;
+pub use append::{Journal, Txn};
 pub use read::{LoadWarning, Verified, read_journal, verify};
 pub use store::{DriverLock, ReleaseDir, Store};
 pub use tail::{Tail, Waker};
@@ -23,7 +23,11 @@ pub enum JournalError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{}:{line}: not a journal record: {message}", path.display())]
-    Corrupt { path: PathBuf, line: usize, message: String },
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("release `{0}` not found{1}")]
     NotFound(String, String),
     #[error("{0}")]
@@ -31,7 +35,10 @@ pub enum JournalError {
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
-    move |source| JournalError::Io { path: path.to_path_buf(), source }
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// SHA-256 of a line (without its newline), hex.

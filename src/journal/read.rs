@@ -15,7 +15,10 @@ impl std::fmt::Display for LoadWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LoadWarning::TornLastLine { line, bytes } => {
-                write!(f, "ignored a torn last journal line {line} ({bytes} bytes; a crash mid-write)")
+                write!(
+                    f,
+                    "ignored a torn last journal line {line} ({bytes} bytes; a crash mid-write)"
+                )
             }
         }
     }
@@ -39,7 +42,10 @@ pub fn read_journal(path: &Path) -> Result<(Vec<Record>, Vec<LoadWarning>), Jour
     parse_journal(&data, path)
 }
 
-pub(crate) fn parse_journal(data: &[u8], path: &Path) -> Result<(Vec<Record>, Vec<LoadWarning>), JournalError> {
+pub(crate) fn parse_journal(
+    data: &[u8],
+    path: &Path,
+) -> Result<(Vec<Record>, Vec<LoadWarning>), JournalError> {
     let (lines, tail) = split_lines(data);
     let mut records = Vec::with_capacity(lines.len());
     let mut warnings = Vec::new();
@@ -48,15 +54,25 @@ pub(crate) fn parse_journal(data: &[u8], path: &Path) -> Result<(Vec<Record>, Ve
         match serde_json::from_slice::<Record>(line) {
             Ok(r) => records.push(r),
             Err(_) if i + 1 == n && tail.is_empty() => {
-                warnings.push(LoadWarning::TornLastLine { line: i + 1, bytes: line.len() });
+                warnings.push(LoadWarning::TornLastLine {
+                    line: i + 1,
+                    bytes: line.len(),
+                });
             }
             Err(e) => {
-                return Err(JournalError::Corrupt { path: path.to_path_buf(), line: i + 1, message: e.to_string() });
+                return Err(JournalError::Corrupt {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    message: e.to_string(),
+                });
             }
         }
     }
     if !tail.is_empty() {
-        warnings.push(LoadWarning::TornLastLine { line: n + 1, bytes: tail.len() });
+        warnings.push(LoadWarning::TornLastLine {
+            line: n + 1,
+            bytes: tail.len(),
+        });
     }
     Ok((records, warnings))
 }
@@ -81,7 +97,12 @@ pub fn verify(journal: &Path, head: Option<&str>) -> Result<Verified, JournalErr
         let lineno = i + 1;
         let rec: Record = match serde_json::from_slice(line) {
             Ok(r) => r,
-            Err(e) => return Ok(Verified::Altered { line: lineno, reason: format!("not a valid record: {e}") }),
+            Err(e) => {
+                return Ok(Verified::Altered {
+                    line: lineno,
+                    reason: format!("not a valid record: {e}"),
+                });
+            }
         };
         if rec.prev != prev_hash {
             // This line's link does not match the line before: either the line before was changed,
@@ -89,11 +110,17 @@ pub fn verify(journal: &Path, head: Option<&str>) -> Result<Verified, JournalErr
             let altered = if i == 0 { 1 } else { lineno - 1 };
             return Ok(Verified::Altered {
                 line: altered,
-                reason: format!("line {lineno} records a different hash for line {}", lineno.saturating_sub(1).max(1)),
+                reason: format!(
+                    "line {lineno} records a different hash for line {}",
+                    lineno.saturating_sub(1).max(1)
+                ),
             });
         }
         if rec.seq != lineno as u64 {
-            return Ok(Verified::Altered { line: lineno, reason: format!("sequence number {} where {lineno} was expected", rec.seq) });
+            return Ok(Verified::Altered {
+                line: lineno,
+                reason: format!("sequence number {} where {lineno} was expected", rec.seq),
+            });
         }
         prev_hash = line_hash(line);
     }
@@ -110,7 +137,10 @@ pub fn verify(journal: &Path, head: Option<&str>) -> Result<Verified, JournalErr
         if head_seq > lines.len() {
             return Ok(Verified::Altered {
                 line: lines.len() + 1,
-                reason: format!("the journal ends at line {} but {head_seq} lines were written", lines.len()),
+                reason: format!(
+                    "the journal ends at line {} but {head_seq} lines were written",
+                    lines.len()
+                ),
             });
         }
     }

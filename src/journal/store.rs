@@ -28,7 +28,12 @@ impl Store {
             Some(p) => p,
             None => directories::ProjectDirs::from("", "", "flightdeck")
                 .map(|d| d.data_dir().to_path_buf())
-                .ok_or_else(|| JournalError::NotFound("data directory".into(), ": no home directory; use --data-dir".into()))?,
+                .ok_or_else(|| {
+                    JournalError::NotFound(
+                        "data directory".into(),
+                        ": no home directory; use --data-dir".into(),
+                    )
+                })?,
         };
         Ok(Store { root })
     }
@@ -43,13 +48,21 @@ impl Store {
         std::fs::create_dir_all(&base).map_err(io_err(&base))?;
         let stem = sanitize_id(version);
         for n in 1.. {
-            let id = if n == 1 { stem.clone() } else { format!("{stem}-{n}") };
+            let id = if n == 1 {
+                stem.clone()
+            } else {
+                format!("{stem}-{n}")
+            };
             let path = base.join(&id);
             match std::fs::create_dir(&path) {
                 Ok(()) => {
                     let logs = path.join("logs");
                     std::fs::create_dir(&logs).map_err(io_err(&logs))?;
-                    return Ok(ReleaseDir { plan: plan.to_string(), id, path });
+                    return Ok(ReleaseDir {
+                        plan: plan.to_string(),
+                        id,
+                        path,
+                    });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(JournalError::Io { path, source: e }),
@@ -65,7 +78,10 @@ impl Store {
             None => {
                 let dir = self.root.join("plans");
                 match std::fs::read_dir(&dir) {
-                    Ok(rd) => rd.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect(),
+                    Ok(rd) => rd
+                        .filter_map(|e| e.ok())
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .collect(),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
                     Err(e) => return Err(JournalError::Io { path: dir, source: e }),
                 }
@@ -84,11 +100,20 @@ impl Store {
                 if !path.join("journal.jsonl").is_file() {
                     continue;
                 }
-                let Ok(id) = entry.file_name().into_string() else { continue };
+                let Ok(id) = entry.file_name().into_string() else {
+                    continue;
+                };
                 let created = std::fs::metadata(path.join("journal.jsonl"))
                     .and_then(|m| m.created().or_else(|_| m.modified()))
                     .ok();
-                out.push((created, ReleaseDir { plan: plan.clone(), id, path }));
+                out.push((
+                    created,
+                    ReleaseDir {
+                        plan: plan.clone(),
+                        id,
+                        path,
+                    },
+                ));
             }
         }
         out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
@@ -103,7 +128,8 @@ impl Store {
         match id {
             None | Some("latest") => {
                 if plan.is_none() {
-                    let plans: std::collections::BTreeSet<&str> = all.iter().map(|r| r.plan.as_str()).collect();
+                    let plans: std::collections::BTreeSet<&str> =
+                        all.iter().map(|r| r.plan.as_str()).collect();
                     if plans.len() > 1 {
                         return Err(JournalError::Ambiguous(format!(
                             "`latest` is ambiguous: releases of several plans ({}); name the release or run inside a plan's folder",
@@ -111,7 +137,9 @@ impl Store {
                         )));
                     }
                 }
-                all.into_iter().next().ok_or_else(|| JournalError::NotFound("latest".into(), format!("{scope}: no releases yet")))
+                all.into_iter().next().ok_or_else(|| {
+                    JournalError::NotFound("latest".into(), format!("{scope}: no releases yet"))
+                })
             }
             Some(id) => {
                 let hits: Vec<ReleaseDir> = all.into_iter().filter(|r| r.id == id).collect();
@@ -120,7 +148,10 @@ impl Store {
                     1 => Ok(hits.into_iter().next().expect("one hit")),
                     _ => Err(JournalError::Ambiguous(format!(
                         "release `{id}` exists for several plans ({}); run inside the plan's folder or pass --plan",
-                        hits.iter().map(|r| r.plan.as_str()).collect::<Vec<_>>().join(", ")
+                        hits.iter()
+                            .map(|r| r.plan.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))),
                 }
             }
@@ -132,16 +163,37 @@ impl Store {
 fn sanitize_id(version: &str) -> String {
     let s: String = version
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._+-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if s.is_empty() || s.starts_with('.') { format!("v{s}") } else { s }
+    if s.is_empty() || s.starts_with('.') {
+        format!("v{s}")
+    } else {
+        s
+    }
 }
 
 impl ReleaseDir {
     pub fn from_path(path: &Path) -> ReleaseDir {
-        let id = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let plan = path.parent().and_then(|p| p.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        ReleaseDir { plan, id, path: path.to_path_buf() }
+        let id = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let plan = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ReleaseDir {
+            plan,
+            id,
+            path: path.to_path_buf(),
+        }
     }
     pub fn journal(&self) -> PathBuf {
         self.path.join("journal.jsonl")
@@ -165,7 +217,13 @@ impl ReleaseDir {
     /// Take the driver lock, or say which pid holds it.
     pub fn lock_driver(&self) -> Result<Result<DriverLock, Option<u32>>, JournalError> {
         let path = self.driver_lock_path();
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err(&path))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err(&path))?;
         // Observers probe liveness with a brief shared lock; retry a little before concluding that
         // another driver holds it.
         let mut tries = 0;

@@ -20,7 +20,12 @@ pub struct Tail {
 
 impl Tail {
     pub fn new(path: &Path) -> Tail {
-        Tail { path: path.to_path_buf(), file: None, offset: 0, partial: Vec::new() }
+        Tail {
+            path: path.to_path_buf(),
+            file: None,
+            offset: 0,
+            partial: Vec::new(),
+        }
     }
 
     /// New complete records since the last call (none if the file does not exist yet). A line
@@ -39,12 +44,20 @@ impl Tail {
         Ok(out)
     }
 
-    fn poll_lines(&mut self, mut f: impl FnMut(&[u8], &Path) -> Result<(), JournalError>) -> Result<(), JournalError> {
+    fn poll_lines(
+        &mut self,
+        mut f: impl FnMut(&[u8], &Path) -> Result<(), JournalError>,
+    ) -> Result<(), JournalError> {
         if self.file.is_none() {
             match File::open(&self.path) {
                 Ok(f) => self.file = Some(f),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(JournalError::Io { path: self.path.clone(), source: e }),
+                Err(e) => {
+                    return Err(JournalError::Io {
+                        path: self.path.clone(),
+                        source: e,
+                    });
+                }
             }
         }
         let file = self.file.as_mut().expect("opened above");
@@ -58,9 +71,12 @@ impl Tail {
         if len == self.offset {
             return Ok(());
         }
-        file.seek(SeekFrom::Start(self.offset)).map_err(io_err(&self.path))?;
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(io_err(&self.path))?;
         let mut buf = Vec::with_capacity((len - self.offset) as usize);
-        file.take(len - self.offset).read_to_end(&mut buf).map_err(io_err(&self.path))?;
+        file.take(len - self.offset)
+            .read_to_end(&mut buf)
+            .map_err(io_err(&self.path))?;
         self.offset += buf.len() as u64;
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', &buf) {
@@ -99,7 +115,11 @@ impl Waker {
         })
         .and_then(|mut w| w.watch(dir, RecursiveMode::Recursive).map(|()| w))
         .ok();
-        Waker { _watcher: watcher, rx, fallback }
+        Waker {
+            _watcher: watcher,
+            rx,
+            fallback,
+        }
     }
 
     /// Wait until something changed or the fallback period passed.
