@@ -26,7 +26,11 @@ pub mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "flightdeck", version, about = "A terminal release cockpit: plan, run, gate, roll back and audit releases")]
+#[command(
+    name = "flightdeck",
+    version,
+    about = "A terminal release cockpit: plan, run, gate, roll back and audit releases"
+)]
 pub struct Cli {
     #[command(flatten)]
     global: Global,
@@ -82,7 +86,11 @@ enum Command {
         note: String,
     },
     /// Re-run an automatic checklist item.
-    Recheck { release: String, gate: String, item: String },
+    Recheck {
+        release: String,
+        gate: String,
+        item: String,
+    },
     /// Cancel a release: running commands get SIGTERM, then SIGKILL after the grace period.
     Cancel { release: Option<String> },
     /// Retry a failed stage (by default its failed targets only).
@@ -168,23 +176,45 @@ pub fn run() -> Result<ExitCode> {
     let ctx = Ctx { g: cli.global };
     let code = match cli.command {
         Command::Check => ctx.check(),
-        Command::Run { version, rtype, drive } => ctx.run(&version, rtype, drive),
+        Command::Run {
+            version,
+            rtype,
+            drive,
+        } => ctx.run(&version, rtype, drive),
         Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive),
         Command::Approve { release, gate, note } => ctx.approve(&release, &gate, note),
-        Command::Tick { release, gate, item, note } => ctx.tick(&release, &gate, &item, note),
+        Command::Tick {
+            release,
+            gate,
+            item,
+            note,
+        } => ctx.tick(&release, &gate, &item, note),
         Command::Recheck { release, gate, item } => ctx.recheck(&release, &gate, &item),
         Command::Cancel { release } => ctx.request(release.as_deref(), Event::CancelRequested {}),
-        Command::Retry { release, stage, target } => {
-            ctx.request(Some(&release), Event::RetryRequested { stage, target })
+        Command::Retry {
+            release,
+            stage,
+            target,
+        } => ctx.request(Some(&release), Event::RetryRequested { stage, target }),
+        Command::Skip {
+            release,
+            stage,
+            reason,
+        } => ctx.request(Some(&release), Event::SkipRequested { stage, reason }),
+        Command::Rollback { release, stage } => {
+            ctx.request(release.as_deref(), Event::RollbackRequested { stage })
         }
-        Command::Skip { release, stage, reason } => ctx.request(Some(&release), Event::SkipRequested { stage, reason }),
-        Command::Rollback { release, stage } => ctx.request(release.as_deref(), Event::RollbackRequested { stage }),
         Command::UnlockEnv { release, env, reason } => ctx.unlock_env(&release, &env, &reason),
         Command::Status { release, json } => ctx.status(release.as_deref(), json),
         Command::List { all, json } => ctx.list(all, json),
-        Command::Logs { release, stage, target, attempt, follow, rollback } => {
-            ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback)
-        }
+        Command::Logs {
+            release,
+            stage,
+            target,
+            attempt,
+            follow,
+            rollback,
+        } => ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback),
         Command::Verify { release } => ctx.verify(release.as_deref()),
         Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
     };
@@ -254,7 +284,9 @@ impl Ctx {
         match store.find(scope.as_deref(), release) {
             Ok(r) => Ok(r),
             // Not among this plan's releases: try every plan (an id is usually unique).
-            Err(journal::JournalError::NotFound(..)) if scope.is_some() && release.is_some_and(|r| r != "latest") => {
+            Err(journal::JournalError::NotFound(..))
+                if scope.is_some() && release.is_some_and(|r| r != "latest") =>
+            {
                 store.find(None, release).map_err(|e| usage(e.to_string()))
             }
             Err(e) => Err(usage(e.to_string())),
@@ -313,7 +345,10 @@ impl Ctx {
         std::fs::write(rdir.plan_copy(), text)?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
         let mut journal = Journal::open(&rdir.journal(), masker)?;
-        journal.append(&self.actor(), vec![driver::release_created(&plan, &rdir.id, version, rtype)])?;
+        journal.append(
+            &self.actor(),
+            vec![driver::release_created(&plan, &rdir.id, version, rtype)],
+        )?;
         self.drive(plan, rdir, store, flags, false)
     }
 
@@ -321,11 +356,18 @@ impl Ctx {
         let rdir = self.find(release)?;
         let state = Self::load_state(&rdir)?;
         if let Some(pid) = rdir.live_driver() {
-            eprintln!("flightdeck: release {} is driven by another process (pid {pid})", rdir.id);
+            eprintln!(
+                "flightdeck: release {} is driven by another process (pid {pid})",
+                rdir.id
+            );
             return Ok(exit::LOCKED);
         }
         if state.finished.is_some() && state.pending_requests().next().is_none() {
-            eprintln!("flightdeck: release {} has already finished ({})", rdir.id, state.state_word(false));
+            eprintln!(
+                "flightdeck: release {} has already finished ({})",
+                rdir.id,
+                state.state_word(false)
+            );
             return Ok(end_code(&state));
         }
         let plan = driver::plan_for_release(&rdir, &state)?;
@@ -333,11 +375,22 @@ impl Ctx {
     }
 
     /// Drive in this process and print as an observer; `resumed`: print only what happens from now.
-    fn drive(&self, plan: Plan, rdir: ReleaseDir, store: Store, flags: DriveFlags, resumed: bool) -> Result<u8> {
+    fn drive(
+        &self,
+        plan: Plan,
+        rdir: ReleaseDir,
+        store: Store,
+        flags: DriveFlags,
+        resumed: bool,
+    ) -> Result<u8> {
         if flags.detach {
             return self.detach(&rdir, flags.no_wait);
         }
-        let opts = DriveOptions { no_wait: flags.no_wait, grace: grace(), actor: self.actor() };
+        let opts = DriveOptions {
+            no_wait: flags.no_wait,
+            grace: grace(),
+            actor: self.actor(),
+        };
         let rt = runtime()?;
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
@@ -373,7 +426,10 @@ impl Ctx {
         rt.shutdown_timeout(Duration::from_secs(1));
         let end = end?;
         if end == DriveEnd::Paused {
-            eprintln!("flightdeck: release {} is paused at a gate; `flightdeck resume {}` continues it", rdir.id, rdir.id);
+            eprintln!(
+                "flightdeck: release {} is paused at a gate; `flightdeck resume {}` continues it",
+                rdir.id, rdir.id
+            );
         }
         Ok(end.exit_code() as u8)
     }
@@ -383,7 +439,10 @@ impl Ctx {
     fn detach(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<u8> {
         use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe()?;
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(rdir.driver_log())?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(rdir.driver_log())?;
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("drive").arg(&rdir.path);
         if no_wait {
@@ -393,7 +452,9 @@ impl Ctx {
             cmd.arg("--data-dir").arg(d);
         }
         cmd.arg("--as").arg(self.actor());
-        cmd.stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
         // SAFETY: setsid is async-signal-safe and touches nothing of the parent.
         unsafe {
             cmd.pre_exec(|| {
@@ -407,7 +468,10 @@ impl Ctx {
         let waker = SyncWaker::watch(&rdir.path);
         loop {
             let (recs, _) = journal::read_journal(&rdir.journal())?;
-            if recs.iter().any(|r| matches!(r.event, Event::DriverStarted { pid: p, .. } if p == pid)) {
+            if recs
+                .iter()
+                .any(|r| matches!(r.event, Event::DriverStarted { pid: p, .. } if p == pid))
+            {
                 break;
             }
             if let Some(status) = child.try_wait()? {
@@ -415,7 +479,10 @@ impl Ctx {
                 bail!("the background driver exited ({status}) before taking over:\n{log}");
             }
             if Instant::now() > deadline {
-                bail!("the background driver (pid {pid}) did not start within 20s; see {}", rdir.driver_log().display());
+                bail!(
+                    "the background driver (pid {pid}) did not start within 20s; see {}",
+                    rdir.driver_log().display()
+                );
             }
             waker.wait(Duration::from_millis(100));
         }
@@ -427,7 +494,11 @@ impl Ctx {
         let rdir = ReleaseDir::from_path(dir);
         let state = Self::load_state(&rdir)?;
         let plan = driver::plan_for_release(&rdir, &state)?;
-        let opts = DriveOptions { no_wait, grace: grace(), actor: self.actor() };
+        let opts = DriveOptions {
+            no_wait,
+            grace: grace(),
+            actor: self.actor(),
+        };
         let rt = runtime()?;
         let driver = Driver::take_over(plan, rdir, self.store()?, opts)?;
         let end = rt.block_on(async {
@@ -459,11 +530,19 @@ impl Ctx {
                     a.at.format("%Y-%m-%d %H:%M:%S UTC")
                 )));
             }
-            Ok(vec![Event::Approved { gate: gate_name.clone(), note: note.clone() }])
+            Ok(vec![Event::Approved {
+                gate: gate_name.clone(),
+                note: note.clone(),
+            }])
         })
         .map(|st| {
             let g = st.gate(gate).expect("checked");
-            println!("{actor} approved gate {gate} of {} ({}/{} approvals)", st.id, g.approvals.len(), g.decl.approvals);
+            println!(
+                "{actor} approved gate {gate} of {} ({}/{} approvals)",
+                st.id,
+                g.approvals.len(),
+                g.decl.approvals
+            );
             exit::OK
         })
     }
@@ -511,7 +590,13 @@ impl Ctx {
         let st = Self::load_state(&rdir)?;
         let g = st.gate(gate).ok_or_else(|| unknown_gate(&st, gate))?;
         let i = find_item(&g.decl.checklist, gate, item).map_err(usage)?;
-        self.request(Some(&rdir.id), Event::RecheckRequested { gate: gate.to_string(), item: i })
+        self.request(
+            Some(&rdir.id),
+            Event::RecheckRequested {
+                gate: gate.to_string(),
+                item: i,
+            },
+        )
     }
 
     fn unlock_env(&self, release: &str, env: &str, reason: &str) -> Result<u8> {
@@ -520,9 +605,15 @@ impl Ctx {
         let reason = reason.to_string();
         self.append_checked(&rdir, &self.actor(), |st| {
             if !st.env_holds.contains(&env_name) {
-                return Err(usage(format!("release {} does not hold environment `{env_name}`", st.id)));
+                return Err(usage(format!(
+                    "release {} does not hold environment `{env_name}`",
+                    st.id
+                )));
             }
-            Ok(vec![Event::EnvUnlocked { env: env_name.clone(), reason: reason.clone() }])
+            Ok(vec![Event::EnvUnlocked {
+                env: env_name.clone(),
+                reason: reason.clone(),
+            }])
         })?;
         println!("release {} no longer holds {env}", rdir.id);
         Ok(exit::OK)
@@ -538,14 +629,15 @@ impl Ctx {
         let plan = self.plan_for(rdir)?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
         let mut j = Journal::open(&rdir.journal(), masker)?;
-        let (written, seen) = j.append_checked(actor, |recs: &[Record]| {
-            let st = ReleaseState::from_records(recs);
-            decide(&st).map_err(JournalOrReport::Report)
-        })
-        .map_err(|e| match e {
-            JournalOrReport::Report(r) => r,
-            JournalOrReport::Journal(j) => j.into(),
-        })?;
+        let (written, seen) = j
+            .append_checked(actor, |recs: &[Record]| {
+                let st = ReleaseState::from_records(recs);
+                decide(&st).map_err(JournalOrReport::Report)
+            })
+            .map_err(|e| match e {
+                JournalOrReport::Report(r) => r,
+                JournalOrReport::Journal(j) => j.into(),
+            })?;
         Ok(ReleaseState::from_records(seen.iter().chain(written.iter())))
     }
 
@@ -579,7 +671,11 @@ impl Ctx {
         if rdir.live_driver().is_none() {
             self.detach(&rdir, false).map(|_| ()).or_else(|e| {
                 // Another process may have become the driver in between: that is fine.
-                if rdir.live_driver().is_some() { Ok(()) } else { Err(e) }
+                if rdir.live_driver().is_some() {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             })?;
             started = true;
         }
@@ -590,7 +686,11 @@ impl Ctx {
             if let Some(r) = st.requests.get(&seq)
                 && let Some((accepted, msg)) = &r.handled
             {
-                let starter = if started { " (started a background driver)" } else { "" };
+                let starter = if started {
+                    " (started a background driver)"
+                } else {
+                    ""
+                };
                 if *accepted {
                     println!("{req_kind} #{seq} accepted{starter}: {msg}");
                     return Ok(exit::OK);
@@ -599,7 +699,10 @@ impl Ctx {
                 return Ok(exit::FAILED);
             }
             if Instant::now() > deadline {
-                println!("{req_kind} #{seq} is pending: the driver has not answered yet (see `flightdeck status {}`)", rdir.id);
+                println!(
+                    "{req_kind} #{seq} is pending: the driver has not answered yet (see `flightdeck status {}`)",
+                    rdir.id
+                );
                 return Ok(exit::OK);
             }
             waker.wait(Duration::from_millis(200));
@@ -643,7 +746,10 @@ impl Ctx {
         } else {
             for (live, st) in &rows {
                 let (done, total) = st.progress();
-                let started = st.created_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+                let started = st
+                    .created_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
                 println!(
                     "{:<16} {:<14} {:<7} {:<16} {done}/{total} stages  {started}{}",
                     st.id,
@@ -668,26 +774,45 @@ impl Ctx {
     ) -> Result<u8> {
         let rdir = self.find(Some(release))?;
         let st = Self::load_state(&rdir)?;
-        let s = st.stage(stage).ok_or_else(|| usage(format!("release {} has no stage `{stage}`", st.id)))?;
+        let s = st
+            .stage(stage)
+            .ok_or_else(|| usage(format!("release {} has no stage `{stage}`", st.id)))?;
         let t = match target {
-            Some(t) => s.targets.iter().find(|x| x.target.as_deref() == Some(t)).ok_or_else(|| {
-                usage(format!(
-                    "stage `{stage}` has no target `{t}` (targets: {})",
-                    s.targets.iter().filter_map(|x| x.target.as_deref()).collect::<Vec<_>>().join(", ")
-                ))
-            })?,
+            Some(t) => s
+                .targets
+                .iter()
+                .find(|x| x.target.as_deref() == Some(t))
+                .ok_or_else(|| {
+                    usage(format!(
+                        "stage `{stage}` has no target `{t}` (targets: {})",
+                        s.targets
+                            .iter()
+                            .filter_map(|x| x.target.as_deref())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?,
             None if s.targets.len() == 1 => &s.targets[0],
             None => {
                 return Err(usage(format!(
                     "stage `{stage}` runs on several targets; pick one with --target ({})",
-                    s.targets.iter().filter_map(|x| x.target.as_deref()).collect::<Vec<_>>().join(", ")
+                    s.targets
+                        .iter()
+                        .filter_map(|x| x.target.as_deref())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         };
         let list = if rollback { &t.rollbacks } else { &t.attempts };
         let a = match attempt {
-            Some(n) => list.iter().find(|a| a.n == n).ok_or_else(|| usage(format!("no attempt {n} (there are {})", list.len())))?,
-            None => list.last().ok_or_else(|| usage(format!("`{stage}` has not run yet")))?,
+            Some(n) => list
+                .iter()
+                .find(|a| a.n == n)
+                .ok_or_else(|| usage(format!("no attempt {n} (there are {})", list.len())))?,
+            None => list
+                .last()
+                .ok_or_else(|| usage(format!("`{stage}` has not run yet")))?,
         };
         let path = rdir.path.join(&a.log);
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -707,7 +832,10 @@ impl Ctx {
         let head = std::fs::read_to_string(rdir.head()).ok();
         match journal::verify(&rdir.journal(), head.as_deref())? {
             Verified::Intact { lines } => {
-                println!("{}: intact ({lines} lines, hash chain verified)", rdir.journal().display());
+                println!(
+                    "{}: intact ({lines} lines, hash chain verified)",
+                    rdir.journal().display()
+                );
                 Ok(exit::OK)
             }
             Verified::Altered { line, reason } => {
@@ -740,7 +868,11 @@ pub struct Refused(pub String);
 
 fn unknown_gate(st: &ReleaseState, gate: &str) -> color_eyre::Report {
     let names: Vec<&str> = st.gates.iter().map(|g| g.decl.name.as_str()).collect();
-    usage(format!("release {} has no gate `{gate}` (gates: {})", st.id, names.join(", ")))
+    usage(format!(
+        "release {} has no gate `{gate}` (gates: {})",
+        st.id,
+        names.join(", ")
+    ))
 }
 
 fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, String> {
@@ -750,7 +882,10 @@ fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, 
         required_for: None,
         checklist: items
             .iter()
-            .map(|(t, _)| crate::plan::ChecklistItem { item: t.clone(), check: None })
+            .map(|(t, _)| crate::plan::ChecklistItem {
+                item: t.clone(),
+                check: None,
+            })
             .collect(),
     };
     g.find_item(spec)
@@ -774,5 +909,8 @@ fn grace() -> Duration {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }

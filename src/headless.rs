@@ -89,7 +89,11 @@ impl<W: Write> Printer<W> {
                 }
             }
             if let Event::CheckFinished { gate, item, .. } = &rec.event
-                && let Some(log) = self.state.gate(gate).and_then(|g| g.checks[*item].as_ref()).map(|c| c.log.clone())
+                && let Some(log) = self
+                    .state
+                    .gate(gate)
+                    .and_then(|g| g.checks[*item].as_ref())
+                    .map(|c| c.log.clone())
             {
                 self.drain_one(&log, true)?;
             }
@@ -123,7 +127,11 @@ impl<W: Write> Printer<W> {
 
     fn run_log_key(&self, stage: &str, target: Option<&str>, attempt: u32, kind: RunKind) -> Option<String> {
         let t = self.state.target(stage, target)?;
-        let list = if kind == RunKind::Deploy { &t.attempts } else { &t.rollbacks };
+        let list = if kind == RunKind::Deploy {
+            &t.attempts
+        } else {
+            &t.rollbacks
+        };
         list.iter().find(|a| a.n == attempt).map(|a| a.log.clone())
     }
 
@@ -142,7 +150,9 @@ impl<W: Write> Printer<W> {
     }
 
     fn drain_one(&mut self, key: &str, finished: bool) -> io::Result<()> {
-        let Some(f) = self.logs.get_mut(key) else { return Ok(()) };
+        let Some(f) = self.logs.get_mut(key) else {
+            return Ok(());
+        };
         f.finished |= finished;
         if f.file.is_none() {
             match File::open(&f.path) {
@@ -185,7 +195,14 @@ impl<W: Write> Printer<W> {
     fn describe(&mut self, rec: &Record) -> io::Result<()> {
         let st = &self.state;
         let line = match &rec.event {
-            Event::ReleaseCreated { id, version, rtype, plan, stages, .. } => Some(format!(
+            Event::ReleaseCreated {
+                id,
+                version,
+                rtype,
+                plan,
+                stages,
+                ..
+            } => Some(format!(
                 "release {id}: {plan} {version} ({rtype}), {} stage(s)",
                 stages.len()
             )),
@@ -202,30 +219,63 @@ impl<W: Write> Printer<W> {
             }
             Event::StageWaiting { stage, reason } => Some(format!("stage {stage} {reason}")),
             Event::RunStarted { run, run_kind, .. } => {
-                let what = if *run_kind == RunKind::Rollback { "rollback started" } else { "started" };
-                let attempt = if run.attempt > 1 { format!(" (attempt {})", run.attempt) } else { String::new() };
-                Some(format!("{} {what}{attempt}", run_label(&run.stage, run.target.as_deref())))
+                let what = if *run_kind == RunKind::Rollback {
+                    "rollback started"
+                } else {
+                    "started"
+                };
+                let attempt = if run.attempt > 1 {
+                    format!(" (attempt {})", run.attempt)
+                } else {
+                    String::new()
+                };
+                Some(format!(
+                    "{} {what}{attempt}",
+                    run_label(&run.stage, run.target.as_deref())
+                ))
             }
-            Event::RunFinished { run, run_kind, outcome, duration_ms } => {
+            Event::RunFinished {
+                run,
+                run_kind,
+                outcome,
+                duration_ms,
+            } => {
                 let d = format_duration(Duration::from_millis(*duration_ms));
                 let label = run_label(&run.stage, run.target.as_deref());
-                let rb = if *run_kind == RunKind::Rollback { " rollback" } else { "" };
+                let rb = if *run_kind == RunKind::Rollback {
+                    " rollback"
+                } else {
+                    ""
+                };
                 let retry = match st.target(&run.stage, run.target.as_deref()) {
                     Some(t) if *run_kind == RunKind::Deploy && t.status() == TargetStatus::Retrying => {
-                        format!("; retrying ({} of {} attempts used)", t.attempts.len(), t.allowed_attempts)
+                        format!(
+                            "; retrying ({} of {} attempts used)",
+                            t.attempts.len(),
+                            t.allowed_attempts
+                        )
                     }
                     _ => String::new(),
                 };
                 Some(format!("{label}{rb} {} after {d}{retry}", outcome_text(outcome)))
             }
             Event::StageSucceeded { stage } => Some(format!("stage {stage} succeeded")),
-            Event::StageFailed { stage, on_failure, reason } => {
-                Some(format!("stage {stage} FAILED: {reason} (on_failure = {})", on_failure_word(*on_failure)))
-            }
+            Event::StageFailed {
+                stage,
+                on_failure,
+                reason,
+            } => Some(format!(
+                "stage {stage} FAILED: {reason} (on_failure = {})",
+                on_failure_word(*on_failure)
+            )),
             Event::StageSkipped { stage, reason } => Some(format!("stage {stage} {reason}")),
             Event::StageRetry { stage, targets } => Some(format!(
                 "stage {stage}: retry of {}",
-                targets.iter().map(|t| t.as_deref().unwrap_or(stage)).collect::<Vec<_>>().join(", ")
+                targets
+                    .iter()
+                    .map(|t| t.as_deref().unwrap_or(stage))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
             Event::EnvAcquired { env } => Some(format!("environment {env} is now held by release {}", st.id)),
             Event::EnvUnlocked { env, reason } => {
@@ -248,15 +298,27 @@ impl<W: Write> Printer<W> {
             Event::CheckStarted { gate, item, .. } => Some(format!(
                 "gate {gate}: checking item {} \"{}\"",
                 item + 1,
-                st.gate(gate).map(|g| g.decl.checklist[*item].0.as_str()).unwrap_or("")
+                st.gate(gate)
+                    .map(|g| g.decl.checklist[*item].0.as_str())
+                    .unwrap_or("")
             )),
-            Event::CheckFinished { gate, item, outcome } => {
-                Some(format!("gate {gate}: check {} {}{}", item + 1, outcome_text(outcome), gate_tally(st, gate)))
-            }
-            Event::Approved { gate, .. } => Some(format!("gate {gate}: approved by {}{}", rec.actor, gate_tally(st, gate))),
-            Event::Ticked { gate, item, .. } => {
-                Some(format!("gate {gate}: item {} ticked by {}{}", item + 1, rec.actor, gate_tally(st, gate)))
-            }
+            Event::CheckFinished { gate, item, outcome } => Some(format!(
+                "gate {gate}: check {} {}{}",
+                item + 1,
+                outcome_text(outcome),
+                gate_tally(st, gate)
+            )),
+            Event::Approved { gate, .. } => Some(format!(
+                "gate {gate}: approved by {}{}",
+                rec.actor,
+                gate_tally(st, gate)
+            )),
+            Event::Ticked { gate, item, .. } => Some(format!(
+                "gate {gate}: item {} ticked by {}{}",
+                item + 1,
+                rec.actor,
+                gate_tally(st, gate)
+            )),
             Event::CancelRequested {} => Some(format!("cancel requested by {}", rec.actor)),
             Event::RetryRequested { stage, target } => Some(format!(
                 "retry of {} requested by {}",
@@ -271,10 +333,16 @@ impl<W: Write> Printer<W> {
                 stage.as_ref().map(|s| format!(" from {s}")).unwrap_or_default(),
                 rec.actor
             )),
-            Event::RecheckRequested { gate, item } => {
-                Some(format!("re-check of gate {gate} item {} requested by {}", item + 1, rec.actor))
-            }
-            Event::RequestHandled { request, accepted, message } => {
+            Event::RecheckRequested { gate, item } => Some(format!(
+                "re-check of gate {gate} item {} requested by {}",
+                item + 1,
+                rec.actor
+            )),
+            Event::RequestHandled {
+                request,
+                accepted,
+                message,
+            } => {
                 let verdict = if *accepted { "accepted" } else { "REFUSED" };
                 Some(format!("request #{request} {verdict}: {message}"))
             }
@@ -283,12 +351,18 @@ impl<W: Write> Printer<W> {
                 if order.is_empty() {
                     "nothing to roll back".to_string()
                 } else {
-                    order.iter().map(|k| run_label(&k.stage, k.target.as_deref())).collect::<Vec<_>>().join(", ")
+                    order
+                        .iter()
+                        .map(|k| run_label(&k.stage, k.target.as_deref()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             )),
-            Event::RollbackFinished { ok } => {
-                Some(if *ok { "rollback finished".to_string() } else { "ROLLBACK FAILED".to_string() })
-            }
+            Event::RollbackFinished { ok } => Some(if *ok {
+                "rollback finished".to_string()
+            } else {
+                "ROLLBACK FAILED".to_string()
+            }),
             Event::Note { message } => Some(format!("note: {message}")),
             Event::RunSpawned { .. } => None,
         };
@@ -371,7 +445,11 @@ fn write_lines<W: Write>(
 }
 
 /// Human-readable status of one release.
-pub fn status_text(st: &ReleaseState, live_driver: Option<u32>, now: chrono::DateTime<chrono::Utc>) -> String {
+pub fn status_text(
+    st: &ReleaseState,
+    live_driver: Option<u32>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let word = st.state_word(live_driver.is_some());
@@ -402,9 +480,21 @@ pub fn status_text(st: &ReleaseState, live_driver: Option<u32>, now: chrono::Dat
         let mut line = format!("  {:<20} {:<16}", stage.decl.id, stage.status.as_str());
         let fan = stage.targets.len() > 1 || stage.targets.first().is_some_and(|t| t.target.is_some());
         if fan {
-            let ok = stage.targets.iter().filter(|t| t.status() == TargetStatus::Succeeded).count();
-            let failed = stage.targets.iter().filter(|t| t.status() == TargetStatus::Failed).count();
-            let running = stage.targets.iter().filter(|t| t.status() == TargetStatus::Running).count();
+            let ok = stage
+                .targets
+                .iter()
+                .filter(|t| t.status() == TargetStatus::Succeeded)
+                .count();
+            let failed = stage
+                .targets
+                .iter()
+                .filter(|t| t.status() == TargetStatus::Failed)
+                .count();
+            let running = stage
+                .targets
+                .iter()
+                .filter(|t| t.status() == TargetStatus::Running)
+                .count();
             let _ = write!(line, " {ok}/{} done", stage.targets.len());
             if running > 0 {
                 let _ = write!(line, ", {running} running");
@@ -443,13 +533,24 @@ pub fn status_text(st: &ReleaseState, live_driver: Option<u32>, now: chrono::Dat
                     gs.decl.checklist.len(),
                     gs.approvals.len(),
                     gs.decl.approvals,
-                    if who.is_empty() { String::new() } else { format!(" ({})", who.join(", ")) },
-                    if missing.is_empty() { String::new() } else { format!("; missing: {}", missing.join("; ")) }
+                    if who.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", who.join(", "))
+                    },
+                    if missing.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; missing: {}", missing.join("; "))
+                    }
                 );
             }
         }
     }
-    let pending: Vec<String> = st.pending_requests().map(|r| format!("{} by {}", r.kind, r.actor)).collect();
+    let pending: Vec<String> = st
+        .pending_requests()
+        .map(|r| format!("{} by {}", r.kind, r.actor))
+        .collect();
     if !pending.is_empty() {
         let _ = writeln!(s, "  pending requests: {}", pending.join(", "));
     }
@@ -566,7 +667,10 @@ impl SyncWaker {
         })
         .and_then(|mut w| w.watch(dir, notify::RecursiveMode::Recursive).map(|()| w))
         .ok();
-        SyncWaker { _watcher: watcher, rx }
+        SyncWaker {
+            _watcher: watcher,
+            rx,
+        }
     }
     pub fn wait(&self, max: Duration) {
         let _ = self.rx.recv_timeout(max);
@@ -582,7 +686,11 @@ pub fn print_log<W: Write>(
     color: bool,
     mut finished: impl FnMut() -> Option<bool>,
 ) -> io::Result<()> {
-    let waker = if follow { path.parent().map(SyncWaker::watch) } else { None };
+    let waker = if follow {
+        path.parent().map(SyncWaker::watch)
+    } else {
+        None
+    };
     let mut parser = LogParser::new(PRINT_LINE_CAP);
     let mut file: Option<File> = None;
     let mut lines = Vec::new();

@@ -149,7 +149,11 @@ impl Plan {
     }
 
     /// Gates of `stage` that apply to releases of type `rtype`.
-    pub fn gates_for<'a>(&'a self, stage: &'a Stage, rtype: ReleaseType) -> impl Iterator<Item = &'a Gate> + 'a {
+    pub fn gates_for<'a>(
+        &'a self,
+        stage: &'a Stage,
+        rtype: ReleaseType,
+    ) -> impl Iterator<Item = &'a Gate> + 'a {
         stage
             .gates
             .iter()
@@ -165,7 +169,11 @@ impl Gate {
             if n >= 1 && n <= self.checklist.len() {
                 return Ok(n - 1);
             }
-            return Err(format!("gate `{}` has {} checklist items; there is no item {n}", self.name, self.checklist.len()));
+            return Err(format!(
+                "gate `{}` has {} checklist items; there is no item {n}",
+                self.name,
+                self.checklist.len()
+            ));
         }
         if let Some(i) = self.checklist.iter().position(|c| c.item == spec) {
             return Ok(i);
@@ -184,7 +192,10 @@ impl Gate {
             _ => Err(format!(
                 "`{spec}` matches several items of gate `{}`: {}",
                 self.name,
-                hits.iter().map(|&i| format!("{}. {}", i + 1, self.checklist[i].item)).collect::<Vec<_>>().join("; ")
+                hits.iter()
+                    .map(|&i| format!("{}. {}", i + 1, self.checklist[i].item))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )),
         }
     }

@@ -44,9 +44,8 @@ fn pieces(s: &str) -> Vec<Piece<'_>> {
                     .iter()
                     .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
                     .unwrap_or(b.len() - i - 1);
-                let valid = name_len > 0
-                    && !b[i + 1].is_ascii_digit()
-                    && b.get(i + 1 + name_len) == Some(&b'}');
+                let valid =
+                    name_len > 0 && !b[i + 1].is_ascii_digit() && b.get(i + 1 + name_len) == Some(&b'}');
                 if valid {
                     out.push(Piece::Text(&s[lit_start..i]));
                     out.push(Piece::Var(i, &s[i + 1..i + 1 + name_len]));
@@ -77,7 +76,10 @@ impl Template {
         pieces(&self.0)
             .into_iter()
             .filter_map(|p| match p {
-                Piece::Var(offset, name) => Some(Placeholder { offset, name: name.to_string() }),
+                Piece::Var(offset, name) => Some(Placeholder {
+                    offset,
+                    name: name.to_string(),
+                }),
                 Piece::Text(_) => None,
             })
             .collect()
@@ -101,7 +103,8 @@ impl Template {
 /// with embedded single quotes written as `'\''`.
 pub fn shell_quote(s: &str) -> String {
     let safe = !s.is_empty()
-        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-/:=@%+,".contains(&c));
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-/:=@%+,".contains(&c));
     if safe {
         return s.to_string();
     }
@@ -123,13 +126,20 @@ mod tests {
     use super::*;
 
     fn names(s: &str) -> Vec<String> {
-        Template::new(s).placeholders().into_iter().map(|p| p.name).collect()
+        Template::new(s)
+            .placeholders()
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
     }
 
     #[test]
     fn finds_placeholders_and_leaves_shell_braces_alone() {
         assert_eq!(names("./deploy.sh {env} {version}"), ["env", "version"]);
-        assert_eq!(names("echo ${HOME} {{literal}} awk '{print $1}' {a,b} {1x}"), Vec::<String>::new());
+        assert_eq!(
+            names("echo ${HOME} {{literal}} awk '{print $1}' {a,b} {1x}"),
+            Vec::<String>::new()
+        );
         assert_eq!(names("{target}"), ["target"]);
         assert_eq!(Template::new("x {bogus}").placeholders()[0].offset, 2);
     }
