@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::ansi;
 use crate::engine::event::{Event, Outcome, Record, RunKind};
-use crate::engine::output::{LineKind, LogParser};
+use crate::engine::output::{LineKind, LogLineRef, LogParser};
 use crate::engine::state::{ReleaseState, StageStatus, TargetStatus};
 use crate::journal::{ReleaseDir, Tail};
 use crate::plan::format_duration;
@@ -168,24 +168,25 @@ impl<W: Write> Printer<W> {
         }
         let file = f.file.as_mut().expect("opened");
         file.seek(SeekFrom::Start(f.offset))?;
-        let mut buf = [0u8; 256 * 1024];
-        let mut lines = Vec::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut sink = LineSink {
+            scratch: &mut self.scratch,
+            prefix: &f.prefix,
+            color: self.color,
+        };
         loop {
             let n = file.read(&mut buf)?;
             if n == 0 {
                 break;
             }
             f.offset += n as u64;
-            f.parser.feed(&buf[..n], &mut lines);
-            if lines.len() > 4096 || f.finished {
-                write_lines(&mut self.out, &f.prefix, &lines, self.color, &mut self.scratch)?;
-                lines.clear();
-            }
+            emit(&mut self.out, &mut f.parser, Some(&buf[..n]), &mut sink)?;
         }
         if f.finished {
-            f.parser.finish(&mut lines);
+            emit(&mut self.out, &mut f.parser, None, &mut sink)?;
         }
-        write_lines(&mut self.out, &f.prefix, &lines, self.color, &mut self.scratch)?;
+        self.out.write_all(&self.scratch)?;
+        self.scratch.clear();
         if f.finished {
             self.logs.remove(key);
         }
@@ -415,33 +416,51 @@ pub fn outcome_text(o: &Outcome) -> String {
     }
 }
 
-fn write_lines<W: Write>(
-    out: &mut W,
-    prefix: &[u8],
-    lines: &[crate::engine::output::LogLine],
+/// Formats log lines for a terminal or pipe into a buffer, flushing it in large writes.
+struct LineSink<'a> {
+    scratch: &'a mut Vec<u8>,
+    prefix: &'a [u8],
     color: bool,
-    scratch: &mut Vec<u8>,
-) -> io::Result<()> {
-    scratch.clear();
-    for l in lines {
-        scratch.extend_from_slice(prefix);
+}
+
+impl LineSink<'_> {
+    fn line(&mut self, l: LogLineRef<'_>) {
+        let s = &mut *self.scratch;
+        s.extend_from_slice(self.prefix);
         match l.kind {
             LineKind::Note => {
-                scratch.extend_from_slice(b"# ");
-                scratch.extend_from_slice(&l.text);
+                s.extend_from_slice(b"# ");
+                ansi::sanitize_line(l.text, false, s);
             }
-            LineKind::Stdout | LineKind::Stderr => ansi::sanitize_line(&l.text, color, scratch),
+            LineKind::Stdout | LineKind::Stderr => ansi::sanitize_line(l.text, self.color, s),
         }
         if l.truncated {
-            scratch.extend_from_slice(" [line cut]".as_bytes());
+            s.extend_from_slice(" [line cut]".as_bytes());
         }
-        scratch.push(b'\n');
-        if scratch.len() > 256 * 1024 {
-            out.write_all(scratch)?;
-            scratch.clear();
-        }
+        s.push(b'\n');
     }
-    out.write_all(scratch)
+
+    fn flush_if_full<W: Write>(&mut self, out: &mut W) -> io::Result<()> {
+        if self.scratch.len() >= 256 * 1024 {
+            out.write_all(self.scratch)?;
+            self.scratch.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Parse `bytes` and write the complete lines, prefixed, to `out`.
+fn emit<W: Write>(
+    out: &mut W,
+    parser: &mut LogParser,
+    bytes: Option<&[u8]>,
+    sink: &mut LineSink<'_>,
+) -> io::Result<()> {
+    match bytes {
+        Some(b) => parser.feed_with(b, |l| sink.line(l)),
+        None => parser.finish_with(|l| sink.line(l)),
+    }
+    sink.flush_if_full(out)
 }
 
 /// Human-readable status of one release.
@@ -693,31 +712,36 @@ pub fn print_log<W: Write>(
     };
     let mut parser = LogParser::new(PRINT_LINE_CAP);
     let mut file: Option<File> = None;
-    let mut lines = Vec::new();
-    let mut scratch = Vec::new();
+    let mut scratch = Vec::with_capacity(512 * 1024);
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let done = !follow || finished().unwrap_or(true);
         if file.is_none() {
             file = File::open(path).ok();
         }
+        let mut sink = LineSink {
+            scratch: &mut scratch,
+            prefix: b"",
+            color,
+        };
         if let Some(f) = file.as_mut() {
             loop {
                 let n = f.read(&mut buf)?;
                 if n == 0 {
                     break;
                 }
-                parser.feed(&buf[..n], &mut lines);
-                write_lines(out, b"", &lines, color, &mut scratch)?;
-                lines.clear();
+                emit(out, &mut parser, Some(&buf[..n]), &mut sink)?;
             }
         }
         if done {
-            parser.finish(&mut lines);
-            write_lines(out, b"", &lines, color, &mut scratch)?;
-            return out.flush();
+            emit(out, &mut parser, None, &mut sink)?;
         }
+        out.write_all(&scratch)?;
+        scratch.clear();
         out.flush()?;
+        if done {
+            return Ok(());
+        }
         if let Some(w) = &waker {
             w.wait(Duration::from_millis(500));
         }
