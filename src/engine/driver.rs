@@ -288,7 +288,12 @@ impl Driver {
                 _ = &mut interrupt, if !interrupted => {
                     interrupted = true;
                     let actor = self.core.opts.actor.clone();
-                    self.journal.append(&actor, vec![Event::CancelRequested {}])?;
+                    let recs = self.journal.append(&actor, vec![Event::CancelRequested {}])?;
+                    // The next cycle catches up only on what other processes appended: fold our
+                    // own request now, or it is never handled.
+                    for r in &recs {
+                        self.core.state.apply(r);
+                    }
                 }
                 msg = self.rx.recv() => {
                     self.inbox.push(msg.expect("the driver holds a sender"));
