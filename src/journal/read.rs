@@ -104,6 +104,14 @@ pub fn verify(journal: &Path, head: Option<&str>) -> Result<Verified, JournalErr
                 });
             }
         };
+        // The sequence number first: a deleted or inserted line is named where it happened, not
+        // as an alteration of the intact line before it (whose hash the next line no longer holds).
+        if rec.seq != lineno as u64 {
+            return Ok(Verified::Altered {
+                line: lineno,
+                reason: format!("sequence number {} where {lineno} was expected", rec.seq),
+            });
+        }
         if rec.prev != prev_hash {
             // This line's link does not match the line before: either the line before was changed,
             // or this line's `prev` was. Both mean the earlier line no longer is what was written.
@@ -114,12 +122,6 @@ pub fn verify(journal: &Path, head: Option<&str>) -> Result<Verified, JournalErr
                     "line {lineno} records a different hash for line {}",
                     lineno.saturating_sub(1).max(1)
                 ),
-            });
-        }
-        if rec.seq != lineno as u64 {
-            return Ok(Verified::Altered {
-                line: lineno,
-                reason: format!("sequence number {} where {lineno} was expected", rec.seq),
             });
         }
         prev_hash = line_hash(line);
