@@ -1,0 +1,285 @@
+//! End to end: what survives a crash or an interruption. A SIGKILLed driver and `resume`, Ctrl-C
+//! in a driver, a torn journal line, and `verify` catching a tampered journal.
+
+mod common;
+
+use common::{Workspace, process_alive, process_gone, stage, stderr_of, stdout_of, wait_for_pid_file};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+#[test]
+fn resume_after_a_sigkilled_driver_ends_its_strays_and_retries_the_interrupted_run() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "crash"
+
+[[stage]]
+id = "long"
+run = "if [ -f first.done ]; then echo second attempt; else touch first.done; sleep 1000 & echo $! > stray.pid; wait; fi"
+
+[[stage]]
+id = "after"
+needs = ["long"]
+run = "echo after"
+"#,
+    );
+    let out = ws.flightdeck(["run", "1.0", "--detach"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let stray = wait_for_pid_file(&ws, "stray.pid");
+    ws.wait_for_event("1.0", "run_spawned", |e| e["stage"] == "long");
+    let st = ws.status("1.0");
+    assert_eq!(st["state"], "running");
+    let driver = st["driver"].as_u64().expect("a live driver") as i32;
+    kill(Pid::from_raw(driver), Signal::SIGKILL).expect("kill -9 the driver");
+
+    let st = ws.wait_for_state("1.0", "interrupted");
+    assert!(st["driver"].is_null());
+    assert!(
+        process_alive(stray),
+        "the scenario needs the dead driver's `sleep` to outlive it"
+    );
+
+    let out = ws.flightdeck(["resume", "1.0"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    assert!(
+        process_gone(stray),
+        "the stray `sleep` (pid {stray}) left by the dead driver is still alive"
+    );
+
+    let runs: Vec<(u64, String)> = ws
+        .events("1.0", "run_finished")
+        .iter()
+        .filter(|e| e["stage"] == "long")
+        .map(|e| {
+            (
+                e["attempt"].as_u64().unwrap(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [(1, "interrupted".to_string()), (2, "succeeded".to_string())]
+    );
+    assert!(ws.has_event("1.0", "note", |e| {
+        e["message"].as_str().unwrap().contains("process group")
+    }));
+    assert_eq!(ws.events("1.0", "driver_started").len(), 2);
+    assert!(ws.log("1.0", "long.2.log").contains("o second attempt\n"));
+    let st = ws.status("1.0");
+    assert_eq!(st["state"], "succeeded");
+    let attempts = &stage(&st, "long")["targets"][0]["attempts"];
+    assert_eq!(attempts[0]["outcome"], "interrupted");
+    assert_eq!(attempts[1]["outcome"], "succeeded");
+    assert_eq!(stage(&st, "after")["state"], "succeeded");
+    let verify = ws.flightdeck(["verify", "1.0"]).output().unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", stdout_of(&verify));
+}
+
+#[test]
+fn ctrl_c_in_a_driver_cancels_the_release_gracefully() {
+    let mut ws = Workspace::new(
+        r#"
+[plan]
+name = "ctrlc"
+
+[[stage]]
+id = "long"
+run = "sleep 1000 & echo $! > long.pid; wait"
+"#,
+    );
+    let mut driver = ws.spawn(["run", "1.0"]);
+    let pid = wait_for_pid_file(&ws, "long.pid");
+    ws.wait_for_event("1.0", "run_spawned", |e| e["stage"] == "long");
+    driver.signal(Signal::SIGINT);
+    assert_eq!(driver.wait(), 130, "{}", driver.output());
+    assert!(
+        process_gone(pid),
+        "the sleeping process (pid {pid}) outlived the cancel"
+    );
+    assert!(ws.has_event("1.0", "cancel_requested", |e| e["actor"] == "tester"));
+    assert!(ws.has_event("1.0", "release_finished", |e| e["state"] == "cancelled"));
+    assert!(ws.has_event("1.0", "run_finished", |e| e["outcome"] == "cancelled"));
+    assert_eq!(ws.status("1.0")["state"], "cancelled");
+    assert!(
+        driver.stdout().contains("release 1.0 cancelled"),
+        "{}",
+        driver.output()
+    );
+}
+
+/// A journal line cut short by a crash mid-write: half a JSON object, no newline.
+const TORN: &str = r#"{"seq":99,"ts":"2026-01-01T00:00:00Z","actor":"dri"#;
+
+fn append_torn_line(ws: &Workspace, id: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(ws.journal_path(id))
+        .unwrap();
+    f.write_all(TORN.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_torn_last_journal_line_is_tolerated_and_cut_off_by_the_next_append() {
+    let ws = Workspace::from_fixture("gated.toml");
+    let out = ws.flightdeck(["run", "1.0", "--no-wait"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let before = std::fs::read_to_string(ws.journal_path("1.0")).unwrap();
+    append_torn_line(&ws, "1.0");
+
+    let out = ws.flightdeck(["status", "1.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("paused"), "{}", stdout_of(&out));
+    assert!(
+        stderr_of(&out).contains("warning") && stderr_of(&out).contains("torn"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = ws.flightdeck(["status", "1.0", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON despite the torn line");
+    assert_eq!(st["state"], "paused");
+
+    let out = ws
+        .flightdeck(["approve", "1.0", "signoff", "--as", "alice"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let after = std::fs::read_to_string(ws.journal_path("1.0")).unwrap();
+    assert!(!after.contains(TORN), "the torn fragment is still in the journal");
+    assert!(
+        after.starts_with(&before) && after.ends_with('\n'),
+        "history kept, one whole line appended"
+    );
+    let journal = ws.journal("1.0");
+    assert_eq!(journal.len(), before.lines().count() + 1);
+    assert_eq!(journal.last().unwrap()["kind"], "approved");
+    assert_eq!(
+        journal.last().unwrap()["seq"],
+        journal.len(),
+        "the chain continues from the last whole line"
+    );
+
+    let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains("intact"), "{}", stdout_of(&out));
+    let out = ws.flightdeck(["status", "1.0"]).output().unwrap();
+    assert_eq!(stderr_of(&out), "", "no warning once the torn line is gone");
+}
+
+#[test]
+fn a_torn_line_after_a_finished_release_still_lets_status_and_verify_work() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "torn"
+
+[[stage]]
+id = "only"
+run = "echo done"
+"#,
+    );
+    ws.flightdeck(["run", "1.0"]).assert().code(0);
+    append_torn_line(&ws, "1.0");
+    let out = ws.flightdeck(["status", "1.0", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("torn"), "{}", stderr_of(&out));
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["state"], "succeeded");
+    let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+}
+
+/// A finished release of a small plan, and its journal's lines.
+fn finished_release() -> (Workspace, Vec<String>) {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "audit"
+
+[[stage]]
+id = "build"
+run = "echo built"
+
+[[stage]]
+id = "ship"
+needs = ["build"]
+run = "echo shipped"
+"#,
+    );
+    ws.flightdeck(["run", "1.0"]).assert().code(0);
+    let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an untouched journal verifies: {}",
+        stdout_of(&out)
+    );
+    let text = std::fs::read_to_string(ws.journal_path("1.0")).unwrap();
+    let lines: Vec<String> = text.lines().map(String::from).collect();
+    assert!(lines.len() >= 8, "{text}");
+    (ws, lines)
+}
+
+fn write_journal(ws: &Workspace, lines: &[String]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(ws.journal_path("1.0"), text).unwrap();
+}
+
+#[test]
+fn verify_names_the_line_whose_value_was_altered() {
+    let (ws, mut lines) = finished_release();
+    let line3: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+    assert_eq!(line3["kind"], "run_started", "{}", lines[2]);
+    lines[2] = lines[2].replacen(r#""stage":"build""#, r#""stage":"ship""#, 1);
+    let still: serde_json::Value = serde_json::from_str(&lines[2]).expect("the altered line is valid JSON");
+    assert_eq!(still["stage"], "ship");
+    write_journal(&ws, &lines);
+
+    let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("journal.jsonl:3:"),
+        "verify must name line 3: {}",
+        stdout_of(&out)
+    );
+}
+
+#[test]
+fn verify_catches_a_deleted_middle_line() {
+    let (ws, mut lines) = finished_release();
+    lines.remove(3);
+    write_journal(&ws, &lines);
+    let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("journal.jsonl:4:"),
+        "verify must name line 4, where a line is missing: {}",
+        stdout_of(&out)
+    );
+}
+
+#[test]
+fn verify_catches_an_altered_last_line() {
+    let (ws, mut lines) = finished_release();
+    let n = lines.len();
+    let last = lines.last_mut().unwrap();
+    assert!(last.contains(r#""kind":"release_finished""#), "{last}");
+    *last = last.replacen(r#""state":"succeeded""#, r#""state":"failed""#, 1);
+    write_journal(&ws, &lines);
+    let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains(&format!("journal.jsonl:{n}:")),
+        "{}",
+        stdout_of(&out)
+    );
+}
