@@ -418,7 +418,7 @@ targets = ["n1", "n2", "n3", "n4", "n5", "n6"]
 id = "roll"
 environment = "fleet"
 concurrency = 2
-run = "echo start {target} >> events.log; sleep 0.2; echo end {target} >> events.log"
+run = "echo start {target} >> events.log; sleep 0.3; echo end {target} >> events.log"
 "#,
     );
     let out = ws.flightdeck(["run", "1.0"]).output().unwrap();

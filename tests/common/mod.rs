@@ -53,8 +53,9 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// A temp folder holding `flightdeck.toml`, the files the plan's commands write, and the data
 /// directory (`data/`). Every command gets `FLIGHTDECK_DATA_DIR`, `FLIGHTDECK_GRACE=1s`,
-/// `FLIGHTDECK_USER=tester` and `NO_COLOR`. Dropping it kills whatever process still carries this
-/// workspace's data directory in its environment (only ever reached when a test failed midway).
+/// `FLIGHTDECK_USER=tester`, `NO_COLOR` and `RUST_LIB_BACKTRACE=0`. Dropping it kills whatever
+/// process still carries this workspace's data directory in its environment (only ever reached
+/// when a test failed midway).
 pub struct Workspace {
     dir: tempfile::TempDir,
     plan_name: String,
@@ -149,6 +150,10 @@ impl Workspace {
             ("FLIGHTDECK_GRACE".to_string(), "1s".to_string()),
             ("FLIGHTDECK_USER".to_string(), "tester".to_string()),
             ("NO_COLOR".to_string(), "1".to_string()),
+            // Expected errors (usage, refusals) are eyre reports; with RUST_BACKTRACE=1 inherited
+            // from the test runner each would capture and symbolize a backtrace (~0.5 s in a
+            // debug build). Panics keep RUST_BACKTRACE.
+            ("RUST_LIB_BACKTRACE".to_string(), "0".to_string()),
         ];
         vars.extend(self.env.iter().cloned());
         vars
