@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 
-use crate::engine::driver::{self, DriveEnd, DriveError, DriveOptions, Driver};
+use crate::engine::driver::{self, DriveError, DriveOptions, Driver};
 use crate::engine::event::{Event, Record};
 use crate::engine::state::ReleaseState;
 use crate::headless::{Printer, SyncWaker, status_json, status_text};
@@ -339,8 +339,7 @@ impl Ctx {
             return Err(usage("VERSION must not be empty"));
         }
         let plan = self.load_plan()?;
-        let store = self.store()?;
-        let rdir = store.create_release(&plan.name, version)?;
+        let rdir = self.store()?.create_release(&plan.name, version)?;
         let text = std::fs::read(&plan.path)?;
         std::fs::write(rdir.plan_copy(), text)?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
@@ -349,7 +348,7 @@ impl Ctx {
             &self.actor(),
             vec![driver::release_created(&plan, &rdir.id, version, rtype)],
         )?;
-        self.drive(plan, rdir, store, flags, false)
+        self.drive(rdir, flags, false)
     }
 
     fn resume(&self, release: Option<&str>, flags: DriveFlags) -> Result<u8> {
@@ -370,36 +369,37 @@ impl Ctx {
             );
             return Ok(end_code(&state));
         }
-        let plan = driver::plan_for_release(&rdir, &state)?;
-        self.drive(plan, rdir, self.store()?, flags, true)
+        // The plan copy must still load (the driver will load it too): say so here, plainly.
+        driver::plan_for_release(&rdir, &state)?;
+        self.drive(rdir, flags, true)
     }
 
     /// Drive in this process and print as an observer; `resumed`: print only what happens from now.
-    fn drive(
-        &self,
-        plan: Plan,
-        rdir: ReleaseDir,
-        store: Store,
-        flags: DriveFlags,
-        resumed: bool,
-    ) -> Result<u8> {
+    /// Drive a release: always in a background driver process of its own session (so closing
+    /// this terminal never touches the release, and no child can reach the terminal). Without
+    /// `--detach` this process observes it: prints what happens, turns Ctrl-C into a cancel
+    /// request, and exits with the release's exit code.
+    fn drive(&self, rdir: ReleaseDir, flags: DriveFlags, resumed: bool) -> Result<u8> {
         if flags.detach {
-            return self.detach(&rdir, flags.no_wait);
+            return match self.spawn_driver(&rdir, flags.no_wait)? {
+                Ok(_child) => {
+                    println!("{}", rdir.id);
+                    Ok(exit::OK)
+                }
+                Err(code) => Ok(code),
+            };
         }
-        let opts = DriveOptions {
-            no_wait: flags.no_wait,
-            grace: grace(),
-            actor: self.actor(),
-        };
-        let rt = runtime()?;
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
         let mut printer = Printer::new(&rdir, out, color);
         if resumed {
             printer.skip_history()?;
         }
-        let driver = Driver::take_over(plan, rdir.clone(), store, opts)?;
-        // The printer is an observer on its own thread: a slow terminal never slows the driver.
+        let child = match self.spawn_driver(&rdir, flags.no_wait)? {
+            Ok(c) => c,
+            Err(code) => return Ok(code),
+        };
+        // The printer is an observer on its own thread: a slow terminal never slows anything.
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let printer_dir = rdir.path.clone();
         let printer = std::thread::spawn(move || -> std::io::Result<()> {
@@ -412,31 +412,80 @@ impl Ctx {
                 waker.wait(Duration::from_millis(200));
             }
         });
-        let end = rt.block_on(async {
-            let ctrl_c = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            driver.run(ctrl_c).await
-        });
+        let status = self.wait_for_driver(&rdir, child)?;
         let _ = done_tx.send(());
         match printer.join() {
-            Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("flightdeck: output: {e}"),
+            // A closed pipe or a vanished terminal only ends the printing, never the release.
+            Ok(Err(e)) if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::EIO)) => {
+                eprintln!("flightdeck: output: {e}")
+            }
             _ => {}
         }
-        rt.shutdown_timeout(Duration::from_secs(1));
-        let end = end?;
-        if end == DriveEnd::Paused {
-            eprintln!(
-                "flightdeck: release {} is paused at a gate; `flightdeck resume {}` continues it",
-                rdir.id, rdir.id
-            );
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => {
+                if code == i32::from(exit::PAUSED) {
+                    eprintln!(
+                        "flightdeck: release {} is paused at a gate; `flightdeck resume {}` continues it",
+                        rdir.id, rdir.id
+                    );
+                }
+                Ok(u8::try_from(code).unwrap_or(exit::FAILED))
+            }
+            (None, sig) => {
+                eprintln!(
+                    "flightdeck: the driver of release {} died (signal {}); `flightdeck resume {}` takes over",
+                    rdir.id,
+                    sig.unwrap_or(0),
+                    rdir.id
+                );
+                Ok(exit::FAILED)
+            }
         }
-        Ok(end.exit_code() as u8)
+    }
+
+    /// Wait for the driver process to end. Ctrl-C or SIGTERM here become a cancel request (the
+    /// driver then stops the running commands gracefully); SIGHUP is ignored.
+    fn wait_for_driver(
+        &self,
+        rdir: &ReleaseDir,
+        mut child: std::process::Child,
+    ) -> Result<std::process::ExitStatus> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let actor = self.actor();
+        let journal_path = rdir.journal();
+        let plan = self.plan_for(rdir)?;
+        rt.block_on(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let _hup = signal(SignalKind::hangup()).ok();
+            let mut int = signal(SignalKind::interrupt())?;
+            let mut term = signal(SignalKind::terminate())?;
+            let (tx, mut rx) = tokio::sync::oneshot::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(child.wait());
+            });
+            let mut asked = false;
+            loop {
+                tokio::select! {
+                    st = &mut rx => return Ok(st.map_err(|_| eyre!("lost the driver process"))??),
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                if !asked {
+                    asked = true;
+                    let masker = std::sync::Arc::new(driver::masker_for(&plan));
+                    Journal::open(&journal_path, masker)?.append(&actor, vec![Event::CancelRequested {}])?;
+                    eprintln!("flightdeck: cancelling: running commands get SIGTERM, then SIGKILL after the grace period");
+                }
+            }
+        })
     }
 
     /// Start `flightdeck drive DIR` in its own session, detached from this terminal, and wait
-    /// until it has taken the release over.
-    fn detach(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<u8> {
+    /// until it has taken the release over. `Err(code)`: it could not (another driver: 4).
+    fn spawn_driver(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<Result<std::process::Child, u8>> {
         use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe()?;
         let log = std::fs::OpenOptions::new()
@@ -472,9 +521,20 @@ impl Ctx {
                 .iter()
                 .any(|r| matches!(r.event, Event::DriverStarted { pid: p, .. } if p == pid))
             {
-                break;
+                return Ok(Ok(child));
             }
             if let Some(status) = child.try_wait()? {
+                if status.code() == Some(i32::from(exit::LOCKED)) {
+                    let holder = rdir
+                        .live_driver()
+                        .map(|p| format!(" (pid {p})"))
+                        .unwrap_or_default();
+                    eprintln!(
+                        "flightdeck: release {} is driven by another process{holder}",
+                        rdir.id
+                    );
+                    return Ok(Err(exit::LOCKED));
+                }
                 let log = std::fs::read_to_string(rdir.driver_log()).unwrap_or_default();
                 bail!("the background driver exited ({status}) before taking over:\n{log}");
             }
@@ -486,8 +546,6 @@ impl Ctx {
             }
             waker.wait(Duration::from_millis(100));
         }
-        println!("{}", rdir.id);
-        Ok(exit::OK)
     }
 
     fn drive_detached(&self, dir: &Path, no_wait: bool) -> Result<u8> {
@@ -502,14 +560,17 @@ impl Ctx {
         let rt = runtime()?;
         let driver = Driver::take_over(plan, rdir, self.store()?, opts)?;
         let end = rt.block_on(async {
-            // A detached driver ignores SIGHUP (it has no terminal) and cancels on SIGTERM/SIGINT.
-            let stop = async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let mut term = signal(SignalKind::terminate()).expect("signal handler");
-                let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+            // No terminal here (own session): SIGTERM or SIGINT cancel gracefully.
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+            let stop = async move {
                 tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
             };
-            driver.run(stop).await
+            // On a worker, so the jobs it starts are picked up without a cross-thread wake-up.
+            tokio::spawn(driver.run(stop))
+                .await
+                .expect("the driver task panicked")
         })?;
         Ok(end.exit_code() as u8)
     }
@@ -669,14 +730,8 @@ impl Ctx {
         let seq = st.last_seq;
         let mut started = false;
         if rdir.live_driver().is_none() {
-            self.detach(&rdir, false).map(|_| ()).or_else(|e| {
-                // Another process may have become the driver in between: that is fine.
-                if rdir.live_driver().is_some() {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })?;
+            // Another process may become the driver in between (exit 4): that is fine too.
+            self.spawn_driver(&rdir, false)?.ok();
             started = true;
         }
         let waker = SyncWaker::watch(&rdir.path);

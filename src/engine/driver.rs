@@ -262,8 +262,11 @@ impl Driver {
         let mut waker = Waker::watch(&self.core.rdir.journal(), Duration::from_millis(500));
         tokio::pin!(interrupt);
         let mut interrupted = false;
+        let mut dirty = true;
         loop {
-            self.cycle()?;
+            if dirty {
+                self.cycle()?;
+            }
             if let Some(f) = &self.core.state.finished
                 && self.jobs.is_empty()
             {
@@ -283,7 +286,7 @@ impl Driver {
             } else {
                 Duration::from_secs(3600)
             };
-            tokio::select! {
+            dirty = tokio::select! {
                 biased;
                 _ = &mut interrupt, if !interrupted => {
                     interrupted = true;
@@ -294,15 +297,19 @@ impl Driver {
                     for r in &recs {
                         self.core.state.apply(r);
                     }
+                    true
                 }
                 msg = self.rx.recv() => {
                     self.inbox.push(msg.expect("the driver holds a sender"));
                     while let Ok(m) = self.rx.try_recv() {
                         self.inbox.push(m);
                     }
+                    true
                 }
-                _ = waker.wait_at_most(wait) => {}
-            }
+                // Our own appends wake the watcher too: only another process's append (or the
+                // periodic re-check of a held environment) needs a cycle.
+                _ = waker.wait_at_most(wait) => waiting_env || self.journal.has_news(),
+            };
         }
     }
 

@@ -168,7 +168,7 @@ async fn run_command(
     }
     note(log, &format!("$ {cmd}"));
     let began = Instant::now();
-    let mut command = tokio::process::Command::new("sh");
+    let mut command = tokio::process::Command::new("/bin/sh");
     command
         .arg("-c")
         .arg(cmd)
@@ -177,8 +177,11 @@ async fn run_command(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(false);
+    // Its own process group, so a timeout or cancel ends the whole tree. (The driver runs in a
+    // session of its own with no controlling terminal, so children cannot reach a terminal
+    // either; without a pre_exec hook std can use posix_spawn, much cheaper than fork here.)
+    command.process_group(0);
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {

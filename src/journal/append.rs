@@ -56,6 +56,11 @@ impl Journal {
         &self.path
     }
 
+    /// Whether someone else appended since we last looked (one `fstat`, no lock).
+    pub fn has_news(&self) -> bool {
+        self.file.metadata().map(|m| m.len() != self.len).unwrap_or(true)
+    }
+
     /// Append `events` as one durable batch by `actor`; returns the records as written.
     pub fn append(&mut self, actor: &str, events: Vec<Event>) -> Result<Vec<Record>, JournalError> {
         self.append_checked(actor, |_| Ok::<_, JournalError>(events))
