@@ -4,7 +4,8 @@
 //!     cargo bench --bench engine                 # all
 //!     cargo bench --bench engine -- chain        # one of: chain, fanout, stream
 //!
-//! - chain:  1,000 stages in a chain, each `true`, vs a shell loop running `sh -c true` 1,000 times.
+//! - chain:  1,000 stages in a chain, each `true`, vs a shell loop running `sh -c true` 1,000 times;
+//!   once with the data dir on disk, once on tmpfs (/dev/shm) to separate the fsync cost.
 //! - fanout: one stage over 1,000 targets at concurrency 32, vs `xargs -P 32` running the same.
 //! - stream: a stage printing 5,000,000 lines (`seq 1 5000000`) through headless `run` with stdout
 //!   to /dev/null, vs `seq 1 5000000 | cat > /dev/null`; peak RSS of flightdeck and a check that
@@ -28,7 +29,12 @@ fn main() {
         .unwrap_or(5);
     println!("flightdeck engine benchmarks ({reps} repetitions each, medians)");
     if wants("chain") {
-        chain(reps);
+        chain(reps, None);
+        // The same with the data dir on tmpfs, where fsync is free: the engine's own overhead
+        // apart from the one fdatasync per stage that durability costs on a real disk.
+        if Path::new("/dev/shm").is_dir() {
+            chain(reps, Some(Path::new("/dev/shm")));
+        }
     }
     if wants("fanout") {
         fanout(reps);
@@ -105,7 +111,7 @@ fn report(name: &str, runs: usize, base: Vec<Duration>, fd: Vec<Duration>) {
     let (b, f) = (median(base), median(fd));
     let per_run = (f.as_secs_f64() - b.as_secs_f64()) / runs as f64 * 1e3;
     println!(
-        "{name:<8} baseline {:>8.1} ms   flightdeck {:>8.1} ms   ratio {:>5.2}x   overhead {:.3} ms per run",
+        "{name:<12} baseline {:>8.1} ms   flightdeck {:>8.1} ms   ratio {:>5.2}x   overhead {:.3} ms per run",
         b.as_secs_f64() * 1e3,
         f.as_secs_f64() * 1e3,
         f.as_secs_f64() / b.as_secs_f64(),
@@ -114,7 +120,7 @@ fn report(name: &str, runs: usize, base: Vec<Duration>, fd: Vec<Duration>) {
     let _ = std::io::stdout().flush();
 }
 
-fn chain(reps: usize) {
+fn chain(reps: usize, dir: Option<&Path>) {
     const N: usize = 1000;
     let mut plan = String::from("[plan]\nname = \"chain\"\n");
     for i in 0..N {

@@ -400,20 +400,23 @@ impl Ctx {
             Err(code) => return Ok(code),
         };
         // The printer is an observer on its own thread: a slow terminal never slows anything.
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let printer_dir = rdir.path.clone();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waker = SyncWaker::watch(&rdir.path);
+        let wake = waker.handle();
+        let printer_done = done.clone();
         let printer = std::thread::spawn(move || -> std::io::Result<()> {
-            let waker = SyncWaker::watch(&printer_dir);
             loop {
+                let last = printer_done.load(std::sync::atomic::Ordering::Acquire);
                 printer.poll()?;
-                if done_rx.try_recv().is_ok() {
-                    return printer.poll();
+                if last {
+                    return Ok(());
                 }
-                waker.wait(Duration::from_millis(200));
+                waker.wait(Duration::from_millis(500));
             }
         });
         let status = self.wait_for_driver(&rdir, child)?;
-        let _ = done_tx.send(());
+        done.store(true, std::sync::atomic::Ordering::Release);
+        let _ = wake.try_send(());
         match printer.join() {
             // A closed pipe or a vanished terminal only ends the printing, never the release.
             Ok(Err(e)) if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::EIO)) => {
@@ -511,10 +514,11 @@ impl Ctx {
                 Ok(())
             });
         }
+        // Watch before starting it, so its first append cannot slip by unnoticed.
+        let waker = SyncWaker::watch(&rdir.path);
         let mut child = cmd.spawn().wrap_err("starting the background driver")?;
         let pid = child.id();
         let deadline = Instant::now() + Duration::from_secs(20);
-        let waker = SyncWaker::watch(&rdir.path);
         loop {
             let (recs, _) = journal::read_journal(&rdir.journal())?;
             if recs

@@ -673,14 +673,17 @@ pub fn outcome_word(o: &Outcome) -> &'static str {
 pub struct SyncWaker {
     _watcher: Option<notify::RecommendedWatcher>,
     rx: std::sync::mpsc::Receiver<()>,
+    tx: std::sync::mpsc::SyncSender<()>,
 }
 
 impl SyncWaker {
     pub fn watch(dir: &Path) -> SyncWaker {
         use notify::Watcher;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let wake = tx.clone();
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             if res.is_ok() {
+                // A full channel already holds a wake-up: coalesce.
                 let _ = tx.try_send(());
             }
         })
@@ -689,8 +692,15 @@ impl SyncWaker {
         SyncWaker {
             _watcher: watcher,
             rx,
+            tx: wake,
         }
     }
+
+    /// Something another thread can use to wake the waiter at once.
+    pub fn handle(&self) -> std::sync::mpsc::SyncSender<()> {
+        self.tx.clone()
+    }
+
     pub fn wait(&self, max: Duration) {
         let _ = self.rx.recv_timeout(max);
     }
