@@ -781,3 +781,38 @@ run = "echo first; until [ -f go ]; do sleep 0.02; done; echo second"
     assert!(first < second, "{text}");
     ws.wait_for_state("1.0", "succeeded");
 }
+
+#[test]
+fn a_watch_stage_repeats_its_run_over_the_window_and_any_failure_fails_it() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "bake"
+
+[[stage]]
+id = "bake"
+run = "echo tick >> ticks"
+watch = { every = "100ms", for = "600ms" }
+
+[[stage]]
+id = "flaky-bake"
+needs = ["bake"]
+run = "echo tick >> flaky; [ $(wc -l < flaky) -lt 3 ]"
+watch = { every = "50ms", for = "10s" }
+"#,
+    );
+    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+    let ticks = ws.read("ticks").lines().count();
+    assert!(
+        ticks >= 4,
+        "the bake stage ran {ticks} time(s) in its 600ms window at 100ms intervals"
+    );
+    let st = ws.status("1.0");
+    assert_eq!(stage(&st, "bake")["state"], "succeeded");
+    assert_eq!(stage(&st, "flaky-bake")["state"], "failed");
+    // It stopped at the first failing iteration, long before its 10s window.
+    assert_eq!(ws.read("flaky").lines().count(), 3);
+    let log = ws.log("1.0", "bake.1.log");
+    assert!(log.contains("# watch: iteration 4"), "{log}");
+}

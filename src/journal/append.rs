@@ -229,3 +229,85 @@ impl Drop for Txn<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Verified;
+    use crate::journal::read::{read_journal, verify};
+
+    fn note(n: usize) -> Event {
+        Event::Note {
+            message: format!("note {n}"),
+        }
+    }
+
+    #[test]
+    fn appends_from_many_handles_and_threads_form_one_intact_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let masker = Arc::new(Masker::new(Vec::new()));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (path, masker) = (path.clone(), masker.clone());
+                std::thread::spawn(move || {
+                    let mut j = Journal::open(&path, masker).unwrap();
+                    for i in 0..25 {
+                        j.append(&format!("t{t}"), vec![note(i), note(i + 100)]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let (recs, warnings) = read_journal(&path).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(recs.len(), 200);
+        assert!(
+            recs.iter().enumerate().all(|(i, r)| r.seq == i as u64 + 1),
+            "dense sequence numbers"
+        );
+        let head = std::fs::read_to_string(dir.path().join("head")).unwrap();
+        assert_eq!(
+            verify(&path, Some(&head)).unwrap(),
+            Verified::Intact { lines: 200 }
+        );
+    }
+
+    #[test]
+    fn a_dropped_transaction_leaves_no_trace_and_the_chain_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        j.append("a", vec![note(1)]).unwrap();
+        {
+            let (mut txn, _) = j.begin().unwrap();
+            let rec = txn.push("a", note(2));
+            assert_eq!(rec.seq, 2);
+        }
+        let written = j.append("a", vec![note(3)]).unwrap();
+        assert_eq!(written[0].seq, 2, "the dropped record's number is reused");
+        let head = std::fs::read_to_string(dir.path().join("head")).unwrap();
+        assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 2 });
+    }
+
+    #[test]
+    fn secrets_are_masked_in_journal_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path, Arc::new(Masker::new(vec!["hunter22".to_string()]))).unwrap();
+        j.append(
+            "a",
+            vec![Event::Note {
+                message: "token hunter22 leaked".into(),
+            }],
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("hunter22") && text.contains("token *** leaked"),
+            "{text}"
+        );
+    }
+}
