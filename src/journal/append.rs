@@ -89,17 +89,18 @@ impl Journal {
     /// until [`Txn::commit`]. Dropping the transaction discards what was pushed.
     pub fn begin(&mut self) -> Result<(Txn<'_>, Vec<Record>), JournalError> {
         self.file.lock().map_err(io_err(&self.path))?;
-        let saved = (self.next_seq, self.last_hash.clone());
         match self.catch_up() {
-            Ok(seen) => Ok((
-                Txn {
+            Ok(seen) => {
+                // What a dropped transaction returns to: after what others wrote, before ours.
+                let saved = (self.next_seq, self.last_hash.clone());
+                let txn = Txn {
                     journal: self,
                     buf: Vec::new(),
                     saved,
                     done: false,
-                },
-                seen,
-            )),
+                };
+                Ok((txn, seen))
+            }
             Err(e) => {
                 let _ = self.file.unlock();
                 Err(e)
