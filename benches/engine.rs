@@ -129,7 +129,7 @@ fn chain(reps: usize, dir: Option<&Path>) {
             plan.push_str(&format!("needs = [\"s{}\"]\n", i - 1));
         }
     }
-    let ws = workspace(&plan);
+    let ws = workspace_in(&plan, dir);
     let (mut base, mut fd) = (Vec::new(), Vec::new());
     for r in 0..reps {
         base.push(sh(&format!(
@@ -137,7 +137,8 @@ fn chain(reps: usize, dir: Option<&Path>) {
         )));
         fd.push(run_flightdeck(&ws, &format!("1.{r}")).0);
     }
-    report("chain", N, base, fd);
+    let name = if dir.is_some() { "chain-tmpfs" } else { "chain" };
+    report(name, N, base, fd);
 }
 
 fn fanout(reps: usize) {
