@@ -50,10 +50,15 @@ struct Workspace {
 }
 
 fn workspace(plan: &str) -> Workspace {
-    // On the real disk, not tmpfs: fsync costs are part of what we measure.
+    workspace_in(plan, None)
+}
+
+/// By default on the real disk, not tmpfs: fsync costs are part of what we measure.
+fn workspace_in(plan: &str, dir: Option<&Path>) -> Workspace {
+    let base = dir.unwrap_or(Path::new(env!("CARGO_TARGET_TMPDIR")));
     let tmp = tempfile::Builder::new()
         .prefix("fd-bench")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .tempdir_in(base)
         .expect("temp dir");
     let dir = tmp.path().to_path_buf();
     std::fs::write(dir.join("flightdeck.toml"), plan).expect("write plan");
