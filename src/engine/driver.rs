@@ -132,6 +132,9 @@ struct Core {
 struct Effects {
     spawn: Vec<JobSpec>,
     terminate: bool,
+    /// The plan's environment lock, held from the moment another release's holds are checked
+    /// until our `env_acquired` is durable (so two releases cannot both take `prod`).
+    env_lock: Option<std::fs::File>,
 }
 
 impl Driver {
@@ -443,7 +446,7 @@ impl Core {
                     progressed = true;
                     self.start_check(txn, fx, &gate, item);
                 }
-                Decision::Acquire { stage, env } => events.extend(self.acquire(&stage, &env)?),
+                Decision::Acquire { stage, env } => events.extend(self.acquire(&stage, &env, fx)?),
                 Decision::TerminateAll => fx.terminate = true,
             }
         }
@@ -473,7 +476,18 @@ impl Core {
     }
 
     /// Hold `env` for this release unless another unfinished release holds it.
-    fn acquire(&self, stage: &str, env: &str) -> Result<Vec<Event>, DriveError> {
+    fn acquire(&self, stage: &str, env: &str, fx: &mut Effects) -> Result<Vec<Event>, DriveError> {
+        if fx.env_lock.is_none() {
+            let path = self.store.plan_dir(&self.rdir.plan).join("environments.lock");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|source| JournalError::Io { path: path.clone(), source })?;
+            file.lock().map_err(|source| JournalError::Io { path, source })?;
+            fx.env_lock = Some(file);
+        }
         if let Some(holder) = self.env_holder(env)? {
             let reason = format!("waiting: {env} is held by {holder}");
             let same = self.state.stage(stage).and_then(|s| s.waiting.as_deref()) == Some(reason.as_str());
