@@ -522,8 +522,14 @@ pub fn status_text(
                 let _ = write!(line, ", {failed} failed");
             }
         } else if let Some(a) = stage.targets.first().and_then(|t| t.last()) {
-            if let Some(ms) = a.duration_ms {
-                let _ = write!(line, " {}", format_duration(Duration::from_millis(ms)));
+            match a.duration_ms {
+                Some(ms) => {
+                    let _ = write!(line, " {}", format_duration(Duration::from_millis(ms)));
+                }
+                None => {
+                    let ran = (now - a.started_at).to_std().unwrap_or_default();
+                    let _ = write!(line, " for {}", format_duration(Duration::from_secs(ran.as_secs())));
+                }
             }
             if a.n > 1 {
                 let _ = write!(line, " (attempt {})", a.n);
