@@ -151,6 +151,20 @@ enum Command {
     },
     /// Check a journal's hash chain; names the first altered line.
     Verify { release: Option<String> },
+    /// Release notes from conventional commits, grouped (default: newest release tag..HEAD).
+    Notes {
+        /// FROM..TO (or FROM.. / ..TO): tags, versions, commit id prefixes, HEAD.
+        range: Option<String>,
+        /// Markdown (md) or JSON.
+        #[arg(long, value_enum, default_value_t = NotesFormat::Md)]
+        format: NotesFormat,
+    },
+    /// The suggested next version and release type, from the commits since the newest release tag.
+    Next {
+        /// Print version, type, base tag and counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// (internal) drive a release folder in the background.
     #[command(hide = true)]
     Drive {
@@ -216,6 +230,8 @@ pub fn run() -> Result<ExitCode> {
             rollback,
         } => ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback),
         Command::Verify { release } => ctx.verify(release.as_deref()),
+        Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
+        Command::Next { json } => ctx.next(json),
         Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
     };
     match code {
@@ -965,6 +981,68 @@ fn grace() -> Duration {
         .ok()
         .and_then(|s| plan::parse_duration(&s).ok())
         .unwrap_or(Duration::from_secs(5))
+}
+
+/// How `flightdeck notes` prints.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum NotesFormat {
+    Md,
+    Json,
+}
+
+/// Git: `notes` and `next`.
+impl Ctx {
+    /// The plan's repository; without a plan file (and no --plan), the repository of the current
+    /// directory with the default tag pattern.
+    fn repo(&self) -> Result<crate::drift::git::Repo> {
+        use crate::drift::git::Repo;
+        let opened = match self.plan_path() {
+            Ok(path) => Repo::open(&plan::load(&path)?),
+            Err(e)
+                if self.g.plan.is_none()
+                    && matches!(e.downcast_ref(), Some(plan::PlanError::NotFound(_))) =>
+            {
+                Repo::open_path(&std::env::current_dir()?, plan::GitConfig::DEFAULT_TAG_PATTERN)
+            }
+            Err(e) => return Err(e),
+        };
+        opened.map_err(git_error)
+    }
+
+    fn notes(&self, range: Option<&str>, format: NotesFormat) -> Result<u8> {
+        use std::io::Write;
+        let notes = self.repo()?.notes_for(range).map_err(git_error)?;
+        let text = match format {
+            NotesFormat::Md => notes.markdown(),
+            NotesFormat::Json => serde_json::to_string_pretty(&notes)? + "\n",
+        };
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            // `flightdeck notes | head`: the reader has what it wanted.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
+            written => Ok(written.map(|()| exit::OK)?),
+        }
+    }
+
+    fn next(&self, json: bool) -> Result<u8> {
+        let next = self.repo()?.suggest_next().map_err(git_error)?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&next)?);
+        } else {
+            println!("{next}");
+        }
+        Ok(exit::OK)
+    }
+}
+
+/// No repository, an unknown revision, a bad range: exit 2 with the message; anything else
+/// (a broken repository) is a failure with its report.
+fn git_error(e: crate::drift::git::GitError) -> color_eyre::Report {
+    if e.is_usage() {
+        usage(e.to_string())
+    } else {
+        e.into()
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -548,6 +548,7 @@ mod tests {
             environments,
             stages,
             gates,
+            git: Default::default(),
         }
     }
 

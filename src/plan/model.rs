@@ -27,6 +27,36 @@ pub struct Plan {
     pub stages: Vec<Stage>,
     /// In file order.
     pub gates: IndexMap<String, Gate>,
+    /// `repo`, `tag_pattern` and `tag_on_success` of `[plan]`.
+    pub git: GitConfig,
+}
+
+/// How the plan finds its git repository and names its release tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitConfig {
+    /// `[plan] repo`, resolved against the plan's directory; `None`: the repository containing
+    /// the plan file.
+    pub repo: Option<PathBuf>,
+    /// A glob on tag names (`*` matches any text); the part before the first `*` is the prefix
+    /// a version may omit (`2.3.1` stands for the tag `v2.3.1` under `v*`).
+    pub tag_pattern: String,
+    /// Create an annotated tag for the version at the release's head commit when it succeeds.
+    pub tag_on_success: bool,
+}
+
+impl GitConfig {
+    /// The tag pattern used when the plan sets none.
+    pub const DEFAULT_TAG_PATTERN: &'static str = "v*";
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        GitConfig {
+            repo: None,
+            tag_pattern: Self::DEFAULT_TAG_PATTERN.to_string(),
+            tag_on_success: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -40,6 +40,11 @@ pub(super) struct RawPlan {
     pub name: Field<Text>,
     pub max_parallel: Field<Count>,
     pub secrets: Field<List<Text>>,
+    /// The git repository (default: the one containing the plan file).
+    pub repo: Field<Text>,
+    /// A glob on release tag names, like `v*`.
+    pub tag_pattern: Field<Text>,
+    pub tag_on_success: Field<Flag>,
 }
 
 #[derive(Deserialize)]

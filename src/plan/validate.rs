@@ -3,7 +3,7 @@
 //! `gate`), cycles, durations and placeholders.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -14,7 +14,9 @@ use toml::Spanned;
 
 use super::duration::{format_duration, parse_duration};
 use super::hint;
-use super::model::{ChecklistItem, Environment, Gate, OnFailure, Plan, ReleaseType, Stage, Template, Watch};
+use super::model::{
+    ChecklistItem, Environment, Gate, GitConfig, OnFailure, Plan, ReleaseType, Stage, Template, Watch,
+};
 use super::raw::{
     Count, DurationValue, List, OneOrMany, Parsed, RawChecklistItem, RawEnvironment, RawGate, RawPlan,
     RawStage, RawWatch, Section, Span, Table, Text,
@@ -45,6 +47,7 @@ pub(super) fn validate(
     let environments = check.environments();
     let gates = check.gates();
     let stages = check.stages(&environments, &gates);
+    let git = check.git_config(&dir);
 
     let plan = Plan {
         path,
@@ -55,6 +58,7 @@ pub(super) fn validate(
         environments,
         stages,
         gates,
+        git,
     };
     (plan, check.issues)
 }
@@ -231,6 +235,45 @@ impl Checker<'_> {
             }
         }
         (name, max_parallel, secrets)
+    }
+
+    /// `repo`, `tag_pattern` and `tag_on_success` of `[plan]`.
+    fn git_config(&mut self, dir: &Path) -> GitConfig {
+        let mut git = GitConfig::default();
+        let Some(section) = &self.parsed.file.get_ref().plan else {
+            return git;
+        };
+        let plan: &Section<RawPlan> = section.get_ref();
+        if let Some(repo) = &plan.repo {
+            let text = &repo.get_ref().0;
+            if text.trim().is_empty() {
+                self.report(
+                    repo.span().start,
+                    "repo must not be empty (leave it out to use the repository containing the plan)",
+                );
+            } else {
+                git.repo = Some(dir.join(text));
+            }
+        }
+        if let Some(pattern) = &plan.tag_pattern {
+            let text = &pattern.get_ref().0;
+            let at = pattern.span().start;
+            if !text.contains('*') {
+                self.report(
+                    at,
+                    format!("tag_pattern `{text}` has no `*` for the version (like \"v*\")"),
+                );
+            } else if !git2::Reference::is_valid_name(&format!("refs/tags/{}", text.replace('*', "1"))) {
+                self.report(
+                    at,
+                    format!("tag_pattern `{text}` cannot match git tag names (no spaces, `..`, `~`, `^`, `:`, `?`, `[` or `\\`)"),
+                );
+            } else {
+                git.tag_pattern = text.clone();
+            }
+        }
+        git.tag_on_success = plan.tag_on_success.as_ref().is_some_and(|t| t.get_ref().0);
+        git
     }
 
     fn environments(&mut self) -> IndexMap<String, Environment> {

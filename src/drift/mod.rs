@@ -1,0 +1,2 @@
+//! Drift and git awareness.
+pub mod git;
