@@ -165,6 +165,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare environments: run their probes and show a matrix of keys against the baseline.
+    /// Exit 0 when nothing drifts, 1 when something does, 2 when a probe fails.
+    Drift(DriftArgs),
     /// (internal) drive a release folder in the background.
     #[command(hide = true)]
     Drive {
@@ -232,6 +235,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Verify { release } => ctx.verify(release.as_deref()),
         Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
         Command::Next { json } => ctx.next(json),
+        Command::Drift(args) => ctx.drift(args),
         Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
     };
     match code {
@@ -957,10 +961,7 @@ fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, 
         required_for: None,
         checklist: items
             .iter()
-            .map(|(t, _)| crate::plan::ChecklistItem {
-                item: t.clone(),
-                check: None,
-            })
+            .map(|(t, _)| crate::plan::ChecklistItem::manual(t.clone()))
             .collect(),
     };
     g.find_item(spec)
@@ -1042,6 +1043,75 @@ fn git_error(e: crate::drift::git::GitError) -> color_eyre::Report {
         usage(e.to_string())
     } else {
         e.into()
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+struct DriftArgs {
+    /// Environments to compare, comma-separated (`env/target` for one target); default: every
+    /// environment with a probe or an expect file. The baseline is always included.
+    #[arg(long, value_delimiter = ',', value_name = "ENV")]
+    env: Vec<String>,
+    /// The environment (or `env/target`) the others are compared with (default: [drift] baseline).
+    #[arg(long, value_name = "ENV")]
+    baseline: Option<String>,
+    /// Only the keys that drift somewhere.
+    #[arg(long)]
+    only_diff: bool,
+    #[arg(long)]
+    json: bool,
+    /// Instead of the matrix: what changed in each environment since RELEASE started.
+    #[arg(long, value_name = "RELEASE")]
+    since: Option<String>,
+}
+
+/// Drift: `drift`.
+impl Ctx {
+    fn drift(&self, args: DriftArgs) -> Result<u8> {
+        use crate::drift::{self, report, snapshot};
+        let plan = self.load_plan()?;
+        let since = match &args.since {
+            Some(release) => {
+                let rdir = self.find(Some(release))?;
+                let path = rdir.path.join(snapshot::START_SNAPSHOT);
+                if !path.is_file() {
+                    return Err(usage(format!(
+                        "release {} has no drift snapshot ({}): no environment had a probe when it started",
+                        rdir.id,
+                        path.display()
+                    )));
+                }
+                Some((
+                    rdir.id,
+                    snapshot::load_snapshot(&path).map_err(|e| usage(e.to_string()))?,
+                ))
+            }
+            None => None,
+        };
+        let opts = drift::ProbeOptions {
+            grace: grace(),
+            masker: std::sync::Arc::new(driver::masker_for(&plan)),
+            ..drift::ProbeOptions::default()
+        };
+        let selection = drift::Selection {
+            envs: args.env,
+            baseline: args.baseline,
+        };
+        let taken_at = chrono::Utc::now();
+        let matrix = runtime()?
+            .block_on(drift::run(&plan, &selection, &opts))
+            .map_err(|e| usage(e.to_string()))?;
+        let runs = self.store()?.plan_dir(&plan.name).join(snapshot::RUNS_DIR);
+        let print = report::PrintOptions {
+            json: args.json,
+            only_diff: args.only_diff,
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        let since = since.as_ref().map(|(id, snap)| (id.as_str(), snap));
+        let ignore = drift::ignore_of(&plan);
+        Ok(report::print_run(
+            &matrix, &plan.name, taken_at, &runs, since, &ignore, print,
+        )?)
     }
 }
 

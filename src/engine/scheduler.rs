@@ -528,13 +528,11 @@ mod tests {
                 approvals: 2,
                 required_for: None,
                 checklist: vec![
-                    ChecklistItem {
-                        item: "notes".into(),
-                        check: None,
-                    },
+                    ChecklistItem::manual("notes"),
                     ChecklistItem {
                         item: "budget".into(),
                         check: Some(Template::new("true")),
+                        drift: None,
                     },
                 ],
             },
@@ -549,6 +547,7 @@ mod tests {
             stages,
             gates,
             git: Default::default(),
+            drift: Default::default(),
         }
     }
 

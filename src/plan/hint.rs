@@ -3,7 +3,7 @@
 /// The candidate closest to `word`, when it is close enough to be a likely typo: Jaro-Winkler
 /// similarity of at least 0.8, or at most two edits on a word long enough for that to mean
 /// something. Case is ignored when comparing.
-pub(super) fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {

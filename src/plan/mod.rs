@@ -10,5 +10,6 @@ pub mod template;
 mod validate;
 
 pub use duration::{format_duration, parse_duration};
+pub use hint::did_you_mean;
 pub use load::{PlanError, Problem, find_plan_file, load, load_str};
 pub use model::*;

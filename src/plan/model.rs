@@ -29,6 +29,8 @@ pub struct Plan {
     pub gates: IndexMap<String, Gate>,
     /// `repo`, `tag_pattern` and `tag_on_success` of `[plan]`.
     pub git: GitConfig,
+    /// The `[drift]` table.
+    pub drift: DriftConfig,
 }
 
 /// How the plan finds its git repository and names its release tags.
@@ -59,12 +61,107 @@ impl Default for GitConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Environment {
     pub name: String,
     pub targets: Vec<String>,
     pub protected: bool,
     pub vars: BTreeMap<String, String>,
+    /// The command that prints this environment's current state (per target where it has
+    /// targets); placeholders `{env}` and `{target}`.
+    pub probe: Option<Template>,
+    /// How long a probe may run before its process group is ended (default 30s).
+    pub probe_timeout: Duration,
+    /// The desired-state file, resolved against the plan's directory.
+    pub expect: Option<PathBuf>,
+    /// Forces the format of the probe's output and of the `expect` file (default: detected).
+    pub format: Option<StateFormat>,
+}
+
+impl Environment {
+    /// The probe timeout used when the plan sets none.
+    pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Environment {
+            name: String::new(),
+            targets: Vec::new(),
+            protected: false,
+            vars: BTreeMap::new(),
+            probe: None,
+            probe_timeout: Self::DEFAULT_PROBE_TIMEOUT,
+            expect: None,
+            format: None,
+        }
+    }
+}
+
+/// How a probe's output or a desired-state file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateFormat {
+    /// A JSON object: nested objects flattened to dotted keys, arrays indexed (`a.0`).
+    Json,
+    /// A TOML table, flattened like JSON.
+    Toml,
+    /// `key=value` lines; `#` comments and blank lines are skipped.
+    Kv,
+}
+
+impl StateFormat {
+    /// Every format, in the order messages list them.
+    pub const ALL: [StateFormat; 3] = [Self::Json, Self::Toml, Self::Kv];
+    /// The name used in the plan: `json`, `toml`, `kv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Toml => "toml",
+            Self::Kv => "kv",
+        }
+    }
+}
+
+impl fmt::Display for StateFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `[drift]` table: how environments are compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftConfig {
+    /// The environment the others are compared with; `None`: see [`Plan::drift_baseline`].
+    pub baseline: Option<String>,
+    /// Glob patterns on keys left out of every comparison (`*` matches any run of characters,
+    /// dots included; `?` one character).
+    pub ignore: Vec<String>,
+    /// The key whose value names the version an environment runs.
+    pub version_key: String,
+}
+
+impl DriftConfig {
+    /// The version key used when the plan sets none.
+    pub const DEFAULT_VERSION_KEY: &'static str = "version";
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            baseline: None,
+            ignore: Vec::new(),
+            version_key: Self::DEFAULT_VERSION_KEY.to_string(),
+        }
+    }
+}
+
+/// A checklist item that passes when `env` does not drift from `baseline` (after `ignore`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftCheck {
+    pub env: String,
+    /// `None`: the plan's baseline ([`Plan::drift_baseline`]).
+    pub baseline: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +208,25 @@ pub struct ChecklistItem {
     pub item: String,
     /// Automatic items: the command's exit 0 ticks the item.
     pub check: Option<Template>,
+    /// Automatic items: ticked when the environment does not drift from its baseline. At most
+    /// one of `check` and `drift` is set.
+    pub drift: Option<DriftCheck>,
+}
+
+impl ChecklistItem {
+    /// A manual item (ticked by a person).
+    pub fn manual(item: impl Into<String>) -> Self {
+        ChecklistItem {
+            item: item.into(),
+            check: None,
+            drift: None,
+        }
+    }
+
+    /// Whether the item is ticked by the driver (a `check` command or a `drift` check).
+    pub fn is_automatic(&self) -> bool {
+        self.check.is_some() || self.drift.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -176,6 +292,22 @@ impl Plan {
             Some(env) if !env.targets.is_empty() => env.targets.iter().cloned().map(Some).collect(),
             _ => vec![None],
         }
+    }
+
+    /// The environment drift compares with by default: `[drift] baseline`, else the first
+    /// environment (in file order) that has a probe or an `expect` file.
+    pub fn drift_baseline(&self) -> Option<&str> {
+        self.drift.baseline.as_deref().or_else(|| {
+            self.environments
+                .values()
+                .find(|e| e.probe.is_some() || e.expect.is_some())
+                .map(|e| e.name.as_str())
+        })
+    }
+
+    /// The baseline of a drift checklist item: its own, else [`Plan::drift_baseline`].
+    pub fn baseline_for<'a>(&'a self, check: &'a DriftCheck) -> Option<&'a str> {
+        check.baseline.as_deref().or_else(|| self.drift_baseline())
     }
 
     /// Gates of `stage` that apply to releases of type `rtype`.

@@ -33,6 +33,7 @@ pub(super) struct RawFile {
     pub environments: Field<Table<Section<RawEnvironment>>>,
     pub stage: Field<List<Section<RawStage>>>,
     pub gates: Field<Table<Section<RawGate>>>,
+    pub drift: Field<Section<RawDrift>>,
 }
 
 #[derive(Deserialize)]
@@ -52,6 +53,18 @@ pub(super) struct RawEnvironment {
     pub targets: Field<List<Text>>,
     pub protected: Field<Flag>,
     pub vars: Field<Table<Text>>,
+    pub probe: Field<Text>,
+    pub probe_timeout: Field<DurationValue>,
+    pub expect: Field<Text>,
+    pub format: Field<Text>,
+}
+
+/// The `[drift]` table.
+#[derive(Deserialize)]
+pub(super) struct RawDrift {
+    pub baseline: Field<Text>,
+    pub ignore: Field<List<Text>>,
+    pub version_key: Field<Text>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +102,14 @@ pub(super) struct RawGate {
 pub(super) struct RawChecklistItem {
     pub item: Field<Text>,
     pub check: Field<Text>,
+    pub drift: Field<Section<RawDriftCheck>>,
+}
+
+/// `drift = { env = "prod", baseline = "staging" }` of a checklist item.
+#[derive(Deserialize)]
+pub(super) struct RawDriftCheck {
+    pub env: Field<Text>,
+    pub baseline: Field<Text>,
 }
 
 /// How a table type is named in "expected ..." messages, alone and in a list.
@@ -102,6 +123,10 @@ impl Described for RawPlan {}
 impl Described for RawEnvironment {}
 impl Described for RawWatch {}
 impl Described for RawGate {}
+impl Described for RawDrift {}
+impl Described for RawDriftCheck {
+    const WHAT: &'static str = "a table like { env = \"...\" }";
+}
 impl Described for RawStage {
     const LIST: &'static str = "an array of tables (write each stage as [[stage]])";
 }
@@ -634,7 +659,7 @@ mod tests {
         assert_eq!(serde_introspect::<RawWatch>(), ["every", "for"]);
         assert_eq!(
             serde_introspect::<RawFile>(),
-            ["plan", "environments", "stage", "gates"]
+            ["plan", "environments", "stage", "gates", "drift"]
         );
     }
 

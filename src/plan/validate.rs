@@ -17,16 +17,20 @@ use super::hint;
 use super::model::{
     ChecklistItem, Environment, Gate, GitConfig, OnFailure, Plan, ReleaseType, Stage, Template, Watch,
 };
+use super::model::{DriftCheck, DriftConfig, StateFormat};
 use super::raw::{
     Count, DurationValue, List, OneOrMany, Parsed, RawChecklistItem, RawEnvironment, RawGate, RawPlan,
     RawStage, RawWatch, Section, Span, Table, Text,
 };
+use super::raw::{RawDrift, RawDriftCheck};
 use super::source::{Issue, SourceMap};
 use super::template::KNOWN;
 
 pub(super) const DEFAULT_MAX_PARALLEL: usize = 8;
 /// What gate checks may use: they run before any stage, environment or target is chosen.
 pub(super) const GATE_PLACEHOLDERS: &[&str] = &["version", "type", "release"];
+/// What probes may use: they run outside any release.
+pub(super) const PROBE_PLACEHOLDERS: &[&str] = &["env", "target"];
 
 /// Check `parsed` and build the plan. The plan is only meaningful when no issues are returned.
 pub(super) fn validate(
@@ -44,8 +48,9 @@ pub(super) fn validate(
     check.unknown_keys(file, "at top level");
 
     let (name, max_parallel, secrets) = check.plan_section();
-    let environments = check.environments();
-    let gates = check.gates();
+    let environments = check.environments(&dir);
+    let drift = check.drift_section(&environments);
+    let gates = check.gates(&environments, &drift);
     let stages = check.stages(&environments, &gates);
     let git = check.git_config(&dir);
 
@@ -59,6 +64,7 @@ pub(super) fn validate(
         stages,
         gates,
         git,
+        drift,
     };
     (plan, check.issues)
 }
@@ -80,6 +86,11 @@ enum Scope<'s> {
     GateCheck {
         gate: &'s str,
     },
+    /// The probe of an environment.
+    Probe {
+        env: &'s str,
+        has_targets: bool,
+    },
 }
 
 impl Scope<'_> {
@@ -88,6 +99,7 @@ impl Scope<'_> {
         match self {
             Scope::Stage { label, field, .. } => format!("{label} {field}"),
             Scope::GateCheck { gate } => format!("check of gate `{gate}`"),
+            Scope::Probe { env, .. } => format!("probe of environment `{env}`"),
         }
     }
 }
@@ -276,7 +288,7 @@ impl Checker<'_> {
         git
     }
 
-    fn environments(&mut self) -> IndexMap<String, Environment> {
+    fn environments(&mut self, dir: &Path) -> IndexMap<String, Environment> {
         let mut out = IndexMap::new();
         let Some(table) = &self.parsed.file.get_ref().environments else {
             return out;
@@ -308,20 +320,234 @@ impl Checker<'_> {
             }
 
             let protected = raw.protected.as_ref().is_some_and(|p| p.get_ref().0);
-            out.insert(
-                name.clone(),
-                Environment {
-                    name: name.clone(),
-                    targets,
-                    protected,
-                    vars,
-                },
-            );
+            let mut env = Environment {
+                name: name.clone(),
+                targets,
+                protected,
+                vars,
+                ..Environment::default()
+            };
+            self.probe_fields(raw, &mut env, dir);
+            out.insert(name.clone(), env);
         }
         out
     }
 
-    fn gates(&mut self) -> IndexMap<String, Gate> {
+    /// `probe`, `probe_timeout`, `expect` and `format` of an environment.
+    fn probe_fields(&mut self, raw: &RawEnvironment, env: &mut Environment, dir: &Path) {
+        let name = env.name.clone();
+        if let Some(p) = &raw.probe {
+            let command = &p.get_ref().0;
+            let scope = Scope::Probe {
+                env: &name,
+                has_targets: !env.targets.is_empty(),
+            };
+            if command.trim().is_empty() {
+                self.report(p.span().start, format!("empty command in {}", scope.describe()));
+            }
+            self.placeholders(&p.span(), command, &scope);
+            env.probe = Some(Template::new(command.clone()));
+        }
+        if let Some(t) = &raw.probe_timeout {
+            if let Some(d) = self.duration(t, "probe_timeout") {
+                if d.is_zero() {
+                    self.report(
+                        t.span().start,
+                        format!("probe_timeout of environment `{name}` must be greater than 0"),
+                    );
+                } else {
+                    env.probe_timeout = d;
+                }
+            }
+            if raw.probe.is_none() {
+                self.report(
+                    t.span().start,
+                    format!("probe_timeout is set on environment `{name}` but it has no probe"),
+                );
+            }
+        }
+        if let Some(e) = &raw.expect {
+            let text = &e.get_ref().0;
+            let path = dir.join(text);
+            if text.trim().is_empty() {
+                self.report(
+                    e.span().start,
+                    format!("expect of environment `{name}` must not be empty"),
+                );
+            } else if !path.is_file() {
+                let what = if path.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist (paths are relative to the plan's directory)"
+                };
+                self.report(
+                    e.span().start,
+                    format!("expect file `{text}` of environment `{name}` {what}"),
+                );
+            } else {
+                env.expect = Some(path);
+            }
+        }
+        if let Some(f) = &raw.format {
+            let text = f.get_ref().0.as_str();
+            match StateFormat::ALL.into_iter().find(|x| x.as_str() == text) {
+                Some(format) => env.format = Some(format),
+                None => {
+                    let names: Vec<&str> = StateFormat::ALL.iter().map(|x| x.as_str()).collect();
+                    let hint = hint::suffix(text, names.iter().copied());
+                    self.report(
+                        f.span().start,
+                        format!(
+                            "unknown format `{text}` in environment `{name}` (expected {}){hint}",
+                            or_list(&names)
+                        ),
+                    );
+                }
+            }
+            if raw.probe.is_none() && raw.expect.is_none() {
+                self.report(
+                    f.span().start,
+                    format!("format is set on environment `{name}` but it has no probe or expect"),
+                );
+            }
+        }
+    }
+
+    /// An environment named in drift settings: `None` (reported) when it is not defined or has
+    /// nothing to compare (`needs_probe`: no probe; else: neither probe nor expect). `subject`
+    /// starts the message: "[drift] uses baseline environment".
+    fn drift_env<'e>(
+        &mut self,
+        value: &Spanned<Text>,
+        subject: &str,
+        environments: &'e IndexMap<String, Environment>,
+        needs_probe: bool,
+    ) -> Option<&'e Environment> {
+        let name = value.get_ref().0.as_str();
+        let at = value.span().start;
+        let Some(env) = environments.get(name) else {
+            let hint = hint::suffix(name, environments.keys().map(String::as_str));
+            self.report(at, format!("{subject} `{name}`, which is not defined{hint}"));
+            return None;
+        };
+        if needs_probe && env.probe.is_none() {
+            self.report(at, format!("{subject} `{name}`, which has no probe"));
+            return None;
+        }
+        if env.probe.is_none() && env.expect.is_none() {
+            self.report(
+                at,
+                format!("{subject} `{name}`, which has no probe or expect file"),
+            );
+            return None;
+        }
+        Some(env)
+    }
+
+    fn drift_section(&mut self, environments: &IndexMap<String, Environment>) -> DriftConfig {
+        let mut config = DriftConfig::default();
+        let Some(section) = &self.parsed.file.get_ref().drift else {
+            return config;
+        };
+        let raw: &Section<RawDrift> = section.get_ref();
+        self.unknown_keys(raw, "in [drift]");
+        if let Some(b) = &raw.baseline
+            && self
+                .drift_env(b, "[drift] uses baseline environment", environments, false)
+                .is_some()
+        {
+            config.baseline = Some(b.get_ref().0.clone());
+        }
+        for pattern in raw.ignore.iter().flat_map(|i| &i.get_ref().0) {
+            let text = &pattern.get_ref().0;
+            if text.is_empty() {
+                self.report(pattern.span().start, "empty pattern in [drift] ignore");
+            } else if !config.ignore.contains(text) {
+                config.ignore.push(text.clone());
+            }
+        }
+        if let Some(k) = &raw.version_key {
+            let text = &k.get_ref().0;
+            if text.trim().is_empty() {
+                self.report(k.span().start, "[drift] version_key must not be empty");
+            } else {
+                config.version_key = text.clone();
+            }
+        }
+        config
+    }
+
+    /// `drift = { env = "...", baseline = "..." }` of a checklist item (`place` names the item).
+    fn drift_check(
+        &mut self,
+        place: &str,
+        value: &Spanned<Section<RawDriftCheck>>,
+        environments: &IndexMap<String, Environment>,
+        config: &DriftConfig,
+    ) -> Option<DriftCheck> {
+        let raw: &Section<RawDriftCheck> = value.get_ref();
+        let span = value.span();
+        self.unknown_keys(raw, &format!("in the drift check of {place}"));
+        let what = format!("the drift check of {place} uses environment");
+        let baseline_what = format!("the drift check of {place} uses baseline environment");
+        let env = match &raw.env {
+            Some(e) => self.drift_env(e, &what, environments, true),
+            None => {
+                if self.missing(&raw.env, &span, "env") {
+                    self.report(span.start, format!("the drift check of {place} has no `env`"));
+                }
+                None
+            }
+        };
+        let baseline = match &raw.baseline {
+            Some(b) => self
+                .drift_env(b, &baseline_what, environments, false)
+                .map(|e| (e.name.as_str(), b.span().start, "")),
+            None if self.parsed.was_dropped(&span, "baseline") => None,
+            None => {
+                let default = config.baseline.as_deref().or_else(|| {
+                    environments
+                        .values()
+                        .find(|e| e.probe.is_some() || e.expect.is_some())
+                        .map(|e| e.name.as_str())
+                });
+                match default {
+                    Some(b) => Some((b, span.start, " (the default baseline)")),
+                    None => {
+                        self.report(
+                            span.start,
+                            format!("the drift check of {place} has no baseline: no environment has a probe"),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        let env = env?;
+        if let Some((b, at, note)) = baseline
+            && b == env.name
+        {
+            self.report(
+                at,
+                format!(
+                    "the drift check of {place} compares environment `{b}` with itself{note}; \
+                     set another `baseline`"
+                ),
+            );
+            return None;
+        }
+        baseline?;
+        Some(DriftCheck {
+            env: env.name.clone(),
+            baseline: raw.baseline.as_ref().map(|b| b.get_ref().0.clone()),
+        })
+    }
+
+    fn gates(
+        &mut self,
+        environments: &IndexMap<String, Environment>,
+        drift: &DriftConfig,
+    ) -> IndexMap<String, Gate> {
         let mut out = IndexMap::new();
         let Some(table) = &self.parsed.file.get_ref().gates else {
             return out;
@@ -342,7 +568,7 @@ impl Checker<'_> {
             let checklist = raw
                 .checklist
                 .as_ref()
-                .map(|c| self.checklist(name, c))
+                .map(|c| self.checklist(name, c, environments, drift))
                 .unwrap_or_default();
             out.insert(
                 name.clone(),
@@ -393,6 +619,8 @@ impl Checker<'_> {
         &mut self,
         gate: &str,
         list: &Spanned<List<Section<RawChecklistItem>>>,
+        environments: &IndexMap<String, Environment>,
+        drift_config: &DriftConfig,
     ) -> Vec<ChecklistItem> {
         let mut items: Vec<ChecklistItem> = Vec::new();
         for (i, entry) in list.get_ref().0.iter().enumerate() {
@@ -428,7 +656,20 @@ impl Checker<'_> {
                 self.placeholders(&c.span(), command, &scope);
                 Template::new(command.clone())
             });
-            items.push(ChecklistItem { item: text, check });
+            let drift = raw.drift.as_ref().and_then(|d| {
+                if raw.check.is_some() {
+                    self.report(
+                        d.span().start,
+                        format!("{place} has both `check` and `drift`; use one"),
+                    );
+                }
+                self.drift_check(&place, d, environments, drift_config)
+            });
+            items.push(ChecklistItem {
+                item: text,
+                check,
+                drift,
+            });
         }
         items
     }
@@ -701,6 +942,19 @@ impl Checker<'_> {
                     })
                 }
                 Scope::GateCheck { .. } => None,
+                Scope::Probe { env, .. } if !PROBE_PLACEHOLDERS.contains(&name) => {
+                    Some(if KNOWN.contains(&name) {
+                        format!(
+                            "placeholder `{{{name}}}` is not available in probes (environment `{env}`); available: {}",
+                            PROBE_PLACEHOLDERS.join(", ")
+                        )
+                    } else {
+                        unknown_placeholder(name, &scope.describe(), PROBE_PLACEHOLDERS)
+                    })
+                }
+                Scope::Probe { env, has_targets } => (name == "target" && !has_targets).then(|| {
+                    format!("{{target}} used in the probe of environment `{env}` but it has no targets")
+                }),
             };
             if let Some(message) = message {
                 self.report(at, message);
@@ -939,13 +1193,7 @@ mod tests {
         let gate = &p.gates["g"];
         assert_eq!(gate.approvals, 0);
         assert_eq!(gate.required_for, None);
-        assert_eq!(
-            gate.checklist,
-            [ChecklistItem {
-                item: "i".into(),
-                check: None
-            }]
-        );
+        assert_eq!(gate.checklist, [ChecklistItem::manual("i")]);
     }
 
     #[test]
@@ -977,6 +1225,61 @@ mod tests {
                 window: Duration::from_secs(60)
             })
         );
+    }
+
+    #[test]
+    fn drift_settings_resolve() {
+        // Unit tests run in the package root: `expect` resolves against the plan's directory.
+        let p = plan(&format!(
+            "{HEAD}[environments.staging]\nprobe = \"cat s.kv\"\n\
+             [environments.prod]\ntargets = [\"eu\"]\nprobe = \"p {{env}} {{target}}\"\nprobe_timeout = 90\n\
+             expect = \"tests/fixtures/plans/good/state/prod.json\"\nformat = \"toml\"\n\
+             [environments.bare]\n\
+             [drift]\nignore = [\"*.at\", \"*.at\", \"b?\"]\n\
+             [[stage]]\nid = \"s\"\nrun = \"true\"\n\
+             [gates.g]\nchecklist = [{{ item = \"i\", drift = {{ env = \"prod\" }} }}, \
+             {{ item = \"j\", drift = {{ env = \"staging\", baseline = \"prod\" }} }}]\n"
+        ));
+        let staging = &p.environments["staging"];
+        assert_eq!(staging.probe, Some(Template::new("cat s.kv")));
+        assert_eq!(staging.probe_timeout, Duration::from_secs(30));
+        assert_eq!((staging.expect.as_ref(), staging.format), (None, None));
+        let prod = &p.environments["prod"];
+        assert_eq!(prod.probe, Some(Template::new("p {env} {target}")));
+        assert_eq!(prod.probe_timeout, Duration::from_secs(90));
+        let expect = prod.expect.as_ref().unwrap();
+        assert!(expect.is_absolute() && expect.ends_with("tests/fixtures/plans/good/state/prod.json"));
+        assert_eq!(prod.format, Some(StateFormat::Toml));
+        assert_eq!(p.environments["bare"].probe, None);
+
+        assert_eq!(
+            p.drift,
+            DriftConfig {
+                baseline: None,
+                ignore: vec!["*.at".into(), "b?".into()],
+                version_key: "version".into(),
+            }
+        );
+        assert_eq!(p.drift_baseline(), Some("staging"));
+        let items = &p.gates["g"].checklist;
+        assert!(items.iter().all(ChecklistItem::is_automatic));
+        let first = items[0].drift.as_ref().unwrap();
+        assert_eq!(
+            first,
+            &DriftCheck {
+                env: "prod".into(),
+                baseline: None
+            }
+        );
+        assert_eq!(p.baseline_for(first), Some("staging"));
+        assert_eq!(p.baseline_for(items[1].drift.as_ref().unwrap()), Some("prod"));
+
+        // Without probes there is no default baseline.
+        let bare = plan(&format!(
+            "{HEAD}[environments.e]\n[[stage]]\nid = \"s\"\nrun = \"true\"\n"
+        ));
+        assert_eq!(bare.drift_baseline(), None);
+        assert_eq!(bare.drift, DriftConfig::default());
     }
 
     #[test]
