@@ -57,10 +57,11 @@ enum Command {
     Check,
     /// Start and drive a release headless.
     Run {
-        version: String,
-        /// major, minor, patch or hotfix.
-        #[arg(long = "type", default_value = "minor")]
-        rtype: ReleaseType,
+        /// The version to release (default: the one `flightdeck next` suggests from git).
+        version: Option<String>,
+        /// major, minor, patch or hotfix (default: minor, or what `next` suggests).
+        #[arg(long = "type")]
+        rtype: Option<ReleaseType>,
         #[command(flatten)]
         drive: DriveFlags,
     },
@@ -197,7 +198,7 @@ pub fn run() -> Result<ExitCode> {
             version,
             rtype,
             drive,
-        } => ctx.run(&version, rtype, drive),
+        } => ctx.run(version.as_deref(), rtype, drive),
         Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive),
         Command::Approve { release, gate, note } => ctx.approve(&release, &gate, note),
         Command::Tick {
@@ -354,20 +355,32 @@ impl Ctx {
         Ok(exit::OK)
     }
 
-    fn run(&self, version: &str, rtype: ReleaseType, flags: DriveFlags) -> Result<u8> {
-        if version.trim().is_empty() {
-            return Err(usage("VERSION must not be empty"));
-        }
+    fn run(&self, version: Option<&str>, rtype: Option<ReleaseType>, flags: DriveFlags) -> Result<u8> {
         let plan = self.load_plan()?;
+        // The commits this release ships (when the plan lives in a git repository), and the
+        // suggested version when none was given.
+        let (version, rtype, notes) = match version {
+            Some(v) if v.trim().is_empty() => return Err(usage("VERSION must not be empty")),
+            Some(v) => (v.to_string(), rtype.unwrap_or_default(), release_notes(&plan)),
+            None => {
+                let s = crate::drift::git::suggest_next(&plan)
+                    .map_err(|e| usage(format!("no VERSION given and none can be suggested: {e}")))?;
+                eprintln!("flightdeck: releasing {s}");
+                (s.version.clone(), rtype.unwrap_or(s.rtype), Some(s.notes))
+            }
+        };
+        let version = version.as_str();
         let rdir = self.store()?.create_release(&plan.name, version)?;
         let text = std::fs::read(&plan.path)?;
         std::fs::write(rdir.plan_copy(), text)?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
         let mut journal = Journal::open(&rdir.journal(), masker)?;
-        journal.append(
-            &self.actor(),
-            vec![driver::release_created(&plan, &rdir.id, version, rtype)],
-        )?;
+        let mut events = vec![driver::release_created(&plan, &rdir.id, version, rtype)];
+        if let Some(notes) = notes {
+            std::fs::write(rdir.path.join("notes.md"), notes.markdown())?;
+            events.push(driver::release_commits(&notes, "notes.md"));
+        }
+        journal.append(&self.actor(), events)?;
         self.drive(rdir, flags, false)
     }
 
@@ -965,6 +978,24 @@ fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, 
             .collect(),
     };
     g.find_item(spec)
+}
+
+/// The notes from the last release tag to HEAD, when the plan lives in a git repository. A plan
+/// outside git releases without them; a broken repository is reported and the release goes on.
+fn release_notes(plan: &Plan) -> Option<crate::drift::git::Notes> {
+    use crate::drift::git::{GitError, Repo};
+    let notes = Repo::open(plan).and_then(|repo| {
+        let head = repo.head()?;
+        repo.notes_since_tag(head)
+    });
+    match notes {
+        Ok(n) => Some(n),
+        Err(GitError::NoRepository(_) | GitError::NoCommits(_)) => None,
+        Err(e) => {
+            eprintln!("flightdeck: warning: the release records no commits: {e}");
+            None
+        }
+    }
 }
 
 fn end_code(st: &ReleaseState) -> u8 {

@@ -364,6 +364,24 @@ impl<W: Write> Printer<W> {
             } else {
                 "ROLLBACK FAILED".to_string()
             }),
+            Event::ReleaseCommits {
+                base_tag,
+                head,
+                commits,
+                omitted,
+                notes,
+                ..
+            } => Some(format!(
+                "ships {} commit(s) from {} to {}; release notes in {}",
+                commits.len() + omitted,
+                base_tag.as_deref().unwrap_or("the first commit"),
+                &head[..head.len().min(7)],
+                self.rdir.path.join(notes).display()
+            )),
+            Event::TagCreated { tag, commit } => Some(format!(
+                "tagged {tag} at {} (not pushed)",
+                &commit[..commit.len().min(7)]
+            )),
             Event::Note { message } => Some(format!("note: {message}")),
             Event::RunSpawned { .. } => None,
         };
@@ -528,7 +546,11 @@ pub fn status_text(
                 }
                 None => {
                     let ran = (now - a.started_at).to_std().unwrap_or_default();
-                    let _ = write!(line, " for {}", format_duration(Duration::from_secs(ran.as_secs())));
+                    let _ = write!(
+                        line,
+                        " for {}",
+                        format_duration(Duration::from_secs(ran.as_secs()))
+                    );
                 }
             }
             if a.n > 1 {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::event::{Event, FinalState, GateDecl, Outcome, RunKey, RunKind, StageDecl};
+use super::event::{CommitRef, Event, FinalState, GateDecl, Outcome, RunKey, RunKind, StageDecl};
 use super::output::Masker;
 use super::runner::{self, Job, JobMsg, JobSpec, Stopper};
 use super::scheduler::{Decision, decide, handle_request};
@@ -96,6 +96,32 @@ pub fn release_created(plan: &Plan, id: &str, version: &str, rtype: ReleaseType)
         plan_path: plan.path.display().to_string(),
         stages,
         gates,
+    }
+}
+
+/// Most commits a release lists in its journal (a first release of a long history would list
+/// them all); the rest are counted.
+const MAX_COMMITS: usize = 10_000;
+
+/// The `release_commits` event for the notes of a release (`notes_file` relative to its folder).
+pub fn release_commits(notes: &crate::drift::git::Notes, notes_file: &str) -> Event {
+    let mut commits: Vec<CommitRef> = notes
+        .entries()
+        .map(|e| CommitRef {
+            sha: e.commit.to_string(),
+            time: e.time,
+        })
+        .collect();
+    commits.sort_by(|a, b| b.time.cmp(&a.time));
+    let omitted = commits.len().saturating_sub(MAX_COMMITS);
+    commits.truncate(MAX_COMMITS);
+    Event::ReleaseCommits {
+        base: notes.base.as_ref().map(|b| b.commit.to_string()),
+        base_tag: notes.base.as_ref().and_then(|b| b.tag.clone()),
+        head: notes.head.commit.to_string(),
+        commits,
+        omitted,
+        notes: notes_file.to_string(),
     }
 }
 
@@ -273,7 +299,11 @@ impl Driver {
             if let Some(f) = &self.core.state.finished
                 && self.jobs.is_empty()
             {
-                return Ok(DriveEnd::Finished(f.state));
+                let state = f.state;
+                if state == FinalState::Succeeded {
+                    self.tag_release()?;
+                }
+                return Ok(DriveEnd::Finished(state));
             }
             if self.core.opts.no_wait && self.jobs.is_empty() && self.core.state.state_word(true) == "paused"
             {
@@ -314,6 +344,38 @@ impl Driver {
                 _ = waker.wait_at_most(wait) => waiting_env || self.journal.has_news(),
             };
         }
+    }
+
+    /// `tag_on_success`: tag the version at the release's head commit (never pushed), once.
+    fn tag_release(&mut self) -> Result<(), DriveError> {
+        let core = &self.core;
+        let (Some(commits), None) = (&core.state.commits, &core.state.tag) else {
+            return Ok(());
+        };
+        if !core.plan.git.tag_on_success {
+            return Ok(());
+        }
+        let event = match crate::drift::git::Repo::open(&core.plan).and_then(|repo| {
+            let oid = git2::Oid::from_str(&commits.head).map_err(crate::drift::git::GitError::from)?;
+            repo.create_tag(
+                &core.state.version,
+                oid,
+                &format!("Release {} (flightdeck)", core.state.id),
+            )
+        }) {
+            Ok(tag) => Event::TagCreated {
+                tag,
+                commit: commits.head.clone(),
+            },
+            Err(e) => Event::Note {
+                message: format!("could not tag the release: {e}"),
+            },
+        };
+        let recs = self.journal.append(DRIVER, vec![event])?;
+        for r in &recs {
+            self.core.state.apply(r);
+        }
+        Ok(())
     }
 
     /// One cycle: under one journal transaction, take in what others appended and what jobs
@@ -484,7 +546,10 @@ impl Core {
                 .truncate(false)
                 .write(true)
                 .open(&path)
-                .map_err(|source| JournalError::Io { path: path.clone(), source })?;
+                .map_err(|source| JournalError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             file.lock().map_err(|source| JournalError::Io { path, source })?;
             fx.env_lock = Some(file);
         }
@@ -537,6 +602,13 @@ impl Core {
         vars.insert("FLIGHTDECK_STAGE".into(), stage.unwrap_or_default().to_string());
         vars.insert("FLIGHTDECK_ENV".into(), env.unwrap_or_default().to_string());
         vars.insert("FLIGHTDECK_TARGET".into(), target.unwrap_or_default().to_string());
+        if let Some(c) = &st.commits {
+            vars.insert("FLIGHTDECK_COMMIT".into(), c.head.clone());
+            vars.insert(
+                "FLIGHTDECK_NOTES_FILE".into(),
+                self.rdir.path.join(&c.notes_file).display().to_string(),
+            );
+        }
         vars.insert(runner::MARKER_VAR.into(), self.rdir.path.display().to_string());
         vars.into_iter().collect()
     }
@@ -554,6 +626,12 @@ impl Core {
             env.map(String::from),
             target.map(String::from),
         );
+        // Without a git repository there is no commit and no notes file: they render as ''.
+        let commit = st.commits.as_ref().map(|c| c.head.clone());
+        let notes = st
+            .commits
+            .as_ref()
+            .map(|c| self.rdir.path.join(&c.notes_file).display().to_string());
         move |name: &str| match name {
             "version" => Some(version.clone()),
             "type" => Some(rtype.clone()),
@@ -561,6 +639,8 @@ impl Core {
             "stage" => stage.clone(),
             "env" => env.clone(),
             "target" => target.clone(),
+            "commit" => commit.clone(),
+            "notes_file" => notes.clone(),
             _ => None,
         }
     }

@@ -67,6 +67,13 @@ pub struct GateDecl {
     pub checklist: Vec<(String, bool)>,
 }
 
+/// One commit of a release's range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRef {
+    pub sha: String,
+    pub time: DateTime<Utc>,
+}
+
 /// How a run (or one automatic check) ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -269,6 +276,27 @@ pub enum Event {
     RollbackFinished {
         ok: bool,
     },
+    /// The commits this release ships, from the plan's git repository: the range from the base
+    /// release tag (excluded) to the head commit (included), each commit's time (lead time for
+    /// changes is measured from it), and the release notes file written into the release folder.
+    ReleaseCommits {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_tag: Option<String>,
+        head: String,
+        commits: Vec<CommitRef>,
+        /// Commits in the range beyond the ones listed (the list is capped).
+        #[serde(default)]
+        omitted: usize,
+        /// The notes file, relative to the release folder.
+        notes: String,
+    },
+    /// `tag_on_success`: the release's version was tagged at its head commit (never pushed).
+    TagCreated {
+        tag: String,
+        commit: String,
+    },
     /// Free text the driver wants on the record (e.g. a stray process killed on resume).
     Note {
         message: String,
@@ -305,6 +333,8 @@ impl Event {
             Event::EnvUnlocked { .. } => "env_unlocked",
             Event::RollbackStarted { .. } => "rollback_started",
             Event::RollbackFinished { .. } => "rollback_finished",
+            Event::ReleaseCommits { .. } => "release_commits",
+            Event::TagCreated { .. } => "tag_created",
             Event::Note { .. } => "note",
         }
     }

@@ -36,9 +36,24 @@ pub struct ReleaseState {
     /// A stage failed with `on_failure = "halt"`: nothing new starts.
     pub halted: bool,
     pub last_seq: u64,
+    /// What the release ships, when the plan lives in a git repository.
+    pub commits: Option<CommitRange>,
+    /// The tag created for this release (`tag_on_success`).
+    pub tag: Option<String>,
     /// Stage id -> index in `stages`.
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitRange {
+    pub base: Option<String>,
+    pub base_tag: Option<String>,
+    pub head: String,
+    pub commits: Vec<super::event::CommitRef>,
+    pub omitted: usize,
+    /// Relative to the release folder.
+    pub notes_file: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -636,6 +651,24 @@ impl ReleaseState {
                     r.finished = Some(*ok);
                 }
             }
+            Event::ReleaseCommits {
+                base,
+                base_tag,
+                head,
+                commits,
+                omitted,
+                notes,
+            } => {
+                self.commits = Some(CommitRange {
+                    base: base.clone(),
+                    base_tag: base_tag.clone(),
+                    head: head.clone(),
+                    commits: commits.clone(),
+                    omitted: *omitted,
+                    notes_file: notes.clone(),
+                });
+            }
+            Event::TagCreated { tag, .. } => self.tag = Some(tag.clone()),
             Event::Note { .. } => {}
         }
     }

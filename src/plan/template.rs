@@ -8,7 +8,17 @@
 use super::model::Template;
 
 /// Placeholders every command may use (subject to `{env}`/`{target}` needing an environment/targets).
-pub const KNOWN: &[&str] = &["version", "type", "release", "stage", "env", "target"];
+/// `commit` and `notes_file` come from git (empty for a plan outside a repository).
+pub const KNOWN: &[&str] = &[
+    "version",
+    "type",
+    "release",
+    "stage",
+    "env",
+    "target",
+    "commit",
+    "notes_file",
+];
 
 /// One `{name}` occurrence: byte offset of the `{` in the template and the name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1299,7 +1299,7 @@ mod tests {
             got,
             [
                 "plan.toml:5:10: unknown placeholder `{vrsion}` in stage `s` run; did you mean `{version}`? \
-                 (known: version, type, release, stage, env, target)",
+                 (known: version, type, release, stage, env, target, commit, notes_file)",
                 "plan.toml:5:19: {env} used in stage `s` but it has no environment",
                 "plan.toml:7:39: placeholder `{target}` is not available in gate checks (gate `g`); \
                  available: version, type, release",
