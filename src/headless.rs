@@ -382,6 +382,16 @@ impl<W: Write> Printer<W> {
                 "tagged {tag} at {} (not pushed)",
                 &commit[..commit.len().min(7)]
             )),
+            Event::DriftSnapshot {
+                at, columns, errors, ..
+            } => Some(format!(
+                "drift snapshot at the release's {at}: {columns} column(s){}",
+                if errors.is_empty() {
+                    String::new()
+                } else {
+                    format!("; failed: {}", errors.join("; "))
+                }
+            )),
             Event::Note { message } => Some(format!("note: {message}")),
             Event::RunSpawned { .. } => None,
         };

@@ -351,9 +351,13 @@ fn every_run_is_saved_and_since_shows_what_changed_since_a_release_started() {
         "2025-01-30T10:00:00Z"
     );
 
-    // A release whose start snapshot is that run (the engine records it when a release starts).
+    // A release records a start snapshot; for a fixed reference, replace it with that run.
     let run = ws.flightdeck(["run", "1.0"]).output().unwrap();
     assert!(run.status.success(), "{}", stderr_of(&run));
+    assert!(
+        ws.release_dir("1.0").join("drift-start.json").is_file(),
+        "the engine snapshots at the start"
+    );
     std::fs::copy(&saved[0], ws.release_dir("1.0").join("drift-start.json")).unwrap();
 
     // Nothing changed yet.
@@ -398,9 +402,10 @@ fn every_run_is_saved_and_since_shows_what_changed_since_a_release_started() {
     // Every run was saved.
     assert_eq!(saved_runs(&ws).len(), 4);
 
-    // A release without a snapshot.
+    // A release without a snapshot (one from before its plan had probes, say).
     let run = ws.flightdeck(["run", "1.1"]).output().unwrap();
     assert!(run.status.success());
+    std::fs::remove_file(ws.release_dir("1.1").join("drift-start.json")).unwrap();
     let (code, _, err) = drift(&ws, &["--since", "1.1"]);
     assert_eq!(code, 2);
     assert!(
@@ -431,4 +436,73 @@ fn a_million_keys() {
     let saved = saved_runs(&ws);
     assert_eq!(saved.len(), 1);
     assert!(std::fs::metadata(&saved[0]).unwrap().len() > 50_000_000);
+}
+
+#[test]
+fn a_drift_checklist_item_holds_a_release_until_the_environment_matches_and_snapshots_frame_it() {
+    let plan = PLAN.replace(
+        "[[stage]]\nid = \"deploy\"\nrun = \"true\"\n",
+        r#"[[stage]]
+id = "deploy"
+gate = "signoff"
+run = "true"
+
+[gates.signoff]
+checklist = [{ item = "prod matches staging", drift = { env = "prod", baseline = "staging" } }]
+"#,
+    );
+    let ws = workspace(&plan);
+    let out = ws.flightdeck(["run", "1.0", "--no-wait"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "paused at the gate: {}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    let finished = ws.events("1.0", "check_finished");
+    assert_eq!(finished.len(), 1, "{:?}", ws.kinds("1.0"));
+    assert_eq!(
+        finished[0]["outcome"], "failed",
+        "prod/us drifts: {}",
+        finished[0]
+    );
+    let logs = ws.logs("1.0");
+    let check_log = &logs
+        .iter()
+        .find(|(p, _)| p.to_string_lossy().contains("check.signoff.1"))
+        .unwrap()
+        .1;
+    assert!(
+        check_log.contains("db.pool"),
+        "the log names the drifting key: {check_log}"
+    );
+    let starts = ws.events("1.0", "drift_snapshot");
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0]["at"], "start");
+    assert!(ws.release_dir("1.0").join("drift-start.json").is_file());
+
+    // Someone fixes prod/us; re-running the check passes it, and the release goes on.
+    std::fs::copy(ws.file("prod-eu.json"), ws.file("prod-us.json")).unwrap();
+    let out = ws
+        .flightdeck(["recheck", "1.0", "signoff", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let st = ws.wait_for_state("1.0", "succeeded");
+    assert_eq!(st["gates"][0]["checklist"][0]["done"], true, "{st}");
+    wait_until(DEADLINE, "the end snapshot is journaled", || {
+        ws.events("1.0", "drift_snapshot")
+            .iter()
+            .any(|e| e["at"] == "end")
+    });
+    assert!(ws.release_dir("1.0").join("drift-end.json").is_file());
+
+    // What changed in each environment since the release started: prod/us's pool.
+    let (code, stdout, stderr) = drift(&ws, &["--since", "1.0"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("db.pool") && stdout.contains("10") && stdout.contains("20"),
+        "{stdout}"
+    );
 }

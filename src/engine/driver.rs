@@ -84,7 +84,7 @@ pub fn release_created(plan: &Plan, id: &str, version: &str, rtype: ReleaseType)
             checklist: g
                 .checklist
                 .iter()
-                .map(|c| (c.item.clone(), c.check.is_some()))
+                .map(|c| (c.item.clone(), c.is_automatic()))
                 .collect(),
         })
         .collect();
@@ -112,7 +112,7 @@ pub fn release_commits(notes: &crate::drift::git::Notes, notes_file: &str) -> Ev
             time: e.time,
         })
         .collect();
-    commits.sort_by(|a, b| b.time.cmp(&a.time));
+    commits.sort_by_key(|c| std::cmp::Reverse(c.time));
     let omitted = commits.len().saturating_sub(MAX_COMMITS);
     commits.truncate(MAX_COMMITS);
     Event::ReleaseCommits {
@@ -291,6 +291,10 @@ impl Driver {
         let mut waker = Waker::watch(&self.core.rdir.journal(), Duration::from_millis(500));
         tokio::pin!(interrupt);
         let mut interrupted = false;
+        if self.core.state.finished.is_none() {
+            self.drift_snapshot(crate::drift::snapshot::START_SNAPSHOT, "start")
+                .await?;
+        }
         let mut dirty = true;
         loop {
             if dirty {
@@ -303,6 +307,8 @@ impl Driver {
                 if state == FinalState::Succeeded {
                     self.tag_release()?;
                 }
+                self.drift_snapshot(crate::drift::snapshot::END_SNAPSHOT, "end")
+                    .await?;
                 return Ok(DriveEnd::Finished(state));
             }
             if self.core.opts.no_wait && self.jobs.is_empty() && self.core.state.state_word(true) == "paused"
@@ -344,6 +350,37 @@ impl Driver {
                 _ = waker.wait_at_most(wait) => waiting_env || self.journal.has_news(),
             };
         }
+    }
+
+    /// Save the environments' probed state into the release folder once (when the plan has
+    /// probes), and journal it. A failing probe is recorded, never fatal.
+    async fn drift_snapshot(&mut self, file: &str, at: &str) -> Result<(), DriveError> {
+        let path = self.core.rdir.path.join(file);
+        if path.exists() {
+            return Ok(());
+        }
+        let opts = crate::drift::ProbeOptions {
+            grace: self.core.opts.grace,
+            masker: self.core.masker.clone(),
+            ..Default::default()
+        };
+        let event = match crate::drift::snapshot_to(&self.core.plan, &path, &opts).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(info)) => Event::DriftSnapshot {
+                at: at.to_string(),
+                file: file.to_string(),
+                columns: info.columns,
+                errors: info.errors.iter().map(|e| e.to_string()).collect(),
+            },
+            Err(e) => Event::Note {
+                message: format!("no drift snapshot at the release's {at}: {e}"),
+            },
+        };
+        let recs = self.journal.append(DRIVER, vec![event])?;
+        for r in &recs {
+            self.core.state.apply(r);
+        }
+        Ok(())
     }
 
     /// `tag_on_success`: tag the version at the release's head commit (never pushed), once.
@@ -670,11 +707,16 @@ impl Core {
                 None
             },
             grace: self.opts.grace,
+            drift: None,
         }
     }
 
     fn check_spec(&self, gate: &str, item: usize, log: &str) -> JobSpec {
         let g = &self.plan.gates[gate];
+        let drift = g.checklist[item]
+            .drift
+            .clone()
+            .map(|d| (Arc::new(self.plan.clone()), d));
         let lookup = self.lookup(None, None, None);
         let cmd = g.checklist[item]
             .check
@@ -693,6 +735,7 @@ impl Core {
             timeout: Some(Duration::from_secs(300)),
             watch: None,
             grace: self.opts.grace,
+            drift,
         }
     }
 }

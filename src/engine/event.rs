@@ -297,6 +297,18 @@ pub enum Event {
         tag: String,
         commit: String,
     },
+    /// The environments' probed state, saved into the release folder at its start or end
+    /// (`drift --since RELEASE` compares against the start).
+    DriftSnapshot {
+        /// `start` or `end`.
+        at: String,
+        /// Relative to the release folder.
+        file: String,
+        columns: usize,
+        /// Probes that failed (named, with why).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<String>,
+    },
     /// Free text the driver wants on the record (e.g. a stray process killed on resume).
     Note {
         message: String,
@@ -335,6 +347,7 @@ impl Event {
             Event::RollbackFinished { .. } => "rollback_finished",
             Event::ReleaseCommits { .. } => "release_commits",
             Event::TagCreated { .. } => "tag_created",
+            Event::DriftSnapshot { .. } => "drift_snapshot",
             Event::Note { .. } => "note",
         }
     }

@@ -12,8 +12,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::event::{Outcome, RunKey, RunKind};
 use super::output::{LogWriter, Masker, Stream, pump};
-use crate::plan::Watch;
+use crate::drift::{CheckOutcome, ProbeOptions};
 use crate::plan::format_duration;
+use crate::plan::{DriftCheck, Plan, Watch};
 
 /// Every child carries this variable (the release folder), so a later driver can find and end
 /// processes that a dead driver started, even ones it had no time to journal.
@@ -38,6 +39,8 @@ pub struct JobSpec {
     pub timeout: Option<Duration>,
     pub watch: Option<Watch>,
     pub grace: Duration,
+    /// A drift checklist item: probe and compare in process instead of running `commands`.
+    pub drift: Option<(Arc<Plan>, DriftCheck)>,
 }
 
 /// Reports from running jobs to the driver, in order per job.
@@ -79,7 +82,11 @@ pub fn start(spec: JobSpec, masker: Arc<Masker>, tx: mpsc::UnboundedSender<JobMs
     tokio::spawn(async move {
         let started = Instant::now();
         let job = spec.job.clone();
-        let outcome = match run_job(&spec, masker, &tx, stop_rx).await {
+        let result = match spec.drift.clone() {
+            Some((plan, check)) => run_drift_check(&spec, &plan, &check, masker, stop_rx).await,
+            None => run_job(&spec, masker, &tx, stop_rx).await,
+        };
+        let outcome = match result {
             Ok(o) => o,
             Err(e) => Outcome::Error {
                 message: format!("{}: {e}", spec.log_path.display()),
@@ -92,6 +99,59 @@ pub fn start(spec: JobSpec, masker: Arc<Masker>, tx: mpsc::UnboundedSender<JobMs
         });
     });
     Stopper(Arc::new(stop_tx))
+}
+
+/// A drift checklist item: run the probes of the item's environment and its baseline, compare
+/// them (after `ignore`), and log the drifting rows. In sync passes; drift fails; a probe that
+/// cannot run is an error. A stop (cancel) or the timeout drops the evaluation, which ends the
+/// probes' process groups.
+async fn run_drift_check(
+    spec: &JobSpec,
+    plan: &Plan,
+    check: &DriftCheck,
+    masker: Arc<Masker>,
+    mut stop: watch::Receiver<Option<Outcome>>,
+) -> std::io::Result<Outcome> {
+    let log = Arc::new(Mutex::new(
+        LogWriter::create(&spec.log_path, Instant::now())?.with_masker(masker.clone()),
+    ));
+    let baseline = plan.baseline_for(check).unwrap_or("(no baseline)");
+    note(
+        &log,
+        &format!("drift check: `{}` against `{baseline}`", check.env),
+    );
+    let opts = ProbeOptions {
+        grace: spec.grace,
+        masker,
+        ..Default::default()
+    };
+    let timeout = spec.timeout.unwrap_or(Duration::from_secs(300));
+    let verdict = tokio::select! {
+        v = crate::drift::evaluate_check(plan, check, &opts) => v,
+        _ = tokio::time::sleep(timeout) => {
+            note(&log, &format!("timed out after {}", format_duration(timeout)));
+            return Ok(Outcome::TimedOut);
+        }
+        r = stop.wait_for(|s| s.is_some()) => {
+            note(&log, "stopped");
+            return Ok(r.map(|s| s.clone().unwrap_or(Outcome::Cancelled)).unwrap_or(Outcome::Cancelled));
+        }
+    };
+    for line in verdict.report.lines() {
+        note(&log, line);
+    }
+    note(&log, &verdict.summary);
+    Ok(match verdict.outcome {
+        CheckOutcome::InSync => Outcome::Succeeded,
+        CheckOutcome::Drifted => Outcome::Failed {
+            code: Some(1),
+            signal: None,
+            command: 0,
+        },
+        CheckOutcome::Error => Outcome::Error {
+            message: verdict.summary,
+        },
+    })
 }
 
 async fn run_job(

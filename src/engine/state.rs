@@ -669,6 +669,7 @@ impl ReleaseState {
                 });
             }
             Event::TagCreated { tag, .. } => self.tag = Some(tag.clone()),
+            Event::DriftSnapshot { .. } => {}
             Event::Note { .. } => {}
         }
     }
