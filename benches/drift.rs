@@ -169,7 +169,7 @@ fn in_process(dir: &Path, reps: usize) {
 
         let t = Instant::now();
         let mut sink = BufWriter::with_capacity(256 * 1024, std::io::sink());
-        report::write_matrix_json(&mut sink, &matrix, false, None).expect("json");
+        report::write_matrix_json(&mut sink, &matrix, false, None, &[]).expect("json");
         sink.flush().expect("flush");
         json.push(t.elapsed());
 

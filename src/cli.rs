@@ -1140,8 +1140,9 @@ impl Ctx {
         };
         let since = since.as_ref().map(|(id, snap)| (id.as_str(), snap));
         let ignore = drift::ignore_of(&plan);
+        let versions = drift::version_drift(&plan, &matrix);
         Ok(report::print_run(
-            &matrix, &plan.name, taken_at, &runs, since, &ignore, print,
+            &matrix, &plan.name, taken_at, &runs, since, &ignore, &versions, print,
         )?)
     }
 }

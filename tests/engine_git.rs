@@ -116,3 +116,57 @@ fn a_failed_release_is_not_tagged_and_a_plan_outside_git_releases_without_commit
         stderr_of(&out)
     );
 }
+
+#[test]
+fn drift_shows_which_commit_each_environment_runs_against_the_baseline() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "shop"
+
+[environments.staging]
+probe = "echo version=2.4.0; echo pool=20"
+
+[environments.prod]
+targets = ["eu", "us"]
+probe = "if [ {target} = eu ]; then echo version=v2.3.1; else echo version=rc-unknown; fi; echo pool=20"
+
+[environments.canary]
+probe = "echo version=2.4.0; echo pool=20"
+
+[[stage]]
+id = "a"
+run = "true"
+"#,
+    );
+    let mut t = TestRepo::init(ws.path());
+    let c1 = t.commit("feat: one", "Ada Lovelace");
+    t.tag("v2.3.1", c1);
+    t.commit("fix: two", "Ada Lovelace");
+    let c3 = t.commit("feat: three", "Ada Lovelace");
+    t.tag("v2.4.0", c3);
+
+    let out = ws.flightdeck(["drift"]).output().unwrap();
+    let stdout = stdout_of(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "versions differ: {stdout}{}",
+        stderr_of(&out)
+    );
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(" runs ")).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("prod/eu runs v2.3.1 ({}), 2 commits behind staging", t.short(c1)),
+            "prod/us runs rc-unknown (unknown)".to_string(),
+            format!("canary runs v2.4.0 ({}), the same commit as staging", t.short(c3)),
+        ],
+        "{stdout}"
+    );
+    let out = ws.flightdeck(["drift", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["versions"][0]["behind"], 2, "{v}");
+    assert_eq!(v["versions"][0]["ahead"], 0);
+    assert_eq!(v["versions"][1]["resolved"], serde_json::Value::Null);
+}

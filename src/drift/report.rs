@@ -306,6 +306,7 @@ pub fn write_matrix_json(
     m: &Matrix,
     only_diff: bool,
     snapshot: Option<&Path>,
+    versions: &[super::git::VersionDrift],
 ) -> io::Result<()> {
     // Written through a buffer of our own (a large matrix is a million small pieces).
     const FLUSH_AT: usize = 1 << 20;
@@ -410,7 +411,18 @@ pub fn write_matrix_json(
     json_value(&mut buf, &m.errors().collect::<Vec<_>>())?;
     buf.extend_from_slice(b",\"snapshot\":");
     json_opt(&mut buf, snapshot.map(|p| p.to_str().unwrap_or_default()))?;
-    buf.extend_from_slice(b"}\n");
+    buf.extend_from_slice(b",\"versions\":[");
+    for (i, v) in versions.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        json_value(&mut buf, v)?;
+        buf.pop_if(|b| *b == b'}');
+        buf.extend_from_slice(b",\"text\":");
+        push_json_str(&mut buf, &v.to_string());
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b"]}\n");
     w.write_all(&buf)
 }
 
@@ -524,6 +536,7 @@ pub fn print_run(
     runs_dir: &Path,
     since: Option<(&str, &super::Snapshot)>,
     ignore: &super::Ignore,
+    versions: &[super::git::VersionDrift],
     opts: PrintOptions,
 ) -> Result<u8, super::DriftError> {
     let path = super::snapshot::run_path(runs_dir, taken_at);
@@ -549,8 +562,13 @@ pub fn print_run(
             (Some(changes), Some((release, snap))) => {
                 write_changes(&mut out, release, snap.taken_at, changes, style)
             }
-            _ if opts.json => write_matrix_json(&mut out, matrix, opts.only_diff, Some(&path)),
-            _ => write_matrix(&mut out, matrix, style),
+            _ if opts.json => write_matrix_json(&mut out, matrix, opts.only_diff, Some(&path), versions),
+            _ => write_matrix(&mut out, matrix, style).and_then(|()| {
+                // Which commit each environment runs, against the baseline (from git).
+                versions
+                    .iter()
+                    .try_for_each(|v| writeln!(out, "{}", clean(&v.to_string())))
+            }),
         }
         .and_then(|()| out.flush());
         let saved = saver.join().unwrap_or_else(|_| {
@@ -709,7 +727,7 @@ prod/us: in sync
     #[test]
     fn json_has_columns_rows_cells_summaries_and_errors() {
         let mut out = Vec::new();
-        write_matrix_json(&mut out, &sample(), false, Some(Path::new("/d/run.json"))).unwrap();
+        write_matrix_json(&mut out, &sample(), false, Some(Path::new("/d/run.json")), &[]).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["baseline"], "staging");
         assert_eq!(v["drift"], true);
@@ -735,7 +753,7 @@ prod/us: in sync
         assert_eq!(v["snapshot"], "/d/run.json");
 
         let mut out = Vec::new();
-        write_matrix_json(&mut out, &sample(), true, None).unwrap();
+        write_matrix_json(&mut out, &sample(), true, None, &[]).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["rows"].as_array().unwrap().len(), 3);
     }
