@@ -1133,16 +1133,18 @@ impl Ctx {
             .block_on(drift::run(&plan, &selection, &opts))
             .map_err(|e| usage(e.to_string()))?;
         let runs = self.store()?.plan_dir(&plan.name).join(snapshot::RUNS_DIR);
+
+        let since = since.as_ref().map(|(id, snap)| (id.as_str(), snap));
+        let ignore = drift::ignore_of(&plan);
+        let versions = drift::version_drift(&plan, &matrix);
         let print = report::PrintOptions {
             json: args.json,
             only_diff: args.only_diff,
             color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            versions: &versions,
         };
-        let since = since.as_ref().map(|(id, snap)| (id.as_str(), snap));
-        let ignore = drift::ignore_of(&plan);
-        let versions = drift::version_drift(&plan, &matrix);
         Ok(report::print_run(
-            &matrix, &plan.name, taken_at, &runs, since, &ignore, &versions, print,
+            &matrix, &plan.name, taken_at, &runs, since, &ignore, print,
         )?)
     }
 }

@@ -527,6 +527,33 @@ pub async fn evaluate_check(plan: &Plan, check: &DriftCheck, opts: &ProbeOptions
     }
 }
 
+/// Which commit each probe column runs, against the baseline: the `[drift] version_key` values
+/// resolved in the plan's repository (`prod/eu-west runs v2.3.1 (a1b2c3d), 14 commits behind
+/// staging`). Empty when the baseline reports no version or the plan is not in a repository; a
+/// version that does not resolve shows as unknown.
+pub fn version_drift(plan: &Plan, matrix: &Matrix) -> Vec<git::VersionDrift> {
+    let key = plan.drift.version_key.as_str();
+    let columns = matrix.columns();
+    let Some(b) = matrix.baseline() else {
+        return Vec::new();
+    };
+    let Some(base_version) = columns[b].state.as_ref().ok().and_then(|s| s.get(key)) else {
+        return Vec::new();
+    };
+    let Ok(repo) = git::Repo::open(plan) else {
+        return Vec::new();
+    };
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| *i != b && c.kind == compare::ColumnKind::Probe)
+        .filter_map(|(_, c)| {
+            let version = c.state.as_ref().ok()?.get(key)?;
+            Some(repo.version_drift(&c.name, version, &columns[b].name, base_version))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,31 +730,4 @@ run = "true"
             None
         );
     }
-}
-
-/// Which commit each probe column runs, against the baseline: the `[drift] version_key` values
-/// resolved in the plan's repository (`prod/eu-west runs v2.3.1 (a1b2c3d), 14 commits behind
-/// staging`). Empty when the baseline reports no version or the plan is not in a repository; a
-/// version that does not resolve shows as unknown.
-pub fn version_drift(plan: &Plan, matrix: &Matrix) -> Vec<git::VersionDrift> {
-    let key = plan.drift.version_key.as_str();
-    let columns = matrix.columns();
-    let Some(b) = matrix.baseline() else {
-        return Vec::new();
-    };
-    let Some(base_version) = columns[b].state.as_ref().ok().and_then(|s| s.get(key)) else {
-        return Vec::new();
-    };
-    let Ok(repo) = git::Repo::open(plan) else {
-        return Vec::new();
-    };
-    columns
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| *i != b && c.kind == compare::ColumnKind::Probe)
-        .filter_map(|(_, c)| {
-            let version = c.state.as_ref().ok()?.get(key)?;
-            Some(repo.version_drift(&c.name, version, &columns[b].name, base_version))
-        })
-        .collect()
 }

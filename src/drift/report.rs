@@ -504,14 +504,16 @@ pub fn write_changes_json<'a>(
 // `flightdeck drift`
 
 /// How `flightdeck drift` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PrintOptions {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrintOptions<'a> {
     /// JSON instead of text.
     pub json: bool,
     /// Only rows where some cell drifts.
     pub only_diff: bool,
     /// ANSI colours in the text (a terminal, and no `NO_COLOR`).
     pub color: bool,
+    /// Which commit each environment runs against the baseline ([`super::version_drift`]).
+    pub versions: &'a [super::git::VersionDrift],
 }
 
 /// Exit code: nothing drifts (or changed since the snapshot).
@@ -536,9 +538,9 @@ pub fn print_run(
     runs_dir: &Path,
     since: Option<(&str, &super::Snapshot)>,
     ignore: &super::Ignore,
-    versions: &[super::git::VersionDrift],
-    opts: PrintOptions,
+    opts: PrintOptions<'_>,
 ) -> Result<u8, super::DriftError> {
+    let versions = opts.versions;
     let path = super::snapshot::run_path(runs_dir, taken_at);
     let changes = since.map(|(_, snap)| super::snapshot::changes_since(snap, matrix.columns(), ignore));
     let (saved, printed) = std::thread::scope(|scope| {
