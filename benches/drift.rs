@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 
 use flightdeck::drift::{self, Matrix, ProbeOptions, Selection, report, snapshot};
 
+mod common;
+
+use common::{median, sh, wait_rusage};
+
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 const ENVS: usize = 50;
 const KEYS: usize = 20_000;
@@ -123,28 +127,6 @@ fn run_flightdeck(dir: &Path) -> (Duration, i64) {
     (took, maxrss_kib)
 }
 
-/// waitpid with rusage: (exit code, peak RSS in KiB) of exactly that child.
-fn wait_rusage(pid: i32) -> (i32, i64) {
-    let mut status = 0;
-    // SAFETY: plain syscall on our own child with valid out-pointers.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4");
-    (libc::WEXITSTATUS(status), ru.ru_maxrss)
-}
-
-fn sh(script: &str) -> Duration {
-    let t = Instant::now();
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdout(Stdio::null())
-        .status()
-        .expect("sh");
-    assert!(st.success(), "baseline failed");
-    t.elapsed()
-}
-
 /// The library path, phase by phase.
 fn in_process(dir: &Path, reps: usize) {
     let plan = flightdeck::plan::load(&dir.join("flightdeck.toml")).expect("plan");
@@ -186,11 +168,6 @@ fn in_process(dir: &Path, reps: usize) {
         ms(median(json)),
         ms(median(save))
     );
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn ms(d: Duration) -> f64 {

@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{median, sh, wait_rusage};
+
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 
 fn main() {
@@ -83,33 +87,6 @@ fn run_flightdeck(ws: &Workspace, version: &str) -> (Duration, i64) {
     let took = t.elapsed();
     assert_eq!(status, 0, "flightdeck run failed");
     (took, maxrss_kib)
-}
-
-/// waitpid with rusage: (exit code, peak RSS in KiB) of exactly that child.
-fn wait_rusage(pid: i32) -> (i32, i64) {
-    let mut status = 0;
-    // SAFETY: plain syscall on our own child with valid out-pointers.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4");
-    (libc::WEXITSTATUS(status), ru.ru_maxrss)
-}
-
-fn sh(script: &str) -> Duration {
-    let t = Instant::now();
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdout(Stdio::null())
-        .status()
-        .expect("sh");
-    assert!(st.success(), "baseline failed: {script}");
-    t.elapsed()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn report(name: &str, runs: usize, base: Vec<Duration>, fd: Vec<Duration>) {

@@ -17,6 +17,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::median;
+
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 
 fn main() {
@@ -129,11 +133,6 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> (Duration, Vec<u8>) {
     let took = t.elapsed();
     assert!(status.success(), "{program} {args:?} failed: {status}");
     (took, out)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// `git init` + `git fast-import`: commit 0 tagged `v0.1.0`, then `commits` more.

@@ -167,7 +167,7 @@ async fn run_job(
     let mut iteration = 0u32;
     loop {
         iteration += 1;
-        if let Some(w) = spec.watch {
+        if spec.watch.is_some() {
             note(
                 &log,
                 &format!(
@@ -175,7 +175,6 @@ async fn run_job(
                     format_duration(start.elapsed())
                 ),
             );
-            let _ = w;
         }
         for (i, cmd) in spec.commands.iter().enumerate() {
             let outcome = run_command(spec, i, cmd, &masker, &log, tx, &mut stop).await?;

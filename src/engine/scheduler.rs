@@ -84,10 +84,6 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         out.push(Decision::Emit(Event::ReleaseFinished { state, reason }));
         return out;
     }
-    if st.rollback.as_ref().is_some_and(|r| r.finished.is_some()) && running.is_empty() {
-        // A rollback ended but the release was reopened (e.g. by a later event); nothing to run.
-    }
-
     let mut stages_running = st
         .stages
         .iter()
@@ -216,7 +212,7 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
             }));
         } else if !failed.is_empty() && (run_now == 0 || ps.on_failure == OnFailure::Rollback) {
             let reason = if s.targets.len() == 1 && s.targets[0].target.is_none() {
-                failure_reason(st, idx, None)
+                failure_reason(st, idx)
             } else {
                 format!("failed on {}", failed.join(", "))
             };
@@ -242,37 +238,33 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
 
     if out.is_empty() && running.is_empty() {
         let all_terminal = st.stages.iter().all(|s| s.status.is_terminal());
-        let any_failed = st.stages.iter().any(|s| s.status == StageStatus::Failed);
-        if st.halted {
-            let failed: Vec<&str> = st
-                .stages
-                .iter()
-                .filter(|s| s.status == StageStatus::Failed)
-                .map(|s| s.decl.id.as_str())
-                .collect();
-            out.push(Decision::Emit(Event::ReleaseFinished {
-                state: FinalState::Failed,
-                reason: format!("halted: stage {} failed", failed.join(", ")),
-            }));
-        } else if all_terminal {
-            let (state, reason) = if any_failed {
-                let failed: Vec<&str> = st
-                    .stages
-                    .iter()
-                    .filter(|s| s.status == StageStatus::Failed)
-                    .map(|s| s.decl.id.as_str())
-                    .collect();
-                (FinalState::Failed, format!("stage {} failed", failed.join(", ")))
-            } else {
-                (FinalState::Succeeded, String::new())
-            };
+        let failed: Vec<&str> = st
+            .stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Failed)
+            .map(|s| s.decl.id.as_str())
+            .collect();
+        let finish = if st.halted {
+            Some((
+                FinalState::Failed,
+                format!("halted: stage {} failed", failed.join(", ")),
+            ))
+        } else if !all_terminal {
+            None
+        } else if failed.is_empty() {
+            Some((FinalState::Succeeded, String::new()))
+        } else {
+            Some((FinalState::Failed, format!("stage {} failed", failed.join(", "))))
+        };
+        if let Some((state, reason)) = finish {
             out.push(Decision::Emit(Event::ReleaseFinished { state, reason }));
         }
     }
     out
 }
 
-fn failure_reason(st: &ReleaseState, idx: usize, _target: Option<&str>) -> String {
+/// Why a single-run stage failed, from its last attempt.
+fn failure_reason(st: &ReleaseState, idx: usize) -> String {
     let s = &st.stages[idx];
     let Some(a) = s.targets.first().and_then(|t| t.last()) else {
         return "failed".into();

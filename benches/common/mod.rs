@@ -1,0 +1,34 @@
+//! What the bench scripts share: timing a shell baseline, a child's peak RSS, medians.
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// waitpid with rusage: (exit code, peak RSS in KiB) of exactly that child (and the children it
+/// reaped, such as a background driver).
+pub fn wait_rusage(pid: i32) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: plain syscall on our own child with valid out-pointers.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4");
+    (libc::WEXITSTATUS(status), ru.ru_maxrss)
+}
+
+/// Run a shell baseline; its wall time.
+pub fn sh(script: &str) -> Duration {
+    let t = Instant::now();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::null())
+        .status()
+        .expect("sh");
+    assert!(st.success(), "baseline failed: {script}");
+    t.elapsed()
+}
+
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
