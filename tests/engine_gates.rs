@@ -473,3 +473,68 @@ run = "touch after.ran"
         stdout_of(&out)
     );
 }
+
+#[test]
+fn rollback_of_a_finished_release_undoes_it_newest_first_and_from_a_stage_only_what_follows() {
+    let plan = r#"
+[plan]
+name = "undo"
+
+[environments.prod]
+targets = ["eu", "us"]
+
+[[stage]]
+id = "migrate"
+run = "echo migrate"
+rollback = "echo migrate >> undone"
+
+[[stage]]
+id = "deploy"
+needs = ["migrate"]
+environment = "prod"
+run = "echo deploy {target}"
+rollback = "echo deploy/{target} >> undone"
+
+[[stage]]
+id = "announce"
+needs = ["deploy"]
+run = "echo announce"
+"#;
+    let ws = Workspace::new(plan);
+    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+
+    // From a stage: that stage and what depends on it (announce has no rollback), not migrate.
+    let out = ws
+        .flightdeck(["rollback", "1.0", "--stage", "deploy"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    assert!(stdout_of(&out).contains("accepted"), "{}", stdout_of(&out));
+    let st = ws.wait_for_state("1.0", "rolled_back");
+    assert_eq!(stage(&st, "deploy")["state"], "rolled_back");
+    assert_eq!(stage(&st, "migrate")["state"], "succeeded");
+    assert_eq!(ws.read("undone"), "deploy/us\ndeploy/eu\n", "newest first");
+
+    // The whole release: what is still live (migrate), nothing twice.
+    let out = ws.flightdeck(["rollback", "1.0"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    wait_until(DEADLINE, "migrate is rolled back", || {
+        ws.try_status("1.0")
+            .is_some_and(|s| stage(&s, "migrate")["state"] == "rolled_back")
+    });
+    ws.wait_for_state("1.0", "rolled_back");
+    assert_eq!(ws.read("undone"), "deploy/us\ndeploy/eu\nmigrate\n");
+}
