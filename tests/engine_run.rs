@@ -816,3 +816,70 @@ watch = { every = "50ms", for = "10s" }
     let log = ws.log("1.0", "bake.1.log");
     assert!(log.contains("# watch: iteration 4"), "{log}");
 }
+
+#[test]
+fn list_shows_this_plans_releases_newest_first_and_all_shows_every_plan() {
+    let ws = Workspace::new("[plan]\nname = \"alpha\"\n\n[[stage]]\nid = \"a\"\nrun = \"true\"\n");
+    std::fs::create_dir(ws.file("other")).unwrap();
+    std::fs::write(
+        ws.file("other/flightdeck.toml"),
+        "[plan]\nname = \"beta\"\n\n[[stage]]\nid = \"b\"\nrun = \"false\"\n",
+    )
+    .unwrap();
+    for v in ["1.0", "1.1"] {
+        assert_eq!(ws.flightdeck(["run", v]).output().unwrap().status.code(), Some(0));
+    }
+    let other = ws.file("other/flightdeck.toml");
+    let out = ws
+        .flightdeck(["--plan", other.to_str().unwrap(), "run", "1.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = ws.flightdeck(["list", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["1.1", "1.0"], "this plan's, newest first");
+    assert_eq!(v[0]["state"], "succeeded");
+
+    let out = ws.flightdeck(["list", "--all", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["plan"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.contains(&("beta".into(), "failed".into())), "{rows:?}");
+
+    let text = stdout_of(&ws.flightdeck(["list"]).output().unwrap());
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("1.1") && first.contains("succeeded"), "{text}");
+    // `latest` and an omitted RELEASE mean this plan's newest.
+    let st: Value = serde_json::from_slice(
+        &ws.flightdeck(["status", "latest", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(st["id"], "1.1");
+    // An id that two plans share is ambiguous outside either plan's folder.
+    let out = ws
+        .flightdeck(["--plan", "/nonexistent/flightdeck.toml", "status", "1.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("several plans"), "{}", stderr_of(&out));
+}
