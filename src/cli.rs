@@ -34,8 +34,9 @@ pub mod exit {
 pub struct Cli {
     #[command(flatten)]
     global: Global,
+    /// Default: `cockpit`.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -53,6 +54,13 @@ struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The full-screen cockpit on a release (default: the newest of this plan). The default command.
+    Cockpit {
+        release: Option<String>,
+        /// Quit when the release reaches a final state, with the exit code `run` would give.
+        #[arg(long)]
+        exit_when_done: bool,
+    },
     /// Validate the plan: exit 0 with a summary, or 2 with every problem as file:line:col.
     Check,
     /// Start and drive a release headless.
@@ -192,7 +200,15 @@ struct DriveFlags {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     let ctx = Ctx { g: cli.global };
-    let code = match cli.command {
+    let command = cli.command.unwrap_or(Command::Cockpit {
+        release: None,
+        exit_when_done: false,
+    });
+    let code = match command {
+        Command::Cockpit {
+            release,
+            exit_when_done,
+        } => ctx.cockpit(release.as_deref(), exit_when_done),
         Command::Check => ctx.check(),
         Command::Run {
             version,
@@ -338,6 +354,16 @@ impl Ctx {
             eprintln!("flightdeck: warning: {}: {w}", rdir.journal().display());
         }
         Ok(ReleaseState::from_records(&recs))
+    }
+
+    fn cockpit(&self, release: Option<&str>, exit_when_done: bool) -> Result<u8> {
+        if !std::io::stdout().is_terminal() {
+            return Err(usage(
+                "the cockpit needs a terminal; use `flightdeck status` or `flightdeck logs --follow`",
+            ));
+        }
+        let rdir = self.find(release)?;
+        Ok(crate::tui::open(&rdir, &self.store()?, exit_when_done)?)
     }
 
     fn check(&self) -> Result<u8> {

@@ -7,3 +7,4 @@ pub mod engine;
 pub mod headless;
 pub mod journal;
 pub mod plan;
+pub mod tui;

@@ -1,0 +1,50 @@
+//! The cockpit: a full-screen observer of one release (see ARCHITECTURE.md, "The cockpit's
+//! loop"). It reads the journal and the run logs like every other observer.
+
+pub mod action;
+pub mod app;
+pub mod event_loop;
+pub mod keymap;
+pub mod terminal;
+pub mod theme;
+pub mod views;
+
+use std::io;
+
+use crate::journal::{ReleaseDir, Store};
+
+/// Open the cockpit on `rdir` in this terminal until the user quits (or, with `exit_when_done`,
+/// until the release reaches a final state). Returns the exit code: 0 on quit, `run`'s exit code
+/// for a release that finished with `exit_when_done`. The terminal is restored in every case.
+pub fn open(rdir: &ReleaseDir, store: &Store, exit_when_done: bool) -> io::Result<u8> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut ui = app::UiState::new(keymap::Keymap::default(), theme::Theme::from_env());
+        ui.exit_when_done = exit_when_done;
+        ui.update(app::Msg::Board(event_loop::load_board(store, &rdir.plan, 50)));
+        let mut source = event_loop::ReleaseSource::new(rdir);
+        let (guard, mut term) = terminal::TerminalGuard::enter()?;
+        let mut input = crossterm::event::EventStream::new();
+        let mut stats = event_loop::LoopStats::default();
+        let code = event_loop::run(
+            &mut term,
+            &mut input,
+            &mut source,
+            &event_loop::SystemClock,
+            &mut ui,
+            event_loop::LoopConfig::default(),
+            &mut stats,
+        )
+        .await?;
+        drop(guard);
+        if ui.release.finished.is_none() && !ui.release.id.is_empty() {
+            eprintln!(
+                "flightdeck: release {} goes on in its driver; `flightdeck cockpit {}` reattaches",
+                ui.release.id, ui.release.id
+            );
+        }
+        Ok(code)
+    })
+}

@@ -1,0 +1,62 @@
+//! The board: the plan's releases, the watched one first among equals, the selected one
+//! highlighted.
+
+use chrono::{DateTime, Utc};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::{block, elapsed, fit, fit_line};
+use crate::tui::app::UiState;
+
+pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, focused: bool) {
+    let rows = ui.board_rows();
+    let title = format!(" Releases ({}) ", rows.len());
+    let b = block(title, ui, focused, area.width);
+    let inner = b.inner(area);
+    b.render(area, buf);
+    let width = usize::from(inner.width);
+    let height = usize::from(inner.height);
+    if height == 0 {
+        return;
+    }
+    let mut lines = Vec::new();
+    if rows.is_empty() {
+        lines.push(Line::from(fit("no releases yet", width)));
+    }
+    // Keep the selected row visible.
+    let first = (ui.board_selected + 1).saturating_sub(height);
+    for (i, r) in rows.iter().enumerate().skip(first).take(height) {
+        let (done, total) = r.progress;
+        let bar = progress_bar(done, total, 8);
+        let driver = match r.driver {
+            Some(0) => "driver".to_string(),
+            Some(pid) => format!("pid {pid}"),
+            None => "no driver".to_string(),
+        };
+        let line = Line::from(vec![
+            Span::raw(format!("{:<10} ", fit(&r.version, 10))),
+            Span::styled(format!("{:<6} ", fit(&r.rtype, 6)), ui.theme.dim()),
+            Span::styled(
+                format!("{:<12} ", fit(&r.state, 12)),
+                ui.theme.release_word(&r.state),
+            ),
+            Span::raw(format!("{bar} {done}/{total} ")),
+            Span::raw(format!("{:>6} ", elapsed(r.created_at, r.finished_at, now))),
+            Span::styled(driver, ui.theme.dim()),
+        ]);
+        let mut line = fit_line(line, width);
+        if i == ui.board_selected {
+            line = line.style(ui.theme.selected(focused));
+        }
+        lines.push(line);
+    }
+    Paragraph::new(lines).render(inner, buf);
+}
+
+/// `[███░░░░░]` with `width` cells inside.
+pub fn progress_bar(done: usize, total: usize, width: usize) -> String {
+    let filled = (done * width).checked_div(total).unwrap_or(0).min(width);
+    format!("[{}{}]", "█".repeat(filled), "░".repeat(width - filled))
+}
