@@ -151,6 +151,17 @@ struct Core {
     state: ReleaseState,
     masker: Arc<Masker>,
     opts: DriveOptions,
+    /// Other releases' environment holds, by journal, with the journal length they were folded
+    /// at: a stage waiting for an environment re-checks every second, and only journals that grew
+    /// are folded again.
+    holds: HashMap<PathBuf, (u64, Holds)>,
+}
+
+/// What another release holds: its id and environments (none once it has finished).
+#[derive(Clone)]
+struct Holds {
+    id: String,
+    envs: std::collections::BTreeSet<String>,
 }
 
 /// One driver cycle's work, performed after its events are durable.
@@ -193,6 +204,7 @@ impl Driver {
                 state: ReleaseState::default(),
                 masker,
                 opts,
+                holds: HashMap::new(),
             },
             jobs: HashMap::new(),
             inbox: Vec::new(),
@@ -575,7 +587,7 @@ impl Core {
     }
 
     /// Hold `env` for this release unless another unfinished release holds it.
-    fn acquire(&self, stage: &str, env: &str, fx: &mut Effects) -> Result<Vec<Event>, DriveError> {
+    fn acquire(&mut self, stage: &str, env: &str, fx: &mut Effects) -> Result<Vec<Event>, DriveError> {
         if fx.env_lock.is_none() {
             let path = self.store.plan_dir(&self.rdir.plan).join("environments.lock");
             let file = std::fs::OpenOptions::new()
@@ -606,17 +618,34 @@ impl Core {
     }
 
     /// Another unfinished release of this plan that holds `env`.
-    fn env_holder(&self, env: &str) -> Result<Option<String>, DriveError> {
+    fn env_holder(&mut self, env: &str) -> Result<Option<String>, DriveError> {
         for r in self.store.releases(Some(&self.rdir.plan))? {
             if r.path == self.rdir.path {
                 continue;
             }
-            let Ok((recs, _)) = crate::journal::read_journal(&r.journal()) else {
+            let journal = r.journal();
+            let Ok(len) = std::fs::metadata(&journal).map(|m| m.len()) else {
                 continue;
             };
-            let st = ReleaseState::from_records(&recs);
-            if st.finished.is_none() && st.env_holds.contains(env) {
-                return Ok(Some(st.id));
+            let holds = match self.holds.get(&journal) {
+                Some((seen, holds)) if *seen == len => holds.clone(),
+                _ => {
+                    let Ok((recs, _)) = crate::journal::read_journal(&journal) else {
+                        continue;
+                    };
+                    let st = ReleaseState::from_records(&recs);
+                    let envs = if st.finished.is_none() {
+                        st.env_holds
+                    } else {
+                        Default::default()
+                    };
+                    let holds = Holds { id: st.id, envs };
+                    self.holds.insert(journal, (len, holds.clone()));
+                    holds
+                }
+            };
+            if holds.envs.contains(env) {
+                return Ok(Some(holds.id));
             }
         }
         Ok(None)
