@@ -4,6 +4,8 @@
 pub mod action;
 pub mod app;
 pub mod event_loop;
+#[doc(hidden)]
+pub mod fixture;
 pub mod keymap;
 pub mod terminal;
 pub mod theme;

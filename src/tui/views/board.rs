@@ -25,32 +25,34 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
     if rows.is_empty() {
         lines.push(Line::from(fit("no releases yet", width)));
     }
-    // Keep the selected row visible.
-    let first = (ui.board_selected + 1).saturating_sub(height);
-    for (i, r) in rows.iter().enumerate().skip(first).take(height) {
+    // Two lines per release; keep the selected one visible.
+    let per_page = (height / 2).max(1);
+    let first = (ui.board_selected + 1).saturating_sub(per_page);
+    for (i, r) in rows.iter().enumerate().skip(first).take(per_page) {
         let (done, total) = r.progress;
-        let bar = progress_bar(done, total, 8);
+        let bar = progress_bar(done, total, 6);
         let driver = match r.driver {
             Some(0) => "driver".to_string(),
-            Some(pid) => format!("pid {pid}"),
+            Some(pid) => format!("driver pid {pid}"),
             None => "no driver".to_string(),
         };
-        let line = Line::from(vec![
-            Span::raw(format!("{:<10} ", fit(&r.version, 10))),
-            Span::styled(format!("{:<6} ", fit(&r.rtype, 6)), ui.theme.dim()),
-            Span::styled(
-                format!("{:<12} ", fit(&r.state, 12)),
-                ui.theme.release_word(&r.state),
-            ),
-            Span::raw(format!("{bar} {done}/{total} ")),
-            Span::raw(format!("{:>6} ", elapsed(r.created_at, r.finished_at, now))),
+        let head = Line::from(vec![
+            Span::raw(format!("{:<12} ", fit(&r.version, 12))),
+            Span::styled(format!("{:<7} ", fit(&r.rtype, 7)), ui.theme.dim()),
+            Span::styled(r.state.clone(), ui.theme.release_word(&r.state)),
+        ]);
+        let detail = Line::from(vec![
+            Span::raw(format!("  {bar} {done}/{total}  ")),
+            Span::raw(format!("{}  ", elapsed(r.created_at, r.finished_at, now))),
             Span::styled(driver, ui.theme.dim()),
         ]);
-        let mut line = fit_line(line, width);
-        if i == ui.board_selected {
-            line = line.style(ui.theme.selected(focused));
+        for line in [head, detail] {
+            let mut line = fit_line(line, width);
+            if i == ui.board_selected {
+                line = line.style(ui.theme.selected(focused));
+            }
+            lines.push(line);
         }
-        lines.push(line);
     }
     Paragraph::new(lines).render(inner, buf);
 }

@@ -31,14 +31,14 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             Glyph::Pending
         };
         let reached = match &g.reached_by {
-            Some(s) => format!(" (reached by {s})"),
+            Some(s) => format!(" ({s})"),
             None => String::new(),
         };
         lines.push(fit_line(
             Line::from(vec![
                 Span::styled(format!("{} ", glyph.symbol(0)), ui.theme.glyph(glyph)),
                 Span::raw(format!(
-                    "{}: {}/{} items, {}/{} approvals{reached}",
+                    "{}{reached}: {}/{} items, {}/{} approvals",
                     g.decl.name,
                     g.items_done(),
                     g.decl.checklist.len(),
@@ -49,7 +49,6 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             width,
         ));
         for (i, (text, auto)) in g.decl.checklist.iter().enumerate() {
-            let done = g.item_done(i);
             let (mark, who) = if *auto {
                 match g.checks[i].as_ref().map(|c| &c.outcome) {
                     None => (Glyph::Pending, "check not run".to_string()),
@@ -62,7 +61,6 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             } else {
                 (Glyph::Pending, "needs a tick".to_string())
             };
-            let _ = done;
             lines.push(fit_line(
                 Line::from(vec![
                     Span::raw("  "),

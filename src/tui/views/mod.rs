@@ -47,9 +47,9 @@ pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
             let [b, p, g] = cols(
                 top,
                 [
-                    Constraint::Percentage(30),
-                    Constraint::Percentage(40),
-                    Constraint::Percentage(30),
+                    Constraint::Percentage(26),
+                    Constraint::Percentage(42),
+                    Constraint::Percentage(32),
                 ],
             );
             board::render(buf, b, ui, now, ui.focus == Focus::Board);

@@ -50,7 +50,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             .max()
             .unwrap_or(0);
         let attempt = if attempt > 1 {
-            format!("#{attempt}")
+            format!(" #{attempt}")
         } else {
             String::new()
         };
@@ -62,8 +62,8 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         let mut spans = vec![
             Span::styled(format!("{} ", g.symbol(secs)), ui.theme.glyph(g)),
             Span::raw(format!("{:<id_w$} ", fit(&s.decl.id, id_w))),
-            Span::styled(format!("{:<10} ", g.word()), ui.theme.glyph(g)),
-            Span::raw(format!("{attempt:<3} {dur:>6} ")),
+            Span::styled(format!("{:<9}", g.word()), ui.theme.glyph(g)),
+            Span::raw(format!("{attempt} {dur:>5} ")),
         ];
         if let Some(counts) = fanout_counts(s) {
             spans.push(Span::raw(format!("{counts} ")));

@@ -1,0 +1,203 @@
+//! Cockpit views (test layer 2): `TestBackend` + insta snapshots at fixed sizes with a fixed
+//! clock; colour and symbol meaning asserted on cells (display snapshots ignore colour); every
+//! small size renders without a panic.
+
+use flightdeck::tui::app::{Focus, Msg, UiState};
+use flightdeck::tui::fixture::{self, Journal};
+use flightdeck::tui::views;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+
+fn draw(ui: &UiState, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| views::render(f, ui, fixture::now())).unwrap();
+    t
+}
+
+fn snap(name: &str, j: &Journal, w: u16, h: u16, tweak: impl FnOnce(&mut UiState)) -> Buffer {
+    let mut ui = fixture::ui(j, (w, h));
+    tweak(&mut ui);
+    let t = draw(&ui, w, h);
+    insta::assert_snapshot!(name, t.backend());
+    t.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// The cell where `needle` starts (first occurrence).
+fn find(buf: &Buffer, needle: &str) -> (u16, u16) {
+    for y in 0..buf.area.height {
+        let row: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        let chars: Vec<String> = needle.chars().map(|c| c.to_string()).collect();
+        for x in 0..row.len() {
+            if row[x..]
+                .iter()
+                .zip(&chars)
+                .filter(|(a, b)| **a == b.as_str())
+                .count()
+                == chars.len()
+            {
+                return (x as u16, y);
+            }
+        }
+    }
+    panic!("`{needle}` not on screen:\n{}", text(buf));
+}
+
+#[test]
+fn wide_mid_run() {
+    let buf = snap("wide_mid_run", &fixture::mid_run(), 160, 40, |_| {});
+    let t = text(&buf);
+    for want in [
+        "deploy-eu",
+        "3/6 done, 1 failed, 1 running",
+        "2.3.1",
+        "no driver",
+        "driver pid 4242",
+        "q quit",
+    ] {
+        assert!(t.contains(want), "missing {want:?}:\n{t}");
+    }
+}
+
+#[test]
+fn medium_mid_run() {
+    snap("medium_mid_run", &fixture::mid_run(), 100, 30, |_| {});
+}
+
+#[test]
+fn narrow_tabs() {
+    let j = fixture::mid_run();
+    snap("narrow_pipeline", &j, 80, 24, |_| {});
+    snap("narrow_board", &j, 80, 24, |ui| ui.focus = Focus::Board);
+    snap("narrow_output", &j, 80, 24, |ui| ui.focus = Focus::Output);
+    snap("narrow_gates", &fixture::gated(), 80, 24, |ui| {
+        ui.focus = Focus::Gates
+    });
+}
+
+#[test]
+fn failed_release_and_gate() {
+    snap("wide_failed", &fixture::failed(), 160, 40, |_| {});
+    let buf = snap("wide_gated", &fixture::gated(), 160, 40, |_| {});
+    let t = text(&buf);
+    assert!(t.contains("ticked by alice"), "{t}");
+    assert!(t.contains("approved by bob"), "{t}");
+    assert!(t.contains("1/2 approvals"), "{t}");
+    assert!(t.contains("gate signoff needs a person"), "{t}");
+}
+
+#[test]
+fn help_overlay_is_generated_from_the_keymap() {
+    let buf = snap("help_80x24", &fixture::mid_run(), 80, 24, |ui| ui.help = true);
+    let t = text(&buf);
+    let ui = fixture::ui(&fixture::mid_run(), (80, 24));
+    for (keys, action) in ui.keymap.grouped() {
+        assert!(t.contains(&keys), "help lacks keys {keys:?}:\n{t}");
+        let d = action.describe();
+        let head: String = d.chars().take(20).collect();
+        assert!(t.contains(&head), "help lacks {d:?}:\n{t}");
+    }
+}
+
+#[test]
+fn tiny_sizes() {
+    let j = fixture::mid_run();
+    for (w, h) in [(1, 1), (5, 2), (10, 5)] {
+        snap(&format!("tiny_{w}x{h}"), &j, w, h, |_| {});
+    }
+    let buf = snap("too_small_59x16", &j, 59, 16, |_| {});
+    assert!(text(&buf).contains("terminal too small (needs 60x16)"));
+}
+
+#[test]
+fn every_size_renders_without_panic() {
+    for j in [fixture::mid_run(), fixture::failed(), fixture::gated()] {
+        for help in [false, true] {
+            let mut ui = fixture::ui(&j, (80, 24));
+            ui.help = help;
+            for w in (1..=200).step_by(7).chain([59, 60, 99, 100, 159, 160]) {
+                for h in (1..=60).step_by(5).chain([15, 16, 23, 24, 39, 40]) {
+                    ui.update(Msg::Resize(w, h));
+                    draw(&ui, w, h);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn states_have_their_own_symbol_and_colour() {
+    let ui = fixture::ui(&fixture::failed(), (160, 40));
+    let t = draw(&ui, 160, 40);
+    let buf = t.backend().buffer();
+    // The failed fan-out: its symbol (a timed-out target makes the stage "timed out").
+    let (x, y) = find(buf, "⏱ deploy-eu");
+    assert_eq!(buf[(x, y)].fg, Color::LightRed);
+    assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
+    let (x, y) = find(buf, "✓ build");
+    assert_eq!(buf[(x, y)].fg, Color::Green);
+    let (x, y) = find(buf, "· smoke");
+    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    // The failed target and the timed-out one in the grid.
+    let (x, y) = find(buf, "✗ eu-4");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    let (x, y) = find(buf, "⏱ eu-5");
+    assert_eq!(buf[(x, y)].fg, Color::LightRed);
+    // Child colours are kept in the output pane: "ok" was printed green by the child.
+    let (x, y) = find(buf, "ok pulled image");
+    assert_eq!(buf[(x, y)].fg, Color::Indexed(2));
+    assert_eq!(buf[(x + 3, y)].fg, Color::Reset);
+}
+
+#[test]
+fn no_color_keeps_symbols_and_drops_colours() {
+    let mut ui = fixture::ui(&fixture::failed(), (160, 40));
+    ui.theme.color = false;
+    let t = draw(&ui, 160, 40);
+    let buf = t.backend().buffer();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let c = &buf[(x, y)];
+            assert_eq!(
+                (c.fg, c.bg),
+                (Color::Reset, Color::Reset),
+                "colour at {x},{y}: {c:?}"
+            );
+        }
+    }
+    let s = text(buf);
+    for sym in ["✓ build", "⏱ deploy-eu", "· smoke", "✗ eu-4"] {
+        assert!(s.contains(sym), "missing {sym}:\n{s}");
+    }
+}
+
+#[test]
+fn hostile_output_is_only_text() {
+    let ui = fixture::ui(&fixture::mid_run(), (160, 40));
+    let t = draw(&ui, 160, 40);
+    let s = text(t.backend().buffer());
+    assert!(s.contains("progress 100%"), "{s}");
+    assert!(!s.contains("progress 10%\r"));
+    assert!(s.contains("waiting for rollout of shop-web"), "{s}");
+    assert!(!s.contains("evil title"), "{s}");
+}
+
+#[test]
+fn truncated_text_ends_with_an_ellipsis() {
+    let ui = fixture::ui(&fixture::mid_run(), (60, 16));
+    let t = draw(&ui, 60, 16);
+    let s = text(t.backend().buffer());
+    assert!(s.contains('…'), "{s}");
+}
