@@ -127,10 +127,6 @@ where
     let mut next_tick: Option<Instant> = None;
     loop {
         if let Some(code) = ui.quit {
-            if dirty {
-                terminal.draw(|f| views::render(f, ui, clock.now()))?;
-                stats.draws += 1;
-            }
             return Ok(code);
         }
         let now = Instant::now();
@@ -189,19 +185,23 @@ where
                 None => break,
             }
         }
-        if !queue.is_empty() {
-            dirty = true;
-        }
-        apply(ui, source, &mut queue);
+        let queued = !queue.is_empty();
+        let grew = apply(ui, source, &mut queue);
+        dirty |= queued || grew;
     }
 }
 
 /// Apply queued messages and perform their effects, then take in new output (and apply that).
-fn apply<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) {
+/// Whether output arrived.
+fn apply<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) -> bool {
     drain(ui, source, queue);
-    if let Some(m) = source.read_output(ui) {
-        queue.push_back(m);
-        drain(ui, source, queue);
+    match source.read_output(ui) {
+        Some(m) => {
+            queue.push_back(m);
+            drain(ui, source, queue);
+            true
+        }
+        None => false,
     }
 }
 
