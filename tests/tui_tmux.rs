@@ -19,7 +19,7 @@ checklist = []
 
 [[stage]]
 id = "compile"
-run = "printf '\033[32mcompiled\033[0m ok\n'"
+run = '''printf '\033]0;pwned\007\033[2J\033[32mcompiled\033[0m ok\n' '''
 
 [[stage]]
 id = "ship"
@@ -47,6 +47,57 @@ impl Tmux {
             .expect("tmux capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+    fn pane_title(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "cockpit", "#{pane_title}"])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+    /// Pid of the pane's first child (the cockpit under `sh -c`).
+    fn cockpit_pid(&self) -> i32 {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "cockpit", "#{pane_pid}"])
+            .output()
+            .expect("tmux display-message");
+        let sh = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).unwrap_or_default();
+        children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no child of the pane's shell {sh}"))
+    }
+    fn start(&self, ws: &Workspace, args: &str, env: &str, size: (u16, u16)) {
+        let exe = env!("CARGO_BIN_EXE_flightdeck");
+        let script = format!(
+            "cd '{}' && {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
+             echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; echo =DONE=; sleep 60",
+            ws.path().display(),
+            ws.data_dir().display()
+        );
+        let (w, h) = (size.0.to_string(), size.1.to_string());
+        let status = self
+            .cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "cockpit",
+                "-x",
+                &w,
+                "-y",
+                &h,
+                "sh",
+                "-c",
+                &script,
+            ])
+            .status()
+            .expect("tmux new-session");
+        assert!(status.success());
+    }
     fn wait_for(&self, what: &str) -> String {
         let mut last = String::new();
         let found = common::poll_until(DEADLINE, || {
@@ -70,43 +121,22 @@ fn cockpit_shows_a_release_live_and_restores_the_terminal() {
         eprintln!("tmux is not installed: skipped");
         return;
     }
-    let ws = Workspace::new(&PLAN.replace("\\033", "\\\\033").replace("\\n'", "\\\\n'"));
+    let ws = Workspace::new(PLAN);
     ws.flightdeck(["run", "1.0.0", "--detach"]).assert().success();
     ws.wait_for_event("1.0.0", "gate_reached", |_| true);
 
     let tmux = Tmux {
         socket: format!("fd-e2e-{}", std::process::id()),
     };
-    let exe = env!("CARGO_BIN_EXE_flightdeck");
-    let script = format!(
-        "cd '{}' && FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' cockpit --exit-when-done; \
-         echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 60",
-        ws.path().display(),
-        ws.data_dir().display()
-    );
-    let status = tmux
-        .cmd()
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "cockpit",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .expect("tmux new-session");
-    assert!(status.success());
-
+    tmux.start(&ws, "cockpit --exit-when-done", "", (120, 30));
+    let title_before = tmux.pane_title();
     let screen = tmux.wait_for("ship");
     for want in ["compile", "Pipeline", "signoff", "paused", "compiled ok"] {
         assert!(screen.contains(want), "missing {want:?}:\n{screen}");
     }
+    // The child's title escape never reached the terminal.
+    assert_eq!(tmux.pane_title(), title_before);
+    assert!(!tmux.pane_title().contains("pwned"));
     // Another terminal approves; the cockpit shows it; a second approval finishes the release
     // and the cockpit quits with run's exit code.
     ws.flightdeck(["approve", "1.0.0", "signoff"]).assert().success();
@@ -114,13 +144,9 @@ fn cockpit_shows_a_release_live_and_restores_the_terminal() {
     ws.flightdeck(["approve", "1.0.0", "signoff", "--as", "bob"])
         .assert()
         .success();
-    let after = tmux.wait_for("EXIT=");
+    let after = tmux.wait_for("=DONE=");
     assert!(after.contains("EXIT=0"), "{after}");
-    let modes = after.lines().find(|l| l.contains("icanon")).unwrap_or_default();
-    assert!(
-        modes.contains("icanon") && !modes.contains("-icanon") && !modes.contains("-echo"),
-        "terminal not restored: {modes:?}\n{after}"
-    );
+    assert_restored(&after);
     assert!(
         !after.contains("Pipeline"),
         "still on the alternate screen:\n{after}"
@@ -136,43 +162,81 @@ fn q_quits_and_the_release_goes_on() {
         eprintln!("tmux is not installed: skipped");
         return;
     }
-    let ws = Workspace::new(&PLAN.replace("\\033", "\\\\033").replace("\\n'", "\\\\n'"));
+    let ws = Workspace::new(PLAN);
     ws.flightdeck(["run", "2.0.0", "--detach"]).assert().success();
     ws.wait_for_event("2.0.0", "gate_reached", |_| true);
     let tmux = Tmux {
         socket: format!("fd-e2e-q-{}", std::process::id()),
     };
-    let exe = env!("CARGO_BIN_EXE_flightdeck");
     // No subcommand: the cockpit on the newest release.
-    let script = format!(
-        "cd '{}' && FLIGHTDECK_DATA_DIR='{}' '{exe}'; echo \"EXIT=$?\"; sleep 60",
-        ws.path().display(),
-        ws.data_dir().display()
-    );
-    tmux.cmd()
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "cockpit",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .expect("tmux new-session");
+    tmux.start(&ws, "", "", (80, 24));
     let screen = tmux.wait_for("compile");
     assert!(screen.contains("1 Board"), "narrow layout has tabs:\n{screen}");
     tmux.cmd()
         .args(["send-keys", "-t", "cockpit", "q"])
         .status()
         .unwrap();
-    let after = tmux.wait_for("EXIT=");
+    let after = tmux.wait_for("=DONE=");
     assert!(after.contains("EXIT=0"), "{after}");
     assert!(after.contains("goes on in its driver"), "{after}");
     assert_eq!(ws.status("2.0.0")["state"], "paused");
+}
+
+/// The line `stty -a` printed after the cockpit ended shows the terminal's normal mode.
+fn assert_restored(screen: &str) {
+    let modes = screen.lines().find(|l| l.contains("icanon")).unwrap_or_default();
+    assert!(
+        modes.contains("icanon") && !modes.contains("-icanon") && !modes.contains("-echo"),
+        "terminal not restored: {modes:?}\n{screen}"
+    );
+}
+
+#[test]
+fn a_panic_restores_the_terminal_then_reports() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(PLAN);
+    ws.flightdeck(["run", "3.0.0", "--detach"]).assert().success();
+    ws.wait_for_event("3.0.0", "gate_reached", |_| true);
+    let tmux = Tmux {
+        socket: format!("fd-e2e-panic-{}", std::process::id()),
+    };
+    tmux.start(
+        &ws,
+        "cockpit",
+        "FLIGHTDECK_TEST_PANIC=1 RUST_BACKTRACE=0",
+        (100, 30),
+    );
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=101"), "{after}");
+    assert!(after.contains("forced panic"), "the report is printed:\n{after}");
+    assert_restored(&after);
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(PLAN);
+    ws.flightdeck(["run", "4.0.0", "--detach"]).assert().success();
+    ws.wait_for_event("4.0.0", "gate_reached", |_| true);
+    let tmux = Tmux {
+        socket: format!("fd-e2e-term-{}", std::process::id()),
+    };
+    tmux.start(&ws, "cockpit 4.0.0", "", (100, 30));
+    tmux.wait_for("ship");
+    let pid = tmux.cockpit_pid();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert_restored(&after);
+    assert_eq!(
+        ws.status("4.0.0")["state"],
+        "paused",
+        "the release is not touched"
+    );
 }

@@ -28,6 +28,11 @@ pub fn open(rdir: &ReleaseDir, store: &Store, exit_when_done: bool) -> io::Resul
         ui.update(app::Msg::Board(event_loop::load_board(store, &rdir.plan, 50)));
         let mut source = event_loop::ReleaseSource::new(rdir);
         let (guard, mut term) = terminal::TerminalGuard::enter()?;
+        if std::env::var_os("FLIGHTDECK_TEST_PANIC").is_some() {
+            // For the end-to-end test of the panic hook: the terminal must come back.
+            term.draw(|f| views::render(f, &ui, chrono::Utc::now()))?;
+            panic!("forced panic (FLIGHTDECK_TEST_PANIC)");
+        }
         let mut input = crossterm::event::EventStream::new();
         let mut stats = event_loop::LoopStats::default();
         let code = event_loop::run(
