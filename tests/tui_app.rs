@@ -285,3 +285,19 @@ fn hints_and_help_come_from_the_keymap() {
     assert_eq!(km.lookup(Key::ch('j')), Some(Action::Down));
     assert_eq!(km.lookup(Key::ch('x')), None);
 }
+
+#[test]
+fn a_read_problem_is_shown_until_cleared() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 40));
+    ui.update(Msg::Problem(Some("journal: torn line".into())));
+    assert_eq!(ui.problem.as_deref(), Some("journal: torn line"));
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 40)).unwrap();
+    t.draw(|f| flightdeck::tui::views::render(f, &ui, fixture::now()))
+        .unwrap();
+    let last: String = (0..160)
+        .map(|x| t.backend().buffer()[(x, 39)].symbol().to_string())
+        .collect();
+    assert!(last.contains("journal: torn line"), "{last}");
+    ui.update(Msg::Problem(None));
+    assert_eq!(ui.problem, None);
+}

@@ -200,6 +200,8 @@ pub enum Msg {
     },
     /// The 1 Hz clock while something runs: only elapsed times change.
     Tick,
+    /// Reading the journal or a log failed (shown in the status bar; `None`: cleared).
+    Problem(Option<String>),
     /// SIGTERM, SIGHUP, or the input ended.
     Shutdown,
 }
@@ -235,6 +237,8 @@ pub struct UiState {
     pub exit_when_done: bool,
     /// Set when the cockpit should end, with its exit code.
     pub quit: Option<u8>,
+    /// The last failure reading the journal or a log, until a read succeeds again.
+    pub problem: Option<String>,
 }
 
 impl UiState {
@@ -255,6 +259,7 @@ impl UiState {
             help: false,
             exit_when_done: false,
             quit: None,
+            problem: None,
         }
     }
 
@@ -347,6 +352,7 @@ impl UiState {
                 }
             }
             Msg::Tick => {}
+            Msg::Problem(p) => self.problem = p,
             Msg::Shutdown => {
                 let code = self
                     .release

@@ -242,6 +242,8 @@ pub struct ReleaseSource {
     driver: Option<Option<u32>>,
     /// The last poll stopped at its read budget: more output is waiting.
     more: bool,
+    /// The journal problem last reported.
+    problem: Option<String>,
     buf: Vec<u8>,
 }
 
@@ -271,6 +273,7 @@ impl ReleaseSource {
             hup: signal(SignalKind::hangup()).ok(),
             driver: None,
             more: false,
+            problem: None,
             buf: vec![0; 64 * 1024],
         }
     }
@@ -356,10 +359,22 @@ impl Source for ReleaseSource {
     fn poll(&mut self) -> Vec<Msg> {
         let mut out = Vec::new();
         match self.tail.poll() {
-            Ok(recs) if !recs.is_empty() => out.push(Msg::Records(recs)),
-            Ok(_) => {}
-            // A torn or corrupt line: the next poll tries again; the journal stays the truth.
-            Err(_) => {}
+            Ok(recs) => {
+                if self.problem.take().is_some() {
+                    out.push(Msg::Problem(None));
+                }
+                if !recs.is_empty() {
+                    out.push(Msg::Records(recs));
+                }
+            }
+            // Shown, not fatal: the next poll tries again; the journal stays the truth.
+            Err(e) => {
+                let text = format!("journal: {e}");
+                if self.problem.as_deref() != Some(text.as_str()) {
+                    self.problem = Some(text.clone());
+                    out.push(Msg::Problem(Some(text)));
+                }
+            }
         }
         let driver = self.rdir.live_driver();
         if self.driver != Some(driver) {
@@ -370,7 +385,13 @@ impl Source for ReleaseSource {
     }
 
     fn read_output(&mut self, ui: &mut UiState) -> Option<Msg> {
-        self.read_log(ui).ok().flatten()
+        match self.read_log(ui) {
+            Ok(m) => m,
+            Err(e) => {
+                let text = format!("log: {e}");
+                (ui.problem.as_deref() != Some(text.as_str())).then_some(Msg::Problem(Some(text)))
+            }
+        }
     }
 
     fn follow(&mut self, log: Option<&str>) {

@@ -33,6 +33,12 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
         )),
         Span::styled(driver, ui.theme.dim()),
     ];
+    if let Some(p) = &ui.problem {
+        left.push(Span::styled(
+            format!("  {p}"),
+            ui.theme.glyph(crate::tui::theme::Glyph::Failed),
+        ));
+    }
     let pending = st.pending_requests().count();
     if pending > 0 {
         left.push(Span::styled(
