@@ -2,6 +2,7 @@
 //! and a fake tail. No draws while idle; at most one draw per frame budget under a flood; a key
 //! sent during a flood handled within a frame.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -270,4 +271,84 @@ async fn journal_records_arrive_and_exit_when_done_quits() {
     assert_eq!(code, 130);
     assert!(start.elapsed() < Duration::from_secs(4));
     assert!(r.source.polls >= 2);
+}
+
+/// Input that behaves like crossterm's `EventStream`: when nothing is queued it keeps the waker
+/// of the first poll that found nothing (until that one is woken) and ignores later ones.
+#[derive(Clone, Default)]
+struct StickyInput(Arc<Mutex<Sticky>>);
+
+type Sticky = (VecDeque<io::Result<TermEvent>>, Option<std::task::Waker>);
+
+impl StickyInput {
+    fn send(&self, ev: io::Result<TermEvent>) {
+        let mut g = self.0.lock().unwrap();
+        g.0.push_back(ev);
+        if let Some(w) = g.1.take() {
+            w.wake();
+        }
+    }
+}
+
+impl futures::Stream for StickyInput {
+    type Item = io::Result<TermEvent>;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let mut g = self.0.lock().unwrap();
+        match g.0.pop_front() {
+            Some(ev) => std::task::Poll::Ready(Some(ev)),
+            None => {
+                if g.1.is_none() {
+                    g.1 = Some(cx.waker().clone());
+                }
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_key_wakes_the_loop_even_when_nothing_else_does() {
+    // A finished release: no clock, no tail activity; only keys can wake the loop.
+    let r = rig(&fixture::failed());
+    let Rig {
+        mut term,
+        mut source,
+        mut ui,
+        ..
+    } = r;
+    let input = StickyInput::default();
+    let keys = input.clone();
+    tokio::spawn(async move {
+        for c in ['k', '?', 'q'] {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            keys.send(Ok(TermEvent::Key(KeyEvent::new(
+                KeyCode::Char(c),
+                KeyModifiers::NONE,
+            ))));
+        }
+    });
+    let mut input = input;
+    let mut stats = LoopStats::default();
+    let start = Instant::now();
+    let code = tokio::time::timeout(
+        Duration::from_secs(10),
+        event_loop::run(
+            &mut term,
+            &mut input,
+            &mut source,
+            &FixedClock(fixture::now()),
+            &mut ui,
+            LoopConfig { frame: FRAME },
+            &mut stats,
+        ),
+    )
+    .await
+    .expect("every key reached the loop")
+    .unwrap();
+    assert_eq!(code, 0);
+    assert!(start.elapsed() <= Duration::from_millis(600) + FRAME);
+    assert!(ui.help, "the ? before q was handled");
 }

@@ -240,3 +240,69 @@ fn sigterm_restores_the_terminal() {
         "the release is not touched"
     );
 }
+
+#[test]
+fn ctrl_z_suspends_and_fg_redraws() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(PLAN);
+    ws.flightdeck(["run", "5.0.0", "--detach"]).assert().success();
+    ws.wait_for_event("5.0.0", "gate_reached", |_| true);
+    let tmux = Tmux {
+        socket: format!("fd-e2e-tstp-{}", std::process::id()),
+    };
+    // An interactive shell with job control, as a person has.
+    let data = format!("FLIGHTDECK_DATA_DIR={}", ws.data_dir().display());
+    let dir = ws.path().display().to_string();
+    let status = tmux
+        .cmd()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "cockpit",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "-c",
+            &dir,
+            "-e",
+            &data,
+        ])
+        .args(["bash", "--norc", "--noprofile", "-i"])
+        .status()
+        .expect("tmux new-session");
+    assert!(status.success());
+    let keys = |k: &[&str]| {
+        tmux.cmd()
+            .args(["send-keys", "-t", "cockpit"])
+            .args(k)
+            .status()
+            .unwrap();
+    };
+    let exe = env!("CARGO_BIN_EXE_flightdeck");
+    keys(&[&format!("'{exe}' cockpit 5.0.0"), "Enter"]);
+    tmux.wait_for("Pipeline");
+    keys(&["C-z"]);
+    let stopped = tmux.wait_for("Stopped");
+    assert!(
+        !stopped.contains("Pipeline"),
+        "still on the alternate screen:\n{stopped}"
+    );
+    keys(&[
+        "stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo",
+        "Enter",
+    ]);
+    let modes = tmux.wait_for("icanon echo");
+    assert!(modes.lines().any(|l| l.trim() == "icanon echo"), "{modes}");
+    keys(&["clear; fg", "Enter"]);
+    let screen = tmux.wait_for("Pipeline");
+    assert!(screen.contains("ship"), "redrawn in full:\n{screen}");
+    keys(&["q"]);
+    keys(&["echo EX\"\"IT=$?; echo =DO\"\"NE=", "Enter"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+}

@@ -20,6 +20,8 @@ pub enum Action {
     /// Close an overlay.
     Back,
     Quit,
+    /// Ctrl-Z: give the terminal back to the shell until `fg`.
+    Suspend,
 }
 
 impl Action {
@@ -42,6 +44,7 @@ impl Action {
             Action::Help => "toggle this help",
             Action::Back => "close help",
             Action::Quit => "quit (the release goes on in its driver)",
+            Action::Suspend => "suspend (fg resumes)",
         }
     }
 

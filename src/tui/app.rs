@@ -214,6 +214,8 @@ pub enum Effect {
     FollowLog(Option<String>),
     /// Leave the cockpit with this exit code.
     Quit(u8),
+    /// Give the terminal back (Ctrl-Z) and redraw everything on resume.
+    Suspend,
 }
 
 /// The cockpit's state.
@@ -377,6 +379,7 @@ impl UiState {
             match action {
                 Action::Help | Action::Back => self.help = false,
                 Action::Quit => self.quit_now(fx),
+                Action::Suspend => fx.push(Effect::Suspend),
                 _ => {}
             }
             return;
@@ -384,6 +387,7 @@ impl UiState {
         let page = usize::from(self.size.1 / 2).max(1);
         match action {
             Action::Quit => self.quit_now(fx),
+            Action::Suspend => fx.push(Effect::Suspend),
             Action::Help => self.help = true,
             Action::Back => {}
             Action::FocusNext | Action::FocusPrev => {

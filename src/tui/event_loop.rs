@@ -17,11 +17,12 @@ use std::fs::File;
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::task::Poll;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event as TermEvent, KeyEventKind};
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::time::{Instant, sleep_until};
@@ -121,7 +122,7 @@ where
     let mut queue: VecDeque<Msg> = VecDeque::new();
     queue.push_back(Msg::Resize(size.width, size.height));
     queue.extend(source.poll());
-    apply(ui, source, &mut queue);
+    let _ = apply(ui, source, &mut queue);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     let mut next_tick: Option<Instant> = None;
@@ -174,46 +175,62 @@ where
                 queue.extend(source.poll());
             }
         }
-        // Drain what is already queued: keys first, they are what a person waits for.
+        // Drain what is already queued: keys first, they are what a person waits for. Polled
+        // with this task's own waker: crossterm's EventStream keeps the waker of the poll that
+        // found nothing, so a no-op waker (`now_or_never`) would lose the next key's wake-up.
         for _ in 0..1024 {
-            match input.next().now_or_never() {
-                Some(Some(Ok(ev))) => queue.extend(input_msg(ev)),
-                Some(_) => {
+            let next = std::future::poll_fn(|cx| Poll::Ready(input.poll_next_unpin(cx))).await;
+            match next {
+                Poll::Ready(Some(Ok(ev))) => queue.extend(input_msg(ev)),
+                Poll::Ready(_) => {
                     queue.push_back(Msg::Shutdown);
                     break;
                 }
-                None => break,
+                Poll::Pending => break,
             }
         }
         let queued = !queue.is_empty();
-        let grew = apply(ui, source, &mut queue);
+        let (grew, suspend) = apply(ui, source, &mut queue);
         dirty |= queued || grew;
+        if suspend {
+            super::terminal::suspend().ok();
+            // Whatever the shell drew meanwhile is gone from our picture of the screen: clear it
+            // and forget the previous frame (`resize` does both without asking the terminal for
+            // its cursor position, which `clear` would, racing the input reader for the reply).
+            let size = terminal.size()?;
+            terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))?;
+            dirty = true;
+            last_draw = None;
+        }
     }
 }
 
 /// Apply queued messages and perform their effects, then take in new output (and apply that).
-/// Whether output arrived.
-fn apply<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) -> bool {
-    drain(ui, source, queue);
+/// Whether output arrived, and whether a suspend was asked for.
+fn apply<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) -> (bool, bool) {
+    let mut suspend = drain(ui, source, queue);
     match source.read_output(ui) {
         Some(m) => {
             queue.push_back(m);
-            drain(ui, source, queue);
-            true
+            suspend |= drain(ui, source, queue);
+            (true, suspend)
         }
-        None => false,
+        None => (false, suspend),
     }
 }
 
-fn drain<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) {
+fn drain<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) -> bool {
+    let mut suspend = false;
     while let Some(msg) = queue.pop_front() {
         for fx in ui.update(msg) {
             match fx {
                 Effect::FollowLog(log) => source.follow(log.as_deref()),
+                Effect::Suspend => suspend = true,
                 Effect::Quit(_) => {}
             }
         }
     }
+    suspend
 }
 
 /// Bytes of log read per poll: a flood is taken in slices so keys and frames get their turn.

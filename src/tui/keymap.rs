@@ -96,6 +96,7 @@ impl Default for Keymap {
             (Key::plain(Esc), Action::Back),
             (Key::ch('q'), Action::Quit),
             (Key::ctrl('c'), Action::Quit),
+            (Key::ctrl('z'), Action::Suspend),
         ];
         Keymap { bindings }
     }

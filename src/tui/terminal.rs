@@ -66,3 +66,18 @@ fn install_panic_hook() {
         }));
     });
 }
+
+/// Ctrl-Z: restore the terminal, stop this process (SIGTSTP) and, once continued (`fg`), enter
+/// the cockpit's mode again. The caller redraws everything. Does nothing when the cockpit is not
+/// on a real terminal (tests).
+pub fn suspend() -> io::Result<()> {
+    if !ACTIVE.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    restore();
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP).map_err(io::Error::from)?;
+    // Continued.
+    terminal::enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)
+}
