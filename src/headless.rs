@@ -720,7 +720,8 @@ impl SyncWaker {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let wake = tx.clone();
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if res.is_ok() {
+            // Opening or reading a file (ours or another observer's) changes nothing.
+            if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
                 // A full channel already holds a wake-up: coalesce.
                 let _ = tx.try_send(());
             }
