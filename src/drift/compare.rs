@@ -623,23 +623,27 @@ impl Hasher for FxHasher {
     }
 }
 
+/// A probe column named `env` or `env/target` holding `pairs` (for the drift modules' tests).
+#[cfg(test)]
+pub(crate) fn test_column(name: &str, pairs: &[(&str, &str)]) -> Column {
+    let (env, target) = match name.split_once('/') {
+        Some((e, t)) => (e.to_string(), Some(t.to_string())),
+        None => (name.to_string(), None),
+    };
+    Column {
+        name: name.to_string(),
+        env,
+        target,
+        kind: ColumnKind::Probe,
+        state: Ok(State::from_pairs(pairs.iter().copied()).unwrap()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn column(name: &str, pairs: &[(&str, &str)]) -> Column {
-        let (env, target) = match name.split_once('/') {
-            Some((e, t)) => (e.to_string(), Some(t.to_string())),
-            None => (name.to_string(), None),
-        };
-        Column {
-            name: name.to_string(),
-            env,
-            target,
-            kind: ColumnKind::Probe,
-            state: Ok(State::from_pairs(pairs.iter().copied()).unwrap()),
-        }
-    }
+    use super::test_column as column;
 
     fn failed(name: &str) -> Column {
         Column {

@@ -608,17 +608,8 @@ pub fn print_run(
 mod tests {
     use super::*;
     use crate::drift::compare::{Column, Ignore};
-    use crate::drift::state::State;
 
-    fn column(name: &str, pairs: &[(&str, &str)]) -> Column {
-        Column {
-            name: name.to_string(),
-            env: name.split('/').next().unwrap().to_string(),
-            target: name.split_once('/').map(|(_, t)| t.to_string()),
-            kind: ColumnKind::Probe,
-            state: Ok(State::from_pairs(pairs.iter().copied()).unwrap()),
-        }
-    }
+    use crate::drift::compare::test_column as column;
 
     fn sample() -> Matrix {
         Matrix::build(

@@ -302,15 +302,7 @@ mod tests {
     use super::*;
     use crate::drift::compare::ColumnError;
 
-    fn column(name: &str, pairs: &[(&str, &str)]) -> Column {
-        Column {
-            name: name.to_string(),
-            env: name.split('/').next().unwrap().to_string(),
-            target: name.split_once('/').map(|(_, t)| t.to_string()),
-            kind: ColumnKind::Probe,
-            state: Ok(State::from_pairs(pairs.iter().copied()).unwrap()),
-        }
-    }
+    use crate::drift::compare::test_column as column;
 
     fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2025-01-31T12:00:00.123Z")
