@@ -255,6 +255,12 @@ fn the_board_shows_the_watched_release_live() {
     assert_eq!(rows[0].driver, Some(4242));
     ui.update(Msg::Driver(None));
     assert_eq!(ui.board_rows()[0].state, "interrupted");
+
+    // A finished release shows no driver, even while its driver's lock is still held.
+    let mut ui = fixture::ui(&fixture::failed(), (160, 40));
+    ui.update(Msg::Driver(Some(4242)));
+    assert_eq!(ui.board_rows()[0].state, "failed");
+    assert_eq!(ui.board_rows()[0].driver, None);
 }
 
 #[test]

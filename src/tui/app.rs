@@ -83,6 +83,9 @@ pub struct BoardRow {
 
 impl BoardRow {
     pub fn of(st: &ReleaseState, driver: Option<u32>) -> BoardRow {
+        // A finished release's driver is only on its way out (its lock is released without a
+        // file event): show none.
+        let driver = driver.filter(|_| st.finished.is_none());
         BoardRow {
             id: st.id.clone(),
             version: st.version.clone(),
