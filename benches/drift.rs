@@ -15,14 +15,14 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use flightdeck::drift::{self, Matrix, ProbeOptions, Selection, report, snapshot};
 
 mod common;
 
-use common::{median, sh, wait_rusage};
+use common::{median, sh, time_child};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 const ENVS: usize = 50;
@@ -105,21 +105,13 @@ fn prepare(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-// The child is reaped by `wait_rusage` (wait4), which std's Child does not know about.
-#[allow(clippy::zombie_processes)]
 fn run_flightdeck(dir: &Path) -> (Duration, i64) {
-    let t = Instant::now();
-    let child = Command::new(BIN)
-        .args(["drift", "--json"])
-        .current_dir(dir)
-        .env("FLIGHTDECK_DATA_DIR", dir.join("data"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn flightdeck");
-    let (status, maxrss_kib) = wait_rusage(child.id() as i32);
-    let took = t.elapsed();
+    let (took, status, maxrss_kib) = time_child(
+        Command::new(BIN)
+            .args(["drift", "--json"])
+            .current_dir(dir)
+            .env("FLIGHTDECK_DATA_DIR", dir.join("data")),
+    );
     assert!(
         status == 0 || status == 1,
         "flightdeck drift failed (exit {status})"

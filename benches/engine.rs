@@ -15,12 +15,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 mod common;
 
-use common::{median, sh, wait_rusage};
+use common::{median, sh, time_child};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 
@@ -69,22 +69,14 @@ fn workspace_in(plan: &str, dir: Option<&Path>) -> Workspace {
     Workspace { _tmp: tmp, dir }
 }
 
-// The child is reaped by `wait_rusage` (wait4), which std's Child does not know about.
-#[allow(clippy::zombie_processes)]
 fn run_flightdeck(ws: &Workspace, version: &str) -> (Duration, i64) {
-    let t = Instant::now();
-    let child = Command::new(BIN)
-        .args(["run", version])
-        .current_dir(&ws.dir)
-        .env("FLIGHTDECK_DATA_DIR", ws.dir.join("data"))
-        .env("FLIGHTDECK_USER", "bench")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn flightdeck");
-    let (status, maxrss_kib) = wait_rusage(child.id() as i32);
-    let took = t.elapsed();
+    let (took, status, maxrss_kib) = time_child(
+        Command::new(BIN)
+            .args(["run", version])
+            .current_dir(&ws.dir)
+            .env("FLIGHTDECK_DATA_DIR", ws.dir.join("data"))
+            .env("FLIGHTDECK_USER", "bench"),
+    );
     assert_eq!(status, 0, "flightdeck run failed");
     (took, maxrss_kib)
 }

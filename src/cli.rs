@@ -11,8 +11,8 @@ use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use crate::engine::driver::{self, DriveError, DriveOptions, Driver};
 use crate::engine::event::{Event, Record};
 use crate::engine::state::ReleaseState;
-use crate::headless::{Printer, SyncWaker, status_json, status_text};
-use crate::journal::{self, Journal, ReleaseDir, Store, Verified};
+use crate::headless::{Printer, status_json, status_text};
+use crate::journal::{self, Journal, ReleaseDir, Store, SyncWaker, Verified};
 use crate::plan::{self, Plan, ReleaseType};
 
 /// Exit codes.

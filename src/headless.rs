@@ -12,7 +12,7 @@ use crate::ansi;
 use crate::engine::event::{Event, Outcome, Record, RunKind};
 use crate::engine::output::{LineKind, LogLineRef, LogParser};
 use crate::engine::state::{ReleaseState, StageStatus, TargetStatus};
-use crate::journal::{ReleaseDir, Tail};
+use crate::journal::{ReleaseDir, SyncWaker, Tail};
 use crate::plan::format_duration;
 
 /// Longest logical line kept when printing; the rest of a longer line is cut with a marker.
@@ -704,44 +704,6 @@ pub fn outcome_word(o: &Outcome) -> &'static str {
         Outcome::Cancelled => "cancelled",
         Outcome::Interrupted => "interrupted",
         Outcome::Error { .. } => "error",
-    }
-}
-
-/// Block the calling thread until something under `dir` changes or `max` passes.
-pub struct SyncWaker {
-    _watcher: Option<notify::RecommendedWatcher>,
-    rx: std::sync::mpsc::Receiver<()>,
-    tx: std::sync::mpsc::SyncSender<()>,
-}
-
-impl SyncWaker {
-    pub fn watch(dir: &Path) -> SyncWaker {
-        use notify::Watcher;
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let wake = tx.clone();
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            // Opening or reading a file (ours or another observer's) changes nothing.
-            if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
-                // A full channel already holds a wake-up: coalesce.
-                let _ = tx.try_send(());
-            }
-        })
-        .and_then(|mut w| w.watch(dir, notify::RecursiveMode::Recursive).map(|()| w))
-        .ok();
-        SyncWaker {
-            _watcher: watcher,
-            rx,
-            tx: wake,
-        }
-    }
-
-    /// Something another thread can use to wake the waiter at once.
-    pub fn handle(&self) -> std::sync::mpsc::SyncSender<()> {
-        self.tx.clone()
-    }
-
-    pub fn wait(&self, max: Duration) {
-        let _ = self.rx.recv_timeout(max);
     }
 }
 

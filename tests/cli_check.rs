@@ -7,22 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use common::{Workspace, stderr_of, stdout_of};
+use common::{Workspace, plan_fixtures, stderr_of, stdout_of};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The `*.toml` files in `tests/fixtures/plans/<kind>`, sorted.
-fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let dir = root().join("tests/fixtures/plans").join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// `flightdeck check --plan PLAN`, in `dir`, with no plan or data directory from the environment.
@@ -62,7 +50,7 @@ fn assert_valid(plan: &Path, out: &std::process::Output) {
 
 #[test]
 fn good_plans_pass_with_a_one_line_summary() {
-    let plans = fixtures("good");
+    let plans = plan_fixtures("good");
     assert!(plans.len() >= 2, "expected good fixtures, found {plans:?}");
     for plan in &plans {
         assert_valid(plan, &check(plan, &root()));
@@ -92,7 +80,7 @@ fn the_example_config_passes_check() {
 
 #[test]
 fn bad_plans_exit_2_with_exactly_the_expected_problems() {
-    let plans = fixtures("bad");
+    let plans = plan_fixtures("bad");
     assert!(plans.len() >= 20, "expected bad fixtures, found {}", plans.len());
     let mut mismatches = Vec::new();
     for plan in &plans {

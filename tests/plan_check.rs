@@ -9,27 +9,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod common;
+
+use common::plan_fixtures;
 use flightdeck::plan::{OnFailure, PlanError, ReleaseType, Template, Watch, load};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The `*.toml` files in `tests/fixtures/plans/<kind>`, sorted.
-fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let dir = root().join("tests/fixtures/plans").join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn good_plans_load() {
-    let mut plans = fixtures("good");
+    let mut plans = plan_fixtures("good");
     assert!(plans.len() >= 2, "expected good fixtures, found {plans:?}");
     plans.push(root().join("config.example.toml"));
     let failures: Vec<String> = plans
@@ -45,7 +36,7 @@ fn good_plans_load() {
 
 #[test]
 fn bad_plans_report_exactly_the_expected_problems() {
-    let plans = fixtures("bad");
+    let plans = plan_fixtures("bad");
     assert!(plans.len() >= 20, "expected bad fixtures, found {}", plans.len());
     let bless = std::env::var_os("FLIGHTDECK_BLESS").is_some();
     let mut mismatches = Vec::new();

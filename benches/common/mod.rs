@@ -15,6 +15,22 @@ pub fn wait_rusage(pid: i32) -> (i32, i64) {
     (libc::WEXITSTATUS(status), ru.ru_maxrss)
 }
 
+/// Run `cmd` (stdin and stdout to /dev/null, stderr inherited): (wall time, exit code, peak RSS
+/// in KiB of it and the children it reaped).
+// The child is reaped by `wait_rusage` (wait4), which std's Child does not know about.
+#[allow(clippy::zombie_processes)]
+pub fn time_child(cmd: &mut Command) -> (Duration, i32, i64) {
+    let t = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the benchmarked command");
+    let (status, maxrss_kib) = wait_rusage(child.id() as i32);
+    (t.elapsed(), status, maxrss_kib)
+}
+
 /// Run a shell baseline; its wall time.
 pub fn sh(script: &str) -> Duration {
     let t = Instant::now();

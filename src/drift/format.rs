@@ -308,18 +308,8 @@ impl JsonParser<'_> {
                     .take_while(|c| !c.is_whitespace() && !",:{}[]\"".contains(*c))
                     .take(20)
                     .collect();
-                let shown: String = if word.is_empty() { c.to_string() } else { word }
-                    .chars()
-                    .flat_map(|c| {
-                        let escaped: Vec<char> = if c.is_control() {
-                            c.escape_debug().collect()
-                        } else {
-                            vec![c]
-                        };
-                        escaped
-                    })
-                    .collect();
-                format!("`{shown}`")
+                let shown = if word.is_empty() { c.to_string() } else { word };
+                format!("`{}`", super::report::clean(&shown))
             }
         }
     }

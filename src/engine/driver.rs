@@ -217,10 +217,6 @@ impl Driver {
         Ok(d)
     }
 
-    pub fn state(&self) -> &ReleaseState {
-        &self.core.state
-    }
-
     /// A previous driver died: end what it left running and journal those runs as interrupted.
     fn recover(&mut self) -> Result<(), DriveError> {
         let (mut txn, seen) = self.journal.begin()?;

@@ -52,10 +52,6 @@ impl Journal {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Whether someone else appended since we last looked (one `fstat`, no lock).
     pub fn has_news(&self) -> bool {
         self.file.metadata().map(|m| m.len() != self.len).unwrap_or(true)

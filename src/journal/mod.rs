@@ -12,7 +12,7 @@ mod tail;
 pub use append::{Journal, Txn};
 pub use read::{LoadWarning, Verified, read_journal, verify};
 pub use store::{DriverLock, ReleaseDir, Store};
-pub use tail::{Tail, Waker};
+pub use tail::{SyncWaker, Tail, Waker, watch_changes};
 
 use std::path::PathBuf;
 

@@ -269,10 +269,3 @@ fn read_pid(file: &mut File) -> Option<u32> {
 pub struct DriverLock {
     _file: File,
 }
-
-/// Write `path` atomically (temp file + rename).
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(tmp, path)
-}

@@ -94,8 +94,25 @@ impl Tail {
     }
 }
 
-/// Wakes a waiting task when anything in a watched folder changes. Falls back to a slow periodic
-/// wake (`fallback`) so a missed notification (or a filesystem without inotify) only delays, never
+/// Call `on_change` whenever something under `path` (a folder, recursively, or a file) changes,
+/// through inotify (the `notify` crate). Opening or reading a file is not a change: observers open
+/// files all the time and would otherwise wake themselves. `None` when the watch cannot be set up
+/// (callers keep a periodic fallback, so that only delays them).
+pub fn watch_changes(
+    path: &Path,
+    on_change: impl Fn() + Send + 'static,
+) -> Option<notify::RecommendedWatcher> {
+    notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
+            on_change();
+        }
+    })
+    .and_then(|mut w| w.watch(path, RecursiveMode::Recursive).map(|()| w))
+    .ok()
+}
+
+/// Wakes a waiting task when anything under a watched path changes. Falls back to a periodic wake
+/// (`fallback`) so a missed notification (or a filesystem without inotify) only delays, never
 /// stalls, an observer.
 pub struct Waker {
     _watcher: Option<notify::RecommendedWatcher>,
@@ -104,18 +121,12 @@ pub struct Waker {
 }
 
 impl Waker {
-    /// Watch `dir` recursively.
-    pub fn watch(dir: &Path, fallback: Duration) -> Waker {
+    pub fn watch(path: &Path, fallback: Duration) -> Waker {
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            // Opening or reading a file (ours or another observer's) changes nothing.
-            if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
-                // A full channel already holds a wake-up: coalesce.
-                let _ = tx.try_send(());
-            }
-        })
-        .and_then(|mut w| w.watch(dir, RecursiveMode::Recursive).map(|()| w))
-        .ok();
+        // A full channel already holds a wake-up: coalesce.
+        let watcher = watch_changes(path, move || {
+            let _ = tx.try_send(());
+        });
         Waker {
             _watcher: watcher,
             rx,
@@ -123,13 +134,40 @@ impl Waker {
         }
     }
 
-    /// Wait until something changed or the fallback period passed.
-    pub async fn wait(&mut self) {
-        let _ = tokio::time::timeout(self.fallback, self.rx.recv()).await;
-    }
-
-    /// Wait at most `max`.
+    /// Wait until something changed, `max` passed or the fallback period passed.
     pub async fn wait_at_most(&mut self, max: Duration) {
         let _ = tokio::time::timeout(max.min(self.fallback), self.rx.recv()).await;
+    }
+}
+
+/// [`Waker`] for a blocking thread (the headless printer, the CLI waiting for a driver).
+pub struct SyncWaker {
+    _watcher: Option<notify::RecommendedWatcher>,
+    rx: std::sync::mpsc::Receiver<()>,
+    tx: std::sync::mpsc::SyncSender<()>,
+}
+
+impl SyncWaker {
+    pub fn watch(path: &Path) -> SyncWaker {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let wake = tx.clone();
+        let watcher = watch_changes(path, move || {
+            let _ = wake.try_send(());
+        });
+        SyncWaker {
+            _watcher: watcher,
+            rx,
+            tx,
+        }
+    }
+
+    /// Something another thread can use to wake the waiter at once.
+    pub fn handle(&self) -> std::sync::mpsc::SyncSender<()> {
+        self.tx.clone()
+    }
+
+    /// Wait until something changed or `max` passed.
+    pub fn wait(&self, max: Duration) {
+        let _ = self.rx.recv_timeout(max);
     }
 }

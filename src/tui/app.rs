@@ -81,11 +81,15 @@ pub struct BoardRow {
     pub driver: Option<u32>,
 }
 
+/// The driver to show for a release: none once it has finished (its driver is only on its way
+/// out, and a released lock makes no file event to tell us when it is gone).
+pub fn shown_driver(st: &ReleaseState, driver: Option<u32>) -> Option<u32> {
+    driver.filter(|_| st.finished.is_none())
+}
+
 impl BoardRow {
     pub fn of(st: &ReleaseState, driver: Option<u32>) -> BoardRow {
-        // A finished release's driver is only on its way out (its lock is released without a
-        // file event): show none.
-        let driver = driver.filter(|_| st.finished.is_none());
+        let driver = shown_driver(st, driver);
         BoardRow {
             id: st.id.clone(),
             version: st.version.clone(),

@@ -267,18 +267,11 @@ pub struct ReleaseSource {
 impl ReleaseSource {
     /// Watch `rdir`. Must be called inside a tokio runtime (signals).
     pub fn new(rdir: &ReleaseDir) -> ReleaseSource {
-        use notify::{EventKind, RecursiveMode, Watcher};
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            // Our own reads (opening a log, probing the driver lock) are not changes.
-            if let Ok(ev) = res
-                && !matches!(ev.kind, EventKind::Access(_))
-            {
-                let _ = tx.try_send(());
-            }
-        })
-        .and_then(|mut w| w.watch(&rdir.path, RecursiveMode::Recursive).map(|()| w))
-        .ok();
+        // Our own reads (opening a log, probing the driver lock) are not changes.
+        let watcher = crate::journal::watch_changes(&rdir.path, move || {
+            let _ = tx.try_send(());
+        });
         use tokio::signal::unix::{SignalKind, signal};
         ReleaseSource {
             rdir: rdir.clone(),

@@ -493,3 +493,17 @@ pub fn run_label(e: &Value) -> String {
         None => e["stage"].as_str().unwrap_or("?").to_string(),
     }
 }
+
+/// The `*.toml` plan fixtures in `tests/fixtures/plans/<kind>` (`good` or `bad`), sorted.
+pub fn plan_fixtures(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/plans")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}

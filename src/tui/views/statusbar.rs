@@ -18,7 +18,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
     } else {
         st.state_word(ui.driver.is_some())
     };
-    let driver = match ui.driver.filter(|_| st.finished.is_none()) {
+    let driver = match crate::tui::app::shown_driver(st, ui.driver) {
         Some(0) => "driver alive".to_string(),
         Some(pid) => format!("driver pid {pid}"),
         None => "no driver".to_string(),
