@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 
 use crate::engine::driver::{self, DriveError, DriveOptions, Driver};
-use crate::engine::event::{Event, Record};
+use crate::engine::event::Event;
+use crate::engine::request::{self, Op, OpError, SubmitError};
 use crate::engine::state::ReleaseState;
 use crate::headless::{Printer, status_json, status_text};
 use crate::journal::{self, Journal, ReleaseDir, Store, SyncWaker, Verified};
@@ -224,20 +225,18 @@ pub fn run() -> Result<ExitCode> {
             note,
         } => ctx.tick(&release, &gate, &item, note),
         Command::Recheck { release, gate, item } => ctx.recheck(&release, &gate, &item),
-        Command::Cancel { release } => ctx.request(release.as_deref(), Event::CancelRequested {}),
+        Command::Cancel { release } => ctx.request(release.as_deref(), Op::Cancel),
         Command::Retry {
             release,
             stage,
             target,
-        } => ctx.request(Some(&release), Event::RetryRequested { stage, target }),
+        } => ctx.request(Some(&release), Op::Retry { stage, target }),
         Command::Skip {
             release,
             stage,
             reason,
-        } => ctx.request(Some(&release), Event::SkipRequested { stage, reason }),
-        Command::Rollback { release, stage } => {
-            ctx.request(release.as_deref(), Event::RollbackRequested { stage })
-        }
+        } => ctx.request(Some(&release), Op::Skip { stage, reason }),
+        Command::Rollback { release, stage } => ctx.request(release.as_deref(), Op::Rollback { stage }),
         Command::UnlockEnv { release, env, reason } => ctx.unlock_env(&release, &env, &reason),
         Command::Status { release, json } => ctx.status(release.as_deref(), json),
         Command::List { all, json } => ctx.list(all, json),
@@ -641,68 +640,36 @@ impl Ctx {
     fn approve(&self, release: &str, gate: &str, note: String) -> Result<u8> {
         let rdir = self.find(Some(release))?;
         let actor = self.actor();
-        let gate_name = gate.to_string();
-        let who = actor.clone();
-        self.append_checked(&rdir, &actor, move |st| {
-            let g = st.gate(&gate_name).ok_or_else(|| unknown_gate(st, &gate_name))?;
-            if st.finished.is_some() {
-                return Err(usage(format!("release {} has already finished", st.id)));
-            }
-            if let Some(a) = g.approvals.iter().find(|a| a.actor == who) {
-                return Err(refused(format!(
-                    "{who} already approved gate `{gate_name}` at {}; each person's approval counts once",
-                    a.at.format("%Y-%m-%d %H:%M:%S UTC")
-                )));
-            }
-            Ok(vec![Event::Approved {
-                gate: gate_name.clone(),
-                note: note.clone(),
-            }])
-        })
-        .map(|st| {
-            let g = st.gate(gate).expect("checked");
-            println!(
-                "{actor} approved gate {gate} of {} ({}/{} approvals)",
-                st.id,
-                g.approvals.len(),
-                g.decl.approvals
-            );
-            exit::OK
-        })
+        let op = Op::Approve {
+            gate: gate.to_string(),
+            note,
+        };
+        let st = self.submit(&rdir, &actor, &op)?.state;
+        let g = st.gate(gate).expect("checked");
+        println!(
+            "{actor} approved gate {gate} of {} ({}/{} approvals)",
+            st.id,
+            g.approvals.len(),
+            g.decl.approvals
+        );
+        Ok(exit::OK)
     }
 
     fn tick(&self, release: &str, gate: &str, item: &str, note: String) -> Result<u8> {
         let rdir = self.find(Some(release))?;
         let actor = self.actor();
-        let (gate_name, spec, who) = (gate.to_string(), item.to_string(), actor.clone());
-        let mut picked = 0;
-        let st = self.append_checked(&rdir, &actor, |st| {
-            let g = st.gate(&gate_name).ok_or_else(|| unknown_gate(st, &gate_name))?;
-            if st.finished.is_some() {
-                return Err(usage(format!("release {} has already finished", st.id)));
-            }
-            let i = find_item(&g.decl.checklist, &gate_name, &spec).map_err(usage)?;
-            picked = i;
-            if g.decl.checklist[i].1 {
-                return Err(usage(format!(
-                    "item {} \"{}\" is an automatic check; `flightdeck recheck {} {gate_name} {}` runs it again",
-                    i + 1,
-                    g.decl.checklist[i].0,
-                    st.id,
-                    i + 1
-                )));
-            }
-            if let Some(t) = &g.ticks[i] {
-                return Err(refused(format!("item {} was already ticked by {} at {}", i + 1, t.actor, t.at.format("%H:%M:%S UTC"))));
-            }
-            let _ = &who;
-            Ok(vec![Event::Ticked { gate: gate_name.clone(), item: i, note: note.clone() }])
-        })?;
+        let i = self.item_index(&rdir, gate, item)?;
+        let op = Op::Tick {
+            gate: gate.to_string(),
+            item: i,
+            note,
+        };
+        let st = self.submit(&rdir, &actor, &op)?.state;
         let g = st.gate(gate).expect("checked");
         println!(
             "{actor} ticked item {} \"{}\" of gate {gate} ({}/{} done)",
-            picked + 1,
-            g.decl.checklist[picked].0,
+            i + 1,
+            g.decl.checklist[i].0,
             g.items_done(),
             g.decl.checklist.len()
         );
@@ -711,58 +678,43 @@ impl Ctx {
 
     fn recheck(&self, release: &str, gate: &str, item: &str) -> Result<u8> {
         let rdir = self.find(Some(release))?;
-        let st = Self::load_state(&rdir)?;
-        let g = st.gate(gate).ok_or_else(|| unknown_gate(&st, gate))?;
-        let i = find_item(&g.decl.checklist, gate, item).map_err(usage)?;
+        let i = self.item_index(&rdir, gate, item)?;
         self.request(
             Some(&rdir.id),
-            Event::RecheckRequested {
+            Op::Recheck {
                 gate: gate.to_string(),
                 item: i,
             },
         )
     }
 
+    /// A checklist item given as its text, a unique prefix, or its number.
+    fn item_index(&self, rdir: &ReleaseDir, gate: &str, spec: &str) -> Result<usize> {
+        let st = Self::load_state(rdir)?;
+        let g = st.gate(gate).ok_or_else(|| unknown_gate(&st, gate))?;
+        find_item(&g.decl.checklist, gate, spec).map_err(usage)
+    }
+
     fn unlock_env(&self, release: &str, env: &str, reason: &str) -> Result<u8> {
         let rdir = self.find(Some(release))?;
-        let env_name = env.to_string();
-        let reason = reason.to_string();
-        self.append_checked(&rdir, &self.actor(), |st| {
-            if !st.env_holds.contains(&env_name) {
-                return Err(usage(format!(
-                    "release {} does not hold environment `{env_name}`",
-                    st.id
-                )));
-            }
-            Ok(vec![Event::EnvUnlocked {
-                env: env_name.clone(),
-                reason: reason.clone(),
-            }])
-        })?;
+        let op = Op::UnlockEnv {
+            env: env.to_string(),
+            reason: reason.to_string(),
+        };
+        self.submit(&rdir, &self.actor(), &op)?;
         println!("release {} no longer holds {env}", rdir.id);
         Ok(exit::OK)
     }
 
-    /// Append under the journal lock after checking the state as of that moment.
-    fn append_checked(
-        &self,
-        rdir: &ReleaseDir,
-        actor: &str,
-        decide: impl FnOnce(&ReleaseState) -> Result<Vec<Event>>,
-    ) -> Result<ReleaseState> {
+    /// Check `op` under the journal lock against the state as of that moment, and append it.
+    fn submit(&self, rdir: &ReleaseDir, actor: &str, op: &Op) -> Result<request::Submitted> {
         let plan = self.plan_for(rdir)?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
-        let mut j = Journal::open(&rdir.journal(), masker)?;
-        let (written, seen) = j
-            .append_checked(actor, |recs: &[Record]| {
-                let st = ReleaseState::from_records(recs);
-                decide(&st).map_err(JournalOrReport::Report)
-            })
-            .map_err(|e| match e {
-                JournalOrReport::Report(r) => r,
-                JournalOrReport::Journal(j) => j.into(),
-            })?;
-        Ok(ReleaseState::from_records(seen.iter().chain(written.iter())))
+        request::submit(rdir, masker, actor, op).map_err(|e| match e {
+            SubmitError::Op(OpError::Usage(m)) => usage(m),
+            SubmitError::Op(OpError::Refused(m)) => refused(m),
+            SubmitError::Journal(j) => j.into(),
+        })
     }
 
     fn plan_for(&self, rdir: &ReleaseDir) -> Result<Plan> {
@@ -773,24 +725,11 @@ impl Ctx {
 
     /// Append a request for the driver; start a background driver when none is alive; wait for
     /// the driver's answer.
-    fn request(&self, release: Option<&str>, event: Event) -> Result<u8> {
+    fn request(&self, release: Option<&str>, op: Op) -> Result<u8> {
         let rdir = self.find(release)?;
         let actor = self.actor();
-        let req_kind = event.kind();
-        let st = self.append_checked(&rdir, &actor, |st| {
-            if let Event::RetryRequested { stage, .. } | Event::SkipRequested { stage, .. } = &event
-                && st.stage(stage).is_none()
-            {
-                return Err(usage(format!("release {} has no stage `{stage}`", st.id)));
-            }
-            if let Event::RollbackRequested { stage: Some(stage) } = &event
-                && st.stage(stage).is_none()
-            {
-                return Err(usage(format!("release {} has no stage `{stage}`", st.id)));
-            }
-            Ok(vec![event.clone()])
-        })?;
-        let seq = st.last_seq;
+        let sub = self.submit(&rdir, &actor, &op)?;
+        let (seq, req_kind) = (sub.seq, sub.kind);
         let mut started = false;
         if rdir.live_driver().is_none() {
             // Another process may become the driver in between (exit 4): that is fine too.
@@ -961,17 +900,6 @@ impl Ctx {
                 Ok(exit::FAILED)
             }
         }
-    }
-}
-
-enum JournalOrReport {
-    Journal(journal::JournalError),
-    Report(color_eyre::Report),
-}
-
-impl From<journal::JournalError> for JournalOrReport {
-    fn from(e: journal::JournalError) -> Self {
-        JournalOrReport::Journal(e)
     }
 }
 

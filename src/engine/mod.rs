@@ -3,6 +3,7 @@
 pub mod driver;
 pub mod event;
 pub mod output;
+pub mod request;
 pub mod runner;
 pub mod scheduler;
 pub mod state;

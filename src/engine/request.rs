@@ -1,0 +1,265 @@
+//! What a person can ask of a release, checked against its state before it is appended.
+//!
+//! The headless commands and the cockpit both go through [`submit`]: the check runs under the
+//! journal's lock on the state as of that moment, so two people racing cannot both pass it (the
+//! same person approving twice from two terminals is refused once). Marks (approve, tick, unlock)
+//! count as soon as they are appended; requests (retry, skip, cancel, roll back, re-check) are
+//! answered by the driver, which journals whether it accepted them.
+
+use std::sync::Arc;
+
+use super::event::Event;
+use super::output::Masker;
+use super::state::ReleaseState;
+use crate::journal::{Journal, JournalError, ReleaseDir};
+
+/// One thing a person asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Approve {
+        gate: String,
+        note: String,
+    },
+    /// `item` is the 0-based index in the gate's checklist.
+    Tick {
+        gate: String,
+        item: usize,
+        note: String,
+    },
+    Recheck {
+        gate: String,
+        item: usize,
+    },
+    Retry {
+        stage: String,
+        target: Option<String>,
+    },
+    Skip {
+        stage: String,
+        reason: String,
+    },
+    Cancel,
+    /// The whole release (`None`) or from a stage on.
+    Rollback {
+        stage: Option<String>,
+    },
+    UnlockEnv {
+        env: String,
+        reason: String,
+    },
+}
+
+/// Why an [`Op`] was not appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    /// The op names something the release does not have, or is malformed (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Well-formed but not allowed now (exit 1): e.g. the same person approving twice.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A failed [`submit`].
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Op(#[from] OpError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl Op {
+    /// Answered by the driver (the others count once appended).
+    pub fn for_driver(&self) -> bool {
+        !matches!(self, Op::Approve { .. } | Op::Tick { .. } | Op::UnlockEnv { .. })
+    }
+
+    /// A short phrase for messages: `approve gate prod-signoff`.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::Approve { gate, .. } => format!("approve gate {gate}"),
+            Op::Tick { gate, item, .. } => format!("tick item {} of gate {gate}", item + 1),
+            Op::Recheck { gate, item } => format!("re-check item {} of gate {gate}", item + 1),
+            Op::Retry {
+                stage,
+                target: Some(t),
+            } => format!("retry {stage}/{t}"),
+            Op::Retry { stage, target: None } => format!("retry {stage}"),
+            Op::Skip { stage, .. } => format!("skip {stage}"),
+            Op::Cancel => "cancel the release".into(),
+            Op::Rollback { stage: None } => "roll back the release".into(),
+            Op::Rollback { stage: Some(s) } => format!("roll back from {s}"),
+            Op::UnlockEnv { env, .. } => format!("unlock {env}"),
+        }
+    }
+
+    /// The event to append when `actor` asks for this, if it makes sense against `st` now.
+    pub fn check(&self, st: &ReleaseState, actor: &str) -> Result<Event, OpError> {
+        let finished = || {
+            st.finished
+                .is_some()
+                .then(|| OpError::Usage(format!("release {} has already finished", st.id)))
+        };
+        let gate = |name: &str| {
+            st.gate(name).ok_or_else(|| {
+                let names: Vec<&str> = st.gates.iter().map(|g| g.decl.name.as_str()).collect();
+                OpError::Usage(format!(
+                    "release {} has no gate `{name}` (gates: {})",
+                    st.id,
+                    names.join(", ")
+                ))
+            })
+        };
+        let stage = |id: &str| {
+            st.stage(id)
+                .map(|_| ())
+                .ok_or_else(|| OpError::Usage(format!("release {} has no stage `{id}`", st.id)))
+        };
+        let item = |g: &super::state::GateState, i: usize| {
+            g.decl
+                .checklist
+                .get(i)
+                .map(|(t, auto)| (t.clone(), *auto))
+                .ok_or_else(|| {
+                    OpError::Usage(format!(
+                        "gate `{}` has {} checklist items, not {}",
+                        g.decl.name,
+                        g.decl.checklist.len(),
+                        i + 1
+                    ))
+                })
+        };
+        match self {
+            Op::Approve { gate: name, note } => {
+                let g = gate(name)?;
+                if let Some(e) = finished() {
+                    return Err(e);
+                }
+                if let Some(a) = g.approvals.iter().find(|a| a.actor == actor) {
+                    return Err(OpError::Refused(format!(
+                        "{actor} already approved gate `{name}` at {}; each person's approval counts once",
+                        a.at.format("%Y-%m-%d %H:%M:%S UTC")
+                    )));
+                }
+                Ok(Event::Approved {
+                    gate: name.clone(),
+                    note: note.clone(),
+                })
+            }
+            Op::Tick {
+                gate: name,
+                item: i,
+                note,
+            } => {
+                let g = gate(name)?;
+                if let Some(e) = finished() {
+                    return Err(e);
+                }
+                let (text, auto) = item(g, *i)?;
+                if auto {
+                    return Err(OpError::Usage(format!(
+                        "item {} \"{text}\" is an automatic check; `flightdeck recheck {} {name} {}` runs it again",
+                        i + 1,
+                        st.id,
+                        i + 1
+                    )));
+                }
+                if let Some(Some(t)) = g.ticks.get(*i) {
+                    return Err(OpError::Refused(format!(
+                        "item {} was already ticked by {} at {}",
+                        i + 1,
+                        t.actor,
+                        t.at.format("%H:%M:%S UTC")
+                    )));
+                }
+                Ok(Event::Ticked {
+                    gate: name.clone(),
+                    item: *i,
+                    note: note.clone(),
+                })
+            }
+            Op::Recheck { gate: name, item: i } => {
+                let g = gate(name)?;
+                let (text, auto) = item(g, *i)?;
+                if !auto {
+                    return Err(OpError::Usage(format!(
+                        "item {} \"{text}\" is ticked by a person, not checked",
+                        i + 1
+                    )));
+                }
+                Ok(Event::RecheckRequested {
+                    gate: name.clone(),
+                    item: *i,
+                })
+            }
+            Op::Retry { stage: s, target } => {
+                stage(s)?;
+                Ok(Event::RetryRequested {
+                    stage: s.clone(),
+                    target: target.clone(),
+                })
+            }
+            Op::Skip { stage: s, reason } => {
+                stage(s)?;
+                if reason.trim().is_empty() {
+                    return Err(OpError::Usage("skipping a stage needs a reason".into()));
+                }
+                Ok(Event::SkipRequested {
+                    stage: s.clone(),
+                    reason: reason.clone(),
+                })
+            }
+            Op::Cancel => Ok(Event::CancelRequested {}),
+            Op::Rollback { stage: s } => {
+                if let Some(s) = s {
+                    stage(s)?;
+                }
+                Ok(Event::RollbackRequested { stage: s.clone() })
+            }
+            Op::UnlockEnv { env, reason } => {
+                if !st.env_holds.contains(env) {
+                    return Err(OpError::Usage(format!(
+                        "release {} does not hold environment `{env}`",
+                        st.id
+                    )));
+                }
+                Ok(Event::EnvUnlocked {
+                    env: env.clone(),
+                    reason: reason.clone(),
+                })
+            }
+        }
+    }
+}
+
+/// What [`submit`] appended.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// Sequence number of the appended event (a request's id).
+    pub seq: u64,
+    /// Its event's kind (`approved`, `retry_requested`...).
+    pub kind: &'static str,
+    /// The release's state including the appended event.
+    pub state: ReleaseState,
+}
+
+/// Check `op` against the release as of now, under the journal's lock, and append it as `actor`.
+pub fn submit(
+    rdir: &ReleaseDir,
+    masker: Arc<Masker>,
+    actor: &str,
+    op: &Op,
+) -> Result<Submitted, SubmitError> {
+    let mut j = Journal::open(&rdir.journal(), masker)?;
+    let (written, seen) = j.append_checked(actor, |recs| {
+        let st = ReleaseState::from_records(recs);
+        Ok::<_, SubmitError>(vec![op.check(&st, actor)?])
+    })?;
+    let last = written.last().expect("one event appended");
+    Ok(Submitted {
+        seq: last.seq,
+        kind: last.event.kind(),
+        state: ReleaseState::from_records(seen.iter().chain(written.iter())),
+    })
+}
