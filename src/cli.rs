@@ -61,6 +61,12 @@ enum Command {
         /// Quit when the release reaches a final state, with the exit code `run` would give.
         #[arg(long)]
         exit_when_done: bool,
+        /// Start a release of this version (in a detached driver, like `run --detach`) and watch it.
+        #[arg(long, value_name = "VERSION", conflicts_with = "release")]
+        start: Option<String>,
+        /// The started release's type: major, minor, patch or hotfix (default: minor).
+        #[arg(long = "type", value_name = "T", requires = "start")]
+        rtype: Option<ReleaseType>,
     },
     /// Validate the plan: exit 0 with a summary, or 2 with every problem as file:line:col.
     Check,
@@ -204,12 +210,16 @@ pub fn run() -> Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Cockpit {
         release: None,
         exit_when_done: false,
+        start: None,
+        rtype: None,
     });
     let code = match command {
         Command::Cockpit {
             release,
             exit_when_done,
-        } => ctx.cockpit(release.as_deref(), exit_when_done),
+            start,
+            rtype,
+        } => ctx.cockpit(release.as_deref(), exit_when_done, start.map(|v| (v, rtype))),
         Command::Check => ctx.check(),
         Command::Run {
             version,
@@ -279,6 +289,36 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
+/// How the cockpit acts: as this command line's user, starting drivers the way `run --detach` does.
+impl crate::tui::event_loop::Launcher for Ctx {
+    fn actor(&self) -> String {
+        Ctx::actor(self)
+    }
+
+    fn start_release(&self, version: &str, rtype: ReleaseType) -> std::result::Result<ReleaseDir, String> {
+        let rdir = self
+            .create_release(Some(version), Some(rtype))
+            .map_err(|e| format!("{e:#}"))?;
+        self.start_driver(&rdir)?;
+        Ok(rdir)
+    }
+
+    fn start_driver(&self, rdir: &ReleaseDir) -> std::result::Result<(), String> {
+        match self.spawn_driver(rdir, false) {
+            Ok(Ok(_child)) => Ok(()),
+            Ok(Err(_)) => Err(format!("release {} is driven by another process", rdir.id)),
+            Err(e) => Err(format!("{e:#}")),
+        }
+    }
+
+    fn suggest(&self) -> std::result::Result<(String, ReleaseType), String> {
+        let plan = self.load_plan().map_err(|e| format!("{e:#}"))?;
+        crate::drift::git::suggest_next(&plan)
+            .map(|s| (s.version, s.rtype))
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// A mistake in what was asked (unknown release, gate, item...): exit 2 with the message.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -288,6 +328,7 @@ fn usage(msg: impl Into<String>) -> color_eyre::Report {
     UsageError(msg.into()).into()
 }
 
+#[derive(Clone)]
 struct Ctx {
     g: Global,
 }
@@ -355,14 +396,54 @@ impl Ctx {
         Ok(ReleaseState::from_records(&recs))
     }
 
-    fn cockpit(&self, release: Option<&str>, exit_when_done: bool) -> Result<u8> {
+    fn cockpit(
+        &self,
+        release: Option<&str>,
+        exit_when_done: bool,
+        start: Option<(String, Option<ReleaseType>)>,
+    ) -> Result<u8> {
         if !std::io::stdout().is_terminal() {
             return Err(usage(
                 "the cockpit needs a terminal; use `flightdeck status` or `flightdeck logs --follow`",
             ));
         }
-        let rdir = self.find(release)?;
-        Ok(crate::tui::open(&rdir, &self.store()?, exit_when_done)?)
+        let store = self.store()?;
+        let rdir = match (start, release) {
+            (Some((version, rtype)), _) => {
+                let rdir = self.create_release(Some(&version), rtype)?;
+                if let Err(code) = self.spawn_driver(&rdir, false)? {
+                    return Ok(code);
+                }
+                Some(rdir)
+            }
+            (None, Some(r)) => Some(self.find(Some(r))?),
+            // The plan's newest release, else the start screen.
+            (None, None) => match self.plan_scope() {
+                Some(plan) => match store.find(Some(&plan), None) {
+                    Ok(r) => Some(r),
+                    Err(journal::JournalError::NotFound(..)) => None,
+                    Err(e) => return Err(usage(e.to_string())),
+                },
+                None => Some(self.find(None)?),
+            },
+        };
+        let (plan_name, plan) = match &rdir {
+            Some(r) => (r.plan.clone(), None),
+            None => {
+                let plan = self.load_plan()?;
+                (plan.name.clone(), Some(std::sync::Arc::new(plan)))
+            }
+        };
+        let opts = crate::tui::Options { exit_when_done };
+        let launcher = std::sync::Arc::new(self.clone());
+        Ok(crate::tui::open(
+            store,
+            &plan_name,
+            rdir.as_ref(),
+            plan,
+            launcher,
+            opts,
+        )?)
     }
 
     fn check(&self) -> Result<u8> {
@@ -381,6 +462,12 @@ impl Ctx {
     }
 
     fn run(&self, version: Option<&str>, rtype: Option<ReleaseType>, flags: DriveFlags) -> Result<u8> {
+        let rdir = self.create_release(version, rtype)?;
+        self.drive(rdir, flags, false)
+    }
+
+    /// Create a release of the plan (its folder, plan copy, notes and first events); no driver yet.
+    fn create_release(&self, version: Option<&str>, rtype: Option<ReleaseType>) -> Result<ReleaseDir> {
         let plan = self.load_plan()?;
         // The commits this release ships (when the plan lives in a git repository), and the
         // suggested version when none was given.
@@ -406,7 +493,7 @@ impl Ctx {
             events.push(driver::release_commits(&notes, "notes.md"));
         }
         journal.append(&self.actor(), events)?;
-        self.drive(rdir, flags, false)
+        Ok(rdir)
     }
 
     fn resume(&self, release: Option<&str>, flags: DriveFlags) -> Result<u8> {

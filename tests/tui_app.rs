@@ -7,7 +7,7 @@ use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::tui::action::Action;
 use flightdeck::tui::app::{Effect, Focus, Msg, RING_LINES, UiState};
 use flightdeck::tui::fixture::{self, Journal};
-use flightdeck::tui::keymap::{Key, Keymap};
+use flightdeck::tui::keymap::{Key, Keymap, Layer};
 use flightdeck::tui::theme::Theme;
 
 fn key(c: char) -> Msg {
@@ -161,7 +161,7 @@ fn quit_help_and_focus() {
     let mut ui = fresh((160, 40));
     ui.update(Msg::Records(fixture::mid_run().records));
     ui.update(key('?'));
-    assert!(ui.help);
+    assert!(ui.help());
     let stage = ui.stage;
     ui.update(key('k'));
     assert_eq!(
@@ -169,19 +169,23 @@ fn quit_help_and_focus() {
         "keys do not reach the panes under the help overlay"
     );
     ui.update(code(KeyCode::Esc));
-    assert!(!ui.help);
-    // Tab cycles the three panes of the wide layout; Shift-Tab goes back.
+    assert!(!ui.help());
+    // Tab cycles the panes of the wide layout left to right, then the output; Shift-Tab goes back.
     assert_eq!(ui.focus, Focus::Pipeline);
+    ui.update(code(KeyCode::Tab));
+    assert_eq!(ui.focus, Focus::Drift);
+    ui.update(code(KeyCode::Tab));
+    assert_eq!(ui.focus, Focus::Checklist);
     ui.update(code(KeyCode::Tab));
     assert_eq!(ui.focus, Focus::Output);
     ui.update(code(KeyCode::Tab));
     assert_eq!(ui.focus, Focus::Board);
     ui.update(code(KeyCode::BackTab));
     assert_eq!(ui.focus, Focus::Output);
-    // Narrow: four tabs, number keys pick one.
+    // Narrow: five tabs, number keys pick one.
     ui.update(Msg::Resize(80, 24));
-    ui.update(key('4'));
-    assert_eq!(ui.focus, Focus::Gates);
+    ui.update(key('5'));
+    assert_eq!(ui.focus, Focus::Checklist);
     ui.update(code(KeyCode::Tab));
     assert_eq!(ui.focus, Focus::Board);
     // Board focus: j/k move among the releases.
@@ -275,21 +279,35 @@ fn hints_and_help_come_from_the_keymap() {
         let bound = km
             .bindings
             .iter()
-            .find(|(k, _)| k.label().starts_with(first))
-            .map(|(_, a)| *a)
+            .find(|b| b.key.label().starts_with(first))
+            .map(|b| b.action)
             .unwrap();
         assert_eq!(bound.hint(), Some(*word));
     }
     // Help lists every bound action exactly once, with all its keys.
     let grouped = km.grouped();
-    assert!(grouped.contains(&("q/C-c".to_string(), Action::Quit)));
-    assert!(grouped.contains(&("G/End".to_string(), Action::Follow)));
-    let mut actions: Vec<Action> = grouped.iter().map(|(_, a)| *a).collect();
+    assert!(grouped.contains(&(Layer::Global, "q/C-c".to_string(), Action::Quit)));
+    assert!(grouped.contains(&(Layer::Global, "G/End".to_string(), Action::Follow)));
+    let mut actions: Vec<(Layer, Action)> = grouped.iter().map(|(l, _, a)| (*l, *a)).collect();
     let n = actions.len();
+    actions.sort_by_key(|(l, a)| (l.name(), a.name()));
     actions.dedup();
     assert_eq!(actions.len(), n);
-    assert_eq!(km.lookup(Key::ch('j')), Some(Action::Down));
-    assert_eq!(km.lookup(Key::ch('x')), None);
+    assert_eq!(km.lookup(&[Layer::Output], Key::ch('j')), Some(Action::Down));
+    assert_eq!(km.lookup(&[], Key::ch('Q')), None);
+    // Layers: `n` is the next match while searching, a new release elsewhere.
+    assert_eq!(
+        km.lookup(&[Layer::Search, Layer::Output], Key::ch('n')),
+        Some(Action::SearchNext)
+    );
+    assert_eq!(
+        km.lookup(&[Layer::Output], Key::ch('n')),
+        Some(Action::NewRelease)
+    );
+    // Every action has a name that maps back to it (the settings file and the palette use them).
+    for a in Action::ALL {
+        assert_eq!(Action::from_name(&a.name()), Some(a), "{a:?}");
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::journal::Record;
-use flightdeck::tui::app::{Msg, UiState};
+use flightdeck::tui::app::{Effect, Msg, UiState};
 use flightdeck::tui::event_loop::{self, FixedClock, LoopConfig, LoopStats, Source};
 use flightdeck::tui::fixture;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
@@ -111,6 +111,7 @@ impl Source for FakeSource {
         })
     }
     fn follow(&mut self, _log: Option<&str>) {}
+    fn perform(&mut self, _effect: Effect) {}
 }
 
 struct Rig {
@@ -350,5 +351,5 @@ async fn every_key_wakes_the_loop_even_when_nothing_else_does() {
     .unwrap();
     assert_eq!(code, 0);
     assert!(start.elapsed() <= Duration::from_millis(600) + FRAME);
-    assert!(ui.help, "the ? before q was handled");
+    assert!(ui.help(), "the ? before q was handled");
 }

@@ -10,7 +10,7 @@ use flightdeck::engine::event::{Event, Outcome, RunKey, RunKind, StageDecl};
 use flightdeck::engine::output::{LineKind, Masker};
 use flightdeck::journal::{Journal, Store};
 use flightdeck::tui::app::{Effect, Msg, UiState};
-use flightdeck::tui::event_loop::{ReleaseSource, Source};
+use flightdeck::tui::event_loop::{NoLauncher, ReleaseSource, Source};
 use flightdeck::tui::keymap::Keymap;
 use flightdeck::tui::theme::Theme;
 
@@ -82,7 +82,10 @@ async fn tails_the_journal_and_the_selected_runs_log() {
     log.write_all(b"@0\no \x1b[32mhello\x1b[0m\n@5\ne oops\n")
         .unwrap();
 
-    let mut src = ReleaseSource::new(&rdir);
+    let launcher = Arc::new(NoLauncher {
+        actor: "tester".into(),
+    });
+    let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
     let mut ui = UiState::new(Keymap::default(), Theme { color: true });
     let first = src.poll();
     assert!(first.iter().any(|m| matches!(m, Msg::Records(r) if r.len() == 2)));

@@ -4,6 +4,7 @@
 
 use flightdeck::tui::app::{Focus, Msg, UiState};
 use flightdeck::tui::fixture::{self, Journal};
+use flightdeck::tui::modal::Modal;
 use flightdeck::tui::views;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -82,8 +83,8 @@ fn narrow_tabs() {
     snap("narrow_pipeline", &j, 80, 24, |_| {});
     snap("narrow_board", &j, 80, 24, |ui| ui.focus = Focus::Board);
     snap("narrow_output", &j, 80, 24, |ui| ui.focus = Focus::Output);
-    snap("narrow_gates", &fixture::gated(), 80, 24, |ui| {
-        ui.focus = Focus::Gates
+    snap("narrow_checklist", &fixture::gated(), 80, 24, |ui| {
+        ui.focus = Focus::Checklist
     });
 }
 
@@ -100,10 +101,12 @@ fn failed_release_and_gate() {
 
 #[test]
 fn help_overlay_is_generated_from_the_keymap() {
-    let buf = snap("help_80x24", &fixture::mid_run(), 80, 24, |ui| ui.help = true);
+    let buf = snap("help_80x24", &fixture::mid_run(), 80, 24, |ui| {
+        ui.modal = Some(Modal::Help)
+    });
     let t = text(&buf);
     let ui = fixture::ui(&fixture::mid_run(), (80, 24));
-    for (keys, action) in ui.keymap.grouped() {
+    for (_, keys, action) in ui.keymap.grouped() {
         assert!(t.contains(&keys), "help lacks keys {keys:?}:\n{t}");
         let d = action.describe();
         let head: String = d.chars().take(20).collect();
@@ -126,7 +129,7 @@ fn every_size_renders_without_panic() {
     for j in [fixture::mid_run(), fixture::failed(), fixture::gated()] {
         for help in [false, true] {
             let mut ui = fixture::ui(&j, (80, 24));
-            ui.help = help;
+            ui.modal = help.then_some(Modal::Help);
             for w in (1..=200).step_by(7).chain([59, 60, 99, 100, 159, 160]) {
                 for h in (1..=60).step_by(5).chain([15, 16, 23, 24, 39, 40]) {
                     ui.update(Msg::Resize(w, h));

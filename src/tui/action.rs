@@ -1,50 +1,213 @@
 //! `Action`: the one vocabulary of the cockpit. Keys map to actions (see [`super::keymap`]); the
-//! help overlay and the status bar hints are generated from the keymap's bindings of them.
+//! help overlay, the status bar hints, the command palette and the settings file's `[keys]` table
+//! are all generated from [`Action::ALL`] and the keymap's bindings of them.
 
 /// Something the user can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
+    // Moving around.
     Up,
     Down,
     Left,
     Right,
+    /// Enter: open the selected release (board), the selected stage's output (pipeline).
+    Open,
     FocusNext,
     FocusPrev,
-    /// Follow the end of the output again.
-    Follow,
-    PageUp,
-    PageDown,
-    /// Show tab `n` (0-based) in the narrow layout.
+    /// Show tab `n` (0-based) in the narrow layout; focus that pane otherwise.
     Tab(u8),
     Help,
-    /// Close an overlay.
+    Palette,
+    /// Close an overlay, cancel a prompt, clear a search or filter.
     Back,
     Quit,
     /// Ctrl-Z: give the terminal back to the shell until `fg`.
     Suspend,
+    // Output panes.
+    /// Follow the end of the output again.
+    Follow,
+    /// Jump to the first line of the log.
+    Top,
+    PageUp,
+    PageDown,
+    Search,
+    SearchNext,
+    SearchPrev,
+    Wrap,
+    Timestamps,
+    /// Copy the current line or search match to the clipboard (OSC 52).
+    Copy,
+    /// Turn mouse capture off (the terminal's own selection works) and on again.
+    MouseCapture,
+    /// Open the whole log in `$PAGER`.
+    Pager,
+    /// Add an output pane (up to 4) showing the selected run.
+    SplitPane,
+    ClosePane,
+    /// Zoom the focused output pane to the whole screen, and back.
+    Zoom,
+    // Targets.
+    /// Filter a fan-out's targets (failed, running, or by name).
+    Filter,
+    // Acting on the release.
+    Approve,
+    Tick,
+    Recheck,
+    Retry,
+    Skip,
+    Cancel,
+    Rollback,
+    NewRelease,
+    Resume,
+    /// Probe the environments again (drift).
+    RefreshDrift,
 }
 
 impl Action {
-    /// What it does, for the help overlay.
+    /// Every action once, in help order (tabs as 1..5).
+    pub const ALL: [Action; 43] = [
+        Action::Up,
+        Action::Down,
+        Action::Left,
+        Action::Right,
+        Action::Open,
+        Action::FocusNext,
+        Action::FocusPrev,
+        Action::Tab(0),
+        Action::Tab(1),
+        Action::Tab(2),
+        Action::Tab(3),
+        Action::Tab(4),
+        Action::Help,
+        Action::Palette,
+        Action::Back,
+        Action::Quit,
+        Action::Suspend,
+        Action::Follow,
+        Action::Top,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Search,
+        Action::SearchNext,
+        Action::SearchPrev,
+        Action::Wrap,
+        Action::Timestamps,
+        Action::Copy,
+        Action::MouseCapture,
+        Action::Pager,
+        Action::SplitPane,
+        Action::ClosePane,
+        Action::Zoom,
+        Action::Filter,
+        Action::Approve,
+        Action::Tick,
+        Action::Recheck,
+        Action::Retry,
+        Action::Skip,
+        Action::Cancel,
+        Action::Rollback,
+        Action::NewRelease,
+        Action::Resume,
+        Action::RefreshDrift,
+    ];
+
+    /// The action's name in the settings file and the palette: `approve`, `tab-3`.
+    pub fn name(self) -> String {
+        let s = match self {
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::Left => "left",
+            Action::Right => "right",
+            Action::Open => "open",
+            Action::FocusNext => "focus-next",
+            Action::FocusPrev => "focus-prev",
+            Action::Tab(n) => return format!("tab-{}", n + 1),
+            Action::Help => "help",
+            Action::Palette => "palette",
+            Action::Back => "back",
+            Action::Quit => "quit",
+            Action::Suspend => "suspend",
+            Action::Follow => "follow",
+            Action::Top => "top",
+            Action::PageUp => "page-up",
+            Action::PageDown => "page-down",
+            Action::Search => "search",
+            Action::SearchNext => "search-next",
+            Action::SearchPrev => "search-prev",
+            Action::Wrap => "wrap",
+            Action::Timestamps => "timestamps",
+            Action::Copy => "copy",
+            Action::MouseCapture => "mouse-capture",
+            Action::Pager => "pager",
+            Action::SplitPane => "split-pane",
+            Action::ClosePane => "close-pane",
+            Action::Zoom => "zoom",
+            Action::Filter => "filter",
+            Action::Approve => "approve",
+            Action::Tick => "tick",
+            Action::Recheck => "recheck",
+            Action::Retry => "retry",
+            Action::Skip => "skip",
+            Action::Cancel => "cancel",
+            Action::Rollback => "rollback",
+            Action::NewRelease => "new-release",
+            Action::Resume => "resume",
+            Action::RefreshDrift => "refresh-drift",
+        };
+        s.to_string()
+    }
+
+    /// The action named `name` (see [`Action::name`]).
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.iter().copied().find(|a| a.name() == name)
+    }
+
+    /// What it does, for the help overlay and the palette.
     pub fn describe(self) -> &'static str {
         match self {
-            Action::Up => "move up (stage, release, or scroll output)",
+            Action::Up => "move up (release, stage, checklist item, or scroll output)",
             Action::Down => "move down",
             Action::Left => "previous target of a fan-out stage",
             Action::Right => "next target of a fan-out stage",
+            Action::Open => "open the selected release / show the selected run's output",
             Action::FocusNext => "next pane (next tab when narrow)",
             Action::FocusPrev => "previous pane",
-            Action::Follow => "follow the end of the output",
-            Action::PageUp => "scroll output up a page",
-            Action::PageDown => "scroll output down a page",
             Action::Tab(0) => "tab: board",
             Action::Tab(1) => "tab: pipeline",
             Action::Tab(2) => "tab: output",
-            Action::Tab(_) => "tab: gates",
+            Action::Tab(3) => "tab: drift",
+            Action::Tab(_) => "tab: checklist",
             Action::Help => "toggle this help",
-            Action::Back => "close help",
+            Action::Palette => "command palette (fuzzy search over every action)",
+            Action::Back => "close, cancel, clear the search or filter",
             Action::Quit => "quit (the release goes on in its driver)",
             Action::Suspend => "suspend (fg resumes)",
+            Action::Follow => "follow the end of the output",
+            Action::Top => "go to the first line of the log",
+            Action::PageUp => "scroll output up a page",
+            Action::PageDown => "scroll output down a page",
+            Action::Search => "search the whole log",
+            Action::SearchNext => "next match",
+            Action::SearchPrev => "previous match",
+            Action::Wrap => "wrap long lines on/off",
+            Action::Timestamps => "show when each line arrived",
+            Action::Copy => "copy the current line or match to the clipboard (OSC 52)",
+            Action::MouseCapture => "mouse capture off/on (off: the terminal selects text)",
+            Action::Pager => "open the whole log in $PAGER",
+            Action::SplitPane => "add an output pane for the selected run (up to 4)",
+            Action::ClosePane => "close the focused output pane",
+            Action::Zoom => "zoom the output pane to the whole screen",
+            Action::Filter => "filter targets: failed, running, or by name",
+            Action::Approve => "approve the selected gate",
+            Action::Tick => "tick the selected checklist item (with a note)",
+            Action::Recheck => "re-run the selected automatic check",
+            Action::Retry => "retry the selected stage or target",
+            Action::Skip => "skip the selected stage (a reason is required)",
+            Action::Cancel => "cancel the release",
+            Action::Rollback => "roll back the release or from the selected stage (preview first)",
+            Action::NewRelease => "start a new release",
+            Action::Resume => "resume a release whose driver is gone",
+            Action::RefreshDrift => "probe the environments again",
         }
     }
 
@@ -53,9 +216,12 @@ impl Action {
         match self {
             Action::Quit => Some("quit"),
             Action::Help => Some("help"),
+            Action::Palette => Some("palette"),
             Action::FocusNext => Some("pane"),
             Action::Follow => Some("follow"),
             Action::Up | Action::Down => Some("move"),
+            Action::Approve => Some("approve"),
+            Action::Rollback => Some("rollback"),
             _ => None,
         }
     }

@@ -5,25 +5,25 @@
 //! new log bytes straight into the bounded ring of [`OutputPane`] and then sends one
 //! [`Msg::OutputGrew`] saying how many lines arrived, so a flood never becomes a flood of messages.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 
 use super::action::Action;
-use super::keymap::{Key, Keymap};
+use super::keymap::{Key, Keymap, Layer};
+use super::modal::{Confirm, Edit, Modal, Palette, Prompt, PromptFor, StartForm, Then};
 use super::theme::Theme;
 use crate::engine::event::{FinalState, Record};
-use crate::engine::output::{LineKind, LogLineRef};
+use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus};
+use crate::plan::{Plan, ReleaseType};
 
-/// Lines of the selected run kept in memory.
-pub const RING_LINES: usize = 10_000;
-/// Longest line kept (bytes); longer ones are cut and marked.
-pub const LINE_CAP: usize = 4096;
+pub use super::output_pane::{LINE_CAP, OutputPane, RING_LINES, RingLine};
 
 /// The narrow layout's tabs, in number-key order.
-pub const TABS: [&str; 4] = ["Board", "Pipeline", "Output", "Gates"];
+pub const TABS: [&str; 5] = ["Board", "Pipeline", "Output", "Drift", "Checklist"];
 
 /// Sizes of the layouts.
 pub const MIN_SIZE: (u16, u16) = (60, 16);
@@ -58,13 +58,40 @@ pub enum Focus {
     Board,
     Pipeline,
     Output,
-    Gates,
+    /// Environments: versions and drift.
+    Drift,
+    /// The selected gate's checklist and approvals.
+    Checklist,
 }
 
 impl Focus {
-    const ALL: [Focus; 4] = [Focus::Board, Focus::Pipeline, Focus::Output, Focus::Gates];
+    /// In tab order.
+    pub const ALL: [Focus; 5] = [
+        Focus::Board,
+        Focus::Pipeline,
+        Focus::Output,
+        Focus::Drift,
+        Focus::Checklist,
+    ];
+    /// Tab order when panes sit side by side: left to right, then the output below.
+    const SIDE_BY_SIDE: [Focus; 5] = [
+        Focus::Board,
+        Focus::Pipeline,
+        Focus::Drift,
+        Focus::Checklist,
+        Focus::Output,
+    ];
     pub fn index(self) -> usize {
         Focus::ALL.iter().position(|f| *f == self).unwrap_or(0)
+    }
+    /// The keymap layer of the pane.
+    pub fn layer(self) -> Layer {
+        match self {
+            Focus::Board => Layer::Board,
+            Focus::Pipeline => Layer::Pipeline,
+            Focus::Output => Layer::Output,
+            Focus::Drift | Focus::Checklist => Layer::Checklist,
+        }
     }
 }
 
@@ -103,92 +130,6 @@ impl BoardRow {
     }
 }
 
-/// One line of run output, raw (parsed into styled text only when visible).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RingLine {
-    pub kind: LineKind,
-    pub text: Vec<u8>,
-    pub truncated: bool,
-}
-
-/// The selected run's output: the last [`RING_LINES`] lines, follow mode and scroll position.
-#[derive(Debug, Clone)]
-pub struct OutputPane {
-    /// Log file (relative to the release folder) the ring holds, if any.
-    pub log: Option<String>,
-    pub ring: VecDeque<RingLine>,
-    /// Lines ever pushed for this log (the ring holds the last of them).
-    pub total: u64,
-    pub follow: bool,
-    /// Lines between the bottom of the view and the end of the ring (0 while following).
-    pub scroll: usize,
-    /// Lines that arrived since the user scrolled up.
-    pub unseen: u64,
-}
-
-impl Default for OutputPane {
-    fn default() -> Self {
-        OutputPane {
-            log: None,
-            ring: VecDeque::new(),
-            total: 0,
-            follow: true,
-            scroll: 0,
-            unseen: 0,
-        }
-    }
-}
-
-impl OutputPane {
-    /// Take one parsed line into the ring (called by the loop's tail; see the module docs).
-    pub fn push(&mut self, line: LogLineRef<'_>) {
-        if self.ring.len() == RING_LINES {
-            // Reuse the oldest line's allocation.
-            let mut old = self.ring.pop_front().expect("full ring");
-            old.text.clear();
-            old.text.extend_from_slice(line.text);
-            old.kind = line.kind;
-            old.truncated = line.truncated;
-            self.ring.push_back(old);
-        } else {
-            self.ring.push_back(RingLine {
-                kind: line.kind,
-                text: line.text.to_vec(),
-                truncated: line.truncated,
-            });
-        }
-        self.total += 1;
-    }
-
-    fn reset(&mut self, log: Option<String>) {
-        *self = OutputPane {
-            log,
-            ..OutputPane::default()
-        };
-    }
-
-    fn scroll_up(&mut self, n: usize) {
-        let max = self.ring.len().saturating_sub(1);
-        self.scroll = (self.scroll + n).min(max);
-        if self.scroll > 0 {
-            self.follow = false;
-        }
-    }
-
-    fn scroll_down(&mut self, n: usize) {
-        self.scroll = self.scroll.saturating_sub(n);
-        if self.scroll == 0 {
-            self.follow_end();
-        }
-    }
-
-    fn follow_end(&mut self) {
-        self.follow = true;
-        self.scroll = 0;
-        self.unseen = 0;
-    }
-}
-
 /// Everything the loop tells the state.
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -200,6 +141,9 @@ pub enum Msg {
     Board(Vec<BoardRow>),
     /// Whether a driver holds the watched release's lock (and its pid).
     Driver(Option<u32>),
+    /// The plan (the watched release's own copy, or the plan in the current directory when no
+    /// release is open): protected environments, rollback order, the start screen.
+    Plan(Option<Arc<Plan>>),
     /// `lines` new lines were pushed into the output ring (of the log named).
     OutputGrew {
         log: String,
@@ -209,6 +153,18 @@ pub enum Msg {
     Tick,
     /// Reading the journal or a log failed (shown in the status bar; `None`: cleared).
     Problem(Option<String>),
+    /// The answer to [`Effect::Submit`]: the appended event's sequence number, or why nothing
+    /// was appended.
+    Submitted {
+        op: Op,
+        result: Result<u64, String>,
+    },
+    /// The suggested next version (for the new-release form), or why there is none.
+    Suggested(Result<(String, ReleaseType), String>),
+    /// The answer to [`Effect::StartRelease`] (the new release's id) or [`Effect::Resume`].
+    Started(Result<String, String>),
+    /// The source now watches release `id` (its records follow from the start).
+    Opened(String),
     /// SIGTERM, SIGHUP, or the input ended.
     Shutdown,
 }
@@ -223,6 +179,35 @@ pub enum Effect {
     Quit(u8),
     /// Give the terminal back (Ctrl-Z) and redraw everything on resume.
     Suspend,
+    /// Check and append a request to the watched release's journal as the cockpit's user
+    /// (starting a background driver when the request needs one and none is alive).
+    Submit(Op),
+    /// Ask for the suggested next version ([`Msg::Suggested`]).
+    Suggest,
+    /// Create a release and start its detached driver ([`Msg::Started`]).
+    StartRelease { version: String, rtype: ReleaseType },
+    /// Start a detached driver for the watched release, whose driver is gone.
+    Resume,
+    /// Watch another release of the plan ([`Msg::Opened`]).
+    Open(String),
+    /// Ring the terminal bell: the release needs a person.
+    Bell,
+}
+
+/// A short message in the status bar until the next key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    /// Shown as an error (a refusal, a failure).
+    pub error: bool,
+}
+
+/// What made the cockpit ring last: each new occurrence rings once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Attention {
+    gates: usize,
+    failed: usize,
+    rollback_done: bool,
 }
 
 /// The cockpit's state.
@@ -232,6 +217,7 @@ pub struct UiState {
     pub board: Vec<BoardRow>,
     pub board_selected: usize,
     pub driver: Option<u32>,
+    pub plan: Option<Arc<Plan>>,
     pub keymap: Keymap,
     pub theme: Theme,
     pub size: (u16, u16),
@@ -239,10 +225,22 @@ pub struct UiState {
     /// Selected stage (index into `release.stages`) and target (index into its targets).
     pub stage: usize,
     pub target: usize,
+    /// Selected gate (index into `release.gates`) and checklist item.
+    pub gate: usize,
+    pub item: usize,
     /// Until the user moves, the selection follows what runs.
     pub auto_select: bool,
     pub output: OutputPane,
-    pub help: bool,
+    /// The overlay that has the keyboard.
+    pub modal: Option<Modal>,
+    /// Requests this cockpit sent, by sequence number, until the driver answers.
+    pub sent: BTreeMap<u64, Op>,
+    pub notice: Option<Notice>,
+    /// Ring the bell when the release needs a person.
+    pub bell: bool,
+    attention: Attention,
+    /// The resume offer was shown (or not needed) for the watched release.
+    offered_resume: bool,
     pub exit_when_done: bool,
     /// Set when the cockpit should end, with its exit code.
     pub quit: Option<u8>,
@@ -257,15 +255,23 @@ impl UiState {
             board: Vec::new(),
             board_selected: 0,
             driver: None,
+            plan: None,
             keymap,
             theme,
             size: (80, 24),
             focus: Focus::Pipeline,
             stage: 0,
             target: 0,
+            gate: 0,
+            item: 0,
             auto_select: true,
             output: OutputPane::default(),
-            help: false,
+            modal: None,
+            sent: BTreeMap::new(),
+            notice: None,
+            bell: true,
+            attention: Attention::default(),
+            offered_resume: false,
             exit_when_done: false,
             quit: None,
             problem: None,
@@ -274,6 +280,11 @@ impl UiState {
 
     pub fn layout(&self) -> Layout {
         Layout::of(self.size.0, self.size.1)
+    }
+
+    /// Whether the help overlay is open.
+    pub fn help(&self) -> bool {
+        matches!(self.modal, Some(Modal::Help))
     }
 
     /// Something is running (the 1 Hz clock is needed for elapsed times and spinners).
@@ -318,40 +329,125 @@ impl UiState {
         rows
     }
 
+    /// The gate the checklist pane shows and `a` approves: the one chosen in the checklist pane,
+    /// else the first gate of the selected stage, else the first one waiting for people.
+    pub fn selected_gate(&self) -> Option<usize> {
+        let gates = &self.release.gates;
+        if gates.is_empty() {
+            return None;
+        }
+        if !self.auto_select || self.focus == Focus::Checklist {
+            return Some(self.gate.min(gates.len() - 1));
+        }
+        let of_stage = self.release.stages.get(self.stage).and_then(|s| {
+            s.decl
+                .gates
+                .iter()
+                .find_map(|name| gates.iter().position(|g| &g.decl.name == name))
+        });
+        let waiting = gates
+            .iter()
+            .position(|g| g.reached_by.is_some() && !g.satisfied());
+        waiting.or(of_stage).or(Some(self.gate.min(gates.len() - 1)))
+    }
+
+    /// The protected environment an op on the release touches, whose name must be typed.
+    fn protected_env(&self, op: &Op) -> Option<String> {
+        let plan = self.plan.as_ref()?;
+        let protected = |env: &Option<String>| {
+            env.as_ref()
+                .filter(|e| plan.environments.get(e.as_str()).is_some_and(|e| e.protected))
+                .cloned()
+        };
+        let st = &self.release;
+        match op {
+            Op::Approve { gate, .. } => st
+                .stages
+                .iter()
+                .filter(|s| s.decl.gates.contains(gate))
+                .find_map(|s| protected(&s.decl.environment)),
+            Op::Cancel => st
+                .stages
+                .iter()
+                .filter(|s| {
+                    s.status == StageStatus::Running
+                        || st
+                            .env_holds
+                            .iter()
+                            .any(|e| Some(e) == s.decl.environment.as_ref())
+                })
+                .find_map(|s| protected(&s.decl.environment)),
+            Op::Rollback { stage } => {
+                let order = crate::engine::scheduler::rollback_order(plan, st, stage.as_deref());
+                order
+                    .iter()
+                    .find_map(|k| st.stage(&k.stage).and_then(|s| protected(&s.decl.environment)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The rollback preview: what will be rolled back, in which order, on which targets.
+    pub fn rollback_preview(&self, from: Option<&str>) -> Vec<String> {
+        let Some(plan) = &self.plan else {
+            return vec!["(the plan is not loaded: the order is the driver's to decide)".into()];
+        };
+        let order = crate::engine::scheduler::rollback_order(plan, &self.release, from);
+        if order.is_empty() {
+            return vec!["Nothing to roll back: no completed stage with a rollback command.".into()];
+        }
+        let mut out = vec![format!("In this order (newest first), {} run(s):", order.len())];
+        for (i, k) in order.iter().enumerate() {
+            let env = self
+                .release
+                .stage(&k.stage)
+                .and_then(|s| s.decl.environment.clone())
+                .map(|e| format!("  [{e}]"))
+                .unwrap_or_default();
+            let target = k.target.as_ref().map(|t| format!(" on {t}")).unwrap_or_default();
+            out.push(format!(
+                "{:>3}. {}{target} (attempt {}){env}",
+                i + 1,
+                k.stage,
+                k.attempt
+            ));
+        }
+        out
+    }
+
     /// Apply one message; returns what the loop must do.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         let mut fx = Vec::new();
         match msg {
             Msg::Key(ev) => {
-                if let Some(action) = Key::from_event(&ev).and_then(|k| self.keymap.lookup(k)) {
-                    self.act(action, &mut fx);
-                }
+                self.notice = None;
+                self.key(ev, &mut fx);
             }
             Msg::Resize(w, h) => self.size = (w, h),
-            Msg::Records(recs) => {
-                for r in &recs {
-                    self.release.apply(r);
-                }
-                if self.auto_select {
-                    self.select_running();
-                }
-                self.clamp_selection();
-                if self.exit_when_done
-                    && self.quit.is_none()
-                    && let Some(f) = &self.release.finished
-                {
-                    let code = exit_code(f.state);
-                    self.quit = Some(code);
-                    fx.push(Effect::Quit(code));
-                }
-            }
+            Msg::Records(recs) => self.records(&recs, &mut fx),
             Msg::Board(rows) => {
                 self.board = rows;
                 if let Some(i) = self.board_rows().iter().position(|r| r.id == self.release.id) {
                     self.board_selected = i;
                 }
             }
-            Msg::Driver(d) => self.driver = d,
+            Msg::Driver(d) => {
+                self.driver = d;
+                // Opening an unfinished release nobody drives: offer to resume it (once).
+                if d.is_none()
+                    && !self.offered_resume
+                    && !self.release.id.is_empty()
+                    && self.release.finished.is_none()
+                    && self.modal.is_none()
+                {
+                    self.offered_resume = true;
+                    self.modal = Some(Self::resume_offer(&self.release));
+                }
+                if d.is_some() {
+                    self.offered_resume = true;
+                }
+            }
+            Msg::Plan(p) => self.plan = p,
             Msg::OutputGrew { log, lines } => {
                 if self.output.log.as_deref() == Some(log.as_str()) && !self.output.follow {
                     self.output.unseen += lines;
@@ -362,6 +458,48 @@ impl UiState {
             }
             Msg::Tick => {}
             Msg::Problem(p) => self.problem = p,
+            Msg::Submitted { op, result } => match result {
+                Ok(seq) if op.for_driver() => {
+                    self.sent.insert(seq, op.clone());
+                    self.say(
+                        format!("{} sent (#{seq}); waiting for the driver", op.describe()),
+                        false,
+                    );
+                    self.answers();
+                }
+                Ok(_) => self.say(format!("{}: done", op.describe()), false),
+                Err(e) => self.say(format!("{} refused: {e}", op.describe()), true),
+            },
+            Msg::Suggested(s) => {
+                if let Some(Modal::Start(f)) = &mut self.modal {
+                    match s {
+                        Ok((v, t)) => {
+                            if f.version.text.is_empty() {
+                                f.version.text = v.clone();
+                                f.rtype = t;
+                            }
+                            f.suggestion = Some(format!("suggested by `flightdeck next`: {v} ({t})"));
+                        }
+                        Err(e) => f.suggestion = Some(format!("no suggestion: {e}")),
+                    }
+                }
+            }
+            Msg::Started(r) => match r {
+                Ok(id) => {
+                    self.modal = None;
+                    self.say(format!("release {id} started in a background driver"), false);
+                    if id != self.release.id {
+                        fx.push(Effect::Open(id));
+                    }
+                }
+                Err(e) => {
+                    if let Some(Modal::Start(f)) = &mut self.modal {
+                        f.error = Some(e.clone());
+                    }
+                    self.say(format!("could not start: {e}"), true);
+                }
+            },
+            Msg::Opened(id) => self.opened(id, &mut fx),
             Msg::Shutdown => {
                 let code = self
                     .release
@@ -381,27 +519,285 @@ impl UiState {
         fx
     }
 
-    fn act(&mut self, action: Action, fx: &mut Vec<Effect>) {
-        if self.help {
-            match action {
-                Action::Help | Action::Back => self.help = false,
-                Action::Quit => self.quit_now(fx),
-                Action::Suspend => fx.push(Effect::Suspend),
-                _ => {}
+    fn say(&mut self, text: String, error: bool) {
+        self.notice = Some(Notice { text, error });
+    }
+
+    fn records(&mut self, recs: &[Record], fx: &mut Vec<Effect>) {
+        for r in recs {
+            self.release.apply(r);
+        }
+        if self.auto_select {
+            self.select_running();
+        }
+        self.clamp_selection();
+        self.answers();
+        let now = self.attention();
+        if self.bell
+            && (now.gates > self.attention.gates
+                || now.failed > self.attention.failed
+                || (now.rollback_done && !self.attention.rollback_done))
+        {
+            fx.push(Effect::Bell);
+        }
+        self.attention = now;
+        if self.exit_when_done
+            && self.quit.is_none()
+            && let Some(f) = &self.release.finished
+        {
+            let code = exit_code(f.state);
+            self.quit = Some(code);
+            fx.push(Effect::Quit(code));
+        }
+    }
+
+    /// What needs a person now: gates reached and unsatisfied, failed stages, a finished rollback.
+    fn attention(&self) -> Attention {
+        let st = &self.release;
+        Attention {
+            gates: st
+                .gates
+                .iter()
+                .filter(|g| g.reached_by.is_some() && !g.satisfied())
+                .count(),
+            failed: st
+                .stages
+                .iter()
+                .filter(|s| matches!(s.status, StageStatus::Failed | StageStatus::RollbackFailed))
+                .count(),
+            rollback_done: st.rollback.as_ref().is_some_and(|r| r.finished.is_some()),
+        }
+    }
+
+    /// Report the driver's answers to the requests this cockpit sent.
+    fn answers(&mut self) {
+        let answered: Vec<u64> = self
+            .sent
+            .keys()
+            .copied()
+            .filter(|seq| {
+                self.release
+                    .requests
+                    .get(seq)
+                    .is_some_and(|r| r.handled.is_some())
+            })
+            .collect();
+        for seq in answered {
+            let op = self.sent.remove(&seq).expect("listed");
+            if let Some((accepted, msg)) = self.release.requests.get(&seq).and_then(|r| r.handled.clone()) {
+                if accepted {
+                    self.say(format!("{} (#{seq}) accepted: {msg}", op.describe()), false);
+                } else {
+                    self.say(format!("{} (#{seq}) refused: {msg}", op.describe()), true);
+                }
+            }
+        }
+    }
+
+    /// The source switched to release `id`: start over with its records.
+    fn opened(&mut self, id: String, fx: &mut Vec<Effect>) {
+        let keep_board = std::mem::take(&mut self.board);
+        let (keymap, theme, size, bell, exit) = (
+            self.keymap.clone(),
+            self.theme,
+            self.size,
+            self.bell,
+            self.exit_when_done,
+        );
+        let notice = self.notice.take();
+        *self = UiState::new(keymap, theme);
+        self.size = size;
+        self.bell = bell;
+        self.exit_when_done = exit;
+        self.board = keep_board;
+        self.notice = notice;
+        self.release.id = id;
+        let _ = fx;
+    }
+
+    fn key(&mut self, ev: KeyEvent, fx: &mut Vec<Effect>) {
+        if let Some(modal) = self.modal.take() {
+            self.modal_key(modal, ev, fx);
+            return;
+        }
+        let Some(key) = Key::from_event(&ev) else { return };
+        let mut layers = vec![self.focus.layer()];
+        if self.focus == Focus::Output && self.output_search_active() {
+            layers.insert(0, Layer::Search);
+        }
+        if let Some(action) = self.keymap.lookup(&layers, key) {
+            self.act(action, fx);
+        }
+    }
+
+    /// Whether the focused output pane has an active search (its `n`/`N` move between matches).
+    pub fn output_search_active(&self) -> bool {
+        false
+    }
+
+    fn modal_key(&mut self, modal: Modal, ev: KeyEvent, fx: &mut Vec<Effect>) {
+        let quit_or_suspend = Key::from_event(&ev).and_then(|k| match self.keymap.lookup(&[], k) {
+            Some(a @ (Action::Suspend | Action::Quit)) if k.ctrl => Some(a),
+            _ => None,
+        });
+        if let Some(a) = quit_or_suspend {
+            self.modal = Some(modal);
+            if a == Action::Suspend {
+                fx.push(Effect::Suspend);
+            } else {
+                self.modal = None;
+                self.quit_now(fx);
             }
             return;
         }
+        match modal {
+            Modal::Help => {
+                let a = Key::from_event(&ev).and_then(|k| self.keymap.lookup(&[], k));
+                match a {
+                    Some(Action::Help | Action::Back) => {}
+                    Some(Action::Quit) => {
+                        self.modal = Some(Modal::Help);
+                        self.quit_now(fx);
+                    }
+                    _ => self.modal = Some(Modal::Help),
+                }
+            }
+            Modal::Palette(mut p) => match ev.code {
+                KeyCode::Up => {
+                    p.selected = p.selected.saturating_sub(1);
+                    self.modal = Some(Modal::Palette(p));
+                }
+                KeyCode::Down => {
+                    let n = p.matches(&self.keymap).len();
+                    p.selected = (p.selected + 1).min(n.saturating_sub(1));
+                    self.modal = Some(Modal::Palette(p));
+                }
+                _ => match p.input.key(&ev) {
+                    Edit::Submit => {
+                        if let Some((a, _)) = p.matches(&self.keymap).get(p.selected) {
+                            self.act(*a, fx);
+                        }
+                    }
+                    Edit::Cancel => {}
+                    Edit::Changed => {
+                        p.selected = 0;
+                        self.modal = Some(Modal::Palette(p));
+                    }
+                    Edit::Ignored => self.modal = Some(Modal::Palette(p)),
+                },
+            },
+            Modal::Prompt(mut p) => match p.input.key(&ev) {
+                Edit::Submit => self.prompt_done(p, fx),
+                Edit::Cancel => {}
+                Edit::Changed | Edit::Ignored => {
+                    p.error = None;
+                    self.modal = Some(Modal::Prompt(p));
+                }
+            },
+            Modal::Confirm(mut c) => {
+                let plain_yes = c.typed.is_none() && matches!(ev.code, KeyCode::Char('y'));
+                if plain_yes {
+                    self.confirmed(c.then, fx);
+                    return;
+                }
+                let plain_no = c.typed.is_none() && matches!(ev.code, KeyCode::Char('n'));
+                if plain_no {
+                    return;
+                }
+                match c.input.key(&ev) {
+                    Edit::Submit if c.ready() => self.confirmed(c.then, fx),
+                    Edit::Submit => {
+                        c.error = Some(format!(
+                            "type `{}` exactly to confirm (Esc cancels)",
+                            c.typed.as_deref().unwrap_or_default()
+                        ));
+                        self.modal = Some(Modal::Confirm(c));
+                    }
+                    Edit::Cancel => {}
+                    Edit::Changed | Edit::Ignored => {
+                        if c.typed.is_none() {
+                            // Nothing to type: keys other than y/Enter/n/Esc do nothing.
+                            c.input.text.clear();
+                        }
+                        c.error = None;
+                        self.modal = Some(Modal::Confirm(c));
+                    }
+                }
+            }
+            Modal::Start(mut f) => match ev.code {
+                KeyCode::Up | KeyCode::BackTab => {
+                    f.cycle_type(false);
+                    self.modal = Some(Modal::Start(f));
+                }
+                KeyCode::Down | KeyCode::Tab => {
+                    f.cycle_type(true);
+                    self.modal = Some(Modal::Start(f));
+                }
+                _ => match f.version.key(&ev) {
+                    Edit::Submit => {
+                        let v = f.version.text.trim().to_string();
+                        if v.is_empty() {
+                            f.error = Some("the version must not be empty".into());
+                        } else {
+                            f.error = None;
+                            fx.push(Effect::StartRelease {
+                                version: v,
+                                rtype: f.rtype,
+                            });
+                        }
+                        // Stays open until the release has started (or says why not).
+                        self.modal = Some(Modal::Start(f));
+                    }
+                    Edit::Cancel => {}
+                    Edit::Changed | Edit::Ignored => {
+                        f.error = None;
+                        self.modal = Some(Modal::Start(f));
+                    }
+                },
+            },
+        }
+    }
+
+    fn prompt_done(&mut self, mut p: Prompt, fx: &mut Vec<Effect>) {
+        let text = p.input.text.trim().to_string();
+        match p.purpose.clone() {
+            PromptFor::Skip { stage } => {
+                if text.is_empty() {
+                    p.error = Some("a reason is required (it goes in the journal)".into());
+                    self.modal = Some(Modal::Prompt(p));
+                } else {
+                    fx.push(Effect::Submit(Op::Skip { stage, reason: text }));
+                }
+            }
+            PromptFor::Tick { gate, item, .. } => fx.push(Effect::Submit(Op::Tick {
+                gate,
+                item,
+                note: text,
+            })),
+            PromptFor::Search | PromptFor::Filter => {}
+        }
+    }
+
+    fn confirmed(&mut self, then: Then, fx: &mut Vec<Effect>) {
+        match then {
+            Then::Submit(op) => fx.push(Effect::Submit(op)),
+            Then::Resume => fx.push(Effect::Resume),
+        }
+    }
+
+    fn act(&mut self, action: Action, fx: &mut Vec<Effect>) {
         let page = usize::from(self.size.1 / 2).max(1);
         match action {
             Action::Quit => self.quit_now(fx),
             Action::Suspend => fx.push(Effect::Suspend),
-            Action::Help => self.help = true,
+            Action::Help => self.modal = Some(Modal::Help),
+            Action::Palette => self.modal = Some(Modal::Palette(Palette::default())),
             Action::Back => {}
             Action::FocusNext | Action::FocusPrev => {
                 let panes: &[Focus] = if self.layout() == Layout::Narrow {
                     &Focus::ALL
                 } else {
-                    &Focus::ALL[..3]
+                    &Focus::SIDE_BY_SIDE
                 };
                 let i = panes.iter().position(|f| *f == self.focus).unwrap_or(0);
                 let n = panes.len();
@@ -417,42 +813,354 @@ impl UiState {
                     self.focus = *f;
                 }
             }
+            Action::Open => match self.focus {
+                Focus::Board => {
+                    if let Some(row) = self.board_rows().get(self.board_selected)
+                        && row.id != self.release.id
+                    {
+                        fx.push(Effect::Open(row.id.clone()));
+                    }
+                }
+                Focus::Pipeline => self.focus = Focus::Output,
+                _ => {}
+            },
             Action::Follow => self.output.follow_end(),
             Action::PageUp => self.output.scroll_up(page),
             Action::PageDown => self.output.scroll_down(page),
-            Action::Up | Action::Down => {
-                let up = action == Action::Up;
+            Action::Up | Action::Down => self.move_vertical(action == Action::Up),
+            Action::Left | Action::Right => {
+                let back = action == Action::Left;
                 match self.focus {
-                    Focus::Board => {
-                        let n = self.board_rows().len();
-                        self.board_selected = step(self.board_selected, up, n);
-                    }
-                    Focus::Pipeline | Focus::Gates => {
+                    Focus::Pipeline | Focus::Output => {
                         self.auto_select = false;
-                        let n = self.release.stages.len();
-                        let new = step(self.stage, up, n);
-                        if new != self.stage {
-                            self.stage = new;
-                            self.target = 0;
-                        }
+                        let n = self.release.stages.get(self.stage).map_or(0, |s| s.targets.len());
+                        self.target = step(self.target, back, n);
                     }
-                    Focus::Output => {
-                        if up {
-                            self.output.scroll_up(1)
-                        } else {
-                            self.output.scroll_down(1)
-                        }
+                    Focus::Checklist => {
+                        self.pin_gate();
+                        self.gate = step(self.gate, back, self.release.gates.len());
+                        self.item = 0;
                     }
+                    _ => {}
                 }
             }
-            Action::Left | Action::Right => {
-                if matches!(self.focus, Focus::Pipeline | Focus::Output) {
-                    self.auto_select = false;
-                    let n = self.release.stages.get(self.stage).map_or(0, |s| s.targets.len());
-                    self.target = step(self.target, action == Action::Left, n);
+            Action::Approve => self.approve(),
+            Action::Tick => self.tick(fx),
+            Action::Recheck => self.recheck(fx),
+            Action::Retry => self.retry(fx),
+            Action::Skip => {
+                if let Some(stage) = self.stage_for_action("skip") {
+                    self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Skip { stage }, "")));
+                }
+            }
+            Action::Cancel => self.cancel(),
+            Action::Rollback => self.rollback(),
+            Action::NewRelease => {
+                self.modal = Some(Modal::Start(StartForm::new("", ReleaseType::default(), None)));
+                fx.push(Effect::Suggest);
+            }
+            Action::Resume => self.resume(),
+            Action::Filter => self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, ""))),
+            Action::Search => self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Search, ""))),
+            Action::Top
+            | Action::SearchNext
+            | Action::SearchPrev
+            | Action::Wrap
+            | Action::Timestamps
+            | Action::Copy
+            | Action::MouseCapture
+            | Action::Pager
+            | Action::SplitPane
+            | Action::ClosePane
+            | Action::Zoom
+            | Action::RefreshDrift => self.say(format!("{} is not available yet", action.name()), true),
+        }
+    }
+
+    fn move_vertical(&mut self, up: bool) {
+        match self.focus {
+            Focus::Board => {
+                let n = self.board_rows().len();
+                self.board_selected = step(self.board_selected, up, n);
+            }
+            Focus::Pipeline => {
+                self.auto_select = false;
+                let n = self.release.stages.len();
+                let new = step(self.stage, up, n);
+                if new != self.stage {
+                    self.stage = new;
+                    self.target = 0;
+                }
+            }
+            Focus::Checklist => {
+                self.pin_gate();
+                let n = self
+                    .release
+                    .gates
+                    .get(self.gate)
+                    .map_or(0, |g| g.decl.checklist.len());
+                self.item = step(self.item, up, n);
+            }
+            Focus::Drift => {}
+            Focus::Output => {
+                if up {
+                    self.output.scroll_up(1)
+                } else {
+                    self.output.scroll_down(1)
                 }
             }
         }
+    }
+
+    /// Moving in the checklist pins the gate it shows.
+    fn pin_gate(&mut self) {
+        if let Some(g) = self.selected_gate() {
+            self.gate = g;
+        }
+        self.auto_select = false;
+    }
+
+    /// Refuse (with a notice) when the release cannot take requests: none open, or finished.
+    fn can_act(&mut self, what: &str) -> bool {
+        if self.release.id.is_empty() {
+            self.say(format!("no release to {what}: `n` starts one"), true);
+            return false;
+        }
+        if self.release.finished.is_some() {
+            self.say(
+                format!(
+                    "release {} has finished ({}); it is read-only",
+                    self.release.id,
+                    self.release.state_word(false)
+                ),
+                true,
+            );
+            return false;
+        }
+        true
+    }
+
+    fn stage_for_action(&mut self, what: &str) -> Option<String> {
+        if !self.can_act(what) {
+            return None;
+        }
+        match self.release.stages.get(self.stage) {
+            Some(s) => Some(s.decl.id.clone()),
+            None => {
+                self.say(format!("select a stage to {what}"), true);
+                None
+            }
+        }
+    }
+
+    fn approve(&mut self) {
+        if !self.can_act("approve") {
+            return;
+        }
+        let Some(gi) = self.selected_gate() else {
+            self.say("this release has no gates to approve".into(), true);
+            return;
+        };
+        let g = &self.release.gates[gi];
+        let op = Op::Approve {
+            gate: g.decl.name.clone(),
+            note: String::new(),
+        };
+        let mut body = vec![format!(
+            "{} of {} approvals so far{}",
+            g.approvals.len(),
+            g.decl.approvals,
+            if g.approvals.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    g.approvals
+                        .iter()
+                        .map(|a| a.actor.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        )];
+        body.push(format!(
+            "checklist: {}/{} done",
+            g.items_done(),
+            g.decl.checklist.len()
+        ));
+        for m in g.missing() {
+            body.push(format!("  still missing: {m}"));
+        }
+        let typed = self.protected_env(&op);
+        let title = format!("Approve gate {}?", g.decl.name);
+        self.modal = Some(Modal::Confirm(Confirm::new(title, body, Then::Submit(op), typed)));
+    }
+
+    fn tick(&mut self, fx: &mut Vec<Effect>) {
+        let _ = fx;
+        if !self.can_act("tick") {
+            return;
+        }
+        let Some(gi) = self.selected_gate() else {
+            self.say("this release has no checklist".into(), true);
+            return;
+        };
+        let g = &self.release.gates[gi];
+        let item = if self.focus == Focus::Checklist || !self.auto_select {
+            self.item
+        } else {
+            // Not chosen: the first manual item still open.
+            (0..g.decl.checklist.len())
+                .find(|&i| !g.decl.checklist[i].1 && g.ticks[i].is_none())
+                .unwrap_or(self.item)
+        };
+        match g.decl.checklist.get(item) {
+            None => self.say(format!("gate {} has no checklist items", g.decl.name), true),
+            Some((text, true)) => self.say(
+                format!(
+                    "item {} \"{text}\" is an automatic check: `e` runs it again",
+                    item + 1
+                ),
+                true,
+            ),
+            Some((text, false)) => {
+                let purpose = PromptFor::Tick {
+                    gate: g.decl.name.clone(),
+                    item,
+                    text: text.clone(),
+                };
+                self.modal = Some(Modal::Prompt(Prompt::new(purpose, "")));
+            }
+        }
+    }
+
+    fn recheck(&mut self, fx: &mut Vec<Effect>) {
+        if !self.can_act("re-check") {
+            return;
+        }
+        let Some(gi) = self.selected_gate() else {
+            self.say("this release has no checklist".into(), true);
+            return;
+        };
+        let g = &self.release.gates[gi];
+        let auto: Vec<usize> = (0..g.decl.checklist.len())
+            .filter(|&i| g.decl.checklist[i].1)
+            .collect();
+        let item = if auto.contains(&self.item) {
+            Some(self.item)
+        } else {
+            auto.first().copied()
+        };
+        match item {
+            Some(item) => fx.push(Effect::Submit(Op::Recheck {
+                gate: g.decl.name.clone(),
+                item,
+            })),
+            None => self.say(format!("gate {} has no automatic checks", g.decl.name), true),
+        }
+    }
+
+    fn retry(&mut self, fx: &mut Vec<Effect>) {
+        let Some(stage) = self.stage_for_action("retry") else {
+            return;
+        };
+        let s = &self.release.stages[self.stage];
+        let target = if s.decl.targets.is_empty() {
+            None
+        } else {
+            s.targets.get(self.target).and_then(|t| t.target.clone())
+        };
+        // A fan-out stage: the selected target when it failed, else the whole stage.
+        let target = target.filter(|_| {
+            s.targets
+                .get(self.target)
+                .and_then(|t| t.last())
+                .and_then(|a| a.outcome.as_ref())
+                .is_some_and(|o| !o.is_success())
+        });
+        fx.push(Effect::Submit(Op::Retry { stage, target }));
+    }
+
+    fn cancel(&mut self) {
+        if !self.can_act("cancel") {
+            return;
+        }
+        let op = Op::Cancel;
+        let typed = self.protected_env(&op);
+        let running: Vec<String> = self
+            .release
+            .running_runs()
+            .iter()
+            .map(|(k, _, _)| match &k.target {
+                Some(t) => format!("  {}/{t}", k.stage),
+                None => format!("  {}", k.stage),
+            })
+            .collect();
+        let mut body = vec![format!(
+            "Cancel release {} ({})?",
+            self.release.id, self.release.version
+        )];
+        if running.is_empty() {
+            body.push("Nothing is running; no further stage will start.".into());
+        } else {
+            body.push("Running now (SIGTERM, a grace period, then SIGKILL):".into());
+            body.extend(running);
+        }
+        self.modal = Some(Modal::Confirm(Confirm::new(
+            "Cancel the release?",
+            body,
+            Then::Submit(op),
+            typed,
+        )));
+    }
+
+    fn rollback(&mut self) {
+        if !self.can_act("roll back") {
+            return;
+        }
+        // From the selected stage when the pipeline has the focus and a stage was chosen; the
+        // whole release otherwise.
+        let from = (self.focus == Focus::Pipeline && !self.auto_select)
+            .then(|| self.release.stages.get(self.stage).map(|s| s.decl.id.clone()))
+            .flatten();
+        let op = Op::Rollback { stage: from.clone() };
+        let typed = self.protected_env(&op);
+        let title = match &from {
+            Some(s) => format!("Roll back from stage {s}?"),
+            None => format!("Roll back release {}?", self.release.id),
+        };
+        let body = self.rollback_preview(from.as_deref());
+        self.modal = Some(Modal::Confirm(Confirm::new(title, body, Then::Submit(op), typed)));
+    }
+
+    fn resume(&mut self) {
+        if !self.can_act("resume") {
+            return;
+        }
+        if self.driver.is_some() {
+            self.say(format!("release {} has a live driver", self.release.id), true);
+            return;
+        }
+        self.modal = Some(Self::resume_offer(&self.release));
+    }
+
+    /// The offer to resume a release whose driver is gone.
+    pub fn resume_offer(st: &ReleaseState) -> Modal {
+        let running = st.running_runs().len();
+        let body = vec![
+            format!(
+                "Release {} ({}) is unfinished and no driver runs it.",
+                st.id, st.version
+            ),
+            if running > 0 {
+                format!("{running} run(s) were left running: they are ended and retried as new attempts.")
+            } else {
+                "Nothing was left running.".into()
+            },
+            "Resuming starts a background driver (like `flightdeck resume --detach`).".into(),
+            "y / Enter: resume    n / Esc: just watch".into(),
+        ];
+        Modal::Confirm(Confirm::new("Resume this release?", body, Then::Resume, None))
     }
 
     fn quit_now(&mut self, fx: &mut Vec<Effect>) {
@@ -486,6 +1194,9 @@ impl UiState {
                 })
                 .unwrap_or(0);
         }
+        if let Some(g) = self.selected_gate() {
+            self.gate = g;
+        }
     }
 
     fn clamp_selection(&mut self) {
@@ -493,6 +1204,13 @@ impl UiState {
         self.stage = self.stage.min(n.saturating_sub(1));
         let t = self.release.stages.get(self.stage).map_or(0, |s| s.targets.len());
         self.target = self.target.min(t.saturating_sub(1));
+        self.gate = self.gate.min(self.release.gates.len().saturating_sub(1));
+        let items = self
+            .release
+            .gates
+            .get(self.gate)
+            .map_or(0, |g| g.decl.checklist.len());
+        self.item = self.item.min(items.saturating_sub(1));
     }
 }
 

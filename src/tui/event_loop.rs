@@ -27,10 +27,13 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::time::{Instant, sleep_until};
 
+use std::sync::Arc;
+
 use super::app::{BoardRow, Effect, Msg, UiState};
 use super::views;
 use crate::engine::output::LogParser;
-use crate::journal::{ReleaseDir, Tail};
+use crate::journal::{ReleaseDir, Store, Tail};
+use crate::plan::{Plan, ReleaseType};
 
 /// Wall-clock time for the views (elapsed times, spinners).
 pub trait Clock {
@@ -69,6 +72,11 @@ pub trait Source {
     fn read_output(&mut self, ui: &mut UiState) -> Option<Msg>;
     /// Switch the followed log ([`Effect::FollowLog`]).
     fn follow(&mut self, log: Option<&str>);
+    /// Perform an effect that needs I/O beyond the terminal ([`Effect::Submit`],
+    /// [`Effect::StartRelease`], [`Effect::Resume`], [`Effect::Open`], [`Effect::Suggest`],
+    /// [`Effect::Bell`]) without blocking; its answer comes back as a message from
+    /// [`Source::wait`].
+    fn perform(&mut self, effect: Effect);
 }
 
 /// How the loop paces itself.
@@ -227,6 +235,7 @@ fn drain<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>)
                 Effect::FollowLog(log) => source.follow(log.as_deref()),
                 Effect::Suspend => suspend = true,
                 Effect::Quit(_) => {}
+                other => source.perform(other),
             }
         }
     }
@@ -245,15 +254,64 @@ struct FollowedLog {
     flushed: bool,
 }
 
-/// The real source: one release's folder, watched with inotify (through `notify`), its journal
-/// tailed with [`Tail`], the selected run's log parsed with [`LogParser`] into the ring; SIGTERM
-/// and SIGHUP become [`Msg::Shutdown`].
-pub struct ReleaseSource {
+/// What the cockpit needs from the program around it to act: who the user is, and how to start
+/// a release or a driver (the CLI knows how to run itself detached).
+pub trait Launcher: Send + Sync {
+    /// The acting person (as the engine defines identity).
+    fn actor(&self) -> String;
+    /// Create a release of the plan and start its detached driver; returns its folder.
+    fn start_release(&self, version: &str, rtype: ReleaseType) -> Result<ReleaseDir, String>;
+    /// Start a detached driver for an existing release (resume, or a request needing a driver).
+    fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String>;
+    /// The suggested next version and type (`flightdeck next`).
+    fn suggest(&self) -> Result<(String, ReleaseType), String>;
+}
+
+/// A launcher that starts nothing (tests, and anywhere the cockpit only watches).
+#[derive(Debug, Clone)]
+pub struct NoLauncher {
+    pub actor: String,
+}
+
+impl Launcher for NoLauncher {
+    fn actor(&self) -> String {
+        self.actor.clone()
+    }
+    fn start_release(&self, _: &str, _: ReleaseType) -> Result<ReleaseDir, String> {
+        Err("this cockpit cannot start releases".into())
+    }
+    fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String> {
+        Err(format!("this cockpit cannot start a driver for {}", rdir.id))
+    }
+    fn suggest(&self) -> Result<(String, ReleaseType), String> {
+        Err("no suggestion here".into())
+    }
+}
+
+/// The release being watched.
+struct Watched {
     rdir: ReleaseDir,
     tail: Tail,
-    log: Option<FollowedLog>,
-    rx: tokio::sync::mpsc::Receiver<()>,
+    plan: Option<Arc<Plan>>,
     _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// The real source: one release's folder, watched with inotify (through `notify`), its journal
+/// tailed with [`Tail`], the selected run's log parsed with [`LogParser`] into the ring; SIGTERM
+/// and SIGHUP become [`Msg::Shutdown`]. Actions run on blocking threads; their answers come back
+/// through a channel.
+pub struct ReleaseSource {
+    store: Store,
+    plan_name: String,
+    watched: Option<Watched>,
+    launcher: Arc<dyn Launcher>,
+    log: Option<FollowedLog>,
+    tx: tokio::sync::mpsc::Sender<()>,
+    rx: tokio::sync::mpsc::Receiver<()>,
+    answers_tx: tokio::sync::mpsc::UnboundedSender<Msg>,
+    answers: tokio::sync::mpsc::UnboundedReceiver<Msg>,
+    /// The plan folder's own watch: new releases appear on the board.
+    _plan_watcher: Option<notify::RecommendedWatcher>,
     term: Option<tokio::signal::unix::Signal>,
     hup: Option<tokio::signal::unix::Signal>,
     driver: Option<Option<u32>>,
@@ -261,31 +319,95 @@ pub struct ReleaseSource {
     more: bool,
     /// The journal problem last reported.
     problem: Option<String>,
+    board_loaded: Option<std::time::Instant>,
+    board_dirty: bool,
     buf: Vec<u8>,
 }
 
+/// The board is reloaded at most this often (it reads every listed release's journal).
+const BOARD_EVERY: Duration = Duration::from_secs(2);
+
 impl ReleaseSource {
-    /// Watch `rdir`. Must be called inside a tokio runtime (signals).
-    pub fn new(rdir: &ReleaseDir) -> ReleaseSource {
+    /// Watch `rdir` (or nothing yet: the start screen shows `plan`). Must be called inside a
+    /// tokio runtime (signals).
+    pub fn new(
+        store: Store,
+        plan_name: &str,
+        rdir: Option<&ReleaseDir>,
+        plan: Option<Arc<Plan>>,
+        launcher: Arc<dyn Launcher>,
+    ) -> ReleaseSource {
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        // Our own reads (opening a log, probing the driver lock) are not changes.
-        let watcher = crate::journal::watch_changes(&rdir.path, move || {
-            let _ = tx.try_send(());
-        });
+        let (answers_tx, answers) = tokio::sync::mpsc::unbounded_channel();
         use tokio::signal::unix::{SignalKind, signal};
-        ReleaseSource {
-            rdir: rdir.clone(),
-            tail: Tail::new(&rdir.journal()),
+        let plan_dir = store.plan_dir(plan_name);
+        let _ = std::fs::create_dir_all(&plan_dir);
+        let ptx = tx.clone();
+        let plan_watcher = watch_folder(&plan_dir, move || {
+            let _ = ptx.try_send(());
+        });
+        let mut src = ReleaseSource {
+            store,
+            plan_name: plan_name.to_string(),
+            watched: None,
+            launcher,
             log: None,
+            tx,
             rx,
-            _watcher: watcher,
+            answers_tx,
+            answers,
+            _plan_watcher: plan_watcher,
             term: signal(SignalKind::terminate()).ok(),
             hup: signal(SignalKind::hangup()).ok(),
             driver: None,
             more: false,
             problem: None,
+            board_loaded: None,
+            board_dirty: true,
             buf: vec![0; 64 * 1024],
+        };
+        match rdir {
+            Some(r) => src.watch(r, None),
+            None => {
+                let _ = src.answers_tx.send(Msg::Plan(plan));
+            }
         }
+        src
+    }
+
+    /// Start watching `rdir` (from its first record).
+    fn watch(&mut self, rdir: &ReleaseDir, plan: Option<Arc<Plan>>) {
+        let tx = self.tx.clone();
+        // Our own reads (opening a log, probing the driver lock) are not changes.
+        let watcher = crate::journal::watch_changes(&rdir.path, move || {
+            let _ = tx.try_send(());
+        });
+        let plan = plan.or_else(|| {
+            let (recs, _) = crate::journal::read_journal(&rdir.journal()).ok()?;
+            let st = crate::engine::state::ReleaseState::from_records(&recs);
+            crate::engine::driver::plan_for_release(rdir, &st)
+                .ok()
+                .map(Arc::new)
+        });
+        let _ = self.answers_tx.send(Msg::Plan(plan.clone()));
+        self.watched = Some(Watched {
+            rdir: rdir.clone(),
+            tail: Tail::new(&rdir.journal()),
+            plan,
+            _watcher: watcher,
+        });
+        self.log = None;
+        self.driver = None;
+        self.more = false;
+        self.board_dirty = true;
+    }
+
+    /// Run `job` on a blocking thread; its message comes back through [`Source::wait`].
+    fn spawn(&self, job: impl FnOnce() -> Msg + Send + 'static) {
+        let tx = self.answers_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(job());
+        });
     }
 
     fn read_log(&mut self, ui: &mut UiState) -> io::Result<Option<Msg>> {
@@ -360,7 +482,17 @@ impl Source for ReleaseSource {
             }
         }
         tokio::select! {
-            _ = self.rx.recv() => Vec::new(),
+            _ = self.rx.recv() => {
+                self.board_dirty = true;
+                Vec::new()
+            }
+            Some(m) = self.answers.recv() => {
+                let mut out = vec![m];
+                while let Ok(m) = self.answers.try_recv() {
+                    out.push(m);
+                }
+                out
+            }
             _ = sig(&mut self.term) => vec![Msg::Shutdown],
             _ = sig(&mut self.hup) => vec![Msg::Shutdown],
         }
@@ -368,7 +500,18 @@ impl Source for ReleaseSource {
 
     fn poll(&mut self) -> Vec<Msg> {
         let mut out = Vec::new();
-        match self.tail.poll() {
+        while let Ok(m) = self.answers.try_recv() {
+            out.push(m);
+        }
+        if self.board_dirty && self.board_loaded.is_none_or(|t| t.elapsed() >= BOARD_EVERY) {
+            self.board_dirty = false;
+            self.board_loaded = Some(std::time::Instant::now());
+            out.push(Msg::Board(load_board(&self.store, &self.plan_name, 50)));
+        }
+        let Some(w) = self.watched.as_mut() else {
+            return out;
+        };
+        match w.tail.poll() {
             Ok(recs) => {
                 if self.problem.take().is_some() {
                     out.push(Msg::Problem(None));
@@ -386,7 +529,7 @@ impl Source for ReleaseSource {
                 }
             }
         }
-        let driver = self.rdir.live_driver();
+        let driver = w.rdir.live_driver();
         if self.driver != Some(driver) {
             self.driver = Some(driver);
             out.push(Msg::Driver(driver));
@@ -405,9 +548,13 @@ impl Source for ReleaseSource {
     }
 
     fn follow(&mut self, log: Option<&str>) {
+        let Some(w) = self.watched.as_ref() else {
+            self.log = None;
+            return;
+        };
         self.log = log.map(|rel| FollowedLog {
             rel: rel.to_string(),
-            path: self.rdir.path.join(rel),
+            path: w.rdir.path.join(rel),
             file: None,
             offset: 0,
             parser: LogParser::new(super::app::LINE_CAP),
@@ -415,6 +562,80 @@ impl Source for ReleaseSource {
         });
         self.more = false;
     }
+
+    fn perform(&mut self, effect: Effect) {
+        let launcher = self.launcher.clone();
+        match effect {
+            Effect::Submit(op) => {
+                let Some(w) = self.watched.as_ref() else { return };
+                let (rdir, plan) = (w.rdir.clone(), w.plan.clone());
+                self.spawn(move || {
+                    let masker = Arc::new(
+                        plan.as_deref()
+                            .map(crate::engine::driver::masker_for)
+                            .unwrap_or_else(|| crate::engine::output::Masker::new(Vec::<String>::new())),
+                    );
+                    let result = crate::engine::request::submit(&rdir, masker, &launcher.actor(), &op)
+                        .map_err(|e| e.to_string())
+                        .and_then(|sub| {
+                            // Like the CLI: a request for the driver starts one when none is alive.
+                            if op.for_driver() && rdir.live_driver().is_none() {
+                                launcher.start_driver(&rdir)?;
+                            }
+                            Ok(sub.seq)
+                        });
+                    Msg::Submitted { op, result }
+                });
+            }
+            Effect::Suggest => self.spawn(move || Msg::Suggested(launcher.suggest())),
+            Effect::StartRelease { version, rtype } => {
+                self.spawn(move || Msg::Started(launcher.start_release(&version, rtype).map(|r| r.id)))
+            }
+            Effect::Resume => {
+                let Some(w) = self.watched.as_ref() else { return };
+                let rdir = w.rdir.clone();
+                self.spawn(move || Msg::Started(launcher.start_driver(&rdir).map(|()| rdir.id.clone())));
+            }
+            Effect::Open(id) => match self.store.find(Some(&self.plan_name), Some(&id)) {
+                Ok(rdir) => {
+                    self.watch(&rdir, None);
+                    let _ = self.answers_tx.send(Msg::Opened(id));
+                }
+                Err(e) => {
+                    let _ = self
+                        .answers_tx
+                        .send(Msg::Problem(Some(format!("open {id}: {e}"))));
+                }
+            },
+            Effect::Bell => {
+                use std::io::Write;
+                let mut out = io::stdout();
+                let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
+            Effect::FollowLog(_) | Effect::Quit(_) | Effect::Suspend => {}
+        }
+    }
+}
+
+/// Like [`crate::journal::watch_changes`] for one folder, not its subfolders: a new release
+/// folder appearing in the plan's folder.
+fn watch_folder(
+    path: &std::path::Path,
+    on_change: impl Fn() + Send + 'static,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if res.is_ok_and(|e| {
+            matches!(
+                e.kind,
+                notify::EventKind::Create(_) | notify::EventKind::Remove(_)
+            )
+        }) {
+            on_change();
+        }
+    })
+    .and_then(|mut w| w.watch(path, notify::RecursiveMode::NonRecursive).map(|()| w))
+    .ok()
 }
 
 /// The board rows of `plan`'s releases (newest first, at most `max`).

@@ -64,16 +64,65 @@ impl Key {
     }
 }
 
+/// Where a binding applies. Keys are looked up in the active layers, most specific first, then
+/// in [`Layer::Global`]: `n` is "next match" while a search is active in the output pane and "new
+/// release" everywhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    Global,
+    Board,
+    Pipeline,
+    Output,
+    Checklist,
+    /// The output pane while a search is active.
+    Search,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 6] = [
+        Layer::Global,
+        Layer::Board,
+        Layer::Pipeline,
+        Layer::Output,
+        Layer::Checklist,
+        Layer::Search,
+    ];
+
+    /// The layer's name in the settings file (`[keys.search]`) and in help.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Global => "global",
+            Layer::Board => "board",
+            Layer::Pipeline => "pipeline",
+            Layer::Output => "output",
+            Layer::Checklist => "checklist",
+            Layer::Search => "search",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|l| l.name() == name)
+    }
+}
+
+/// One binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub layer: Layer,
+    pub key: Key,
+    pub action: Action,
+}
+
 /// Bindings, in the order help lists them.
 #[derive(Debug, Clone)]
 pub struct Keymap {
-    pub bindings: Vec<(Key, Action)>,
+    pub bindings: Vec<Binding>,
 }
 
 impl Default for Keymap {
     fn default() -> Self {
         use KeyCode::*;
-        let bindings = vec![
+        let global = [
             (Key::plain(Up), Action::Up),
             (Key::ch('k'), Action::Up),
             (Key::plain(Down), Action::Down),
@@ -82,60 +131,124 @@ impl Default for Keymap {
             (Key::ch('h'), Action::Left),
             (Key::plain(Right), Action::Right),
             (Key::ch('l'), Action::Right),
+            (Key::plain(Enter), Action::Open),
             (Key::plain(Tab), Action::FocusNext),
             (Key::plain(BackTab), Action::FocusPrev),
-            (Key::ch('G'), Action::Follow),
-            (Key::plain(End), Action::Follow),
-            (Key::plain(PageUp), Action::PageUp),
-            (Key::plain(PageDown), Action::PageDown),
             (Key::ch('1'), Action::Tab(0)),
             (Key::ch('2'), Action::Tab(1)),
             (Key::ch('3'), Action::Tab(2)),
             (Key::ch('4'), Action::Tab(3)),
+            (Key::ch('5'), Action::Tab(4)),
             (Key::ch('?'), Action::Help),
+            (Key::ch(':'), Action::Palette),
             (Key::plain(Esc), Action::Back),
             (Key::ch('q'), Action::Quit),
             (Key::ctrl('c'), Action::Quit),
             (Key::ctrl('z'), Action::Suspend),
+            (Key::ch('G'), Action::Follow),
+            (Key::plain(End), Action::Follow),
+            (Key::ch('g'), Action::Top),
+            (Key::plain(Home), Action::Top),
+            (Key::plain(PageUp), Action::PageUp),
+            (Key::plain(PageDown), Action::PageDown),
+            (Key::ch('/'), Action::Search),
+            (Key::ch('w'), Action::Wrap),
+            (Key::ch('T'), Action::Timestamps),
+            (Key::ch('y'), Action::Copy),
+            (Key::ch('m'), Action::MouseCapture),
+            (Key::ch('o'), Action::Pager),
+            (Key::ch('+'), Action::SplitPane),
+            (Key::ch('x'), Action::ClosePane),
+            (Key::ch('z'), Action::Zoom),
+            (Key::ch('f'), Action::Filter),
+            (Key::ch('a'), Action::Approve),
+            (Key::ch('t'), Action::Tick),
+            (Key::ch('e'), Action::Recheck),
+            (Key::ch('r'), Action::Retry),
+            (Key::ch('s'), Action::Skip),
+            (Key::ch('c'), Action::Cancel),
+            (Key::ch('R'), Action::Rollback),
+            (Key::ch('n'), Action::NewRelease),
+            (Key::ch('u'), Action::Resume),
+            (Key::ch('D'), Action::RefreshDrift),
         ];
+        let search = [
+            (Key::ch('n'), Action::SearchNext),
+            (Key::ch('N'), Action::SearchPrev),
+        ];
+        let bindings = global
+            .into_iter()
+            .map(|(key, action)| Binding {
+                layer: Layer::Global,
+                key,
+                action,
+            })
+            .chain(search.into_iter().map(|(key, action)| Binding {
+                layer: Layer::Search,
+                key,
+                action,
+            }))
+            .collect();
         Keymap { bindings }
     }
 }
 
 impl Keymap {
-    pub fn lookup(&self, key: Key) -> Option<Action> {
-        self.bindings.iter().find(|(k, _)| *k == key).map(|(_, a)| *a)
+    /// The action of `key` in the first of `layers` that binds it, else in the global layer.
+    pub fn lookup(&self, layers: &[Layer], key: Key) -> Option<Action> {
+        layers
+            .iter()
+            .chain(std::iter::once(&Layer::Global))
+            .find_map(|l| {
+                self.bindings
+                    .iter()
+                    .find(|b| b.layer == *l && b.key == key)
+                    .map(|b| b.action)
+            })
     }
 
-    /// Every action with all its keys, in binding order: `("↑/k", Up)`.
-    pub fn grouped(&self) -> Vec<(String, Action)> {
-        let mut out: Vec<(Vec<String>, Action)> = Vec::new();
-        for (k, a) in &self.bindings {
-            match out.iter_mut().find(|(_, b)| b == a) {
-                Some((keys, _)) => keys.push(k.label()),
-                None => out.push((vec![k.label()], *a)),
+    /// The first key bound to `action` (in any layer), as help writes it.
+    pub fn key_of(&self, action: Action) -> Option<String> {
+        self.bindings
+            .iter()
+            .find(|b| b.action == action)
+            .map(|b| b.key.label())
+    }
+
+    /// Every (layer, action) with all its keys, in binding order: `(Global, "↑/k", Up)`.
+    pub fn grouped(&self) -> Vec<(Layer, String, Action)> {
+        let mut out: Vec<(Layer, Vec<String>, Action)> = Vec::new();
+        for b in &self.bindings {
+            match out.iter_mut().find(|(l, _, a)| *a == b.action && *l == b.layer) {
+                Some((_, keys, _)) => keys.push(b.key.label()),
+                None => out.push((b.layer, vec![b.key.label()], b.action)),
             }
         }
-        out.into_iter().map(|(keys, a)| (keys.join("/"), a)).collect()
+        out.into_iter()
+            .map(|(l, keys, a)| (l, keys.join("/"), a))
+            .collect()
     }
 
     /// Status bar hints: `q quit  ? help  Tab pane  ↑↓ move  G follow` (the first key of each
-    /// hinted action; actions sharing a hint word share the entry).
+    /// hinted global action; actions sharing a hint word share the entry).
     pub fn hints(&self) -> Vec<(String, &'static str)> {
         let mut out: Vec<(String, &'static str, Vec<Action>)> = Vec::new();
-        for (k, a) in &self.bindings {
+        for b in self.bindings.iter().filter(|b| b.layer == Layer::Global) {
+            let (k, a) = (b.key, b.action);
             let Some(h) = a.hint() else { continue };
             match out.iter_mut().find(|(_, w, _)| *w == h) {
-                Some((keys, _, acts)) if !acts.contains(a) => {
+                Some((keys, _, acts)) if !acts.contains(&a) => {
                     keys.push_str(&k.label());
-                    acts.push(*a);
+                    acts.push(a);
                 }
                 Some(_) => {}
-                None => out.push((k.label(), h, vec![*a])),
+                None => out.push((k.label(), h, vec![a])),
             }
         }
         // Most important first.
-        let order = ["quit", "help", "pane", "move", "follow"];
+        let order = [
+            "quit", "help", "approve", "rollback", "palette", "pane", "move", "follow",
+        ];
         out.sort_by_key(|(_, h, _)| order.iter().position(|o| o == h).unwrap_or(order.len()));
         out.into_iter().map(|(k, h, _)| (k, h)).collect()
     }

@@ -7,26 +7,47 @@ pub mod event_loop;
 #[doc(hidden)]
 pub mod fixture;
 pub mod keymap;
+pub mod modal;
+pub mod output_pane;
 pub mod terminal;
 pub mod theme;
 pub mod views;
 
 use std::io;
+use std::sync::Arc;
 
 use crate::journal::{ReleaseDir, Store};
+use crate::plan::Plan;
 
-/// Open the cockpit on `rdir` in this terminal until the user quits (or, with `exit_when_done`,
-/// until the release reaches a final state). Returns the exit code: 0 on quit, `run`'s exit code
-/// for a release that finished with `exit_when_done`. The terminal is restored in every case.
-pub fn open(rdir: &ReleaseDir, store: &Store, exit_when_done: bool) -> io::Result<u8> {
+/// How the cockpit was asked to behave.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Quit when the watched release reaches a final state, with `run`'s exit code.
+    pub exit_when_done: bool,
+}
+
+/// Open the cockpit on `rdir` (or on the start screen of `plan` when there is no release yet) in
+/// this terminal until the user quits (or, with `exit_when_done`, until the release reaches a
+/// final state). Returns the exit code: 0 on quit, `run`'s exit code for a release that finished
+/// with `exit_when_done`. The terminal is restored in every case.
+pub fn open(
+    store: Store,
+    plan_name: &str,
+    rdir: Option<&ReleaseDir>,
+    plan: Option<Arc<Plan>>,
+    launcher: Arc<dyn event_loop::Launcher>,
+    opts: Options,
+) -> io::Result<u8> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let mut ui = app::UiState::new(keymap::Keymap::default(), theme::Theme::from_env());
-        ui.exit_when_done = exit_when_done;
-        ui.update(app::Msg::Board(event_loop::load_board(store, &rdir.plan, 50)));
-        let mut source = event_loop::ReleaseSource::new(rdir);
+        ui.exit_when_done = opts.exit_when_done;
+        if rdir.is_none() {
+            ui.focus = app::Focus::Pipeline;
+        }
+        let mut source = event_loop::ReleaseSource::new(store, plan_name, rdir, plan, launcher);
         let (guard, mut term) = terminal::TerminalGuard::enter()?;
         if std::env::var_os("FLIGHTDECK_TEST_PANIC").is_some() {
             // For the end-to-end test of the panic hook: the terminal must come back.

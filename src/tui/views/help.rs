@@ -1,4 +1,5 @@
-//! The help overlay, generated from the keymap.
+//! The help overlay, generated from the keymap: every action with its keys, by layer, in as many
+//! columns as the screen needs.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,14 +8,29 @@ use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::{block, fit_line};
 use crate::tui::app::UiState;
+use crate::tui::keymap::Layer;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
-    let keys = ui.keymap.grouped();
-    let key_w = keys.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-    let want_w = (key_w + 2 + 50 + 2) as u16;
-    let want_h = (keys.len() + 2) as u16;
+    let entries: Vec<(String, &'static str)> = ui
+        .keymap
+        .grouped()
+        .into_iter()
+        .map(|(layer, keys, a)| {
+            let keys = match layer {
+                Layer::Global => keys,
+                l => format!("{keys} ({})", l.name()),
+            };
+            (keys, a.describe())
+        })
+        .collect();
+    let key_w = entries.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let col_w = key_w + 2 + 48;
+    let rows_avail = usize::from(area.height.saturating_sub(2)).max(1);
+    let ncols = entries.len().div_ceil(rows_avail).max(1);
+    let nrows = entries.len().div_ceil(ncols);
+    let want_w = (col_w * ncols + 2 * ncols) as u16;
     let w = want_w.min(area.width);
-    let h = want_h.min(area.height);
+    let h = (nrows as u16 + 2).min(area.height);
     let rect = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -25,18 +41,27 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
     let b = block(" Keys (Esc or ? closes) ".into(), ui, true, rect.width);
     let inner = b.inner(rect);
     b.render(rect, buf);
-    let width = usize::from(inner.width);
-    let lines: Vec<Line> = keys
-        .iter()
-        .map(|(k, a)| {
-            fit_line(
-                Line::from(vec![
-                    Span::styled(format!("{k:<key_w$}  "), ui.theme.key()),
-                    Span::raw(a.describe()),
-                ]),
-                width,
-            )
-        })
-        .collect();
-    Paragraph::new(lines).render(inner, buf);
+    let per_col = usize::from(inner.width) / ncols;
+    for (c, chunk) in entries.chunks(nrows).enumerate() {
+        let x = inner.x + (c * per_col) as u16;
+        let col = Rect {
+            x,
+            y: inner.y,
+            width: (per_col as u16).min(inner.right().saturating_sub(x)),
+            height: inner.height,
+        };
+        let lines: Vec<Line> = chunk
+            .iter()
+            .map(|(k, d)| {
+                fit_line(
+                    Line::from(vec![
+                        Span::styled(format!("{k:<key_w$}  "), ui.theme.key()),
+                        Span::raw(*d),
+                    ]),
+                    per_col.saturating_sub(1),
+                )
+            })
+            .collect();
+        Paragraph::new(lines).render(col, buf);
+    }
 }

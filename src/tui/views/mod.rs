@@ -1,10 +1,13 @@
 //! Pure render functions of the cockpit's state and `now`: no clock, no I/O.
 
 mod board;
-mod gates;
+mod checklist;
+mod drift;
 mod help;
+mod modal;
 mod output;
 mod pipeline;
+mod start;
 mod statusbar;
 
 use chrono::{DateTime, Utc};
@@ -44,7 +47,7 @@ pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
                     Constraint::Length(1),
                 ],
             );
-            let [b, p, g] = cols(
+            let [b, p, e] = cols(
                 top,
                 [
                     Constraint::Percentage(26),
@@ -52,9 +55,11 @@ pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
                     Constraint::Percentage(32),
                 ],
             );
+            let [d, g] = rows(e, [Constraint::Percentage(40), Constraint::Percentage(60)]);
             board::render(buf, b, ui, now, ui.focus == Focus::Board);
-            pipeline::render(buf, p, ui, now, ui.focus == Focus::Pipeline);
-            gates::render(buf, g, ui, false);
+            middle(buf, p, ui, now);
+            drift::render(buf, d, ui, ui.focus == Focus::Drift);
+            checklist::render(buf, g, ui, ui.focus == Focus::Checklist);
             output::render(buf, out, ui, ui.focus == Focus::Output);
             statusbar::render(buf, bar, ui, now);
         }
@@ -70,8 +75,13 @@ pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
             let [left, p] = cols(top, [Constraint::Percentage(45), Constraint::Percentage(55)]);
             let [b, g] = rows(left, [Constraint::Percentage(50), Constraint::Percentage(50)]);
             board::render(buf, b, ui, now, ui.focus == Focus::Board);
-            gates::render(buf, g, ui, false);
-            pipeline::render(buf, p, ui, now, ui.focus == Focus::Pipeline);
+            // Two columns: the drift pane shares the lower left with the checklist.
+            if ui.focus == Focus::Drift {
+                drift::render(buf, g, ui, true);
+            } else {
+                checklist::render(buf, g, ui, ui.focus == Focus::Checklist);
+            }
+            middle(buf, p, ui, now);
             output::render(buf, out, ui, ui.focus == Focus::Output);
             statusbar::render(buf, bar, ui, now);
         }
@@ -83,15 +93,23 @@ pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
             render_tabs(buf, tabs, ui);
             match ui.focus {
                 Focus::Board => board::render(buf, body, ui, now, true),
-                Focus::Pipeline => pipeline::render(buf, body, ui, now, true),
+                Focus::Pipeline => middle(buf, body, ui, now),
                 Focus::Output => output::render(buf, body, ui, true),
-                Focus::Gates => gates::render(buf, body, ui, true),
+                Focus::Drift => drift::render(buf, body, ui, true),
+                Focus::Checklist => checklist::render(buf, body, ui, true),
             }
             statusbar::render(buf, bar, ui, now);
         }
     }
-    if ui.help {
-        help::render(buf, area, ui);
+    modal::render(buf, area, ui);
+}
+
+/// The middle pane: the pipeline, or the start screen when no release is open.
+fn middle(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
+    if ui.release.id.is_empty() {
+        start::render(buf, area, ui, ui.focus == Focus::Pipeline);
+    } else {
+        pipeline::render(buf, area, ui, now, ui.focus == Focus::Pipeline);
     }
 }
 

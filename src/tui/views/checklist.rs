@@ -1,0 +1,137 @@
+//! The checklist pane: the gates (one line each), then the selected gate's checklist (ticked by
+//! whom, the automatic checks' results) and its approvals (who, when, how many still needed).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::{block, fit, fit_line};
+use crate::tui::app::UiState;
+use crate::tui::theme::Glyph;
+
+pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
+    let st = &ui.release;
+    let b = block(
+        format!(" Checklist · gates ({}) ", st.gates.len()),
+        ui,
+        focused,
+        area.width,
+    );
+    let inner = b.inner(area);
+    b.render(area, buf);
+    let width = usize::from(inner.width);
+    if inner.height == 0 || width == 0 {
+        return;
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    if st.gates.is_empty() {
+        lines.push(Line::from(fit("no gates for this release", width)));
+    }
+    let selected = ui.selected_gate();
+    for (gi, g) in st.gates.iter().enumerate() {
+        let glyph = if g.satisfied() {
+            Glyph::Succeeded
+        } else if g.reached_by.is_some() {
+            Glyph::Gated
+        } else {
+            Glyph::Pending
+        };
+        let reached = match &g.reached_by {
+            Some(s) => format!(", reached by {s}"),
+            None => String::new(),
+        };
+        let mut line = Line::from(vec![
+            Span::styled(format!("{} ", glyph.symbol(0)), ui.theme.glyph(glyph)),
+            Span::raw(format!(
+                "{}: {}/{} items, {}/{} approvals{reached}",
+                g.decl.name,
+                g.items_done(),
+                g.decl.checklist.len(),
+                g.approvals.len(),
+                g.decl.approvals
+            )),
+        ]);
+        if Some(gi) == selected && st.gates.len() > 1 {
+            line = line.style(ui.theme.selected(false));
+        }
+        lines.push(fit_line(line, width));
+    }
+    if let Some(g) = selected.and_then(|i| st.gates.get(i)) {
+        if st.gates.len() > 1 {
+            lines.push(Line::from(fit(&format!("── {} ──", g.decl.name), width)));
+        }
+        for (i, (text, auto)) in g.decl.checklist.iter().enumerate() {
+            let (mark, who) = if *auto {
+                match g.checks[i].as_ref().map(|c| &c.outcome) {
+                    None => (Glyph::Pending, "check not run".to_string()),
+                    Some(None) => (Glyph::Running, "checking".to_string()),
+                    Some(Some(o)) if o.is_success() => (Glyph::Succeeded, "check passed".to_string()),
+                    Some(Some(_)) => (Glyph::Failed, "check failed".to_string()),
+                }
+            } else if let Some(m) = &g.ticks[i] {
+                let note = if m.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", m.note)
+                };
+                (
+                    Glyph::Succeeded,
+                    format!("ticked by {} at {}{note}", m.actor, m.at.format("%H:%M:%S")),
+                )
+            } else {
+                (Glyph::Pending, "needs a tick".to_string())
+            };
+            // The item on one line, who/what on the next: both readable in a narrow column.
+            let mut line = Line::from(vec![
+                Span::raw("  "),
+                Span::styled(format!("{} ", mark.symbol(0)), ui.theme.glyph(mark)),
+                Span::raw(format!("{}. {text}", i + 1)),
+            ]);
+            if focused && i == ui.item {
+                line = line.style(ui.theme.selected(true));
+            }
+            lines.push(fit_line(line, width));
+            let kind = if *auto { "automatic" } else { "manual" };
+            let line = Line::from(Span::styled(format!("       {kind}: {who}"), ui.theme.dim()));
+            lines.push(fit_line(line, width));
+        }
+        for a in &g.approvals {
+            let note = if a.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", a.note)
+            };
+            lines.push(fit_line(
+                Line::from(vec![
+                    Span::raw("  "),
+                    Span::styled(
+                        format!("{} ", Glyph::Succeeded.symbol(0)),
+                        ui.theme.glyph(Glyph::Succeeded),
+                    ),
+                    Span::raw(format!(
+                        "approved by {} at {}{note}",
+                        a.actor,
+                        a.at.format("%H:%M:%S")
+                    )),
+                ]),
+                width,
+            ));
+        }
+        let still = (g.decl.approvals as usize).saturating_sub(g.approvals.len());
+        if still > 0 {
+            lines.push(fit_line(
+                Line::from(vec![
+                    Span::raw("  "),
+                    Span::styled(
+                        format!("{} ", Glyph::Gated.symbol(0)),
+                        ui.theme.glyph(Glyph::Gated),
+                    ),
+                    Span::raw(format!("{still} more approval(s) needed")),
+                ]),
+                width,
+            ));
+        }
+    }
+    Paragraph::new(lines).render(inner, buf);
+}

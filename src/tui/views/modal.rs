@@ -1,0 +1,164 @@
+//! Overlays: confirmations (with the rollback preview and the typed environment name), text
+//! prompts, the command palette and the new-release form.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Widget};
+
+use super::{block, fit, fit_line};
+use crate::tui::app::UiState;
+use crate::tui::modal::{Confirm, Modal, Palette, Prompt, StartForm};
+use crate::tui::theme::Glyph;
+
+pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
+    match &ui.modal {
+        Some(Modal::Help) => super::help::render(buf, area, ui),
+        Some(Modal::Confirm(c)) => confirm(buf, area, ui, c),
+        Some(Modal::Prompt(p)) => prompt(buf, area, ui, p),
+        Some(Modal::Palette(p)) => palette(buf, area, ui, p),
+        Some(Modal::Start(f)) => start(buf, area, ui, f),
+        None => {}
+    }
+}
+
+/// A centred box for `lines` (at most the area).
+fn frame(buf: &mut Buffer, area: Rect, ui: &UiState, title: &str, lines: Vec<Line<'_>>, min_w: usize) {
+    let want_w = lines
+        .iter()
+        .map(|l| l.width())
+        .max()
+        .unwrap_or(0)
+        .max(min_w)
+        .max(title.len() + 4)
+        + 4;
+    let w = (want_w as u16).min(area.width);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let rect = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    Clear.render(rect, buf);
+    let b = block(format!(" {title} "), ui, true, rect.width);
+    let inner = b.inner(rect);
+    b.render(rect, buf);
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = lines.into_iter().map(|l| fit_line(l, width)).collect();
+    Paragraph::new(lines).render(inner, buf);
+}
+
+fn input_line<'a>(label: &str, text: &str, ui: &UiState) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(label.to_string(), ui.theme.key()),
+        Span::raw(text.to_string()),
+        Span::styled("▏", ui.theme.key()),
+    ])
+}
+
+fn error_line<'a>(e: &str, ui: &UiState) -> Line<'a> {
+    Line::from(Span::styled(
+        format!("{} {e}", Glyph::Failed.symbol(0)),
+        ui.theme.glyph(Glyph::Failed),
+    ))
+}
+
+fn confirm(buf: &mut Buffer, area: Rect, ui: &UiState, c: &Confirm) {
+    let mut lines: Vec<Line> = c.body.iter().map(|l| Line::from(l.clone())).collect();
+    lines.push(Line::from(""));
+    match &c.typed {
+        Some(env) => {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", Glyph::Gated.symbol(0)), ui.theme.warn()),
+                Span::styled(format!("{env} is a protected environment."), ui.theme.warn()),
+            ]));
+            lines.push(Line::from(format!(
+                "Type `{env}` and press Enter to confirm; Esc cancels."
+            )));
+            lines.push(input_line("> ", &c.input.text, ui));
+        }
+        None => lines.push(Line::from(vec![
+            Span::styled("y", ui.theme.key()),
+            Span::raw("/"),
+            Span::styled("Enter", ui.theme.key()),
+            Span::raw(" confirm   "),
+            Span::styled("n", ui.theme.key()),
+            Span::raw("/"),
+            Span::styled("Esc", ui.theme.key()),
+            Span::raw(" cancel"),
+        ])),
+    }
+    if let Some(e) = &c.error {
+        lines.push(error_line(e, ui));
+    }
+    frame(buf, area, ui, &c.title, lines, 40);
+}
+
+fn prompt(buf: &mut Buffer, area: Rect, ui: &UiState, p: &Prompt) {
+    let mut lines = vec![input_line("> ", &p.input.text, ui)];
+    lines.push(Line::from(Span::styled(
+        "Enter: done   Esc: cancel",
+        ui.theme.dim(),
+    )));
+    if let Some(e) = &p.error {
+        lines.push(error_line(e, ui));
+    }
+    frame(buf, area, ui, &p.title(), lines, 50);
+}
+
+fn palette(buf: &mut Buffer, area: Rect, ui: &UiState, p: &Palette) {
+    let matches = p.matches(&ui.keymap);
+    let room = usize::from(area.height.saturating_sub(4)).clamp(1, 16);
+    let first = p.selected.saturating_sub(room - 1);
+    let mut lines = vec![input_line(": ", &p.input.text, ui)];
+    if matches.is_empty() {
+        lines.push(Line::from(Span::styled("no action matches", ui.theme.dim())));
+    }
+    for (i, (a, key)) in matches.iter().enumerate().skip(first).take(room) {
+        let mut line = Line::from(vec![
+            Span::styled(format!("{:<8}", key.clone().unwrap_or_default()), ui.theme.key()),
+            Span::raw(format!("{:<16} ", a.name())),
+            Span::styled(a.describe(), ui.theme.dim()),
+        ]);
+        if i == p.selected {
+            line = line.style(ui.theme.selected(true));
+        }
+        lines.push(line);
+    }
+    frame(
+        buf,
+        area,
+        ui,
+        "Command palette (↑↓ choose, Enter run, Esc close)",
+        lines,
+        70,
+    );
+}
+
+fn start(buf: &mut Buffer, area: Rect, ui: &UiState, f: &StartForm) {
+    let mut lines = vec![input_line("version: ", &f.version.text, ui)];
+    let mut types = vec![Span::styled("type:    ", ui.theme.key())];
+    for t in crate::plan::ReleaseType::ALL {
+        let style = if t == f.rtype {
+            ui.theme.selected(true)
+        } else {
+            ui.theme.dim()
+        };
+        types.push(Span::styled(format!(" {t} "), style));
+        types.push(Span::raw(" "));
+    }
+    lines.push(Line::from(types));
+    lines.push(Line::from(Span::styled(
+        fit(f.suggestion.as_deref().unwrap_or("asking `flightdeck next`…"), 70),
+        ui.theme.dim(),
+    )));
+    lines.push(Line::from(Span::styled(
+        "Enter: start (detached driver)   ↑↓/Tab: type   Esc: cancel",
+        ui.theme.dim(),
+    )));
+    if let Some(e) = &f.error {
+        lines.push(error_line(e, ui));
+    }
+    frame(buf, area, ui, "New release", lines, 60);
+}
