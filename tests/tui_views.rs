@@ -204,3 +204,86 @@ fn truncated_text_ends_with_an_ellipsis() {
     let s = text(t.backend().buffer());
     assert!(s.contains('…'), "{s}");
 }
+
+/// Press keys on a UI state (through the reducer, as a person would).
+fn press(ui: &mut UiState, keys: &str) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for c in keys.chars() {
+        ui.update(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+    }
+}
+
+#[test]
+fn rollback_preview_with_typed_confirmation_at_three_sizes() {
+    for (w, h) in [(160, 48), (100, 30), (80, 24)] {
+        let buf = snap(
+            &format!("rollback_confirm_{w}x{h}"),
+            &fixture::mid_run(),
+            w,
+            h,
+            |ui| press(ui, "Rpro"),
+        );
+        let t = text(&buf);
+        assert!(t.contains("Roll back release 2.4.0?"), "{t}");
+        assert!(t.contains("prod is a protected environment."), "{t}");
+        assert!(t.contains("> pro"), "what was typed shows: {t}");
+        // The warning reads without colour too: its own symbol, and yellow with colour.
+        let (x, y) = find(&buf, "prod is a protected");
+        assert_eq!(buf[(x, y)].fg, Color::Yellow);
+        assert_eq!(buf[(x - 2, y)].symbol(), "⏸");
+    }
+}
+
+#[test]
+fn checklist_and_approval_confirmation_at_160x48() {
+    let buf = snap("approve_confirm_160x48", &fixture::gated(), 160, 48, |ui| {
+        press(ui, "a")
+    });
+    let t = text(&buf);
+    assert!(t.contains("Approve gate signoff?"), "{t}");
+    assert!(t.contains("1 of 2 approvals so far (bob)"), "{t}");
+    assert!(t.contains("manual: ticked by alice at 10:04:00"), "{t}");
+    assert!(t.contains("1 more approval(s) needed"), "{t}");
+}
+
+#[test]
+fn palette_and_new_release_form() {
+    let buf = snap("palette_100x30", &fixture::mid_run(), 100, 30, |ui| {
+        press(ui, ":retr")
+    });
+    let t = text(&buf);
+    assert!(t.contains(": retr"), "{t}");
+    assert!(t.contains("retry the selected stage or target"), "{t}");
+    let buf = snap("new_release_80x24", &fixture::failed(), 80, 24, |ui| {
+        press(ui, "n");
+        ui.update(Msg::Suggested(Ok((
+            "2.5.0".into(),
+            flightdeck::plan::ReleaseType::Minor,
+        ))));
+    });
+    let t = text(&buf);
+    assert!(t.contains("version: 2.5.0"), "{t}");
+    assert!(t.contains("suggested by `flightdeck next`: 2.5.0 (minor)"), "{t}");
+    // The chosen type is in reverse video (readable without colour).
+    let (x, y) = find(&buf, " minor ");
+    assert!(buf[(x + 1, y)].modifier.contains(Modifier::REVERSED));
+}
+
+#[test]
+fn start_screen_without_releases() {
+    for (w, h) in [(160, 48), (80, 24)] {
+        let mut ui = UiState::new(
+            flightdeck::tui::keymap::Keymap::default(),
+            flightdeck::tui::theme::Theme { color: true },
+        );
+        ui.update(Msg::Resize(w, h));
+        ui.update(Msg::Plan(Some(std::sync::Arc::new(fixture::plan()))));
+        let t = draw(&ui, w, h);
+        insta::assert_snapshot!(format!("start_screen_{w}x{h}"), t.backend());
+        let s = text(t.backend().buffer());
+        assert!(s.contains("No release is open. Press n to start one."), "{s}");
+        assert!(s.contains("deploy-eu  [prod]  needs test"), "{s}");
+        assert!(s.contains("prod (protected): eu-1, eu-2"), "{s}");
+        assert!(s.contains("signoff: 2 approval(s), 2 checklist item(s)"), "{s}");
+    }
+}

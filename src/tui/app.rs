@@ -433,7 +433,8 @@ impl UiState {
             }
             Msg::Driver(d) => {
                 self.driver = d;
-                // Opening an unfinished release nobody drives: offer to resume it (once).
+                // An unfinished release nobody drives (opened so, or its driver died): offer to
+                // resume it, once.
                 if d.is_none()
                     && !self.offered_resume
                     && !self.release.id.is_empty()
@@ -442,9 +443,6 @@ impl UiState {
                 {
                     self.offered_resume = true;
                     self.modal = Some(Self::resume_offer(&self.release));
-                }
-                if d.is_some() {
-                    self.offered_resume = true;
                 }
             }
             Msg::Plan(p) => self.plan = p,
@@ -1006,13 +1004,18 @@ impl UiState {
             return;
         };
         let g = &self.release.gates[gi];
-        let item = if self.focus == Focus::Checklist || !self.auto_select {
+        let item = if self.focus == Focus::Checklist {
             self.item
         } else {
-            // Not chosen: the first manual item still open.
-            (0..g.decl.checklist.len())
-                .find(|&i| !g.decl.checklist[i].1 && g.ticks[i].is_none())
-                .unwrap_or(self.item)
+            // Not chosen in the checklist: the first manual item still open.
+            match (0..g.decl.checklist.len()).find(|&i| !g.decl.checklist[i].1 && g.ticks[i].is_none()) {
+                Some(i) => i,
+                None => {
+                    let name = g.decl.name.clone();
+                    self.say(format!("gate {name}: every manual item is ticked"), false);
+                    return;
+                }
+            }
         };
         match g.decl.checklist.get(item) {
             None => self.say(format!("gate {} has no checklist items", g.decl.name), true),

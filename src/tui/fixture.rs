@@ -251,6 +251,60 @@ pub fn gated() -> Journal {
     j
 }
 
+/// The plan of the sample releases: `prod` (the fan-out's environment) is protected.
+pub const PLAN: &str = r#"
+[plan]
+name = "shop"
+
+[environments.prod]
+targets = ["eu-1", "eu-2", "eu-3", "eu-4", "eu-5", "eu-6"]
+protected = true
+
+[gates.signoff]
+approvals = 2
+checklist = [
+  { item = "Release notes reviewed" },
+  { item = "Error budget healthy", check = "true" },
+]
+
+[[stage]]
+id = "build"
+run = "make"
+rollback = "true"
+
+[[stage]]
+id = "test"
+needs = ["build"]
+run = "make test"
+rollback = "true"
+
+[[stage]]
+id = "deploy-eu"
+needs = ["test"]
+environment = "prod"
+run = "./deploy.sh {target}"
+rollback = "./deploy.sh {target} --previous"
+
+[[stage]]
+id = "smoke"
+needs = ["deploy-eu"]
+gate = "signoff"
+run = "./smoke.sh"
+rollback = "true"
+
+[[stage]]
+id = "promote"
+needs = ["smoke"]
+run = "./promote.sh"
+rollback = "true"
+"#;
+
+/// [`PLAN`], loaded.
+pub fn plan() -> crate::plan::Plan {
+    crate::plan::load_str(PLAN, std::path::Path::new("/srv/shop/flightdeck.toml"))
+        .expect("the sample plan is valid")
+}
+
 /// A UI state holding `journal`, the plan's two earlier releases on the board, colours on, and
 /// some output (colours, stderr, an annotation, a long line) in the selected run's ring.
 pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
@@ -287,8 +341,9 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             (Event::DriverStarted { pid, .. }, _) => Some(Some(*pid)),
             _ => None,
         });
-    ui.update(Msg::Driver(live.flatten()));
+    ui.update(Msg::Plan(Some(std::sync::Arc::new(plan()))));
     ui.update(Msg::Records(journal.records.clone()));
+    ui.update(Msg::Driver(live.flatten()));
     let lines: [(LineKind, &[u8]); 5] = [
         (LineKind::Note, b"$ ./deploy.sh eu-5"),
         (LineKind::Stdout, b"\x1b[32mok\x1b[0m pulled image shop:2.4.0"),

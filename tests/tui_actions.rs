@@ -1,0 +1,403 @@
+//! The cockpit's actions through its reducer: every action, the confirmations (rollback preview,
+//! typed environment name on protected environments), pending and refused requests, the palette,
+//! the new-release form, the resume offer and the bell.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use flightdeck::engine::event::Event;
+use flightdeck::engine::request::Op;
+use flightdeck::plan::ReleaseType;
+use flightdeck::tui::app::{Effect, Focus, Msg, UiState};
+use flightdeck::tui::fixture::{self, Journal};
+use flightdeck::tui::modal::{Modal, Then};
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+fn code(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+fn typed(ui: &mut UiState, text: &str) -> Vec<Effect> {
+    text.chars().flat_map(|c| ui.update(key(c))).collect()
+}
+fn submits(fx: &[Effect]) -> Vec<Op> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::Submit(op) => Some(op.clone()),
+            _ => None,
+        })
+        .collect()
+}
+fn confirm(ui: &UiState) -> &flightdeck::tui::modal::Confirm {
+    match &ui.modal {
+        Some(Modal::Confirm(c)) => c,
+        other => panic!("expected a confirmation, got {other:?}"),
+    }
+}
+fn notice(ui: &UiState) -> (String, bool) {
+    let n = ui.notice.as_ref().expect("a notice");
+    (n.text.clone(), n.error)
+}
+
+#[test]
+fn approve_asks_first_then_submits_as_an_approval() {
+    let mut ui = fixture::ui(&fixture::gated(), (160, 48));
+    assert!(ui.update(key('a')).is_empty(), "nothing fires on one keystroke");
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Approve gate signoff?");
+    assert!(
+        c.body[0].contains("1 of 2 approvals so far (bob)"),
+        "{:?}",
+        c.body
+    );
+    // The gate guards `smoke`, which runs in no protected environment: y confirms.
+    assert_eq!(c.typed, None);
+    let fx = ui.update(key('y'));
+    assert_eq!(
+        submits(&fx),
+        [Op::Approve {
+            gate: "signoff".into(),
+            note: String::new()
+        }]
+    );
+    assert!(ui.modal.is_none());
+    // Marks count once appended: "done"; a refusal says why, as an error.
+    ui.update(Msg::Submitted {
+        op: Op::Approve {
+            gate: "signoff".into(),
+            note: String::new(),
+        },
+        result: Err("carol already approved gate `signoff`; each person's approval counts once".into()),
+    });
+    let (text, error) = notice(&ui);
+    assert!(error);
+    assert!(
+        text.contains("approve gate signoff refused: carol already approved"),
+        "{text}"
+    );
+}
+
+#[test]
+fn n_and_esc_back_out_of_a_confirmation() {
+    let mut ui = fixture::ui(&fixture::gated(), (160, 48));
+    ui.update(key('a'));
+    assert!(ui.update(key('n')).is_empty());
+    assert!(ui.modal.is_none());
+    ui.update(key('a'));
+    assert!(ui.update(code(KeyCode::Esc)).is_empty());
+    assert!(ui.modal.is_none());
+    // Any other key leaves it open and does nothing.
+    ui.update(key('a'));
+    assert!(ui.update(key('R')).is_empty());
+    assert!(matches!(ui.modal, Some(Modal::Confirm(_))));
+    assert_eq!(submits(&ui.update(code(KeyCode::Enter))).len(), 1);
+}
+
+#[test]
+fn cancel_on_a_protected_environment_needs_its_name_typed() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    ui.update(key('c'));
+    let c = confirm(&ui);
+    assert_eq!(
+        c.typed.as_deref(),
+        Some("prod"),
+        "deploy-eu runs in prod, which is protected"
+    );
+    assert!(
+        c.body.iter().any(|l| l.contains("deploy-eu/eu-5")),
+        "running runs listed: {:?}",
+        c.body
+    );
+    // y is text here, Enter refuses until the name matches.
+    assert!(ui.update(key('y')).is_empty());
+    assert!(submits(&ui.update(code(KeyCode::Enter))).is_empty());
+    assert!(
+        confirm(&ui)
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("type `prod` exactly")
+    );
+    ui.update(code(KeyCode::Backspace));
+    typed(&mut ui, "pro");
+    assert!(
+        submits(&ui.update(code(KeyCode::Enter))).is_empty(),
+        "a prefix is not the name"
+    );
+    typed(&mut ui, "d");
+    assert_eq!(submits(&ui.update(code(KeyCode::Enter))), [Op::Cancel]);
+}
+
+#[test]
+fn rollback_previews_the_order_and_targets_before_asking() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back release 2.4.0?");
+    assert_eq!(c.typed.as_deref(), Some("prod"));
+    // Newest first: the fan-out's finished targets (eu-1..3 finished together), then test, build.
+    let body = c.body.join("\n");
+    assert!(
+        body.starts_with("In this order (newest first), 5 run(s):"),
+        "{body}"
+    );
+    let pos = |s: &str| body.find(s).unwrap_or_else(|| panic!("{s} missing from\n{body}"));
+    assert!(pos("deploy-eu on eu-3") < pos("2. deploy-eu") || pos("deploy-eu on eu-1") < pos("test"));
+    assert!(pos("test (attempt 1)") < pos("build (attempt 1)"), "{body}");
+    assert!(body.contains("[prod]"), "environment shown: {body}");
+    assert_eq!(c.then, Then::Submit(Op::Rollback { stage: None }));
+    // Esc: nothing happens.
+    assert!(ui.update(code(KeyCode::Esc)).is_empty());
+    // From a stage chosen in the pipeline: only that stage and what follows it.
+    ui.focus = Focus::Pipeline;
+    ui.update(key('k'));
+    assert_eq!(ui.release.stages[ui.stage].decl.id, "test");
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back from stage test?");
+    assert!(!c.body.join("\n").contains("build"), "{:?}", c.body);
+    typed(&mut ui, "prod");
+    assert_eq!(
+        submits(&ui.update(code(KeyCode::Enter))),
+        [Op::Rollback {
+            stage: Some("test".into())
+        }]
+    );
+}
+
+#[test]
+fn tick_asks_for_an_optional_note() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    ui.update(key('t'));
+    match &ui.modal {
+        Some(Modal::Prompt(p)) => assert_eq!(
+            p.title(),
+            "Tick item 1: \"Release notes reviewed\" (note, optional)"
+        ),
+        other => panic!("{other:?}"),
+    }
+    typed(&mut ui, "read twice");
+    assert_eq!(
+        submits(&ui.update(code(KeyCode::Enter))),
+        [Op::Tick {
+            gate: "signoff".into(),
+            item: 0,
+            note: "read twice".into()
+        }]
+    );
+    // With every manual item ticked, it says so instead.
+    let mut ui = fixture::ui(&fixture::gated(), (160, 48));
+    ui.update(key('t'));
+    assert!(ui.modal.is_none());
+    assert!(notice(&ui).0.contains("every manual item is ticked"));
+    // In the checklist, the chosen item; an automatic one points to re-check.
+    ui.update(key('5'));
+    ui.focus = Focus::Checklist;
+    ui.update(key('j'));
+    ui.update(key('t'));
+    assert!(notice(&ui).0.contains("is an automatic check: `e` runs it again"));
+    assert_eq!(
+        submits(&ui.update(key('e'))),
+        [Op::Recheck {
+            gate: "signoff".into(),
+            item: 1
+        }]
+    );
+}
+
+#[test]
+fn skip_requires_a_reason() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    ui.update(key('s'));
+    assert!(submits(&ui.update(code(KeyCode::Enter))).is_empty());
+    match &ui.modal {
+        Some(Modal::Prompt(p)) => assert!(p.error.as_deref().unwrap().contains("a reason is required")),
+        other => panic!("{other:?}"),
+    }
+    typed(&mut ui, "eu-4 is decommissioned");
+    assert_eq!(
+        submits(&ui.update(code(KeyCode::Enter))),
+        [Op::Skip {
+            stage: "deploy-eu".into(),
+            reason: "eu-4 is decommissioned".into()
+        }]
+    );
+}
+
+#[test]
+fn retry_takes_the_selected_failed_target_and_shows_the_answer() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    // The selection follows what runs (eu-5); eu-4 failed, one to the left.
+    assert_eq!(ui.release.stages[ui.stage].decl.id, "deploy-eu");
+    ui.update(key('h'));
+    let fx = ui.update(key('r'));
+    let op = Op::Retry {
+        stage: "deploy-eu".into(),
+        target: Some("eu-4".into()),
+    };
+    assert_eq!(submits(&fx), [op.clone()]);
+    // Pending until the driver answers.
+    ui.update(Msg::Submitted {
+        op: op.clone(),
+        result: Ok(40),
+    });
+    assert!(ui.sent.contains_key(&40));
+    assert!(
+        notice(&ui)
+            .0
+            .contains("retry deploy-eu/eu-4 sent (#40); waiting for the driver")
+    );
+    let mut j = Journal::default();
+    j.records = fixture::mid_run().records;
+    let n = j.records.len() as i64;
+    j.push(
+        n,
+        "tester",
+        Event::RetryRequested {
+            stage: "deploy-eu".into(),
+            target: Some("eu-4".into()),
+        },
+    );
+    let seq = j.records.last().unwrap().seq;
+    j.push(
+        n + 1,
+        "driver",
+        Event::RequestHandled {
+            request: seq,
+            accepted: false,
+            message: "deploy-eu/eu-4 is still running".into(),
+        },
+    );
+    ui.update(Msg::Submitted {
+        op: op.clone(),
+        result: Ok(seq),
+    });
+    ui.update(Msg::Records(j.records[j.records.len() - 2..].to_vec()));
+    assert!(!ui.sent.contains_key(&seq));
+    let (text, error) = notice(&ui);
+    assert!(error, "{text}");
+    assert_eq!(
+        text,
+        format!("retry deploy-eu/eu-4 (#{seq}) refused: deploy-eu/eu-4 is still running")
+    );
+}
+
+#[test]
+fn a_finished_release_is_read_only() {
+    let mut ui = fixture::ui(&fixture::failed(), (160, 48));
+    for c in ['a', 't', 'r', 's', 'c', 'R', 'e', 'u'] {
+        assert!(ui.update(key(c)).is_empty(), "{c}");
+        assert!(ui.modal.is_none(), "{c}");
+        assert!(notice(&ui).0.contains("it is read-only"), "{c}: {:?}", ui.notice);
+    }
+}
+
+#[test]
+fn the_palette_finds_actions_fuzzily_and_runs_them() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    ui.update(key(':'));
+    typed(&mut ui, "rlbk");
+    match &ui.modal {
+        Some(Modal::Palette(p)) => {
+            let m = p.matches(&ui.keymap);
+            assert_eq!(m[0].0, flightdeck::tui::action::Action::Rollback, "{m:?}");
+            assert_eq!(m[0].1.as_deref(), Some("R"));
+        }
+        other => panic!("{other:?}"),
+    }
+    ui.update(code(KeyCode::Enter));
+    assert_eq!(confirm(&ui).title, "Roll back release 2.4.0?");
+    // Down/Up choose; Esc closes.
+    ui.update(code(KeyCode::Esc));
+    ui.update(key(':'));
+    typed(&mut ui, "zzzzqqq");
+    match &ui.modal {
+        Some(Modal::Palette(p)) => assert!(p.matches(&ui.keymap).is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert!(ui.update(code(KeyCode::Enter)).is_empty());
+    assert!(ui.modal.is_none());
+}
+
+#[test]
+fn a_new_release_is_prefilled_with_the_suggestion_and_opened_once_started() {
+    let mut ui = fixture::ui(&fixture::failed(), (160, 48));
+    let fx = ui.update(key('n'));
+    assert_eq!(fx, [Effect::Suggest]);
+    ui.update(Msg::Suggested(Ok(("2.5.0".into(), ReleaseType::Minor))));
+    ui.update(code(KeyCode::Down));
+    let fx = ui.update(code(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        [Effect::StartRelease {
+            version: "2.5.0".into(),
+            rtype: ReleaseType::Patch
+        }]
+    );
+    ui.update(Msg::Started(Err("release 2.5.0 exists".into())));
+    match &ui.modal {
+        Some(Modal::Start(f)) => assert_eq!(f.error.as_deref(), Some("release 2.5.0 exists")),
+        other => panic!("{other:?}"),
+    }
+    // An empty version is refused in place.
+    ui.update(Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+    assert!(ui.update(code(KeyCode::Enter)).is_empty());
+    typed(&mut ui, "2.5.1");
+    ui.update(code(KeyCode::Enter));
+    let fx = ui.update(Msg::Started(Ok("2.5.1".into())));
+    assert_eq!(fx, [Effect::Open("2.5.1".into())]);
+    assert!(ui.modal.is_none());
+    // The source switched: everything about the old release is gone, the board kept.
+    ui.update(Msg::Opened("2.5.1".into()));
+    assert_eq!(ui.release.id, "2.5.1");
+    assert!(ui.release.stages.is_empty());
+    assert_eq!(ui.board.len(), 2);
+}
+
+#[test]
+fn an_unfinished_release_without_a_driver_offers_to_resume() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    assert!(ui.modal.is_none(), "its driver is alive");
+    ui.update(Msg::Driver(None));
+    let c = confirm(&ui);
+    assert_eq!(c.then, Then::Resume);
+    assert!(c.body[1].contains("1 run(s) were left running"), "{:?}", c.body);
+    assert_eq!(ui.update(key('y')), [Effect::Resume]);
+    // Offered once; `u` offers again.
+    ui.update(Msg::Driver(Some(1)));
+    ui.update(Msg::Driver(None));
+    assert!(ui.modal.is_none());
+    ui.update(key('u'));
+    assert_eq!(confirm(&ui).then, Then::Resume);
+}
+
+#[test]
+fn the_bell_rings_once_when_the_release_needs_a_person() {
+    let mut ui = fixture::ui(&Journal::default(), (160, 48));
+    let all = fixture::gated().records;
+    let reached = all
+        .iter()
+        .position(|r| matches!(r.event, Event::GateReached { .. }))
+        .unwrap();
+    let fx = ui.update(Msg::Records(all[..reached].to_vec()));
+    assert!(!fx.contains(&Effect::Bell));
+    let fx = ui.update(Msg::Records(all[reached..reached + 1].to_vec()));
+    assert!(fx.contains(&Effect::Bell), "gate reached");
+    let fx = ui.update(Msg::Records(all[reached + 1..].to_vec()));
+    assert!(!fx.contains(&Effect::Bell), "once");
+    // Off in the settings: silent.
+    let mut ui = fixture::ui(&Journal::default(), (160, 48));
+    ui.bell = false;
+    assert!(!ui.update(Msg::Records(all)).contains(&Effect::Bell));
+}
+
+#[test]
+fn enter_on_the_board_opens_another_release() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    ui.update(key('1'));
+    assert_eq!(ui.focus, Focus::Board);
+    ui.update(key('j'));
+    assert_eq!(ui.update(code(KeyCode::Enter)), [Effect::Open("2.3.1".into())]);
+    // Enter on the watched release does nothing.
+    ui.update(key('k'));
+    assert!(ui.update(code(KeyCode::Enter)).is_empty());
+}
