@@ -234,7 +234,7 @@ fn retry_takes_the_selected_failed_target_and_shows_the_answer() {
         stage: "deploy-eu".into(),
         target: Some("eu-4".into()),
     };
-    assert_eq!(submits(&fx), [op.clone()]);
+    assert_eq!(submits(&fx), std::slice::from_ref(&op));
     // Pending until the driver answers.
     ui.update(Msg::Submitted {
         op: op.clone(),
@@ -246,8 +246,9 @@ fn retry_takes_the_selected_failed_target_and_shows_the_answer() {
             .0
             .contains("retry deploy-eu/eu-4 sent (#40); waiting for the driver")
     );
-    let mut j = Journal::default();
-    j.records = fixture::mid_run().records;
+    let mut j = Journal {
+        records: fixture::mid_run().records,
+    };
     let n = j.records.len() as i64;
     j.push(
         n,

@@ -7,7 +7,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{DEADLINE, Workspace, wait_until};
+use common::tmux::{Tmux, assert_restored};
+use common::{Workspace, wait_until};
 
 const PLAN: &str = r#"
 [plan]
@@ -28,93 +29,6 @@ gate = "signoff"
 run = "echo shipped {version}"
 "#;
 
-/// A tmux server of our own (its own socket), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
-        c
-    }
-    fn capture(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "cockpit"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn pane_title(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["display-message", "-p", "-t", "cockpit", "#{pane_title}"])
-            .output()
-            .expect("tmux display-message");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-    /// Pid of the pane's first child (the cockpit under `sh -c`).
-    fn cockpit_pid(&self) -> i32 {
-        let out = self
-            .cmd()
-            .args(["display-message", "-p", "-t", "cockpit", "#{pane_pid}"])
-            .output()
-            .expect("tmux display-message");
-        let sh = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).unwrap_or_default();
-        children
-            .split_whitespace()
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no child of the pane's shell {sh}"))
-    }
-    fn start(&self, ws: &Workspace, args: &str, env: &str, size: (u16, u16)) {
-        let exe = env!("CARGO_BIN_EXE_flightdeck");
-        let script = format!(
-            "cd '{}' && {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
-             echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; echo =DONE=; sleep 60",
-            ws.path().display(),
-            ws.data_dir().display()
-        );
-        let (w, h) = (size.0.to_string(), size.1.to_string());
-        let status = self
-            .cmd()
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                "cockpit",
-                "-x",
-                &w,
-                "-y",
-                &h,
-                "sh",
-                "-c",
-                &script,
-            ])
-            .status()
-            .expect("tmux new-session");
-        assert!(status.success());
-    }
-    fn wait_for(&self, what: &str) -> String {
-        let mut last = String::new();
-        let found = common::poll_until(DEADLINE, || {
-            last = self.capture();
-            last.contains(what)
-        });
-        assert!(found, "the pane never showed {what:?}; it shows:\n{last}");
-        last
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-    }
-}
-
 #[test]
 fn cockpit_shows_a_release_live_and_restores_the_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -130,9 +44,9 @@ fn cockpit_shows_a_release_live_and_restores_the_terminal() {
     };
     tmux.start(&ws, "cockpit --exit-when-done", "", (120, 30));
     let title_before = tmux.pane_title();
-    let screen = tmux.wait_for("ship");
-    for want in ["compile", "Pipeline", "signoff", "paused", "compiled ok"] {
-        assert!(screen.contains(want), "missing {want:?}:\n{screen}");
+    // Each part may arrive in a later frame than the others: wait for each.
+    for want in ["ship", "compile", "Pipeline", "signoff", "paused", "compiled ok"] {
+        tmux.wait_for(want);
     }
     // The child's title escape never reached the terminal.
     assert_eq!(tmux.pane_title(), title_before);
@@ -180,15 +94,6 @@ fn q_quits_and_the_release_goes_on() {
     assert!(after.contains("EXIT=0"), "{after}");
     assert!(after.contains("goes on in its driver"), "{after}");
     assert_eq!(ws.status("2.0.0")["state"], "paused");
-}
-
-/// The line `stty -a` printed after the cockpit ended shows the terminal's normal mode.
-fn assert_restored(screen: &str) {
-    let modes = screen.lines().find(|l| l.contains("icanon")).unwrap_or_default();
-    assert!(
-        modes.contains("icanon") && !modes.contains("-icanon") && !modes.contains("-echo"),
-        "terminal not restored: {modes:?}\n{screen}"
-    );
 }
 
 #[test]
@@ -302,6 +207,7 @@ fn ctrl_z_suspends_and_fg_redraws() {
     let screen = tmux.wait_for("Pipeline");
     assert!(screen.contains("ship"), "redrawn in full:\n{screen}");
     keys(&["q"]);
+    tmux.wait_for("reattaches");
     keys(&["echo EX\"\"IT=$?; echo =DO\"\"NE=", "Enter"]);
     let after = tmux.wait_for("=DONE=");
     assert!(after.contains("EXIT=0"), "{after}");

@@ -419,6 +419,8 @@ impl UiState {
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         let mut fx = Vec::new();
         match msg {
+            // Keys typed after quitting belong to whatever runs next in the terminal, not to us.
+            Msg::Key(_) if self.quit.is_some() => {}
             Msg::Key(ev) => {
                 self.notice = None;
                 self.key(ev, &mut fx);

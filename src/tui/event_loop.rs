@@ -375,7 +375,7 @@ impl ReleaseSource {
         src
     }
 
-    /// Start watching `rdir` (from its first record).
+    /// Start watching `rdir` (from its first record); its plan comes as a message.
     fn watch(&mut self, rdir: &ReleaseDir, plan: Option<Arc<Plan>>) {
         let tx = self.tx.clone();
         // Our own reads (opening a log, probing the driver lock) are not changes.
@@ -389,13 +389,13 @@ impl ReleaseSource {
                 .ok()
                 .map(Arc::new)
         });
-        let _ = self.answers_tx.send(Msg::Plan(plan.clone()));
         self.watched = Some(Watched {
             rdir: rdir.clone(),
             tail: Tail::new(&rdir.journal()),
-            plan,
+            plan: plan.clone(),
             _watcher: watcher,
         });
+        let _ = self.answers_tx.send(Msg::Plan(plan));
         self.log = None;
         self.driver = None;
         self.more = false;
@@ -598,8 +598,9 @@ impl Source for ReleaseSource {
             }
             Effect::Open(id) => match self.store.find(Some(&self.plan_name), Some(&id)) {
                 Ok(rdir) => {
-                    self.watch(&rdir, None);
+                    // Opened first: it resets the state the plan then goes into.
                     let _ = self.answers_tx.send(Msg::Opened(id));
+                    self.watch(&rdir, None);
                 }
                 Err(e) => {
                     let _ = self

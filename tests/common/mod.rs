@@ -6,6 +6,8 @@
 //! inside the plans' shell commands, where a scenario needs a run to take time.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::fmt::Display;
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -46,13 +46,17 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             ui.theme.warn(),
         ));
     }
-    if let Some(g) = st.gates.iter().find(|g| g.reached_by.is_some() && !g.satisfied())
-        && st.finished.is_none()
-    {
-        left.push(Span::styled(
-            format!("  gate {} needs a person", g.decl.name),
-            ui.theme.warn(),
-        ));
+    if let Some(need) = needed(ui) {
+        left.push(Span::styled(format!("  {need}"), ui.theme.warn()));
+    }
+    if let Some(n) = &ui.notice {
+        let style = if n.error {
+            ui.theme.glyph(crate::tui::theme::Glyph::Failed)
+        } else {
+            ui.theme.key()
+        };
+        let mark = if n.error { "✗ " } else { "› " };
+        left.push(Span::styled(format!("  {mark}{}", n.text), style));
     }
     let mut hints = Vec::new();
     for (k, what) in ui.keymap.hints() {
@@ -71,4 +75,44 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
         spans.extend(hints);
     }
     Paragraph::new(fit_line(Line::from(spans), width)).render(area, buf);
+}
+
+/// What the release needs a person for now, with the keys that do it.
+fn needed(ui: &UiState) -> Option<String> {
+    use crate::tui::action::Action;
+    let st = &ui.release;
+    let k = |a: Action| ui.keymap.key_of(a).unwrap_or_else(|| format!(":{}", a.name()));
+    if st.id.is_empty() {
+        return Some(format!("{} starts a release", k(Action::NewRelease)));
+    }
+    if let Some(f) = &st.finished {
+        return (f.state != crate::engine::event::FinalState::Succeeded)
+            .then(|| format!("ended: {}", f.reason));
+    }
+    if ui.driver.is_none() {
+        return Some(format!("nobody drives it: {} resumes", k(Action::Resume)));
+    }
+    if let Some(s) = st
+        .stages
+        .iter()
+        .find(|s| s.status == crate::engine::state::StageStatus::Failed)
+        && st.rollback.is_none()
+    {
+        return Some(format!(
+            "stage {} failed: {} retry  {} skip  {} roll back",
+            s.decl.id,
+            k(Action::Retry),
+            k(Action::Skip),
+            k(Action::Rollback)
+        ));
+    }
+    if let Some(g) = st.gates.iter().find(|g| g.reached_by.is_some() && !g.satisfied()) {
+        return Some(format!(
+            "gate {} needs a person: {} tick  {} approve",
+            g.decl.name,
+            k(Action::Tick),
+            k(Action::Approve)
+        ));
+    }
+    None
 }

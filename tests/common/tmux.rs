@@ -1,0 +1,141 @@
+//! A tmux server of the tests' own, to run the cockpit in a real terminal: start it in a pane of
+//! a given size, send keys, capture the screen, wait for text (with a deadline).
+
+use std::process::Command;
+
+use super::{DEADLINE, Workspace};
+
+/// Whether tmux is installed (the tests that need it say they were skipped otherwise).
+pub fn available() -> bool {
+    Command::new("tmux").arg("-V").output().is_ok()
+}
+
+/// A tmux server of our own (its own socket), killed on drop.
+pub struct Tmux {
+    pub socket: String,
+}
+
+impl Tmux {
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c
+    }
+    pub fn capture(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "cockpit"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    pub fn pane_title(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "cockpit", "#{pane_title}"])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+    /// Pid of the pane's first child (the cockpit under `sh -c`).
+    pub fn cockpit_pid(&self) -> i32 {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "cockpit", "#{pane_pid}"])
+            .output()
+            .expect("tmux display-message");
+        let sh = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).unwrap_or_default();
+        children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no child of the pane's shell {sh}"))
+    }
+    pub fn start(&self, ws: &Workspace, args: &str, env: &str, size: (u16, u16)) {
+        let exe = env!("CARGO_BIN_EXE_flightdeck");
+        let script = format!(
+            "cd '{}' && {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
+             echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; echo =DONE=; sleep 60",
+            ws.path().display(),
+            ws.data_dir().display()
+        );
+        let (w, h) = (size.0.to_string(), size.1.to_string());
+        let status = self
+            .cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "cockpit",
+                "-x",
+                &w,
+                "-y",
+                &h,
+                "sh",
+                "-c",
+                &script,
+            ])
+            .status()
+            .expect("tmux new-session");
+        assert!(status.success());
+    }
+    pub fn wait_for(&self, what: &str) -> String {
+        let mut last = String::new();
+        let found = super::poll_until(DEADLINE, || {
+            last = self.capture();
+            last.contains(what)
+        });
+        assert!(found, "the pane never showed {what:?}; it shows:\n{last}");
+        last
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+impl Tmux {
+    /// A server on a socket named after the test and this process.
+    pub fn new(name: &str) -> Tmux {
+        Tmux {
+            socket: format!("fd-{name}-{}", std::process::id()),
+        }
+    }
+
+    /// Send tmux key names (`Enter`, `Escape`, `q`) to the cockpit's pane.
+    pub fn keys(&self, keys: &[&str]) {
+        let mut c = self.cmd();
+        c.args(["send-keys", "-t", "cockpit"]).args(keys);
+        assert!(c.status().expect("tmux send-keys").success());
+    }
+
+    /// Type `text` literally.
+    pub fn type_text(&self, text: &str) {
+        let mut c = self.cmd();
+        c.args(["send-keys", "-t", "cockpit", "-l", text]);
+        assert!(c.status().expect("tmux send-keys").success());
+    }
+
+    /// Wait until the screen no longer shows `what`.
+    pub fn wait_gone(&self, what: &str) -> String {
+        let mut last = String::new();
+        let gone = super::poll_until(DEADLINE, || {
+            last = self.capture();
+            !last.contains(what)
+        });
+        assert!(gone, "the pane still shows {what:?}:\n{last}");
+        last
+    }
+}
+
+/// The line `stty -a` printed after the cockpit ended shows the terminal's normal mode.
+pub fn assert_restored(screen: &str) {
+    let modes = screen.lines().find(|l| l.contains("icanon")).unwrap_or_default();
+    assert!(
+        modes.contains("icanon") && !modes.contains("-icanon") && !modes.contains("-echo"),
+        "terminal not restored: {modes:?}\n{screen}"
+    );
+}

@@ -1,0 +1,125 @@
+//! Acting from the cockpit, end to end under tmux on the real binary: ticking and approving a gate
+//! until the release finishes, a rollback with its preview and the protected environment's name
+//! typed, and starting a release from the start screen.
+
+mod common;
+
+use common::tmux::{self, Tmux, assert_restored};
+use common::{Workspace, wait_until};
+
+const GATED: &str = r#"
+[plan]
+name = "cockpit-actions"
+
+[environments.prod]
+protected = true
+
+[gates.go]
+approvals = 1
+checklist = [{ item = "Notes read" }, { item = "Disk ok", check = "true" }]
+
+[[stage]]
+id = "deploy"
+environment = "prod"
+run = "echo deployed {version}"
+rollback = "echo rolled back > rolled-back.txt"
+
+[[stage]]
+id = "verify"
+needs = ["deploy"]
+gate = "go"
+run = "echo verified"
+"#;
+
+#[test]
+fn tick_and_approve_from_the_cockpit_until_the_release_finishes() {
+    if !tmux::available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(GATED);
+    ws.flightdeck(["run", "1.0.0", "--detach"]).assert().success();
+    ws.wait_for_event("1.0.0", "gate_reached", |_| true);
+    let tmux = Tmux::new("approve");
+    tmux.start(&ws, "cockpit --exit-when-done", "", (160, 48));
+    tmux.wait_for("needs a tick");
+    tmux.keys(&["t"]);
+    tmux.wait_for("note, optional");
+    tmux.type_text("read them twice");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("ticked by tester");
+    // Approving asks first; the approval goes through the journal as the cockpit's user.
+    tmux.keys(&["a"]);
+    tmux.wait_for("Approve gate go?");
+    tmux.keys(&["y"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert_restored(&after);
+    let st = ws.status("1.0.0");
+    assert_eq!(st["state"], "succeeded", "{st}");
+    let approvals = ws.events("1.0.0", "approved");
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0]["actor"], "tester");
+    let ticks = ws.events("1.0.0", "ticked");
+    assert_eq!(ticks[0]["note"], "read them twice");
+}
+
+#[test]
+fn rollback_needs_the_protected_environments_name_typed() {
+    if !tmux::available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(GATED);
+    ws.flightdeck(["run", "2.0.0", "--detach"]).assert().success();
+    ws.wait_for_event("2.0.0", "gate_reached", |_| true);
+    let tmux = Tmux::new("rollback");
+    tmux.start(&ws, "cockpit --exit-when-done", "", (100, 30));
+    tmux.wait_for("verify");
+    tmux.keys(&["R"]);
+    let preview = tmux.wait_for("prod is a protected environment");
+    assert!(preview.contains("1. deploy (attempt 1)  [prod]"), "{preview}");
+    // The wrong name does nothing.
+    tmux.type_text("staging");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("type `prod` exactly");
+    assert!(ws.events("2.0.0", "rollback_requested").is_empty());
+    tmux.keys(&["C-u"]);
+    tmux.type_text("prod");
+    tmux.keys(&["Enter"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(
+        after.contains("EXIT=1"),
+        "a rolled-back release exits 1 like `run`: {after}"
+    );
+    wait_until(common::DEADLINE, "the release is rolled back", || {
+        ws.status("2.0.0")["state"] == "rolled_back"
+    });
+    assert_eq!(ws.read("rolled-back.txt").trim(), "rolled back");
+    assert_eq!(ws.events("2.0.0", "rollback_requested")[0]["actor"], "tester");
+}
+
+#[test]
+fn a_release_starts_from_the_start_screen() {
+    if !tmux::available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(GATED);
+    let tmux = Tmux::new("start");
+    tmux.start(&ws, "", "", (160, 48));
+    tmux.wait_for("No release is open. Press n to start one.");
+    tmux.keys(&["n"]);
+    // Not a git repository: no suggestion, the version is typed.
+    tmux.wait_for("no suggestion");
+    tmux.type_text("3.1.0");
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("release 3.1.0 started in a background driver");
+    tmux.wait_for("Pipeline cockpit-actions 3.1.0");
+    ws.wait_for_event("3.1.0", "gate_reached", |_| true);
+    assert_eq!(ws.status("3.1.0")["type"], "patch");
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("goes on in its driver"), "{after}");
+    ws.flightdeck(["cancel", "3.1.0"]).assert().success();
+}
