@@ -123,3 +123,33 @@ fn a_release_starts_from_the_start_screen() {
     assert!(after.contains("goes on in its driver"), "{after}");
     ws.flightdeck(["cancel", "3.1.0"]).assert().success();
 }
+
+#[test]
+fn a_driver_dying_at_a_gate_is_noticed_and_the_release_resumed() {
+    if !tmux::available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(GATED);
+    ws.flightdeck(["run", "4.0.0", "--detach"]).assert().success();
+    ws.wait_for_event("4.0.0", "gate_reached", |_| true);
+    let pid = ws.status("4.0.0")["driver"].as_u64().expect("a driver pid") as i32;
+    let tmux = Tmux::new("resume");
+    tmux.start(&ws, "cockpit --exit-when-done", "", (160, 48));
+    tmux.wait_for(&format!("driver pid {pid}"));
+    // Killed outright: no journal record says so, only its lock file closing.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    tmux.wait_for("Resume this release?");
+    tmux.keys(&["y"]);
+    tmux.wait_gone("Resume this release?");
+    wait_until(common::DEADLINE, "a new driver", || {
+        ws.status("4.0.0")["driver"]
+            .as_u64()
+            .is_some_and(|p| p as i32 != pid)
+    });
+    // The resumed release goes on: approving finishes it.
+    ws.flightdeck(["tick", "4.0.0", "go", "1"]).assert().success();
+    ws.flightdeck(["approve", "4.0.0", "go"]).assert().success();
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+}

@@ -96,14 +96,23 @@ impl Tail {
 
 /// Call `on_change` whenever something under `path` (a folder, recursively, or a file) changes,
 /// through inotify (the `notify` crate). Opening or reading a file is not a change: observers open
-/// files all the time and would otherwise wake themselves. `None` when the watch cannot be set up
+/// files all the time and would otherwise wake themselves. Closing a file that was open for
+/// writing is: that is how a dead driver shows (its lock file closes). `None` when the watch cannot be set up
 /// (callers keep a periodic fallback, so that only delays them).
 pub fn watch_changes(
     path: &Path,
     on_change: impl Fn() + Send + 'static,
 ) -> Option<notify::RecommendedWatcher> {
     notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
+        use notify::event::{AccessKind, AccessMode, EventKind};
+        // A file opened for writing being closed is a change: the one sign of a driver that
+        // died (its lock file's descriptor closes; a released lock makes no event of its own).
+        let change = |k: &EventKind| match k {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+            EventKind::Access(_) => false,
+            _ => true,
+        };
+        if res.is_ok_and(|e| change(&e.kind)) {
             on_change();
         }
     })
