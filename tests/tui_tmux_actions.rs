@@ -153,3 +153,31 @@ fn a_driver_dying_at_a_gate_is_noticed_and_the_release_resumed() {
     let after = tmux.wait_for("=DONE=");
     assert!(after.contains("EXIT=0"), "{after}");
 }
+
+#[test]
+fn a_cockpit_killed_outright_loses_nothing() {
+    if !tmux::available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(GATED);
+    let tmux = Tmux::new("sigkill");
+    // Started from the cockpit, so the cockpit is the only terminal that ever saw it.
+    tmux.start(&ws, "cockpit --start 5.0.0", "", (160, 48));
+    tmux.wait_for("Pipeline cockpit-actions 5.0.0");
+    ws.wait_for_event("5.0.0", "gate_reached", |_| true);
+    let cockpit = tmux.cockpit_pid();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(cockpit),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    tmux.wait_for("=DONE=");
+    // The release waits at its gate in its own driver; approving from elsewhere finishes it.
+    let st = ws.status("5.0.0");
+    assert_eq!(st["state"], "paused", "{st}");
+    assert!(st["driver"].as_u64().is_some(), "its driver is alive: {st}");
+    ws.flightdeck(["tick", "5.0.0", "go", "1"]).assert().success();
+    ws.flightdeck(["approve", "5.0.0", "go"]).assert().success();
+    ws.wait_for_state("5.0.0", "succeeded");
+}

@@ -126,11 +126,24 @@ fn tiny_sizes() {
 
 #[test]
 fn every_size_renders_without_panic() {
+    let mut states = Vec::new();
     for j in [fixture::mid_run(), fixture::failed(), fixture::gated()] {
-        for help in [false, true] {
+        // As is, then under each overlay (keys pressed through the reducer).
+        for keys in ["", "?", "R", ":ret", "n", "s", "t"] {
             let mut ui = fixture::ui(&j, (80, 24));
-            ui.modal = help.then_some(Modal::Help);
-            for w in (1..=200).step_by(7).chain([59, 60, 99, 100, 159, 160]) {
+            press(&mut ui, keys);
+            states.push(ui);
+        }
+    }
+    let mut start = UiState::new(
+        flightdeck::tui::keymap::Keymap::default(),
+        flightdeck::tui::theme::Theme { color: false },
+    );
+    start.update(Msg::Plan(Some(std::sync::Arc::new(fixture::plan()))));
+    states.push(start);
+    for mut ui in states {
+        {
+            for w in (1..=200).step_by(11).chain([59, 60, 99, 100, 159, 160, 200]) {
                 for h in (1..=60).step_by(5).chain([15, 16, 23, 24, 39, 40]) {
                     ui.update(Msg::Resize(w, h));
                     draw(&ui, w, h);
