@@ -27,10 +27,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
         Span::styled(format!(" {} ", st.id), ui.theme.selected(true)),
         Span::raw(" "),
         Span::styled(word.to_string(), ui.theme.release_word(word)),
-        Span::raw(format!(
-            "  {}  ",
-            elapsed(st.created_at, st.finished.as_ref().map(|f| f.at), now)
-        )),
+        Span::raw(format!("  {}  ", when(ui, now))),
         Span::styled(driver, ui.theme.dim()),
     ];
     if let Some(p) = &ui.problem {
@@ -115,4 +112,16 @@ fn needed(ui: &UiState) -> Option<String> {
         ));
     }
     None
+}
+
+/// How long the release has run. While nothing runs the cockpit draws only on change (no clock
+/// wakes it), so a ticking counter would go stale: it says since when it waits instead.
+fn when(ui: &UiState, now: DateTime<Utc>) -> String {
+    let st = &ui.release;
+    match (&st.finished, st.updated_at) {
+        (None, Some(since)) if !st.id.is_empty() && !ui.needs_clock() => {
+            format!("waiting since {}", since.format("%H:%M:%S"))
+        }
+        _ => elapsed(st.created_at, st.finished.as_ref().map(|f| f.at), now),
+    }
 }
