@@ -118,6 +118,18 @@ impl Masker {
                 secrets.push(value.into_bytes());
             }
         }
+        // The journal is JSON: a secret with `"`, `\\` or a control character appears there
+        // escaped, so its escaped form is a secret too.
+        let escaped: Vec<Vec<u8>> = secrets
+            .iter()
+            .filter_map(|s| {
+                let text = std::str::from_utf8(s).ok()?;
+                let json = serde_json::to_string(text).ok()?;
+                let inner = json[1..json.len() - 1].as_bytes();
+                (inner != s.as_slice()).then(|| inner.to_vec())
+            })
+            .collect();
+        secrets.extend(escaped);
         secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();
         let finders = secrets

@@ -307,4 +307,25 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn secrets_that_json_escapes_are_masked_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let secret = r#"pa"ss\word"#;
+        let mut j = Journal::open(&path, Arc::new(Masker::new(vec![secret.to_string()]))).unwrap();
+        j.append(
+            "a",
+            vec![Event::Note {
+                message: format!("login with {secret} failed"),
+            }],
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("login with *** failed"), "{text}");
+        assert!(!text.contains("ss\\\\word"), "{text}");
+        // Still a valid, verifiable journal.
+        let (recs, _) = crate::journal::read_journal(&path).unwrap();
+        assert_eq!(recs.len(), 1);
+    }
 }
