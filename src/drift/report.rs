@@ -594,6 +594,7 @@ pub fn print_run(
         _ => {}
     }
     saved?;
+    super::snapshot::prune_runs(runs_dir, super::snapshot::KEEP_RUNS);
     let changed = changes.is_some_and(|c| c.iter().any(|c| !c.changes.is_empty()));
     Ok(if matrix.has_errors() {
         EXIT_ERROR

@@ -179,6 +179,19 @@ pub fn saved_runs(runs_dir: &Path) -> Vec<PathBuf> {
     runs
 }
 
+/// How many saved runs `flightdeck drift` keeps per plan (each is a full snapshot).
+pub const KEEP_RUNS: usize = 200;
+
+/// Delete all but the newest `keep` saved runs. Best effort: a run that cannot be removed now
+/// is removed by a later call.
+pub fn prune_runs(runs_dir: &Path, keep: usize) {
+    let runs = saved_runs(runs_dir);
+    let extra = runs.len().saturating_sub(keep);
+    for old in &runs[..extra] {
+        let _ = std::fs::remove_file(old);
+    }
+}
+
 /// One key that changed: `old` is `None` for an added key, `new` for a removed one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
@@ -356,6 +369,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing.json"), "{e}");
+    }
+
+    #[test]
+    fn only_the_newest_runs_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut made = Vec::new();
+        for i in 0..5 {
+            let p = run_path(dir.path(), at() + chrono::Duration::seconds(i));
+            std::fs::write(&p, "{}").unwrap();
+            made.push(p);
+        }
+        prune_runs(dir.path(), 3);
+        assert_eq!(saved_runs(dir.path()), made[2..]);
     }
 
     #[test]
