@@ -338,12 +338,10 @@ impl Driver {
                 _ = &mut interrupt, if !interrupted => {
                     interrupted = true;
                     let actor = self.core.opts.actor.clone();
-                    let recs = self.journal.append(&actor, vec![Event::CancelRequested {}])?;
-                    // The next cycle catches up only on what other processes appended: fold our
-                    // own request now, or it is never handled.
-                    for r in &recs {
-                        self.core.state.apply(r);
-                    }
+                    // The next cycle catches up only on what other processes append later: fold
+                    // our own request now, or it is never handled.
+                    let cancel = vec![Event::CancelRequested {}];
+                    append_folding(&mut self.journal, &mut self.core.state, &actor, cancel)?;
                     true
                 }
                 msg = self.rx.recv() => {
@@ -384,11 +382,7 @@ impl Driver {
                 message: format!("no drift snapshot at the release's {at}: {e}"),
             },
         };
-        let recs = self.journal.append(DRIVER, vec![event])?;
-        for r in &recs {
-            self.core.state.apply(r);
-        }
-        Ok(())
+        append_folding(&mut self.journal, &mut self.core.state, DRIVER, vec![event])
     }
 
     /// `tag_on_success`: tag the version at the release's head commit (never pushed), once.
@@ -416,11 +410,7 @@ impl Driver {
                 message: format!("could not tag the release: {e}"),
             },
         };
-        let recs = self.journal.append(DRIVER, vec![event])?;
-        for r in &recs {
-            self.core.state.apply(r);
-        }
-        Ok(())
+        append_folding(&mut self.journal, &mut self.core.state, DRIVER, vec![event])
     }
 
     /// One cycle: under one journal transaction, take in what others appended and what jobs
@@ -503,6 +493,23 @@ impl Driver {
         }
         Ok(())
     }
+}
+
+/// Append the driver's own events outside a cycle and fold them, together with whatever other
+/// processes appended before them: the append catches the journal up, so a request that arrived
+/// meanwhile (a cancel during the start's drift snapshot) would otherwise never be folded, nor
+/// handled.
+fn append_folding(
+    journal: &mut Journal,
+    state: &mut ReleaseState,
+    actor: &str,
+    events: Vec<Event>,
+) -> Result<(), DriveError> {
+    let (written, seen) = journal.append_checked(actor, |_| Ok::<_, JournalError>(events))?;
+    for r in seen.iter().chain(&written) {
+        state.apply(r);
+    }
+    Ok(())
 }
 
 impl Core {
