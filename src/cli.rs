@@ -184,6 +184,16 @@ enum Command {
     /// Compare environments: run their probes and show a matrix of keys against the baseline.
     /// Exit 0 when nothing drifts, 1 when something does, 2 when a probe fails.
     Drift(DriftArgs),
+    /// The shipped demo: write it (a plan, its scripts, a git repository) into a temp folder, start
+    /// its release and open the cockpit on it. Quitting cancels the release and removes the folder.
+    /// Without a terminal: start the release, print where it is and how to watch it, keep the folder.
+    /// The demo has its own plan and data directory (in its folder): --plan and --data-dir do not
+    /// apply.
+    Demo {
+        /// Write the demo here instead (created if missing; empty, or holding an earlier demo); kept.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// (internal) drive a release folder in the background.
     #[command(hide = true)]
     Drive {
@@ -262,6 +272,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
         Command::Next { json } => ctx.next(json),
         Command::Drift(args) => ctx.drift(args),
+        Command::Demo { dir } => crate::demo::run(&ctx, dir.as_deref()),
         Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
     };
     match code {
@@ -328,12 +339,24 @@ fn usage(msg: impl Into<String>) -> color_eyre::Report {
     UsageError(msg.into()).into()
 }
 
+/// The command line's context (global options), also used by `demo`.
 #[derive(Clone)]
-struct Ctx {
+pub(crate) struct Ctx {
     g: Global,
 }
 
 impl Ctx {
+    /// The same person, on another plan and data directory (the demo's).
+    pub(crate) fn with_plan(&self, plan: PathBuf, data_dir: PathBuf) -> Ctx {
+        Ctx {
+            g: Global {
+                plan: Some(plan),
+                data_dir: Some(data_dir),
+                actor: Some(self.actor()),
+            },
+        }
+    }
+
     fn plan_path(&self) -> Result<PathBuf> {
         match &self.g.plan {
             Some(p) => Ok(p.clone()),
@@ -345,7 +368,7 @@ impl Ctx {
         Ok(plan::load(&self.plan_path()?)?)
     }
 
-    fn store(&self) -> Result<Store> {
+    pub(crate) fn store(&self) -> Result<Store> {
         Ok(Store::locate(self.g.data_dir.clone())?)
     }
 
@@ -370,7 +393,7 @@ impl Ctx {
         }
     }
 
-    fn actor(&self) -> String {
+    pub(crate) fn actor(&self) -> String {
         if let Some(a) = &self.g.actor {
             return a.clone();
         }
@@ -388,7 +411,7 @@ impl Ctx {
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
     }
 
-    fn load_state(rdir: &ReleaseDir) -> Result<ReleaseState> {
+    pub(crate) fn load_state(rdir: &ReleaseDir) -> Result<ReleaseState> {
         let (recs, warnings) = journal::read_journal(&rdir.journal())?;
         for w in warnings {
             eprintln!("flightdeck: warning: {}: {w}", rdir.journal().display());
@@ -434,7 +457,10 @@ impl Ctx {
                 (plan.name.clone(), Some(std::sync::Arc::new(plan)))
             }
         };
-        let opts = crate::tui::Options { exit_when_done };
+        let opts = crate::tui::Options {
+            exit_when_done,
+            ..Default::default()
+        };
         let launcher = std::sync::Arc::new(self.clone());
         Ok(crate::tui::open(
             store,
@@ -467,7 +493,11 @@ impl Ctx {
     }
 
     /// Create a release of the plan (its folder, plan copy, notes and first events); no driver yet.
-    fn create_release(&self, version: Option<&str>, rtype: Option<ReleaseType>) -> Result<ReleaseDir> {
+    pub(crate) fn create_release(
+        &self,
+        version: Option<&str>,
+        rtype: Option<ReleaseType>,
+    ) -> Result<ReleaseDir> {
         let plan = self.load_plan()?;
         // The commits this release ships (when the plan lives in a git repository), and the
         // suggested version when none was given.
@@ -633,7 +663,11 @@ impl Ctx {
 
     /// Start `flightdeck drive DIR` in its own session, detached from this terminal, and wait
     /// until it has taken the release over. `Err(code)`: it could not (another driver: 4).
-    fn spawn_driver(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<Result<std::process::Child, u8>> {
+    pub(crate) fn spawn_driver(
+        &self,
+        rdir: &ReleaseDir,
+        no_wait: bool,
+    ) -> Result<Result<std::process::Child, u8>> {
         use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe()?;
         let log = std::fs::OpenOptions::new()
@@ -794,7 +828,7 @@ impl Ctx {
     }
 
     /// Check `op` under the journal lock against the state as of that moment, and append it.
-    fn submit(&self, rdir: &ReleaseDir, actor: &str, op: &Op) -> Result<request::Submitted> {
+    pub(crate) fn submit(&self, rdir: &ReleaseDir, actor: &str, op: &Op) -> Result<request::Submitted> {
         let plan = self.plan_for(rdir)?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
         request::submit(rdir, masker, actor, op).map_err(|e| match e {
@@ -1049,7 +1083,7 @@ fn end_code(st: &ReleaseState) -> u8 {
     }
 }
 
-fn grace() -> Duration {
+pub(crate) fn grace() -> Duration {
     std::env::var("FLIGHTDECK_GRACE")
         .ok()
         .and_then(|s| plan::parse_duration(&s).ok())

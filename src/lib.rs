@@ -2,6 +2,7 @@
 
 pub mod ansi;
 pub mod cli;
+pub mod demo;
 pub mod drift;
 pub mod engine;
 pub mod headless;

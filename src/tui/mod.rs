@@ -24,6 +24,9 @@ use crate::plan::Plan;
 pub struct Options {
     /// Quit when the watched release reaches a final state, with `run`'s exit code.
     pub exit_when_done: bool,
+    /// On quit, say nothing about an unfinished release going on in its driver (the demo cancels
+    /// its release on quit and says so itself).
+    pub no_reattach_hint: bool,
 }
 
 /// Open the cockpit on `rdir` (or on the start screen of `plan` when there is no release yet) in
@@ -67,7 +70,7 @@ pub fn open(
         )
         .await?;
         drop(guard);
-        if ui.release.finished.is_none() && !ui.release.id.is_empty() {
+        if !opts.no_reattach_hint && ui.release.finished.is_none() && !ui.release.id.is_empty() {
             eprintln!(
                 "flightdeck: release {} goes on in its driver; `flightdeck cockpit {}` reattaches",
                 ui.release.id, ui.release.id

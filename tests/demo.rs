@@ -1,0 +1,346 @@
+//! `flightdeck demo` end to end: the embedded plan is valid; without a terminal `demo --dir D`
+//! writes the demo, makes its git repository (checked with git2), starts the release and leaves it
+//! running to the gate, with a fan-out over six targets in colour, a flaky stage passing on retry
+//! and drift at the start; in a terminal (tmux) it opens the cockpit on it, and `q` cancels the
+//! release, ends its driver and removes the temp folder.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::tmux::{self, Tmux};
+use common::{DEADLINE, Workspace, poll_until, process_gone, stage, stderr_of, stdout_of, wait_until};
+use serde_json::Value;
+
+/// The workspace's own plan: never used by `demo`, which writes and uses its own.
+const HOST_PLAN: &str = r#"
+[plan]
+name = "host"
+
+[[stage]]
+id = "noop"
+run = "true"
+"#;
+
+/// `flightdeck --data-dir D/data --plan D/flightdeck.toml ARGS`: commands on the demo in `dir`.
+fn on_demo(ws: &Workspace, dir: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = ws.flightdeck(["--data-dir"]);
+    cmd.arg(dir.join("data"))
+        .arg("--plan")
+        .arg(dir.join("flightdeck.toml"))
+        .args(args);
+    cmd
+}
+
+fn demo_status(ws: &Workspace, dir: &Path, id: &str) -> Option<Value> {
+    let out = on_demo(ws, dir, &["status", id, "--json"]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+#[track_caller]
+fn wait_for_demo_state(ws: &Workspace, dir: &Path, id: &str, state: &str) -> Value {
+    let mut last = None;
+    let ok = poll_until(DEADLINE, || {
+        last = demo_status(ws, dir, id);
+        last.as_ref().is_some_and(|s| s["state"] == state)
+    });
+    assert!(ok, "release {id} never became {state}; last status: {last:?}");
+    last.expect("status seen")
+}
+
+fn journal(dir: &Path, id: &str) -> Vec<Value> {
+    let path = dir
+        .join("data/plans/storefront-demo")
+        .join(id)
+        .join("journal.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn the_embedded_demo_plan_passes_check() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("demo");
+    flightdeck::demo::write(&dir, 1_700_000_000).expect("write the demo");
+    let ws = Workspace::new(HOST_PLAN);
+    let out = ws
+        .flightdeck(["check", "--plan"])
+        .arg(dir.join("flightdeck.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains(
+            "plan `storefront-demo` is valid: 7 stage(s), 4 environment(s) (6 target(s)), 1 gate(s)"
+        ),
+        "{}",
+        stdout_of(&out)
+    );
+}
+
+#[test]
+fn demo_without_a_terminal_writes_a_repository_and_runs_to_the_gate() {
+    let ws = Workspace::new(HOST_PLAN);
+    let dir = ws.file("demo");
+    let out = ws.flightdeck(["demo", "--dir"]).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    for want in [
+        dir.display().to_string().as_str(),
+        "Release 1.5.0 runs in the background",
+        "flightdeck --data-dir data status 1.5.0",
+        "flightdeck --data-dir data approve 1.5.0 prod-signoff",
+        "flightdeck --data-dir data cancel 1.5.0",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+
+    // The files, scripts executable.
+    assert_eq!(
+        std::fs::read(dir.join("flightdeck.toml")).unwrap(),
+        flightdeck::demo::plan_text()
+    );
+    for f in flightdeck::demo::FILES {
+        let meta = std::fs::metadata(dir.join(f.path)).unwrap_or_else(|e| panic!("{}: {e}", f.path));
+        assert_eq!(meta.permissions().mode() & 0o111 != 0, f.executable, "{}", f.path);
+    }
+
+    // The repository: conventional commits, two annotated release tags, three commits since.
+    let repo = git2::Repository::open(&dir).expect("a git repository");
+    let tag_commit = |name: &str| {
+        let tag = repo
+            .find_reference(&format!("refs/tags/{name}"))
+            .and_then(|r| r.peel_to_tag())
+            .unwrap_or_else(|e| panic!("annotated tag {name}: {e}"));
+        tag.target_id()
+    };
+    let (v13, v14) = (tag_commit("v1.3.0"), tag_commit("v1.4.0"));
+    let head = repo.head().unwrap().peel_to_commit().unwrap().id();
+    let mut walk = repo.revwalk().unwrap();
+    walk.push(head).unwrap();
+    let messages: Vec<(git2::Oid, String)> = walk
+        .map(|id| {
+            let id = id.unwrap();
+            (
+                id,
+                String::from_utf8_lossy(repo.find_commit(id).unwrap().message_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let since = messages
+        .iter()
+        .position(|(id, _)| *id == v14)
+        .expect("v1.4.0 is an ancestor");
+    assert_eq!(since, 3, "commits after v1.4.0: {messages:?}");
+    assert!(messages.iter().any(|(id, _)| *id == v13));
+    assert!(messages.iter().any(|(_, m)| m.starts_with("feat")));
+    assert!(messages.iter().any(|(_, m)| m.starts_with("fix")));
+    assert!(
+        repo.statuses(None)
+            .unwrap()
+            .iter()
+            .all(|s| s.status().is_ignored()),
+        "the work tree is clean (data/ and state/ are ignored)"
+    );
+
+    // The release reaches the gate.
+    let st = wait_for_demo_state(&ws, &dir, "1.5.0", "paused");
+    let driver = st["driver"].as_i64().expect("a live driver") as i32;
+    assert_eq!(stage(&st, "deploy-prod")["state"], "waiting_on_gate", "{st}");
+    let gate = &st["gates"][0];
+    assert_eq!(gate["name"], "prod-signoff");
+    assert_eq!(gate["approvals_needed"], 1);
+    let items = gate["checklist"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["automatic"], true);
+    // The automatic check passes (it may still be running when the gate is reached).
+    wait_until(DEADLINE, "the gate's automatic check passed", || {
+        demo_status(&ws, &dir, "1.5.0").is_some_and(|s| s["gates"][0]["checklist"][0]["done"] == true)
+    });
+    assert!(
+        items[1..]
+            .iter()
+            .all(|i| i["automatic"] == false && i["done"] == false)
+    );
+
+    // Fan-out: six targets, all succeeded, in colour with progress lines.
+    let package = stage(&st, "package");
+    let targets = package["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 6);
+    assert!(targets.iter().all(|t| t["state"] == "succeeded"), "{package}");
+    let release = dir.join("data/plans/storefront-demo/1.5.0");
+    for t in targets {
+        let log = release.join(t["attempts"][0]["log"].as_str().unwrap());
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("\x1b[32m"), "no SGR colour in {}", log.display());
+        assert!(text.contains("100%"), "no progress in {}", log.display());
+    }
+    // concurrency = 3: never more than three targets running at once.
+    let mut running = 0;
+    let mut peak = 0;
+    for e in journal(&dir, "1.5.0") {
+        if e["stage"] == "package" {
+            match e["kind"].as_str() {
+                Some("run_started") => running += 1,
+                Some("run_finished") => running -= 1,
+                _ => {}
+            }
+            peak = peak.max(running);
+        }
+    }
+    assert_eq!(peak, 3);
+
+    // The flaky stage failed once, then passed.
+    let tests = stage(&st, "unit-tests");
+    assert_eq!(tests["state"], "succeeded");
+    let attempts = tests["targets"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{tests}");
+    assert_eq!(attempts[0]["outcome"], "failed");
+    assert_eq!(attempts[1]["outcome"], "succeeded");
+
+    // Drift at the start: three environments, canary differs on one key, prod a version behind.
+    let events = journal(&dir, "1.5.0");
+    let snap = events
+        .iter()
+        .find(|e| e["kind"] == "drift_snapshot" && e["at"] == "start")
+        .expect("a drift snapshot at the start");
+    assert_eq!(snap["columns"], 3);
+    assert!(snap.get("errors").is_none(), "{snap}");
+    let snapshot: Value =
+        serde_json::from_str(&std::fs::read_to_string(release.join("drift-start.json")).unwrap()).unwrap();
+    let state_of = |env: &str| {
+        snapshot["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["env"] == env)
+            .unwrap_or_else(|| panic!("no column {env} in {snapshot}"))["state"]
+            .clone()
+    };
+    assert_eq!(state_of("staging")["app.version"], "1.4.0");
+    assert_eq!(state_of("prod")["app.version"], "1.3.0");
+    assert_eq!(state_of("canary")["config.cache_ttl_seconds"], "30");
+    assert_eq!(state_of("staging")["config.cache_ttl_seconds"], "300");
+    // The release notes: the three commits since v1.4.0.
+    let commits = events
+        .iter()
+        .find(|e| e["kind"] == "release_commits")
+        .expect("release commits");
+    assert_eq!(commits["base_tag"], "v1.4.0");
+    assert_eq!(commits["commits"].as_array().unwrap().len(), 3);
+    let notes = std::fs::read_to_string(release.join("notes.md")).unwrap();
+    assert!(notes.contains("pay with a saved card"), "{notes}");
+
+    // A second demo in the same folder while the first still runs: refused (it would wait on
+    // the environments the first one holds).
+    let again = ws.flightdeck(["demo", "--dir"]).arg(&dir).output().unwrap();
+    assert_eq!(again.status.code(), Some(2), "{}", stdout_of(&again));
+    assert!(
+        stderr_of(&again).contains("still runs release 1.5.0"),
+        "{}",
+        stderr_of(&again)
+    );
+
+    // Cancel: the driver ends.
+    on_demo(&ws, &dir, &["cancel", "1.5.0"]).assert().success();
+    wait_for_demo_state(&ws, &dir, "1.5.0", "cancelled");
+    wait_until(DEADLINE, "the demo's driver is gone", || process_gone(driver));
+
+    // Once it has ended, the folder is reused for another release.
+    let out = ws.flightdeck(["demo", "--dir"]).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains("reused the demo in"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(
+        stdout_of(&out).contains("Release 1.5.0-2 runs"),
+        "{}",
+        stdout_of(&out)
+    );
+    on_demo(&ws, &dir, &["cancel", "1.5.0-2"]).assert().success();
+    wait_for_demo_state(&ws, &dir, "1.5.0-2", "cancelled");
+    wait_until(DEADLINE, "the second release's driver is gone", || {
+        demo_status(&ws, &dir, "1.5.0-2").is_some_and(|s| s["driver"].is_null())
+    });
+}
+
+#[test]
+fn demo_refuses_a_folder_that_is_not_empty() {
+    let ws = Workspace::new(HOST_PLAN);
+    // The workspace itself holds a plan (and no demo).
+    let out = ws.flightdeck(["demo", "--dir"]).arg(ws.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("is not empty"), "{}", stderr_of(&out));
+    assert!(!ws.exists(".git"));
+}
+
+/// Processes whose command line or working directory mentions `needle` (a path of the test's
+/// own): the demo's driver names its folder, the stage commands run in it.
+fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| *pid != me && !process_gone(*pid))
+                .filter(|pid| {
+                    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+                    String::from_utf8_lossy(&cmdline).contains(needle)
+                        || cwd.display().to_string().contains(needle)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn demo_in_a_terminal_shows_the_fan_out_and_q_cancels_and_cleans_up() {
+    if !tmux::available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(HOST_PLAN);
+    // The demo's temp folder is made under TMPDIR: here, inside the workspace.
+    let tmp: PathBuf = ws.file("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let tmux = Tmux::new("demo");
+    let env = format!("TMPDIR='{}' FLIGHTDECK_GRACE=1s", tmp.display());
+    tmux.start(&ws, "demo", &env, (200, 50));
+    let screen = tmux.wait_for("linux-x86_64");
+    assert!(screen.contains("package"), "{screen}");
+    assert!(screen.contains("storefront-demo"), "{screen}");
+    let demo_dir = std::fs::read_dir(&tmp)
+        .unwrap()
+        .next()
+        .expect("the demo's temp folder")
+        .unwrap()
+        .path();
+    assert!(demo_dir.join("flightdeck.toml").is_file());
+    let needle = demo_dir.display().to_string();
+    assert!(
+        !processes_mentioning(&needle).is_empty(),
+        "the demo's driver runs (its command line names the folder)"
+    );
+
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert!(after.contains("cancelling release 1.5.0"), "{after}");
+    assert!(after.contains("removed"), "{after}");
+    assert!(!demo_dir.exists(), "the temp folder is removed");
+    assert_eq!(
+        processes_mentioning(&needle),
+        Vec::<i32>::new(),
+        "nothing of the demo is left running"
+    );
+}
