@@ -125,7 +125,7 @@ impl Masker {
             .filter_map(|s| {
                 let text = std::str::from_utf8(s).ok()?;
                 let json = serde_json::to_string(text).ok()?;
-                let inner = json[1..json.len() - 1].as_bytes();
+                let inner = &json.as_bytes()[1..json.len() - 1];
                 (inner != s.as_slice()).then(|| inner.to_vec())
             })
             .collect();
