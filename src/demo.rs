@@ -3,8 +3,9 @@
 //! commits, tags `v1.3.0` and `v1.4.0`, commits since), released by a detached driver with a data
 //! directory inside that folder, and watched in the cockpit.
 //!
-//! In a terminal, quitting the cockpit cancels the release if it is unfinished, waits (with a
-//! deadline) for its driver to end, and removes the folder unless it was given with `--dir`.
+//! In a terminal, quitting the cockpit cancels the demo's unfinished releases (the one it started
+//! and any started from the cockpit), waits (with a deadline) for their drivers to end, and
+//! removes the folder unless it was given with `--dir`.
 //! Without a terminal (stdout not a tty) the release is started all the same and left running in
 //! its driver; `demo` prints where it is and the commands to watch and drive it, and keeps the
 //! folder.
@@ -362,7 +363,11 @@ pub(crate) fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<u8> {
             root.display(),
             quote(&root)
         ),
-        Err(e) => say!("flightdeck demo: {e:#}; the demo stays in {}", root.display()),
+        Err(e) => {
+            say!("flightdeck demo: {e:#}; the demo stays in {}", root.display());
+            // Something of the demo may still run: say so in the exit code too.
+            return shown.map(|_| exit::FAILED).map_err(Into::into);
+        }
     }
     Ok(shown?)
 }
@@ -390,7 +395,7 @@ fn end_releases(demo: &Ctx, mut driver: std::process::Child) -> Result<()> {
         }
     }
     // Each driver stops its running commands (SIGTERM, then SIGKILL after the grace period) and
-    // exits; its lock goes with it, without a file event to wait for: this polls.
+    // exits, releasing its lock. A short poll over the few demo releases, not a watcher per folder.
     let limit = crate::cli::grace() + Duration::from_secs(10);
     let deadline = Instant::now() + limit;
     loop {

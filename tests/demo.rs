@@ -316,8 +316,13 @@ fn demo_in_a_terminal_shows_the_fan_out_and_q_cancels_and_cleans_up() {
     let tmux = Tmux::new("demo");
     let env = format!("TMPDIR='{}' FLIGHTDECK_GRACE=1s", tmp.display());
     tmux.start(&ws, "demo", &env, (200, 50));
-    let screen = tmux.wait_for("linux-x86_64");
-    assert!(screen.contains("package"), "{screen}");
+    // The pipeline shows the fan-out stage with its targets' progress (`3/6 done, 3 running`).
+    let screen = tmux.wait_for("/6 done");
+    let row = screen
+        .lines()
+        .find(|l| l.contains("/6 done"))
+        .expect("a row with the fan-out's counts");
+    assert!(row.contains("package"), "{row}\n{screen}");
     assert!(screen.contains("storefront-demo"), "{screen}");
     let demo_dir = std::fs::read_dir(&tmp)
         .unwrap()
