@@ -85,6 +85,50 @@ fn the_embedded_demo_plan_passes_check() {
     );
 }
 
+/// The scripts the release runs only after its gate (and the rollback) work under plain `sh`, and
+/// every script parses; the end-to-end test below reaches the gate only.
+#[test]
+fn the_scripts_after_the_gate_run_under_sh() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("demo");
+    flightdeck::demo::write(&dir, 1_700_000_000).expect("write the demo");
+    for f in flightdeck::demo::FILES.iter().filter(|f| f.path.ends_with(".sh")) {
+        let st = std::process::Command::new("sh")
+            .arg("-n")
+            .arg(f.path)
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{} does not parse", f.path);
+    }
+    std::fs::write(
+        dir.join("notes.md"),
+        "## Features\n\n- checkout: pay with a saved card\n",
+    )
+    .unwrap();
+    for (script, args, want) in [
+        ("./ops/deploy.sh", &["prod", "1.5.0"][..], "prod now runs 1.5.0"),
+        ("./ops/deploy.sh", &["prod", "--previous"][..], "rolled back"),
+        ("./ops/bake.sh", &["prod"][..], "within budget"),
+        (
+            "./ops/announce.sh",
+            &["1.5.0", "notes.md"][..],
+            "pay with a saved card",
+        ),
+    ] {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{script} {}", args.join(" ")))
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let text = stdout_of(&out);
+        assert!(out.status.success(), "{script} {args:?}: {}", stderr_of(&out));
+        assert!(text.contains(want), "{script} {args:?}:\n{text}");
+        assert!(text.contains("\x1b["), "{script} prints SGR colours");
+    }
+}
+
 #[test]
 fn demo_without_a_terminal_writes_a_repository_and_runs_to_the_gate() {
     let ws = Workspace::new(HOST_PLAN);
