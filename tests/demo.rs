@@ -393,3 +393,58 @@ fn demo_in_a_terminal_shows_the_fan_out_and_q_cancels_and_cleans_up() {
         "nothing of the demo is left running"
     );
 }
+
+/// The demo in the cockpit at `size`: tick the gate's two manual items, approve it (prod is
+/// protected: its name is typed), and see the release finish on screen.
+fn approve_the_demo_gate_from_the_cockpit(name: &str, size: (u16, u16)) {
+    if !tmux::available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(HOST_PLAN);
+    let dir = ws.file("demo");
+    let tmux = Tmux::new(name);
+    tmux.start(&ws, &format!("demo --dir '{}'", dir.display()), "", size);
+    tmux.wait_for("gate prod-signoff needs a person");
+    assert_eq!(
+        wait_for_demo_state(&ws, &dir, "1.5.0", "paused")["state"],
+        "paused"
+    );
+    for _ in 0..2 {
+        tmux.keys(&["t"]);
+        tmux.wait_for("note, optional");
+        tmux.keys(&["Enter"]);
+        tmux.wait_gone("note, optional");
+    }
+    tmux.keys(&["a"]);
+    tmux.wait_for("prod is a protected environment");
+    tmux.type_text("prod");
+    tmux.keys(&["Enter"]);
+    // The rest runs (deploy, bake, announce) and the cockpit shows the end.
+    tmux.wait_for("succeeded  ");
+    let st = wait_for_demo_state(&ws, &dir, "1.5.0", "succeeded");
+    assert_eq!(st["state"], "succeeded");
+    let j = journal(&dir, "1.5.0");
+    let by = |kind: &str| -> Vec<String> {
+        j.iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| e["actor"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(by("approved"), ["tester"]);
+    assert_eq!(by("ticked"), ["tester", "tester"]);
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert!(dir.join("flightdeck.toml").is_file(), "a --dir folder is kept");
+}
+
+#[test]
+fn the_demo_gate_is_approved_from_the_cockpit_at_200x50() {
+    approve_the_demo_gate_from_the_cockpit("demo-wide", (200, 50));
+}
+
+#[test]
+fn the_demo_gate_is_approved_from_the_cockpit_at_80x24() {
+    approve_the_demo_gate_from_the_cockpit("demo-narrow", (80, 24));
+}

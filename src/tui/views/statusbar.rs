@@ -23,28 +23,29 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
         Some(pid) => format!("driver pid {pid}"),
         None => "no driver".to_string(),
     };
-    let mut left = vec![
-        Span::styled(format!(" {} ", st.id), ui.theme.selected(true)),
-        Span::raw(" "),
-        Span::styled(word.to_string(), ui.theme.release_word(word)),
-        Span::raw(format!("  {}  ", when(ui, now))),
-        Span::styled(driver, ui.theme.dim()),
+    // Segments with a priority (0 most important): what does not fit is left out, least
+    // important first, so what the release needs is never what gets cut.
+    let mut segs: Vec<(u8, Span)> = vec![
+        (0, Span::styled(format!(" {} ", st.id), ui.theme.selected(true))),
+        (0, Span::styled(format!(" {word}"), ui.theme.release_word(word))),
+        (4, Span::raw(format!("  {}", when(ui, now)))),
+        (3, Span::styled(format!("  {driver}"), ui.theme.dim())),
     ];
     if let Some(p) = &ui.problem {
-        left.push(Span::styled(
-            format!("  {p}"),
-            ui.theme.glyph(crate::tui::theme::Glyph::Failed),
+        segs.push((
+            1,
+            Span::styled(format!("  {p}"), ui.theme.glyph(crate::tui::theme::Glyph::Failed)),
         ));
     }
     let pending = st.pending_requests().count();
     if pending > 0 {
-        left.push(Span::styled(
-            format!("  {pending} request(s) pending"),
-            ui.theme.warn(),
+        segs.push((
+            2,
+            Span::styled(format!("  {pending} request(s) pending"), ui.theme.warn()),
         ));
     }
     if let Some(need) = needed(ui) {
-        left.push(Span::styled(format!("  {need}"), ui.theme.warn()));
+        segs.push((1, Span::styled(format!("  {need}"), ui.theme.warn())));
     }
     if let Some(n) = &ui.notice {
         let style = if n.error {
@@ -53,24 +54,28 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             ui.theme.key()
         };
         let mark = if n.error { "✗ " } else { "› " };
-        left.push(Span::styled(format!("  {mark}{}", n.text), style));
+        segs.push((1, Span::styled(format!("  {mark}{}", n.text), style)));
     }
-    let mut hints = Vec::new();
+    let width = usize::from(area.width);
+    let seg_w = |segs: &[(u8, Span)]| segs.iter().map(|(_, s)| s.content.width()).sum::<usize>();
+    for drop in [4u8, 3, 2] {
+        if seg_w(&segs) <= width {
+            break;
+        }
+        segs.retain(|(p, _)| *p < drop);
+    }
+    let mut hints = vec![Span::raw("  ")];
     for (k, what) in ui.keymap.hints() {
         hints.push(Span::styled(k, ui.theme.key()));
         hints.push(Span::raw(format!(" {what}  ")));
     }
-    let width = usize::from(area.width);
-    let left_w: usize = left.iter().map(|s| s.content.width()).sum();
+    let left_w = seg_w(&segs);
     let hints_w: usize = hints.iter().map(|s| s.content.width()).sum();
-    let mut spans = left;
-    if left_w + 2 + hints_w <= width {
+    let mut spans: Vec<Span> = segs.into_iter().map(|(_, s)| s).collect();
+    if left_w + hints_w <= width {
         spans.push(Span::raw(" ".repeat(width - left_w - hints_w)));
-        spans.extend(hints);
-    } else {
-        spans.push(Span::raw("  "));
-        spans.extend(hints);
     }
+    spans.extend(hints);
     Paragraph::new(fit_line(Line::from(spans), width)).render(area, buf);
 }
 
