@@ -304,7 +304,7 @@ cpu_wakes() { # pid, seconds -> "cpu% wakes/s" on stdout, per-thread wake-ups on
     local t
     for t in /proc/"$pid"/task/*; do
       awk -v tid="${t##*/}" -v comm="$(cat "$t/comm")" \
-        '/^(non)?voluntary_ctxt_switches/ {n += $2} END {print tid, n, comm}' "$t/status"
+        '/^voluntary_ctxt/ {v = $2} /^nonvoluntary_ctxt/ {n = $2} END {print tid, v + n, v, n, comm}' "$t/status"
     done
   }
   ticks() { sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}'; }
@@ -317,8 +317,10 @@ cpu_wakes() { # pid, seconds -> "cpu% wakes/s" on stdout, per-thread wake-ups on
   snap >"$tmp/ctx1"
   local dt
   dt=$(awk -v a="${t0/./}" -v b="${t1/./}" 'BEGIN {print (b - a) / 1e6}')
-  # "tid count comm" (a thread's name may hold spaces: `notify-rs inoti`).
-  awk -v dt="$dt" 'NR == FNR {c[$1] = $2; next} {d = $2 - c[$1]; $2 = ""; printf "    thread %s: %d wake-ups, %.2f/s\n", $0, d, d / dt}' \
+  # "tid all voluntary nonvoluntary comm" (a thread's name may hold spaces: `notify-rs inoti`).
+  awk -v dt="$dt" 'NR == FNR {c[$1] = $2; v[$1] = $3; n[$1] = $4; next}
+    {d = $2 - c[$1]; dv = $3 - v[$1]; dn = $4 - n[$1]; t = $1; $1 = $2 = $3 = $4 = ""; sub(/^ +/, "")
+     printf "    thread %s (%s): %d context switches (%d voluntary, %d involuntary), %.2f/s\n", t, $0, d, dv, dn, d / dt}' \
     "$tmp/ctx0" "$tmp/ctx1" >&2
   awk -v dt="$dt" 'NR == FNR {c[$1] = $2; next} {s += $2 - c[$1]} END {printf "%.2f ", s / dt}' \
     "$tmp/ctx0" "$tmp/ctx1" >"$tmp/w"

@@ -25,7 +25,11 @@ const H: u16 = 50;
 
 /// A coloured output line like a deploy script prints (SGR colours, some stderr), ~150 columns.
 fn line(i: usize) -> (LineKind, Vec<u8>) {
-    let kind = if i % 7 == 3 { LineKind::Stderr } else { LineKind::Stdout };
+    let kind = if i % 7 == 3 {
+        LineKind::Stderr
+    } else {
+        LineKind::Stdout
+    };
     let text = format!(
         "\x1b[2m2026-01-02T10:04:{:02}Z\x1b[0m \x1b[1;32mINFO\x1b[0m deploy eu-5: step {i:>6} of 250000 \
          \x1b[36mpulled\x1b[0m layer sha256:{:016x} \x1b[33m{} ms\x1b[0m, rollout \x1b[35m{}%\x1b[0m done, \
@@ -144,9 +148,7 @@ fn main() {
         g.bench_function("floor_plain_paragraph", |b| b.iter(|| floor.frame(&mut t)));
         let mut t = terminal();
         let mut cockpit = Cockpit::new();
-        g.bench_function("cockpit_mid_run_full_ring", |b| {
-            b.iter(|| cockpit.frame(&mut t))
-        });
+        g.bench_function("cockpit_mid_run_full_ring", |b| b.iter(|| cockpit.frame(&mut t)));
         g.finish();
     }
     c.final_summary();
@@ -171,6 +173,10 @@ fn main() {
         k.as_secs_f64() * 1e6,
         f.as_secs_f64() * 1e6,
         k.as_secs_f64() / f.as_secs_f64(),
-        if k < Duration::from_millis(1) { "PASS" } else { "FAIL" }
+        if k < Duration::from_millis(1) {
+            "PASS"
+        } else {
+            "FAIL"
+        }
     );
 }
