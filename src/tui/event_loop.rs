@@ -126,6 +126,7 @@ where
     S: Source,
     C: Clock,
 {
+    let input = &mut WakeGated::new(input);
     let size = terminal.size()?;
     let mut queue: VecDeque<Msg> = VecDeque::new();
     queue.push_back(Msg::Resize(size.width, size.height));
@@ -210,6 +211,85 @@ where
             dirty = true;
             last_draw = None;
         }
+    }
+}
+
+/// An input stream polled only once it has woken the task (and until it is pending again).
+///
+/// crossterm's `EventStream` answers a poll that finds nothing by trying its reader's lock with
+/// `try_lock_for(0)` while its own reader thread holds that lock, blocked until the terminal has
+/// input: parking_lot spins 3 times and calls `sched_yield` 7 times before giving up. The loop
+/// polls input up to three times per wake-up (select, drain, select), so without this gate a
+/// flood cost thousands of `sched_yield`s a second, each handing the core away, and an idle
+/// cockpit's 1 Hz tick 21 of them. The stream's reader thread wakes the waker it was last given
+/// when input arrives; until then, polling it again cannot find anything.
+struct WakeGated<'a, I> {
+    inner: &'a mut I,
+    gate: Arc<Gate>,
+    waker: std::task::Waker,
+}
+
+struct Gate {
+    woken: std::sync::atomic::AtomicBool,
+    task: std::sync::Mutex<Option<std::task::Waker>>,
+}
+
+impl std::task::Wake for Gate {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(w) = task.as_ref() {
+            w.wake_by_ref();
+        }
+    }
+}
+
+impl<'a, I> WakeGated<'a, I> {
+    fn new(inner: &'a mut I) -> Self {
+        let gate = Arc::new(Gate {
+            woken: std::sync::atomic::AtomicBool::new(true),
+            task: std::sync::Mutex::new(None),
+        });
+        let waker = std::task::Waker::from(gate.clone());
+        WakeGated { inner, gate, waker }
+    }
+}
+
+impl<I: Stream + Unpin> Stream for WakeGated<'_, I> {
+    type Item = I::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<I::Item>> {
+        {
+            let mut task = self
+                .gate
+                .task
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        if !self.gate.woken.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Poll::Pending;
+        }
+        let this = &mut *self;
+        let polled = this
+            .inner
+            .poll_next_unpin(&mut std::task::Context::from_waker(&this.waker));
+        if polled.is_ready() {
+            // More may be queued: look again next time.
+            this.gate.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        polled
     }
 }
 
@@ -652,4 +732,53 @@ pub fn load_board(store: &crate::journal::Store, plan: &str, max: usize) -> Vec<
             Some(BoardRow::of(&st, d.live_driver()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Context;
+
+    use futures::channel::mpsc::{UnboundedReceiver, unbounded};
+
+    use super::*;
+
+    /// A stream that counts how often it is polled.
+    struct Counted {
+        rx: UnboundedReceiver<u32>,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl Stream for Counted {
+        type Item = u32;
+        fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u32>> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            self.rx.poll_next_unpin(cx)
+        }
+    }
+
+    #[test]
+    fn gated_input_is_polled_only_after_it_woke_us() {
+        let (tx, rx) = unbounded();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let mut inner = Counted {
+            rx,
+            polls: polls.clone(),
+        };
+        let mut gated = WakeGated::new(&mut inner);
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        for _ in 0..5 {
+            assert_eq!(gated.poll_next_unpin(&mut cx), Poll::Pending);
+        }
+        assert_eq!(polls.load(Ordering::SeqCst), 1, "nothing woke it: polled once");
+        tx.unbounded_send(1).unwrap();
+        tx.unbounded_send(2).unwrap();
+        assert_eq!(gated.poll_next_unpin(&mut cx), Poll::Ready(Some(1)));
+        assert_eq!(gated.poll_next_unpin(&mut cx), Poll::Ready(Some(2)));
+        assert_eq!(gated.poll_next_unpin(&mut cx), Poll::Pending);
+        assert_eq!(gated.poll_next_unpin(&mut cx), Poll::Pending);
+        assert_eq!(polls.load(Ordering::SeqCst), 4);
+        drop(tx);
+        assert_eq!(gated.poll_next_unpin(&mut cx), Poll::Ready(None));
+    }
 }
