@@ -273,7 +273,9 @@ for _ in $(seq 1 "$reps"); do
   t0=$EPOCHREALTIME
   end=$((${EPOCHREALTIME%.*} + adv_secs))
   while [ "${EPOCHREALTIME%.*}" -lt "$end" ]; do
-    sleep 0.05
+    # Every 50 ms from t0 (a capture takes a few ms of that).
+    due=$((${t0/./} + (samples + 1) * 50000 - ${EPOCHREALTIME/./}))
+    [ "$due" -gt 0 ] && sleep "$(printf '0.%06d' "$due")"
     cur=$(out_area)
     samples=$((samples + 1))
     [ "$cur" != "$prev" ] && changes=$((changes + 1))
@@ -281,7 +283,7 @@ for _ in $(seq 1 "$reps"); do
   done
   t1=$EPOCHREALTIME
   awk -v c="$changes" -v s="$samples" -v a="${t0/./}" -v b="${t1/./}" \
-    'BEGIN {printf "%.1f %.1f\n", c / ((b - a) / 1e6), s / ((b - a) / 1e6)}' >>"$tmp/adv"
+    'BEGIN {printf "%.1f %.1f %d %d\n", c / ((b - a) / 1e6), s / ((b - a) / 1e6), c, s}' >>"$tmp/adv"
   for _ in $(seq 1 "$key_samples"); do
     key_ms j 'Output after (' >>"$tmp/jf"
     key_ms k 'Output flood —' >>"$tmp/kf"
@@ -293,7 +295,8 @@ for _ in $(seq 1 "$reps"); do
 done
 adv=$(awk '{print $1}' "$tmp/adv" | median)
 sampling=$(awk '{print $2}' "$tmp/adv" | median)
-note "pane changes/s per rep: $(awk '{print $1}' "$tmp/adv" | tr '\n' ' ')(samples/s $sampling)"
+note "pane changes/s per rep: $(awk '{print $1}' "$tmp/adv" | tr '\n' ' ')(samples/s $sampling;" \
+  "$(awk '{c += $3; s += $4} END {print c " of " s}' "$tmp/adv") samples differed from the one before)"
 note "j during flood: $(tr '\n' ' ' <"$tmp/jf")ms; k (back to the flood): $(tr '\n' ' ' <"$tmp/kf")ms"
 
 # 5a. Idle with a stage running `sleep 60`: CPU and wake-ups, then the idle key latency (floor of 2).
