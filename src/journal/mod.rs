@@ -11,7 +11,7 @@ mod tail;
 
 pub use append::{Journal, Txn};
 pub use read::{LoadWarning, Verified, read_journal, verify};
-pub use store::{DriverLock, ReleaseDir, Store};
+pub use store::{DriverLock, DriverProbe, ReleaseDir, Store};
 pub use tail::{SyncWaker, Tail, Waker, watch_changes};
 
 use std::path::PathBuf;

@@ -210,7 +210,7 @@ impl ReleaseDir {
     pub fn logs(&self) -> PathBuf {
         self.path.join("logs")
     }
-    fn driver_lock_path(&self) -> PathBuf {
+    pub fn driver_lock_path(&self) -> PathBuf {
         self.path.join("driver.lock")
     }
 
@@ -254,6 +254,56 @@ impl ReleaseDir {
         match file.try_lock_shared() {
             Ok(()) => None,
             Err(_) => read_pid(&mut file).or(Some(0)),
+        }
+    }
+}
+
+/// Asks, as often as wanted, whether a driver holds a release's lock, without opening the lock
+/// file each time: an open is a file event for every inotify watcher of the folder (the cockpit's
+/// own included), and an observer that checks once a second must not wake itself.
+#[derive(Debug)]
+pub struct DriverProbe {
+    path: PathBuf,
+    file: Option<File>,
+    /// The pid read when the lock was last seen held, and the lock file's modification time
+    /// then (a new driver rewrites it; `fstat` is no file event, a read would be).
+    held_by: Option<(u32, Option<std::time::SystemTime>)>,
+}
+
+impl DriverProbe {
+    pub fn new(rdir: &ReleaseDir) -> DriverProbe {
+        DriverProbe {
+            path: rdir.driver_lock_path(),
+            file: None,
+            held_by: None,
+        }
+    }
+
+    /// The pid of the live driver (0 when its pid cannot be read), if one holds the lock.
+    pub fn check(&mut self) -> Option<u32> {
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+        }
+        let file = self.file.as_mut()?;
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                self.held_by = None;
+                None
+            }
+            Err(_) => {
+                let mtime = file.metadata().and_then(|m| m.modified()).ok();
+                match self.held_by {
+                    Some((pid, seen)) if seen == mtime => Some(pid),
+                    _ => {
+                        use std::io::Seek;
+                        let _ = file.seek(std::io::SeekFrom::Start(0));
+                        let pid = read_pid(file).unwrap_or(0);
+                        self.held_by = Some((pid, mtime));
+                        Some(pid)
+                    }
+                }
+            }
         }
     }
 }

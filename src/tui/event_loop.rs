@@ -38,6 +38,11 @@ use crate::plan::{Plan, ReleaseType};
 /// Wall-clock time for the views (elapsed times, spinners).
 pub trait Clock {
     fn now(&self) -> DateTime<Utc>;
+    /// Sleep until `deadline` (the 1 Hz clock while something runs). Tokio's timer by default,
+    /// which tests pause and advance.
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        sleep_until(deadline)
+    }
 }
 
 /// The real clock.
@@ -47,6 +52,52 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    /// A timerfd: one wake-up at the deadline. Tokio's timer wheel wakes a 1 s sleep twice (at
+    /// the start of its 64 ms slot, then at the deadline), and an idle cockpit should wake once
+    /// a second while a stage runs, not twice.
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        async move {
+            use nix::sys::time::TimeSpec;
+            use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let fd = TimerFd::new(
+                ClockId::CLOCK_MONOTONIC,
+                TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+            )
+            .and_then(|fd| {
+                // A zero expiration disarms a timerfd: at least a nanosecond.
+                let spec = TimeSpec::from_duration(wait.max(Duration::from_nanos(1)));
+                fd.set(Expiration::OneShot(spec), TimerSetTimeFlags::empty())
+                    .map(|()| fd)
+            })
+            .map_err(io::Error::from)
+            .and_then(|fd| {
+                // SAFETY: the AsyncFd owns the timer, so its descriptor stays open and the
+                // same for the AsyncFd's whole life.
+                unsafe {
+                    tokio::io::unix::AsyncFd::register_with_interest(Timer(fd), tokio::io::Interest::READABLE)
+                }
+                .map_err(io::Error::from)
+            });
+            match fd {
+                Ok(fd) => {
+                    let _ = fd.readable().await;
+                }
+                Err(_) => sleep_until(deadline).await,
+            }
+        }
+    }
+}
+
+/// A timerfd, for tokio's reactor (which wants `AsRawFd`).
+struct Timer(nix::sys::timerfd::TimerFd);
+
+impl std::os::fd::AsRawFd for Timer {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsFd;
+        self.0.as_fd().as_raw_fd()
     }
 }
 
@@ -134,7 +185,8 @@ where
     let _ = apply(ui, source, &mut queue);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
-    let mut next_tick: Option<Instant> = None;
+    // The 1 Hz clock's sleep, kept across wake-ups (armed once per second, not once per wake).
+    let mut tick: Option<std::pin::Pin<Box<dyn Future<Output = ()> + '_>>> = None;
     loop {
         if let Some(code) = ui.quit {
             return Ok(code);
@@ -152,9 +204,11 @@ where
             None
         };
         if ui.needs_clock() {
-            next_tick.get_or_insert(now + Duration::from_secs(1));
+            if tick.is_none() {
+                tick = Some(Box::pin(clock.sleep_until(now + Duration::from_secs(1))));
+            }
         } else {
-            next_tick = None;
+            tick = None;
         }
         enum Woke {
             Input(Option<io::Result<TermEvent>>),
@@ -167,7 +221,7 @@ where
             ev = input.next() => Woke::Input(ev),
             msgs = source.wait() => Woke::Source(msgs),
             _ = sleep_until(draw_at.unwrap_or(now)), if draw_at.is_some() => Woke::Frame,
-            _ = sleep_until(next_tick.unwrap_or(now)), if next_tick.is_some() => Woke::Tick,
+            _ = async { if let Some(t) = tick.as_mut() { t.await } }, if tick.is_some() => Woke::Tick,
         };
         stats.wakes += 1;
         match woke {
@@ -179,7 +233,7 @@ where
             }
             Woke::Frame => {}
             Woke::Tick => {
-                next_tick = None;
+                tick = None;
                 queue.push_back(Msg::Tick);
                 queue.extend(source.poll());
             }
@@ -372,6 +426,7 @@ impl Launcher for NoLauncher {
 struct Watched {
     rdir: ReleaseDir,
     tail: Tail,
+    probe: crate::journal::DriverProbe,
     plan: Option<Arc<Plan>>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -472,6 +527,7 @@ impl ReleaseSource {
         self.watched = Some(Watched {
             rdir: rdir.clone(),
             tail: Tail::new(&rdir.journal()),
+            probe: crate::journal::DriverProbe::new(rdir),
             plan: plan.clone(),
             _watcher: watcher,
         });
@@ -609,7 +665,7 @@ impl Source for ReleaseSource {
                 }
             }
         }
-        let driver = w.rdir.live_driver();
+        let driver = w.probe.check();
         if self.driver != Some(driver) {
             self.driver = Some(driver);
             out.push(Msg::Driver(driver));
