@@ -57,36 +57,34 @@ impl Clock for SystemClock {
     /// A timerfd: one wake-up at the deadline. Tokio's timer wheel wakes a 1 s sleep twice (at
     /// the start of its 64 ms slot, then at the deadline), and an idle cockpit should wake once
     /// a second while a stage runs, not twice.
-    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
-        async move {
-            use nix::sys::time::TimeSpec;
-            use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
-            let wait = deadline.saturating_duration_since(Instant::now());
-            let fd = TimerFd::new(
-                ClockId::CLOCK_MONOTONIC,
-                TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
-            )
-            .and_then(|fd| {
-                // A zero expiration disarms a timerfd: at least a nanosecond.
-                let spec = TimeSpec::from_duration(wait.max(Duration::from_nanos(1)));
-                fd.set(Expiration::OneShot(spec), TimerSetTimeFlags::empty())
-                    .map(|()| fd)
-            })
-            .map_err(io::Error::from)
-            .and_then(|fd| {
-                // SAFETY: the AsyncFd owns the timer, so its descriptor stays open and the
-                // same for the AsyncFd's whole life.
-                unsafe {
-                    tokio::io::unix::AsyncFd::register_with_interest(Timer(fd), tokio::io::Interest::READABLE)
-                }
-                .map_err(io::Error::from)
-            });
-            match fd {
-                Ok(fd) => {
-                    let _ = fd.readable().await;
-                }
-                Err(_) => sleep_until(deadline).await,
+    async fn sleep_until(&self, deadline: Instant) {
+        use nix::sys::time::TimeSpec;
+        use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let fd = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )
+        .and_then(|fd| {
+            // A zero expiration disarms a timerfd: at least a nanosecond.
+            let spec = TimeSpec::from_duration(wait.max(Duration::from_nanos(1)));
+            fd.set(Expiration::OneShot(spec), TimerSetTimeFlags::empty())
+                .map(|()| fd)
+        })
+        .map_err(io::Error::from)
+        .and_then(|fd| {
+            // SAFETY: the AsyncFd owns the timer, so its descriptor stays open and the
+            // same for the AsyncFd's whole life.
+            unsafe {
+                tokio::io::unix::AsyncFd::register_with_interest(Timer(fd), tokio::io::Interest::READABLE)
             }
+            .map_err(io::Error::from)
+        });
+        match fd {
+            Ok(fd) => {
+                let _ = fd.readable().await;
+            }
+            Err(_) => sleep_until(deadline).await,
         }
     }
 }
