@@ -283,6 +283,10 @@ pub fn run() -> Result<ExitCode> {
                 eprintln!("{pe}");
                 return Ok(ExitCode::from(exit::USAGE));
             }
+            if let Some(se) = e.downcast_ref::<crate::tui::settings::SettingsError>() {
+                eprintln!("{se}");
+                return Ok(ExitCode::from(exit::USAGE));
+            }
             if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
                 eprintln!("flightdeck: {msg}");
                 return Ok(ExitCode::from(exit::USAGE));
@@ -425,6 +429,8 @@ impl Ctx {
         exit_when_done: bool,
         start: Option<(String, Option<ReleaseType>)>,
     ) -> Result<u8> {
+        // An invalid settings file stops the cockpit before anything starts (exit 2).
+        let settings = crate::tui::settings::load()?;
         if !std::io::stdout().is_terminal() {
             return Err(usage(
                 "the cockpit needs a terminal; use `flightdeck status` or `flightdeck logs --follow`",
@@ -459,6 +465,7 @@ impl Ctx {
         };
         let opts = crate::tui::Options {
             exit_when_done,
+            settings,
             ..Default::default()
         };
         let launcher = std::sync::Arc::new(self.clone());

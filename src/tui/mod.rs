@@ -9,6 +9,7 @@ pub mod fixture;
 pub mod keymap;
 pub mod modal;
 pub mod output_pane;
+pub mod settings;
 pub mod terminal;
 pub mod theme;
 pub mod views;
@@ -27,6 +28,8 @@ pub struct Options {
     /// On quit, say nothing about an unfinished release going on in its driver (the demo cancels
     /// its release on quit and says so itself).
     pub no_reattach_hint: bool,
+    /// The user's settings (keys, colours, bell), already validated.
+    pub settings: settings::Settings,
 }
 
 /// Open the cockpit on `rdir` (or on the start screen of `plan` when there is no release yet) in
@@ -45,7 +48,8 @@ pub fn open(
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut ui = app::UiState::new(keymap::Keymap::default(), theme::Theme::from_env());
+        let mut ui = app::UiState::new(opts.settings.keymap.clone(), opts.settings.theme());
+        ui.bell = opts.settings.bell;
         ui.exit_when_done = opts.exit_when_done;
         if rdir.is_none() {
             ui.focus = app::Focus::Pipeline;

@@ -55,7 +55,7 @@ impl Tmux {
     pub fn start(&self, ws: &Workspace, args: &str, env: &str, size: (u16, u16)) {
         let exe = env!("CARGO_BIN_EXE_flightdeck");
         let script = format!(
-            "cd '{}' && {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
+            "cd '{}' && FLIGHTDECK_SETTINGS= {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
              echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; echo =DONE=; sleep 60",
             ws.path().display(),
             ws.data_dir().display()
