@@ -21,7 +21,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{Event as TermEvent, KeyEventKind};
+use crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -106,6 +106,15 @@ fn input_msg(ev: TermEvent) -> Option<Msg> {
     match ev {
         TermEvent::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(k)),
         TermEvent::Resize(w, h) => Some(Msg::Resize(w, h)),
+        // Clicks and the wheel; moves, drags and releases would only wake the loop for nothing.
+        TermEvent::Mouse(m)
+            if matches!(
+                m.kind,
+                MouseEventKind::Down(_) | MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+            ) =>
+        {
+            Some(Msg::Mouse(m))
+        }
         _ => None,
     }
 }
@@ -692,6 +701,9 @@ impl Source for ReleaseSource {
                 use std::io::Write;
                 let mut out = io::stdout();
                 let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
+            Effect::MouseCapture(on) => {
+                let _ = super::terminal::set_mouse_capture(on);
             }
             Effect::FollowLog(_) | Effect::Quit(_) | Effect::Suspend => {}
         }
