@@ -90,7 +90,7 @@ fn the_layout_function_is_what_the_views_draw() {
                     assert_eq!(p.at(r.x + 1, r.y + 1).map(|(g, _)| g), Some(f));
                 }
             }
-            assert_eq!(p.of(focus).is_some(), true, "the focused pane is shown");
+            assert!(p.of(focus).is_some(), "the focused pane is shown");
         }
     }
 }

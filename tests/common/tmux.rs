@@ -37,6 +37,22 @@ impl Tmux {
             .expect("tmux display-message");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
+    /// The pane's mouse modes, `"<standard> <sgr>"`: `"1 1"` while the cockpit captures clicks.
+    pub fn mouse_flags(&self) -> String {
+        let out = self
+            .cmd()
+            .args([
+                "display-message",
+                "-p",
+                "-t",
+                "cockpit",
+                "#{mouse_standard_flag} #{mouse_sgr_flag}",
+            ])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// Pid of the pane's first child (the cockpit under `sh -c`).
     pub fn cockpit_pid(&self) -> i32 {
         let out = self
