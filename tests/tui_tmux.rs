@@ -138,7 +138,7 @@ fn a_panic_anywhere_restores_the_terminal_then_reports() {
 }
 
 #[test]
-fn sigterm_restores_the_terminal() {
+fn sigterm_sighup_and_sigint_restore_the_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("tmux is not installed: skipped");
         return;
@@ -146,16 +146,20 @@ fn sigterm_restores_the_terminal() {
     let ws = Workspace::new(PLAN);
     ws.flightdeck(["run", "4.0.0", "--detach"]).assert().success();
     ws.wait_for_event("4.0.0", "gate_reached", |_| true);
-    let tmux = Tmux {
-        socket: format!("fd-e2e-term-{}", std::process::id()),
-    };
-    tmux.start(&ws, "cockpit 4.0.0", "", (100, 30));
-    tmux.wait_for("ship");
-    let pid = tmux.cockpit_pid();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let after = tmux.wait_for("=DONE=");
-    assert!(after.contains("EXIT=0"), "{after}");
-    assert_restored(&after);
+    use nix::sys::signal::Signal;
+    for sig in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
+        let tmux = Tmux {
+            socket: format!("fd-e2e-{}-{}", sig.as_str(), std::process::id()),
+        };
+        tmux.start(&ws, "cockpit 4.0.0", "", (100, 30));
+        tmux.wait_for("ship");
+        let pid = tmux.cockpit_pid();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
+        let after = tmux.wait_for("=DONE=");
+        assert!(after.contains("EXIT=0"), "{sig}: {after}");
+        assert_restored(&after);
+        assert_eq!(tmux.mouse_flags(), "0 0", "{sig}: mouse capture left on");
+    }
     assert_eq!(
         ws.status("4.0.0")["state"],
         "paused",

@@ -386,8 +386,8 @@ struct Watched {
 }
 
 /// The real source: one release's folder, watched with inotify (through `notify`), its journal
-/// tailed with [`Tail`], the selected run's log parsed with [`LogParser`] into the ring; SIGTERM
-/// and SIGHUP become [`Msg::Shutdown`]. Actions run on blocking threads; their answers come back
+/// tailed with [`Tail`], the selected run's log parsed with [`LogParser`] into the ring; SIGTERM,
+/// SIGHUP and SIGINT become [`Msg::Shutdown`]. Actions run on blocking threads; their answers come back
 /// through a channel.
 pub struct ReleaseSource {
     store: Store,
@@ -403,6 +403,8 @@ pub struct ReleaseSource {
     _plan_watcher: Option<notify::RecommendedWatcher>,
     term: Option<tokio::signal::unix::Signal>,
     hup: Option<tokio::signal::unix::Signal>,
+    /// `kill -INT` (Ctrl-C itself is a key in raw mode).
+    int: Option<tokio::signal::unix::Signal>,
     driver: Option<Option<u32>>,
     /// The last poll stopped at its read budget: more output is waiting.
     more: bool,
@@ -448,6 +450,7 @@ impl ReleaseSource {
             _plan_watcher: plan_watcher,
             term: signal(SignalKind::terminate()).ok(),
             hup: signal(SignalKind::hangup()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
             driver: None,
             more: false,
             problem: None,
@@ -584,6 +587,7 @@ impl Source for ReleaseSource {
             }
             _ = sig(&mut self.term) => vec![Msg::Shutdown],
             _ = sig(&mut self.hup) => vec![Msg::Shutdown],
+            _ = sig(&mut self.int) => vec![Msg::Shutdown],
         }
     }
 
