@@ -137,7 +137,7 @@ fn every_size_renders_without_panic() {
     }
     let mut start = UiState::new(
         flightdeck::tui::keymap::Keymap::default(),
-        flightdeck::tui::theme::Theme { color: false },
+        flightdeck::tui::theme::Theme::new(false),
     );
     start.update(Msg::Plan(Some(std::sync::Arc::new(fixture::plan()))));
     states.push(start);
