@@ -78,7 +78,7 @@ fn a_click_selects_a_stage_and_m_gives_the_mouse_back() {
     ws.flightdeck(["run", "2.0.0", "--detach"]).assert().success();
     ws.wait_for_event("2.0.0", "gate_reached", |_| true);
     let tmux = Tmux::new("mouse");
-    tmux.start(&ws, "cockpit", "", (160, 40));
+    tmux.start(&ws, "cockpit", "", (200, 40));
     // compile ran last: it is selected and its output shows.
     let screen = tmux.wait_for("compiled-output-here");
     common::poll_until(common::DEADLINE, || tmux.mouse_flags() == "1 1");
