@@ -3,11 +3,14 @@
 //! come from rendering the state (`views::render`) and from `views::panes`, the same layout the
 //! views draw with.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::tui::app::{Effect, Focus, Layout, Msg, UiState, WHEEL_LINES};
 use flightdeck::tui::fixture;
-use flightdeck::tui::views;
+use flightdeck::tui::{event_loop, views};
+use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -238,4 +241,88 @@ fn modals_keep_the_pointer_out() {
     ui.update(click((board.x + 2, board.y + 3)));
     assert_eq!(ui.focus, Focus::Pipeline);
     assert!(ui.help());
+}
+
+/// A source with nothing to say that records the effects it is asked to perform.
+#[derive(Default)]
+struct Quiet {
+    performed: Vec<Effect>,
+}
+
+impl event_loop::Source for Quiet {
+    async fn wait(&mut self) -> Vec<Msg> {
+        std::future::pending().await
+    }
+    fn poll(&mut self) -> Vec<Msg> {
+        Vec::new()
+    }
+    fn read_output(&mut self, _ui: &mut UiState) -> Option<Msg> {
+        None
+    }
+    fn follow(&mut self, _log: Option<&str>) {}
+    fn perform(&mut self, effect: Effect) {
+        self.performed.push(effect);
+    }
+}
+
+/// Run the loop over `events` (then silence) for half a second of paused time (before the 1 Hz
+/// clock of a running stage ticks).
+async fn run_loop(ui: &mut UiState, events: Vec<TermEvent>) -> (event_loop::LoopStats, Quiet) {
+    let mut term = Terminal::new(TestBackend::new(ui.size.0, ui.size.1)).unwrap();
+    let mut input = futures::stream::iter(events.into_iter().map(Ok::<_, std::io::Error>))
+        .chain(futures::stream::pending());
+    let mut source = Quiet::default();
+    let mut stats = event_loop::LoopStats::default();
+    let clock = event_loop::FixedClock(fixture::now());
+    let run = event_loop::run(
+        &mut term,
+        &mut input,
+        &mut source,
+        &clock,
+        ui,
+        event_loop::LoopConfig::default(),
+        &mut stats,
+    );
+    let ended = tokio::time::timeout(std::time::Duration::from_millis(500), run).await;
+    assert!(ended.is_err(), "the loop ended");
+    (stats, source)
+}
+
+#[tokio::test(start_paused = true)]
+async fn pointer_moves_never_wake_a_redraw() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    let moves = (0..500)
+        .map(|i| {
+            TermEvent::Mouse(MouseEvent {
+                kind: if i % 2 == 0 {
+                    MouseEventKind::Moved
+                } else {
+                    MouseEventKind::Drag(MouseButton::Left)
+                },
+                column: (i % 160) as u16,
+                row: 10,
+                modifiers: KeyModifiers::NONE,
+            })
+        })
+        .collect();
+    let (stats, _) = run_loop(&mut ui, moves).await;
+    assert_eq!(stats.draws, 1, "only the first frame");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_loop_hands_clicks_to_the_reducer_and_capture_to_the_source() {
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    let board = panes(&ui).board.unwrap();
+    let events = vec![
+        TermEvent::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: board.x + 2,
+            row: board.y + 3,
+            modifiers: KeyModifiers::NONE,
+        }),
+        TermEvent::Key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE)),
+    ];
+    let (_, source) = run_loop(&mut ui, events).await;
+    assert_eq!(ui.focus, Focus::Board);
+    assert_eq!(source.performed, vec![Effect::MouseCapture(false)]);
 }
