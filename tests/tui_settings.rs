@@ -196,6 +196,8 @@ fn a_way_to_quit_and_to_close_help_must_remain() {
     // One of them is enough.
     load("[keys.global]\nback = \"none\"\n");
     load("[keys.board]\nopen = \"q\"\n");
+    // A pane that binds `quit` itself keeps a way out.
+    load("[keys.board]\nopen = [\"q\", \"C-c\"]\nquit = \"x\"\n");
 }
 
 #[test]

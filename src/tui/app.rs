@@ -436,7 +436,7 @@ impl UiState {
                 self.key(ev, &mut fx);
             }
             Msg::Mouse(_) if self.quit.is_some() => {}
-            Msg::Mouse(ev) => self.mouse(ev, &mut fx),
+            Msg::Mouse(ev) => self.mouse(ev),
             Msg::Resize(w, h) => self.size = (w, h),
             Msg::Records(recs) => self.records(&recs, &mut fx),
             Msg::Board(rows) => {

@@ -23,7 +23,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::action::Action;
-use super::keymap::{Key, Keymap, Layer};
+use super::keymap::{Binding, Key, Keymap, Layer};
 use super::theme::{Palette, Role, Theme};
 use crate::plan::{Problem, did_you_mean};
 
@@ -387,12 +387,16 @@ impl Reader<'_> {
                 (vec![Layer::Search, Layer::Output], "an output pane searches"),
             ];
             for (layers, when) in panes {
+                let ours = |b: &&Binding| layers.contains(&b.layer);
+                // A pane layer may bind `quit` itself; else some global quit key must get through.
+                let quits_itself = km.bindings.iter().filter(ours).any(|b| b.action == Action::Quit);
                 let hidden = |k: &Key| {
                     km.bindings
                         .iter()
-                        .any(|b| layers.contains(&b.layer) && b.key == *k)
+                        .filter(ours)
+                        .any(|b| b.key == *k && b.action != Action::Quit)
                 };
-                if quit.iter().all(hidden) {
+                if !quits_itself && quit.iter().all(hidden) {
                     let last = user
                         .iter()
                         .filter(|u| layers.contains(&u.layer) && quit.contains(&u.key))

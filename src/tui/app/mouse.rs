@@ -11,15 +11,14 @@ use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Margin, Position, Rect};
 use unicode_width::UnicodeWidthStr;
 
-use super::{Effect, Focus, UiState, step};
+use super::{Focus, UiState, step};
 use crate::tui::views;
 
 /// Lines the wheel scrolls an output pane per notch.
 pub const WHEEL_LINES: usize = 3;
 
 impl UiState {
-    pub(super) fn mouse(&mut self, ev: MouseEvent, fx: &mut Vec<Effect>) {
-        let _ = fx;
+    pub(super) fn mouse(&mut self, ev: MouseEvent) {
         // Overlays take the keyboard and the pointer alike; without capture nothing arrives.
         if self.modal.is_some() || !self.mouse_capture {
             return;
