@@ -67,6 +67,9 @@ enum Command {
         /// The started release's type: major, minor, patch or hotfix (default: minor).
         #[arg(long = "type", value_name = "T", requires = "start")]
         rtype: Option<ReleaseType>,
+        /// Debug builds only (tests of the terminal's restore): panic once the cockpit has drawn.
+        #[arg(long, hide = true, value_name = "WHERE")]
+        debug_panic: Option<crate::tui::PanicAt>,
     },
     /// Validate the plan: exit 0 with a summary, or 2 with every problem as file:line:col.
     Check,
@@ -222,6 +225,7 @@ pub fn run() -> Result<ExitCode> {
         exit_when_done: false,
         start: None,
         rtype: None,
+        debug_panic: None,
     });
     let code = match command {
         Command::Cockpit {
@@ -229,7 +233,15 @@ pub fn run() -> Result<ExitCode> {
             exit_when_done,
             start,
             rtype,
-        } => ctx.cockpit(release.as_deref(), exit_when_done, start.map(|v| (v, rtype))),
+            debug_panic,
+        } => {
+            let opts = crate::tui::Options {
+                exit_when_done,
+                debug_panic,
+                ..Default::default()
+            };
+            ctx.cockpit(release.as_deref(), opts, start.map(|v| (v, rtype)))
+        }
         Command::Check => ctx.check(),
         Command::Run {
             version,
@@ -281,6 +293,10 @@ pub fn run() -> Result<ExitCode> {
             // Plan and usage problems are printed plainly (file:line:col lines), exit 2.
             if let Some(pe) = e.downcast_ref::<plan::PlanError>() {
                 eprintln!("{pe}");
+                return Ok(ExitCode::from(exit::USAGE));
+            }
+            if let Some(se) = e.downcast_ref::<crate::tui::settings::SettingsError>() {
+                eprintln!("{se}");
                 return Ok(ExitCode::from(exit::USAGE));
             }
             if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
@@ -422,9 +438,14 @@ impl Ctx {
     fn cockpit(
         &self,
         release: Option<&str>,
-        exit_when_done: bool,
+        mut opts: crate::tui::Options,
         start: Option<(String, Option<ReleaseType>)>,
     ) -> Result<u8> {
+        if opts.debug_panic.is_some() && !cfg!(debug_assertions) {
+            return Err(usage("--debug-panic is only in debug builds"));
+        }
+        // An invalid settings file stops the cockpit before anything starts (exit 2).
+        opts.settings = crate::tui::settings::load()?;
         if !std::io::stdout().is_terminal() {
             return Err(usage(
                 "the cockpit needs a terminal; use `flightdeck status` or `flightdeck logs --follow`",
@@ -456,10 +477,6 @@ impl Ctx {
                 let plan = self.load_plan()?;
                 (plan.name.clone(), Some(std::sync::Arc::new(plan)))
             }
-        };
-        let opts = crate::tui::Options {
-            exit_when_done,
-            ..Default::default()
         };
         let launcher = std::sync::Arc::new(self.clone());
         Ok(crate::tui::open(

@@ -284,6 +284,12 @@ macro_rules! say {
 /// `flightdeck demo [--dir DIR]`.
 pub(crate) fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<u8> {
     let tty = std::io::stdout().is_terminal();
+    // The user's cockpit settings, checked before anything is written or started (exit 2).
+    let settings = if tty {
+        crate::tui::settings::load()?
+    } else {
+        Default::default()
+    };
     let (root, temp) = match dir {
         Some(d) => (std::path::absolute(d)?, false),
         None => {
@@ -348,6 +354,7 @@ pub(crate) fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<u8> {
     }
     let opts = crate::tui::Options {
         no_reattach_hint: true,
+        settings,
         ..Default::default()
     };
     let launcher = std::sync::Arc::new(demo.clone());

@@ -18,7 +18,7 @@ fn code(c: KeyCode) -> Msg {
 }
 
 fn fresh(size: (u16, u16)) -> UiState {
-    let mut ui = UiState::new(Keymap::default(), Theme { color: true });
+    let mut ui = UiState::new(Keymap::default(), Theme::new(true));
     ui.update(Msg::Resize(size.0, size.1));
     ui
 }

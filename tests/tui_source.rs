@@ -86,7 +86,7 @@ async fn tails_the_journal_and_the_selected_runs_log() {
         actor: "tester".into(),
     });
     let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
-    let mut ui = UiState::new(Keymap::default(), Theme { color: true });
+    let mut ui = UiState::new(Keymap::default(), Theme::new(true));
     let first = src.poll();
     assert!(first.iter().any(|m| matches!(m, Msg::Records(r) if r.len() == 2)));
     assert!(first.iter().any(|m| matches!(m, Msg::Driver(None))));

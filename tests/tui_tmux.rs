@@ -97,31 +97,48 @@ fn q_quits_and_the_release_goes_on() {
 }
 
 #[test]
-fn a_panic_restores_the_terminal_then_reports() {
+fn a_panic_anywhere_restores_the_terminal_then_reports() {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    if !cfg!(debug_assertions) {
+        eprintln!("--debug-panic is only in debug builds: skipped");
         return;
     }
     let ws = Workspace::new(PLAN);
     ws.flightdeck(["run", "3.0.0", "--detach"]).assert().success();
     ws.wait_for_event("3.0.0", "gate_reached", |_| true);
-    let tmux = Tmux {
-        socket: format!("fd-e2e-panic-{}", std::process::id()),
-    };
-    tmux.start(
-        &ws,
-        "cockpit",
-        "FLIGHTDECK_TEST_PANIC=1 RUST_BACKTRACE=0",
-        (100, 30),
-    );
-    let after = tmux.wait_for("=DONE=");
-    assert!(after.contains("EXIT=101"), "{after}");
-    assert!(after.contains("forced panic"), "the report is printed:\n{after}");
-    assert_restored(&after);
+    // The loop itself, a tokio task, a blocking job (like the source's requests), a thread: each
+    // is fatal, after the terminal is back (mouse capture off too) and with the report.
+    for (at, what) in [
+        ("loop", "in the loop"),
+        ("task", "in a tokio task"),
+        ("blocking", "in a blocking job"),
+        ("thread", "in a thread"),
+    ] {
+        let tmux = Tmux {
+            socket: format!("fd-e2e-panic-{at}-{}", std::process::id()),
+        };
+        tmux.start(
+            &ws,
+            &format!("cockpit --debug-panic {at}"),
+            "RUST_BACKTRACE=0",
+            (100, 30),
+        );
+        let after = tmux.wait_for("=DONE=");
+        assert!(after.contains("EXIT=101"), "{at}: {after}");
+        assert!(
+            after.contains(&format!("forced panic (--debug-panic) {what}")),
+            "{at}: the report is printed:\n{after}"
+        );
+        assert_restored(&after);
+        assert_eq!(tmux.mouse_flags(), "0 0", "{at}: mouse capture left on");
+    }
 }
 
 #[test]
-fn sigterm_restores_the_terminal() {
+fn sigterm_sighup_and_sigint_restore_the_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("tmux is not installed: skipped");
         return;
@@ -129,16 +146,20 @@ fn sigterm_restores_the_terminal() {
     let ws = Workspace::new(PLAN);
     ws.flightdeck(["run", "4.0.0", "--detach"]).assert().success();
     ws.wait_for_event("4.0.0", "gate_reached", |_| true);
-    let tmux = Tmux {
-        socket: format!("fd-e2e-term-{}", std::process::id()),
-    };
-    tmux.start(&ws, "cockpit 4.0.0", "", (100, 30));
-    tmux.wait_for("ship");
-    let pid = tmux.cockpit_pid();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let after = tmux.wait_for("=DONE=");
-    assert!(after.contains("EXIT=0"), "{after}");
-    assert_restored(&after);
+    use nix::sys::signal::Signal;
+    for sig in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
+        let tmux = Tmux {
+            socket: format!("fd-e2e-{}-{}", sig.as_str(), std::process::id()),
+        };
+        tmux.start(&ws, "cockpit 4.0.0", "", (100, 30));
+        tmux.wait_for("ship");
+        let pid = tmux.cockpit_pid();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
+        let after = tmux.wait_for("=DONE=");
+        assert!(after.contains("EXIT=0"), "{sig}: {after}");
+        assert_restored(&after);
+        assert_eq!(tmux.mouse_flags(), "0 0", "{sig}: mouse capture left on");
+    }
     assert_eq!(
         ws.status("4.0.0")["state"],
         "paused",
@@ -197,6 +218,7 @@ fn ctrl_z_suspends_and_fg_redraws() {
         !stopped.contains("Pipeline"),
         "still on the alternate screen:\n{stopped}"
     );
+    assert_eq!(tmux.mouse_flags(), "0 0", "mouse capture left on while suspended");
     keys(&[
         "stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo",
         "Enter",
@@ -206,6 +228,7 @@ fn ctrl_z_suspends_and_fg_redraws() {
     keys(&["clear; fg", "Enter"]);
     let screen = tmux.wait_for("Pipeline");
     assert!(screen.contains("ship"), "redrawn in full:\n{screen}");
+    assert_eq!(tmux.mouse_flags(), "1 1", "mouse capture back after fg");
     keys(&["q"]);
     tmux.wait_for("reattaches");
     keys(&["echo EX\"\"IT=$?; echo =DO\"\"NE=", "Enter"]);

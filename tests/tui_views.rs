@@ -137,7 +137,7 @@ fn every_size_renders_without_panic() {
     }
     let mut start = UiState::new(
         flightdeck::tui::keymap::Keymap::default(),
-        flightdeck::tui::theme::Theme { color: false },
+        flightdeck::tui::theme::Theme::new(false),
     );
     start.update(Msg::Plan(Some(std::sync::Arc::new(fixture::plan()))));
     states.push(start);
@@ -287,7 +287,7 @@ fn start_screen_without_releases() {
     for (w, h) in [(160, 48), (80, 24)] {
         let mut ui = UiState::new(
             flightdeck::tui::keymap::Keymap::default(),
-            flightdeck::tui::theme::Theme { color: true },
+            flightdeck::tui::theme::Theme::new(true),
         );
         ui.update(Msg::Resize(w, h));
         ui.update(Msg::Plan(Some(std::sync::Arc::new(fixture::plan()))));

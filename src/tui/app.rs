@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 
 use super::action::Action;
 use super::keymap::{Key, Keymap, Layer};
@@ -20,7 +20,10 @@ use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus};
 use crate::plan::{Plan, ReleaseType};
 
+mod mouse;
+
 pub use super::output_pane::{LINE_CAP, OutputPane, RING_LINES, RingLine};
+pub use mouse::WHEEL_LINES;
 
 /// The narrow layout's tabs, in number-key order.
 pub const TABS: [&str; 5] = ["Board", "Pipeline", "Output", "Drift", "Checklist"];
@@ -134,6 +137,8 @@ impl BoardRow {
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
+    /// A click or the wheel (other mouse events are not sent).
+    Mouse(MouseEvent),
     Resize(u16, u16),
     /// New journal records of the watched release.
     Records(Vec<Record>),
@@ -192,6 +197,8 @@ pub enum Effect {
     Open(String),
     /// Ring the terminal bell: the release needs a person.
     Bell,
+    /// Turn the terminal's mouse capture on or off (off: its own text selection works).
+    MouseCapture(bool),
 }
 
 /// A short message in the status bar until the next key.
@@ -238,6 +245,8 @@ pub struct UiState {
     pub notice: Option<Notice>,
     /// Ring the bell when the release needs a person.
     pub bell: bool,
+    /// The terminal reports clicks and the wheel (off: it selects text itself).
+    pub mouse_capture: bool,
     attention: Attention,
     /// The resume offer was shown (or not needed) for the watched release.
     offered_resume: bool,
@@ -270,6 +279,7 @@ impl UiState {
             sent: BTreeMap::new(),
             notice: None,
             bell: true,
+            mouse_capture: true,
             attention: Attention::default(),
             offered_resume: false,
             exit_when_done: false,
@@ -425,6 +435,8 @@ impl UiState {
                 self.notice = None;
                 self.key(ev, &mut fx);
             }
+            Msg::Mouse(_) if self.quit.is_some() => {}
+            Msg::Mouse(ev) => self.mouse(ev),
             Msg::Resize(w, h) => self.size = (w, h),
             Msg::Records(recs) => self.records(&recs, &mut fx),
             Msg::Board(rows) => {
@@ -597,18 +609,20 @@ impl UiState {
     /// The source switched to release `id`: start over with its records.
     fn opened(&mut self, id: String, fx: &mut Vec<Effect>) {
         let keep_board = std::mem::take(&mut self.board);
-        let (keymap, theme, size, bell, exit) = (
+        let (keymap, theme, size, bell, exit, mouse) = (
             self.keymap.clone(),
             self.theme,
             self.size,
             self.bell,
             self.exit_when_done,
+            self.mouse_capture,
         );
         let notice = self.notice.take();
         *self = UiState::new(keymap, theme);
         self.size = size;
         self.bell = bell;
         self.exit_when_done = exit;
+        self.mouse_capture = mouse;
         self.board = keep_board;
         self.notice = notice;
         self.release.id = id;
@@ -862,13 +876,19 @@ impl UiState {
             Action::Resume => self.resume(),
             Action::Filter => self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, ""))),
             Action::Search => self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Search, ""))),
+            Action::MouseCapture => {
+                self.mouse_capture = !self.mouse_capture;
+                fx.push(Effect::MouseCapture(self.mouse_capture));
+                if self.mouse_capture {
+                    self.say("mouse on: click selects, the wheel scrolls".into(), false);
+                }
+            }
             Action::Top
             | Action::SearchNext
             | Action::SearchPrev
             | Action::Wrap
             | Action::Timestamps
             | Action::Copy
-            | Action::MouseCapture
             | Action::Pager
             | Action::SplitPane
             | Action::ClosePane

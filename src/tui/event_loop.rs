@@ -21,7 +21,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{Event as TermEvent, KeyEventKind};
+use crossterm::event::{Event as TermEvent, KeyEventKind, MouseEventKind};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -155,6 +155,15 @@ fn input_msg(ev: TermEvent) -> Option<Msg> {
     match ev {
         TermEvent::Key(k) if k.kind != KeyEventKind::Release => Some(Msg::Key(k)),
         TermEvent::Resize(w, h) => Some(Msg::Resize(w, h)),
+        // Clicks and the wheel; moves, drags and releases would only wake the loop for nothing.
+        TermEvent::Mouse(m)
+            if matches!(
+                m.kind,
+                MouseEventKind::Down(_) | MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+            ) =>
+        {
+            Some(Msg::Mouse(m))
+        }
         _ => None,
     }
 }
@@ -430,8 +439,8 @@ struct Watched {
 }
 
 /// The real source: one release's folder, watched with inotify (through `notify`), its journal
-/// tailed with [`Tail`], the selected run's log parsed with [`LogParser`] into the ring; SIGTERM
-/// and SIGHUP become [`Msg::Shutdown`]. Actions run on blocking threads; their answers come back
+/// tailed with [`Tail`], the selected run's log parsed with [`LogParser`] into the ring; SIGTERM,
+/// SIGHUP and SIGINT become [`Msg::Shutdown`]. Actions run on blocking threads; their answers come back
 /// through a channel.
 pub struct ReleaseSource {
     store: Store,
@@ -447,6 +456,8 @@ pub struct ReleaseSource {
     _plan_watcher: Option<notify::RecommendedWatcher>,
     term: Option<tokio::signal::unix::Signal>,
     hup: Option<tokio::signal::unix::Signal>,
+    /// `kill -INT` (Ctrl-C itself is a key in raw mode).
+    int: Option<tokio::signal::unix::Signal>,
     driver: Option<Option<u32>>,
     /// The last poll stopped at its read budget: more output is waiting.
     more: bool,
@@ -492,6 +503,7 @@ impl ReleaseSource {
             _plan_watcher: plan_watcher,
             term: signal(SignalKind::terminate()).ok(),
             hup: signal(SignalKind::hangup()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
             driver: None,
             more: false,
             problem: None,
@@ -629,6 +641,7 @@ impl Source for ReleaseSource {
             }
             _ = sig(&mut self.term) => vec![Msg::Shutdown],
             _ = sig(&mut self.hup) => vec![Msg::Shutdown],
+            _ = sig(&mut self.int) => vec![Msg::Shutdown],
         }
     }
 
@@ -746,6 +759,9 @@ impl Source for ReleaseSource {
                 use std::io::Write;
                 let mut out = io::stdout();
                 let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+            }
+            Effect::MouseCapture(on) => {
+                let _ = super::terminal::set_mouse_capture(on);
             }
             Effect::FollowLog(_) | Effect::Quit(_) | Effect::Suspend => {}
         }

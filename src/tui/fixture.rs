@@ -308,7 +308,7 @@ pub fn plan() -> crate::plan::Plan {
 /// A UI state holding `journal`, the plan's two earlier releases on the board, colours on, and
 /// some output (colours, stderr, an annotation, a long line) in the selected run's ring.
 pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
-    let mut ui = UiState::new(Keymap::default(), Theme { color: true });
+    let mut ui = UiState::new(Keymap::default(), Theme::new(true));
     ui.update(Msg::Resize(size.0, size.1));
     ui.update(Msg::Board(vec![
         BoardRow {

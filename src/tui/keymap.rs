@@ -58,11 +58,77 @@ impl Key {
             KeyCode::PageDown => "PgDn".into(),
             KeyCode::Esc => "Esc".into(),
             KeyCode::Enter => "Enter".into(),
+            KeyCode::Backspace => "Backspace".into(),
+            KeyCode::Delete => "Del".into(),
+            KeyCode::Insert => "Ins".into(),
+            KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
         if self.ctrl { format!("C-{base}") } else { base }
     }
+
+    /// A key as the settings file writes it: a character (`a`, `A`, `?`), a name (`Down`,
+    /// `PgUp`, `F5`; the arrows `↑` as help shows them) or `C-` and one of those (`C-n`).
+    /// Names are case-insensitive; characters are not.
+    pub fn parse(text: &str) -> Result<Key, String> {
+        let bad = || {
+            format!(
+                "unparsable key `{text}`: write a character (`a`, `A`, `?`), a name ({KEY_NAMES}) \
+                 or C- and one of those (`C-n`)"
+            )
+        };
+        if let Some(rest) = text.strip_prefix("C-").filter(|r| !r.is_empty()) {
+            let mut k = Key::parse(rest).map_err(|_| bad())?;
+            if k.ctrl {
+                return Err(bad());
+            }
+            if let KeyCode::Char(c) = k.code {
+                k.code = KeyCode::Char(c.to_ascii_lowercase());
+            }
+            k.ctrl = true;
+            return Ok(k);
+        }
+        let mut chars = text.chars();
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            return match c {
+                '↑' => Ok(Key::plain(KeyCode::Up)),
+                '↓' => Ok(Key::plain(KeyCode::Down)),
+                '←' => Ok(Key::plain(KeyCode::Left)),
+                '→' => Ok(Key::plain(KeyCode::Right)),
+                c if c.is_control() => Err(bad()),
+                c => Ok(Key::ch(c)),
+            };
+        }
+        use KeyCode::*;
+        let code = match text.to_ascii_lowercase().as_str() {
+            "up" => Up,
+            "down" => Down,
+            "left" => Left,
+            "right" => Right,
+            "enter" | "return" => Enter,
+            "esc" | "escape" => Esc,
+            "tab" => Tab,
+            "s-tab" | "backtab" | "shift-tab" => BackTab,
+            "space" => Char(' '),
+            "backspace" => Backspace,
+            "del" | "delete" => Delete,
+            "ins" | "insert" => Insert,
+            "home" => Home,
+            "end" => End,
+            "pgup" | "pageup" => PageUp,
+            "pgdn" | "pagedown" => PageDown,
+            f if f.starts_with('f') => match f[1..].parse::<u8>() {
+                Ok(n @ 1..=12) => F(n),
+                _ => return Err(bad()),
+            },
+            _ => return Err(bad()),
+        };
+        Ok(Key::plain(code))
+    }
 }
+
+/// The key names [`Key::parse`] knows, for its error message and the example settings file.
+pub const KEY_NAMES: &str = "Up, Down, Left, Right, Enter, Esc, Tab, S-Tab, Space, Backspace, Del, Ins, Home, End, PgUp, PgDn, F1..F12";
 
 /// Where a binding applies. Keys are looked up in the active layers, most specific first, then
 /// in [`Layer::Global`]: `n` is "next match" while a search is active in the output pane and "new
@@ -205,6 +271,30 @@ impl Keymap {
                     .find(|b| b.layer == *l && b.key == key)
                     .map(|b| b.action)
             })
+    }
+
+    /// The keys bound to `action` in `layer`, in binding order.
+    pub fn keys(&self, layer: Layer, action: Action) -> Vec<Key> {
+        self.bindings
+            .iter()
+            .filter(|b| b.layer == layer && b.action == action)
+            .map(|b| b.key)
+            .collect()
+    }
+
+    /// Bind `action` in `layer` to exactly `keys` (none: unbound there). Its other bindings in
+    /// that layer go; the new ones take the place of the first old one (help keeps its order).
+    pub fn rebind(&mut self, layer: Layer, action: Action, keys: &[Key]) {
+        let at = self
+            .bindings
+            .iter()
+            .position(|b| b.layer == layer && b.action == action)
+            .unwrap_or(self.bindings.len());
+        // Nothing before the first old binding is removed: `at` stays where it was.
+        self.bindings
+            .retain(|b| !(b.layer == layer && b.action == action));
+        let new = keys.iter().map(|&key| Binding { layer, key, action });
+        self.bindings.splice(at..at, new);
     }
 
     /// The first key bound to `action` (in any layer), as help writes it.

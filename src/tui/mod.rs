@@ -9,6 +9,7 @@ pub mod fixture;
 pub mod keymap;
 pub mod modal;
 pub mod output_pane;
+pub mod settings;
 pub mod terminal;
 pub mod theme;
 pub mod views;
@@ -27,6 +28,35 @@ pub struct Options {
     /// On quit, say nothing about an unfinished release going on in its driver (the demo cancels
     /// its release on quit and says so itself).
     pub no_reattach_hint: bool,
+    /// The user's settings (keys, colours, bell), already validated.
+    pub settings: settings::Settings,
+    /// Debug builds' `--debug-panic`: panic there once the first frame is drawn.
+    pub debug_panic: Option<PanicAt>,
+}
+
+/// Where `--debug-panic` (debug builds only) makes the cockpit panic, for the end-to-end tests
+/// of the restoring panic hook: every one must restore the terminal, print the report and exit
+/// with 101.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PanicAt {
+    /// The cockpit's own loop.
+    Loop,
+    /// A spawned tokio task.
+    Task,
+    /// A blocking job (like the source's requests).
+    Blocking,
+    /// A plain thread.
+    Thread,
+}
+
+fn debug_panic(at: PanicAt) {
+    const WHAT: &str = "forced panic (--debug-panic)";
+    match at {
+        PanicAt::Loop => panic!("{WHAT} in the loop"),
+        PanicAt::Task => drop(tokio::spawn(async { panic!("{WHAT} in a tokio task") })),
+        PanicAt::Blocking => drop(tokio::task::spawn_blocking(|| panic!("{WHAT} in a blocking job"))),
+        PanicAt::Thread => drop(std::thread::spawn(|| panic!("{WHAT} in a thread"))),
+    }
 }
 
 /// Open the cockpit on `rdir` (or on the start screen of `plan` when there is no release yet) in
@@ -45,17 +75,17 @@ pub fn open(
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut ui = app::UiState::new(keymap::Keymap::default(), theme::Theme::from_env());
+        let mut ui = app::UiState::new(opts.settings.keymap.clone(), opts.settings.theme());
+        ui.bell = opts.settings.bell;
         ui.exit_when_done = opts.exit_when_done;
         if rdir.is_none() {
             ui.focus = app::Focus::Pipeline;
         }
         let mut source = event_loop::ReleaseSource::new(store, plan_name, rdir, plan, launcher);
         let (guard, mut term) = terminal::TerminalGuard::enter()?;
-        if std::env::var_os("FLIGHTDECK_TEST_PANIC").is_some() {
-            // For the end-to-end test of the panic hook: the terminal must come back.
+        if let Some(at) = opts.debug_panic.filter(|_| cfg!(debug_assertions)) {
             term.draw(|f| views::render(f, &ui, chrono::Utc::now()))?;
-            panic!("forced panic (FLIGHTDECK_TEST_PANIC)");
+            debug_panic(at);
         }
         let mut input = crossterm::event::EventStream::new();
         let mut stats = event_loop::LoopStats::default();

@@ -1,17 +1,29 @@
-//! Entering and leaving the full-screen terminal: raw mode, alternate screen, hidden cursor.
-//! Restored when the guard drops (quit or error) and by a panic hook installed after
-//! color-eyre's (the panic report prints after the terminal is back to normal).
+//! Entering and leaving the full-screen terminal: raw mode, alternate screen, hidden cursor,
+//! mouse capture. Restored when the guard drops (quit or error), by a panic hook installed after
+//! color-eyre's (the panic report prints after the terminal is back to normal, then the process
+//! ends, whichever thread or task panicked), and around a suspend (Ctrl-Z). SIGTERM and SIGHUP
+//! arrive as messages (see the loop's source) and end the loop like a quit.
 
 use std::io::{self, Stdout, Write};
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::{cursor, execute, terminal};
+use crossterm::{cursor, event, execute, terminal};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 /// Whether the terminal is in cockpit mode now (so restoring twice is harmless).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether a cockpit runs (from `enter` until its guard drops), suspended or not: a panic in
+/// any thread meanwhile ends the process.
+static SESSION: AtomicBool = AtomicBool::new(false);
+/// Whether mouse capture is wanted (turned off by the user to select text with the terminal).
+static MOUSE: AtomicBool = AtomicBool::new(true);
+
+/// Clicks and the wheel only, in SGR encoding (1000 + 1006): no motion reports, which would wake
+/// the cockpit for every pointer move. (Turned off with crossterm's `DisableMouseCapture`, which
+/// clears every mode.)
+const MOUSE_ON: &str = "\x1b[?1000h\x1b[?1006h";
 
 /// Restores the terminal when dropped.
 #[derive(Debug)]
@@ -20,14 +32,14 @@ pub struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    /// Enter raw mode and the alternate screen; install the restoring panic hook (once).
+    /// Enter raw mode, the alternate screen and mouse capture; install the restoring panic hook
+    /// (once).
     pub fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
         install_panic_hook();
-        terminal::enable_raw_mode()?;
-        ACTIVE.store(true, Ordering::SeqCst);
+        SESSION.store(true, Ordering::SeqCst);
+        MOUSE.store(true, Ordering::SeqCst);
         let guard = TerminalGuard { _private: () };
-        let mut out = io::stdout();
-        execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
+        activate()?;
         let term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         Ok((guard, term))
     }
@@ -36,40 +48,82 @@ impl TerminalGuard {
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
+        SESSION.store(false, Ordering::SeqCst);
     }
 }
 
-/// Leave the alternate screen, show the cursor, leave raw mode. Idempotent.
+/// Raw mode, alternate screen, hidden cursor, and mouse capture when wanted.
+fn activate() -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
+    if MOUSE.load(Ordering::SeqCst) {
+        out.write_all(MOUSE_ON.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// Stop mouse capture, leave the alternate screen, show the cursor, leave raw mode. Idempotent.
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
-        let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
+        let _ = execute!(
+            out,
+            event::DisableMouseCapture,
+            terminal::LeaveAlternateScreen,
+            cursor::Show
+        );
         let _ = terminal::disable_raw_mode();
         let _ = out.flush();
     }
 }
 
-/// A panic anywhere restores the terminal first, then prints through the previous hook
-/// (color-eyre's, installed by `main`), then ends the process: a panicking cockpit must not
-/// linger with a half-dead UI.
+/// Turn mouse capture on or off ([`crate::tui::app::Effect::MouseCapture`]); remembered across
+/// a suspend. Writes nothing when the cockpit is not on a real terminal (tests).
+pub fn set_mouse_capture(on: bool) -> io::Result<()> {
+    MOUSE.store(on, Ordering::SeqCst);
+    if !ACTIVE.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    let mut out = io::stdout();
+    if on {
+        out.write_all(MOUSE_ON.as_bytes())?;
+        out.flush()
+    } else {
+        execute!(out, event::DisableMouseCapture)
+    }
+}
+
+/// A panic anywhere (the loop, a tokio task, a blocking job, any thread) while a cockpit runs
+/// restores the terminal first, then prints through the previous hook (color-eyre's, installed
+/// by `main`), then ends the process with 101: a cockpit must not linger with a half-dead UI
+/// (tokio would otherwise catch a task's panic and carry on without its answer).
+///
+/// Stdout stays locked from the restore to the exit, so the loop's thread cannot draw a frame
+/// onto the normal screen in between.
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let was_active = ACTIVE.load(Ordering::SeqCst);
+            let in_session = SESSION.load(Ordering::SeqCst);
+            let lock = in_session.then(|| io::stdout().lock());
             restore();
             previous(info);
-            if was_active {
+            if in_session {
+                let _ = io::stderr().flush();
                 std::process::exit(101);
             }
+            drop(lock);
         }));
     });
 }
 
 /// Ctrl-Z: restore the terminal, stop this process (SIGTSTP) and, once continued (`fg`), enter
-/// the cockpit's mode again. The caller redraws everything. Does nothing when the cockpit is not
-/// on a real terminal (tests).
+/// the cockpit's mode again (mouse capture as it was). The caller redraws everything. Does
+/// nothing when the cockpit is not on a real terminal (tests).
 pub fn suspend() -> io::Result<()> {
     if !ACTIVE.load(Ordering::SeqCst) {
         return Ok(());
@@ -77,7 +131,5 @@ pub fn suspend() -> io::Result<()> {
     restore();
     nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP).map_err(io::Error::from)?;
     // Continued.
-    terminal::enable_raw_mode()?;
-    ACTIVE.store(true, Ordering::SeqCst);
-    execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)
+    activate()
 }

@@ -109,49 +109,189 @@ impl Glyph {
     }
 }
 
-/// Colours on or off (`NO_COLOR`).
+/// What a colour is for: the settings file's `[colors]` names (`failed = "red"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Pending,
+    Waiting,
+    Gated,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    Skipped,
+    RolledBack,
+    RollbackFailed,
+    /// The focused pane's border and title.
+    BorderFocus,
+    /// The other panes' borders.
+    Border,
+    /// Secondary text (types, "no driver", dependencies).
+    Dim,
+    /// Keys in help and hints.
+    Key,
+    /// What needs a person, pending requests.
+    Warn,
+    /// The mark of stderr lines in output panes.
+    Stderr,
+}
+
+impl Role {
+    pub const ALL: [Role; 18] = [
+        Role::Pending,
+        Role::Waiting,
+        Role::Gated,
+        Role::Running,
+        Role::Retrying,
+        Role::Succeeded,
+        Role::Failed,
+        Role::TimedOut,
+        Role::Cancelled,
+        Role::Skipped,
+        Role::RolledBack,
+        Role::RollbackFailed,
+        Role::BorderFocus,
+        Role::Border,
+        Role::Dim,
+        Role::Key,
+        Role::Warn,
+        Role::Stderr,
+    ];
+
+    /// The role's name in the settings file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Pending => "pending",
+            Role::Waiting => "waiting",
+            Role::Gated => "gated",
+            Role::Running => "running",
+            Role::Retrying => "retrying",
+            Role::Succeeded => "succeeded",
+            Role::Failed => "failed",
+            Role::TimedOut => "timed_out",
+            Role::Cancelled => "cancelled",
+            Role::Skipped => "skipped",
+            Role::RolledBack => "rolled_back",
+            Role::RollbackFailed => "rollback_failed",
+            Role::BorderFocus => "border_focus",
+            Role::Border => "border",
+            Role::Dim => "dim",
+            Role::Key => "key",
+            Role::Warn => "warn",
+            Role::Stderr => "stderr",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// The default colour.
+    pub fn default_color(self) -> Color {
+        match self {
+            Role::Pending | Role::Waiting => Color::DarkGray,
+            Role::Gated => Color::Yellow,
+            Role::Running => Color::Cyan,
+            Role::Retrying => Color::LightYellow,
+            Role::Succeeded => Color::Green,
+            Role::Failed => Color::Red,
+            Role::TimedOut => Color::LightRed,
+            Role::Cancelled => Color::Magenta,
+            Role::Skipped => Color::Gray,
+            Role::RolledBack => Color::Blue,
+            Role::RollbackFailed => Color::LightMagenta,
+            Role::BorderFocus => Color::Cyan,
+            Role::Border | Role::Dim => Color::DarkGray,
+            Role::Key | Role::Warn => Color::Yellow,
+            Role::Stderr => Color::Red,
+        }
+    }
+
+    fn index(self) -> usize {
+        Role::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+
+    /// The role of a stage or target state.
+    pub fn of_glyph(g: Glyph) -> Role {
+        match g {
+            Glyph::Pending => Role::Pending,
+            Glyph::Waiting => Role::Waiting,
+            Glyph::Gated => Role::Gated,
+            Glyph::Running => Role::Running,
+            Glyph::Retrying => Role::Retrying,
+            Glyph::Succeeded => Role::Succeeded,
+            Glyph::Failed => Role::Failed,
+            Glyph::TimedOut => Role::TimedOut,
+            Glyph::Cancelled => Role::Cancelled,
+            Glyph::Skipped => Role::Skipped,
+            Glyph::RolledBack => Role::RolledBack,
+            Glyph::RollbackFailed => Role::RollbackFailed,
+        }
+    }
+}
+
+/// A colour for every [`Role`]: the defaults, with the settings file's `[colors]` over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Palette {
+    colors: [Color; Role::ALL.len()],
+}
+
+impl Default for Palette {
+    fn default() -> Self {
+        Palette {
+            colors: Role::ALL.map(Role::default_color),
+        }
+    }
+}
+
+impl Palette {
+    pub fn get(&self, role: Role) -> Color {
+        self.colors[role.index()]
+    }
+    pub fn set(&mut self, role: Role, color: Color) {
+        self.colors[role.index()] = color;
+    }
+}
+
+/// Colours on or off (`NO_COLOR`), and which ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     pub color: bool,
+    pub palette: Palette,
 }
 
 impl Default for Theme {
     fn default() -> Self {
-        Theme { color: true }
+        Theme::new(true)
     }
 }
 
 impl Theme {
-    /// Colours unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
-    pub fn from_env() -> Theme {
+    /// The default colours (`color`), or none at all.
+    pub fn new(color: bool) -> Theme {
         Theme {
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            color,
+            palette: Palette::default(),
         }
     }
 
-    fn fg(&self, c: Color) -> Style {
+    /// Colours unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
+    pub fn from_env() -> Theme {
+        Theme::new(std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+    }
+
+    fn fg(&self, role: Role) -> Style {
         if self.color {
-            Style::new().fg(c)
+            Style::new().fg(self.palette.get(role))
         } else {
             Style::new()
         }
     }
 
     pub fn glyph(&self, g: Glyph) -> Style {
-        let c = match g {
-            Glyph::Pending | Glyph::Waiting => Color::DarkGray,
-            Glyph::Gated => Color::Yellow,
-            Glyph::Running => Color::Cyan,
-            Glyph::Retrying => Color::LightYellow,
-            Glyph::Succeeded => Color::Green,
-            Glyph::Failed => Color::Red,
-            Glyph::TimedOut => Color::LightRed,
-            Glyph::Cancelled => Color::Magenta,
-            Glyph::Skipped => Color::Gray,
-            Glyph::RolledBack => Color::Blue,
-            Glyph::RollbackFailed => Color::LightMagenta,
-        };
-        let s = self.fg(c);
+        let s = self.fg(Role::of_glyph(g));
         if matches!(g, Glyph::Failed | Glyph::TimedOut | Glyph::RollbackFailed) {
             s.add_modifier(Modifier::BOLD)
         } else {
@@ -185,30 +325,26 @@ impl Theme {
 
     pub fn border(&self, focused: bool) -> Style {
         if focused {
-            self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+            self.fg(Role::BorderFocus).add_modifier(Modifier::BOLD)
         } else {
-            self.fg(Color::DarkGray)
+            self.fg(Role::Border)
         }
     }
 
     pub fn dim(&self) -> Style {
-        if self.color {
-            Style::new().fg(Color::DarkGray)
-        } else {
-            Style::new()
-        }
+        self.fg(Role::Dim)
     }
 
     pub fn key(&self) -> Style {
-        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+        self.fg(Role::Key).add_modifier(Modifier::BOLD)
     }
 
     pub fn warn(&self) -> Style {
-        self.fg(Color::Yellow)
+        self.fg(Role::Warn)
     }
 
     pub fn stderr_mark(&self) -> Style {
-        self.fg(Color::Red)
+        self.fg(Role::Stderr)
     }
 
     /// A child's colour from [`crate::ansi`] (kept as the child asked, or dropped under NO_COLOR).

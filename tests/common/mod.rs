@@ -152,6 +152,8 @@ impl Workspace {
             ("FLIGHTDECK_GRACE".to_string(), "1s".to_string()),
             ("FLIGHTDECK_USER".to_string(), "tester".to_string()),
             ("NO_COLOR".to_string(), "1".to_string()),
+            // The tester's own cockpit settings stay out of the tests.
+            ("FLIGHTDECK_SETTINGS".to_string(), String::new()),
             // Expected errors (usage, refusals) are eyre reports; with RUST_BACKTRACE=1 inherited
             // from the test runner each would capture and symbolize a backtrace (~0.5 s in a
             // debug build). Panics keep RUST_BACKTRACE.

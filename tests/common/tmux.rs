@@ -37,6 +37,22 @@ impl Tmux {
             .expect("tmux display-message");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
+    /// The pane's mouse modes, `"<standard> <sgr>"`: `"1 1"` while the cockpit captures clicks.
+    pub fn mouse_flags(&self) -> String {
+        let out = self
+            .cmd()
+            .args([
+                "display-message",
+                "-p",
+                "-t",
+                "cockpit",
+                "#{mouse_standard_flag} #{mouse_sgr_flag}",
+            ])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// Pid of the pane's first child (the cockpit under `sh -c`).
     pub fn cockpit_pid(&self) -> i32 {
         let out = self
@@ -55,7 +71,7 @@ impl Tmux {
     pub fn start(&self, ws: &Workspace, args: &str, env: &str, size: (u16, u16)) {
         let exe = env!("CARGO_BIN_EXE_flightdeck");
         let script = format!(
-            "cd '{}' && {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
+            "cd '{}' && FLIGHTDECK_SETTINGS= {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
              echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; echo =DONE=; sleep 60",
             ws.path().display(),
             ws.data_dir().display()

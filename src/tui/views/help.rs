@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::{block, fit_line};
+use crate::tui::action::Action;
 use crate::tui::app::UiState;
 use crate::tui::keymap::Layer;
 
@@ -38,7 +39,17 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
         height: h,
     };
     Clear.render(rect, buf);
-    let b = block(" Keys (Esc or ? closes) ".into(), ui, true, rect.width);
+    // The keys that close it, as bound (the settings file may have moved them).
+    let closers: Vec<String> = [Action::Back, Action::Help]
+        .iter()
+        .flat_map(|a| ui.keymap.keys(Layer::Global, *a).first().map(|k| k.label()))
+        .collect();
+    let b = block(
+        format!(" Keys ({} closes) ", closers.join(" or ")),
+        ui,
+        true,
+        rect.width,
+    );
     let inner = b.inner(rect);
     b.render(rect, buf);
     let per_col = usize::from(inner.width) / ncols;

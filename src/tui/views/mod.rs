@@ -23,21 +23,59 @@ use super::app::{Focus, Layout, MIN_SIZE, TABS, UiState};
 
 pub use output::styled_line;
 
-/// Draw the whole cockpit.
-pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
-    let area = frame.area();
-    let buf = frame.buffer_mut();
-    match Layout::of(area.width, area.height) {
-        Layout::TooSmall => {
-            let msg = format!("terminal too small (needs {}x{})", MIN_SIZE.0, MIN_SIZE.1);
-            let lines: Vec<Line> = wrap_words(&msg, usize::from(area.width))
-                .into_iter()
-                .take(usize::from(area.height))
-                .map(Line::from)
-                .collect();
-            Paragraph::new(lines).render(area, buf);
-            return;
+/// Where each pane goes on a screen of `area` with `focus` (the medium layout shows the drift
+/// pane in the checklist's place while it has the focus; the narrow one shows only the focused
+/// tab). The one layout computation: [`render`] draws into these rectangles and the reducer's
+/// mouse handling hit-tests them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panes {
+    pub layout: Layout,
+    /// The narrow layout's tab row.
+    pub tabs: Option<Rect>,
+    pub board: Option<Rect>,
+    /// The pipeline, or the start screen when no release is open.
+    pub pipeline: Option<Rect>,
+    pub drift: Option<Rect>,
+    pub checklist: Option<Rect>,
+    pub output: Option<Rect>,
+    pub status: Option<Rect>,
+}
+
+impl Panes {
+    /// The pane's rectangle, if it is shown.
+    pub fn of(&self, focus: Focus) -> Option<Rect> {
+        match focus {
+            Focus::Board => self.board,
+            Focus::Pipeline => self.pipeline,
+            Focus::Drift => self.drift,
+            Focus::Checklist => self.checklist,
+            Focus::Output => self.output,
         }
+    }
+
+    /// The pane at cell (`x`, `y`), if any.
+    pub fn at(&self, x: u16, y: u16) -> Option<(Focus, Rect)> {
+        let p = ratatui::layout::Position::new(x, y);
+        Focus::ALL
+            .into_iter()
+            .find_map(|f| self.of(f).filter(|r| r.contains(p)).map(|r| (f, r)))
+    }
+}
+
+/// The panes of a screen of `area` with `focus` (pure: the same for the views and the reducer).
+pub fn panes(area: Rect, focus: Focus) -> Panes {
+    let mut p = Panes {
+        layout: Layout::of(area.width, area.height),
+        tabs: None,
+        board: None,
+        pipeline: None,
+        drift: None,
+        checklist: None,
+        output: None,
+        status: None,
+    };
+    match p.layout {
+        Layout::TooSmall => {}
         Layout::Wide => {
             let [top, out, bar] = rows(
                 area,
@@ -47,7 +85,7 @@ pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
                     Constraint::Length(1),
                 ],
             );
-            let [b, p, e] = cols(
+            let [b, m, e] = cols(
                 top,
                 [
                     Constraint::Percentage(26),
@@ -56,12 +94,8 @@ pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
                 ],
             );
             let [d, g] = rows(e, [Constraint::Percentage(40), Constraint::Percentage(60)]);
-            board::render(buf, b, ui, now, ui.focus == Focus::Board);
-            middle(buf, p, ui, now);
-            drift::render(buf, d, ui, ui.focus == Focus::Drift);
-            checklist::render(buf, g, ui, ui.focus == Focus::Checklist);
-            output::render(buf, out, ui, ui.focus == Focus::Output);
-            statusbar::render(buf, bar, ui, now);
+            (p.board, p.pipeline, p.drift, p.checklist) = (Some(b), Some(m), Some(d), Some(g));
+            (p.output, p.status) = (Some(out), Some(bar));
         }
         Layout::Medium => {
             let [top, out, bar] = rows(
@@ -72,34 +106,85 @@ pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
                     Constraint::Length(1),
                 ],
             );
-            let [left, p] = cols(top, [Constraint::Percentage(45), Constraint::Percentage(55)]);
+            let [left, m] = cols(top, [Constraint::Percentage(45), Constraint::Percentage(55)]);
             let [b, g] = rows(left, [Constraint::Percentage(50), Constraint::Percentage(50)]);
-            board::render(buf, b, ui, now, ui.focus == Focus::Board);
+            (p.board, p.pipeline) = (Some(b), Some(m));
             // Two columns: the drift pane shares the lower left with the checklist.
-            if ui.focus == Focus::Drift {
-                drift::render(buf, g, ui, true);
+            if focus == Focus::Drift {
+                p.drift = Some(g);
             } else {
-                checklist::render(buf, g, ui, ui.focus == Focus::Checklist);
+                p.checklist = Some(g);
             }
-            middle(buf, p, ui, now);
-            output::render(buf, out, ui, ui.focus == Focus::Output);
-            statusbar::render(buf, bar, ui, now);
+            (p.output, p.status) = (Some(out), Some(bar));
         }
         Layout::Narrow => {
             let [tabs, body, bar] = rows(
                 area,
                 [Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)],
             );
-            render_tabs(buf, tabs, ui);
-            match ui.focus {
-                Focus::Board => board::render(buf, body, ui, now, true),
-                Focus::Pipeline => middle(buf, body, ui, now),
-                Focus::Output => output::render(buf, body, ui, true),
-                Focus::Drift => drift::render(buf, body, ui, true),
-                Focus::Checklist => checklist::render(buf, body, ui, true),
+            (p.tabs, p.status) = (Some(tabs), Some(bar));
+            match focus {
+                Focus::Board => p.board = Some(body),
+                Focus::Pipeline => p.pipeline = Some(body),
+                Focus::Output => p.output = Some(body),
+                Focus::Drift => p.drift = Some(body),
+                Focus::Checklist => p.checklist = Some(body),
             }
-            statusbar::render(buf, bar, ui, now);
         }
+    }
+    p
+}
+
+/// The tab under column `x` of the narrow layout's tab row (as [`render_tabs`] draws them).
+pub fn tab_at(tabs: Rect, x: u16) -> Option<usize> {
+    let mut left = tabs.x;
+    for (i, name) in TABS.iter().enumerate() {
+        let w = format!(" {} {name} ", i + 1).width() as u16;
+        if x >= left && x < left.saturating_add(w) {
+            return Some(i);
+        }
+        left = left.saturating_add(w);
+    }
+    None
+}
+
+/// Draw the whole cockpit.
+pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
+    let area = frame.area();
+    let buf = frame.buffer_mut();
+    let p = panes(area, ui.focus);
+    if p.layout == Layout::TooSmall {
+        let msg = format!("terminal too small (needs {}x{})", MIN_SIZE.0, MIN_SIZE.1);
+        let lines: Vec<Line> = wrap_words(&msg, usize::from(area.width))
+            .into_iter()
+            .take(usize::from(area.height))
+            .map(Line::from)
+            .collect();
+        Paragraph::new(lines).render(area, buf);
+        return;
+    }
+    // In the narrow layout the one pane shown is focused.
+    let focused = |f: Focus| ui.focus == f;
+    if let Some(r) = p.tabs {
+        render_tabs(buf, r, ui);
+    }
+    if let Some(r) = p.board {
+        board::render(buf, r, ui, now, focused(Focus::Board));
+    }
+    if let Some(r) = p.drift {
+        drift::render(buf, r, ui, focused(Focus::Drift));
+    }
+    if let Some(r) = p.checklist {
+        checklist::render(buf, r, ui, focused(Focus::Checklist));
+    }
+    if let Some(r) = p.pipeline {
+        middle(buf, r, ui, now);
+    }
+    if let Some(r) = p.output {
+        output::render(buf, r, ui, focused(Focus::Output));
+    }
+    if let Some(r) = p.status {
+        statusbar::render(buf, r, ui, now);
     }
     modal::render(buf, area, ui);
 }

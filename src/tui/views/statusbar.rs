@@ -56,6 +56,19 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
         let mark = if n.error { "✗ " } else { "› " };
         segs.push((1, Span::styled(format!("  {mark}{}", n.text), style)));
     }
+    if !ui.mouse_capture {
+        let k = ui
+            .keymap
+            .key_of(crate::tui::action::Action::MouseCapture)
+            .unwrap_or_else(|| ":mouse-capture".into());
+        segs.push((
+            1,
+            Span::styled(
+                format!("  mouse off: select text with the terminal; {k} turns it back on"),
+                ui.theme.warn(),
+            ),
+        ));
+    }
     let width = usize::from(area.width);
     let seg_w = |segs: &[(u8, Span)]| segs.iter().map(|(_, s)| s.content.width()).sum::<usize>();
     for drop in [4u8, 3, 2] {

@@ -1,0 +1,169 @@
+//! The mouse, in the reducer: a click focuses the pane under the pointer and selects what it
+//! points at (a release on the board, a stage or a target cell in the pipeline, a gate or an item
+//! in the checklist, a tab in the narrow layout); the wheel scrolls the pane under the pointer.
+//!
+//! Panes are hit-tested with [`views::panes`], the rectangles the views draw into. Rows inside a
+//! pane follow the views' own arithmetic (two lines per release on the board; stages, then the
+//! selected stage's details and target grid in the pipeline; gates, then two lines per checklist
+//! item); `tests/tui_mouse.rs` clicks where the rendered text is, so the two cannot drift apart.
+
+use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Margin, Position, Rect};
+use unicode_width::UnicodeWidthStr;
+
+use super::{Focus, UiState, step};
+use crate::tui::views;
+
+/// Lines the wheel scrolls an output pane per notch.
+pub const WHEEL_LINES: usize = 3;
+
+impl UiState {
+    pub(super) fn mouse(&mut self, ev: MouseEvent) {
+        // Overlays take the keyboard and the pointer alike; without capture nothing arrives.
+        if self.modal.is_some() || !self.mouse_capture {
+            return;
+        }
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let panes = views::panes(area, self.focus);
+        let (x, y) = (ev.column, ev.row);
+        match ev.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                if let Some(tabs) = panes.tabs.filter(|r| r.contains(Position::new(x, y))) {
+                    if let Some(f) = views::tab_at(tabs, x).and_then(|i| Focus::ALL.get(i)) {
+                        self.focus = *f;
+                    }
+                    return;
+                }
+                if let Some((pane, rect)) = panes.at(x, y) {
+                    self.click(pane, rect.inner(Margin::new(1, 1)), x, y);
+                }
+            }
+            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+                if let Some((pane, _)) = panes.at(x, y) {
+                    self.wheel(pane, ev.kind == MouseEventKind::ScrollUp);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn wheel(&mut self, pane: Focus, up: bool) {
+        match pane {
+            Focus::Board => {
+                let n = self.board_rows().len();
+                self.board_selected = step(self.board_selected, up, n);
+            }
+            Focus::Pipeline => self.select_stage(step(self.stage, up, self.release.stages.len())),
+            Focus::Output => {
+                if up {
+                    self.output.scroll_up(WHEEL_LINES)
+                } else {
+                    self.output.scroll_down(WHEEL_LINES)
+                }
+            }
+            Focus::Checklist => {
+                self.pin_gate();
+                let n = self
+                    .release
+                    .gates
+                    .get(self.gate)
+                    .map_or(0, |g| g.decl.checklist.len());
+                self.item = step(self.item, up, n);
+            }
+            Focus::Drift => {}
+        }
+    }
+
+    fn select_stage(&mut self, i: usize) {
+        self.auto_select = false;
+        if i != self.stage {
+            self.stage = i;
+            self.target = 0;
+        }
+    }
+
+    /// A click at (`x`, `y`) inside `inner`, the pane's area within its border.
+    fn click(&mut self, pane: Focus, inner: Rect, x: u16, y: u16) {
+        let inside = inner.contains(Position::new(x, y));
+        let (row, col) = (
+            usize::from(y.saturating_sub(inner.y)),
+            usize::from(x.saturating_sub(inner.x)),
+        );
+        match pane {
+            Focus::Board if inside => {
+                let n = self.board_rows().len();
+                let per_page = (usize::from(inner.height) / 2).max(1);
+                let first = (self.board_selected + 1).saturating_sub(per_page);
+                let i = first + row / 2;
+                if row / 2 < per_page && i < n {
+                    self.board_selected = i;
+                }
+            }
+            Focus::Pipeline if inside && !self.release.id.is_empty() => self.click_pipeline(inner, row, col),
+            Focus::Checklist if inside => {
+                // What the pane showed before this click decided the focus.
+                let shown = self.selected_gate();
+                let gates = self.release.gates.len();
+                if row < gates {
+                    self.gate = row;
+                    self.item = 0;
+                    self.auto_select = false;
+                } else if let Some(g) = shown {
+                    let first_item = gates + usize::from(gates > 1);
+                    let i = row.saturating_sub(first_item) / 2;
+                    let items = self.release.gates[g].decl.checklist.len();
+                    if row >= first_item && i < items {
+                        self.gate = g;
+                        self.item = i;
+                        self.auto_select = false;
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.focus = pane;
+    }
+
+    /// As `views::pipeline` lays it out: the stages (scrolled to keep the selected one in view),
+    /// a blank line, the selected stage's reason, "targets of ...", then its target grid.
+    fn click_pipeline(&mut self, inner: Rect, row: usize, col: usize) {
+        let (width, height) = (usize::from(inner.width), usize::from(inner.height));
+        let stages = self.release.stages.len();
+        let Some(s) = self.release.stages.get(self.stage) else {
+            if row < stages {
+                self.select_stage(row);
+            }
+            return;
+        };
+        let why = usize::from(s.reason.is_some() || s.waiting.is_some());
+        let fanout = !s.decl.targets.is_empty();
+        let name_w = s
+            .targets
+            .iter()
+            .map(|t| t.label().width())
+            .max()
+            .unwrap_or(0)
+            .min(20);
+        let cell = name_w + 3;
+        let per_row = (width / cell).max(1);
+        let grid_rows = s.targets.len().div_ceil(per_row);
+        let details = why + if fanout { 1 + grid_rows } else { 0 };
+        let room = height.saturating_sub(details.min(height / 2));
+        let first = (self.stage + 1).saturating_sub(room.max(1));
+        let shown = room.min(stages - first);
+        if row < shown {
+            self.select_stage(first + row);
+            return;
+        }
+        let blank = usize::from(details > 0 && shown < height);
+        let Some(d) = row.checked_sub(shown + blank + why + 1) else {
+            return;
+        };
+        let c = col / cell;
+        let t = d * per_row + c;
+        if fanout && c < per_row && t < s.targets.len() {
+            self.auto_select = false;
+            self.target = t;
+        }
+    }
+}
