@@ -12,6 +12,7 @@ pub mod output_pane;
 pub mod terminal;
 pub mod theme;
 pub mod views;
+pub mod widgets;
 
 use std::io;
 use std::sync::Arc;
