@@ -30,16 +30,17 @@ pub struct Distance {
 }
 
 impl Distance {
-    /// `2 behind staging`, `1 ahead of staging`, `1 ahead, 2 behind staging`, `= staging`,
-    /// `? staging` (not comparable).
+    /// `2 commits behind staging`, `1 commit ahead of staging`, `1 ahead of and 2 behind
+    /// staging`, `the same commit as staging`, `not comparable with staging`.
     pub fn text(&self) -> String {
         let o = &self.other;
+        let commits = |n: usize| format!("{n} commit{}", if n == 1 { "" } else { "s" });
         match (self.ahead, self.behind) {
-            (Some(0), Some(0)) => format!("= {o}"),
-            (Some(0), Some(b)) => format!("{b} behind {o}"),
-            (Some(a), Some(0)) => format!("{a} ahead of {o}"),
-            (Some(a), Some(b)) => format!("{a} ahead, {b} behind {o}"),
-            _ => format!("? {o}"),
+            (Some(0), Some(0)) => format!("the same commit as {o}"),
+            (Some(0), Some(b)) => format!("{} behind {o}", commits(b)),
+            (Some(a), Some(0)) => format!("{} ahead of {o}", commits(a)),
+            (Some(a), Some(b)) => format!("{a} ahead of and {b} behind {o}"),
+            _ => format!("not comparable with {o}"),
         }
     }
 }
@@ -383,9 +384,10 @@ mod tests {
             ahead: a,
             behind: b,
         };
-        assert_eq!(d(Some(0), Some(2)).text(), "2 behind staging");
-        assert_eq!(d(Some(1), Some(0)).text(), "1 ahead of staging");
-        assert_eq!(d(Some(0), Some(0)).text(), "= staging");
-        assert_eq!(d(None, None).text(), "? staging");
+        assert_eq!(d(Some(0), Some(2)).text(), "2 commits behind staging");
+        assert_eq!(d(Some(1), Some(0)).text(), "1 commit ahead of staging");
+        assert_eq!(d(Some(1), Some(2)).text(), "1 ahead of and 2 behind staging");
+        assert_eq!(d(Some(0), Some(0)).text(), "the same commit as staging");
+        assert_eq!(d(None, None).text(), "not comparable with staging");
     }
 }

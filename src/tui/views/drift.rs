@@ -35,17 +35,16 @@ fn row_state(r: &EnvRow, ui: &UiState) -> (&'static str, String, Style) {
     }
     let mut parts = Vec::new();
     if r.differs > 0 {
-        parts.push(format!("≠{}", r.differs));
+        let verb = if r.differs == 1 { "differs" } else { "differ" };
+        parts.push(format!("{} {verb}", r.differs));
     }
     if r.missing > 0 {
-        parts.push(format!("∅{}", r.missing));
+        parts.push(format!("{} missing", r.missing));
     }
     if r.extra > 0 {
-        parts.push(format!("+{}", r.extra));
+        parts.push(format!("{} extra", r.extra));
     }
-    let n = r.drifting();
-    let word = format!("{} ({n} key{})", parts.join(" "), if n == 1 { "" } else { "s" });
-    ("≠", word, t.warn())
+    ("≠", parts.join(", "), t.warn())
 }
 
 /// `↓2` (behind), `↑1` (ahead), `↑1↓2`, `=` (the same commit), `?` (unknown to git).
@@ -117,20 +116,24 @@ fn when(t: DateTime<Utc>) -> String {
 
 fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize, out: &mut Vec<Line<'a>>) {
     let t = &ui.theme;
-    out.push(Line::from(Span::styled(
-        format!(
-            "{} · {} UTC · vs {} · {}",
-            o.source,
-            when(o.taken_at),
-            o.baseline.as_deref().unwrap_or("nothing"),
-            o.version_key
-        ),
-        t.dim(),
-    )));
+    // The source line goes first when there is room for it.
+    if room >= 6 || o.rows.is_empty() {
+        out.push(Line::from(Span::styled(
+            format!(
+                "{} · {} UTC · vs {} · {}",
+                o.source,
+                when(o.taken_at),
+                o.baseline.as_deref().unwrap_or("nothing"),
+                o.version_key
+            ),
+            t.dim(),
+        )));
+    }
     if o.rows.is_empty() {
         out.push(Line::from("the snapshot has no environments"));
         return;
     }
+    let avail = if room >= 6 { room - 1 } else { room };
     let sel = ui.drift.selected.min(o.rows.len() - 1);
     let name_w = o.rows.iter().map(|r| r.column.width()).max().unwrap_or(0).min(20);
     let ver_w = o
@@ -146,17 +149,23 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
         .map(|r| r.vs_baseline.as_ref().map_or(0, |d| short_distance(d).width()))
         .max()
         .unwrap_or(0);
-    // The selected row's keys below the rows when focused (or when they fit anyway).
+    // The selected row's keys below the rows when focused (or when everything fits anyway).
     let detail = detail_lines(&o.rows[sel], ui);
-    let rows_room = room.saturating_sub(1);
-    let show_detail = focused || rows_room >= o.rows.len() + detail.len() + 1;
+    let blank = usize::from(avail >= 8);
+    let need = detail.len() + blank;
+    let show_detail = focused || avail >= o.rows.len() + need;
     let rows_shown = if show_detail {
-        rows_room
-            .saturating_sub(detail.len() + 1)
-            .max(rows_room.min(3))
-            .min(o.rows.len())
+        (avail / 2).min(3).max(avail.saturating_sub(need)).max(1)
     } else {
-        rows_room.min(o.rows.len())
+        avail
+    }
+    .min(o.rows.len());
+    let more = o.rows.len() - rows_shown;
+    // Unfocused and cut: the last line says how many rows are not shown.
+    let rows_shown = if more > 0 && !show_detail {
+        rows_shown.saturating_sub(1).max(1)
+    } else {
+        rows_shown
     };
     let first = (sel + 1).saturating_sub(rows_shown.max(1));
     for (i, r) in o.rows.iter().enumerate().skip(first).take(rows_shown) {
@@ -170,9 +179,8 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
         ];
         if dist_w > 0 {
             let dstyle = match r.vs_baseline.as_ref().and_then(|d| d.behind.zip(d.ahead)) {
-                Some((0, 0)) => t.dim(),
+                Some((0, 0)) | None => t.dim(),
                 Some(_) => t.warn(),
-                None => t.dim(),
             };
             spans.push(Span::styled(format!("{dist:<dist_w$} "), dstyle));
         }
@@ -183,14 +191,16 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
         }
         out.push(line);
     }
-    if o.rows.len() > rows_shown && !show_detail {
+    if !show_detail && o.rows.len() > rows_shown {
         out.push(Line::from(Span::styled(
             format!("… {} more (focus: ↑/↓)", o.rows.len() - rows_shown),
             t.dim(),
         )));
     }
     if show_detail {
-        out.push(Line::from(""));
+        if blank == 1 {
+            out.push(Line::from(""));
+        }
         out.extend(detail);
     }
 }
