@@ -2,6 +2,8 @@
 //! summary loaded from a release's `drift-start.json` (and again when `drift-end.json` appears),
 //! `D` probing afresh, and typical stage durations from two earlier releases' journals.
 
+mod git_fixture;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,6 +184,15 @@ async fn drift_from_the_release_snapshot_and_typical_durations_from_earlier_rele
     let plan_dir = tmp.path().join("work");
     std::fs::create_dir_all(&plan_dir).unwrap();
     std::fs::write(plan_dir.join("flightdeck.toml"), PLAN).unwrap();
+    // The plan's repository: v0.9, three commits, v1.0.
+    let mut repo = git_fixture::TestRepo::init(&plan_dir);
+    let old = repo.commit("feat: first", "alice");
+    repo.tag("v0.9", old);
+    for m in ["fix: a", "fix: b", "feat: c"] {
+        repo.commit(m, "bob");
+    }
+    let new = repo.head().unwrap();
+    repo.tag("v1.0", new);
     let store = Store {
         root: tmp.path().join("data"),
     };
@@ -239,6 +250,18 @@ async fn drift_from_the_release_snapshot_and_typical_durations_from_earlier_rele
         ]
     );
     assert_eq!(o.rows[2].diffs[0].key, "debug");
+    // Versions in git: prod runs v0.9, three commits behind staging and the release (v1.0).
+    let eu = &o.rows[1];
+    let d = eu.vs_baseline.as_ref().unwrap();
+    assert_eq!(d.text(), "3 commits behind staging");
+    assert_eq!(
+        eu.vs_release.as_ref().unwrap().text(),
+        "3 commits behind release 1.0"
+    );
+    assert!(
+        o.rows[0].vs_baseline.is_none(),
+        "the baseline is not compared with itself"
+    );
 
     // The release ends: its drift-end.json replaces the start snapshot on screen.
     let cols = vec![

@@ -842,7 +842,6 @@ impl ReleaseSource {
     /// during a load loads again after it).
     fn views_poll(&mut self) {
         use std::sync::atomic::Ordering;
-        self.watch_runs();
         let v = &self.views;
         if v.drift_busy.load(Ordering::SeqCst) || !v.drift_changed.swap(false, Ordering::SeqCst) {
             return;
@@ -867,9 +866,11 @@ impl ReleaseSource {
         });
     }
 
-    /// The board was read again: when the number of other finished releases changed, compute
-    /// the typical stage durations again.
+    /// The board was read again: watch the saved drift runs if their folder appeared; when the
+    /// number of other finished releases changed, compute the typical stage durations again.
     fn views_board_loaded(&mut self, rows: &[BoardRow]) {
+        // The plan folder changed (or this is the first look): the saved-runs folder may be new.
+        self.watch_runs();
         let id = self.views.release.as_ref().map(|r| r.id.clone());
         let Some(id) = id else { return };
         let finished = rows
