@@ -274,6 +274,9 @@ fn drift_pane_states() {
         probed: false,
         result: Ok(None),
     });
+    // The sample plan has no probes: the pane says so.
+    assert!(text(&draw(&ui, 80, 24)).contains("no environment of the plan has a probe"));
+    ui.plan = None;
     assert!(text(&draw(&ui, 80, 24)).contains("no drift snapshot yet: D probes"));
     ui.update(key('D'));
     let t = text(&draw(&ui, 80, 24));

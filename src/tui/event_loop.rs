@@ -921,6 +921,8 @@ impl ReleaseSource {
                 let path = crate::drift::snapshot::run_path(&runs, taken_at);
                 let saved =
                     crate::drift::snapshot::write_snapshot(&path, &plan.name, taken_at, matrix.columns());
+                // Like `flightdeck drift`: only the newest runs are kept.
+                crate::drift::snapshot::prune_runs(&runs, crate::drift::snapshot::KEEP_RUNS);
                 let source = match saved {
                     Ok(()) => "probed now".to_string(),
                     Err(e) => format!("probed now (not saved: {e})"),

@@ -92,13 +92,16 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
         ]));
     }
     match &pane.overview {
-        None if !pane.loaded => lines.push(Line::from("loading drift…")),
         None => {
-            if ui.plan.as_ref().is_some_and(|p| p.drift_baseline().is_none()) {
-                lines.push(Line::from("no environment of the plan has a probe"));
+            let status = if !pane.loaded {
+                "loading drift…"
+            } else if ui.plan.as_ref().is_some_and(|p| p.drift_baseline().is_none()) {
+                "no environment of the plan has a probe"
             } else {
-                lines.push(Line::from("no drift snapshot yet: D probes the environments"));
-            }
+                "no drift snapshot yet: D probes the environments"
+            };
+            lines.push(Line::from(Span::styled(status, ui.theme.dim())));
+            plan_lines(ui, &mut lines);
         }
         Some(o) => overview_lines(o, ui, focused, height.saturating_sub(lines.len()), &mut lines),
     }
@@ -108,6 +111,27 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
         .map(|l| fit_line(l, width))
         .collect();
     Paragraph::new(lines).render(inner, buf);
+}
+
+/// Without drift data: the plan's environments (protected, held by this release, targets).
+fn plan_lines(ui: &UiState, lines: &mut Vec<Line<'_>>) {
+    let Some(plan) = &ui.plan else { return };
+    for env in plan.environments.values() {
+        let mut spans = vec![Span::raw(env.name.clone())];
+        if env.protected {
+            spans.push(Span::styled(" (protected)", ui.theme.warn()));
+        }
+        if ui.release.env_holds.contains(&env.name) {
+            spans.push(Span::styled(" held by this release", ui.theme.dim()));
+        }
+        lines.push(Line::from(spans));
+        if !env.targets.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!("  targets: {}", env.targets.join(", ")),
+                ui.theme.dim(),
+            )));
+        }
+    }
 }
 
 fn when(t: DateTime<Utc>) -> String {
