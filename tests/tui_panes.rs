@@ -359,6 +359,23 @@ fn no_color_grid_keeps_its_symbols() {
 }
 
 #[test]
+fn no_color_drift_pane_keeps_its_symbols() {
+    let mut ui = fixture::ui_with_drift(&fixture::mid_run(), (80, 24));
+    ui.theme.color = false;
+    ui.focus = Focus::Drift;
+    let buf = draw(&ui, 80, 24);
+    let t = text(&buf);
+    for want in ["◆ staging", "≠ prod/eu-1", "! dr", "≠ version 2.4.0 → 2.3.1"] {
+        assert!(t.contains(want), "lacks {want:?}:\n{t}");
+    }
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            assert_eq!((buf[(x, y)].fg, buf[(x, y)].bg), (Color::Reset, Color::Reset));
+        }
+    }
+}
+
+#[test]
 fn running_stage_against_its_typical_duration_and_eta() {
     for size in SIZES {
         let ui = fixture::ui_with_drift(&fixture::mid_run(), size);

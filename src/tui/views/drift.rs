@@ -144,11 +144,10 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
     if room >= 6 || o.rows.is_empty() {
         out.push(Line::from(Span::styled(
             format!(
-                "{} · {} UTC · vs {} · {}",
+                "{}, {} UTC; baseline {}",
                 o.source,
                 when(o.taken_at),
-                o.baseline.as_deref().unwrap_or("nothing"),
-                o.version_key
+                o.baseline.as_deref().unwrap_or("none")
             ),
             t.dim(),
         )));
