@@ -363,6 +363,7 @@ fn no_color_drift_pane_keeps_its_symbols() {
     let mut ui = fixture::ui_with_drift(&fixture::mid_run(), (80, 24));
     ui.theme.color = false;
     ui.focus = Focus::Drift;
+    ui.drift.selected = 1;
     let buf = draw(&ui, 80, 24);
     let t = text(&buf);
     for want in ["◆ staging", "≠ prod/eu-1", "! dr", "≠ version 2.4.0 → 2.3.1"] {
