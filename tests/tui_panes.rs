@@ -171,6 +171,34 @@ fn drift_selection_refresh_and_answers() {
     ui.update(key('k'));
     assert_eq!(ui.drift.selected, 3);
 
+    // PgDn/PgUp page through the selected row's keys (reset when the row changes).
+    let mut many = fixture::drift_overview();
+    many.rows[3].diffs = (0..40)
+        .map(|i| flightdeck::drift::overview::KeyDiff {
+            key: format!("k{i:02}"),
+            mark: flightdeck::drift::Mark::Extra,
+            baseline: None,
+            value: Some(i.to_string()),
+        })
+        .collect();
+    ui.update(Msg::Drift {
+        release: "2.4.0".into(),
+        probed: false,
+        result: Ok(Some(Arc::new(many))),
+    });
+    ui.update(code(KeyCode::PageDown));
+    assert_eq!(ui.drift.key_scroll, 24);
+    ui.update(code(KeyCode::PageDown));
+    assert_eq!(ui.drift.key_scroll, 39);
+    let t = text(&draw(&ui, 160, 48));
+    assert!(t.contains("… 39 keys above (PgUp)"), "{t}");
+    assert!(t.contains("+ k39"), "{t}");
+    ui.update(code(KeyCode::PageUp));
+    assert_eq!(ui.drift.key_scroll, 15);
+    ui.update(key('k'));
+    ui.update(key('j'));
+    assert_eq!((ui.drift.selected, ui.drift.key_scroll), (3, 0));
+
     // D probes afresh: one effect, "probing" until the answer; a second D does not pile up.
     let fx = ui.update(key('D'));
     assert_eq!(fx, vec![Effect::ProbeDrift]);

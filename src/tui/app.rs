@@ -309,6 +309,8 @@ pub struct DriftPane {
     pub error: Option<String>,
     /// The selected row (an environment or one of its targets).
     pub selected: usize,
+    /// The first of the selected row's drifting keys shown (PgUp/PgDn).
+    pub key_scroll: usize,
 }
 
 /// What made the cockpit ring last: each new occurrence rings once.
@@ -959,6 +961,21 @@ impl UiState {
                 _ => {}
             },
             Action::Follow => self.output.follow_end(),
+            // The environments pane: page through the selected row's drifting keys.
+            Action::PageUp | Action::PageDown if self.focus == Focus::Drift => {
+                let n = self
+                    .drift
+                    .overview
+                    .as_ref()
+                    .and_then(|o| o.rows.get(self.drift.selected))
+                    .map_or(0, |r| r.diffs.len());
+                let at = &mut self.drift.key_scroll;
+                *at = if action == Action::PageUp {
+                    at.saturating_sub(page)
+                } else {
+                    (*at + page).min(n.saturating_sub(1))
+                };
+            }
             Action::PageUp => self.output.scroll_up(page),
             Action::PageDown => self.output.scroll_down(page),
             Action::Up | Action::Down => self.move_vertical(action == Action::Up),
@@ -1041,6 +1058,7 @@ impl UiState {
             Focus::Drift => {
                 let n = self.drift.overview.as_ref().map_or(0, |o| o.rows.len());
                 self.drift.selected = step(self.drift.selected, up, n);
+                self.drift.key_scroll = 0;
             }
             Focus::Output => {
                 if up {
@@ -1409,6 +1427,7 @@ impl UiState {
         }
         let n = self.drift.overview.as_ref().map_or(0, |o| o.rows.len());
         self.drift.selected = self.drift.selected.min(n.saturating_sub(1));
+        self.drift.key_scroll = 0;
     }
 
     fn quit_now(&mut self, fx: &mut Vec<Effect>) {

@@ -260,7 +260,14 @@ fn detail_lines<'a>(r: &'a EnvRow, ui: &UiState) -> Vec<Line<'a>> {
         return out;
     }
     let key_w = r.diffs.iter().map(|d| d.key.width()).max().unwrap_or(0).min(28);
-    for d in &r.diffs {
+    let skip = ui.drift.key_scroll.min(r.diffs.len().saturating_sub(1));
+    if skip > 0 {
+        out.push(Line::from(Span::styled(
+            format!("… {skip} keys above (PgUp)"),
+            t.dim(),
+        )));
+    }
+    for d in &r.diffs[skip..] {
         let style = match d.mark {
             Mark::Differs => t.warn(),
             Mark::Missing => t.glyph(Glyph::Failed),
