@@ -172,8 +172,17 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
         .map(|r| r.vs_baseline.as_ref().map_or(0, |d| short_distance(d).width()))
         .max()
         .unwrap_or(0);
-    // The selected row's keys below the rows when focused (or when everything fits anyway).
-    let detail = detail_lines(&o.rows[sel], ui);
+    // The selected row's keys below the rows when focused; unfocused (when everything fits),
+    // the first row that drifts or failed.
+    let shown = if focused {
+        sel
+    } else {
+        o.rows
+            .iter()
+            .position(|r| r.drifting() > 0 || r.error.is_some())
+            .unwrap_or(sel)
+    };
+    let detail = detail_lines(&o.rows[shown], ui, focused);
     let blank = usize::from(avail >= 8);
     let need = detail.len() + blank;
     let show_detail = focused || avail >= o.rows.len() + need;
@@ -229,7 +238,7 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
 }
 
 /// The selected row in words, then its drifting keys: `≠ key  baseline → value`.
-fn detail_lines<'a>(r: &'a EnvRow, ui: &UiState) -> Vec<Line<'a>> {
+fn detail_lines<'a>(r: &'a EnvRow, ui: &UiState, focused: bool) -> Vec<Line<'a>> {
     let t = &ui.theme;
     let mut out = Vec::new();
     let mut head = format!(
@@ -260,7 +269,11 @@ fn detail_lines<'a>(r: &'a EnvRow, ui: &UiState) -> Vec<Line<'a>> {
         return out;
     }
     let key_w = r.diffs.iter().map(|d| d.key.width()).max().unwrap_or(0).min(28);
-    let skip = ui.drift.key_scroll.min(r.diffs.len().saturating_sub(1));
+    let skip = if focused {
+        ui.drift.key_scroll.min(r.diffs.len().saturating_sub(1))
+    } else {
+        0
+    };
     if skip > 0 {
         out.push(Line::from(Span::styled(
             format!("… {skip} keys above (PgUp)"),
