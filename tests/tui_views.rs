@@ -127,10 +127,18 @@ fn tiny_sizes() {
 #[test]
 fn every_size_renders_without_panic() {
     let mut states = Vec::new();
-    for j in [fixture::mid_run(), fixture::failed(), fixture::gated()] {
-        // As is, then under each overlay (keys pressed through the reducer).
-        for keys in ["", "?", "R", ":ret", "n", "s", "t"] {
-            let mut ui = fixture::ui(&j, (80, 24));
+    let all: &[&str] = &["", "?", "R", ":ret", "n", "s", "t", "4"];
+    for (j, overlays) in [
+        (fixture::mid_run(), all),
+        (fixture::failed(), all),
+        (fixture::gated(), all),
+        (fixture::fanout(300), &["", "4"][..]),
+    ] {
+        // As is, then under each overlay (keys pressed through the reducer); with the
+        // environments pane's drift and typical durations (ETA) loaded, targets filtered.
+        for keys in overlays {
+            let mut ui = fixture::ui_with_drift(&j, (80, 24));
+            ui.target_filter = flightdeck::tui::app::TargetFilter::parse("node-1");
             press(&mut ui, keys);
             states.push(ui);
         }

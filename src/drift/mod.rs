@@ -22,6 +22,7 @@
 pub mod compare;
 pub mod format;
 pub mod git;
+pub mod overview;
 pub mod probe;
 pub mod report;
 pub mod snapshot;

@@ -14,10 +14,12 @@ use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use super::action::Action;
 use super::keymap::{Key, Keymap, Layer};
 use super::modal::{Confirm, Edit, Modal, Palette, Prompt, PromptFor, StartForm, Then};
+use super::theme::Glyph;
 use super::theme::Theme;
+use crate::drift::overview::Overview;
 use crate::engine::event::{FinalState, Record};
 use crate::engine::request::Op;
-use crate::engine::state::{ReleaseState, StageStatus};
+use crate::engine::state::{ReleaseState, StageStatus, TargetState};
 use crate::plan::{Plan, ReleaseType};
 
 mod mouse;
@@ -170,6 +172,19 @@ pub enum Msg {
     Started(Result<String, String>),
     /// The source now watches release `id` (its records follow from the start).
     Opened(String),
+    /// The environments' drift for release `release` (empty: no release open): loaded from its
+    /// newest snapshot (`Ok(None)`: there is none), or probed afresh (`probed`, the answer to
+    /// [`Effect::ProbeDrift`]); `Err`: why it could not be read or probed.
+    Drift {
+        release: String,
+        probed: bool,
+        result: Result<Option<Arc<Overview>>, String>,
+    },
+    /// Typical stage durations from the plan's earlier releases (for release `release`).
+    Typical {
+        release: String,
+        typical: Typical,
+    },
     /// SIGTERM, SIGHUP, or the input ended.
     Shutdown,
 }
@@ -199,6 +214,8 @@ pub enum Effect {
     Bell,
     /// Turn the terminal's mouse capture on or off (off: its own text selection works).
     MouseCapture(bool),
+    /// Run the plan's drift probes afresh ([`Msg::Drift`] with `probed`).
+    ProbeDrift,
 }
 
 /// A short message in the status bar until the next key.
@@ -207,6 +224,100 @@ pub struct Notice {
     pub text: String,
     /// Shown as an error (a refusal, a failure).
     pub error: bool,
+}
+
+/// Typical durations of the plan's stages: the median of their earlier successful runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Typical {
+    /// Stage id -> (median milliseconds, successful runs it is the median of).
+    pub stages: BTreeMap<String, (i64, usize)>,
+}
+
+impl Typical {
+    /// The median of `samples` (milliseconds), by stage; stages without samples are left out.
+    pub fn from_samples(samples: BTreeMap<String, Vec<i64>>) -> Typical {
+        let stages = samples
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, mut v)| {
+                v.sort_unstable();
+                let n = v.len();
+                let median = if n % 2 == 1 {
+                    v[n / 2]
+                } else {
+                    (v[n / 2 - 1] + v[n / 2]) / 2
+                };
+                (k, (median, n))
+            })
+            .collect();
+        Typical { stages }
+    }
+
+    /// The typical duration of `stage`, in milliseconds.
+    pub fn of(&self, stage: &str) -> Option<i64> {
+        self.stages.get(stage).map(|(ms, _)| *ms)
+    }
+}
+
+/// Which targets of a fan-out the pipeline shows (`f`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetFilter {
+    /// Failed, timed out, cancelled or failed to roll back.
+    Failed,
+    /// Running (or waiting for a retry).
+    Running,
+    /// Names containing this text (case-insensitive).
+    Name(String),
+}
+
+impl TargetFilter {
+    /// `failed`, `running`, or a name fragment; empty: no filter.
+    pub fn parse(text: &str) -> Option<TargetFilter> {
+        let t = text.trim();
+        match t.to_lowercase().as_str() {
+            "" => None,
+            "failed" => Some(TargetFilter::Failed),
+            "running" => Some(TargetFilter::Running),
+            _ => Some(TargetFilter::Name(t.to_string())),
+        }
+    }
+
+    pub fn matches(&self, t: &TargetState) -> bool {
+        match self {
+            TargetFilter::Failed => matches!(
+                Glyph::of_target(t),
+                Glyph::Failed | Glyph::TimedOut | Glyph::Cancelled | Glyph::RollbackFailed
+            ),
+            TargetFilter::Running => matches!(Glyph::of_target(t), Glyph::Running | Glyph::Retrying),
+            TargetFilter::Name(n) => t.label().to_lowercase().contains(&n.to_lowercase()),
+        }
+    }
+
+    /// As typed: `failed`, `running`, or the name fragment.
+    pub fn text(&self) -> &str {
+        match self {
+            TargetFilter::Failed => "failed",
+            TargetFilter::Running => "running",
+            TargetFilter::Name(n) => n,
+        }
+    }
+}
+
+/// The environments pane: the newest drift summary and what is happening to it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DriftPane {
+    /// The summary shown (kept while a probe runs or after one fails).
+    pub overview: Option<Arc<Overview>>,
+    /// The source has answered at least once (until then: loading).
+    pub loaded: bool,
+    /// `D` was pressed and the probes have not answered yet.
+    pub probing: bool,
+    /// Why the last load or probe failed.
+    pub error: Option<String>,
+    /// The selected row (an environment or one of its targets).
+    pub selected: usize,
+    /// The first of the selected row's drifting keys shown (PgUp/PgDn).
+    pub key_scroll: usize,
 }
 
 /// What made the cockpit ring last: each new occurrence rings once.
@@ -255,6 +366,12 @@ pub struct UiState {
     pub quit: Option<u8>,
     /// The last failure reading the journal or a log, until a read succeeds again.
     pub problem: Option<String>,
+    /// The pipeline shows only these targets of a fan-out (`f`; Esc clears).
+    pub target_filter: Option<TargetFilter>,
+    /// Typical stage durations (from the plan's earlier releases).
+    pub typical: Typical,
+    /// The environments pane.
+    pub drift: DriftPane,
 }
 
 impl UiState {
@@ -285,6 +402,9 @@ impl UiState {
             exit_when_done: false,
             quit: None,
             problem: None,
+            target_filter: None,
+            typical: Typical::default(),
+            drift: DriftPane::default(),
         }
     }
 
@@ -512,6 +632,16 @@ impl UiState {
                 }
             },
             Msg::Opened(id) => self.opened(id, &mut fx),
+            Msg::Drift {
+                release,
+                probed,
+                result,
+            } => self.drift_answer(release, probed, result),
+            Msg::Typical { release, typical } => {
+                if self.is_watched(&release) {
+                    self.typical = typical;
+                }
+            }
             Msg::Shutdown => {
                 let code = self
                     .release
@@ -543,6 +673,7 @@ impl UiState {
             self.select_running();
         }
         self.clamp_selection();
+        self.fit_target_to_filter();
         self.answers();
         let now = self.attention();
         if self.bell
@@ -788,7 +919,8 @@ impl UiState {
                 item,
                 note: text,
             })),
-            PromptFor::Search | PromptFor::Filter => {}
+            PromptFor::Filter => self.set_filter(TargetFilter::parse(&text)),
+            PromptFor::Search => {}
         }
     }
 
@@ -806,7 +938,11 @@ impl UiState {
             Action::Suspend => fx.push(Effect::Suspend),
             Action::Help => self.modal = Some(Modal::Help),
             Action::Palette => self.modal = Some(Modal::Palette(Palette::default())),
-            Action::Back => {}
+            Action::Back => {
+                if self.target_filter.is_some() {
+                    self.set_filter(None);
+                }
+            }
             Action::FocusNext | Action::FocusPrev => {
                 let panes: &[Focus] = if self.layout() == Layout::Narrow {
                     &Focus::ALL
@@ -839,6 +975,21 @@ impl UiState {
                 _ => {}
             },
             Action::Follow => self.output.follow_end(),
+            // The environments pane: page through the selected row's drifting keys.
+            Action::PageUp | Action::PageDown if self.focus == Focus::Drift => {
+                let n = self
+                    .drift
+                    .overview
+                    .as_ref()
+                    .and_then(|o| o.rows.get(self.drift.selected))
+                    .map_or(0, |r| r.diffs.len());
+                let at = &mut self.drift.key_scroll;
+                *at = if action == Action::PageUp {
+                    at.saturating_sub(page)
+                } else {
+                    (*at + page).min(n.saturating_sub(1))
+                };
+            }
             Action::PageUp => self.output.scroll_up(page),
             Action::PageDown => self.output.scroll_down(page),
             Action::Up | Action::Down => self.move_vertical(action == Action::Up),
@@ -847,8 +998,7 @@ impl UiState {
                 match self.focus {
                     Focus::Pipeline | Focus::Output => {
                         self.auto_select = false;
-                        let n = self.release.stages.get(self.stage).map_or(0, |s| s.targets.len());
-                        self.target = step(self.target, back, n);
+                        self.step_target(back);
                     }
                     Focus::Checklist => {
                         self.pin_gate();
@@ -874,7 +1024,11 @@ impl UiState {
                 fx.push(Effect::Suggest);
             }
             Action::Resume => self.resume(),
-            Action::Filter => self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, ""))),
+            Action::Filter => {
+                let now = self.target_filter.as_ref().map_or("", TargetFilter::text);
+                self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, now)));
+            }
+            Action::RefreshDrift => self.refresh_drift(fx),
             Action::Search => self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Search, ""))),
             Action::MouseCapture => {
                 self.mouse_capture = !self.mouse_capture;
@@ -892,8 +1046,7 @@ impl UiState {
             | Action::Pager
             | Action::SplitPane
             | Action::ClosePane
-            | Action::Zoom
-            | Action::RefreshDrift => self.say(format!("{} is not available yet", action.name()), true),
+            | Action::Zoom => self.say(format!("{} is not available yet", action.name()), true),
         }
     }
 
@@ -910,6 +1063,7 @@ impl UiState {
                 if new != self.stage {
                     self.stage = new;
                     self.target = 0;
+                    self.fit_target_to_filter();
                 }
             }
             Focus::Checklist => {
@@ -921,7 +1075,11 @@ impl UiState {
                     .map_or(0, |g| g.decl.checklist.len());
                 self.item = step(self.item, up, n);
             }
-            Focus::Drift => {}
+            Focus::Drift => {
+                let n = self.drift.overview.as_ref().map_or(0, |o| o.rows.len());
+                self.drift.selected = step(self.drift.selected, up, n);
+                self.drift.key_scroll = 0;
+            }
             Focus::Output => {
                 if up {
                     self.output.scroll_up(1)
@@ -1186,6 +1344,110 @@ impl UiState {
             "y / Enter: resume    n / Esc: just watch".into(),
         ];
         Modal::Confirm(Confirm::new("Resume this release?", body, Then::Resume, None))
+    }
+
+    /// The indexes of the selected stage's targets that the filter lets through, in order.
+    pub fn visible_targets(&self) -> Vec<usize> {
+        let Some(s) = self.release.stages.get(self.stage) else {
+            return Vec::new();
+        };
+        s.targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| self.target_filter.as_ref().is_none_or(|f| f.matches(t)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Move the target selection within the filtered targets.
+    fn step_target(&mut self, back: bool) {
+        let visible = self.visible_targets();
+        if visible.is_empty() {
+            return;
+        }
+        self.target = match visible.iter().position(|&i| i == self.target) {
+            Some(p) => visible[step(p, back, visible.len())],
+            // The selected target is filtered out: the nearest one the filter shows.
+            None if back => visible
+                .iter()
+                .rev()
+                .find(|&&i| i < self.target)
+                .copied()
+                .unwrap_or(visible[0]),
+            None => visible
+                .iter()
+                .find(|&&i| i > self.target)
+                .copied()
+                .unwrap_or(visible[visible.len() - 1]),
+        };
+    }
+
+    /// Keep the selected target among the filtered ones (when any matches).
+    fn fit_target_to_filter(&mut self) {
+        if self.target_filter.is_none() {
+            return;
+        }
+        let visible = self.visible_targets();
+        if !visible.is_empty() && !visible.contains(&self.target) {
+            self.target = visible[0];
+        }
+    }
+
+    fn set_filter(&mut self, filter: Option<TargetFilter>) {
+        self.target_filter = filter;
+        match &self.target_filter {
+            None => self.say("target filter cleared".into(), false),
+            Some(f) => {
+                let n = self.visible_targets().len();
+                self.say(
+                    format!("targets filtered by \"{}\": {n} shown (Esc clears)", f.text()),
+                    false,
+                );
+            }
+        }
+        self.fit_target_to_filter();
+    }
+
+    /// Whether an answer about `release` is about the watched one (before its first records
+    /// arrive, any is).
+    fn is_watched(&self, release: &str) -> bool {
+        self.release.id.is_empty() || self.release.id == release
+    }
+
+    fn refresh_drift(&mut self, fx: &mut Vec<Effect>) {
+        if self.drift.probing {
+            self.say("the drift probes are running already".into(), false);
+            return;
+        }
+        self.drift.probing = true;
+        fx.push(Effect::ProbeDrift);
+    }
+
+    fn drift_answer(&mut self, release: String, probed: bool, result: Result<Option<Arc<Overview>>, String>) {
+        if !self.is_watched(&release) {
+            return;
+        }
+        if probed {
+            self.drift.probing = false;
+        }
+        self.drift.loaded = true;
+        match result {
+            Ok(o) => {
+                self.drift.error = None;
+                if o.is_some() || !probed {
+                    self.drift.overview = o;
+                }
+            }
+            Err(e) => {
+                if probed {
+                    self.say(format!("drift probes failed: {e}"), true);
+                }
+                self.drift.error = Some(e);
+            }
+        }
+        let n = self.drift.overview.as_ref().map_or(0, |o| o.rows.len());
+        self.drift.selected = self.drift.selected.min(n.saturating_sub(1));
+        self.drift.key_scroll = 0;
     }
 
     fn quit_now(&mut self, fx: &mut Vec<Effect>) {

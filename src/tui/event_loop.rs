@@ -466,6 +466,8 @@ pub struct ReleaseSource {
     board_loaded: Option<std::time::Instant>,
     board_dirty: bool,
     buf: Vec<u8>,
+    /// The environments pane's drift summary and the pipeline's typical durations.
+    views: ViewData,
 }
 
 /// The board is reloaded at most this often (it reads every listed release's journal).
@@ -510,10 +512,12 @@ impl ReleaseSource {
             board_loaded: None,
             board_dirty: true,
             buf: vec![0; 64 * 1024],
+            views: ViewData::default(),
         };
         match rdir {
             Some(r) => src.watch(r, None),
             None => {
+                src.views_watch(None, plan.clone());
                 let _ = src.answers_tx.send(Msg::Plan(plan));
             }
         }
@@ -546,6 +550,8 @@ impl ReleaseSource {
         self.driver = None;
         self.more = false;
         self.board_dirty = true;
+        let plan = self.watched.as_ref().and_then(|w| w.plan.clone());
+        self.views_watch(Some(rdir), plan);
     }
 
     /// Run `job` on a blocking thread; its message comes back through [`Source::wait`].
@@ -653,8 +659,11 @@ impl Source for ReleaseSource {
         if self.board_dirty && self.board_loaded.is_none_or(|t| t.elapsed() >= BOARD_EVERY) {
             self.board_dirty = false;
             self.board_loaded = Some(std::time::Instant::now());
-            out.push(Msg::Board(load_board(&self.store, &self.plan_name, 50)));
+            let rows = load_board(&self.store, &self.plan_name, 50);
+            self.views_board_loaded(&rows);
+            out.push(Msg::Board(rows));
         }
+        self.views_poll();
         let Some(w) = self.watched.as_mut() else {
             return out;
         };
@@ -763,6 +772,7 @@ impl Source for ReleaseSource {
             Effect::MouseCapture(on) => {
                 let _ = super::terminal::set_mouse_capture(on);
             }
+            Effect::ProbeDrift => self.probe_drift(),
             Effect::FollowLog(_) | Effect::Quit(_) | Effect::Suspend => {}
         }
     }
@@ -802,6 +812,315 @@ pub fn load_board(store: &crate::journal::Store, plan: &str, max: usize) -> Vec<
             Some(BoardRow::of(&st, d.live_driver()))
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The environments pane's drift and the pipeline's typical durations: loaded on blocking
+// threads, answered as messages, summarized here so the UI state never holds a whole snapshot.
+
+/// What identifies a snapshot file's content: its path, modification time and length.
+type FileKey = (PathBuf, Option<std::time::SystemTime>, u64);
+
+/// The source's part for [`Msg::Drift`] and [`Msg::Typical`].
+#[derive(Default)]
+struct ViewData {
+    /// The watched release's folder (none: the start screen).
+    release: Option<ReleaseDir>,
+    plan: Option<Arc<Plan>>,
+    /// A drift file may have changed: set by the watchers, taken by [`Source::poll`].
+    drift_changed: Arc<std::sync::atomic::AtomicBool>,
+    /// A load runs on a blocking thread.
+    drift_busy: Arc<std::sync::atomic::AtomicBool>,
+    /// The snapshot last sent (outer `None`: nothing sent yet).
+    drift_sent: Arc<std::sync::Mutex<Option<Option<FileKey>>>>,
+    /// The release folder's and the plan's saved-runs folder's watchers.
+    drift_watchers: Vec<notify::RecommendedWatcher>,
+    runs_watched: bool,
+    /// Finished releases on the board when typical durations were last computed.
+    typical_for: Option<usize>,
+}
+
+impl ReleaseSource {
+    fn runs_dir(&self) -> PathBuf {
+        self.store
+            .plan_dir(&self.plan_name)
+            .join(crate::drift::snapshot::RUNS_DIR)
+    }
+
+    /// Start over for `rdir` (or the start screen): load its drift now, again on change.
+    fn views_watch(&mut self, rdir: Option<&ReleaseDir>, plan: Option<Arc<Plan>>) {
+        use std::sync::atomic::Ordering;
+        // Answers of a load still running for the previous release are dropped by the state.
+        self.views = ViewData {
+            release: rdir.cloned(),
+            plan,
+            ..ViewData::default()
+        };
+        self.views.drift_changed.store(true, Ordering::SeqCst);
+        if let Some(r) = rdir
+            && let Some(w) = self.drift_watcher(&r.path, true)
+        {
+            self.views.drift_watchers.push(w);
+        }
+        self.watch_runs();
+    }
+
+    /// Watch the plan's saved drift runs once their folder exists.
+    fn watch_runs(&mut self) {
+        if self.views.runs_watched {
+            return;
+        }
+        let runs = self.runs_dir();
+        if runs.is_dir()
+            && let Some(w) = self.drift_watcher(&runs, false)
+        {
+            self.views.drift_watchers.push(w);
+            self.views.runs_watched = true;
+        }
+    }
+
+    /// A watcher on `dir` (not its subfolders) flagging a change of a drift snapshot: in a release
+    /// folder `drift-start.json` / `drift-end.json` (written to a temporary file renamed into
+    /// place), in the saved-runs folder any `.json`.
+    fn drift_watcher(&self, dir: &std::path::Path, release: bool) -> Option<notify::RecommendedWatcher> {
+        use crate::drift::snapshot::{END_SNAPSHOT, START_SNAPSHOT};
+        use notify::Watcher;
+        let (flag, tx) = (self.views.drift_changed.clone(), self.tx.clone());
+        notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let Ok(e) = res else { return };
+            if matches!(e.kind, notify::EventKind::Access(_)) {
+                return;
+            }
+            let hit = e.paths.iter().any(|p| {
+                let name = p.file_name().unwrap_or_default();
+                if release {
+                    name == START_SNAPSHOT || name == END_SNAPSHOT
+                } else {
+                    p.extension().is_some_and(|x| x == "json")
+                }
+            });
+            if hit {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = tx.try_send(());
+            }
+        })
+        .and_then(|mut w| w.watch(dir, notify::RecursiveMode::NonRecursive).map(|()| w))
+        .ok()
+    }
+
+    /// Load the newest drift snapshot when a watcher saw a change (one load at a time; a change
+    /// during a load loads again after it).
+    fn views_poll(&mut self) {
+        use std::sync::atomic::Ordering;
+        let v = &self.views;
+        if v.drift_busy.load(Ordering::SeqCst) || !v.drift_changed.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        v.drift_busy.store(true, Ordering::SeqCst);
+        let (busy, changed, sent) = (
+            v.drift_busy.clone(),
+            v.drift_changed.clone(),
+            v.drift_sent.clone(),
+        );
+        let (rdir, plan, runs) = (v.release.clone(), v.plan.clone(), self.runs_dir());
+        let (answers, wake) = (self.answers_tx.clone(), self.tx.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Some(m) = load_drift(rdir.as_ref(), plan.as_deref(), &runs, &sent) {
+                let _ = answers.send(m);
+            }
+            busy.store(false, Ordering::SeqCst);
+            // A change seen while this load ran: have the next poll load again.
+            if changed.load(Ordering::SeqCst) {
+                let _ = wake.try_send(());
+            }
+        });
+    }
+
+    /// The board was read again: watch the saved drift runs if their folder appeared; when the
+    /// number of other finished releases changed, compute the typical stage durations again.
+    fn views_board_loaded(&mut self, rows: &[BoardRow]) {
+        // The plan folder changed (or this is the first look): the saved-runs folder may be new.
+        self.watch_runs();
+        let id = self.views.release.as_ref().map(|r| r.id.clone());
+        let Some(id) = id else { return };
+        let finished = rows
+            .iter()
+            .filter(|r| r.id != id && r.finished_at.is_some())
+            .count();
+        if self.views.typical_for == Some(finished) {
+            return;
+        }
+        self.views.typical_for = Some(finished);
+        let (store, plan) = (self.store.clone(), self.plan_name.clone());
+        let answers = self.answers_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let typical = typical_durations(&store, &plan, &id);
+            let _ = answers.send(Msg::Typical { release: id, typical });
+        });
+    }
+
+    /// `D`: run every probe of the plan afresh (like `flightdeck drift`, the run saved under the
+    /// plan's `drift/` folder), summarized on a blocking thread.
+    fn probe_drift(&mut self) {
+        let release = self
+            .views
+            .release
+            .as_ref()
+            .map(|r| r.id.clone())
+            .unwrap_or_default();
+        let answers = self.answers_tx.clone();
+        let Some(plan) = self.views.plan.clone() else {
+            let _ = answers.send(Msg::Drift {
+                release,
+                probed: true,
+                result: Err("the plan is not loaded, so there is nothing to probe".into()),
+            });
+            return;
+        };
+        let runs = self.runs_dir();
+        let version = self.views.release.as_ref().and_then(release_version);
+        tokio::spawn(async move {
+            let opts = crate::drift::ProbeOptions {
+                masker: Arc::new(crate::engine::driver::masker_for(&plan)),
+                ..crate::drift::ProbeOptions::default()
+            };
+            let taken_at = Utc::now();
+            let run = crate::drift::run(&plan, &crate::drift::Selection::default(), &opts).await;
+            let summarized = tokio::task::spawn_blocking(move || {
+                let matrix = run.map_err(|e| e.to_string())?;
+                let path = crate::drift::snapshot::run_path(&runs, taken_at);
+                let saved =
+                    crate::drift::snapshot::write_snapshot(&path, &plan.name, taken_at, matrix.columns());
+                // Like `flightdeck drift`: only the newest runs are kept.
+                crate::drift::snapshot::prune_runs(&runs, crate::drift::snapshot::KEEP_RUNS);
+                let source = match saved {
+                    Ok(()) => "probed now".to_string(),
+                    Err(e) => format!("probed now (not saved: {e})"),
+                };
+                let o = crate::drift::overview::summarize(
+                    Some(&plan),
+                    &matrix,
+                    version.as_deref(),
+                    source,
+                    taken_at,
+                );
+                Ok(Some(Arc::new(o)))
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the drift summary failed: {e}")));
+            let _ = answers.send(Msg::Drift {
+                release,
+                probed: true,
+                result: summarized,
+            });
+        });
+    }
+}
+
+/// The watched release's version and creation time, from its journal's first record.
+fn release_created(rdir: &ReleaseDir) -> Option<(String, Option<DateTime<Utc>>)> {
+    use std::io::BufRead;
+    let file = File::open(rdir.journal()).ok()?;
+    let mut line = String::new();
+    io::BufReader::new(file).read_line(&mut line).ok()?;
+    let rec: crate::engine::event::Record = serde_json::from_str(&line).ok()?;
+    match rec.event {
+        crate::engine::event::Event::ReleaseCreated { version, .. } => Some((version, Some(rec.ts))),
+        _ => None,
+    }
+}
+
+fn release_version(rdir: &ReleaseDir) -> Option<String> {
+    release_created(rdir).map(|(v, _)| v)
+}
+
+/// The newest drift snapshot for `rdir` (else the plan's newest saved run) summarized, unless it
+/// is the one sent last (`sent`); `Ok(None)` in the message: there is none.
+fn load_drift(
+    rdir: Option<&ReleaseDir>,
+    plan: Option<&Plan>,
+    runs: &std::path::Path,
+    sent: &std::sync::Mutex<Option<Option<FileKey>>>,
+) -> Option<Msg> {
+    use crate::drift::{overview, snapshot};
+    let path = overview::newest_snapshot(rdir.map(|r| r.path.as_path()), runs);
+    let key = path.as_ref().map(|p| {
+        let meta = std::fs::metadata(p).ok();
+        (
+            p.clone(),
+            meta.as_ref().and_then(|m| m.modified().ok()),
+            meta.map_or(0, |m| m.len()),
+        )
+    });
+    {
+        let mut last = sent.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_ref() == Some(&key) {
+            return None;
+        }
+        *last = Some(key);
+    }
+    let release = rdir.map(|r| r.id.clone()).unwrap_or_default();
+    let result = match path {
+        None => Ok(None),
+        Some(p) => snapshot::load_snapshot(&p)
+            .map_err(|e| e.to_string())
+            .map(|snap| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let source = match name.as_str() {
+                    snapshot::END_SNAPSHOT => format!("end of release {release}"),
+                    snapshot::START_SNAPSHOT => format!("start of release {release}"),
+                    _ => format!("saved run {}", name.trim_end_matches(".json")),
+                };
+                let version = rdir.and_then(release_version);
+                Some(Arc::new(overview::of_snapshot(
+                    plan,
+                    &snap,
+                    version.as_deref(),
+                    source,
+                )))
+            }),
+    };
+    Some(Msg::Drift {
+        release,
+        probed: false,
+        result,
+    })
+}
+
+/// Typical stage durations for release `id` of `plan`: per stage, the median duration of its
+/// successful runs in the plan's other releases created before it (the newest 50 releases read).
+pub fn typical_durations(store: &Store, plan: &str, id: &str) -> super::app::Typical {
+    let mut samples: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    let Ok(dirs) = store.releases(Some(plan)) else {
+        return super::app::Typical::default();
+    };
+    let created = dirs
+        .iter()
+        .find(|d| d.id == id)
+        .and_then(release_created)
+        .and_then(|(_, at)| at);
+    for d in dirs.iter().filter(|d| d.id != id).take(50) {
+        let Ok((recs, _)) = crate::journal::read_journal(&d.journal()) else {
+            continue;
+        };
+        let st = crate::engine::state::ReleaseState::from_records(&recs);
+        if let (Some(mine), Some(theirs)) = (created, st.created_at)
+            && theirs >= mine
+        {
+            continue;
+        }
+        for s in &st.stages {
+            if s.status == crate::engine::state::StageStatus::Succeeded
+                && let (Some(a), Some(b)) = (s.started_at, s.finished_at)
+            {
+                samples
+                    .entry(s.decl.id.clone())
+                    .or_default()
+                    .push((b - a).num_milliseconds());
+            }
+        }
+    }
+    super::app::Typical::from_samples(samples)
 }
 
 #[cfg(test)]

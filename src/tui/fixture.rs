@@ -364,3 +364,173 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
     }
     ui
 }
+
+/// Typical durations for [`mid_run`]'s stages, as if from earlier releases: the fan-out
+/// typically takes 4 minutes (it has run 3m40s at [`now`]), the gated smoke test 20s.
+pub fn typical() -> super::app::Typical {
+    let ms = |s: i64| s * 1000;
+    super::app::Typical {
+        stages: [
+            ("build", ms(10), 3),
+            ("test", ms(50), 3),
+            ("deploy-eu", ms(240), 3),
+            ("smoke", ms(20), 2),
+            ("promote", ms(30), 2),
+        ]
+        .into_iter()
+        .map(|(k, v, n)| (k.to_string(), (v, n)))
+        .collect(),
+    }
+}
+
+/// The names of [`fanout`]'s targets: `node-001` ...
+pub fn fanout_target(i: usize) -> String {
+    format!("node-{:03}", i + 1)
+}
+
+/// A release fanning out over `n` targets (at most 999): 2/3 of them done, every 37th failed
+/// (every 74th of those timed out), the next 12 running, the rest pending.
+pub fn fanout(n: usize) -> Journal {
+    let names: Vec<String> = (0..n).map(fanout_target).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut j = Journal::default();
+    j.push(
+        0,
+        "alice",
+        Event::ReleaseCreated {
+            id: "3.0.0".into(),
+            version: "3.0.0".into(),
+            rtype: ReleaseType::Major,
+            plan: "fleet".into(),
+            plan_path: "/srv/fleet/flightdeck.toml".into(),
+            stages: vec![
+                stage("build", &[], &[], &[]),
+                stage("rollout", &["build"], &refs, &[]),
+                stage("verify", &["rollout"], &[], &[]),
+            ],
+            gates: vec![],
+        },
+    );
+    j.push(
+        1,
+        "driver",
+        Event::DriverStarted {
+            pid: 777,
+            host: "ci".into(),
+        },
+    );
+    j.run(2, "build", None)
+        .done(30, "build", None, Outcome::Succeeded, 28_000);
+    j.push(
+        30,
+        "driver",
+        Event::StageSucceeded {
+            stage: "build".into(),
+        },
+    );
+    let done = n * 2 / 3;
+    for (i, t) in refs.iter().enumerate().take((done + 12).min(n)) {
+        j.run(31, "rollout", Some(t));
+        if i < done {
+            let outcome = if i % 74 == 36 {
+                Outcome::TimedOut
+            } else if i % 37 == 36 {
+                Outcome::Failed {
+                    code: Some(1),
+                    signal: None,
+                    command: 0,
+                }
+            } else {
+                Outcome::Succeeded
+            };
+            j.done(100, "rollout", Some(t), outcome, 69_000);
+        }
+    }
+    j
+}
+
+/// A drift summary as the source would send it: `staging` the baseline at 2.4.0, both targets
+/// of `prod` a version behind (3 commits; the version key their one drifting key), `qa` at the
+/// baseline's version with one drifting key (a long value, shortened on screen), and a failed
+/// probe on `dr`.
+pub fn drift_overview() -> crate::drift::overview::Overview {
+    use crate::drift::Mark;
+    use crate::drift::overview::{Distance, EnvRow, KeyDiff, Overview};
+    let row = |column: &str, version: Option<&str>| {
+        let (env, target) = match column.split_once('/') {
+            Some((e, t)) => (e.to_string(), Some(t.to_string())),
+            None => (column.to_string(), None),
+        };
+        EnvRow {
+            column: column.into(),
+            env,
+            target,
+            baseline: false,
+            version: version.map(str::to_string),
+            vs_baseline: version.map(|v| Distance {
+                other: "staging".into(),
+                ahead: Some(0),
+                behind: Some(if v == "2.4.0" { 0 } else { 3 }),
+            }),
+            vs_release: None,
+            differs: 0,
+            missing: 0,
+            extra: 0,
+            error: None,
+            compared: true,
+            diffs: Vec::new(),
+            more: 0,
+        }
+    };
+    let mut staging = row("staging", Some("2.4.0"));
+    staging.baseline = true;
+    staging.vs_baseline = None;
+    let behind = |column: &str| {
+        let mut r = row(column, Some("2.3.1"));
+        r.differs = 1;
+        r.diffs = vec![KeyDiff {
+            key: "version".into(),
+            mark: Mark::Differs,
+            baseline: Some("2.4.0".into()),
+            value: Some("2.3.1".into()),
+        }];
+        r
+    };
+    let mut qa = row("qa", Some("2.4.0"));
+    qa.differs = 1;
+    qa.diffs = vec![KeyDiff {
+        key: "db.pool.max_connections".into(),
+        mark: Mark::Differs,
+        baseline: Some("20".into()),
+        value: Some(format!(
+            "40 # raised during incident INC-4411, {}",
+            "see runbook ".repeat(6)
+        )),
+    }];
+    let mut dr = row("dr", None);
+    dr.error = Some("exit 3".into());
+    dr.compared = false;
+    Overview {
+        source: "start of release 2.4.0".into(),
+        taken_at: t0(),
+        baseline: Some("staging".into()),
+        version_key: "version".into(),
+        keys: 42,
+        rows: vec![staging, behind("prod/eu-1"), behind("prod/eu-2"), qa, dr],
+    }
+}
+
+/// [`ui`] with [`drift_overview`] loaded (as the source sends it) and [`typical`] durations.
+pub fn ui_with_drift(journal: &Journal, size: (u16, u16)) -> UiState {
+    let mut ui = ui(journal, size);
+    ui.update(Msg::Drift {
+        release: ui.release.id.clone(),
+        probed: false,
+        result: Ok(Some(std::sync::Arc::new(drift_overview()))),
+    });
+    ui.update(Msg::Typical {
+        release: ui.release.id.clone(),
+        typical: typical(),
+    });
+    ui
+}

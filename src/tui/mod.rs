@@ -13,6 +13,7 @@ pub mod settings;
 pub mod terminal;
 pub mod theme;
 pub mod views;
+pub mod widgets;
 
 use std::io;
 use std::sync::Arc;

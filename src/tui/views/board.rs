@@ -9,6 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::{block, elapsed, fit, fit_line};
 use crate::tui::app::UiState;
+use crate::tui::theme::Glyph;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, focused: bool) {
     let rows = ui.board_rows();
@@ -36,7 +37,9 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             Some(pid) => format!("driver pid {pid}"),
             None => "no driver".to_string(),
         };
+        let sym = release_symbol(&r.state, now.timestamp());
         let head = Line::from(vec![
+            Span::styled(format!("{sym} "), ui.theme.release_word(&r.state)),
             Span::raw(format!("{:<12} ", fit(&r.version, 12))),
             Span::styled(format!("{:<7} ", fit(&r.rtype, 7)), ui.theme.dim()),
             Span::styled(r.state.clone(), ui.theme.release_word(&r.state)),
@@ -55,6 +58,21 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         }
     }
     Paragraph::new(lines).render(inner, buf);
+}
+
+/// The symbol of a release's state word: its own for each, so the board reads without colour.
+fn release_symbol(word: &str, secs: i64) -> &'static str {
+    match word {
+        "succeeded" => Glyph::Succeeded.symbol(secs),
+        "failed" => Glyph::Failed.symbol(secs),
+        "rolled_back" => Glyph::RolledBack.symbol(secs),
+        "rollback_failed" => Glyph::RollbackFailed.symbol(secs),
+        "cancelled" => Glyph::Cancelled.symbol(secs),
+        "paused" => Glyph::Gated.symbol(secs),
+        // The driver is gone mid-run.
+        "interrupted" => "⊗",
+        _ => Glyph::Running.symbol(secs),
+    }
 }
 
 /// `[███░░░░░]` with `width` cells inside.

@@ -1,5 +1,7 @@
-//! The pipeline: the release's stages in order with symbol and colour, attempt, duration,
-//! fan-out counts and dependencies; below, the selected stage's targets (one cell each).
+//! The pipeline: the release's stages in order with symbol and colour, attempt, duration (a
+//! running stage against its typical duration), fan-out counts and dependencies; the release's
+//! ETA in the title; below, the selected stage's targets: one named cell each, or a compact grid
+//! (one symbol per target) when there are too many, filtered with `f`.
 
 use chrono::{DateTime, Utc};
 use ratatui::buffer::Buffer;
@@ -8,10 +10,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
-use super::{block, elapsed, fit, fit_line};
-use crate::engine::state::{StageState, StageStatus};
-use crate::tui::app::UiState;
+use super::board::progress_bar;
+use super::{block, elapsed, fit, fit_line, short_duration};
+use crate::engine::state::{ReleaseState, StageState, StageStatus};
+use crate::tui::app::{Typical, UiState};
 use crate::tui::theme::Glyph;
+use crate::tui::widgets::grid::{self, GridCell};
+
+/// More targets than this always show as the compact grid.
+const NAMED_MAX: usize = 48;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, focused: bool) {
     let st = &ui.release;
@@ -19,7 +26,10 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
     let title = if st.id.is_empty() {
         " Pipeline ".to_string()
     } else {
-        format!(" Pipeline {} {} ({done}/{total}) ", st.plan, st.version)
+        let eta = eta(st, &ui.typical, now)
+            .map(|e| format!(" · {}", e.text()))
+            .unwrap_or_default();
+        format!(" Pipeline {} {} ({done}/{total}){eta} ", st.plan, st.version)
     };
     let b = block(title, ui, focused, area.width);
     let inner = b.inner(area);
@@ -65,6 +75,11 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             Span::styled(format!("{:<9}", g.word()), ui.theme.glyph(g)),
             Span::raw(format!("{attempt} {dur:>5} ")),
         ];
+        if s.status == StageStatus::Running
+            && let (Some(start), Some(typ)) = (s.started_at, ui.typical.of(&s.decl.id))
+        {
+            spans.extend(typical_progress((now - start).num_milliseconds(), typ, ui));
+        }
         if let Some(counts) = fanout_counts(s) {
             spans.push(Span::raw(format!("{counts} ")));
         }
@@ -80,26 +95,10 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         }
         lines.push(line);
     }
-    // Details of the selected stage.
+    // Details of the selected stage: at least half the pane, more when the stages leave room.
     if let Some(s) = st.stages.get(ui.stage) {
-        let why = s.reason.as_ref().or(s.waiting.as_ref());
-        let mut details: Vec<Line> = Vec::new();
-        if let Some(why) = why {
-            details.push(fit_line(
-                Line::from(Span::styled(format!("{}: {why}", s.decl.id), ui.theme.warn())),
-                width,
-            ));
-        }
-        if !s.decl.targets.is_empty() {
-            details.push(fit_line(
-                Line::from(Span::styled(
-                    format!("targets of {} ({}):", s.decl.id, s.targets.len()),
-                    ui.theme.dim(),
-                )),
-                width,
-            ));
-            details.extend(target_grid(s, ui, secs, width, focused));
-        }
+        let budget = (height / 2).max(height.saturating_sub(lines.len() + 1));
+        let details = details(s, ui, secs, width, budget, focused);
         // Stages first; details fill what is left (a selected stage out of view scrolls up).
         let room = height.saturating_sub(details.len().min(height / 2));
         let first = (ui.stage + 1).saturating_sub(room.max(1));
@@ -112,6 +111,122 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
     }
     lines.truncate(height);
     Paragraph::new(lines).render(inner, buf);
+}
+
+/// ` [███░░░] 62% of ~2m00s ` (or ` over ~2m00s ` past it) for a running stage.
+fn typical_progress(elapsed_ms: i64, typical_ms: i64, ui: &UiState) -> Vec<Span<'static>> {
+    let typ = short_duration(typical_ms);
+    if typical_ms <= 0 || elapsed_ms > typical_ms {
+        return vec![Span::styled(format!("over ~{typ} "), ui.theme.warn())];
+    }
+    let pct = (elapsed_ms.max(0) * 100 / typical_ms) as usize;
+    vec![Span::raw(format!(
+        "{} {pct}% of ~{typ} ",
+        progress_bar(pct, 100, 6)
+    ))]
+}
+
+/// The release's expected remaining time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Eta {
+    /// Milliseconds until the last stage is expected to end (the DAG's longest remaining path
+    /// of typical durations).
+    pub ms: i64,
+    /// Stages still to run that have no history: the ETA is at least `ms`.
+    pub unknown: usize,
+    /// A gate still waits for people on the way.
+    pub gate: bool,
+}
+
+impl Eta {
+    /// `ETA 3m10s`, `ETA ≥3m10s`, `ETA 3m10s + gate`.
+    pub fn text(&self) -> String {
+        let at_least = if self.unknown > 0 { "≥" } else { "" };
+        let gate = if self.gate { " + gate" } else { "" };
+        format!("ETA {at_least}{}{gate}", short_duration(self.ms))
+    }
+}
+
+/// The ETA of a release still running, from its stages' typical durations: each stage ends its
+/// typical duration after the last of its needs (a running one, its typical duration after it
+/// started, at the earliest now). `None` when the release has finished, a stage failed (it
+/// waits for a person), or no stage has a history.
+pub fn eta(st: &ReleaseState, typical: &Typical, now: DateTime<Utc>) -> Option<Eta> {
+    if st.finished.is_some() || st.stages.is_empty() || typical.stages.is_empty() {
+        return None;
+    }
+    if st
+        .stages
+        .iter()
+        .any(|s| matches!(s.status, StageStatus::Failed | StageStatus::RollbackFailed))
+    {
+        return None;
+    }
+    let n = st.stages.len();
+    let mut end: Vec<Option<i64>> = vec![None; n];
+    let mut unknown = 0;
+    let mut gate = false;
+    // The stages are in DAG order as declared, but do not rely on it: settle in passes.
+    for _ in 0..n {
+        let mut progressed = false;
+        for (i, s) in st.stages.iter().enumerate() {
+            if end[i].is_some() {
+                continue;
+            }
+            let needs: Option<Vec<i64>> = s
+                .decl
+                .needs
+                .iter()
+                .map(|d| {
+                    st.stages
+                        .iter()
+                        .position(|x| &x.decl.id == d)
+                        .map_or(Some(0), |j| end[j])
+                })
+                .collect();
+            let Some(needs) = needs else { continue };
+            let after = needs.into_iter().max().unwrap_or(0);
+            let typ = typical.of(&s.decl.id);
+            let own = match s.status {
+                StageStatus::Succeeded | StageStatus::Skipped | StageStatus::RolledBack => 0,
+                StageStatus::Running => {
+                    let spent = s.started_at.map_or(0, |t| (now - t).num_milliseconds());
+                    match typ {
+                        Some(t) => (t - spent).max(0),
+                        None => {
+                            unknown += 1;
+                            0
+                        }
+                    }
+                }
+                _ => {
+                    if s.status == StageStatus::Gated || !s.decl.gates.is_empty() {
+                        gate |= s.status == StageStatus::Gated
+                            || s.decl.gates.iter().any(|g| {
+                                st.gates
+                                    .iter()
+                                    .find(|x| &x.decl.name == g)
+                                    .is_some_and(|x| !x.satisfied())
+                            });
+                    }
+                    match typ {
+                        Some(t) => t,
+                        None => {
+                            unknown += 1;
+                            0
+                        }
+                    }
+                }
+            };
+            end[i] = Some(after + own);
+            progressed = true;
+        }
+        if !progressed {
+            break;
+        }
+    }
+    let ms = end.iter().flatten().copied().max().unwrap_or(0);
+    Some(Eta { ms, unknown, gate })
 }
 
 /// `6/12 done, 1 failed, 2 running` for fan-out stages.
@@ -140,22 +255,121 @@ pub fn fanout_counts(s: &StageState) -> Option<String> {
     Some(out)
 }
 
-fn target_grid<'a>(s: &'a StageState, ui: &UiState, secs: i64, width: usize, focused: bool) -> Vec<Line<'a>> {
-    let name_w = s
-        .targets
+/// The selected stage's details: why it waits, its targets (counts, the filter, the grid).
+fn details<'a>(
+    s: &'a StageState,
+    ui: &UiState,
+    secs: i64,
+    width: usize,
+    budget: usize,
+    focused: bool,
+) -> Vec<Line<'a>> {
+    let mut out: Vec<Line> = Vec::new();
+    if let Some(why) = s.reason.as_ref().or(s.waiting.as_ref()) {
+        out.push(fit_line(
+            Line::from(Span::styled(format!("{}: {why}", s.decl.id), ui.theme.warn())),
+            width,
+        ));
+    }
+    if s.decl.targets.is_empty() {
+        return out;
+    }
+    let counts = fanout_counts(s).unwrap_or_default();
+    out.push(fit_line(
+        Line::from(Span::styled(
+            format!("targets of {} ({}): {counts}", s.decl.id, s.targets.len()),
+            ui.theme.dim(),
+        )),
+        width,
+    ));
+    let visible = ui.visible_targets();
+    if let Some(f) = &ui.target_filter {
+        out.push(fit_line(
+            Line::from(vec![
+                Span::styled("filter ", ui.theme.key()),
+                Span::raw(format!(
+                    "\"{}\": {} of {} shown (Esc clears)",
+                    f.text(),
+                    visible.len(),
+                    s.targets.len()
+                )),
+            ]),
+            width,
+        ));
+    }
+    if visible.is_empty() {
+        out.push(Line::from(fit("no target matches the filter", width)));
+        return out;
+    }
+    let room = budget.saturating_sub(out.len()).max(1);
+    let name_w = visible
         .iter()
-        .map(|t| t.label().width())
+        .map(|&i| s.targets[i].label().width())
         .max()
         .unwrap_or(0)
         .min(20);
-    let cell = name_w + 3;
-    let per_row = (width / cell).max(1);
+    let per_row = (width / (name_w + 3)).max(1);
+    let named_rows = visible.len().div_ceil(per_row);
+    if visible.len() <= NAMED_MAX && named_rows <= room {
+        out.extend(named_grid(s, &visible, ui, secs, width, name_w, focused));
+        return out;
+    }
+    // The compact grid, one symbol per target, and the selected target spelled out.
+    let cells: Vec<GridCell> = visible
+        .iter()
+        .map(|&i| {
+            let g = Glyph::of_target(&s.targets[i]);
+            GridCell {
+                symbol: g.symbol(secs),
+                style: ui.theme.glyph(g),
+            }
+        })
+        .collect();
+    let selected = visible.iter().position(|&i| i == ui.target);
+    let rows = room.saturating_sub(1).max(1);
+    out.extend(grid::lines(
+        &cells,
+        selected,
+        width,
+        rows,
+        ui.theme.selected(true),
+        ui.theme.dim(),
+    ));
+    if let Some(t) = s.targets.get(ui.target) {
+        let g = Glyph::of_target(t);
+        let attempt = t.last().map(|a| a.n).filter(|n| *n > 1);
+        let mut spans = vec![
+            Span::raw("▸ "),
+            Span::styled(t.label().to_string(), ui.theme.selected(focused)),
+            Span::raw(format!(" ({}/{}) ", ui.target + 1, s.targets.len())),
+            Span::styled(format!("{} {}", g.symbol(secs), g.word()), ui.theme.glyph(g)),
+        ];
+        if let Some(n) = attempt {
+            spans.push(Span::raw(format!(" #{n}")));
+        }
+        spans.push(Span::styled("  ←/→ select, f filter", ui.theme.dim()));
+        out.push(fit_line(Line::from(spans), width));
+    }
+    out
+}
+
+/// Targets as named cells (`✓ eu-1  ✗ eu-2 ...`), the selected one highlighted.
+fn named_grid<'a>(
+    s: &'a StageState,
+    visible: &[usize],
+    ui: &UiState,
+    secs: i64,
+    width: usize,
+    name_w: usize,
+    focused: bool,
+) -> Vec<Line<'a>> {
+    let per_row = (width / (name_w + 3)).max(1);
     let mut out = Vec::new();
-    for (r, chunk) in s.targets.chunks(per_row).enumerate() {
+    for chunk in visible.chunks(per_row) {
         let mut spans = Vec::new();
-        for (c, t) in chunk.iter().enumerate() {
+        for &idx in chunk {
+            let t = &s.targets[idx];
             let g = Glyph::of_target(t);
-            let idx = r * per_row + c;
             let name = format!("{:<name_w$} ", fit(t.label(), name_w));
             spans.push(Span::styled(format!("{} ", g.symbol(secs)), ui.theme.glyph(g)));
             if idx == ui.target {
@@ -167,4 +381,30 @@ fn target_grid<'a>(s: &'a StageState, ui: &UiState, secs: i64, width: usize, foc
         out.push(fit_line(Line::from(spans), width));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eta;
+    use crate::tui::fixture;
+
+    #[test]
+    fn eta_is_unknown_or_partial_without_history() {
+        let st = &fixture::ui(&fixture::mid_run(), (80, 24)).release;
+        assert_eq!(eta(st, &Default::default(), fixture::now()), None);
+        let e = eta(st, &fixture::typical(), fixture::now()).unwrap();
+        assert_eq!((e.ms, e.unknown, e.gate), (70_000, 0, true));
+        let mut typical = fixture::typical();
+        typical.stages.remove("promote");
+        let e = eta(st, &typical, fixture::now()).unwrap();
+        assert_eq!((e.ms, e.unknown, e.gate), (40_000, 1, true));
+        assert_eq!(e.text(), "ETA ≥40s + gate");
+        let failed = &fixture::ui(&fixture::failed(), (80, 24)).release;
+        assert_eq!(eta(failed, &fixture::typical(), fixture::now()), None);
+        let gated = &fixture::ui(&fixture::gated(), (80, 24)).release;
+        assert_eq!(
+            eta(gated, &fixture::typical(), fixture::now()).unwrap().text(),
+            "ETA 50s + gate"
+        );
+    }
 }
