@@ -58,7 +58,7 @@ fn find(buf: &Buffer, needle: &str) -> (u16, u16) {
 
 #[test]
 fn wide_mid_run() {
-    let buf = snap("wide_mid_run", &fixture::mid_run(), 160, 40, |_| {});
+    let buf = snap("wide_mid_run", &fixture::mid_run(), 160, 48, |_| {});
     let t = text(&buf);
     for want in [
         "deploy-eu",
@@ -73,8 +73,20 @@ fn wide_mid_run() {
 }
 
 #[test]
-fn medium_mid_run() {
+fn medium_layout_of_each_state() {
     snap("medium_mid_run", &fixture::mid_run(), 100, 30, |_| {});
+    snap("medium_failed", &fixture::failed(), 100, 30, |_| {});
+    let buf = snap("medium_gated", &fixture::gated(), 100, 30, |_| {});
+    let t = text(&buf);
+    assert!(
+        t.contains("Checklist"),
+        "the checklist shares the left column: {t}"
+    );
+    assert!(
+        t.contains("… 3 more below"),
+        "what does not fit is counted, not dropped: {t}"
+    );
+    snap("narrow_failed", &fixture::failed(), 80, 24, |_| {});
 }
 
 #[test]
@@ -90,8 +102,8 @@ fn narrow_tabs() {
 
 #[test]
 fn failed_release_and_gate() {
-    snap("wide_failed", &fixture::failed(), 160, 40, |_| {});
-    let buf = snap("wide_gated", &fixture::gated(), 160, 40, |_| {});
+    snap("wide_failed", &fixture::failed(), 160, 48, |_| {});
+    let buf = snap("wide_gated", &fixture::gated(), 160, 48, |_| {});
     let t = text(&buf);
     assert!(t.contains("ticked by alice"), "{t}");
     assert!(t.contains("approved by bob"), "{t}");
@@ -104,6 +116,11 @@ fn help_overlay_is_generated_from_the_keymap() {
     let buf = snap("help_80x24", &fixture::mid_run(), 80, 24, |ui| {
         ui.modal = Some(Modal::Help)
     });
+    for (w, h) in [(160, 48), (100, 30)] {
+        snap(&format!("help_{w}x{h}"), &fixture::mid_run(), w, h, |ui| {
+            ui.modal = Some(Modal::Help)
+        });
+    }
     let t = text(&buf);
     let ui = fixture::ui(&fixture::mid_run(), (80, 24));
     for (_, keys, action) in ui.keymap.grouped() {

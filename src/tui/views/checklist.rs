@@ -29,6 +29,8 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
         lines.push(Line::from(fit("no gates for this release", width)));
     }
     let selected = ui.selected_gate();
+    // The line to keep in view (the selected item's second line) when the pane is too short.
+    let mut keep = None;
     for (gi, g) in st.gates.iter().enumerate() {
         let glyph = if g.satisfied() {
             Glyph::Succeeded
@@ -90,6 +92,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             ]);
             if focused && i == ui.item {
                 line = line.style(ui.theme.selected(true));
+                keep = Some(lines.len() + 1);
             }
             lines.push(fit_line(line, width));
             let kind = if *auto { "automatic" } else { "manual" };
@@ -133,5 +136,6 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             ));
         }
     }
+    let lines = super::clip_lines(lines, usize::from(inner.height), keep, ui.theme.dim());
     Paragraph::new(lines).render(inner, buf);
 }

@@ -105,11 +105,8 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
         }
         Some(o) => overview_lines(o, ui, focused, height.saturating_sub(lines.len()), &mut lines),
     }
-    let lines: Vec<Line> = lines
-        .into_iter()
-        .take(height)
-        .map(|l| fit_line(l, width))
-        .collect();
+    let lines: Vec<Line> = lines.into_iter().map(|l| fit_line(l, width)).collect();
+    let lines = super::clip_lines(lines, height, None, ui.theme.dim());
     Paragraph::new(lines).render(inner, buf);
 }
 

@@ -234,6 +234,47 @@ fn block<'a>(title: String, ui: &UiState, focused: bool, width: u16) -> Block<'a
         .title(Span::styled(title, ui.theme.border(focused)))
 }
 
+/// `lines` cut to `height` rows, never silently: a window that keeps line `keep` in view (else
+/// the top), with `… N more above` / `… N more below` in place of the first/last row when lines
+/// are left out.
+pub fn clip_lines<'a>(lines: Vec<Line<'a>>, height: usize, keep: Option<usize>, dim: Style) -> Vec<Line<'a>> {
+    let n = lines.len();
+    if n <= height || height == 0 {
+        return lines;
+    }
+    if height == 1 {
+        return vec![Line::from(Span::styled(format!("… {n} lines"), dim))];
+    }
+    let k = keep.unwrap_or(0).min(n - 1);
+    let marker = |text: String| Line::from(Span::styled(text, dim));
+    let mut lines = lines;
+    // The top of the list fits the kept line: no marker above.
+    if k < height - 1 {
+        let rest = n - (height - 1);
+        lines.truncate(height - 1);
+        lines.push(marker(format!("… {rest} more below")));
+        return lines;
+    }
+    // The bottom of the list: no marker below.
+    if k >= n - (height - 1) {
+        let start = n - (height - 1);
+        let mut out = vec![marker(format!("… {start} more above"))];
+        out.extend(lines.into_iter().skip(start));
+        return out;
+    }
+    if height == 2 {
+        let line = lines.swap_remove(k);
+        return vec![line, marker(format!("… {} more", n - 1))];
+    }
+    // In between: the kept line last, markers on both sides.
+    let start = k + 1 - (height - 2);
+    let below = n - (k + 1);
+    let mut out = vec![marker(format!("… {start} more above"))];
+    out.extend(lines.into_iter().skip(start).take(height - 2));
+    out.push(marker(format!("… {below} more below")));
+    out
+}
+
 /// `text` cut to `width` columns, ending with `…` when cut.
 pub fn fit(text: &str, width: usize) -> String {
     if text.width() <= width {
@@ -332,5 +373,54 @@ pub fn elapsed(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, now: Date
     match from {
         Some(f) => short_duration((to.unwrap_or(now) - f).num_milliseconds()),
         None => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(lines: Vec<Line>) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    fn numbered(n: usize) -> Vec<Line<'static>> {
+        (0..n).map(|i| Line::from(format!("{i}"))).collect()
+    }
+
+    #[test]
+    fn clipping_says_what_was_left_out() {
+        let dim = Style::new();
+        assert_eq!(texts(clip_lines(numbered(3), 3, None, dim)), ["0", "1", "2"]);
+        assert_eq!(
+            texts(clip_lines(numbered(5), 3, None, dim)),
+            ["0", "1", "… 3 more below"]
+        );
+        // The kept line stays in view, with markers on both sides when needed.
+        assert_eq!(
+            texts(clip_lines(numbered(10), 4, Some(5), dim)),
+            ["… 4 more above", "4", "5", "… 4 more below"]
+        );
+        assert_eq!(
+            texts(clip_lines(numbered(10), 4, Some(9), dim)),
+            ["… 7 more above", "7", "8", "9"]
+        );
+        assert_eq!(texts(clip_lines(numbered(10), 1, Some(9), dim)), ["… 10 lines"]);
+        // Every line is either shown or counted.
+        for n in 1..30 {
+            for h in 2..12 {
+                for k in 0..n {
+                    let out = texts(clip_lines(numbered(n), h, Some(k), dim));
+                    assert!(out.len() <= h, "{n} {h} {k}: {out:?}");
+                    assert!(out.contains(&k.to_string()), "{n} {h} {k}: {out:?}");
+                    let shown = out.iter().filter(|l| !l.starts_with('…')).count();
+                    let counted: usize = out
+                        .iter()
+                        .filter_map(|l| l.strip_prefix("… ")?.split(' ').next()?.parse::<usize>().ok())
+                        .sum();
+                    assert_eq!(shown + counted, n, "{n} {h} {k}: {out:?}");
+                }
+            }
+        }
     }
 }

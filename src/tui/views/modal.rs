@@ -65,7 +65,11 @@ fn error_line<'a>(e: &str, ui: &UiState) -> Line<'a> {
 }
 
 fn confirm(buf: &mut Buffer, area: Rect, ui: &UiState, c: &Confirm) {
-    let mut lines: Vec<Line> = c.body.iter().map(|l| Line::from(l.clone())).collect();
+    let body: Vec<Line> = c.body.iter().map(|l| Line::from(l.clone())).collect();
+    // The question and the input always show; a long preview is cut (and says so) instead.
+    let tail = 2 + if c.typed.is_some() { 3 } else { 1 } + usize::from(c.error.is_some());
+    let room = usize::from(area.height).saturating_sub(tail).max(1);
+    let mut lines = super::clip_lines(body, room, None, ui.theme.dim());
     lines.push(Line::from(""));
     match &c.typed {
         Some(env) => {

@@ -101,8 +101,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         let details = details(s, ui, secs, width, budget, focused);
         // Stages first; details fill what is left (a selected stage out of view scrolls up).
         let room = height.saturating_sub(details.len().min(height / 2));
-        let first = (ui.stage + 1).saturating_sub(room.max(1));
-        let mut shown: Vec<Line> = lines.into_iter().skip(first).take(room).collect();
+        let mut shown = super::clip_lines(lines, room.max(1), Some(ui.stage), ui.theme.dim());
         if !details.is_empty() && shown.len() < height {
             shown.push(Line::from(""));
         }

@@ -86,5 +86,6 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             width,
         )));
     }
+    let lines = super::clip_lines(lines, usize::from(inner.height), None, ui.theme.dim());
     Paragraph::new(lines).render(inner, buf);
 }
