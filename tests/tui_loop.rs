@@ -91,9 +91,9 @@ impl Source for FakeSource {
             vec![Msg::Records(std::mem::take(&mut self.records))]
         }
     }
-    fn read_output(&mut self, ui: &mut UiState) -> Option<Msg> {
+    fn read_output(&mut self, ui: &mut UiState) -> Vec<Msg> {
         if self.lines == 0 {
-            return None;
+            return Vec::new();
         }
         let n = std::mem::take(&mut self.lines);
         for i in 0..n {
@@ -105,12 +105,13 @@ impl Source for FakeSource {
                 truncated: false,
             });
         }
-        Some(Msg::OutputGrew {
+        vec![Msg::OutputGrew {
+            pane: 0,
             log: ui.output.log.clone().unwrap_or_default(),
             lines: n as u64,
-        })
+        }]
     }
-    fn follow(&mut self, _log: Option<&str>) {}
+    fn follow(&mut self, _pane: u32, _log: Option<&str>) {}
     fn perform(&mut self, _effect: Effect) {}
 }
 

@@ -109,7 +109,13 @@ fn a_click_selects_a_stage_and_a_target_and_focuses_the_pipeline() {
         assert_eq!(ui.focus, Focus::Pipeline);
         assert_eq!(ui.release.stages[ui.stage].decl.id, "test");
         assert!(!ui.auto_select);
-        assert_eq!(fx, vec![Effect::FollowLog(Some("logs/test.1.log".into()))]);
+        assert_eq!(
+            fx,
+            vec![Effect::FollowLog {
+                pane: 0,
+                log: Some("logs/test.1.log".into())
+            }]
+        );
         // Back to the fan-out; then a target cell of its grid.
         let buf = draw(&ui);
         ui.update(click(find_in(&buf, pipe, "deploy-eu ")));
@@ -121,7 +127,10 @@ fn a_click_selects_a_stage_and_a_target_and_focuses_the_pipeline() {
         assert_eq!(s.targets[ui.target].label(), "eu-4", "{size:?}");
         assert_eq!(
             fx,
-            vec![Effect::FollowLog(Some("logs/deploy-eu.eu-4.1.log".into()))]
+            vec![Effect::FollowLog {
+                pane: 0,
+                log: Some("logs/deploy-eu.eu-4.1.log".into())
+            }]
         );
         // The status line below the grid selects nothing.
         let stage = ui.stage;
@@ -256,10 +265,10 @@ impl event_loop::Source for Quiet {
     fn poll(&mut self) -> Vec<Msg> {
         Vec::new()
     }
-    fn read_output(&mut self, _ui: &mut UiState) -> Option<Msg> {
-        None
+    fn read_output(&mut self, _ui: &mut UiState) -> Vec<Msg> {
+        Vec::new()
     }
-    fn follow(&mut self, _log: Option<&str>) {}
+    fn follow(&mut self, _pane: u32, _log: Option<&str>) {}
     fn perform(&mut self, effect: Effect) {
         self.performed.push(effect);
     }

@@ -17,12 +17,12 @@ use flightdeck::tui::theme::Theme;
 fn apply(ui: &mut UiState, src: &mut ReleaseSource, msgs: Vec<Msg>) {
     for m in msgs {
         for fx in ui.update(m) {
-            if let Effect::FollowLog(log) = fx {
-                src.follow(log.as_deref());
+            if let Effect::FollowLog { pane, log } = fx {
+                src.follow(pane, log.as_deref());
             }
         }
     }
-    if let Some(m) = src.read_output(ui) {
+    for m in src.read_output(ui) {
         ui.update(m);
     }
 }
@@ -137,5 +137,368 @@ async fn tails_the_journal_and_the_selected_runs_log() {
 
     // Nothing changed: a poll says nothing.
     assert!(src.poll().is_empty());
-    assert!(src.read_output(&mut ui).is_none());
+    assert!(src.read_output(&mut ui).is_empty());
+}
+
+/// Effects the test's loop performs: tails followed, the rest performed by the source.
+fn perform(ui: &mut UiState, src: &mut ReleaseSource, fx: Vec<Effect>) {
+    for f in fx {
+        match f {
+            Effect::FollowLog { pane, log } => src.follow(pane, log.as_deref()),
+            other => src.perform(other),
+        }
+    }
+    for m in src.read_output(ui) {
+        let fx = ui.update(m);
+        perform(ui, src, fx);
+    }
+}
+
+/// Wait (with a deadline) for the source's answer matching `want`, applying every message.
+async fn answer(ui: &mut UiState, src: &mut ReleaseSource, want: impl Fn(&Msg) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let msgs = tokio::time::timeout_at(deadline, src.wait())
+            .await
+            .expect("the source answered in time");
+        let hit = msgs.iter().any(&want);
+        for m in msgs {
+            let fx = ui.update(m);
+            perform(ui, src, fx);
+        }
+        if hit {
+            return;
+        }
+    }
+}
+
+/// What line `i` of the big log says (every 1000th, at 500, is on stderr, written in fragments).
+fn big_line(i: u64) -> String {
+    if i % 1000 == 500 {
+        format!("ERR at {i}")
+    } else {
+        format!("line {i}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_lines_from_before_the_ring_back_and_searches_the_whole_log() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use flightdeck::tui::app::{Focus, RING_LINES};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store {
+        root: tmp.path().to_path_buf(),
+    };
+    let rdir = store.create_release("p", "1.0").unwrap();
+    let mut journal = Journal::open(&rdir.journal(), Arc::new(Masker::default())).unwrap();
+    let run = RunKey {
+        stage: "build".into(),
+        target: None,
+        attempt: 1,
+    };
+    journal
+        .append(
+            "tester",
+            vec![
+                Event::ReleaseCreated {
+                    id: "1.0".into(),
+                    version: "1.0".into(),
+                    rtype: Default::default(),
+                    plan: "p".into(),
+                    plan_path: "/nowhere/flightdeck.toml".into(),
+                    stages: vec![StageDecl {
+                        id: "build".into(),
+                        needs: vec![],
+                        environment: None,
+                        targets: vec![],
+                        gates: vec![],
+                        has_rollback: false,
+                        retries: 0,
+                    }],
+                    gates: vec![],
+                },
+                Event::RunStarted {
+                    run: run.clone(),
+                    run_kind: RunKind::Deploy,
+                    log: "logs/build.1.log".into(),
+                },
+            ],
+        )
+        .unwrap();
+    // 3 x the ring, with time markers and lines joined from fragments.
+    let total = 3 * RING_LINES as u64;
+    let mut bytes = Vec::new();
+    for i in 0..total {
+        if i % 100 == 0 {
+            bytes.extend_from_slice(format!("@{i}\n").as_bytes());
+        }
+        if i % 1000 == 500 {
+            bytes.extend_from_slice(format!("E ERR\ne  at {i}\n").as_bytes());
+        } else {
+            bytes.extend_from_slice(format!("o line {i}\n").as_bytes());
+        }
+    }
+    std::fs::write(rdir.path.join("logs/build.1.log"), &bytes).unwrap();
+
+    let launcher = Arc::new(NoLauncher {
+        actor: "tester".into(),
+    });
+    let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
+    let mut ui = UiState::new(Keymap::default(), Theme::new(true));
+    ui.update(Msg::Resize(160, 40));
+    let first = src.poll();
+    apply(&mut ui, &mut src, first);
+    for _ in 0..10 {
+        perform(&mut ui, &mut src, Vec::new());
+    }
+    assert_eq!(ui.output.total, total);
+    assert_eq!(ui.output.ring.len(), RING_LINES);
+    assert_eq!(ui.output.ring_start(), total - RING_LINES as u64);
+
+    // To the top: the first lines are read back from the file.
+    ui.modal = None; // the offer to resume (no driver runs this release)
+    ui.focus = Focus::Output;
+    let key = |c: KeyCode| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    let fx = ui.update(key(KeyCode::Char('g')));
+    assert!(matches!(fx[..], [Effect::ReadLines { first: 0, .. }]), "{fx:?}");
+    perform(&mut ui, &mut src, fx);
+    answer(&mut ui, &mut src, |m| matches!(m, Msg::LinesRead { .. })).await;
+    for i in [0, 1, 100, 500] {
+        let l = ui.output.line(i).unwrap_or_else(|| panic!("line {i} read back"));
+        assert_eq!(String::from_utf8_lossy(&l.text), big_line(i));
+        assert_eq!(l.t_ms, i / 100 * 100, "line {i}'s time");
+    }
+    assert_eq!(ui.output.line(500).unwrap().kind, LineKind::Stderr);
+
+    // Down into the middle of the log: read from a resume point of the tail's index, the same
+    // lines as a parse from the start gives.
+    let mut reads = 0;
+    while ui.output.bottom().unwrap() < 2 * RING_LINES as u64 - 100 {
+        let fx = ui.update(key(KeyCode::PageDown));
+        if fx.iter().any(|f| matches!(f, Effect::ReadLines { .. })) {
+            reads += 1;
+            perform(&mut ui, &mut src, fx);
+            answer(&mut ui, &mut src, |m| matches!(m, Msg::LinesRead { .. })).await;
+        }
+        let b = ui.output.bottom().unwrap();
+        let l = ui.output.line(b).expect("the bottom line is in memory");
+        assert_eq!(String::from_utf8_lossy(&l.text), big_line(b));
+        assert_eq!(l.t_ms, b / 100 * 100);
+    }
+    assert!(reads >= 5, "{reads} read-backs");
+
+    // Search the whole log: matches before the ring and in it.
+    ui.update(key(KeyCode::Char('/')));
+    for c in "err at".chars() {
+        ui.update(key(KeyCode::Char(c)));
+    }
+    let fx = ui.update(key(KeyCode::Enter));
+    assert!(
+        matches!(fx[..], [Effect::Search { upto, .. }] if upto == total),
+        "{fx:?}"
+    );
+    perform(&mut ui, &mut src, fx);
+    answer(&mut ui, &mut src, |m| matches!(m, Msg::SearchDone { .. })).await;
+    let s = ui.output.search.clone().unwrap();
+    let want: Vec<u64> = (0..total).filter(|i| i % 1000 == 500).collect();
+    assert_eq!(s.matches, want);
+    assert!(s.done && s.error.is_none());
+    // n moves to a match far above the ring: read back, shown, highlighted by the view.
+    let fx = ui.update(key(KeyCode::Char('N')));
+    let line = ui.output.search.as_ref().unwrap().current_line().unwrap();
+    assert!(want.contains(&line));
+    perform(&mut ui, &mut src, fx);
+    if ui.output.line(line).is_none() {
+        answer(&mut ui, &mut src, |m| matches!(m, Msg::LinesRead { .. })).await;
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&ui.output.line(line).unwrap().text),
+        big_line(line)
+    );
+}
+
+#[test]
+fn the_pager_gets_a_plain_rendering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("x.log");
+    std::fs::write(
+        &log,
+        b"# $ ./deploy.sh\n@5\no \x1b[32mok\x1b[0m \x1b]0;title\x07done\ne oops\no \x00\x01\x02\x03bin\n",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    flightdeck::tui::log_tail::write_plain(&log, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text,
+        "\x1b[2m$ ./deploy.sh\x1b[0m\n\x1b[0;32mok\x1b[0m done\n▌oops\n(binary output, 7 bytes, not shown)\n"
+    );
+}
+
+#[tokio::test]
+async fn a_flooding_log_does_not_starve_the_other_panes() {
+    use flightdeck::tui::app::OutputPane;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store {
+        root: tmp.path().to_path_buf(),
+    };
+    let rdir = store.create_release("p", "1.0").unwrap();
+    let mut journal = Journal::open(&rdir.journal(), Arc::new(Masker::default())).unwrap();
+    let decl = |id: &str| StageDecl {
+        id: id.into(),
+        needs: vec![],
+        environment: None,
+        targets: vec![],
+        gates: vec![],
+        has_rollback: false,
+        retries: 0,
+    };
+    let started = |id: &str| Event::RunStarted {
+        run: RunKey {
+            stage: id.into(),
+            target: None,
+            attempt: 1,
+        },
+        run_kind: RunKind::Deploy,
+        log: format!("logs/{id}.1.log"),
+    };
+    journal
+        .append(
+            "tester",
+            vec![
+                Event::ReleaseCreated {
+                    id: "1.0".into(),
+                    version: "1.0".into(),
+                    rtype: Default::default(),
+                    plan: "p".into(),
+                    plan_path: "/nowhere/flightdeck.toml".into(),
+                    stages: vec![decl("quiet"), decl("flood")],
+                    gates: vec![],
+                },
+                started("quiet"),
+                started("flood"),
+            ],
+        )
+        .unwrap();
+    // 8 MiB of flood, 10 quiet lines.
+    let mut flood = Vec::new();
+    let mut i = 0;
+    while flood.len() < 8 << 20 {
+        flood.extend_from_slice(format!("o flood line {i}\n").as_bytes());
+        i += 1;
+    }
+    std::fs::write(rdir.path.join("logs/flood.1.log"), &flood).unwrap();
+    let quiet: String = (0..10).map(|i| format!("o quiet {i}\n")).collect();
+    std::fs::write(rdir.path.join("logs/quiet.1.log"), quiet).unwrap();
+
+    let launcher = Arc::new(NoLauncher {
+        actor: "tester".into(),
+    });
+    let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
+    let mut ui = UiState::new(Keymap::default(), Theme::new(true));
+    ui.update(Msg::Resize(160, 40));
+    // Pane 0 follows the selection (the quiet run, the first running); a second pane shows the
+    // flood.
+    let first = src.poll();
+    for m in first {
+        for fx in ui.update(m) {
+            if let Effect::FollowLog { pane, log } = fx {
+                src.follow(pane, log.as_deref());
+            }
+        }
+    }
+    assert_eq!(ui.output.log.as_deref(), Some("logs/quiet.1.log"));
+    ui.pinned.push(OutputPane {
+        id: 9,
+        log: Some("logs/flood.1.log".into()),
+        ..OutputPane::default()
+    });
+    src.follow(9, Some("logs/flood.1.log"));
+    // One read: the flood is taken in a slice (keys and frames get their turn), the quiet pane
+    // gets all its lines in the same read.
+    let grew = src.read_output(&mut ui);
+    assert_eq!(grew.len(), 2, "{grew:?}");
+    assert_eq!(ui.output.total, 10);
+    let slice = ui.pinned[0].total;
+    assert!(slice > 0 && slice < i as u64 / 4, "{slice} of {i}");
+    // The flood arrives in full over the next reads; the quiet pane takes nothing more.
+    for _ in 0..100 {
+        if src.read_output(&mut ui).is_empty() {
+            break;
+        }
+    }
+    assert_eq!(ui.pinned[0].total, i as u64);
+    assert_eq!(ui.output.total, 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searching_two_million_lines_happens_off_the_ui_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store {
+        root: tmp.path().to_path_buf(),
+    };
+    let rdir = store.create_release("p", "1.0").unwrap();
+    let lines = 2_000_000u64;
+    let mut bytes = Vec::with_capacity(24 << 20);
+    for i in 0..lines {
+        if i % 500_000 == 0 {
+            bytes.extend_from_slice(format!("@{i}\n").as_bytes());
+        }
+        // Coloured, so the search looks at the text with escapes applied.
+        if i % 100_000 == 7 {
+            bytes.extend_from_slice(format!("e \x1b[31mFA\x1b[0mILED at {i}\n").as_bytes());
+        } else {
+            bytes.extend_from_slice(format!("o row {i}\n").as_bytes());
+        }
+    }
+    std::fs::write(rdir.path.join("logs/big.1.log"), &bytes).unwrap();
+    let launcher = Arc::new(NoLauncher {
+        actor: "tester".into(),
+    });
+    let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
+    let _ = src.poll();
+    let started = std::time::Instant::now();
+    src.perform(Effect::Search {
+        pane: 0,
+        log: "logs/big.1.log".into(),
+        term: "failed".into(),
+        generation: 1,
+        upto: lines,
+    });
+    let handed_over = started.elapsed();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    // Progress comes as it goes (found so far, lines searched), then the end.
+    let mut found = Vec::new();
+    let mut progress = Vec::new();
+    let capped = 'done: loop {
+        let msgs = tokio::time::timeout_at(deadline, src.wait())
+            .await
+            .expect("the search answered in time");
+        for m in msgs {
+            match m {
+                Msg::SearchFound {
+                    matches, searched, ..
+                } => {
+                    found.extend(matches);
+                    progress.push(searched);
+                }
+                Msg::SearchDone { result, .. } => {
+                    let (last, capped) = result.unwrap();
+                    found.extend(last);
+                    break 'done capped;
+                }
+                _ => {}
+            }
+        }
+    };
+    let searched = started.elapsed();
+    assert_eq!(progress, (1..8).map(|k| k * 250_000).collect::<Vec<u64>>());
+    let want: Vec<u64> = (0..lines).filter(|i| i % 100_000 == 7).collect();
+    assert_eq!(found, want);
+    assert!(!capped);
+    // The UI thread only handed the search over: it was free all the while.
+    assert!(
+        handed_over * 20 < searched,
+        "perform took {handed_over:?} of the search's {searched:?}"
+    );
 }

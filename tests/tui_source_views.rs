@@ -147,7 +147,7 @@ fn apply(ui: &mut UiState, src: &mut ReleaseSource, msgs: Vec<Msg>) {
     for m in msgs {
         for fx in ui.update(m) {
             match fx {
-                Effect::FollowLog(log) => src.follow(log.as_deref()),
+                Effect::FollowLog { pane, log } => src.follow(pane, log.as_deref()),
                 other => src.perform(other),
             }
         }

@@ -235,3 +235,108 @@ fn ctrl_z_suspends_and_fg_redraws() {
     let after = tmux.wait_for("=DONE=");
     assert!(after.contains("EXIT=0"), "{after}");
 }
+
+const NOISY: &str = r#"
+[plan]
+name = "cockpit-search"
+
+[gates.signoff]
+approvals = 1
+checklist = []
+
+[[stage]]
+id = "noisy"
+run = "echo 'nee''dle one'; seq 1 20000 | sed 's/^/row /'; echo 'nee''dle two'; printf '\\033[2Jsecret\\033]52;c;cHduZWQ=\\007 tail\\n'; seq 1 100 | sed 's/^/end /'"
+
+[[stage]]
+id = "ship"
+needs = ["noisy"]
+gate = "signoff"
+run = "echo shipped"
+"#;
+
+#[test]
+fn search_highlights_and_n_moves_even_above_the_ring() {
+    if !common::tmux::available() {
+        eprintln!("tmux is not installed: skipped");
+        return;
+    }
+    let ws = Workspace::new(NOISY);
+    ws.flightdeck(["run", "1.0.0", "--detach"]).assert().success();
+    ws.wait_for_event("1.0.0", "gate_reached", |_| true);
+    let tmux = Tmux::new("e2e-search");
+    let pager_out = ws.path().join("pager.out");
+    tmux.start(
+        &ws,
+        "cockpit 1.0.0",
+        &format!("PAGER='cat > {}'", pager_out.display()),
+        (120, 30),
+    );
+    tmux.wait_for("end 100");
+    tmux.keys(&["/"]);
+    tmux.wait_for("Search the log");
+    tmux.type_text("needle");
+    tmux.keys(&["Enter"]);
+    // The whole log was searched: the latest match is shown (and highlighted).
+    tmux.wait_for("/needle: match 2/2");
+    tmux.wait_for("needle two");
+    // Whether `word` is highlighted on the line that shows `rest` (tmux's capture with
+    // attributes).
+    let styled = |word: &str, rest: &str| -> bool {
+        let out = tmux
+            .cmd()
+            .args(["capture-pane", "-p", "-e", "-t", "cockpit"])
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = s
+            .lines()
+            .find(|l| l.contains(rest))
+            .unwrap_or_default()
+            .to_string();
+        let Some(i) = line.find(word) else { return false };
+        // The SGR sequences right before the word: one of them turns "reverse" (7) or a
+        // background colour on.
+        let mut before = &line[..i];
+        let mut reversed = false;
+        while before.ends_with('m') {
+            let Some(esc) = before.rfind("\x1b[") else { break };
+            reversed |= before[esc + 2..before.len() - 1]
+                .split(';')
+                .any(|p| p == "7" || p == "48" || ("40".."48").contains(&p));
+            before = &before[..esc];
+        }
+        reversed
+    };
+    wait_until(common::DEADLINE, "the match is highlighted", || {
+        styled("needle", " two   ")
+    });
+    assert!(!styled("row", "row 19999"), "other lines are not");
+    // n wraps to the first match, 20000 lines up: above the ring, read back from the log file.
+    tmux.keys(&["n"]);
+    tmux.wait_for("/needle: match 1/2");
+    tmux.wait_for("needle one");
+    wait_until(common::DEADLINE, "the first match is highlighted", || {
+        styled("needle", " one   ")
+    });
+    // The child's screen clear and clipboard write did nothing; o pages a plain rendering.
+    tmux.keys(&["o"]);
+    wait_until(common::DEADLINE, "the pager got the log", || {
+        std::fs::read_to_string(&pager_out).is_ok_and(|s| s.contains("end 100"))
+    });
+    let paged = std::fs::read_to_string(&pager_out).unwrap();
+    assert!(
+        paged.starts_with("\x1b[2m$ "),
+        "annotations dim: {:?}",
+        &paged[..40]
+    );
+    assert!(paged.contains("\nneedle one\n") && paged.contains("\nrow 20000\n"));
+    assert!(paged.contains("\nsecret tail\n"), "escapes dropped");
+    assert!(!paged.contains("\x1b]") && !paged.contains("\x1b[2J"));
+    // The cockpit is back, keys still work.
+    tmux.wait_for("/needle: match 1/2");
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert_restored(&after);
+}

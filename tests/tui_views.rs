@@ -325,3 +325,268 @@ fn start_screen_without_releases() {
         assert!(s.contains("signoff: 2 approval(s), 2 checklist item(s)"), "{s}");
     }
 }
+
+/// The screen as text, a wide character's second cell left out (as a terminal shows it).
+fn shown(buf: &Buffer) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        let mut x = 0;
+        while x < buf.area.width {
+            let sym = buf[(x, y)].symbol();
+            s.push_str(sym);
+            x += sym.width().max(1) as u16;
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn push(
+    ui: &mut UiState,
+    pane: usize,
+    t_ms: u64,
+    kind: flightdeck::engine::output::LineKind,
+    text: &[u8],
+    truncated: bool,
+) {
+    let line = flightdeck::engine::output::LogLineRef {
+        t_ms,
+        kind,
+        text,
+        truncated,
+    };
+    match pane {
+        0 => ui.output.push(line),
+        i => ui.pinned[i - 1].push(line),
+    }
+}
+
+fn keys(ui: &mut UiState, keys: &str) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for c in keys.chars() {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            c => KeyCode::Char(c),
+        };
+        ui.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+}
+
+#[test]
+fn output_search_highlights_matches() {
+    let j = fixture::mid_run();
+    let buf = snap("output_search_100x30", &j, 100, 30, |ui| {
+        ui.modal = None;
+        keys(ui, "/shop\n");
+        ui.update(Msg::SearchDone {
+            pane: 0,
+            generation: 1,
+            result: Ok((vec![1, 4], false)),
+        });
+    });
+    let t = text(&buf);
+    assert!(t.contains("/shop: match 2/2"), "{t}");
+    // Every match is reversed; the current one (the latest) stands out in yellow, underlined.
+    let (x, y) = find(&buf, "shop:2.4.0");
+    for dx in 0..4 {
+        assert!(buf[(x + dx, y)].modifier.contains(Modifier::REVERSED), "{dx}");
+        assert!(!buf[(x + dx, y)].modifier.contains(Modifier::UNDERLINED));
+    }
+    assert!(
+        !buf[(x + 4, y)].modifier.contains(Modifier::REVERSED),
+        "only the match"
+    );
+    let (x, y) = find(&buf, "shop-web");
+    for dx in 0..4 {
+        let c = &buf[(x + dx, y)];
+        assert_eq!(c.bg, Color::Yellow);
+        assert!(c.modifier.contains(Modifier::UNDERLINED | Modifier::BOLD));
+    }
+    // The child's colour is kept under the other match's highlight: "ok" stays green.
+    let (x, y) = find(&buf, "ok pulled");
+    assert_eq!(buf[(x, y)].fg, Color::Indexed(2));
+}
+
+#[test]
+fn output_wrapped_with_timestamps() {
+    use flightdeck::engine::output::LineKind::*;
+    let j = fixture::mid_run();
+    let buf = snap("output_wrap_times_80x24", &j, 80, 24, |ui| {
+        ui.modal = None;
+        ui.focus = Focus::Output;
+        let long = format!("{}end", "長い行です、".repeat(12));
+        push(ui, 0, 1_250, Stdout, long.as_bytes(), false);
+        push(
+            ui,
+            0,
+            61_002,
+            Stderr,
+            format!("\x1b[31m{}\x1b[0m!", "e".repeat(150)).as_bytes(),
+            false,
+        );
+        push(ui, 0, 3_723_004, Stdout, b"after an hour", false);
+        keys(ui, "wT");
+    });
+    let t = shown(&buf);
+    for want in [
+        "+00:01.250 長い行です",
+        "+01:01.002 ▌eeee",
+        "+1:02:03.004 after an hour",
+        "end",
+        "e!",
+    ] {
+        assert!(t.contains(want), "missing {want:?}:\n{t}");
+    }
+    assert!(t.contains("wrap · times"), "{t}");
+    // The stderr marker stays visible on the continuation rows (without colour too).
+    let (x, y) = find(&buf, "+01:01.002 ▌");
+    let mark = x + 11;
+    assert_eq!(buf[(mark, y)].symbol(), "▌");
+    assert_eq!(buf[(mark, y + 1)].symbol(), "▌");
+    assert_eq!(buf[(mark, y + 1)].fg, Color::Red);
+    // No wide character is split at the right edge: every row of the long line ends on a whole
+    // character (the border follows it directly or after one blank cell).
+    let (_, y0) = find(&buf, "+00:01.250");
+    for y in y0..y0 + 3 {
+        let right = buf.area.width - 2;
+        let s = buf[(right, y)].symbol();
+        assert!(
+            s == " " || s == "、" || s.chars().all(|c| c.len_utf8() == 3) || s.is_empty(),
+            "row {y}: {s:?}"
+        );
+    }
+}
+
+#[test]
+fn four_panes_at_160x48() {
+    use flightdeck::engine::output::LineKind::*;
+    let j = fixture::mid_run();
+    let buf = snap("four_panes_160x48", &j, 160, 48, |ui| {
+        ui.modal = None;
+        for _ in 0..3 {
+            ui.focus = Focus::Pipeline;
+            keys(ui, "+h");
+        }
+        for p in 1..4 {
+            for i in 0..30u64 {
+                let text = format!("\x1b[3{}mpane {p}\x1b[0m line {i}", p + 1);
+                push(
+                    ui,
+                    p,
+                    i * 10,
+                    if i % 10 == 9 { Stderr } else { Stdout },
+                    text.as_bytes(),
+                    false,
+                );
+            }
+        }
+        ui.focus = Focus::Output;
+        ui.pane = 2;
+    });
+    let t = text(&buf);
+    for want in [
+        "Output 1 deploy-eu/eu-2",
+        "Output 2 deploy-eu/eu-5",
+        "Output 3 deploy-eu/eu-4",
+        "Output 4 deploy-eu/eu-3",
+        "pane 3 line 29",
+    ] {
+        assert!(t.contains(want), "missing {want:?}:\n{t}");
+    }
+    // A 2x2 grid; only the focused pane's border stands out.
+    let (x1, y1) = find(&buf, "Output 1");
+    let (x2, y2) = find(&buf, "Output 2");
+    let (x3, y3) = find(&buf, "Output 3");
+    assert_eq!(y1, y2);
+    assert!(
+        x2 > x1 && y3 > y1 && x3 == x1,
+        "{:?}",
+        [(x1, y1), (x2, y2), (x3, y3)]
+    );
+    assert_eq!(buf[(x3, y3)].fg, Color::Cyan);
+    assert_eq!(buf[(x1, y1)].fg, Color::DarkGray);
+    // Each pane's child colours are its own.
+    let (x, y) = find(&buf, "pane 2 line 29");
+    assert_eq!(buf[(x, y)].fg, Color::Indexed(3));
+}
+
+#[test]
+fn zoomed_pane_fills_the_screen() {
+    let j = fixture::mid_run();
+    let buf = snap("output_zoomed_100x30", &j, 100, 30, |ui| {
+        ui.modal = None;
+        keys(ui, "z");
+    });
+    let t = text(&buf);
+    assert!(t.contains("zoomed (z)"), "{t}");
+    assert!(!t.contains("Pipeline"), "{t}");
+    assert_eq!(find(&buf, "Output").1, 0);
+}
+
+#[test]
+fn hostile_output_in_the_view() {
+    use flightdeck::engine::output::LineKind::*;
+    let j = fixture::mid_run();
+    let mut ui = fixture::ui(&j, (100, 30));
+    ui.modal = None;
+    ui.update(Msg::Resize(100, 30));
+    let long = "x".repeat(200);
+    let lines: [(&[u8], bool); 9] = [
+        (b"tab\there", false),
+        (b"10%\r55%\r100% done", false),
+        (b"bad \xff\xfe utf8", false),
+        (b"\x00\x01\x02\x03\x04\x05 bin", false),
+        (long.as_bytes(), true),
+        (b"\x1b]52;c;cHduZWQ=\x07clip \x1b[?1049halt \x1b[2J\x1b[Hclear \x1b[5Aup \x1b]8;;http://x\x07link\x1b]8;;\x07", false),
+        ("wide 漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字".as_bytes(), false),
+        (b"\x1b[1;4;38;2;255;0;0mtrue\x1b[0m plain", false),
+        (b"bell\x07 and \x1bPq#0;2;0;0;0#1~~@@vv@@~~$\x1b\\ dcs", false),
+    ];
+    for (text, cut) in lines {
+        push(&mut ui, 0, 0, Stdout, text, cut);
+    }
+    keys(&mut ui, "z");
+    let t = draw(&ui, 100, 30);
+    let buf = t.backend().buffer();
+    let s = text(buf);
+    for want in [
+        "tab     here",
+        "100% done",
+        "bad �� utf8",
+        "(binary output, 10 bytes, not shown)",
+        "clip alt clear up link",
+        "true plain",
+        "bell and  dcs",
+    ] {
+        assert!(s.contains(want), "missing {want:?}:\n{s}");
+    }
+    assert!(!s.contains("10%"), "{s}");
+    // The over-long line: cut by the parser (marked) and at the pane's edge (…).
+    let (x, y) = find(buf, "xxxx");
+    assert_eq!(buf[(buf.area.width - 2, y)].symbol(), "…");
+    assert_eq!(x, 1);
+    keys(&mut ui, "w");
+    let s = text(draw(&ui, 100, 30).backend().buffer());
+    assert!(s.contains("xx [cut]"), "{s}");
+    // Wide characters are whole at the pane's edge, in a narrow pane too.
+    for w in [60u16, 61, 62, 63] {
+        ui.update(Msg::Resize(w, 20));
+        let t = draw(&ui, w, 20);
+        let buf = t.backend().buffer();
+        let (_, y) = find(buf, "wide");
+        let row = shown(buf).lines().nth(usize::from(y)).unwrap().to_string();
+        assert!(row.contains("漢字"), "{row}");
+        assert!(!row.contains('\u{fffd}'), "{row}");
+    }
+    // The binary line is a dim notice; the truecolour SGR kept.
+    let t = draw(&ui, 63, 20);
+    let buf = t.backend().buffer();
+    let (x, y) = find(buf, "true");
+    assert_eq!(buf[(x, y)].fg, Color::Rgb(255, 0, 0));
+    assert!(
+        buf[(x, y)]
+            .modifier
+            .contains(Modifier::BOLD | Modifier::UNDERLINED)
+    );
+}

@@ -804,6 +804,14 @@ impl LogParser {
         }
     }
 
+    /// `Some(t_ms)` when the parser holds nothing between records (no unterminated record, no
+    /// line being joined from fragments): parsing may restart at the current file offset with a
+    /// fresh parser first fed `@<t_ms>\n`, and it yields the same lines as this one would. Tails
+    /// keep such points as a sparse index, so reading old lines back seeks instead of re-parsing.
+    pub fn resume_point(&self) -> Option<u64> {
+        (self.partial.is_empty() && self.joiners.iter().all(|j| !j.active)).then_some(self.t_ms)
+    }
+
     fn keep_partial(&mut self, bytes: &[u8]) {
         // Tag, space and up to 20 digits of a marker always fit.
         let limit = self.max_line.saturating_add(24);

@@ -24,7 +24,7 @@ use crate::plan::{Plan, ReleaseType};
 
 mod mouse;
 
-pub use super::output_pane::{LINE_CAP, OutputPane, RING_LINES, RingLine};
+pub use super::output_pane::{LINE_CAP, MAX_PANES, OutputPane, PaneId, RING_LINES, RingLine};
 pub use mouse::WHEEL_LINES;
 
 /// The narrow layout's tabs, in number-key order.
@@ -151,10 +151,38 @@ pub enum Msg {
     /// The plan (the watched release's own copy, or the plan in the current directory when no
     /// release is open): protected environments, rollback order, the start screen.
     Plan(Option<Arc<Plan>>),
-    /// `lines` new lines were pushed into the output ring (of the log named).
+    /// `lines` new lines were pushed into the ring of output pane `pane` (of the log named).
     OutputGrew {
+        pane: PaneId,
         log: String,
         lines: u64,
+    },
+    /// The answer to [`Effect::ReadLines`]: lines `first..` of the log.
+    LinesRead {
+        pane: PaneId,
+        log: String,
+        first: u64,
+        lines: Result<Vec<RingLine>, String>,
+    },
+    /// Progress of [`Effect::Search`]: more matching line numbers (after those reported before),
+    /// the first `searched` lines searched.
+    SearchFound {
+        pane: PaneId,
+        generation: u64,
+        matches: Vec<u64>,
+        searched: u64,
+    },
+    /// The end of [`Effect::Search`]: the last matching line numbers below its `upto` (and
+    /// whether more matched than were kept), or why the search failed.
+    SearchDone {
+        pane: PaneId,
+        generation: u64,
+        result: Result<(Vec<u64>, bool), String>,
+    },
+    /// Something to tell in the status bar (an effect's outcome: the pager failed to start).
+    Said {
+        text: String,
+        error: bool,
     },
     /// The 1 Hz clock while something runs: only elapsed times change.
     Tick,
@@ -192,9 +220,31 @@ pub enum Msg {
 /// What the loop must do after an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// Tail this log file (relative to the release folder) into the output ring, from its start;
-    /// `None`: tail nothing.
-    FollowLog(Option<String>),
+    /// Tail this log file (relative to the release folder) into output pane `pane`'s ring, from
+    /// its start; `None`: tail nothing for that pane (it closed or its run has no log).
+    FollowLog { pane: PaneId, log: Option<String> },
+    /// Read lines `first..first + count` of a log back from its file ([`Msg::LinesRead`]).
+    ReadLines {
+        pane: PaneId,
+        log: String,
+        first: u64,
+        count: u64,
+    },
+    /// Search lines `0..upto` of a log for `term` (see [`super::output_pane::Needle`]) off the
+    /// UI thread ([`Msg::SearchDone`]); a pane has one search at a time.
+    Search {
+        pane: PaneId,
+        log: String,
+        term: String,
+        generation: u64,
+        upto: u64,
+    },
+    /// Forget pane `pane`'s search (stop it if it still runs).
+    StopSearch(PaneId),
+    /// Put this text on the clipboard: OSC 52 written to the real terminal by the cockpit.
+    Copy(String),
+    /// Show this log (relative to the release folder) in `$PAGER`, the cockpit suspended.
+    Pager(String),
     /// Leave the cockpit with this exit code.
     Quit(u8),
     /// Give the terminal back (Ctrl-Z) and redraw everything on resume.
@@ -348,7 +398,18 @@ pub struct UiState {
     pub item: usize,
     /// Until the user moves, the selection follows what runs.
     pub auto_select: bool,
+    /// Output pane 0: the selected stage/target's run.
     pub output: OutputPane,
+    /// Output panes added with `+`, each on the run selected then.
+    pub pinned: Vec<OutputPane>,
+    /// The output pane output keys act on: 0 is `output`, `i` is `pinned[i - 1]`.
+    pub pane: usize,
+    /// The focused output pane fills the screen.
+    pub zoom: bool,
+    /// The last pane id given out.
+    pub(crate) next_pane: PaneId,
+    /// The last search generation given out.
+    pub(crate) search_gen: u64,
     /// The overlay that has the keyboard.
     pub modal: Option<Modal>,
     /// Requests this cockpit sent, by sequence number, until the driver answers.
@@ -392,6 +453,11 @@ impl UiState {
             item: 0,
             auto_select: true,
             output: OutputPane::default(),
+            pinned: Vec::new(),
+            pane: 0,
+            zoom: false,
+            next_pane: 0,
+            search_gen: 0,
             modal: None,
             sent: BTreeMap::new(),
             notice: None,
@@ -580,14 +646,25 @@ impl UiState {
                 }
             }
             Msg::Plan(p) => self.plan = p,
-            Msg::OutputGrew { log, lines } => {
-                if self.output.log.as_deref() == Some(log.as_str()) && !self.output.follow {
-                    self.output.unseen += lines;
-                    // Keep the view on the same lines while they move up the ring.
-                    let max = self.output.ring.len().saturating_sub(1);
-                    self.output.scroll = (self.output.scroll + lines as usize).min(max);
-                }
-            }
+            Msg::OutputGrew { pane, log, lines } => self.output_grew(pane, &log, lines),
+            Msg::LinesRead {
+                pane,
+                log,
+                first,
+                lines,
+            } => self.lines_read(pane, &log, first, lines),
+            Msg::SearchFound {
+                pane,
+                generation,
+                matches,
+                searched,
+            } => self.search_found(pane, generation, matches, searched),
+            Msg::SearchDone {
+                pane,
+                generation,
+                result,
+            } => self.search_done(pane, generation, result),
+            Msg::Said { text, error } => self.say(text, error),
             Msg::Tick => {}
             Msg::Problem(p) => self.problem = p,
             Msg::Submitted { op, result } => match result {
@@ -655,9 +732,14 @@ impl UiState {
         }
         let log = self.selected_log();
         if log != self.output.log {
+            self.output.label = String::new();
             self.output.reset(log.clone());
-            fx.push(Effect::FollowLog(log));
+            fx.push(Effect::FollowLog {
+                pane: self.output.id,
+                log,
+            });
         }
+        self.output_fetch(&mut fx);
         fx
     }
 
@@ -749,7 +831,12 @@ impl UiState {
             self.mouse_capture,
         );
         let notice = self.notice.take();
+        // Ids keep counting: an answer still under way for a pane of the old release must not
+        // land in a new pane.
+        let (next_pane, search_gen) = (self.next_pane, self.search_gen);
         *self = UiState::new(keymap, theme);
+        self.next_pane = next_pane;
+        self.search_gen = search_gen;
         self.size = size;
         self.bell = bell;
         self.exit_when_done = exit;
@@ -773,11 +860,6 @@ impl UiState {
         if let Some(action) = self.keymap.lookup(&layers, key) {
             self.act(action, fx);
         }
-    }
-
-    /// Whether the focused output pane has an active search (its `n`/`N` move between matches).
-    pub fn output_search_active(&self) -> bool {
-        false
     }
 
     fn modal_key(&mut self, modal: Modal, ev: KeyEvent, fx: &mut Vec<Effect>) {
@@ -920,7 +1002,7 @@ impl UiState {
                 note: text,
             })),
             PromptFor::Filter => self.set_filter(TargetFilter::parse(&text)),
-            PromptFor::Search => {}
+            PromptFor::Search => self.start_search(text, fx),
         }
     }
 
@@ -939,10 +1021,12 @@ impl UiState {
             Action::Help => self.modal = Some(Modal::Help),
             Action::Palette => self.modal = Some(Modal::Palette(Palette::default())),
             Action::Back => {
-                if self.target_filter.is_some() {
+                // Esc in the output clears its search (or leaves the zoom); else the filter.
+                if !self.output_back(fx) && self.target_filter.is_some() {
                     self.set_filter(None);
                 }
             }
+            Action::FocusNext | Action::FocusPrev if self.output_focus_step(action == Action::FocusNext) => {}
             Action::FocusNext | Action::FocusPrev => {
                 let panes: &[Focus] = if self.layout() == Layout::Narrow {
                     &Focus::ALL
@@ -957,11 +1041,16 @@ impl UiState {
                     (i + n - 1) % n
                 };
                 self.focus = panes[next];
+                if self.focus == Focus::Output {
+                    self.output_focus_entered(action == Action::FocusNext);
+                }
             }
             Action::Tab(n) => {
                 if let Some(f) = Focus::ALL.get(usize::from(n)) {
                     self.focus = *f;
                 }
+                // A zoomed output pane gives the screen back when another pane is chosen.
+                self.zoom &= self.focus == Focus::Output;
             }
             Action::Open => match self.focus {
                 Focus::Board => {
@@ -971,10 +1060,12 @@ impl UiState {
                         fx.push(Effect::Open(row.id.clone()));
                     }
                 }
-                Focus::Pipeline => self.focus = Focus::Output,
+                Focus::Pipeline => {
+                    self.focus = Focus::Output;
+                    self.pane = 0;
+                }
                 _ => {}
             },
-            Action::Follow => self.output.follow_end(),
             // The environments pane: page through the selected row's drifting keys.
             Action::PageUp | Action::PageDown if self.focus == Focus::Drift => {
                 let n = self
@@ -990,8 +1081,6 @@ impl UiState {
                     (*at + page).min(n.saturating_sub(1))
                 };
             }
-            Action::PageUp => self.output.scroll_up(page),
-            Action::PageDown => self.output.scroll_down(page),
             Action::Up | Action::Down => self.move_vertical(action == Action::Up),
             Action::Left | Action::Right => {
                 let back = action == Action::Left;
@@ -1029,7 +1118,11 @@ impl UiState {
                 self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, now)));
             }
             Action::RefreshDrift => self.refresh_drift(fx),
-            Action::Search => self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Search, ""))),
+            Action::Search => {
+                let term = self.focused_pane().search.as_ref().map(|s| s.term.clone());
+                let prompt = Prompt::new(PromptFor::Search, term.as_deref().unwrap_or(""));
+                self.modal = Some(Modal::Prompt(prompt));
+            }
             Action::MouseCapture => {
                 self.mouse_capture = !self.mouse_capture;
                 fx.push(Effect::MouseCapture(self.mouse_capture));
@@ -1037,7 +1130,10 @@ impl UiState {
                     self.say("mouse on: click selects, the wheel scrolls".into(), false);
                 }
             }
-            Action::Top
+            Action::Follow
+            | Action::Top
+            | Action::PageUp
+            | Action::PageDown
             | Action::SearchNext
             | Action::SearchPrev
             | Action::Wrap
@@ -1046,7 +1142,9 @@ impl UiState {
             | Action::Pager
             | Action::SplitPane
             | Action::ClosePane
-            | Action::Zoom => self.say(format!("{} is not available yet", action.name()), true),
+            | Action::Zoom => {
+                self.output_act(action, fx);
+            }
         }
     }
 
@@ -1081,11 +1179,7 @@ impl UiState {
                 self.drift.key_scroll = 0;
             }
             Focus::Output => {
-                if up {
-                    self.output.scroll_up(1)
-                } else {
-                    self.output.scroll_down(1)
-                }
+                self.output_act(if up { Action::Up } else { Action::Down }, &mut Vec::new());
             }
         }
     }

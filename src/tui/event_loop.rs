@@ -4,7 +4,7 @@
 //! ```text
 //! select! { biased;
 //!   terminal input                      -> Msg::Key / Msg::Resize   (first: a key beats a flood)
-//!   source (journal + log tail, notify) -> Msg::Records / Msg::OutputGrew / Msg::Driver / Msg::Shutdown
+//!   source (journal + log tails, notify) -> Msg::Records / Msg::OutputGrew / Msg::Driver / Msg::Shutdown
 //!   frame timer  (armed only while dirty and a frame was drawn less than a budget ago)
 //!   1 Hz clock   (armed only while something runs)                                      }
 //! ```
@@ -12,11 +12,12 @@
 //! once per frame budget. Idle, no timer is armed and the task sleeps until input or a file
 //! change.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -29,9 +30,9 @@ use tokio::time::{Instant, sleep_until};
 
 use std::sync::Arc;
 
-use super::app::{BoardRow, Effect, Msg, UiState};
+use super::app::{BoardRow, Effect, Msg, PaneId, UiState};
+use super::log_tail::{self, LogTail};
 use super::views;
-use crate::engine::output::LogParser;
 use crate::journal::{ReleaseDir, Store, Tail};
 use crate::plan::{Plan, ReleaseType};
 
@@ -116,15 +117,17 @@ pub trait Source {
     fn wait(&mut self) -> impl Future<Output = Vec<Msg>>;
     /// Read what is new in the journal (and the driver's liveness) without blocking.
     fn poll(&mut self) -> Vec<Msg>;
-    /// Read new output of the followed log straight into `ui.output`, without blocking; one
-    /// [`Msg::OutputGrew`] when lines arrived. Called after the journal's messages were applied.
-    fn read_output(&mut self, ui: &mut UiState) -> Option<Msg>;
-    /// Switch the followed log ([`Effect::FollowLog`]).
-    fn follow(&mut self, log: Option<&str>);
+    /// Read new output of the followed logs straight into the output panes' rings, without
+    /// blocking and within a read budget shared fairly between them; one [`Msg::OutputGrew`]
+    /// per pane that took lines. Called after the journal's messages were applied.
+    fn read_output(&mut self, ui: &mut UiState) -> Vec<Msg>;
+    /// Switch the log followed for output pane `pane` ([`Effect::FollowLog`]).
+    fn follow(&mut self, pane: PaneId, log: Option<&str>);
     /// Perform an effect that needs I/O beyond the terminal ([`Effect::Submit`],
     /// [`Effect::StartRelease`], [`Effect::Resume`], [`Effect::Open`], [`Effect::Suggest`],
-    /// [`Effect::Bell`]) without blocking; its answer comes back as a message from
-    /// [`Source::wait`].
+    /// [`Effect::ReadLines`], [`Effect::Search`], [`Effect::Copy`], [`Effect::Bell`]) without
+    /// blocking; its answer comes back as a message from [`Source::wait`]. [`Effect::Pager`]
+    /// blocks: the pager has the terminal until it ends (the loop then redraws everything).
     fn perform(&mut self, effect: Effect);
 }
 
@@ -260,17 +263,23 @@ where
             }
         }
         let queued = !queue.is_empty();
-        let (grew, suspend) = apply(ui, source, &mut queue);
+        let (grew, screen) = apply(ui, source, &mut queue);
         dirty |= queued || grew;
-        if suspend {
-            super::terminal::suspend().ok();
-            // Whatever the shell drew meanwhile is gone from our picture of the screen: clear it
-            // and forget the previous frame (`resize` does both without asking the terminal for
-            // its cursor position, which `clear` would, racing the input reader for the reply).
+        if screen != Screen::Kept {
+            if screen == Screen::Suspend {
+                super::terminal::suspend().ok();
+            }
+            // Whatever the shell (or the pager) drew meanwhile is gone from our picture of the
+            // screen: clear it and forget the previous frame (`resize` does both without asking
+            // the terminal for its cursor position, which `clear` would, racing the input reader
+            // for the reply).
             let size = terminal.size()?;
             terminal.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))?;
             dirty = true;
             last_draw = None;
+            // The terminal's input stream was let go of while the pager ran (see
+            // `terminal::lend`): look at the new one without waiting for the old one's wake-up.
+            input.reopen();
         }
     }
 }
@@ -308,6 +317,13 @@ impl std::task::Wake for Gate {
         if let Some(w) = task.as_ref() {
             w.wake_by_ref();
         }
+    }
+}
+
+impl<I> WakeGated<'_, I> {
+    /// Poll the inner stream next time even though it has not woken us (it was replaced).
+    fn reopen(&self) {
+        self.gate.woken.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -354,46 +370,51 @@ impl<I: Stream + Unpin> Stream for WakeGated<'_, I> {
     }
 }
 
-/// Apply queued messages and perform their effects, then take in new output (and apply that).
-/// Whether output arrived, and whether a suspend was asked for.
-fn apply<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) -> (bool, bool) {
-    let mut suspend = drain(ui, source, queue);
-    match source.read_output(ui) {
-        Some(m) => {
-            queue.push_back(m);
-            suspend |= drain(ui, source, queue);
-            (true, suspend)
-        }
-        None => (false, suspend),
-    }
+/// What became of the screen while effects were performed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Screen {
+    Kept,
+    /// Another program (the pager) had the terminal: redraw everything.
+    Lent,
+    /// Ctrl-Z was asked for: suspend, then redraw everything.
+    Suspend,
 }
 
-fn drain<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) -> bool {
-    let mut suspend = false;
+/// Apply queued messages and perform their effects, then take in new output (and apply that).
+/// Whether output arrived, and what must happen to the screen.
+fn apply<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) -> (bool, Screen) {
+    let mut screen = drain(ui, source, queue);
+    let grew = source.read_output(ui);
+    if grew.is_empty() {
+        return (false, screen);
+    }
+    queue.extend(grew);
+    screen = screen.max(drain(ui, source, queue));
+    (true, screen)
+}
+
+fn drain<S: Source>(ui: &mut UiState, source: &mut S, queue: &mut VecDeque<Msg>) -> Screen {
+    let mut screen = Screen::Kept;
     while let Some(msg) = queue.pop_front() {
         for fx in ui.update(msg) {
             match fx {
-                Effect::FollowLog(log) => source.follow(log.as_deref()),
-                Effect::Suspend => suspend = true,
+                Effect::FollowLog { pane, log } => source.follow(pane, log.as_deref()),
+                Effect::Suspend => screen = Screen::Suspend,
                 Effect::Quit(_) => {}
+                fx @ Effect::Pager(_) => {
+                    source.perform(fx);
+                    screen = screen.max(Screen::Lent);
+                }
                 other => source.perform(other),
             }
         }
     }
-    suspend
+    screen
 }
 
-/// Bytes of log read per poll: a flood is taken in slices so keys and frames get their turn.
+/// Bytes of log read per poll, shared by the panes' tails: a flood is taken in slices so keys
+/// and frames get their turn, and one flooding log cannot starve the others.
 const READ_BUDGET: usize = 1024 * 1024;
-
-struct FollowedLog {
-    rel: String,
-    path: PathBuf,
-    file: Option<File>,
-    offset: u64,
-    parser: LogParser,
-    flushed: bool,
-}
 
 /// What the cockpit needs from the program around it to act: who the user is, and how to start
 /// a release or a driver (the CLI knows how to run itself detached).
@@ -447,7 +468,12 @@ pub struct ReleaseSource {
     plan_name: String,
     watched: Option<Watched>,
     launcher: Arc<dyn Launcher>,
-    log: Option<FollowedLog>,
+    /// One tail per output pane with a log.
+    tails: Vec<LogTail>,
+    /// Which tail reads first next time (turns rotate).
+    turn: usize,
+    /// Each pane's running search can be told to stop.
+    searches: HashMap<PaneId, Arc<AtomicBool>>,
     tx: tokio::sync::mpsc::Sender<()>,
     rx: tokio::sync::mpsc::Receiver<()>,
     answers_tx: tokio::sync::mpsc::UnboundedSender<Msg>,
@@ -497,7 +523,9 @@ impl ReleaseSource {
             plan_name: plan_name.to_string(),
             watched: None,
             launcher,
-            log: None,
+            tails: Vec::new(),
+            turn: 0,
+            searches: HashMap::new(),
             tx,
             rx,
             answers_tx,
@@ -546,7 +574,8 @@ impl ReleaseSource {
             _watcher: watcher,
         });
         let _ = self.answers_tx.send(Msg::Plan(plan));
-        self.log = None;
+        self.tails.clear();
+        self.stop_searches();
         self.driver = None;
         self.more = false;
         self.board_dirty = true;
@@ -562,60 +591,63 @@ impl ReleaseSource {
         });
     }
 
-    fn read_log(&mut self, ui: &mut UiState) -> io::Result<Option<Msg>> {
+    fn stop_searches(&mut self) {
+        for (_, stop) in self.searches.drain() {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Read every tail (rotating who goes first, each within its share of the budget) into its
+    /// pane's ring.
+    fn read_logs(&mut self, ui: &mut UiState) -> Vec<Msg> {
         self.more = false;
-        let Some(f) = self.log.as_mut() else {
-            return Ok(None);
-        };
-        if ui.output.log.as_deref() != Some(f.rel.as_str()) {
-            return Ok(None);
+        let n = self.tails.len();
+        let mut out = Vec::new();
+        if n == 0 {
+            return out;
         }
-        if f.file.is_none() {
-            match File::open(&f.path) {
-                Ok(file) => f.file = Some(file),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
-        let file = f.file.as_mut().expect("opened above");
-        file.seek(SeekFrom::Start(f.offset))?;
-        let mut lines = 0u64;
-        let mut read = 0;
-        let out = &mut ui.output;
-        loop {
-            let n = file.read(&mut self.buf)?;
-            if n == 0 {
-                break;
-            }
-            f.offset += n as u64;
-            read += n;
-            f.parser.feed_with(&self.buf[..n], |l| {
-                out.push(l);
-                lines += 1;
+        let share = (READ_BUDGET / n).max(64 * 1024);
+        self.turn = (self.turn + 1) % n;
+        for k in 0..n {
+            let tail = &mut self.tails[(self.turn + k) % n];
+            // A finished run's unterminated last line is shown too.
+            let finished = ui.release.stages.iter().flat_map(|s| &s.targets).any(|t| {
+                t.attempts
+                    .iter()
+                    .chain(&t.rollbacks)
+                    .any(|a| a.log == tail.rel && a.outcome.is_some())
             });
-            if read >= READ_BUDGET {
-                self.more = true;
-                break;
+            let Some(pane) = ui.pane_mut(tail.pane) else {
+                continue;
+            };
+            if pane.log.as_deref() != Some(tail.rel.as_str()) {
+                continue;
+            }
+            match tail.read(&mut self.buf, share, finished, pane) {
+                Ok((lines, more)) => {
+                    self.more |= more;
+                    if lines > 0 {
+                        out.push(Msg::OutputGrew {
+                            pane: tail.pane,
+                            log: tail.rel.clone(),
+                            lines,
+                        });
+                    }
+                }
+                Err(e) => {
+                    let text = format!("log: {e}");
+                    if ui.problem.as_deref() != Some(text.as_str()) {
+                        out.push(Msg::Problem(Some(text)));
+                    }
+                }
             }
         }
-        // A finished run's unterminated last line is shown too.
-        let finished = ui.release.stages.iter().flat_map(|s| &s.targets).any(|t| {
-            t.attempts
-                .iter()
-                .chain(&t.rollbacks)
-                .any(|a| a.log == f.rel && a.outcome.is_some())
-        });
-        if finished && !self.more && !f.flushed {
-            f.flushed = true;
-            f.parser.finish_with(|l| {
-                out.push(l);
-                lines += 1;
-            });
-        }
-        Ok((lines > 0).then(|| Msg::OutputGrew {
-            log: f.rel.clone(),
-            lines,
-        }))
+        out
+    }
+
+    /// The log file `rel` of the watched release.
+    fn log_path(&self, rel: &str) -> Option<std::path::PathBuf> {
+        self.watched.as_ref().map(|w| w.rdir.path.join(rel))
     }
 }
 
@@ -693,29 +725,18 @@ impl Source for ReleaseSource {
         out
     }
 
-    fn read_output(&mut self, ui: &mut UiState) -> Option<Msg> {
-        match self.read_log(ui) {
-            Ok(m) => m,
-            Err(e) => {
-                let text = format!("log: {e}");
-                (ui.problem.as_deref() != Some(text.as_str())).then_some(Msg::Problem(Some(text)))
-            }
-        }
+    fn read_output(&mut self, ui: &mut UiState) -> Vec<Msg> {
+        self.read_logs(ui)
     }
 
-    fn follow(&mut self, log: Option<&str>) {
-        let Some(w) = self.watched.as_ref() else {
-            self.log = None;
-            return;
-        };
-        self.log = log.map(|rel| FollowedLog {
-            rel: rel.to_string(),
-            path: w.rdir.path.join(rel),
-            file: None,
-            offset: 0,
-            parser: LogParser::new(super::app::LINE_CAP),
-            flushed: false,
-        });
+    fn follow(&mut self, pane: PaneId, log: Option<&str>) {
+        self.tails.retain(|t| t.pane != pane);
+        if let Some(stop) = self.searches.remove(&pane) {
+            stop.store(true, Ordering::Relaxed);
+        }
+        if let (Some(rel), Some(path)) = (log, log.and_then(|l| self.log_path(l))) {
+            self.tails.push(LogTail::new(pane, rel, path));
+        }
         self.more = false;
     }
 
@@ -769,11 +790,97 @@ impl Source for ReleaseSource {
                 let mut out = io::stdout();
                 let _ = out.write_all(b"\x07").and_then(|()| out.flush());
             }
+            Effect::ReadLines {
+                pane,
+                log,
+                first,
+                count,
+            } => {
+                let Some(path) = self.log_path(&log) else { return };
+                // Seek to the tail's nearest resume point before `first` (the start if none).
+                let cp = self
+                    .tails
+                    .iter()
+                    .find(|t| t.pane == pane && t.rel == log)
+                    .map(|t| t.index.before(first))
+                    .unwrap_or_default();
+                self.spawn(move || Msg::LinesRead {
+                    pane,
+                    first,
+                    lines: log_tail::read_lines(&path, cp, first, count).map_err(|e| e.to_string()),
+                    log,
+                });
+            }
+            Effect::Search {
+                pane,
+                log,
+                term,
+                generation,
+                upto,
+            } => {
+                let Some(path) = self.log_path(&log) else { return };
+                let stop = Arc::new(AtomicBool::new(false));
+                if let Some(old) = self.searches.insert(pane, stop.clone()) {
+                    old.store(true, Ordering::Relaxed);
+                }
+                let tx = self.answers_tx.clone();
+                self.spawn(move || {
+                    let progress = |matches, searched| {
+                        let _ = tx.send(Msg::SearchFound {
+                            pane,
+                            generation,
+                            matches,
+                            searched,
+                        });
+                    };
+                    Msg::SearchDone {
+                        pane,
+                        generation,
+                        result: log_tail::search_log(&path, &term, upto, &stop, progress)
+                            .map_err(|e| e.to_string()),
+                    }
+                });
+            }
+            Effect::StopSearch(pane) => {
+                if let Some(stop) = self.searches.remove(&pane) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            Effect::Copy(text) => {
+                use base64::Engine;
+                use std::io::Write;
+                let mut text = text;
+                if text.len() > super::output_pane::COPY_CAP {
+                    let mut end = super::output_pane::COPY_CAP;
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.truncate(end);
+                }
+                let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+                let mut out = io::stdout();
+                let _ = write!(out, "\x1b]52;c;{b64}\x07").and_then(|()| out.flush());
+            }
+            Effect::Pager(log) => {
+                let Some(path) = self.log_path(&log) else { return };
+                let said = match log_tail::plain_temp_file(&path) {
+                    Ok(file) => match super::terminal::lend(|| log_tail::run_pager(file)) {
+                        Ok(Ok(st)) if st.success() => None,
+                        Ok(Ok(st)) => Some(format!("the pager ended with {st}")),
+                        Ok(Err(e)) => Some(format!("could not run the pager: {e}")),
+                        Err(e) => Some(format!("the terminal: {e}")),
+                    },
+                    Err(e) => Some(format!("could not prepare {log} for the pager: {e}")),
+                };
+                if let Some(text) = said {
+                    let _ = self.answers_tx.send(Msg::Said { text, error: true });
+                }
+            }
             Effect::MouseCapture(on) => {
                 let _ = super::terminal::set_mouse_capture(on);
             }
             Effect::ProbeDrift => self.probe_drift(),
-            Effect::FollowLog(_) | Effect::Quit(_) | Effect::Suspend => {}
+            Effect::FollowLog { .. } | Effect::Quit(_) | Effect::Suspend => {}
         }
     }
 }

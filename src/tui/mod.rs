@@ -7,6 +7,7 @@ pub mod event_loop;
 #[doc(hidden)]
 pub mod fixture;
 pub mod keymap;
+pub mod log_tail;
 pub mod modal;
 pub mod output_pane;
 pub mod settings;
@@ -88,7 +89,7 @@ pub fn open(
             term.draw(|f| views::render(f, &ui, chrono::Utc::now()))?;
             debug_panic(at);
         }
-        let mut input = crossterm::event::EventStream::new();
+        let mut input = terminal::TermInput::default();
         let mut stats = event_loop::LoopStats::default();
         let code = event_loop::run(
             &mut term,

@@ -1,82 +1,352 @@
-//! The output pane's state: a bounded ring of the selected run's lines, follow mode and scroll
-//! position. The loop's tail pushes lines straight into it (see [`super::app`]).
+//! The output panes' state and their part of the reducer.
+//!
+//! Each pane holds a bounded ring of its run's last [`RING_LINES`] lines (the loop's tail pushes
+//! them straight in, see [`super::app`]), a window of older lines read back from the log file on
+//! demand, its follow/scroll position, its search and its display switches. Pane 0
+//! (`UiState::output`) follows the selected stage/target; `+` adds panes pinned to the run
+//! selected then (`UiState::pinned`, up to [`MAX_PANES`] in all).
+//!
+//! Positions are global line numbers in the run's log (0 = its first line). `scroll` counts the
+//! lines between the bottom of the view and the end of the log, so the view stays on the same
+//! lines while new ones arrive. Lines above the ring are asked for with [`Effect::ReadLines`] and
+//! arrive as [`Msg::LinesRead`]; a search runs over the whole file off the UI thread
+//! ([`Effect::Search`] → [`Msg::SearchDone`]) while lines arriving meanwhile are matched as they
+//! are pushed. Everything here is pure: the loop performs the effects.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::ops::Range;
 
+use memchr::memmem;
+
+use super::action::Action;
+use super::app::{Effect, Focus, Notice, UiState};
 use crate::engine::output::{LineKind, LogLineRef};
 
-/// Lines of the selected run kept in memory.
+/// Lines of a pane's run kept in memory.
 pub const RING_LINES: usize = 10_000;
 /// Longest line kept (bytes); longer ones are cut and marked.
 pub const LINE_CAP: usize = 4096;
+/// Output panes at most.
+pub const MAX_PANES: usize = 4;
+/// Matches of one search kept (the count then reads "100000+").
+pub const MAX_MATCHES: usize = 100_000;
+/// Longest text `y` copies (bytes, before base64).
+pub const COPY_CAP: usize = 32 * 1024;
+/// Lines read back around the view when it is above the ring (at least; more for tall panes).
+const READ_WINDOW: u64 = 512;
+/// Lines read back at most at once.
+const READ_WINDOW_MAX: u64 = 4096;
+
+/// Identifies a pane across effects and messages (indexes shift when a pane closes).
+pub type PaneId = u32;
 
 /// One line of run output, raw (parsed into styled text only when visible).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingLine {
+    /// Milliseconds since the run started when the line's first bytes were written.
+    pub t_ms: u64,
     pub kind: LineKind,
     pub text: Vec<u8>,
     pub truncated: bool,
 }
 
-/// The selected run's output: the last [`RING_LINES`] lines, follow mode and scroll position.
+impl RingLine {
+    pub fn of(l: LogLineRef<'_>) -> RingLine {
+        RingLine {
+            t_ms: l.t_ms,
+            kind: l.kind,
+            text: l.text.to_vec(),
+            truncated: l.truncated,
+        }
+    }
+}
+
+/// What a line shows as text, escapes applied and dropped (see [`crate::ansi`]); `None` for a
+/// line that looks binary (shown as a notice, never searched or copied).
+pub fn visible_text(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if crate::ansi::is_probably_binary(raw) {
+        return None;
+    }
+    if crate::ansi::is_plain(raw) {
+        // Plain means valid UTF-8.
+        return Some(String::from_utf8_lossy(raw));
+    }
+    Some(Cow::Owned(crate::ansi::parse_line(raw).text))
+}
+
+/// A search term. Smart case: a term without capitals matches ASCII letters in either case
+/// (other characters match exactly, so byte offsets into the text stay valid); a term with a
+/// capital matches exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needle {
+    pat: Vec<u8>,
+    fold: bool,
+}
+
+impl Needle {
+    pub fn new(term: &str) -> Needle {
+        let fold = !term.chars().any(char::is_uppercase);
+        Needle {
+            pat: term.as_bytes().to_vec(),
+            fold,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pat.is_empty()
+    }
+
+    /// A finder for this term (reuse it over many lines).
+    pub fn finder(&self) -> memmem::Finder<'_> {
+        memmem::Finder::new(&self.pat)
+    }
+
+    /// Whether `text` contains the term (`scratch` is reused for case folding).
+    pub fn is_match(&self, finder: &memmem::Finder<'_>, text: &str, scratch: &mut Vec<u8>) -> bool {
+        if self.pat.is_empty() {
+            return false;
+        }
+        finder.find(self.haystack(text, scratch)).is_some()
+    }
+
+    /// Byte ranges of the (non-overlapping) occurrences of the term in `text`.
+    pub fn ranges(&self, text: &str) -> Vec<Range<usize>> {
+        if self.pat.is_empty() {
+            return Vec::new();
+        }
+        let mut scratch = Vec::new();
+        let hay = self.haystack(text, &mut scratch);
+        let n = self.pat.len();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some(i) = memmem::find(&hay[at..], &self.pat) {
+            out.push(at + i..at + i + n);
+            at += i + n;
+        }
+        out
+    }
+
+    fn haystack<'a>(&self, text: &'a str, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        if self.fold && text.bytes().any(|b| b.is_ascii_uppercase()) {
+            scratch.clear();
+            scratch.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+            scratch
+        } else {
+            text.as_bytes()
+        }
+    }
+}
+
+/// A pane's search: the matching line numbers of the whole log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    pub term: String,
+    pub needle: Needle,
+    /// Identifies the background search whose answer is awaited.
+    pub generation: u64,
+    /// Lines `0..upto` are searched in the background; later ones as they arrive.
+    pub upto: u64,
+    /// The background search has ended.
+    pub done: bool,
+    /// Lines the background search has gone through so far.
+    pub searched: u64,
+    /// Matching line numbers, ascending.
+    pub matches: Vec<u64>,
+    /// More than [`MAX_MATCHES`] matched; the rest were not kept.
+    pub capped: bool,
+    /// Index into `matches` of the match `n`/`N` moved to.
+    pub current: Option<usize>,
+    /// Why the background search failed.
+    pub error: Option<String>,
+}
+
+impl Search {
+    /// For the pane's title: `/term: match 3/17`, `no match`, `searching…`.
+    pub fn status(&self) -> String {
+        let count = if self.capped {
+            format!("{}+", self.matches.len())
+        } else {
+            self.matches.len().to_string()
+        };
+        let searching = match (self.searched * 100).checked_div(self.upto) {
+            Some(pct) => format!("searching… {pct}%"),
+            None => "searching…".to_string(),
+        };
+        let what = if let Some(e) = &self.error {
+            format!("search failed: {e}")
+        } else if !self.done && self.matches.is_empty() {
+            searching
+        } else if self.matches.is_empty() {
+            "no match".to_string()
+        } else {
+            let more = if self.done {
+                String::new()
+            } else {
+                format!(", {searching}")
+            };
+            match self.current {
+                Some(i) => format!("match {}/{count}{more}", i + 1),
+                None => format!("{count} match(es){more}"),
+            }
+        };
+        format!("/{}: {what}", self.term)
+    }
+
+    /// Matches found by the background search (all below `upto`, after those it found before)
+    /// go before the ones found since among new lines.
+    fn add_found(&mut self, found: Vec<u64>) {
+        let at = self.matches.partition_point(|&m| m < self.upto);
+        let room = MAX_MATCHES.saturating_sub(self.matches.len());
+        if found.len() > room {
+            self.capped = true;
+        }
+        let n = found.len().min(room);
+        self.matches.splice(at..at, found.into_iter().take(n));
+        if let Some(c) = self.current.as_mut()
+            && *c >= at
+        {
+            *c += n;
+        }
+    }
+
+    /// The line of the current match.
+    pub fn current_line(&self) -> Option<u64> {
+        self.current.and_then(|i| self.matches.get(i)).copied()
+    }
+}
+
+/// Older lines read back from the log file: `lines[i]` is line `first + i`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackWindow {
+    pub first: u64,
+    pub lines: Vec<RingLine>,
+}
+
+/// One output pane: its run's output, position, search and display switches.
 #[derive(Debug, Clone)]
 pub struct OutputPane {
+    pub id: PaneId,
     /// Log file (relative to the release folder) the ring holds, if any.
     pub log: Option<String>,
+    /// What a pinned pane shows (`deploy/eu-1`); pane 0's title follows the selection.
+    pub label: String,
     pub ring: VecDeque<RingLine>,
     /// Lines ever pushed for this log (the ring holds the last of them).
     pub total: u64,
     pub follow: bool,
-    /// Lines between the bottom of the view and the end of the ring (0 while following).
+    /// Lines between the bottom of the view and the end of the log (0 while following).
     pub scroll: usize,
     /// Lines that arrived since the user scrolled up.
     pub unseen: u64,
+    /// Lines above the ring, read back for the view.
+    pub back: BackWindow,
+    /// Lines asked for with [`Effect::ReadLines`] and not answered yet.
+    pub reading: Option<Range<u64>>,
+    pub search: Option<Search>,
+    /// Long lines wrap instead of being cut with `…`.
+    pub wrap: bool,
+    /// Each line shows when it arrived, relative to the run's start (`+01:02.345`).
+    pub timestamps: bool,
 }
 
 impl Default for OutputPane {
     fn default() -> Self {
         OutputPane {
+            id: 0,
             log: None,
+            label: String::new(),
             ring: VecDeque::new(),
             total: 0,
             follow: true,
             scroll: 0,
             unseen: 0,
+            back: BackWindow::default(),
+            reading: None,
+            search: None,
+            wrap: false,
+            timestamps: false,
         }
     }
 }
 
 impl OutputPane {
-    /// Take one parsed line into the ring (called by the loop's tail; see the module docs).
+    /// Take one parsed line into the ring (called by the loop's tail; see the module docs). A
+    /// line matching the active search is counted as a match.
     pub fn push(&mut self, line: LogLineRef<'_>) {
+        if let Some(s) = &mut self.search
+            && !s.capped
+            && self.total >= s.upto
+            && let Some(text) = visible_text(line.text)
+        {
+            let mut scratch = Vec::new();
+            if s.needle.is_match(&s.needle.finder(), &text, &mut scratch) {
+                if s.matches.len() >= MAX_MATCHES {
+                    s.capped = true;
+                } else {
+                    s.matches.push(self.total);
+                }
+            }
+        }
         if self.ring.len() == RING_LINES {
             // Reuse the oldest line's allocation.
             let mut old = self.ring.pop_front().expect("full ring");
             old.text.clear();
             old.text.extend_from_slice(line.text);
+            old.t_ms = line.t_ms;
             old.kind = line.kind;
             old.truncated = line.truncated;
             self.ring.push_back(old);
         } else {
-            self.ring.push_back(RingLine {
-                kind: line.kind,
-                text: line.text.to_vec(),
-                truncated: line.truncated,
-            });
+            self.ring.push_back(RingLine::of(line));
         }
         self.total += 1;
     }
 
+    /// Start over on another log (display switches kept).
     pub(crate) fn reset(&mut self, log: Option<String>) {
         *self = OutputPane {
+            id: self.id,
             log,
+            label: std::mem::take(&mut self.label),
+            wrap: self.wrap,
+            timestamps: self.timestamps,
             ..OutputPane::default()
         };
     }
 
-    pub(crate) fn scroll_up(&mut self, n: usize) {
-        let max = self.ring.len().saturating_sub(1);
-        self.scroll = (self.scroll + n).min(max);
+    /// Number of the first line in the ring.
+    pub fn ring_start(&self) -> u64 {
+        self.total - self.ring.len() as u64
+    }
+
+    /// Line `n` of the log, if it is in memory (ring or read-back window).
+    pub fn line(&self, n: u64) -> Option<&RingLine> {
+        if n >= self.total {
+            return None;
+        }
+        let start = self.ring_start();
+        if n >= start {
+            return self.ring.get((n - start) as usize);
+        }
+        n.checked_sub(self.back.first)
+            .and_then(|i| self.back.lines.get(i as usize))
+    }
+
+    /// The line at the bottom of the view (`None` for an empty log).
+    pub fn bottom(&self) -> Option<u64> {
+        (self.total > 0).then(|| self.total - 1 - (self.scroll as u64).min(self.total - 1))
+    }
+
+    /// The most `scroll` can be with a view `height` lines tall: the first line at the top (with
+    /// wrapping, at the bottom, the view then filling downwards).
+    fn max_scroll(&self, height: usize) -> usize {
+        let keep = if self.wrap { 1 } else { height.max(1) };
+        (self.total as usize).saturating_sub(keep)
+    }
+
+    pub(crate) fn scroll_up(&mut self, n: usize, height: usize) {
+        self.scroll = (self.scroll + n).min(self.max_scroll(height));
         if self.scroll > 0 {
             self.follow = false;
         }
@@ -93,5 +363,501 @@ impl OutputPane {
         self.follow = true;
         self.scroll = 0;
         self.unseen = 0;
+    }
+
+    /// `lines` new lines arrived: a scrolled view stays on the same lines.
+    pub(crate) fn grew(&mut self, lines: u64, height: usize) {
+        if !self.follow {
+            self.unseen += lines;
+            self.scroll = (self.scroll + lines as usize).min(self.max_scroll(height));
+        }
+    }
+
+    /// Put line `n` in view (a few lines of context below it) unless it is already visible.
+    fn show_line(&mut self, n: u64, height: usize) {
+        if n >= self.total {
+            return;
+        }
+        let bottom = self.bottom().unwrap_or(0);
+        let h = height.max(1) as u64;
+        if n <= bottom && n + h > bottom {
+            return;
+        }
+        let context = (h / 2).min(self.total - 1 - n);
+        let scroll = (self.total - 1 - n - context) as usize;
+        if scroll == 0 {
+            self.follow_end();
+        } else {
+            self.scroll = scroll.min(self.max_scroll(height));
+            self.follow = false;
+        }
+    }
+
+    /// The read-back the view needs: lines around the bottom that are neither in the ring nor
+    /// in the window nor already asked for.
+    fn wanted(&self, height: usize) -> Option<Range<u64>> {
+        self.log.as_ref()?;
+        let bottom = self.bottom()?;
+        let start = self.ring_start();
+        let h = height.max(1) as u64;
+        let lo = bottom.saturating_sub(h);
+        let hi = (bottom + h + 1).min(start);
+        if lo >= hi {
+            return None;
+        }
+        let covered = |r: &Range<u64>| r.start <= lo && hi <= r.end;
+        let window = self.back.first..self.back.first + self.back.lines.len() as u64;
+        if covered(&window) || self.reading.as_ref().is_some_and(covered) {
+            return None;
+        }
+        let size = (4 * h).clamp(READ_WINDOW, READ_WINDOW_MAX);
+        let mid = (lo + hi) / 2;
+        let first = mid.saturating_sub(size / 2);
+        let end = (first + size).min(start).max(hi);
+        Some(first..end)
+    }
+
+    /// The line `y` copies: the current search match, else the line at the bottom of the view.
+    pub fn current_line(&self) -> Option<u64> {
+        self.search
+            .as_ref()
+            .and_then(Search::current_line)
+            .or_else(|| self.bottom())
+    }
+}
+
+/// `deploy/eu-1` for the selected stage and target.
+fn selection_label(ui: &UiState) -> String {
+    match ui.release.stages.get(ui.stage) {
+        Some(s) => match s.targets.get(ui.target).and_then(|t| t.target.as_deref()) {
+            Some(t) => format!("{}/{t}", s.decl.id),
+            None => s.decl.id.clone(),
+        },
+        None => String::new(),
+    }
+}
+
+impl UiState {
+    /// Every output pane, pane 0 (following the selection) first.
+    pub fn panes(&self) -> impl Iterator<Item = &OutputPane> {
+        std::iter::once(&self.output).chain(&self.pinned)
+    }
+
+    pub fn pane_count(&self) -> usize {
+        1 + self.pinned.len()
+    }
+
+    /// The pane output keys act on (the focused one when the output has the focus).
+    pub fn focused_pane(&self) -> &OutputPane {
+        self.pane_at(self.pane)
+    }
+
+    pub fn pane_at(&self, i: usize) -> &OutputPane {
+        match i {
+            0 => &self.output,
+            i => self.pinned.get(i - 1).unwrap_or(&self.output),
+        }
+    }
+
+    fn pane_at_mut(&mut self, i: usize) -> &mut OutputPane {
+        match i {
+            0 => &mut self.output,
+            i if i <= self.pinned.len() => &mut self.pinned[i - 1],
+            _ => &mut self.output,
+        }
+    }
+
+    /// The pane with this id.
+    pub fn pane_mut(&mut self, id: PaneId) -> Option<&mut OutputPane> {
+        if self.output.id == id {
+            return Some(&mut self.output);
+        }
+        self.pinned.iter_mut().find(|p| p.id == id)
+    }
+
+    fn pane_index(&self, id: PaneId) -> Option<usize> {
+        self.panes().position(|p| p.id == id)
+    }
+
+    /// Lines of text pane `i` shows (its inner height in the current layout).
+    pub fn pane_height(&self, i: usize) -> usize {
+        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
+        super::views::output_pane_rects(self, area)
+            .get(i)
+            .map_or(1, |r| usize::from(r.height.saturating_sub(2)).max(1))
+    }
+
+    /// Whether the focused output pane has an active search (its `n`/`N` move between matches).
+    pub fn output_search_active(&self) -> bool {
+        self.focus == Focus::Output && self.focused_pane().search.is_some()
+    }
+
+    fn tell(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error,
+        });
+    }
+
+    /// Tab / Shift-Tab through the output panes: `true` when the step stayed among them (or
+    /// entered them at the near end).
+    pub(crate) fn output_focus_step(&mut self, forward: bool) -> bool {
+        if self.focus != Focus::Output {
+            return false;
+        }
+        let n = self.pane_count();
+        if forward && self.pane + 1 < n {
+            self.pane += 1;
+            return true;
+        }
+        if !forward && self.pane > 0 {
+            self.pane -= 1;
+            return true;
+        }
+        if self.zoom {
+            // Only the output is on screen: cycle among its panes.
+            self.pane = if forward { 0 } else { n - 1 };
+            return true;
+        }
+        false
+    }
+
+    /// The focus arrived at the output from another pane.
+    pub(crate) fn output_focus_entered(&mut self, forward: bool) {
+        self.pane = if forward { 0 } else { self.pane_count() - 1 };
+    }
+
+    /// The output actions (see [`Action`]); `false` for any other action.
+    pub(crate) fn output_act(&mut self, action: Action, fx: &mut Vec<Effect>) -> bool {
+        let i = self.pane.min(self.pane_count() - 1);
+        self.pane = i;
+        let h = self.pane_height(i);
+        let page = usize::from(self.size.1 / 2).max(1);
+        match action {
+            Action::Follow => self.pane_at_mut(i).follow_end(),
+            Action::Up => self.pane_at_mut(i).scroll_up(1, h),
+            Action::Down => self.pane_at_mut(i).scroll_down(1),
+            Action::Top => self.pane_at_mut(i).scroll_up(usize::MAX / 2, h),
+            Action::PageUp => self.pane_at_mut(i).scroll_up(page, h),
+            Action::PageDown => self.pane_at_mut(i).scroll_down(page),
+            Action::Wrap => {
+                let p = self.pane_at_mut(i);
+                p.wrap = !p.wrap;
+                let h = self.pane_height(i);
+                let p = self.pane_at_mut(i);
+                p.scroll = p.scroll.min(p.max_scroll(h));
+            }
+            Action::Timestamps => {
+                let p = self.pane_at_mut(i);
+                p.timestamps = !p.timestamps;
+            }
+            Action::SearchNext | Action::SearchPrev => self.search_step(i, action == Action::SearchNext, h),
+            Action::Copy => self.copy(i, fx),
+            Action::Pager => match self.pane_at(i).log.clone() {
+                Some(log) => fx.push(Effect::Pager(log)),
+                None => self.tell("no output to page: the selected run has not started", true),
+            },
+            Action::SplitPane => self.split(fx),
+            Action::ClosePane => self.close_pane(i, fx),
+            Action::Zoom => {
+                self.zoom = !self.zoom;
+                self.focus = Focus::Output;
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The output pane at cell (`x`, `y`), if any.
+    pub(crate) fn output_pane_at(&self, x: u16, y: u16) -> Option<usize> {
+        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
+        super::views::output_pane_rects(self, area)
+            .iter()
+            .position(|r| r.contains(ratatui::layout::Position::new(x, y)))
+    }
+
+    /// The wheel over the output: the pane under the pointer scrolls `lines`.
+    pub(crate) fn output_wheel(&mut self, x: u16, y: u16, up: bool, lines: usize) {
+        let i = self.output_pane_at(x, y).unwrap_or(self.pane);
+        let h = self.pane_height(i);
+        let p = self.pane_at_mut(i);
+        if up {
+            p.scroll_up(lines, h);
+        } else {
+            p.scroll_down(lines);
+        }
+    }
+
+    /// Esc in the output: clear the search, else leave the zoom. `false`: nothing to back out of.
+    pub(crate) fn output_back(&mut self, fx: &mut Vec<Effect>) -> bool {
+        if self.focus != Focus::Output {
+            return false;
+        }
+        let i = self.pane;
+        let p = self.pane_at_mut(i);
+        if p.search.take().is_some() {
+            fx.push(Effect::StopSearch(p.id));
+            return true;
+        }
+        if self.zoom {
+            self.zoom = false;
+            return true;
+        }
+        false
+    }
+
+    /// `/` + Enter: search pane `self.pane`'s whole log for `term` (empty: clear the search).
+    pub(crate) fn start_search(&mut self, term: String, fx: &mut Vec<Effect>) {
+        let i = self.pane.min(self.pane_count() - 1);
+        self.focus = Focus::Output;
+        self.search_gen += 1;
+        let generation = self.search_gen;
+        let p = self.pane_at_mut(i);
+        if term.is_empty() {
+            if p.search.take().is_some() {
+                fx.push(Effect::StopSearch(p.id));
+            }
+            return;
+        }
+        let Some(log) = p.log.clone() else {
+            self.tell("no output to search: the selected run has not started", true);
+            return;
+        };
+        let upto = p.total;
+        p.search = Some(Search {
+            needle: Needle::new(&term),
+            term: term.clone(),
+            generation,
+            upto,
+            done: false,
+            searched: 0,
+            matches: Vec::new(),
+            capped: false,
+            current: None,
+            error: None,
+        });
+        fx.push(Effect::Search {
+            pane: p.id,
+            log,
+            term,
+            generation,
+            upto,
+        });
+    }
+
+    /// The background search answered: its matches go before those found since.
+    pub(crate) fn search_done(
+        &mut self,
+        pane: PaneId,
+        generation: u64,
+        result: Result<(Vec<u64>, bool), String>,
+    ) {
+        let Some(i) = self.pane_index(pane) else { return };
+        let h = self.pane_height(i);
+        let p = self.pane_at_mut(i);
+        let Some(s) = p
+            .search
+            .as_mut()
+            .filter(|s| s.generation == generation && !s.done)
+        else {
+            return;
+        };
+        s.done = true;
+        s.searched = s.upto;
+        match result {
+            Ok((found, capped)) => {
+                s.add_found(found);
+                s.capped |= capped;
+            }
+            Err(e) => s.error = Some(e),
+        }
+        // Unless `n`/`N` already chose one: show the match nearest above the bottom of the view
+        // (the latest output is where a person usually looks), else the first one below it.
+        let bottom = p.bottom().unwrap_or(0);
+        let s = p.search.as_mut().expect("checked");
+        if s.matches.is_empty() || s.current.is_some() {
+            return;
+        }
+        let at = s.matches.partition_point(|&m| m <= bottom);
+        let pick = if at > 0 { at - 1 } else { 0 };
+        s.current = Some(pick);
+        let line = s.matches[pick];
+        p.show_line(line, h);
+    }
+
+    /// [`super::app::Msg::SearchFound`]: the background search's progress.
+    pub(crate) fn search_found(&mut self, pane: PaneId, generation: u64, found: Vec<u64>, searched: u64) {
+        let Some(s) = self
+            .pane_mut(pane)
+            .and_then(|p| p.search.as_mut())
+            .filter(|s| s.generation == generation && !s.done)
+        else {
+            return;
+        };
+        s.add_found(found);
+        s.searched = searched;
+    }
+
+    fn search_step(&mut self, i: usize, next: bool, h: usize) {
+        let p = self.pane_at_mut(i);
+        let bottom = p.bottom().unwrap_or(0);
+        let Some(s) = p.search.as_mut() else { return };
+        let n = s.matches.len();
+        if n == 0 {
+            let msg = if s.done {
+                format!("no match for /{}", s.term)
+            } else {
+                format!("searching for /{}…", s.term)
+            };
+            let done = s.done;
+            self.tell(msg, done);
+            return;
+        }
+        let (pick, wrapped) = match s.current {
+            Some(c) if next => ((c + 1) % n, c + 1 == n),
+            Some(c) => ((c + n - 1) % n, c == 0),
+            None => {
+                let at = s.matches.partition_point(|&m| m <= bottom);
+                if next {
+                    (at % n, at == n)
+                } else if at > 0 {
+                    (at - 1, false)
+                } else {
+                    (n - 1, true)
+                }
+            }
+        };
+        s.current = Some(pick);
+        let line = s.matches[pick];
+        p.show_line(line, h);
+        if wrapped {
+            let end = if next { "top" } else { "bottom" };
+            self.tell(format!("search wrapped to the {end}"), false);
+        }
+    }
+
+    fn copy(&mut self, i: usize, fx: &mut Vec<Effect>) {
+        let p = self.pane_at(i);
+        let Some(n) = p.current_line() else {
+            self.tell("nothing to copy: no output yet", true);
+            return;
+        };
+        let Some(line) = p.line(n) else {
+            self.tell(format!("line {} is still being read; try again", n + 1), true);
+            return;
+        };
+        let Some(text) = visible_text(&line.text) else {
+            self.tell(format!("line {} is binary output: not copied", n + 1), true);
+            return;
+        };
+        let mut text = text.into_owned();
+        let cut = text.len() > COPY_CAP;
+        if cut {
+            let mut end = COPY_CAP;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        let chars = text.chars().count();
+        fx.push(Effect::Copy(text));
+        let cut = if cut { ", cut" } else { "" };
+        self.tell(
+            format!("copied line {} ({chars} chars{cut}) to the clipboard", n + 1),
+            false,
+        );
+    }
+
+    fn split(&mut self, fx: &mut Vec<Effect>) {
+        if self.pane_count() >= MAX_PANES {
+            self.tell(format!("at most {MAX_PANES} output panes: x closes one"), true);
+            return;
+        }
+        let Some(log) = self.selected_log() else {
+            self.tell("the selected stage has no output yet", true);
+            return;
+        };
+        self.next_pane += 1;
+        let pane = OutputPane {
+            id: self.next_pane,
+            log: Some(log.clone()),
+            label: selection_label(self),
+            ..OutputPane::default()
+        };
+        fx.push(Effect::FollowLog {
+            pane: pane.id,
+            log: Some(log),
+        });
+        self.pinned.push(pane);
+        self.focus = Focus::Output;
+        self.pane = self.pane_count() - 1;
+    }
+
+    fn close_pane(&mut self, i: usize, fx: &mut Vec<Effect>) {
+        if i == 0 {
+            let msg = if self.pinned.is_empty() {
+                "the output pane of the selection stays; + adds panes"
+            } else {
+                "the first pane follows the selection and stays: Tab to an added pane, then x"
+            };
+            self.tell(msg, true);
+            return;
+        }
+        let p = self.pinned.remove(i - 1);
+        fx.push(Effect::FollowLog {
+            pane: p.id,
+            log: None,
+        });
+        self.pane = (i - 1).min(self.pane_count() - 1);
+    }
+
+    /// After each update: ask for the old lines each pane's view needs.
+    pub(crate) fn output_fetch(&mut self, fx: &mut Vec<Effect>) {
+        for i in 0..self.pane_count() {
+            let h = self.pane_height(i);
+            let p = self.pane_at_mut(i);
+            if let (Some(r), Some(log)) = (p.wanted(h), p.log.clone()) {
+                p.reading = Some(r.clone());
+                fx.push(Effect::ReadLines {
+                    pane: p.id,
+                    log,
+                    first: r.start,
+                    count: r.end - r.start,
+                });
+            }
+        }
+    }
+
+    /// [`super::app::Msg::OutputGrew`].
+    pub(crate) fn output_grew(&mut self, pane: PaneId, log: &str, lines: u64) {
+        let Some(i) = self.pane_index(pane) else { return };
+        let h = self.pane_height(i);
+        let p = self.pane_at_mut(i);
+        if p.log.as_deref() == Some(log) {
+            p.grew(lines, h);
+        }
+    }
+
+    /// [`super::app::Msg::LinesRead`].
+    pub(crate) fn lines_read(
+        &mut self,
+        pane: PaneId,
+        log: &str,
+        first: u64,
+        lines: Result<Vec<RingLine>, String>,
+    ) {
+        let Some(p) = self.pane_mut(pane) else { return };
+        // Only the answer to the pane's own request (not one for an earlier log or position).
+        if p.log.as_deref() != Some(log) || p.reading.as_ref().is_none_or(|r| r.start != first) {
+            return;
+        }
+        match lines {
+            Ok(lines) => {
+                p.reading = None;
+                p.back = BackWindow { first, lines };
+            }
+            // `reading` stays: not asked again until the view moves elsewhere.
+            Err(e) => self.problem = Some(format!("log: {e}")),
+        }
     }
 }

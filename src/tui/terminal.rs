@@ -133,3 +133,46 @@ pub fn suspend() -> io::Result<()> {
     // Continued.
     activate()
 }
+
+/// The terminal's input events. Crossterm's reader thread would take the keys of a program the
+/// terminal is lent to ([`lend`]), so the stream is dropped while it runs and made anew after.
+#[derive(Debug, Default)]
+pub struct TermInput {
+    _private: (),
+}
+
+static INPUT: std::sync::Mutex<Option<crossterm::event::EventStream>> = std::sync::Mutex::new(None);
+
+impl futures::Stream for TermInput {
+    type Item = io::Result<crossterm::event::Event>;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use futures::StreamExt;
+        let mut input = INPUT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        input
+            .get_or_insert_with(crossterm::event::EventStream::new)
+            .poll_next_unpin(cx)
+    }
+}
+
+/// Lend the terminal to another program while `f` runs (the pager): leave the cockpit's mode,
+/// stop reading keys, run `f`, enter the mode again (the caller redraws everything). Without a
+/// cockpit on the terminal (tests), `f` just runs.
+pub fn lend<T>(f: impl FnOnce() -> T) -> io::Result<T> {
+    if !ACTIVE.load(Ordering::SeqCst) {
+        return Ok(f());
+    }
+    // Dropping the stream stops crossterm's reader thread.
+    drop(
+        INPUT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(),
+    );
+    restore();
+    let out = f();
+    activate()?;
+    Ok(out)
+}

@@ -24,7 +24,7 @@ impl UiState {
             return;
         }
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let panes = views::panes(area, self.focus);
+        let panes = views::screen(area, self);
         let (x, y) = (ev.column, ev.row);
         match ev.kind {
             MouseEventKind::Down(MouseButton::Left) => {
@@ -36,11 +36,18 @@ impl UiState {
                 }
                 if let Some((pane, rect)) = panes.at(x, y) {
                     self.click(pane, rect.inner(Margin::new(1, 1)), x, y);
+                    if pane == Focus::Output {
+                        self.pane = self.output_pane_at(x, y).unwrap_or(self.pane);
+                    }
                 }
             }
             MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
                 if let Some((pane, _)) = panes.at(x, y) {
-                    self.wheel(pane, ev.kind == MouseEventKind::ScrollUp);
+                    let up = ev.kind == MouseEventKind::ScrollUp;
+                    match pane {
+                        Focus::Output => self.output_wheel(x, y, up, WHEEL_LINES),
+                        _ => self.wheel(pane, up),
+                    }
                 }
             }
             _ => {}
@@ -54,13 +61,7 @@ impl UiState {
                 self.board_selected = step(self.board_selected, up, n);
             }
             Focus::Pipeline => self.select_stage(step(self.stage, up, self.release.stages.len())),
-            Focus::Output => {
-                if up {
-                    self.output.scroll_up(WHEEL_LINES)
-                } else {
-                    self.output.scroll_down(WHEEL_LINES)
-                }
-            }
+            Focus::Output => {}
             Focus::Checklist => {
                 self.pin_gate();
                 let n = self

@@ -135,6 +135,38 @@ pub fn panes(area: Rect, focus: Focus) -> Panes {
     p
 }
 
+/// The panes as drawn for `ui`: [`panes`], or with the output zoomed (`z`) the output panes on
+/// the whole screen above the status bar.
+pub fn screen(area: Rect, ui: &UiState) -> Panes {
+    let p = panes(area, ui.focus);
+    if !ui.zoom || p.layout == Layout::TooSmall {
+        return p;
+    }
+    let [out, bar] = rows(area, [Constraint::Fill(1), Constraint::Length(1)]);
+    Panes {
+        layout: p.layout,
+        tabs: None,
+        board: None,
+        pipeline: None,
+        drift: None,
+        checklist: None,
+        output: Some(out),
+        status: Some(bar),
+    }
+}
+
+/// Where each output pane goes (its block, border included) on a screen of `area`, as if the
+/// output were shown (in the narrow layout it is only while its tab is): the reducer scrolls by
+/// the panes' real heights and the mouse finds the pane under the pointer.
+pub fn output_pane_rects(ui: &UiState, area: Rect) -> Vec<Rect> {
+    let p = if ui.zoom {
+        screen(area, ui)
+    } else {
+        panes(area, Focus::Output)
+    };
+    p.output.map_or_else(Vec::new, |out| output::pane_rects(ui, out))
+}
+
 /// The tab under column `x` of the narrow layout's tab row (as [`render_tabs`] draws them).
 pub fn tab_at(tabs: Rect, x: u16) -> Option<usize> {
     let mut left = tabs.x;
@@ -152,7 +184,7 @@ pub fn tab_at(tabs: Rect, x: u16) -> Option<usize> {
 pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
     let area = frame.area();
     let buf = frame.buffer_mut();
-    let p = panes(area, ui.focus);
+    let p = screen(area, ui);
     if p.layout == Layout::TooSmall {
         let msg = format!("terminal too small (needs {}x{})", MIN_SIZE.0, MIN_SIZE.1);
         let lines: Vec<Line> = wrap_words(&msg, usize::from(area.width))

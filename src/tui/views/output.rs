@@ -1,29 +1,81 @@
-//! The selected run's output: the visible slice of the ring, child colours kept (everything else
-//! was dropped by [`crate::ansi`]), stderr marked, a follow/scroll indicator in the title.
+//! The output panes: up to four, side by side when wide enough, else in a 2x2 grid or stacked;
+//! the focused one alone when zoomed. Each shows its run's visible lines through
+//! [`LogView`] with a title saying what it shows, whether it follows the end, and its search.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::layout::{Constraint, Direction, Layout as Split, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::Widget;
 
-use super::{block, fit, fit_line};
-use crate::ansi;
-use crate::engine::output::LineKind;
+use super::block;
 use crate::tui::app::{RingLine, UiState};
+use crate::tui::output_pane::OutputPane;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::log_view::{self, LogView};
 
+/// Narrowest pane worth putting beside another.
+const MIN_PANE_WIDTH: u16 = 50;
+/// Lowest pane worth putting above another in a grid.
+const MIN_PANE_HEIGHT: u16 = 6;
+
+/// Every pane's area within `area` (an empty rect for a pane not shown: zoomed away).
+pub fn pane_rects(ui: &UiState, area: Rect) -> Vec<Rect> {
+    let n = ui.pane_count();
+    if ui.zoom {
+        return (0..n)
+            .map(|i| if i == ui.pane { area } else { Rect::default() })
+            .collect();
+    }
+    let even = |dir: Direction, area: Rect, k: usize| -> Vec<Rect> {
+        Split::default()
+            .direction(dir)
+            .constraints(vec![Constraint::Fill(1); k])
+            .split(area)
+            .to_vec()
+    };
+    if n == 1 {
+        vec![area]
+    } else if area.width / n as u16 >= MIN_PANE_WIDTH {
+        even(Direction::Horizontal, area, n)
+    } else if n == 4 && area.width / 2 >= MIN_PANE_WIDTH && area.height / 2 >= MIN_PANE_HEIGHT {
+        let [top, bottom] = [0, 1].map(|i| even(Direction::Vertical, area, 2)[i]);
+        let mut out = even(Direction::Horizontal, top, 2);
+        out.extend(even(Direction::Horizontal, bottom, 2));
+        out
+    } else {
+        even(Direction::Vertical, area, n)
+    }
+}
+
+/// Draw the output panes into `area`; `focused`: the output has the keyboard.
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
-    let out = &ui.output;
-    let what = match (ui.release.stages.get(ui.stage), &out.log) {
-        (Some(s), Some(_)) => {
-            let t = s.targets.get(ui.target).and_then(|t| t.target.as_deref());
-            match t {
-                Some(t) => format!("{}/{t}", s.decl.id),
-                None => s.decl.id.clone(),
-            }
+    for (i, (pane, rect)) in ui.panes().zip(pane_rects(ui, area)).enumerate() {
+        if rect.width > 0 && rect.height > 0 {
+            render_pane(buf, rect, ui, i, pane, focused && i == ui.pane);
         }
-        (Some(s), None) => format!("{} (not started)", s.decl.id),
-        _ => "no run selected".to_string(),
+    }
+}
+
+fn render_pane(buf: &mut Buffer, area: Rect, ui: &UiState, i: usize, out: &OutputPane, focused: bool) {
+    let what = if i == 0 {
+        match (ui.release.stages.get(ui.stage), &out.log) {
+            (Some(s), Some(_)) => {
+                let t = s.targets.get(ui.target).and_then(|t| t.target.as_deref());
+                match t {
+                    Some(t) => format!("{}/{t}", s.decl.id),
+                    None => s.decl.id.clone(),
+                }
+            }
+            (Some(s), None) => format!("{} (not started)", s.decl.id),
+            _ => "no run selected".to_string(),
+        }
+    } else {
+        out.label.clone()
+    };
+    let number = if ui.pane_count() > 1 {
+        format!("{} ", i + 1)
+    } else {
+        String::new()
     };
     let mode = if out.follow {
         "following".to_string()
@@ -32,59 +84,36 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
     } else {
         "scrolled, G follows".to_string()
     };
-    let b = block(format!(" Output {what} — {mode} "), ui, focused, area.width);
+    let mut title = format!(" Output {number}{what} — {mode}");
+    if let Some(s) = &out.search {
+        title.push_str(&format!(" · {}", s.status()));
+    }
+    if out.wrap {
+        title.push_str(" · wrap");
+    }
+    if out.timestamps {
+        title.push_str(" · times");
+    }
+    if ui.zoom {
+        title.push_str(" · zoomed (z)");
+    }
+    title.push(' ');
+    let b = block(title, ui, focused, area.width);
     let inner = b.inner(area);
     b.render(area, buf);
-    let width = usize::from(inner.width);
-    let height = usize::from(inner.height);
-    if height == 0 || width == 0 {
-        return;
+    LogView {
+        pane: out,
+        theme: &ui.theme,
     }
-    let len = out.ring.len();
-    let scroll = out.scroll.min(len.saturating_sub(height));
-    let end = len - scroll;
-    let start = end.saturating_sub(height);
-    let mut lines: Vec<Line> = Vec::with_capacity(height);
-    if out.total > len as u64 && start == 0 {
-        lines.push(Line::from(Span::styled(
-            fit(
-                &format!("({} earlier line(s) not kept in memory)", out.total - len as u64),
-                width,
-            ),
-            ui.theme.dim(),
-        )));
-    }
-    for l in out.ring.range(start..end) {
-        lines.push(fit_line(styled_line(l, &ui.theme), width));
-    }
-    if lines.is_empty() && out.log.is_some() {
-        lines.push(Line::from(Span::styled(
-            fit("(no output yet)", width),
-            ui.theme.dim(),
-        )));
-    }
-    lines.truncate(height);
-    Paragraph::new(lines).render(inner, buf);
+    .render(inner, buf);
 }
 
-/// One ring line as ratatui spans: stderr marked `▌`, annotations dim, a cut line marked `…`.
+/// One ring line as ratatui spans: stderr marked `▌`, annotations dim, a cut line marked.
 pub fn styled_line(l: &RingLine, theme: &Theme) -> Line<'static> {
-    let s = ansi::parse_line(&l.text);
-    let mut spans = Vec::with_capacity(s.spans.len() + 2);
-    match l.kind {
-        LineKind::Stderr => spans.push(Span::styled("▌", theme.stderr_mark())),
-        LineKind::Note => {}
-        LineKind::Stdout => {}
+    let mut spans = Vec::new();
+    if l.kind == crate::engine::output::LineKind::Stderr {
+        spans.push(ratatui::text::Span::styled("▌", theme.stderr_mark()));
     }
-    for (range, style) in &s.spans {
-        let mut st = theme.ansi(style);
-        if l.kind == LineKind::Note {
-            st = st.patch(theme.dim());
-        }
-        spans.push(Span::styled(s.text[range.clone()].to_string(), st));
-    }
-    if l.truncated {
-        spans.push(Span::styled("…", theme.dim()));
-    }
+    spans.extend(log_view::body_spans(l, theme, None, false));
     Line::from(spans)
 }
