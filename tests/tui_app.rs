@@ -765,3 +765,45 @@ fn n_works_while_the_search_is_still_running() {
     });
     assert_eq!(ui.output.search.as_ref().unwrap().matches, [3, 10, 17, 24]);
 }
+
+#[test]
+fn the_wheel_and_clicks_reach_the_pane_under_the_pointer() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let (mut ui, _) = with_output(200);
+    ui.update(Msg::Resize(160, 48));
+    ui.mouse_capture = true;
+    ui.focus = Focus::Pipeline;
+    ui.update(key('+'));
+    for i in 0..200u64 {
+        ui.pinned[0].push(LogLineRef {
+            t_ms: i,
+            kind: LineKind::Stdout,
+            text: b"pinned",
+            truncated: false,
+        });
+    }
+    let rects = flightdeck::tui::views::output_pane_rects(&ui, ratatui::layout::Rect::new(0, 0, 160, 48));
+    assert_eq!(rects.len(), 2);
+    assert!(rects[1].x > rects[0].x, "side by side: {rects:?}");
+    let at = |kind, r: ratatui::layout::Rect| {
+        Msg::Mouse(MouseEvent {
+            kind,
+            column: r.x + 3,
+            row: r.y + 3,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // The wheel over the second pane scrolls it, not the first.
+    ui.update(at(MouseEventKind::ScrollUp, rects[1]));
+    assert_eq!(
+        (ui.output.scroll, ui.pinned[0].scroll),
+        (0, flightdeck::tui::app::WHEEL_LINES)
+    );
+    ui.update(at(MouseEventKind::ScrollUp, rects[0]));
+    assert_eq!(ui.output.scroll, flightdeck::tui::app::WHEEL_LINES);
+    // A click focuses the pane clicked.
+    ui.update(at(MouseEventKind::Down(MouseButton::Left), rects[1]));
+    assert_eq!((ui.focus, ui.pane), (Focus::Output, 1));
+    ui.update(at(MouseEventKind::Down(MouseButton::Left), rects[0]));
+    assert_eq!((ui.focus, ui.pane), (Focus::Output, 0));
+}
