@@ -2,6 +2,8 @@
 //! typed environment name on protected environments), pending and refused requests, the palette,
 //! the new-release form, the resume offer and the bell.
 
+mod screen;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::event::Event;
 use flightdeck::engine::request::Op;
@@ -9,16 +11,8 @@ use flightdeck::plan::ReleaseType;
 use flightdeck::tui::app::{Effect, Focus, Msg, UiState};
 use flightdeck::tui::fixture::{self, Journal};
 use flightdeck::tui::modal::{Modal, Then};
+use screen::{code, key, typed};
 
-fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-}
-fn code(c: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
-}
-fn typed(ui: &mut UiState, text: &str) -> Vec<Effect> {
-    text.chars().flat_map(|c| ui.update(key(c))).collect()
-}
 fn submits(fx: &[Effect]) -> Vec<Op> {
     fx.iter()
         .filter_map(|f| match f {

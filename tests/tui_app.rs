@@ -1,6 +1,8 @@
 //! The cockpit's reducer (test layer 1): `UiState::update` on messages, asserting state and
 //! effects. No terminal, no runtime.
 
+mod screen;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::event::{Event, FinalState};
 use flightdeck::engine::output::{LineKind, LogLineRef};
@@ -9,13 +11,7 @@ use flightdeck::tui::app::{Effect, Focus, Msg, RING_LINES, RingLine, UiState};
 use flightdeck::tui::fixture::{self, Journal};
 use flightdeck::tui::keymap::{Key, Keymap, Layer};
 use flightdeck::tui::theme::Theme;
-
-fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-}
-fn code(c: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
-}
+use screen::{code, key};
 
 fn fresh(size: (u16, u16)) -> UiState {
     let mut ui = UiState::new(Keymap::default(), Theme::new(true));

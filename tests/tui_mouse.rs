@@ -3,6 +3,8 @@
 //! come from rendering the state (`views::render`) and from `views::panes`, the same layout the
 //! views draw with.
 
+mod screen;
+
 use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -13,42 +15,8 @@ use flightdeck::tui::{event_loop, views};
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-
-fn draw(ui: &UiState) -> Buffer {
-    let mut t = Terminal::new(TestBackend::new(ui.size.0, ui.size.1)).unwrap();
-    t.draw(|f| views::render(f, ui, fixture::now())).unwrap();
-    t.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut s = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// The cell where `needle` starts, inside `within` (first occurrence).
-fn find_in(buf: &Buffer, within: Rect, needle: &str) -> (u16, u16) {
-    let chars: Vec<String> = needle.chars().map(|c| c.to_string()).collect();
-    for y in within.top()..within.bottom() {
-        for x in within.left()..within.right() {
-            let hit = chars.iter().enumerate().all(|(i, c)| {
-                let cx = x + i as u16;
-                cx < within.right() && buf[(cx, y)].symbol() == c
-            });
-            if hit {
-                return (x, y);
-            }
-        }
-    }
-    panic!("`{needle}` not in {within:?}:\n{}", text(buf));
-}
+use screen::{find_in, text};
 
 fn mouse(kind: MouseEventKind, (x, y): (u16, u16)) -> Msg {
     Msg::Mouse(MouseEvent {
@@ -85,7 +53,7 @@ fn the_layout_function_is_what_the_views_draw() {
                 continue;
             }
             // Each shown pane's top-left corner is a border corner of what was drawn.
-            let buf = draw(&ui);
+            let buf = screen::draw(&ui, ui.size.0, ui.size.1);
             for f in Focus::ALL {
                 if let Some(r) = p.of(f) {
                     assert_eq!(buf[(r.x, r.y)].symbol(), "┌", "{f:?} at {w}x{h}, focus {focus:?}");
@@ -103,7 +71,7 @@ fn a_click_selects_a_stage_and_a_target_and_focuses_the_pipeline() {
     for size in [(160, 48), (100, 30)] {
         let mut ui = fixture::ui(&fixture::mid_run(), size);
         ui.focus = Focus::Board;
-        let buf = draw(&ui);
+        let buf = screen::draw(&ui, ui.size.0, ui.size.1);
         let pipe = panes(&ui).pipeline.unwrap();
         let fx = ui.update(click(find_in(&buf, pipe, "test ")));
         assert_eq!(ui.focus, Focus::Pipeline);
@@ -117,11 +85,11 @@ fn a_click_selects_a_stage_and_a_target_and_focuses_the_pipeline() {
             }]
         );
         // Back to the fan-out; then a target cell of its grid.
-        let buf = draw(&ui);
+        let buf = screen::draw(&ui, ui.size.0, ui.size.1);
         ui.update(click(find_in(&buf, pipe, "deploy-eu ")));
         assert_eq!(ui.release.stages[ui.stage].decl.id, "deploy-eu");
         assert_eq!(ui.target, 0);
-        let buf = draw(&ui);
+        let buf = screen::draw(&ui, ui.size.0, ui.size.1);
         let fx = ui.update(click(find_in(&buf, pipe, "eu-4")));
         let s = &ui.release.stages[ui.stage];
         assert_eq!(s.targets[ui.target].label(), "eu-4", "{size:?}");
@@ -143,13 +111,13 @@ fn a_click_selects_a_stage_and_a_target_and_focuses_the_pipeline() {
 fn a_click_selects_a_release_on_the_board() {
     let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
     assert_eq!(ui.board_selected, 0);
-    let buf = draw(&ui);
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
     let board = panes(&ui).board.unwrap();
     ui.update(click(find_in(&buf, board, "2.3.0")));
     assert_eq!(ui.focus, Focus::Board);
     assert_eq!(ui.board_rows()[ui.board_selected].id, "2.3.0");
     // Its second line too.
-    let buf = draw(&ui);
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
     let (x, y) = find_in(&buf, board, "2.3.1");
     ui.update(click((x, y + 1)));
     assert_eq!(ui.board_rows()[ui.board_selected].id, "2.3.1");
@@ -161,12 +129,12 @@ fn a_click_selects_a_release_on_the_board() {
 #[test]
 fn a_click_selects_a_checklist_item() {
     let mut ui = fixture::ui(&fixture::gated(), (160, 48));
-    let buf = draw(&ui);
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
     let list = panes(&ui).checklist.unwrap();
     ui.update(click(find_in(&buf, list, "Error budget healthy")));
     assert_eq!(ui.focus, Focus::Checklist);
     assert_eq!(ui.item, 1);
-    let buf = draw(&ui);
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
     let (x, y) = find_in(&buf, list, "Release notes reviewed");
     // The line under the item (who ticked it) belongs to it too.
     ui.update(click((x, y + 1)));
@@ -179,11 +147,11 @@ fn a_click_selects_a_checklist_item() {
 #[test]
 fn a_click_on_a_tab_switches_to_it_in_the_narrow_layout() {
     let mut ui = fixture::ui(&fixture::mid_run(), (80, 24));
-    let buf = draw(&ui);
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
     let tabs = panes(&ui).tabs.unwrap();
     ui.update(click(find_in(&buf, tabs, "Checklist")));
     assert_eq!(ui.focus, Focus::Checklist);
-    let buf = draw(&ui);
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
     ui.update(click(find_in(&buf, tabs, "Board")));
     assert_eq!(ui.focus, Focus::Board);
 }
@@ -226,7 +194,7 @@ fn m_turns_capture_off_and_on_and_off_means_no_mouse() {
     let fx = ui.update(m());
     assert_eq!(fx, vec![Effect::MouseCapture(false)]);
     assert!(!ui.mouse_capture);
-    let screen = text(&draw(&ui));
+    let screen = text(&screen::draw(&ui, ui.size.0, ui.size.1));
     assert!(
         screen.contains("mouse off: select text with the terminal; m turns it back on"),
         "{screen}"
@@ -237,7 +205,7 @@ fn m_turns_capture_off_and_on_and_off_means_no_mouse() {
     assert_eq!(ui.focus, Focus::Pipeline);
     let fx = ui.update(m());
     assert_eq!(fx, vec![Effect::MouseCapture(true)]);
-    assert!(!text(&draw(&ui)).contains("mouse off"));
+    assert!(!text(&screen::draw(&ui, ui.size.0, ui.size.1)).contains("mouse off"));
     ui.update(click((board.x + 2, board.y + 3)));
     assert_eq!(ui.focus, Focus::Board);
 }

@@ -2,6 +2,9 @@
 //! pane and the board's rows: reducer tests (layer 1) and `TestBackend` + insta snapshots at
 //! 160x48, 100x30 and 80x24 with a fixed clock, colour meaning asserted on cells (layer 2).
 
+mod screen;
+
+use screen::{code, draw, find, key, text, typed};
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -15,49 +18,6 @@ use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
 const SIZES: [(u16, u16); 3] = [(160, 48), (100, 30), (80, 24)];
-
-fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-}
-fn code(c: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
-}
-fn typed(ui: &mut UiState, text: &str) {
-    for c in text.chars() {
-        ui.update(key(c));
-    }
-}
-
-fn draw(ui: &UiState, w: u16, h: u16) -> Buffer {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| views::render(f, ui, fixture::now())).unwrap();
-    t.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut s = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// The cell where `needle` starts (first occurrence).
-fn find(buf: &Buffer, needle: &str) -> (u16, u16) {
-    let chars: Vec<String> = needle.chars().map(|c| c.to_string()).collect();
-    for y in 0..buf.area.height {
-        let row: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
-        for x in 0..row.len() {
-            if row.len() - x >= chars.len() && row[x..].iter().zip(&chars).all(|(a, b)| *a == b.as_str()) {
-                return (x as u16, y);
-            }
-        }
-    }
-    panic!("`{needle}` not on screen:\n{}", text(buf));
-}
 
 /// A 300-target fan-out, the rollout stage selected in the pipeline.
 fn fanout_ui(size: (u16, u16)) -> UiState {

@@ -2,58 +2,21 @@
 //! clock; colour and symbol meaning asserted on cells (display snapshots ignore colour); every
 //! small size renders without a panic.
 
+mod screen;
+
 use flightdeck::tui::app::{Focus, Msg, UiState};
 use flightdeck::tui::fixture::{self, Journal};
 use flightdeck::tui::modal::Modal;
-use flightdeck::tui::views;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
-
-fn draw(ui: &UiState, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| views::render(f, ui, fixture::now())).unwrap();
-    t
-}
+use screen::{find, terminal, text, typed};
 
 fn snap(name: &str, j: &Journal, w: u16, h: u16, tweak: impl FnOnce(&mut UiState)) -> Buffer {
     let mut ui = fixture::ui(j, (w, h));
     tweak(&mut ui);
-    let t = draw(&ui, w, h);
+    let t = terminal(&ui, w, h);
     insta::assert_snapshot!(name, t.backend());
     t.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut s = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// The cell where `needle` starts (first occurrence).
-fn find(buf: &Buffer, needle: &str) -> (u16, u16) {
-    for y in 0..buf.area.height {
-        let row: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
-        let chars: Vec<String> = needle.chars().map(|c| c.to_string()).collect();
-        for x in 0..row.len() {
-            if row[x..]
-                .iter()
-                .zip(&chars)
-                .filter(|(a, b)| **a == b.as_str())
-                .count()
-                == chars.len()
-            {
-                return (x as u16, y);
-            }
-        }
-    }
-    panic!("`{needle}` not on screen:\n{}", text(buf));
 }
 
 #[test]
@@ -156,7 +119,7 @@ fn every_size_renders_without_panic() {
         for keys in overlays {
             let mut ui = fixture::ui_with_drift(&j, (80, 24));
             ui.target_filter = flightdeck::tui::app::TargetFilter::parse("node-1");
-            press(&mut ui, keys);
+            typed(&mut ui, keys);
             states.push(ui);
         }
     }
@@ -171,7 +134,7 @@ fn every_size_renders_without_panic() {
             for w in (1..=200).step_by(11).chain([59, 60, 99, 100, 159, 160, 200]) {
                 for h in (1..=60).step_by(5).chain([15, 16, 23, 24, 39, 40]) {
                     ui.update(Msg::Resize(w, h));
-                    draw(&ui, w, h);
+                    terminal(&ui, w, h);
                 }
             }
         }
@@ -181,7 +144,7 @@ fn every_size_renders_without_panic() {
 #[test]
 fn states_have_their_own_symbol_and_colour() {
     let ui = fixture::ui(&fixture::failed(), (160, 40));
-    let t = draw(&ui, 160, 40);
+    let t = terminal(&ui, 160, 40);
     let buf = t.backend().buffer();
     // The failed fan-out: its symbol (a timed-out target makes the stage "timed out").
     let (x, y) = find(buf, "⏱ deploy-eu");
@@ -206,7 +169,7 @@ fn states_have_their_own_symbol_and_colour() {
 fn no_color_keeps_symbols_and_drops_colours() {
     let mut ui = fixture::ui(&fixture::failed(), (160, 40));
     ui.theme.color = false;
-    let t = draw(&ui, 160, 40);
+    let t = terminal(&ui, 160, 40);
     let buf = t.backend().buffer();
     for y in 0..buf.area.height {
         for x in 0..buf.area.width {
@@ -227,7 +190,7 @@ fn no_color_keeps_symbols_and_drops_colours() {
 #[test]
 fn hostile_output_is_only_text() {
     let ui = fixture::ui(&fixture::mid_run(), (160, 40));
-    let t = draw(&ui, 160, 40);
+    let t = terminal(&ui, 160, 40);
     let s = text(t.backend().buffer());
     assert!(s.contains("progress 100%"), "{s}");
     assert!(!s.contains("progress 10%\r"));
@@ -238,17 +201,9 @@ fn hostile_output_is_only_text() {
 #[test]
 fn truncated_text_ends_with_an_ellipsis() {
     let ui = fixture::ui(&fixture::mid_run(), (60, 16));
-    let t = draw(&ui, 60, 16);
+    let t = terminal(&ui, 60, 16);
     let s = text(t.backend().buffer());
     assert!(s.contains('…'), "{s}");
-}
-
-/// Press keys on a UI state (through the reducer, as a person would).
-fn press(ui: &mut UiState, keys: &str) {
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    for c in keys.chars() {
-        ui.update(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
-    }
 }
 
 #[test]
@@ -259,7 +214,9 @@ fn rollback_preview_with_typed_confirmation_at_three_sizes() {
             &fixture::mid_run(),
             w,
             h,
-            |ui| press(ui, "Rpro"),
+            |ui| {
+                typed(ui, "Rpro");
+            },
         );
         let t = text(&buf);
         assert!(t.contains("Roll back release 2.4.0?"), "{t}");
@@ -275,7 +232,7 @@ fn rollback_preview_with_typed_confirmation_at_three_sizes() {
 #[test]
 fn checklist_and_approval_confirmation_at_160x48() {
     let buf = snap("approve_confirm_160x48", &fixture::gated(), 160, 48, |ui| {
-        press(ui, "a")
+        typed(ui, "a");
     });
     let t = text(&buf);
     assert!(t.contains("Approve gate signoff?"), "{t}");
@@ -287,13 +244,13 @@ fn checklist_and_approval_confirmation_at_160x48() {
 #[test]
 fn palette_and_new_release_form() {
     let buf = snap("palette_100x30", &fixture::mid_run(), 100, 30, |ui| {
-        press(ui, ":retr")
+        typed(ui, ":retr");
     });
     let t = text(&buf);
     assert!(t.contains(": retr"), "{t}");
     assert!(t.contains("retry the selected stage or target"), "{t}");
     let buf = snap("new_release_80x24", &fixture::failed(), 80, 24, |ui| {
-        press(ui, "n");
+        typed(ui, "n");
         ui.update(Msg::Suggested(Ok((
             "2.5.0".into(),
             flightdeck::plan::ReleaseType::Minor,
@@ -316,7 +273,7 @@ fn start_screen_without_releases() {
         );
         ui.update(Msg::Resize(w, h));
         ui.update(Msg::Plan(Some(std::sync::Arc::new(fixture::plan()))));
-        let t = draw(&ui, w, h);
+        let t = terminal(&ui, w, h);
         insta::assert_snapshot!(format!("start_screen_{w}x{h}"), t.backend());
         let s = text(t.backend().buffer());
         assert!(s.contains("No release is open. Press n to start one."), "{s}");
@@ -547,7 +504,7 @@ fn hostile_output_in_the_view() {
         push(&mut ui, 0, 0, Stdout, text, cut);
     }
     keys(&mut ui, "z");
-    let t = draw(&ui, 100, 30);
+    let t = terminal(&ui, 100, 30);
     let buf = t.backend().buffer();
     let s = text(buf);
     for want in [
@@ -567,12 +524,12 @@ fn hostile_output_in_the_view() {
     assert_eq!(buf[(buf.area.width - 2, y)].symbol(), "…");
     assert_eq!(x, 1);
     keys(&mut ui, "w");
-    let s = text(draw(&ui, 100, 30).backend().buffer());
+    let s = text(terminal(&ui, 100, 30).backend().buffer());
     assert!(s.contains("xx [cut]"), "{s}");
     // Wide characters are whole at the pane's edge, in a narrow pane too.
     for w in [60u16, 61, 62, 63] {
         ui.update(Msg::Resize(w, 20));
-        let t = draw(&ui, w, 20);
+        let t = terminal(&ui, w, 20);
         let buf = t.backend().buffer();
         let (_, y) = find(buf, "wide");
         let row = shown(buf).lines().nth(usize::from(y)).unwrap().to_string();
@@ -580,7 +537,7 @@ fn hostile_output_in_the_view() {
         assert!(!row.contains('\u{fffd}'), "{row}");
     }
     // The binary line is a dim notice; the truecolour SGR kept.
-    let t = draw(&ui, 63, 20);
+    let t = terminal(&ui, 63, 20);
     let buf = t.backend().buffer();
     let (x, y) = find(buf, "true");
     assert_eq!(buf[(x, y)].fg, Color::Rgb(255, 0, 0));

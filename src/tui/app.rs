@@ -1149,21 +1149,18 @@ impl UiState {
     }
 
     fn move_vertical(&mut self, up: bool) {
-        match self.focus {
+        self.move_in(self.focus, up);
+    }
+
+    /// One step up or down in `pane` (keys move in the focused pane, the wheel in the one under
+    /// the pointer).
+    pub(crate) fn move_in(&mut self, pane: Focus, up: bool) {
+        match pane {
             Focus::Board => {
                 let n = self.board_rows().len();
                 self.board_selected = step(self.board_selected, up, n);
             }
-            Focus::Pipeline => {
-                self.auto_select = false;
-                let n = self.release.stages.len();
-                let new = step(self.stage, up, n);
-                if new != self.stage {
-                    self.stage = new;
-                    self.target = 0;
-                    self.fit_target_to_filter();
-                }
-            }
+            Focus::Pipeline => self.select_stage(step(self.stage, up, self.release.stages.len())),
             Focus::Checklist => {
                 self.pin_gate();
                 let n = self

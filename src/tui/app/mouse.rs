@@ -11,7 +11,7 @@ use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Margin, Position, Rect};
 use unicode_width::UnicodeWidthStr;
 
-use super::{Focus, UiState, step};
+use super::{Focus, UiState};
 use crate::tui::views;
 
 /// Lines the wheel scrolls an output pane per notch.
@@ -46,7 +46,7 @@ impl UiState {
                     let up = ev.kind == MouseEventKind::ScrollUp;
                     match pane {
                         Focus::Output => self.output_wheel(x, y, up, WHEEL_LINES),
-                        _ => self.wheel(pane, up),
+                        _ => self.move_in(pane, up),
                     }
                 }
             }
@@ -54,32 +54,13 @@ impl UiState {
         }
     }
 
-    fn wheel(&mut self, pane: Focus, up: bool) {
-        match pane {
-            Focus::Board => {
-                let n = self.board_rows().len();
-                self.board_selected = step(self.board_selected, up, n);
-            }
-            Focus::Pipeline => self.select_stage(step(self.stage, up, self.release.stages.len())),
-            Focus::Output => {}
-            Focus::Checklist => {
-                self.pin_gate();
-                let n = self
-                    .release
-                    .gates
-                    .get(self.gate)
-                    .map_or(0, |g| g.decl.checklist.len());
-                self.item = step(self.item, up, n);
-            }
-            Focus::Drift => {}
-        }
-    }
-
-    fn select_stage(&mut self, i: usize) {
+    /// Select stage `i` (by key, wheel or click): the selection stops following what runs.
+    pub(crate) fn select_stage(&mut self, i: usize) {
         self.auto_select = false;
         if i != self.stage {
             self.stage = i;
             self.target = 0;
+            self.fit_target_to_filter();
         }
     }
 
