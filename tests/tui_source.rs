@@ -8,11 +8,63 @@ use std::time::Duration;
 
 use flightdeck::engine::event::{Event, Outcome, RunKey, RunKind, StageDecl};
 use flightdeck::engine::output::{LineKind, Masker};
-use flightdeck::journal::{Journal, Store};
+use flightdeck::journal::{Journal, ReleaseDir, Store};
 use flightdeck::tui::app::{Effect, Msg, UiState};
 use flightdeck::tui::event_loop::{NoLauncher, ReleaseSource, Source};
 use flightdeck::tui::keymap::Keymap;
 use flightdeck::tui::theme::Theme;
+
+/// A release "1.0" of plan "p" in a temp store whose `stages` each have a run started, logging to
+/// `logs/<stage>.1.log`.
+fn release_with_runs(stages: &[&str]) -> (tempfile::TempDir, Store, ReleaseDir, Journal) {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store {
+        root: tmp.path().to_path_buf(),
+    };
+    let rdir = store.create_release("p", "1.0").unwrap();
+    let mut journal = Journal::open(&rdir.journal(), Arc::new(Masker::default())).unwrap();
+    let decl = |id: &&str| StageDecl {
+        id: id.to_string(),
+        needs: vec![],
+        environment: None,
+        targets: vec![],
+        gates: vec![],
+        has_rollback: false,
+        retries: 0,
+    };
+    let mut events = vec![Event::ReleaseCreated {
+        id: "1.0".into(),
+        version: "1.0".into(),
+        rtype: Default::default(),
+        plan: "p".into(),
+        plan_path: "/nowhere/flightdeck.toml".into(),
+        stages: stages.iter().map(decl).collect(),
+        gates: vec![],
+    }];
+    events.extend(stages.iter().map(|id| Event::RunStarted {
+        run: run_key(id),
+        run_kind: RunKind::Deploy,
+        log: format!("logs/{id}.1.log"),
+    }));
+    journal.append("tester", events).unwrap();
+    (tmp, store, rdir, journal)
+}
+
+fn run_key(stage: &str) -> RunKey {
+    RunKey {
+        stage: stage.into(),
+        target: None,
+        attempt: 1,
+    }
+}
+
+/// The cockpit's real source on `rdir`, acting as "tester" (it starts nothing).
+fn source(store: &Store, rdir: &ReleaseDir) -> ReleaseSource {
+    let launcher = Arc::new(NoLauncher {
+        actor: "tester".into(),
+    });
+    ReleaseSource::new(store.clone(), "p", Some(rdir), None, launcher)
+}
 
 fn apply(ui: &mut UiState, src: &mut ReleaseSource, msgs: Vec<Msg>) {
     for m in msgs {
@@ -37,55 +89,14 @@ fn texts(ui: &UiState) -> Vec<(LineKind, String)> {
 
 #[tokio::test]
 async fn tails_the_journal_and_the_selected_runs_log() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store {
-        root: tmp.path().to_path_buf(),
-    };
-    let rdir = store.create_release("p", "1.0").unwrap();
-    let mut journal = Journal::open(&rdir.journal(), Arc::new(Masker::default())).unwrap();
-    let run = RunKey {
-        stage: "build".into(),
-        target: None,
-        attempt: 1,
-    };
-    journal
-        .append(
-            "tester",
-            vec![
-                Event::ReleaseCreated {
-                    id: "1.0".into(),
-                    version: "1.0".into(),
-                    rtype: Default::default(),
-                    plan: "p".into(),
-                    plan_path: "/nowhere/flightdeck.toml".into(),
-                    stages: vec![StageDecl {
-                        id: "build".into(),
-                        needs: vec![],
-                        environment: None,
-                        targets: vec![],
-                        gates: vec![],
-                        has_rollback: false,
-                        retries: 0,
-                    }],
-                    gates: vec![],
-                },
-                Event::RunStarted {
-                    run: run.clone(),
-                    run_kind: RunKind::Deploy,
-                    log: "logs/build.1.log".into(),
-                },
-            ],
-        )
-        .unwrap();
+    let (_tmp, store, rdir, mut journal) = release_with_runs(&["build"]);
+    let run = run_key("build");
     let log_path = rdir.path.join("logs/build.1.log");
     let mut log = std::fs::File::create(&log_path).unwrap();
     log.write_all(b"@0\no \x1b[32mhello\x1b[0m\n@5\ne oops\n")
         .unwrap();
 
-    let launcher = Arc::new(NoLauncher {
-        actor: "tester".into(),
-    });
-    let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
+    let mut src = source(&store, &rdir);
     let mut ui = UiState::new(Keymap::default(), Theme::new(true));
     let first = src.poll();
     assert!(first.iter().any(|m| matches!(m, Msg::Records(r) if r.len() == 2)));
@@ -185,46 +196,7 @@ fn big_line(i: u64) -> String {
 async fn reads_lines_from_before_the_ring_back_and_searches_the_whole_log() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use flightdeck::tui::app::{Focus, RING_LINES};
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store {
-        root: tmp.path().to_path_buf(),
-    };
-    let rdir = store.create_release("p", "1.0").unwrap();
-    let mut journal = Journal::open(&rdir.journal(), Arc::new(Masker::default())).unwrap();
-    let run = RunKey {
-        stage: "build".into(),
-        target: None,
-        attempt: 1,
-    };
-    journal
-        .append(
-            "tester",
-            vec![
-                Event::ReleaseCreated {
-                    id: "1.0".into(),
-                    version: "1.0".into(),
-                    rtype: Default::default(),
-                    plan: "p".into(),
-                    plan_path: "/nowhere/flightdeck.toml".into(),
-                    stages: vec![StageDecl {
-                        id: "build".into(),
-                        needs: vec![],
-                        environment: None,
-                        targets: vec![],
-                        gates: vec![],
-                        has_rollback: false,
-                        retries: 0,
-                    }],
-                    gates: vec![],
-                },
-                Event::RunStarted {
-                    run: run.clone(),
-                    run_kind: RunKind::Deploy,
-                    log: "logs/build.1.log".into(),
-                },
-            ],
-        )
-        .unwrap();
+    let (_tmp, store, rdir, _journal) = release_with_runs(&["build"]);
     // 3 x the ring, with time markers and lines joined from fragments.
     let total = 3 * RING_LINES as u64;
     let mut bytes = Vec::new();
@@ -240,10 +212,7 @@ async fn reads_lines_from_before_the_ring_back_and_searches_the_whole_log() {
     }
     std::fs::write(rdir.path.join("logs/build.1.log"), &bytes).unwrap();
 
-    let launcher = Arc::new(NoLauncher {
-        actor: "tester".into(),
-    });
-    let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
+    let mut src = source(&store, &rdir);
     let mut ui = UiState::new(Keymap::default(), Theme::new(true));
     ui.update(Msg::Resize(160, 40));
     let first = src.poll();
@@ -338,48 +307,7 @@ fn the_pager_gets_a_plain_rendering() {
 #[tokio::test]
 async fn a_flooding_log_does_not_starve_the_other_panes() {
     use flightdeck::tui::app::OutputPane;
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store {
-        root: tmp.path().to_path_buf(),
-    };
-    let rdir = store.create_release("p", "1.0").unwrap();
-    let mut journal = Journal::open(&rdir.journal(), Arc::new(Masker::default())).unwrap();
-    let decl = |id: &str| StageDecl {
-        id: id.into(),
-        needs: vec![],
-        environment: None,
-        targets: vec![],
-        gates: vec![],
-        has_rollback: false,
-        retries: 0,
-    };
-    let started = |id: &str| Event::RunStarted {
-        run: RunKey {
-            stage: id.into(),
-            target: None,
-            attempt: 1,
-        },
-        run_kind: RunKind::Deploy,
-        log: format!("logs/{id}.1.log"),
-    };
-    journal
-        .append(
-            "tester",
-            vec![
-                Event::ReleaseCreated {
-                    id: "1.0".into(),
-                    version: "1.0".into(),
-                    rtype: Default::default(),
-                    plan: "p".into(),
-                    plan_path: "/nowhere/flightdeck.toml".into(),
-                    stages: vec![decl("quiet"), decl("flood")],
-                    gates: vec![],
-                },
-                started("quiet"),
-                started("flood"),
-            ],
-        )
-        .unwrap();
+    let (_tmp, store, rdir, _journal) = release_with_runs(&["quiet", "flood"]);
     // 8 MiB of flood, 10 quiet lines.
     let mut flood = Vec::new();
     let mut i = 0;
@@ -391,10 +319,7 @@ async fn a_flooding_log_does_not_starve_the_other_panes() {
     let quiet: String = (0..10).map(|i| format!("o quiet {i}\n")).collect();
     std::fs::write(rdir.path.join("logs/quiet.1.log"), quiet).unwrap();
 
-    let launcher = Arc::new(NoLauncher {
-        actor: "tester".into(),
-    });
-    let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
+    let mut src = source(&store, &rdir);
     let mut ui = UiState::new(Keymap::default(), Theme::new(true));
     ui.update(Msg::Resize(160, 40));
     // Pane 0 follows the selection (the quiet run, the first running); a second pane shows the
@@ -452,10 +377,7 @@ async fn searching_two_million_lines_happens_off_the_ui_thread() {
         }
     }
     std::fs::write(rdir.path.join("logs/big.1.log"), &bytes).unwrap();
-    let launcher = Arc::new(NoLauncher {
-        actor: "tester".into(),
-    });
-    let mut src = ReleaseSource::new(store.clone(), "p", Some(&rdir), None, launcher);
+    let mut src = source(&store, &rdir);
     let _ = src.poll();
     let started = std::time::Instant::now();
     src.perform(Effect::Search {
