@@ -12,8 +12,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::output::{LineKind, LogLineRef};
-use flightdeck::tui::app::{RING_LINES, UiState};
+use flightdeck::tui::app::{Focus, Msg, RING_LINES, UiState};
 use flightdeck::tui::{fixture, views};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -69,6 +70,35 @@ impl Cockpit {
         Cockpit { ui, fresh, next: 0 }
     }
 
+    /// The most an output can show: four panes (a 2x2 grid), each with a full ring, wrapped,
+    /// timestamped and searching.
+    fn four_panes() -> Cockpit {
+        let mut c = Cockpit::new();
+        let ui = &mut c.ui;
+        for _ in 0..3 {
+            ui.focus = Focus::Pipeline;
+            keys(ui, "+h");
+        }
+        assert_eq!(ui.pane_count(), 4);
+        for p in 1..4 {
+            for i in 0..RING_LINES {
+                let (kind, text) = line(i);
+                ui.pinned[p - 1].push(LogLineRef {
+                    t_ms: i as u64,
+                    kind,
+                    text: &text,
+                    truncated: false,
+                });
+            }
+        }
+        ui.focus = Focus::Output;
+        for p in 0..4 {
+            ui.pane = p;
+            keys(ui, "wT/rollout\n");
+        }
+        c
+    }
+
     /// A pane's worth of new lines (so every output row changes), then one frame.
     fn frame(&mut self, t: &mut Terminal<TestBackend>) {
         for _ in 0..H {
@@ -77,6 +107,17 @@ impl Cockpit {
         }
         let ui = &self.ui;
         t.draw(|f| views::render(f, ui, fixture::now())).unwrap();
+    }
+}
+
+fn keys(ui: &mut UiState, keys: &str) {
+    for c in keys.chars() {
+        let code = if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        ui.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     }
 }
 
@@ -132,7 +173,11 @@ fn main() {
                 let mut f = Floor::new();
                 (0..n).for_each(|_| f.frame(&mut t));
             }
-            other => panic!("FRAME_BENCH_DRAW: unknown {other:?} (cockpit or floor)"),
+            "four" => {
+                let mut c = Cockpit::four_panes();
+                (0..n).for_each(|_| c.frame(&mut t));
+            }
+            other => panic!("FRAME_BENCH_DRAW: unknown {other:?} (cockpit, four or floor)"),
         }
         black_box(t);
         return;
@@ -149,15 +194,20 @@ fn main() {
         let mut t = terminal();
         let mut cockpit = Cockpit::new();
         g.bench_function("cockpit_mid_run_full_ring", |b| b.iter(|| cockpit.frame(&mut t)));
+        let mut t = terminal();
+        let mut four = Cockpit::four_panes();
+        g.bench_function("cockpit_four_panes_wrapped_timestamped_searching", |b| {
+            b.iter(|| four.frame(&mut t))
+        });
         g.finish();
     }
     c.final_summary();
 
     // The ratio, from frames timed one by one and interleaved (floor, cockpit, floor, ...), so
     // both see the same machine load.
-    let (mut tf, mut tc) = (terminal(), terminal());
-    let (mut floor, mut cockpit) = (Floor::new(), Cockpit::new());
-    let (mut f, mut k) = (Vec::new(), Vec::new());
+    let (mut tf, mut tc, mut t4) = (terminal(), terminal(), terminal());
+    let (mut floor, mut cockpit, mut four) = (Floor::new(), Cockpit::new(), Cockpit::four_panes());
+    let (mut f, mut k, mut q) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..2000 {
         let t0 = Instant::now();
         floor.frame(&mut tf);
@@ -165,8 +215,22 @@ fn main() {
         let t0 = Instant::now();
         cockpit.frame(&mut tc);
         k.push(t0.elapsed());
+        let t0 = Instant::now();
+        four.frame(&mut t4);
+        q.push(t0.elapsed());
     }
-    let (f, k) = (median(f), median(k));
+    let (f, k, q) = (median(f), median(k), median(q));
+    println!(
+        "frame 200x50, four panes wrapped, timestamped, searching: {:.1} µs, ratio {:.2}x the floor; \
+         goal < 1 ms: {}",
+        q.as_secs_f64() * 1e6,
+        q.as_secs_f64() / f.as_secs_f64(),
+        if q < Duration::from_millis(1) {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    );
     println!(
         "frame 200x50 (2000 interleaved frames, medians): cockpit {:.1} µs, plain paragraph floor {:.1} µs, \
          ratio {:.2}x; goal < 1 ms: {}",
