@@ -2,6 +2,8 @@
 //! messages, the selected run's log goes into the ring, inotify wakes it, a finished run's
 //! unterminated last line is shown.
 
+mod screen;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -423,4 +425,38 @@ async fn searching_two_million_lines_happens_off_the_ui_thread() {
         handed_over * 20 < searched,
         "perform took {handed_over:?} of the search's {searched:?}"
     );
+}
+
+#[tokio::test]
+async fn a_big_log_says_it_is_being_read_until_it_reaches_the_end() {
+    let (_tmp, store, rdir, _journal) = release_with_runs(&["big"]);
+    let mut bytes = Vec::new();
+    let mut i = 0;
+    while bytes.len() < 12 << 20 {
+        bytes.extend_from_slice(format!("o row {i}\n").as_bytes());
+        i += 1;
+    }
+    std::fs::write(rdir.path.join("logs/big.1.log"), &bytes).unwrap();
+    let mut src = source(&store, &rdir);
+    let mut ui = UiState::new(Keymap::default(), Theme::new(false));
+    ui.update(Msg::Resize(160, 48));
+    let first = src.poll();
+    apply(&mut ui, &mut src, first);
+    // The first read takes a slice: the pane is far from the end and says how far it got.
+    let p = ui
+        .output
+        .catching_up
+        .expect("reading a 12 MiB log takes several reads");
+    assert!(p < 100, "{p}");
+    let screen = screen::text(&screen::draw(&ui, 160, 48));
+    assert!(screen.contains(&format!("reading the log… {p}%")), "{screen}");
+    assert!(!screen.contains("following"), "{screen}");
+    for _ in 0..100 {
+        if src.read_output(&mut ui).is_empty() {
+            break;
+        }
+    }
+    assert_eq!(ui.output.catching_up, None);
+    assert_eq!(ui.output.total, i as u64);
+    assert!(screen::text(&screen::draw(&ui, 160, 48)).contains("following"));
 }

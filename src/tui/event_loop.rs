@@ -626,6 +626,7 @@ impl ReleaseSource {
             match tail.read(&mut self.buf, share, finished, pane) {
                 Ok((lines, more)) => {
                     self.more |= more;
+                    pane.catching_up = tail.catching_up();
                     if lines > 0 {
                         out.push(Msg::OutputGrew {
                             pane: tail.pane,

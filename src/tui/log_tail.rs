@@ -36,6 +36,8 @@ pub struct SparseIndex {
 pub const INDEX_LINES: u64 = 1024;
 /// Bytes between resume points at most (a log of huge lines still seeks close).
 pub const INDEX_BYTES: u64 = 1024 * 1024;
+/// Bytes still to read beyond which a pane says it is reading the log, not following it.
+pub const CATCH_UP_BYTES: u64 = 4 * 1024 * 1024;
 /// Resume points kept at most per log.
 pub const INDEX_POINTS: usize = 4096;
 
@@ -95,6 +97,8 @@ pub struct LogTail {
     /// Lines taken in so far.
     pub lines: u64,
     pub index: SparseIndex,
+    /// The file's length at the last read.
+    len: u64,
 }
 
 impl LogTail {
@@ -109,7 +113,14 @@ impl LogTail {
             flushed: false,
             lines: 0,
             index: SparseIndex::default(),
+            len: 0,
         }
+    }
+
+    /// How far a first read of a big log has got (percent), while it is still far from the end:
+    /// the pane then says so instead of claiming to follow the end.
+    pub fn catching_up(&self) -> Option<u8> {
+        (self.len > self.offset + CATCH_UP_BYTES).then(|| (self.offset * 100 / self.len.max(1)) as u8)
     }
 
     /// Read at most about `budget` new bytes into `pane`; `finished`: the run has ended (its
@@ -129,6 +140,7 @@ impl LogTail {
             }
         }
         let file = self.file.as_mut().expect("opened above");
+        self.len = file.metadata()?.len();
         file.seek(SeekFrom::Start(self.offset))?;
         let before = self.lines;
         let mut read = 0;

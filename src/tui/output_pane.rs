@@ -248,6 +248,8 @@ pub struct OutputPane {
     pub wrap: bool,
     /// Each line shows when it arrived, relative to the run's start (`+01:02.345`).
     pub timestamps: bool,
+    /// How far (percent) the first read of a big log has got, while far from its end.
+    pub catching_up: Option<u8>,
 }
 
 impl Default for OutputPane {
@@ -266,6 +268,7 @@ impl Default for OutputPane {
             search: None,
             wrap: false,
             timestamps: false,
+            catching_up: None,
         }
     }
 }

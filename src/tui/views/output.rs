@@ -77,7 +77,9 @@ fn render_pane(buf: &mut Buffer, area: Rect, ui: &UiState, i: usize, out: &Outpu
     } else {
         String::new()
     };
-    let mode = if out.follow {
+    let mode = if let Some(p) = out.catching_up {
+        format!("reading the log… {p}%")
+    } else if out.follow {
         "following".to_string()
     } else if out.unseen > 0 {
         format!("scrolled, {} new line(s), G follows", out.unseen)
