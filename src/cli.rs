@@ -317,7 +317,7 @@ pub fn run() -> Result<ExitCode> {
 }
 
 /// How the cockpit acts: as this command line's user, starting drivers the way `run --detach` does.
-impl crate::tui::event_loop::Launcher for Ctx {
+impl crate::tui::source::Launcher for Ctx {
     fn actor(&self) -> String {
         Ctx::actor(self)
     }

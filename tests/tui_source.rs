@@ -12,8 +12,9 @@ use flightdeck::engine::event::{Event, Outcome, RunKey, RunKind, StageDecl};
 use flightdeck::engine::output::{LineKind, Masker};
 use flightdeck::journal::{Journal, ReleaseDir, Store};
 use flightdeck::tui::app::{Effect, Msg, UiState};
-use flightdeck::tui::event_loop::{NoLauncher, ReleaseSource, Source};
+use flightdeck::tui::event_loop::Source;
 use flightdeck::tui::keymap::Keymap;
+use flightdeck::tui::source::{NoLauncher, ReleaseSource};
 use flightdeck::tui::theme::Theme;
 
 /// A release "1.0" of plan "p" in a temp store whose `stages` each have a run started, logging to

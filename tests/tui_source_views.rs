@@ -14,8 +14,9 @@ use flightdeck::drift::{State, snapshot};
 use flightdeck::engine::event::{Event, Outcome, Record, RunKey, RunKind, StageDecl};
 use flightdeck::journal::{ReleaseDir, Store};
 use flightdeck::tui::app::{Effect, Msg, UiState};
-use flightdeck::tui::event_loop::{NoLauncher, ReleaseSource, Source};
+use flightdeck::tui::event_loop::Source;
 use flightdeck::tui::keymap::Keymap;
+use flightdeck::tui::source::{NoLauncher, ReleaseSource};
 use flightdeck::tui::theme::Theme;
 
 const PLAN: &str = r#"

@@ -2,7 +2,7 @@
 //! into an output pane's ring while keeping a sparse index of resume points, reading older
 //! lines back through that index, searching a whole log, and rendering it plainly for `$PAGER`.
 //!
-//! [`ReleaseSource`]: super::event_loop::ReleaseSource
+//! [`ReleaseSource`]: super::source::ReleaseSource
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};

@@ -11,6 +11,7 @@ pub mod log_tail;
 pub mod modal;
 pub mod output_pane;
 pub mod settings;
+pub mod source;
 pub mod terminal;
 pub mod theme;
 pub mod views;
@@ -70,7 +71,7 @@ pub fn open(
     plan_name: &str,
     rdir: Option<&ReleaseDir>,
     plan: Option<Arc<Plan>>,
-    launcher: Arc<dyn event_loop::Launcher>,
+    launcher: Arc<dyn source::Launcher>,
     opts: Options,
 ) -> io::Result<u8> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -83,7 +84,7 @@ pub fn open(
         if rdir.is_none() {
             ui.focus = app::Focus::Pipeline;
         }
-        let mut source = event_loop::ReleaseSource::new(store, plan_name, rdir, plan, launcher);
+        let mut source = source::ReleaseSource::new(store, plan_name, rdir, plan, launcher);
         let (guard, mut term) = terminal::TerminalGuard::enter()?;
         if let Some(at) = opts.debug_panic.filter(|_| cfg!(debug_assertions)) {
             term.draw(|f| views::render(f, &ui, chrono::Utc::now()))?;

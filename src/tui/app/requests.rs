@@ -1,0 +1,322 @@
+//! Acting on the release: each action checked against the state (a finished release is
+//! read-only), confirmed when it is destructive (with the rollback preview, and the protected
+//! environment's name to type), then sent as an [`Op`] for the loop to submit.
+
+use super::{Effect, Focus, UiState};
+use crate::engine::request::Op;
+use crate::engine::state::{ReleaseState, StageStatus};
+use crate::tui::modal::{Confirm, Modal, Prompt, PromptFor, Then};
+
+impl UiState {
+    /// The protected environment an op on the release touches, whose name must be typed.
+    pub(super) fn protected_env(&self, op: &Op) -> Option<String> {
+        let plan = self.plan.as_ref()?;
+        let protected = |env: &Option<String>| {
+            env.as_ref()
+                .filter(|e| plan.environments.get(e.as_str()).is_some_and(|e| e.protected))
+                .cloned()
+        };
+        let st = &self.release;
+        match op {
+            Op::Approve { gate, .. } => st
+                .stages
+                .iter()
+                .filter(|s| s.decl.gates.contains(gate))
+                .find_map(|s| protected(&s.decl.environment)),
+            Op::Cancel => st
+                .stages
+                .iter()
+                .filter(|s| {
+                    s.status == StageStatus::Running
+                        || st
+                            .env_holds
+                            .iter()
+                            .any(|e| Some(e) == s.decl.environment.as_ref())
+                })
+                .find_map(|s| protected(&s.decl.environment)),
+            Op::Rollback { stage } => {
+                let order = crate::engine::scheduler::rollback_order(plan, st, stage.as_deref());
+                order
+                    .iter()
+                    .find_map(|k| st.stage(&k.stage).and_then(|s| protected(&s.decl.environment)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The rollback preview: what will be rolled back, in which order, on which targets.
+    pub fn rollback_preview(&self, from: Option<&str>) -> Vec<String> {
+        let Some(plan) = &self.plan else {
+            return vec!["(the plan is not loaded: the order is the driver's to decide)".into()];
+        };
+        let order = crate::engine::scheduler::rollback_order(plan, &self.release, from);
+        if order.is_empty() {
+            return vec!["Nothing to roll back: no completed stage with a rollback command.".into()];
+        }
+        let mut out = vec![format!("In this order (newest first), {} run(s):", order.len())];
+        for (i, k) in order.iter().enumerate() {
+            let env = self
+                .release
+                .stage(&k.stage)
+                .and_then(|s| s.decl.environment.clone())
+                .map(|e| format!("  [{e}]"))
+                .unwrap_or_default();
+            let target = k.target.as_ref().map(|t| format!(" on {t}")).unwrap_or_default();
+            out.push(format!(
+                "{:>3}. {}{target} (attempt {}){env}",
+                i + 1,
+                k.stage,
+                k.attempt
+            ));
+        }
+        out
+    }
+
+    /// Refuse (with a notice) when the release cannot take requests: none open, or finished.
+    pub(super) fn can_act(&mut self, what: &str) -> bool {
+        if self.release.id.is_empty() {
+            self.say(format!("no release to {what}: `n` starts one"), true);
+            return false;
+        }
+        if self.release.finished.is_some() {
+            self.say(
+                format!(
+                    "release {} has finished ({}); it is read-only",
+                    self.release.id,
+                    self.release.state_word(false)
+                ),
+                true,
+            );
+            return false;
+        }
+        true
+    }
+
+    pub(super) fn stage_for_action(&mut self, what: &str) -> Option<String> {
+        if !self.can_act(what) {
+            return None;
+        }
+        match self.release.stages.get(self.stage) {
+            Some(s) => Some(s.decl.id.clone()),
+            None => {
+                self.say(format!("select a stage to {what}"), true);
+                None
+            }
+        }
+    }
+
+    pub(super) fn approve(&mut self) {
+        if !self.can_act("approve") {
+            return;
+        }
+        let Some(gi) = self.selected_gate() else {
+            self.say("this release has no gates to approve".into(), true);
+            return;
+        };
+        let g = &self.release.gates[gi];
+        let op = Op::Approve {
+            gate: g.decl.name.clone(),
+            note: String::new(),
+        };
+        let mut body = vec![format!(
+            "{} of {} approvals so far{}",
+            g.approvals.len(),
+            g.decl.approvals,
+            if g.approvals.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    g.approvals
+                        .iter()
+                        .map(|a| a.actor.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        )];
+        body.push(format!(
+            "checklist: {}/{} done",
+            g.items_done(),
+            g.decl.checklist.len()
+        ));
+        for m in g.missing() {
+            body.push(format!("  still missing: {m}"));
+        }
+        let typed = self.protected_env(&op);
+        let title = format!("Approve gate {}?", g.decl.name);
+        self.modal = Some(Modal::Confirm(Confirm::new(title, body, Then::Submit(op), typed)));
+    }
+
+    pub(super) fn tick(&mut self, fx: &mut Vec<Effect>) {
+        let _ = fx;
+        if !self.can_act("tick") {
+            return;
+        }
+        let Some(gi) = self.selected_gate() else {
+            self.say("this release has no checklist".into(), true);
+            return;
+        };
+        let g = &self.release.gates[gi];
+        let item = if self.focus == Focus::Checklist {
+            self.item
+        } else {
+            // Not chosen in the checklist: the first manual item still open.
+            match (0..g.decl.checklist.len()).find(|&i| !g.decl.checklist[i].1 && g.ticks[i].is_none()) {
+                Some(i) => i,
+                None => {
+                    let name = g.decl.name.clone();
+                    self.say(format!("gate {name}: every manual item is ticked"), false);
+                    return;
+                }
+            }
+        };
+        match g.decl.checklist.get(item) {
+            None => self.say(format!("gate {} has no checklist items", g.decl.name), true),
+            Some((text, true)) => self.say(
+                format!(
+                    "item {} \"{text}\" is an automatic check: `e` runs it again",
+                    item + 1
+                ),
+                true,
+            ),
+            Some((text, false)) => {
+                let purpose = PromptFor::Tick {
+                    gate: g.decl.name.clone(),
+                    item,
+                    text: text.clone(),
+                };
+                self.modal = Some(Modal::Prompt(Prompt::new(purpose, "")));
+            }
+        }
+    }
+
+    pub(super) fn recheck(&mut self, fx: &mut Vec<Effect>) {
+        if !self.can_act("re-check") {
+            return;
+        }
+        let Some(gi) = self.selected_gate() else {
+            self.say("this release has no checklist".into(), true);
+            return;
+        };
+        let g = &self.release.gates[gi];
+        let auto: Vec<usize> = (0..g.decl.checklist.len())
+            .filter(|&i| g.decl.checklist[i].1)
+            .collect();
+        let item = if auto.contains(&self.item) {
+            Some(self.item)
+        } else {
+            auto.first().copied()
+        };
+        match item {
+            Some(item) => fx.push(Effect::Submit(Op::Recheck {
+                gate: g.decl.name.clone(),
+                item,
+            })),
+            None => self.say(format!("gate {} has no automatic checks", g.decl.name), true),
+        }
+    }
+
+    pub(super) fn retry(&mut self, fx: &mut Vec<Effect>) {
+        let Some(stage) = self.stage_for_action("retry") else {
+            return;
+        };
+        let s = &self.release.stages[self.stage];
+        let target = if s.decl.targets.is_empty() {
+            None
+        } else {
+            s.targets.get(self.target).and_then(|t| t.target.clone())
+        };
+        // A fan-out stage: the selected target when it failed, else the whole stage.
+        let target = target.filter(|_| {
+            s.targets
+                .get(self.target)
+                .and_then(|t| t.last())
+                .and_then(|a| a.outcome.as_ref())
+                .is_some_and(|o| !o.is_success())
+        });
+        fx.push(Effect::Submit(Op::Retry { stage, target }));
+    }
+
+    pub(super) fn cancel(&mut self) {
+        if !self.can_act("cancel") {
+            return;
+        }
+        let op = Op::Cancel;
+        let typed = self.protected_env(&op);
+        let running: Vec<String> = self
+            .release
+            .running_runs()
+            .iter()
+            .map(|(k, _, _)| match &k.target {
+                Some(t) => format!("  {}/{t}", k.stage),
+                None => format!("  {}", k.stage),
+            })
+            .collect();
+        let mut body = vec![format!(
+            "Cancel release {} ({})?",
+            self.release.id, self.release.version
+        )];
+        if running.is_empty() {
+            body.push("Nothing is running; no further stage will start.".into());
+        } else {
+            body.push("Running now (SIGTERM, a grace period, then SIGKILL):".into());
+            body.extend(running);
+        }
+        self.modal = Some(Modal::Confirm(Confirm::new(
+            "Cancel the release?",
+            body,
+            Then::Submit(op),
+            typed,
+        )));
+    }
+
+    pub(super) fn rollback(&mut self) {
+        if !self.can_act("roll back") {
+            return;
+        }
+        // From the selected stage when the pipeline has the focus and a stage was chosen; the
+        // whole release otherwise.
+        let from = (self.focus == Focus::Pipeline && !self.auto_select)
+            .then(|| self.release.stages.get(self.stage).map(|s| s.decl.id.clone()))
+            .flatten();
+        let op = Op::Rollback { stage: from.clone() };
+        let typed = self.protected_env(&op);
+        let title = match &from {
+            Some(s) => format!("Roll back from stage {s}?"),
+            None => format!("Roll back release {}?", self.release.id),
+        };
+        let body = self.rollback_preview(from.as_deref());
+        self.modal = Some(Modal::Confirm(Confirm::new(title, body, Then::Submit(op), typed)));
+    }
+
+    pub(super) fn resume(&mut self) {
+        if !self.can_act("resume") {
+            return;
+        }
+        if self.driver.is_some() {
+            self.say(format!("release {} has a live driver", self.release.id), true);
+            return;
+        }
+        self.modal = Some(Self::resume_offer(&self.release));
+    }
+
+    /// The offer to resume a release whose driver is gone.
+    pub fn resume_offer(st: &ReleaseState) -> Modal {
+        let running = st.running_runs().len();
+        let body = vec![
+            format!(
+                "Release {} ({}) is unfinished and no driver runs it.",
+                st.id, st.version
+            ),
+            if running > 0 {
+                format!("{running} run(s) were left running: they are ended and retried as new attempts.")
+            } else {
+                "Nothing was left running.".into()
+            },
+            "Resuming starts a background driver (like `flightdeck resume --detach`).".into(),
+            "y / Enter: resume    n / Esc: just watch".into(),
+        ];
+        Modal::Confirm(Confirm::new("Resume this release?", body, Then::Resume, None))
+    }
+}
