@@ -535,7 +535,8 @@ impl UiState {
         let i = self.pane.min(self.pane_count() - 1);
         self.pane = i;
         let h = self.pane_height(i);
-        let page = usize::from(self.size.1 / 2).max(1);
+        // A page is the pane's height, less one line kept for context.
+        let page = h.saturating_sub(1).max(1);
         match action {
             Action::Follow => self.pane_at_mut(i).follow_end(),
             Action::Up => self.pane_at_mut(i).scroll_up(1, h),
