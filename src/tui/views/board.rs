@@ -26,16 +26,21 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
     if rows.is_empty() {
         lines.push(Line::from(fit("no releases yet", width)));
     }
-    // Two lines per release; keep the selected one visible.
-    let per_page = (height / 2).max(1);
-    let first = (ui.board_selected + 1).saturating_sub(per_page);
-    for (i, r) in rows.iter().enumerate().skip(first).take(per_page) {
+    // Two lines per release; the selected one kept in view, the others counted when cut.
+    for (i, r) in rows.iter().enumerate() {
         let (done, total) = r.progress;
         let bar = progress_bar(done, total, 6);
         let driver = match r.driver {
             Some(0) => "driver".to_string(),
-            Some(pid) => format!("driver pid {pid}"),
+            Some(pid) => format!("driver {pid}"),
             None => "no driver".to_string(),
+        };
+        // Elapsed while the cockpit's clock ticks for it; otherwise (nothing wakes the cockpit to
+        // redraw it) when it started.
+        let ticking = r.id == ui.release.id && ui.needs_clock();
+        let when = match (r.finished_at, r.created_at) {
+            (None, Some(at)) if !ticking => format!("since {}", at.format("%H:%M")),
+            _ => elapsed(r.created_at, r.finished_at, now),
         };
         let sym = release_symbol(&r.state, now.timestamp());
         let head = Line::from(vec![
@@ -45,8 +50,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             Span::styled(r.state.clone(), ui.theme.release_word(&r.state)),
         ]);
         let detail = Line::from(vec![
-            Span::raw(format!("  {bar} {done}/{total}  ")),
-            Span::raw(format!("{}  ", elapsed(r.created_at, r.finished_at, now))),
+            Span::raw(format!("  {bar} {done}/{total}  {when}  ")),
             Span::styled(driver, ui.theme.dim()),
         ]);
         for line in [head, detail] {
@@ -57,6 +61,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             lines.push(line);
         }
     }
+    let lines = super::clip_lines(lines, height, Some(ui.board_selected * 2 + 1), ui.theme.dim());
     Paragraph::new(lines).render(inner, buf);
 }
 
