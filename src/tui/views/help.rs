@@ -12,24 +12,30 @@ use crate::tui::app::UiState;
 use crate::tui::keymap::Layer;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
-    let entries: Vec<(String, &'static str)> = ui
+    let entries: Vec<(String, String)> = ui
         .keymap
         .grouped()
         .into_iter()
-        .map(|(layer, keys, a)| {
-            let keys = match layer {
-                Layer::Global => keys,
-                l => format!("{keys} ({})", l.name()),
-            };
-            (keys, a.describe())
+        .map(|(layer, keys, a)| match layer {
+            Layer::Global => (keys, a.describe().to_string()),
+            l => (keys, format!("{}: {}", l.name(), a.describe())),
         })
         .collect();
-    let key_w = entries.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-    let col_w = key_w + 2 + 48;
     let rows_avail = usize::from(area.height.saturating_sub(2)).max(1);
     let ncols = entries.len().div_ceil(rows_avail).max(1);
-    let nrows = entries.len().div_ceil(ncols);
-    let want_w = (col_w * ncols + 2 * ncols) as u16;
+    let nrows = entries.len().div_ceil(ncols).max(1);
+    // Columns as wide as their keys and descriptions need, shared out when the screen is narrower.
+    let chunks: Vec<&[(String, String)]> = entries.chunks(nrows).collect();
+    let needs: Vec<usize> = chunks
+        .iter()
+        .map(|c| {
+            let k = c.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+            let d = c.iter().map(|(_, d)| d.chars().count()).max().unwrap_or(0);
+            k + 2 + d + 1
+        })
+        .collect();
+    let total: usize = needs.iter().sum::<usize>().max(1);
+    let want_w = (total + 2) as u16;
     let w = want_w.min(area.width);
     let h = (nrows as u16 + 2).min(area.height);
     let rect = Rect {
@@ -52,22 +58,26 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
     );
     let inner = b.inner(rect);
     b.render(rect, buf);
-    let per_col = usize::from(inner.width) / ncols;
-    for (c, chunk) in entries.chunks(nrows).enumerate() {
-        let x = inner.x + (c * per_col) as u16;
+    let room = usize::from(inner.width);
+    let mut x = inner.x;
+    for (chunk, need) in chunks.into_iter().zip(needs) {
+        let per_col = if total <= room { need } else { need * room / total };
         let col = Rect {
             x,
             y: inner.y,
             width: (per_col as u16).min(inner.right().saturating_sub(x)),
             height: inner.height,
         };
+        x = x.saturating_add(per_col as u16);
+        // Each column as wide as its own longest keys: more room for the descriptions.
+        let key_w = chunk.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
         let lines: Vec<Line> = chunk
             .iter()
             .map(|(k, d)| {
                 fit_line(
                     Line::from(vec![
                         Span::styled(format!("{k:<key_w$}  "), ui.theme.key()),
-                        Span::raw(*d),
+                        Span::raw(d.as_str()),
                     ]),
                     per_col.saturating_sub(1),
                 )
