@@ -37,6 +37,9 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             Span::styled(format!("  {p}"), ui.theme.glyph(crate::tui::theme::Glyph::Failed)),
         ));
     }
+    if let Some(e) = super::pipeline::eta(st, &ui.typical, now) {
+        segs.push((3, Span::styled(format!("  {}", e.text()), ui.theme.dim())));
+    }
     let pending = st.pending_requests().count();
     if pending > 0 {
         segs.push((
