@@ -303,3 +303,57 @@ async fn the_loop_hands_clicks_to_the_reducer_and_capture_to_the_source() {
     assert_eq!(ui.focus, Focus::Board);
     assert_eq!(source.performed, vec![Effect::MouseCapture(false)]);
 }
+
+#[test]
+fn clicks_on_clipped_lists_land_where_the_views_drew() {
+    // A board longer than its pane: a marker counts what is above, clicks map through it.
+    let mut ui = fixture::ui(&fixture::mid_run(), (100, 30));
+    let mut rows = ui.board.clone();
+    for i in 0..20 {
+        let mut r = rows[0].clone();
+        r.id = format!("1.{i}.0");
+        r.version = r.id.clone();
+        rows.push(r);
+    }
+    ui.update(Msg::Board(rows));
+    ui.focus = Focus::Board;
+    for _ in 0..15 {
+        ui.update(screen::key('j'));
+    }
+    let board = panes(&ui).board.unwrap();
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
+    let screen_text = screen::text(&buf);
+    assert!(screen_text.contains("more above"), "{screen_text}");
+    // The marker row does nothing; a release's row selects that release.
+    let marker = find_in(&buf, board, "more above");
+    let before = ui.board_selected;
+    ui.update(click(marker));
+    assert_eq!(ui.board_selected, before);
+    let id = &ui.board_rows()[before - 1].version.clone();
+    let at = find_in(&buf, board, id);
+    ui.update(click(at));
+    assert_eq!(ui.board_rows()[ui.board_selected].version, *id);
+
+    // A checklist longer than its pane (100x30): the items still map to themselves.
+    let mut ui = fixture::ui(&fixture::gated(), (100, 30));
+    ui.focus = Focus::Checklist;
+    let chk = panes(&ui).checklist.unwrap();
+    // Item 2 selected: the pane scrolls to it, a marker counting the lines above.
+    ui.update(screen::key('j'));
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
+    assert!(text(&buf).contains("… 3 more above"), "{}", text(&buf));
+    let marker = find_in(&buf, chk, "… 3 more above");
+    ui.update(click(marker));
+    assert_eq!(ui.item, 1, "a marker selects nothing");
+    // Item 1 selected: the top again, a marker counting the lines below; a click on item 2
+    // (the row above that marker) selects it.
+    ui.update(screen::key('k'));
+    assert_eq!(ui.item, 0);
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
+    let marker = find_in(&buf, chk, "… 3 more below");
+    ui.update(click(marker));
+    assert_eq!(ui.item, 0, "a marker selects nothing");
+    let at = find_in(&buf, chk, "Error budget healthy");
+    ui.update(click(at));
+    assert_eq!(ui.item, 1, "{}", text(&buf));
+}

@@ -73,32 +73,36 @@ impl UiState {
         );
         match pane {
             Focus::Board if inside => {
+                // Two lines a release, clipped as the board draws them.
                 let n = self.board_rows().len();
-                let per_page = (usize::from(inner.height) / 2).max(1);
-                let first = (self.board_selected + 1).saturating_sub(per_page);
-                let i = first + row / 2;
-                if row / 2 < per_page && i < n {
-                    self.board_selected = i;
+                let rows = views::clip_window(
+                    2 * n,
+                    usize::from(inner.height),
+                    Some(self.board_selected * 2 + 1),
+                );
+                if let Some(views::Row::Line(i)) = rows.get(row) {
+                    self.board_selected = i / 2;
                 }
             }
             Focus::Pipeline if inside && !self.release.id.is_empty() => self.click_pipeline(inner, row, col),
             Focus::Checklist if inside => {
                 // What the pane showed before this click decided the focus.
+                let focused = self.focus == Focus::Checklist;
                 let shown = self.selected_gate();
-                let gates = self.release.gates.len();
-                if row < gates {
-                    self.gate = row;
-                    self.item = 0;
-                    self.auto_select = false;
-                } else if let Some(g) = shown {
-                    let first_item = gates + usize::from(gates > 1);
-                    let i = row.saturating_sub(first_item) / 2;
-                    let items = self.release.gates[g].decl.checklist.len();
-                    if row >= first_item && i < items {
+                match views::checklist::hit(self, focused, inner.width, inner.height, row) {
+                    Some(views::checklist::Tag::Gate(g)) => {
                         self.gate = g;
+                        self.item = 0;
+                        self.auto_select = false;
+                    }
+                    Some(views::checklist::Tag::Item(i)) => {
+                        if let Some(g) = shown {
+                            self.gate = g;
+                        }
                         self.item = i;
                         self.auto_select = false;
                     }
+                    _ => {}
                 }
             }
             _ => {}
@@ -131,10 +135,12 @@ impl UiState {
         let grid_rows = s.targets.len().div_ceil(per_row);
         let details = why + if fanout { 1 + grid_rows } else { 0 };
         let room = height.saturating_sub(details.min(height / 2));
-        let first = (self.stage + 1).saturating_sub(room.max(1));
-        let shown = room.min(stages - first);
+        let window = views::clip_window(stages, room.max(1), Some(self.stage));
+        let shown = window.len();
         if row < shown {
-            self.select_stage(first + row);
+            if let views::Row::Line(i) = window[row] {
+                self.select_stage(i);
+            }
             return;
         }
         let blank = usize::from(details > 0 && shown < height);

@@ -24,9 +24,43 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
     if inner.height == 0 || width == 0 {
         return;
     }
+    let body = body(ui, focused, width);
+    let lines = super::clip_lines(body.lines, usize::from(inner.height), body.keep, ui.theme.dim());
+    Paragraph::new(lines).render(inner, buf);
+}
+
+/// What a row of the pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    Gate(usize),
+    /// A checklist item (index) of the selected gate (both of its lines).
+    Item(usize),
+    Other,
+}
+
+/// The pane's lines before clipping, what each shows, and the line to keep in view.
+struct Body<'a> {
+    lines: Vec<Line<'a>>,
+    tags: Vec<Tag>,
+    keep: Option<usize>,
+}
+
+/// What row `row` of the pane's inside (`width` x `height`) shows, as drawn when `focused`.
+pub fn hit(ui: &UiState, focused: bool, width: u16, height: u16, row: usize) -> Option<Tag> {
+    let body = body(ui, focused, usize::from(width));
+    match super::clip_window(body.tags.len(), usize::from(height), body.keep).get(row)? {
+        super::Row::Line(i) => body.tags.get(*i).copied(),
+        _ => None,
+    }
+}
+
+fn body(ui: &UiState, focused: bool, width: usize) -> Body<'_> {
+    let st = &ui.release;
     let mut lines: Vec<Line> = Vec::new();
+    let mut tags: Vec<Tag> = Vec::new();
     if st.gates.is_empty() {
         lines.push(Line::from(fit("no gates for this release", width)));
+        tags.push(Tag::Other);
     }
     let selected = ui.selected_gate();
     // The line to keep in view (the selected item's second line) when the pane is too short.
@@ -58,10 +92,12 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             line = line.style(ui.theme.selected(false));
         }
         lines.push(fit_line(line, width));
+        tags.push(Tag::Gate(gi));
     }
     if let Some(g) = selected.and_then(|i| st.gates.get(i)) {
         if st.gates.len() > 1 {
             lines.push(Line::from(fit(&format!("── {} ──", g.decl.name), width)));
+            tags.push(Tag::Other);
         }
         for (i, (text, auto)) in g.decl.checklist.iter().enumerate() {
             let (mark, who) = if *auto {
@@ -98,6 +134,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             let kind = if *auto { "automatic" } else { "manual" };
             let line = Line::from(Span::styled(format!("       {kind}: {who}"), ui.theme.dim()));
             lines.push(fit_line(line, width));
+            tags.extend([Tag::Item(i), Tag::Item(i)]);
         }
         for a in &g.approvals {
             let note = if a.note.is_empty() {
@@ -136,6 +173,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
             ));
         }
     }
-    let lines = super::clip_lines(lines, usize::from(inner.height), keep, ui.theme.dim());
-    Paragraph::new(lines).render(inner, buf);
+    // Approvals and what is still needed: one line each, nothing to click.
+    tags.resize(lines.len(), Tag::Other);
+    Body { lines, tags, keep }
 }

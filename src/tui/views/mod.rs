@@ -1,7 +1,7 @@
 //! Pure render functions of the cockpit's state and `now`: no clock, no I/O.
 
 mod board;
-mod checklist;
+pub mod checklist;
 mod drift;
 mod help;
 mod modal;
@@ -266,45 +266,74 @@ fn block<'a>(title: String, ui: &UiState, focused: bool, width: u16) -> Block<'a
         .title(Span::styled(title, ui.theme.border(focused)))
 }
 
-/// `lines` cut to `height` rows, never silently: a window that keeps line `keep` in view (else
-/// the top), with `… N more above` / `… N more below` in place of the first/last row when lines
-/// are left out.
-pub fn clip_lines<'a>(lines: Vec<Line<'a>>, height: usize, keep: Option<usize>, dim: Style) -> Vec<Line<'a>> {
-    let n = lines.len();
-    if n <= height || height == 0 {
-        return lines;
+/// One row of a clipped list: a line of the list, or a marker counting lines left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    Line(usize),
+    Above(usize),
+    Below(usize),
+    /// Every line but the one kept (only when two rows are all there is).
+    Others(usize),
+    /// Only the count (one row).
+    All(usize),
+}
+
+/// Which of `n` lines show in `height` rows, never silently: a window that keeps line `keep` in
+/// view (else the top), with markers counting what is left out above and below. The views draw
+/// with it and the mouse maps a clicked row back through it, so both always agree.
+pub fn clip_window(n: usize, height: usize, keep: Option<usize>) -> Vec<Row> {
+    if n <= height {
+        return (0..n).map(Row::Line).collect();
     }
-    if height == 1 {
-        return vec![Line::from(Span::styled(format!("… {n} lines"), dim))];
+    match height {
+        0 => return Vec::new(),
+        1 => return vec![Row::All(n)],
+        _ => {}
     }
     let k = keep.unwrap_or(0).min(n - 1);
-    let marker = |text: String| Line::from(Span::styled(text, dim));
-    let mut lines = lines;
     // The top of the list fits the kept line: no marker above.
     if k < height - 1 {
-        let rest = n - (height - 1);
-        lines.truncate(height - 1);
-        lines.push(marker(format!("… {rest} more below")));
-        return lines;
+        let mut out: Vec<Row> = (0..height - 1).map(Row::Line).collect();
+        out.push(Row::Below(n - (height - 1)));
+        return out;
     }
     // The bottom of the list: no marker below.
     if k >= n - (height - 1) {
         let start = n - (height - 1);
-        let mut out = vec![marker(format!("… {start} more above"))];
-        out.extend(lines.into_iter().skip(start));
+        let mut out = vec![Row::Above(start)];
+        out.extend((start..n).map(Row::Line));
         return out;
     }
     if height == 2 {
-        let line = lines.swap_remove(k);
-        return vec![line, marker(format!("… {} more", n - 1))];
+        return vec![Row::Line(k), Row::Others(n - 1)];
     }
     // In between: the kept line last, markers on both sides.
     let start = k + 1 - (height - 2);
-    let below = n - (k + 1);
-    let mut out = vec![marker(format!("… {start} more above"))];
-    out.extend(lines.into_iter().skip(start).take(height - 2));
-    out.push(marker(format!("… {below} more below")));
+    let mut out = vec![Row::Above(start)];
+    out.extend((start..=k).map(Row::Line));
+    out.push(Row::Below(n - (k + 1)));
     out
+}
+
+/// `lines` cut to `height` rows as [`clip_window`] says, the markers written out (`… N more
+/// above`, `… N more below`).
+pub fn clip_lines<'a>(lines: Vec<Line<'a>>, height: usize, keep: Option<usize>, dim: Style) -> Vec<Line<'a>> {
+    if lines.len() <= height || height == 0 {
+        return lines;
+    }
+    let window = clip_window(lines.len(), height, keep);
+    let mut lines: Vec<Option<Line>> = lines.into_iter().map(Some).collect();
+    let marker = |text: String| Line::from(Span::styled(text, dim));
+    window
+        .into_iter()
+        .map(|r| match r {
+            Row::Line(i) => lines[i].take().unwrap_or_default(),
+            Row::Above(n) => marker(format!("… {n} more above")),
+            Row::Below(n) => marker(format!("… {n} more below")),
+            Row::Others(n) => marker(format!("… {n} more")),
+            Row::All(n) => marker(format!("… {n} lines")),
+        })
+        .collect()
 }
 
 /// `text` cut to `width` columns, ending with `…` when cut.
