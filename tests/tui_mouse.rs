@@ -357,3 +357,29 @@ fn clicks_on_clipped_lists_land_where_the_views_drew() {
     ui.update(click(at));
     assert_eq!(ui.item, 1, "{}", text(&buf));
 }
+
+#[test]
+fn a_click_on_the_compact_grid_selects_that_target() {
+    // 300 targets: one symbol a target; the selected one is spelled out below the grid.
+    let mut ui = fixture::ui(&fixture::fanout(300), (160, 48));
+    ui.focus = Focus::Pipeline;
+    // A click on the second grid row: the row's first target is the width of the grid on.
+    let width = usize::from(panes(&ui).pipeline.unwrap().width - 2);
+    let pipe = panes(&ui).pipeline.unwrap();
+    let inner = pipe.inner(ratatui::layout::Margin::new(1, 1));
+    let buf = screen::draw(&ui, ui.size.0, ui.size.1);
+    let t = text(&buf);
+    assert!(t.contains("targets of rollout (300)"), "{t}");
+    // The grid's first row starts right under the "targets of" line.
+    let (_, y) = find_in(&buf, pipe, "targets of rollout (300)");
+    let row = y + 1;
+    for col in [0u16, 7, 36] {
+        ui.update(click((inner.x + col, row)));
+        assert_eq!(ui.target, usize::from(col), "column {col} of the first grid row");
+        let buf = screen::draw(&ui, ui.size.0, ui.size.1);
+        let want = format!("▸ {} ({}/300)", fixture::fanout_target(usize::from(col)), col + 1);
+        assert!(text(&buf).contains(&want), "{want}:\n{}", text(&buf));
+    }
+    ui.update(click((inner.x + 3, row + 1)));
+    assert_eq!(ui.target, width + 3, "the second row");
+}

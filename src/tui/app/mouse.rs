@@ -9,7 +9,6 @@
 
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Margin, Position, Rect};
-use unicode_width::UnicodeWidthStr;
 
 use super::{Focus, UiState};
 use crate::tui::views;
@@ -110,48 +109,15 @@ impl UiState {
         self.focus = pane;
     }
 
-    /// As `views::pipeline` lays it out: the stages (scrolled to keep the selected one in view),
-    /// a blank line, the selected stage's reason, "targets of ...", then its target grid.
+    /// What the pipeline drew at the clicked row: a stage, or one of the selected stage's targets.
     fn click_pipeline(&mut self, inner: Rect, row: usize, col: usize) {
-        let (width, height) = (usize::from(inner.width), usize::from(inner.height));
-        let stages = self.release.stages.len();
-        let Some(s) = self.release.stages.get(self.stage) else {
-            if row < stages {
-                self.select_stage(row);
+        match views::pipeline::hit(self, inner.width, inner.height, row, col) {
+            Some(views::pipeline::Hit::Stage(i)) => self.select_stage(i),
+            Some(views::pipeline::Hit::Target(t)) => {
+                self.auto_select = false;
+                self.target = t;
             }
-            return;
-        };
-        let why = usize::from(s.reason.is_some() || s.waiting.is_some());
-        let fanout = !s.decl.targets.is_empty();
-        let name_w = s
-            .targets
-            .iter()
-            .map(|t| t.label().width())
-            .max()
-            .unwrap_or(0)
-            .min(20);
-        let cell = name_w + 3;
-        let per_row = (width / cell).max(1);
-        let grid_rows = s.targets.len().div_ceil(per_row);
-        let details = why + if fanout { 1 + grid_rows } else { 0 };
-        let room = height.saturating_sub(details.min(height / 2));
-        let window = views::clip_window(stages, room.max(1), Some(self.stage));
-        let shown = window.len();
-        if row < shown {
-            if let views::Row::Line(i) = window[row] {
-                self.select_stage(i);
-            }
-            return;
-        }
-        let blank = usize::from(details > 0 && shown < height);
-        let Some(d) = row.checked_sub(shown + blank + why + 1) else {
-            return;
-        };
-        let c = col / cell;
-        let t = d * per_row + c;
-        if fanout && c < per_row && t < s.targets.len() {
-            self.auto_select = false;
-            self.target = t;
+            None => {}
         }
     }
 }

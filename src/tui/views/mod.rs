@@ -6,7 +6,7 @@ mod drift;
 mod help;
 mod modal;
 mod output;
-mod pipeline;
+pub mod pipeline;
 mod start;
 mod statusbar;
 

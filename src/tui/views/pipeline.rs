@@ -39,6 +39,62 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
     if height == 0 || width == 0 {
         return;
     }
+    let lines: Vec<Line> = rows(ui, now, width, height, focused)
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
+    Paragraph::new(lines).render(inner, buf);
+}
+
+/// What a row of the pipeline shows (for the mouse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    Stage(usize),
+    /// A row of targets: the first one's position in the visible (filtered) targets, and each
+    /// cell's width in columns.
+    Targets {
+        first: usize,
+        cell: usize,
+    },
+    Other,
+}
+
+/// What is at (`row`, `col`) of the pipeline's inside (`width` x `height`): a stage, or a target
+/// (its index in the selected stage's targets).
+pub fn hit(ui: &UiState, width: u16, height: u16, row: usize, col: usize) -> Option<Hit> {
+    let focused = ui.focus == crate::tui::app::Focus::Pipeline;
+    // The clock only changes symbols and times, never where things are.
+    let now = ui.release.updated_at.unwrap_or_default();
+    let rows = rows(ui, now, usize::from(width), usize::from(height), focused);
+    match rows.get(row)?.1 {
+        Tag::Stage(i) => Some(Hit::Stage(i)),
+        Tag::Targets { first, cell } => {
+            let visible = ui.visible_targets();
+            let per_row = (usize::from(width) / cell).max(1);
+            let c = col / cell;
+            (c < per_row).then(|| visible.get(first + c).map(|&t| Hit::Target(t)))?
+        }
+        Tag::Other => None,
+    }
+}
+
+/// See [`hit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hit {
+    Stage(usize),
+    Target(usize),
+}
+
+/// The pane's rows: the stages (clipped around the selected one), then the selected stage's
+/// details; each with what it shows.
+fn rows<'a>(
+    ui: &'a UiState,
+    now: DateTime<Utc>,
+    width: usize,
+    height: usize,
+    focused: bool,
+) -> Vec<(Line<'a>, Tag)> {
+    let st = &ui.release;
     let secs = now.timestamp();
     let id_w = st
         .stages
@@ -95,21 +151,37 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         }
         lines.push(line);
     }
+    let stage_tags: Vec<Tag> = if st.stages.is_empty() {
+        vec![Tag::Other]
+    } else {
+        (0..st.stages.len()).map(Tag::Stage).collect()
+    };
+    let mut rows: Vec<(Line, Tag)> = lines.into_iter().zip(stage_tags).collect();
     // Details of the selected stage: at least half the pane, more when the stages leave room.
     if let Some(s) = st.stages.get(ui.stage) {
-        let budget = (height / 2).max(height.saturating_sub(lines.len() + 1));
+        let budget = (height / 2).max(height.saturating_sub(rows.len() + 1));
         let details = details(s, ui, secs, width, budget, focused);
         // Stages first; details fill what is left (a selected stage out of view scrolls up).
         let room = height.saturating_sub(details.len().min(height / 2));
-        let mut shown = super::clip_lines(lines, room.max(1), Some(ui.stage), ui.theme.dim());
+        let window = super::clip_window(rows.len(), room.max(1), Some(ui.stage));
+        let lines: Vec<Line> = rows.iter().map(|(l, _)| l.clone()).collect();
+        let clipped = super::clip_lines(lines, room.max(1), Some(ui.stage), ui.theme.dim());
+        let mut shown: Vec<(Line, Tag)> = clipped
+            .into_iter()
+            .zip(window)
+            .map(|(l, w)| match w {
+                super::Row::Line(i) => (l, rows[i].1),
+                _ => (l, Tag::Other),
+            })
+            .collect();
         if !details.is_empty() && shown.len() < height {
-            shown.push(Line::from(""));
+            shown.push((Line::from(""), Tag::Other));
         }
         shown.extend(details);
-        lines = shown;
+        rows = shown;
     }
-    lines.truncate(height);
-    Paragraph::new(lines).render(inner, buf);
+    rows.truncate(height);
+    rows
 }
 
 /// ` [███░░░] 62% of ~2m00s ` (or ` over ~2m00s ` past it) for a running stage.
@@ -262,42 +334,51 @@ fn details<'a>(
     width: usize,
     budget: usize,
     focused: bool,
-) -> Vec<Line<'a>> {
-    let mut out: Vec<Line> = Vec::new();
+) -> Vec<(Line<'a>, Tag)> {
+    let mut out: Vec<(Line, Tag)> = Vec::new();
     if let Some(why) = s.reason.as_ref().or(s.waiting.as_ref()) {
-        out.push(fit_line(
-            Line::from(Span::styled(format!("{}: {why}", s.decl.id), ui.theme.warn())),
-            width,
+        out.push((
+            fit_line(
+                Line::from(Span::styled(format!("{}: {why}", s.decl.id), ui.theme.warn())),
+                width,
+            ),
+            Tag::Other,
         ));
     }
     if s.decl.targets.is_empty() {
         return out;
     }
     let counts = fanout_counts(s).unwrap_or_default();
-    out.push(fit_line(
-        Line::from(Span::styled(
-            format!("targets of {} ({}): {counts}", s.decl.id, s.targets.len()),
-            ui.theme.dim(),
-        )),
-        width,
+    out.push((
+        fit_line(
+            Line::from(Span::styled(
+                format!("targets of {} ({}): {counts}", s.decl.id, s.targets.len()),
+                ui.theme.dim(),
+            )),
+            width,
+        ),
+        Tag::Other,
     ));
     let visible = ui.visible_targets();
     if let Some(f) = &ui.target_filter {
-        out.push(fit_line(
-            Line::from(vec![
-                Span::styled("filter ", ui.theme.key()),
-                Span::raw(format!(
-                    "\"{}\": {} of {} shown (Esc clears)",
-                    f.text(),
-                    visible.len(),
-                    s.targets.len()
-                )),
-            ]),
-            width,
+        out.push((
+            fit_line(
+                Line::from(vec![
+                    Span::styled("filter ", ui.theme.key()),
+                    Span::raw(format!(
+                        "\"{}\": {} of {} shown (Esc clears)",
+                        f.text(),
+                        visible.len(),
+                        s.targets.len()
+                    )),
+                ]),
+                width,
+            ),
+            Tag::Other,
         ));
     }
     if visible.is_empty() {
-        out.push(Line::from(fit("no target matches the filter", width)));
+        out.push((Line::from(fit("no target matches the filter", width)), Tag::Other));
         return out;
     }
     let room = budget.saturating_sub(out.len()).max(1);
@@ -310,7 +391,17 @@ fn details<'a>(
     let per_row = (width / (name_w + 3)).max(1);
     let named_rows = visible.len().div_ceil(per_row);
     if visible.len() <= NAMED_MAX && named_rows <= room {
-        out.extend(named_grid(s, &visible, ui, secs, width, name_w, focused));
+        let cell = name_w + 3;
+        let grid = named_grid(s, &visible, ui, secs, width, name_w, focused);
+        out.extend(grid.into_iter().enumerate().map(|(r, l)| {
+            (
+                l,
+                Tag::Targets {
+                    first: r * per_row,
+                    cell,
+                },
+            )
+        }));
         return out;
     }
     // The compact grid, one symbol per target, and the selected target spelled out.
@@ -326,14 +417,24 @@ fn details<'a>(
         .collect();
     let selected = visible.iter().position(|&i| i == ui.target);
     let rows = room.saturating_sub(1).max(1);
-    out.extend(grid::lines(
+    let shown = grid::window(cells.len(), selected, width, rows);
+    let lines = grid::lines(
         &cells,
         selected,
         width,
         rows,
         ui.theme.selected(true),
         ui.theme.dim(),
-    ));
+    );
+    out.extend(lines.into_iter().zip(shown).map(|(l, r)| {
+        (
+            l,
+            Tag::Targets {
+                first: r * width,
+                cell: 1,
+            },
+        )
+    }));
     if let Some(t) = s.targets.get(ui.target) {
         let g = Glyph::of_target(t);
         let attempt = t.last().map(|a| a.n).filter(|n| *n > 1);
@@ -347,7 +448,7 @@ fn details<'a>(
             spans.push(Span::raw(format!(" #{n}")));
         }
         spans.push(Span::styled("  ←/→ select, f filter", ui.theme.dim()));
-        out.push(fit_line(Line::from(spans), width));
+        out.push((fit_line(Line::from(spans), width), Tag::Other));
     }
     out
 }

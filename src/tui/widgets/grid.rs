@@ -13,6 +13,21 @@ pub struct GridCell {
     pub style: Style,
 }
 
+/// The rows [`lines`] shows of a grid of `n` cells (row `r` holds cells `r * width ..`).
+pub fn window(n: usize, selected: Option<usize>, width: usize, max_rows: usize) -> std::ops::Range<usize> {
+    if width == 0 || max_rows == 0 || n == 0 {
+        return 0..0;
+    }
+    let rows = n.div_ceil(width);
+    let sel_row = selected.map_or(0, |s| s / width);
+    let first = if rows <= max_rows {
+        0
+    } else {
+        (sel_row + 1).saturating_sub(max_rows).min(rows - max_rows)
+    };
+    first..(first + max_rows).min(rows)
+}
+
 /// The grid's lines: `cells` wrapped at `width` columns, at most `max_rows` of them, scrolled so
 /// that cell `selected` is visible. A grid cut short ends its first and last shown rows with a
 /// dim `…` marker in place of its last cell (nothing is hidden silently).
@@ -28,13 +43,10 @@ pub fn lines(
         return Vec::new();
     }
     let rows = cells.len().div_ceil(width);
-    let sel_row = selected.map_or(0, |s| s / width);
-    let first = if rows <= max_rows {
-        0
-    } else {
-        (sel_row + 1).saturating_sub(max_rows).min(rows - max_rows)
-    };
-    let last = (first + max_rows).min(rows);
+    let std::ops::Range {
+        start: first,
+        end: last,
+    } = window(cells.len(), selected, width, max_rows);
     let mut out = Vec::with_capacity(last - first);
     for r in first..last {
         let chunk = &cells[r * width..((r + 1) * width).min(cells.len())];
