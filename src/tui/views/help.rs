@@ -59,9 +59,9 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
     let inner = b.inner(rect);
     b.render(rect, buf);
     let room = usize::from(inner.width);
+    let widths = column_widths(&chunks, &needs, room);
     let mut x = inner.x;
-    for (chunk, need) in chunks.into_iter().zip(needs) {
-        let per_col = if total <= room { need } else { need * room / total };
+    for (chunk, per_col) in chunks.into_iter().zip(widths) {
         let col = Rect {
             x,
             y: inner.y,
@@ -85,4 +85,26 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
             .collect();
         Paragraph::new(lines).render(col, buf);
     }
+}
+
+/// How wide each column is: what it needs when all fit; else, for two columns, the split that
+/// cuts the fewest descriptions (then the most even one); for more, shares of what each needs.
+fn column_widths(chunks: &[&[(String, String)]], needs: &[usize], room: usize) -> Vec<usize> {
+    let total: usize = needs.iter().sum();
+    if total <= room {
+        return needs.to_vec();
+    }
+    if let [a, b] = chunks {
+        let need = |c: &[(String, String)], k: usize| -> Vec<usize> {
+            c.iter().map(|(_, d)| k + 2 + d.chars().count() + 1).collect()
+        };
+        let key_w = |c: &[(String, String)]| c.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        let (na, nb) = (need(a, key_w(a)), need(b, key_w(b)));
+        let cut = |w: usize, n: &[usize]| n.iter().filter(|&&x| x > w).count();
+        let best = (1..room)
+            .min_by_key(|&w| (cut(w, &na) + cut(room - w, &nb), w.abs_diff(room - w)))
+            .unwrap_or(room / 2);
+        return vec![best, room - best];
+    }
+    needs.iter().map(|n| n * room / total.max(1)).collect()
 }
