@@ -349,8 +349,7 @@ fn processes_mentioning(needle: &str) -> Vec<i32> {
 
 #[test]
 fn demo_in_a_terminal_shows_the_fan_out_and_q_cancels_and_cleans_up() {
-    if !tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if tmux::missing() {
         return;
     }
     let ws = Workspace::new(HOST_PLAN);
@@ -397,8 +396,7 @@ fn demo_in_a_terminal_shows_the_fan_out_and_q_cancels_and_cleans_up() {
 /// The demo in the cockpit at `size`: tick the gate's two manual items, approve it (prod is
 /// protected: its name is typed), and see the release finish on screen.
 fn approve_the_demo_gate_from_the_cockpit(name: &str, size: (u16, u16)) {
-    if !tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if tmux::missing() {
         return;
     }
     let ws = Workspace::new(HOST_PLAN);

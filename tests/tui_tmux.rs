@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::tmux::{Tmux, assert_restored};
@@ -31,13 +30,11 @@ run = "echo shipped {version}"
 
 #[test]
 fn cockpit_shows_a_release_live_and_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed: skipped");
+    if common::tmux::missing() {
         return;
     }
     let ws = Workspace::new(PLAN);
-    ws.flightdeck(["run", "1.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("1.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("1.0.0");
 
     let tmux = Tmux {
         socket: format!("fd-e2e-{}", std::process::id()),
@@ -72,13 +69,11 @@ fn cockpit_shows_a_release_live_and_restores_the_terminal() {
 
 #[test]
 fn q_quits_and_the_release_goes_on() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed: skipped");
+    if common::tmux::missing() {
         return;
     }
     let ws = Workspace::new(PLAN);
-    ws.flightdeck(["run", "2.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("2.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("2.0.0");
     let tmux = Tmux {
         socket: format!("fd-e2e-q-{}", std::process::id()),
     };
@@ -98,8 +93,7 @@ fn q_quits_and_the_release_goes_on() {
 
 #[test]
 fn a_panic_anywhere_restores_the_terminal_then_reports() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed: skipped");
+    if common::tmux::missing() {
         return;
     }
     if !cfg!(debug_assertions) {
@@ -107,8 +101,7 @@ fn a_panic_anywhere_restores_the_terminal_then_reports() {
         return;
     }
     let ws = Workspace::new(PLAN);
-    ws.flightdeck(["run", "3.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("3.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("3.0.0");
     // The loop itself, a tokio task, a blocking job (like the source's requests), a thread: each
     // is fatal, after the terminal is back (mouse capture off too) and with the report.
     for (at, what) in [
@@ -139,13 +132,11 @@ fn a_panic_anywhere_restores_the_terminal_then_reports() {
 
 #[test]
 fn sigterm_sighup_and_sigint_restore_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed: skipped");
+    if common::tmux::missing() {
         return;
     }
     let ws = Workspace::new(PLAN);
-    ws.flightdeck(["run", "4.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("4.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("4.0.0");
     use nix::sys::signal::Signal;
     for sig in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
         let tmux = Tmux {
@@ -169,13 +160,11 @@ fn sigterm_sighup_and_sigint_restore_the_terminal() {
 
 #[test]
 fn ctrl_z_suspends_and_fg_redraws() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed: skipped");
+    if common::tmux::missing() {
         return;
     }
     let ws = Workspace::new(PLAN);
-    ws.flightdeck(["run", "5.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("5.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("5.0.0");
     let tmux = Tmux {
         socket: format!("fd-e2e-tstp-{}", std::process::id()),
     };
@@ -257,13 +246,11 @@ run = "echo shipped"
 
 #[test]
 fn search_highlights_and_n_moves_even_above_the_ring() {
-    if !common::tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if common::tmux::missing() {
         return;
     }
     let ws = Workspace::new(NOISY);
-    ws.flightdeck(["run", "1.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("1.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("1.0.0");
     let tmux = Tmux::new("e2e-search");
     let pager_out = ws.path().join("pager.out");
     tmux.start(

@@ -33,13 +33,11 @@ run = "echo verified"
 
 #[test]
 fn tick_and_approve_from_the_cockpit_until_the_release_finishes() {
-    if !tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if tmux::missing() {
         return;
     }
     let ws = Workspace::new(GATED);
-    ws.flightdeck(["run", "1.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("1.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("1.0.0");
     let tmux = Tmux::new("approve");
     tmux.start(&ws, "cockpit --exit-when-done", "", (160, 48));
     tmux.wait_for("needs a tick");
@@ -66,13 +64,11 @@ fn tick_and_approve_from_the_cockpit_until_the_release_finishes() {
 
 #[test]
 fn rollback_needs_the_protected_environments_name_typed() {
-    if !tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if tmux::missing() {
         return;
     }
     let ws = Workspace::new(GATED);
-    ws.flightdeck(["run", "2.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("2.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("2.0.0");
     let tmux = Tmux::new("rollback");
     tmux.start(&ws, "cockpit --exit-when-done", "", (100, 30));
     tmux.wait_for("verify");
@@ -101,8 +97,7 @@ fn rollback_needs_the_protected_environments_name_typed() {
 
 #[test]
 fn a_release_starts_from_the_start_screen() {
-    if !tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if tmux::missing() {
         return;
     }
     let ws = Workspace::new(GATED);
@@ -126,13 +121,11 @@ fn a_release_starts_from_the_start_screen() {
 
 #[test]
 fn a_driver_dying_at_a_gate_is_noticed_and_the_release_resumed() {
-    if !tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if tmux::missing() {
         return;
     }
     let ws = Workspace::new(GATED);
-    ws.flightdeck(["run", "4.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("4.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("4.0.0");
     let pid = ws.status("4.0.0")["driver"].as_u64().expect("a driver pid") as i32;
     let tmux = Tmux::new("resume");
     tmux.start(&ws, "cockpit --exit-when-done", "", (160, 48));
@@ -156,8 +149,7 @@ fn a_driver_dying_at_a_gate_is_noticed_and_the_release_resumed() {
 
 #[test]
 fn a_cockpit_killed_outright_loses_nothing() {
-    if !tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if tmux::missing() {
         return;
     }
     let ws = Workspace::new(GATED);

@@ -28,13 +28,11 @@ run = "echo shipped {version}"
 
 #[test]
 fn a_settings_override_is_the_key_help_and_hints_show() {
-    if !common::tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if common::tmux::missing() {
         return;
     }
     let ws = Workspace::new(PLAN);
-    ws.flightdeck(["run", "1.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("1.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("1.0.0");
     let settings = ws.path().join("settings.toml");
     std::fs::write(
         &settings,
@@ -70,13 +68,11 @@ fn a_settings_override_is_the_key_help_and_hints_show() {
 
 #[test]
 fn a_click_selects_a_stage_and_m_gives_the_mouse_back() {
-    if !common::tmux::available() {
-        eprintln!("tmux is not installed: skipped");
+    if common::tmux::missing() {
         return;
     }
     let ws = Workspace::new(PLAN);
-    ws.flightdeck(["run", "2.0.0", "--detach"]).assert().success();
-    ws.wait_for_event("2.0.0", "gate_reached", |_| true);
+    ws.run_to_gate("2.0.0");
     let tmux = Tmux::new("mouse");
     tmux.start(&ws, "cockpit", "", (200, 40));
     // compile ran last: it is selected and its output shows.

@@ -281,6 +281,12 @@ impl Workspace {
         last.expect("status seen")
     }
 
+    /// `run VERSION --detach`, then wait until the release waits at its gate.
+    pub fn run_to_gate(&self, version: &str) {
+        self.flightdeck(["run", version, "--detach"]).assert().success();
+        self.wait_for_event(version, "gate_reached", |_| true);
+    }
+
     /// Wait until the journal of `id` has an event of `kind` for which `matches` holds.
     #[track_caller]
     pub fn wait_for_event(&self, id: &str, kind: &str, matches: impl Fn(&Value) -> bool) -> Value {

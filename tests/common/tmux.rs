@@ -5,9 +5,18 @@ use std::process::Command;
 
 use super::{DEADLINE, Workspace};
 
-/// Whether tmux is installed (the tests that need it say they were skipped otherwise).
+/// Whether tmux is installed.
 pub fn available() -> bool {
     Command::new("tmux").arg("-V").output().is_ok()
+}
+
+/// `true`, after saying the test is skipped, when tmux is not installed (the test then returns).
+pub fn missing() -> bool {
+    let missing = !available();
+    if missing {
+        eprintln!("tmux is not installed: skipped");
+    }
+    missing
 }
 
 /// A tmux server of our own (its own socket), killed on drop.
