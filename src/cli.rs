@@ -462,13 +462,27 @@ impl Ctx {
             }
             (None, Some(r)) => Some(self.find(Some(r))?),
             // The plan's newest release, else the start screen.
-            (None, None) => match self.plan_scope() {
-                Some(plan) => match store.find(Some(&plan), None) {
+            // The plan's newest release, else its start screen; a plan that does not load says
+            // why; with no plan here, the newest release of any plan.
+            (None, None) => match self.plan_path() {
+                Ok(_) => {
+                    let plan = self.load_plan()?;
+                    match store.find(Some(&plan.name), None) {
+                        Ok(r) => Some(r),
+                        Err(journal::JournalError::NotFound(..)) => None,
+                        Err(e) => return Err(usage(e.to_string())),
+                    }
+                }
+                Err(_) => match store.find(None, None) {
                     Ok(r) => Some(r),
-                    Err(journal::JournalError::NotFound(..)) => None,
+                    Err(journal::JournalError::NotFound(..)) => {
+                        return Err(usage(
+                            "no plan here (flightdeck.toml in this directory or a parent, or --plan FILE) \
+                             and no releases yet; `flightdeck demo` opens the cockpit on a sample release",
+                        ));
+                    }
                     Err(e) => return Err(usage(e.to_string())),
                 },
-                None => Some(self.find(None)?),
             },
         };
         let (plan_name, plan) = match &rdir {

@@ -327,3 +327,29 @@ fn search_highlights_and_n_moves_even_above_the_ring() {
     assert!(after.contains("EXIT=0"), "{after}");
     assert_restored(&after);
 }
+
+#[test]
+fn without_a_plan_or_with_a_broken_one_the_cockpit_says_why() {
+    if common::tmux::missing() {
+        return;
+    }
+    // No plan and no releases: where to start.
+    let ws = Workspace::new(PLAN);
+    std::fs::remove_file(ws.file("flightdeck.toml")).unwrap();
+    let tmux = Tmux::new("e2e-noplan");
+    tmux.start(&ws, "", "", (200, 20));
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("no plan here"), "{after}");
+    assert!(after.contains("flightdeck demo"), "{after}");
+    assert!(after.contains("EXIT=2"), "{after}");
+    drop(tmux);
+    // A plan that does not load: its error, with file and line.
+    let ws =
+        Workspace::new("[plan]\nname = \"x\"\n[[stage]]\nid = \"a\"\nrun = \"true\"\nneeds = [\"nope\"]\n");
+    let tmux = Tmux::new("e2e-badplan");
+    tmux.start(&ws, "", "", (200, 20));
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("flightdeck.toml:6"), "{after}");
+    assert!(after.contains("nope"), "{after}");
+    assert!(after.contains("EXIT=2"), "{after}");
+}
