@@ -484,11 +484,7 @@ checklist = [{ item = "prod matches staging", drift = { env = "prod", baseline =
 
     // Someone fixes prod/us; re-running the check passes it, and the release goes on.
     std::fs::copy(ws.file("prod-eu.json"), ws.file("prod-us.json")).unwrap();
-    let out = ws
-        .flightdeck(["recheck", "1.0", "signoff", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["recheck", "1.0", "signoff", "1"], 0);
     let st = ws.wait_for_state("1.0", "succeeded");
     assert_eq!(st["gates"][0]["checklist"][0]["done"], true, "{st}");
     wait_until(DEADLINE, "the end snapshot is journaled", || {

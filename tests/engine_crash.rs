@@ -24,8 +24,7 @@ needs = ["long"]
 run = "echo after"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0", "--detach"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["run", "1.0", "--detach"], 0);
     let stray = wait_for_pid_file(&ws, "stray.pid");
     ws.wait_for_event("1.0", "run_spawned", |e| e["stage"] == "long");
     let st = ws.status("1.0");
@@ -40,14 +39,7 @@ run = "echo after"
         "the scenario needs the dead driver's `sleep` to outlive it"
     );
 
-    let out = ws.flightdeck(["resume", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["resume", "1.0"], 0);
     assert!(
         process_gone(stray),
         "the stray `sleep` (pid {stray}) left by the dead driver is still alive"
@@ -130,29 +122,22 @@ fn append_torn_line(ws: &Workspace, id: &str) {
 #[test]
 fn a_torn_last_journal_line_is_tolerated_and_cut_off_by_the_next_append() {
     let ws = Workspace::from_fixture("gated.toml");
-    let out = ws.flightdeck(["run", "1.0", "--no-wait"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    ws.expect(["run", "1.0", "--no-wait"], 3);
     let before = std::fs::read_to_string(ws.journal_path("1.0")).unwrap();
     append_torn_line(&ws, "1.0");
 
-    let out = ws.flightdeck(["status", "1.0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["status", "1.0"], 0);
     assert!(stdout_of(&out).contains("paused"), "{}", stdout_of(&out));
     assert!(
         stderr_of(&out).contains("warning") && stderr_of(&out).contains("torn"),
         "{}",
         stderr_of(&out)
     );
-    let out = ws.flightdeck(["status", "1.0", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["status", "1.0", "--json"], 0);
     let st: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON despite the torn line");
     assert_eq!(st["state"], "paused");
 
-    let out = ws
-        .flightdeck(["approve", "1.0", "signoff", "--as", "alice"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["approve", "1.0", "signoff", "--as", "alice"], 0);
     let after = std::fs::read_to_string(ws.journal_path("1.0")).unwrap();
     assert!(!after.contains(TORN), "the torn fragment is still in the journal");
     assert!(
@@ -189,8 +174,7 @@ run = "echo done"
     );
     ws.flightdeck(["run", "1.0"]).assert().code(0);
     append_torn_line(&ws, "1.0");
-    let out = ws.flightdeck(["status", "1.0", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["status", "1.0", "--json"], 0);
     assert!(stderr_of(&out).contains("torn"), "{}", stderr_of(&out));
     let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(st["state"], "succeeded");

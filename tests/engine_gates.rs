@@ -27,11 +27,7 @@ fn a_gate_is_passed_by_approvals_ticks_and_checks_from_other_processes() {
         "the driver {driver_pid} is alive"
     );
 
-    let out = ws
-        .flightdeck(["approve", "1.0", "signoff", "--as", "alice"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["approve", "1.0", "signoff", "--as", "alice"], 0);
     assert!(
         stdout_of(&out).contains("alice approved gate signoff of 1.0 (1/2 approvals)"),
         "{}",
@@ -52,21 +48,13 @@ fn a_gate_is_passed_by_approvals_ticks_and_checks_from_other_processes() {
         stderr_of(&out)
     );
 
-    let out = ws
-        .flightdeck(["tick", "1.0", "signoff", "1", "--as", "carol"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["tick", "1.0", "signoff", "1", "--as", "carol"], 0);
     assert!(
         stdout_of(&out).contains("ticked item 1 \"Release notes reviewed\""),
         "{}",
         stdout_of(&out)
     );
-    let out = ws
-        .flightdeck(["tick", "1.0", "signoff", "Rollback", "--as", "carol"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["tick", "1.0", "signoff", "Rollback", "--as", "carol"], 0);
     assert!(
         stdout_of(&out).contains("ticked item 2 \"Rollback rehearsed on staging\""),
         "{}",
@@ -90,11 +78,7 @@ fn a_gate_is_passed_by_approvals_ticks_and_checks_from_other_processes() {
     );
     assert!(!ws.has_event("1.0", "run_started", |e| e["stage"] == "ship"));
 
-    let out = ws
-        .flightdeck(["approve", "1.0", "signoff", "--as", "bob"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["approve", "1.0", "signoff", "--as", "bob"], 0);
     assert_eq!(driver.wait(), 0, "{}", driver.output());
 
     let printed = driver.stdout();
@@ -132,14 +116,7 @@ fn a_gate_is_passed_by_approvals_ticks_and_checks_from_other_processes() {
 #[test]
 fn run_no_wait_stops_at_the_gate_and_resume_continues_after_approvals() {
     let ws = Workspace::from_fixture("gated.toml");
-    let out = ws.flightdeck(["run", "1.0", "--no-wait"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["run", "1.0", "--no-wait"], 3);
     assert!(
         stderr_of(&out).contains("paused at a gate"),
         "{}",
@@ -176,14 +153,7 @@ fn run_no_wait_stops_at_the_gate_and_resume_continues_after_approvals() {
         "nothing runs without a driver"
     );
 
-    let out = ws.flightdeck(["resume", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["resume", "1.0"], 0);
     assert!(
         stdout_of(&out).contains("[ship] shipped 1.0"),
         "{}",
@@ -197,19 +167,11 @@ fn run_no_wait_stops_at_the_gate_and_resume_continues_after_approvals() {
 #[test]
 fn a_second_driver_is_refused_while_one_is_alive() {
     let ws = Workspace::from_fixture("gated.toml");
-    let out = ws.flightdeck(["run", "1.0", "--detach"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["run", "1.0", "--detach"], 0);
     let st = ws.wait_for_state("1.0", "paused");
     let pid = st["driver"].as_u64().expect("a live detached driver");
 
-    let out = ws.flightdeck(["resume", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["resume", "1.0"], 4);
     assert!(
         stderr_of(&out).contains(&format!("driven by another process (pid {pid})")),
         "{}",
@@ -223,8 +185,7 @@ fn a_second_driver_is_refused_while_one_is_alive() {
         "the refused driver journaled nothing"
     );
 
-    let out = ws.flightdeck(["cancel", "1.0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["cancel", "1.0"], 0);
     ws.wait_for_state("1.0", "cancelled");
 }
 
@@ -255,14 +216,7 @@ run = "echo verified"
 "#,
     );
     // Release A deploys to prod, then pauses at a gate on a later stage: it still holds prod.
-    let out = ws.flightdeck(["run", "1.0", "--no-wait"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["run", "1.0", "--no-wait"], 3);
     assert!(ws.has_event("1.0", "env_acquired", |e| e["env"] == "prod"));
 
     // Release B (a hotfix, which the gate does not apply to) wants prod too.
@@ -286,11 +240,7 @@ run = "echo verified"
         "B started a run on a held environment"
     );
 
-    let out = ws
-        .flightdeck(["unlock-env", "1.0", "prod", "--reason", "hotfix goes first"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["unlock-env", "1.0", "prod", "--reason", "hotfix goes first"], 0);
     assert!(
         stdout_of(&out).contains("release 1.0 no longer holds prod"),
         "{}",
@@ -317,20 +267,9 @@ run = "echo verified"
 #[test]
 fn skip_of_a_gated_stage_is_answered_by_a_driver_the_request_starts() {
     let ws = Workspace::from_fixture("gated.toml");
-    let out = ws.flightdeck(["run", "1.0", "--no-wait"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    ws.expect(["run", "1.0", "--no-wait"], 3);
 
-    let out = ws
-        .flightdeck(["skip", "1.0", "ship", "--reason", "not this time"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["skip", "1.0", "ship", "--reason", "not this time"], 0);
     assert!(
         stdout_of(&out).contains("accepted (started a background driver)"),
         "{}",
@@ -349,17 +288,7 @@ fn skip_of_a_gated_stage_is_answered_by_a_driver_the_request_starts() {
     );
 
     // A stage that already ran cannot be skipped.
-    let out = ws
-        .flightdeck(["skip", "1.0", "build", "--reason", "too late"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["skip", "1.0", "build", "--reason", "too late"], 1);
     assert!(stderr_of(&out).contains("refused"), "{}", stderr_of(&out));
 }
 
@@ -380,25 +309,11 @@ needs = ["flaky"]
 run = "echo after"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["run", "1.0"], 1);
     assert_eq!(ws.status("1.0")["state"], "failed");
 
     ws.touch("fixed");
-    let out = ws.flightdeck(["retry", "1.0", "flaky"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["retry", "1.0", "flaky"], 0);
     assert!(
         stdout_of(&out).contains("accepted (started a background driver)"),
         "{}",
@@ -438,19 +353,11 @@ needs = ["long"]
 run = "touch after.ran"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0", "--detach"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["run", "1.0", "--detach"], 0);
     let pid = wait_for_pid_file(&ws, "long.pid");
     ws.wait_for_event("1.0", "run_spawned", |e| e["stage"] == "long");
 
-    let out = ws.flightdeck(["cancel", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["cancel", "1.0"], 0);
     assert!(stdout_of(&out).contains("accepted"), "{}", stdout_of(&out));
     let st = ws.wait_for_state("1.0", "cancelled");
     assert_eq!(
@@ -501,21 +408,10 @@ needs = ["deploy"]
 run = "echo announce"
 "#;
     let ws = Workspace::new(plan);
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["run", "1.0"], 0);
 
     // From a stage: that stage and what depends on it (announce has no rollback), not migrate.
-    let out = ws
-        .flightdeck(["rollback", "1.0", "--stage", "deploy"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["rollback", "1.0", "--stage", "deploy"], 0);
     assert!(stdout_of(&out).contains("accepted"), "{}", stdout_of(&out));
     let st = ws.wait_for_state("1.0", "rolled_back");
     assert_eq!(stage(&st, "deploy")["state"], "rolled_back");
@@ -523,14 +419,7 @@ run = "echo announce"
     assert_eq!(ws.read("undone"), "deploy/us\ndeploy/eu\n", "newest first");
 
     // The whole release: what is still live (migrate), nothing twice.
-    let out = ws.flightdeck(["rollback", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["rollback", "1.0"], 0);
     wait_until(DEADLINE, "migrate is rolled back", || {
         ws.try_status("1.0")
             .is_some_and(|s| stage(&s, "migrate")["state"] == "rolled_back")

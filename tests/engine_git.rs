@@ -27,14 +27,7 @@ fn a_release_from_git_takes_the_next_version_records_its_commits_and_tags_on_suc
     let c1 = t.commit("feat(cart): save carts", "Ada Lovelace");
     let c2 = t.commit("fix: rounding of totals", "Grace Hopper");
 
-    let out = ws.flightdeck(["run"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["run"], 0);
     assert!(
         stderr_of(&out).contains("releasing 1.5.0 minor"),
         "{}",
@@ -90,8 +83,7 @@ fn a_failed_release_is_not_tagged_and_a_plan_outside_git_releases_without_commit
     let ws = Workspace::new(&failing);
     let mut t = TestRepo::init(ws.path());
     t.commit("feat: first", "Ada Lovelace");
-    let out = ws.flightdeck(["run", "0.1.0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    ws.expect(["run", "0.1.0"], 1);
     assert!(ws.events("0.1.0", "tag_created").is_empty());
     assert!(
         t.repo.revparse_single("v0.1.0").is_err(),
@@ -104,8 +96,7 @@ fn a_failed_release_is_not_tagged_and_a_plan_outside_git_releases_without_commit
     if git2::Repository::discover(plain.path()).is_ok() {
         return; // The temp dir lies inside some repository on this machine: nothing to check.
     }
-    let out = plain.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    plain.expect(["run", "1.0"], 0);
     assert!(plain.events("1.0", "release_commits").is_empty());
     assert!(plain.log("1.0", "a.1.log").contains("o c=[]"));
     let out = plain.flightdeck(["run"]).output().unwrap();

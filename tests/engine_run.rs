@@ -163,14 +163,7 @@ on_failure = "rollback"
 #[test]
 fn a_failure_rolls_back_completed_work_newest_first_including_the_failing_stages_good_targets() {
     let ws = Workspace::new(&rollback_plan("none"));
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["run", "1.0"], 1);
 
     let expected = ["deploy/t2", "deploy/t1", "migrate", "prep"];
     let started = ws.events("1.0", "rollback_started");
@@ -232,14 +225,7 @@ fn a_failure_rolls_back_completed_work_newest_first_including_the_failing_stages
 #[test]
 fn a_failing_rollback_command_ends_the_release_rollback_failed_after_undoing_the_rest() {
     let ws = Workspace::new(&rollback_plan("t2"));
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["run", "1.0"], 1);
     assert_eq!(
         finished_runs(&ws, "1.0", "rollback"),
         [
@@ -276,14 +262,7 @@ needs = ["flaky"]
 run = "echo after"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    let out = ws.expect(["run", "1.0"], 0);
     assert_eq!(
         finished_runs(&ws, "1.0", "deploy"),
         [
@@ -331,14 +310,7 @@ needs = ["doomed"]
 run = "touch after.ran"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["run", "1.0"], 1);
     assert_eq!(
         finished_runs(&ws, "1.0", "deploy"),
         (1..=3)
@@ -372,14 +344,7 @@ timeout = "1s"
 run = "sleep 1000 & echo $! > bg.pid; wait"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["run", "1.0"], 1);
     let pid: i32 = ws
         .read("bg.pid")
         .trim()
@@ -421,14 +386,7 @@ concurrency = 2
 run = "echo start {target} >> events.log; sleep 0.3; echo end {target} >> events.log"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["run", "1.0"], 0);
     let events = ws.read("events.log");
     let mut running = std::collections::BTreeSet::new();
     let (mut max, mut starts, mut ends) = (0, 0, 0);
@@ -487,14 +445,7 @@ run = "touch c.ran"
 #[test]
 fn on_failure_halt_starts_nothing_new_and_fails_the_release() {
     let ws = Workspace::new(&policy_plan("halt"));
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["run", "1.0"], 1);
     assert!(
         !ws.exists("b.ran") && !ws.exists("c.ran"),
         "a stage started after a halt"
@@ -521,14 +472,7 @@ fn on_failure_halt_starts_nothing_new_and_fails_the_release() {
 #[test]
 fn on_failure_continue_runs_independent_stages_and_skips_dependents() {
     let ws = Workspace::new(&policy_plan("continue"));
-    let out = ws.flightdeck(["run", "1.0"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout_of(&out),
-        stderr_of(&out)
-    );
+    ws.expect(["run", "1.0"], 1);
     assert!(
         ws.exists("c.ran"),
         "an independent stage did not go on after the failure"
@@ -692,8 +636,7 @@ timeout = "30s"
 run = "until [ -f go ]; do sleep 0.02; done; echo went"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0", "--detach"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["run", "1.0", "--detach"], 0);
     assert_eq!(stdout_of(&out), "1.0\n");
     // `run --detach` returned while the stage is still blocked: the release goes on without it.
     let st = ws.status("1.0");
@@ -732,18 +675,13 @@ timeout = "30s"
 run = "echo first; until [ -f go ]; do sleep 0.02; done; echo second"
 "#,
     );
-    let out = ws.flightdeck(["run", "1.0", "--detach"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    ws.expect(["run", "1.0", "--detach"], 0);
     let log = ws.release_dir("1.0").join("logs/watchme.1.log");
     wait_until(DEADLINE, "watchme printed its first line", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("o first\n"))
     });
 
-    let out = ws
-        .flightdeck(["logs", "1.0", "deploy", "--target", "b"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = ws.expect(["logs", "1.0", "deploy", "--target", "b"], 0);
     let text = stdout_of(&out);
     assert!(text.lines().any(|l| l == "hello from b"), "{text}");
     assert!(!text.contains("hello from a"), "{text}");
@@ -876,10 +814,6 @@ fn list_shows_this_plans_releases_newest_first_and_all_shows_every_plan() {
     .unwrap();
     assert_eq!(st["id"], "1.1");
     // An id that two plans share is ambiguous outside either plan's folder.
-    let out = ws
-        .flightdeck(["--plan", "/nonexistent/flightdeck.toml", "status", "1.0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let out = ws.expect(["--plan", "/nonexistent/flightdeck.toml", "status", "1.0"], 2);
     assert!(stderr_of(&out).contains("several plans"), "{}", stderr_of(&out));
 }

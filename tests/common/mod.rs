@@ -178,6 +178,25 @@ impl Workspace {
         cmd
     }
 
+    /// Run `flightdeck ARGS` to its end and check it exited with `code` (the failure shows both
+    /// of its streams); its output, for further checks.
+    #[track_caller]
+    pub fn expect<I, S>(&self, args: I, code: i32) -> std::process::Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let out = self.flightdeck(args).output().expect("flightdeck ran");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}{}",
+            stdout_of(&out),
+            stderr_of(&out)
+        );
+        out
+    }
+
     /// `flightdeck ARGS` started in the background; its output goes to files (so a full pipe never
     /// blocks it). Killed on drop if it is still running.
     pub fn spawn<I, S>(&mut self, args: I) -> Bg
