@@ -646,7 +646,7 @@ impl UiState {
                     self.say(format!("could not start: {e}"), true);
                 }
             },
-            Msg::Opened(id) => self.opened(id, &mut fx),
+            Msg::Opened(id) => self.opened(id),
             Msg::Drift {
                 release,
                 probed,
@@ -681,8 +681,12 @@ impl UiState {
         fx
     }
 
-    fn say(&mut self, text: String, error: bool) {
-        self.notice = Some(Notice { text, error });
+    /// Tell the user something in the status bar (until the next key).
+    pub(crate) fn say(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error,
+        });
     }
 
     fn records(&mut self, recs: &[Record], fx: &mut Vec<Effect>) {
@@ -758,7 +762,7 @@ impl UiState {
     }
 
     /// The source switched to release `id`: start over with its records.
-    fn opened(&mut self, id: String, fx: &mut Vec<Effect>) {
+    fn opened(&mut self, id: String) {
         let keep_board = std::mem::take(&mut self.board);
         let (keymap, theme, size, bell, exit, mouse) = (
             self.keymap.clone(),
@@ -782,7 +786,6 @@ impl UiState {
         self.board = keep_board;
         self.notice = notice;
         self.release.id = id;
-        let _ = fx;
     }
 
     fn key(&mut self, ev: KeyEvent, fx: &mut Vec<Effect>) {
@@ -1036,7 +1039,7 @@ impl UiState {
                 }
             }
             Action::Approve => self.approve(),
-            Action::Tick => self.tick(fx),
+            Action::Tick => self.tick(),
             Action::Recheck => self.recheck(fx),
             Action::Retry => self.retry(fx),
             Action::Skip => {
@@ -1065,7 +1068,7 @@ impl UiState {
                 self.mouse_capture = !self.mouse_capture;
                 fx.push(Effect::MouseCapture(self.mouse_capture));
                 if self.mouse_capture {
-                    self.say("mouse on: click selects, the wheel scrolls".into(), false);
+                    self.say("mouse on: click selects, the wheel scrolls", false);
                 }
             }
             Action::Follow

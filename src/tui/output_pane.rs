@@ -20,7 +20,7 @@ use std::ops::Range;
 use memchr::memmem;
 
 use super::action::Action;
-use super::app::{Effect, Focus, Notice, UiState};
+use super::app::{Effect, Focus, UiState};
 use crate::engine::output::{LineKind, LogLineRef};
 
 /// Lines of a pane's run kept in memory.
@@ -495,13 +495,6 @@ impl UiState {
         self.focus == Focus::Output && self.focused_pane().search.is_some()
     }
 
-    fn tell(&mut self, text: impl Into<String>, error: bool) {
-        self.notice = Some(Notice {
-            text: text.into(),
-            error,
-        });
-    }
-
     /// Tab / Shift-Tab through the output panes: `true` when the step stayed among them (or
     /// entered them at the near end).
     pub(crate) fn output_focus_step(&mut self, forward: bool) -> bool {
@@ -559,7 +552,7 @@ impl UiState {
             Action::Copy => self.copy(i, fx),
             Action::Pager => match self.pane_at(i).log.clone() {
                 Some(log) => fx.push(Effect::Pager(log)),
-                None => self.tell("no output to page: the selected run has not started", true),
+                None => self.say("no output to page: the selected run has not started", true),
             },
             Action::SplitPane => self.split(fx),
             Action::ClosePane => self.close_pane(i, fx),
@@ -624,7 +617,7 @@ impl UiState {
             return;
         }
         let Some(log) = p.log.clone() else {
-            self.tell("no output to search: the selected run has not started", true);
+            self.say("no output to search: the selected run has not started", true);
             return;
         };
         let upto = p.total;
@@ -714,7 +707,7 @@ impl UiState {
                 format!("searching for /{}…", s.term)
             };
             let done = s.done;
-            self.tell(msg, done);
+            self.say(msg, done);
             return;
         }
         let (pick, wrapped) = match s.current {
@@ -736,22 +729,22 @@ impl UiState {
         p.show_line(line, h);
         if wrapped {
             let end = if next { "top" } else { "bottom" };
-            self.tell(format!("search wrapped to the {end}"), false);
+            self.say(format!("search wrapped to the {end}"), false);
         }
     }
 
     fn copy(&mut self, i: usize, fx: &mut Vec<Effect>) {
         let p = self.pane_at(i);
         let Some(n) = p.current_line() else {
-            self.tell("nothing to copy: no output yet", true);
+            self.say("nothing to copy: no output yet", true);
             return;
         };
         let Some(line) = p.line(n) else {
-            self.tell(format!("line {} is still being read; try again", n + 1), true);
+            self.say(format!("line {} is still being read; try again", n + 1), true);
             return;
         };
         let Some(text) = visible_text(&line.text) else {
-            self.tell(format!("line {} is binary output: not copied", n + 1), true);
+            self.say(format!("line {} is binary output: not copied", n + 1), true);
             return;
         };
         let mut text = text.into_owned();
@@ -766,7 +759,7 @@ impl UiState {
         let chars = text.chars().count();
         fx.push(Effect::Copy(text));
         let cut = if cut { ", cut" } else { "" };
-        self.tell(
+        self.say(
             format!("copied line {} ({chars} chars{cut}) to the clipboard", n + 1),
             false,
         );
@@ -774,11 +767,11 @@ impl UiState {
 
     fn split(&mut self, fx: &mut Vec<Effect>) {
         if self.pane_count() >= MAX_PANES {
-            self.tell(format!("at most {MAX_PANES} output panes: x closes one"), true);
+            self.say(format!("at most {MAX_PANES} output panes: x closes one"), true);
             return;
         }
         let Some(log) = self.selected_log() else {
-            self.tell("the selected stage has no output yet", true);
+            self.say("the selected stage has no output yet", true);
             return;
         };
         self.next_pane += 1;
@@ -804,7 +797,7 @@ impl UiState {
             } else {
                 "the first pane follows the selection and stays: Tab to an added pane, then x"
             };
-            self.tell(msg, true);
+            self.say(msg, true);
             return;
         }
         let p = self.pinned.remove(i - 1);

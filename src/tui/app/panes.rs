@@ -56,7 +56,7 @@ impl UiState {
     pub(super) fn set_filter(&mut self, filter: Option<TargetFilter>) {
         self.target_filter = filter;
         match &self.target_filter {
-            None => self.say("target filter cleared".into(), false),
+            None => self.say("target filter cleared", false),
             Some(f) => {
                 let n = self.visible_targets().len();
                 self.say(
@@ -76,7 +76,7 @@ impl UiState {
 
     pub(super) fn refresh_drift(&mut self, fx: &mut Vec<Effect>) {
         if self.drift.probing {
-            self.say("the drift probes are running already".into(), false);
+            self.say("the drift probes are running already", false);
             return;
         }
         self.drift.probing = true;

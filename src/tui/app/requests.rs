@@ -110,7 +110,7 @@ impl UiState {
             return;
         }
         let Some(gi) = self.selected_gate() else {
-            self.say("this release has no gates to approve".into(), true);
+            self.say("this release has no gates to approve", true);
             return;
         };
         let g = &self.release.gates[gi];
@@ -148,13 +148,12 @@ impl UiState {
         self.modal = Some(Modal::Confirm(Confirm::new(title, body, Then::Submit(op), typed)));
     }
 
-    pub(super) fn tick(&mut self, fx: &mut Vec<Effect>) {
-        let _ = fx;
+    pub(super) fn tick(&mut self) {
         if !self.can_act("tick") {
             return;
         }
         let Some(gi) = self.selected_gate() else {
-            self.say("this release has no checklist".into(), true);
+            self.say("this release has no checklist", true);
             return;
         };
         let g = &self.release.gates[gi];
@@ -196,7 +195,7 @@ impl UiState {
             return;
         }
         let Some(gi) = self.selected_gate() else {
-            self.say("this release has no checklist".into(), true);
+            self.say("this release has no checklist", true);
             return;
         };
         let g = &self.release.gates[gi];
