@@ -680,6 +680,7 @@ pub fn status_json(st: &ReleaseState, live_driver: Option<u32>) -> serde_json::V
         "created_at": st.created_at,
         "finished_at": st.finished.as_ref().map(|f| f.at),
         "reason": st.finished.as_ref().map(|f| f.reason.clone()),
+        "env_holds": st.env_holds,
         "stages": stages,
         "gates": gates,
         "pending_requests": st.pending_requests().map(|r| json!({"seq": r.seq, "kind": r.kind, "by": r.actor})).collect::<Vec<_>>(),

@@ -11,12 +11,26 @@ pub fn available() -> bool {
 }
 
 /// `true`, after saying the test is skipped, when tmux is not installed (the test then returns).
+/// Under `CI=true` a missing tmux fails the test instead: CI installs it (`.ci/run`), so a skip
+/// there would hide a broken setup and count as a pass.
+#[track_caller]
 pub fn missing() -> bool {
     let missing = !available();
     if missing {
-        eprintln!("tmux is not installed: skipped");
+        if ci() {
+            panic!(
+                "tmux is not installed, and CI={} requires every end-to-end test to run",
+                std::env::var("CI").unwrap_or_default()
+            );
+        }
+        eprintln!("tmux is not installed: SKIPPED (not a pass: install tmux to run this test)");
     }
     missing
+}
+
+/// Whether this is a CI run (`CI` set to anything but empty, `0` or `false`).
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 /// A tmux server of our own (its own socket), killed on drop.
