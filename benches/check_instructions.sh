@@ -20,8 +20,15 @@ printf '[plan]\nname = "min"\n\n[[stage]]\nid = "a"\nrun = "true"\n' > "$tmp/min
     [ "$i" -gt 0 ] && printf 'needs = ["s%d"]\n' $((i - 1))
   done
 } > "$tmp/big.toml"
+# Each measured run must succeed: a `check` that fails early would count fewer instructions and
+# look fast. (A failing count stops the script: its assignment's substitution fails under set -e.)
 count() {
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$bin" check --plan "$1" >/dev/null 2>"$tmp/vg.err"
+  if ! valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$bin" check --plan "$1" \
+    >"$tmp/out" 2>"$tmp/vg.err"; then
+    echo "flightdeck check --plan $1 failed under valgrind:" >&2
+    cat "$tmp/out" "$tmp/vg.err" >&2
+    return 1
+  fi
   grep -E '^summary:|^totals:' "$tmp/cg.out" | head -1 | awk '{print $2}'
 }
 floor=$(count "$tmp/min.toml")

@@ -14,9 +14,15 @@ bench=$(cargo bench --bench frame --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*
 [ -x "$bench" ] || { echo "could not build the frame bench"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Each measured run must succeed: a bench that dies early would count fewer instructions and
+# look fast. (A failing count stops the script: its assignment's substitution fails under set -e.)
 count() {
-  FRAME_BENCH_DRAW=$1 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$bench" \
-    >/dev/null 2>"$tmp/vg.err"
+  if ! FRAME_BENCH_DRAW=$1 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$bench" \
+    >"$tmp/out" 2>"$tmp/vg.err"; then
+    echo "the frame bench (FRAME_BENCH_DRAW=$1) failed under valgrind:" >&2
+    tail -20 "$tmp/vg.err" >&2
+    return 1
+  fi
   grep -E '^summary:|^totals:' "$tmp/cg.out" | head -1 | awk '{print $2}'
 }
 floor=$(($(count "floor:$frames") - $(count floor:0)))
