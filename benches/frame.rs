@@ -8,6 +8,9 @@
 //!     FRAME_BENCH_DRAW=cockpit:100 <bench binary>    # draw 100 frames and exit (for callgrind;
 //!                                                    # `floor:N` for the floor, N=0: setup only)
 
+#[path = "../tests/support/fixture.rs"]
+mod fixture;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -15,7 +18,7 @@ use criterion::Criterion;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::tui::app::{Focus, Msg, RING_LINES, UiState};
-use flightdeck::tui::{fixture, views};
+use flightdeck::tui::views;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::text::{Line, Text};

@@ -68,7 +68,9 @@ enum Command {
         #[arg(long = "type", value_name = "T", requires = "start")]
         rtype: Option<ReleaseType>,
         /// Debug builds only (tests of the terminal's restore): panic once the cockpit has drawn.
-        #[arg(long, hide = true, value_name = "WHERE")]
+        /// A release build has no such argument at all.
+        #[cfg_attr(debug_assertions, arg(long, hide = true, value_name = "WHERE"))]
+        #[cfg_attr(not(debug_assertions), arg(skip))]
         debug_panic: Option<crate::tui::PanicAt>,
     },
     /// Validate the plan: exit 0 with a summary, or 2 with every problem as file:line:col.
@@ -441,9 +443,6 @@ impl Ctx {
         mut opts: crate::tui::Options,
         start: Option<(String, Option<ReleaseType>)>,
     ) -> Result<u8> {
-        if opts.debug_panic.is_some() && !cfg!(debug_assertions) {
-            return Err(usage("--debug-panic is only in debug builds"));
-        }
         // An invalid settings file stops the cockpit before anything starts (exit 2).
         opts.settings = crate::tui::settings::load()?;
         if !std::io::stdout().is_terminal() {

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use common::{DEADLINE, Workspace, poll_until};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde_json::Value;
 
 /// A small deterministic PRNG (xorshift64*), so a failing seed can be replayed.
 struct Rng(u64);

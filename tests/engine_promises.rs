@@ -4,12 +4,14 @@
 //! cockpit's bell on a failure and on a finished rollback.
 
 mod common;
+#[path = "support/fixture.rs"]
+mod fixture;
 
+use crate::fixture::Journal;
 use chrono::DateTime;
 use common::{DEADLINE, Workspace, process_alive, process_gone, wait_for_pid_file, wait_until};
 use flightdeck::engine::event::{Event, FinalState};
 use flightdeck::tui::app::{Effect, Msg};
-use flightdeck::tui::fixture::{self, Journal};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 

@@ -2,14 +2,16 @@
 //! typed environment name on protected environments), pending and refused requests, the palette,
 //! the new-release form, the resume offer and the bell.
 
+#[path = "support/fixture.rs"]
+mod fixture;
 mod screen;
 
+use crate::fixture::Journal;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::event::Event;
 use flightdeck::engine::request::Op;
 use flightdeck::plan::ReleaseType;
 use flightdeck::tui::app::{Effect, Focus, Msg, UiState};
-use flightdeck::tui::fixture::{self, Journal};
 use flightdeck::tui::modal::{Modal, Then};
 use screen::{code, key, typed};
 

@@ -1,14 +1,16 @@
 //! The cockpit's reducer (test layer 1): `UiState::update` on messages, asserting state and
 //! effects. No terminal, no runtime.
 
+#[path = "support/fixture.rs"]
+mod fixture;
 mod screen;
 
+use crate::fixture::Journal;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::event::{Event, FinalState};
 use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::tui::action::Action;
 use flightdeck::tui::app::{Effect, Focus, Msg, RING_LINES, RingLine, UiState};
-use flightdeck::tui::fixture::{self, Journal};
 use flightdeck::tui::keymap::{Key, Keymap, Layer};
 use flightdeck::tui::theme::Theme;
 use screen::{code, key};

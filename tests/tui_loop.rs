@@ -2,6 +2,9 @@
 //! and a fake tail. No draws while idle; at most one draw per frame budget under a flood; a key
 //! sent during a flood handled within a frame.
 
+#[path = "support/fixture.rs"]
+mod fixture;
+
 use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -12,7 +15,6 @@ use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::journal::Record;
 use flightdeck::tui::app::{Effect, Msg, UiState};
 use flightdeck::tui::event_loop::{self, FixedClock, LoopConfig, LoopStats, Source};
-use flightdeck::tui::fixture;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};

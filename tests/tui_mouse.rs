@@ -3,6 +3,8 @@
 //! come from rendering the state (`views::render`) and from `views::panes`, the same layout the
 //! views draw with.
 
+#[path = "support/fixture.rs"]
+mod fixture;
 mod screen;
 
 use crossterm::event::{
@@ -10,7 +12,6 @@ use crossterm::event::{
 };
 use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::tui::app::{Effect, Focus, Layout, Msg, UiState, WHEEL_LINES};
-use flightdeck::tui::fixture;
 use flightdeck::tui::{event_loop, views};
 use futures::StreamExt;
 use ratatui::Terminal;

@@ -2,14 +2,16 @@
 //! pane and the board's rows: reducer tests (layer 1) and `TestBackend` + insta snapshots at
 //! 160x48, 100x30 and 80x24 with a fixed clock, colour meaning asserted on cells (layer 2).
 
+#[path = "support/fixture.rs"]
+mod fixture;
 mod screen;
 
 use screen::{code, draw, find, key, text, typed};
 use std::sync::Arc;
 
+use crate::fixture::Journal;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::tui::app::{Effect, Focus, Msg, TargetFilter, UiState};
-use flightdeck::tui::fixture::{self, Journal};
 use flightdeck::tui::theme::Glyph;
 use flightdeck::tui::views;
 use ratatui::Terminal;

@@ -3,6 +3,8 @@
 //! colours; the binary refuses to start the cockpit on an invalid file (exit 2).
 
 mod common;
+#[path = "support/fixture.rs"]
+mod fixture;
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +19,7 @@ use ratatui::style::Color;
 /// The whole screen as text, drawn with a fixed clock.
 fn render_text(ui: &UiState, w: u16, h: u16) -> String {
     let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
-    t.draw(|f| flightdeck::tui::views::render(f, ui, flightdeck::tui::fixture::now()))
+    t.draw(|f| flightdeck::tui::views::render(f, ui, crate::fixture::now()))
         .unwrap();
     let buf = t.backend().buffer();
     let mut s = String::new();

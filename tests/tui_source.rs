@@ -2,6 +2,8 @@
 //! messages, the selected run's log goes into the ring, inotify wakes it, a finished run's
 //! unterminated last line is shown.
 
+#[path = "support/fixture.rs"]
+mod fixture;
 mod screen;
 
 use std::io::Write;

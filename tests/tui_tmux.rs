@@ -94,10 +94,7 @@ fn q_quits_and_the_release_goes_on() {
 // `--debug-panic` exists only in debug builds: a release build lists this test as ignored, with
 // the reason, rather than passing it without running it.
 #[test]
-#[cfg_attr(
-    not(debug_assertions),
-    ignore = "--debug-panic is only in debug builds (release builds refuse it)"
-)]
+#[cfg_attr(not(debug_assertions), ignore = "--debug-panic exists only in debug builds")]
 fn a_panic_anywhere_restores_the_terminal_then_reports() {
     if common::tmux::missing() {
         return;

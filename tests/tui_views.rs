@@ -2,10 +2,12 @@
 //! clock; colour and symbol meaning asserted on cells (display snapshots ignore colour); every
 //! small size renders without a panic.
 
+#[path = "support/fixture.rs"]
+mod fixture;
 mod screen;
 
+use crate::fixture::Journal;
 use flightdeck::tui::app::{Focus, Msg, UiState};
-use flightdeck::tui::fixture::{self, Journal};
 use flightdeck::tui::modal::Modal;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
@@ -545,5 +547,26 @@ fn hostile_output_in_the_view() {
         buf[(x, y)]
             .modifier
             .contains(Modifier::BOLD | Modifier::UNDERLINED)
+    );
+}
+
+#[test]
+fn eta_is_unknown_or_partial_without_history() {
+    use flightdeck::tui::views::pipeline::eta;
+    let st = &fixture::ui(&fixture::mid_run(), (80, 24)).release;
+    assert_eq!(eta(st, &Default::default(), fixture::now()), None);
+    let e = eta(st, &fixture::typical(), fixture::now()).unwrap();
+    assert_eq!((e.ms, e.unknown, e.gate), (70_000, 0, true));
+    let mut typical = fixture::typical();
+    typical.stages.remove("promote");
+    let e = eta(st, &typical, fixture::now()).unwrap();
+    assert_eq!((e.ms, e.unknown, e.gate), (40_000, 1, true));
+    assert_eq!(e.text(), "ETA ≥40s + gate");
+    let failed = &fixture::ui(&fixture::failed(), (80, 24)).release;
+    assert_eq!(eta(failed, &fixture::typical(), fixture::now()), None);
+    let gated = &fixture::ui(&fixture::gated(), (80, 24)).release;
+    assert_eq!(
+        eta(gated, &fixture::typical(), fixture::now()).unwrap().text(),
+        "ETA 50s + gate"
     );
 }

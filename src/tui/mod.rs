@@ -5,7 +5,6 @@ pub mod action;
 pub mod app;
 pub mod event_loop;
 #[doc(hidden)]
-pub mod fixture;
 pub mod keymap;
 pub mod log_tail;
 pub mod modal;
@@ -52,6 +51,8 @@ pub enum PanicAt {
     Thread,
 }
 
+/// The test hook behind `--debug-panic`: compiled into debug builds only.
+#[cfg(debug_assertions)]
 fn debug_panic(at: PanicAt) {
     const WHAT: &str = "forced panic (--debug-panic)";
     match at {
@@ -86,7 +87,8 @@ pub fn open(
         }
         let mut source = source::ReleaseSource::new(store, plan_name, rdir, plan, launcher);
         let (guard, mut term) = terminal::TerminalGuard::enter()?;
-        if let Some(at) = opts.debug_panic.filter(|_| cfg!(debug_assertions)) {
+        #[cfg(debug_assertions)]
+        if let Some(at) = opts.debug_panic {
             term.draw(|f| views::render(f, &ui, chrono::Utc::now()))?;
             debug_panic(at);
         }

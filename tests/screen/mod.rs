@@ -2,9 +2,10 @@
 //! ratatui's `TestBackend` with a fixed clock, read back as text and searched cell by cell.
 #![allow(dead_code)]
 
+use crate::fixture;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::tui::app::{Effect, Msg, UiState};
-use flightdeck::tui::{fixture, views};
+use flightdeck::tui::views;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;

@@ -482,29 +482,3 @@ fn named_grid<'a>(
     }
     out
 }
-
-#[cfg(test)]
-mod tests {
-    use super::eta;
-    use crate::tui::fixture;
-
-    #[test]
-    fn eta_is_unknown_or_partial_without_history() {
-        let st = &fixture::ui(&fixture::mid_run(), (80, 24)).release;
-        assert_eq!(eta(st, &Default::default(), fixture::now()), None);
-        let e = eta(st, &fixture::typical(), fixture::now()).unwrap();
-        assert_eq!((e.ms, e.unknown, e.gate), (70_000, 0, true));
-        let mut typical = fixture::typical();
-        typical.stages.remove("promote");
-        let e = eta(st, &typical, fixture::now()).unwrap();
-        assert_eq!((e.ms, e.unknown, e.gate), (40_000, 1, true));
-        assert_eq!(e.text(), "ETA ≥40s + gate");
-        let failed = &fixture::ui(&fixture::failed(), (80, 24)).release;
-        assert_eq!(eta(failed, &fixture::typical(), fixture::now()), None);
-        let gated = &fixture::ui(&fixture::gated(), (80, 24)).release;
-        assert_eq!(
-            eta(gated, &fixture::typical(), fixture::now()).unwrap().text(),
-            "ETA 50s + gate"
-        );
-    }
-}

@@ -1,14 +1,16 @@
 //! Sample releases for the cockpit's tests and benchmarks: journal records with fixed times, so
-//! views render the same every time.
+//! views render the same every time. Test code: included by the test crates and benches that use it
+//! (`#[path = "support/fixture.rs"] mod fixture;`), never part of the shipped library.
+#![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::app::{BoardRow, Msg, UiState};
-use super::keymap::Keymap;
-use super::theme::Theme;
-use crate::engine::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
-use crate::engine::output::{LineKind, LogLineRef};
-use crate::plan::{OnFailure, ReleaseType};
+use flightdeck::engine::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
+use flightdeck::engine::output::{LineKind, LogLineRef};
+use flightdeck::plan::{OnFailure, ReleaseType};
+use flightdeck::tui::app::{BoardRow, Msg, UiState};
+use flightdeck::tui::keymap::Keymap;
+use flightdeck::tui::theme::Theme;
 
 /// When the sample release was created.
 pub fn t0() -> DateTime<Utc> {
@@ -300,8 +302,8 @@ rollback = "true"
 "#;
 
 /// [`PLAN`], loaded.
-pub fn plan() -> crate::plan::Plan {
-    crate::plan::load_str(PLAN, std::path::Path::new("/srv/shop/flightdeck.toml"))
+pub fn plan() -> flightdeck::plan::Plan {
+    flightdeck::plan::load_str(PLAN, std::path::Path::new("/srv/shop/flightdeck.toml"))
         .expect("the sample plan is valid")
 }
 
@@ -367,9 +369,9 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
 
 /// Typical durations for [`mid_run`]'s stages, as if from earlier releases: the fan-out
 /// typically takes 4 minutes (it has run 3m40s at [`now`]), the gated smoke test 20s.
-pub fn typical() -> super::app::Typical {
+pub fn typical() -> flightdeck::tui::app::Typical {
     let ms = |s: i64| s * 1000;
-    super::app::Typical {
+    flightdeck::tui::app::Typical {
         stages: [
             ("build", ms(10), 3),
             ("test", ms(50), 3),
@@ -453,9 +455,9 @@ pub fn fanout(n: usize) -> Journal {
 /// of `prod` a version behind (3 commits; the version key their one drifting key), `qa` at the
 /// baseline's version with one drifting key (a long value, shortened on screen), and a failed
 /// probe on `dr`.
-pub fn drift_overview() -> crate::drift::overview::Overview {
-    use crate::drift::Mark;
-    use crate::drift::overview::{Distance, EnvRow, KeyDiff, Overview};
+pub fn drift_overview() -> flightdeck::drift::overview::Overview {
+    use flightdeck::drift::Mark;
+    use flightdeck::drift::overview::{Distance, EnvRow, KeyDiff, Overview};
     let row = |column: &str, version: Option<&str>| {
         let (env, target) = match column.split_once('/') {
             Some((e, t)) => (e.to_string(), Some(t.to_string())),
