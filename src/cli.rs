@@ -1024,6 +1024,33 @@ impl Ctx {
                 .ok_or_else(|| usage(format!("`{stage}` has not run yet")))?,
         };
         let path = rdir.path.join(&a.log);
+        let label = format!(
+            "`{stage}`{}{} attempt {}",
+            t.target
+                .as_deref()
+                .map(|t| format!(" on {t}"))
+                .unwrap_or_default(),
+            if rollback { " rollback" } else { "" },
+            a.n
+        );
+        // The run cannot write (more) output once it has finished or once no driver holds the
+        // release: a driver killed between `run_started` and the spawn leaves no log at all.
+        let over = |a: &crate::engine::state::Attempt| !a.running() || rdir.live_driver().is_none();
+        let never_started = || {
+            eprintln!(
+                "flightdeck: {label} of release {} never started: its driver stopped before the \
+                 run wrote any output (no log {})",
+                st.id, a.log
+            );
+            Ok(exit::FAILED)
+        };
+        if !path.exists() && (!follow || over(a)) {
+            if over(a) {
+                return never_started();
+            }
+            eprintln!("flightdeck: {label} has no output yet (it is starting)");
+            return Ok(exit::OK);
+        }
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let key = (a.n, rollback);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -1031,9 +1058,18 @@ impl Ctx {
             let st = Self::load_state(&rdir).ok()?;
             let t = st.target(stage, t.target.as_deref())?;
             let list = if key.1 { &t.rollbacks } else { &t.attempts };
-            Some(list.iter().find(|a| a.n == key.0).is_some_and(|a| !a.running()))
+            Some(list.iter().find(|a| a.n == key.0).is_none_or(over))
         })?;
-        Ok(exit::OK)
+        drop(out);
+        match std::fs::metadata(&path) {
+            // Followed until the run ended, and its log never appeared.
+            Err(_) => never_started(),
+            Ok(m) if m.len() == 0 => {
+                eprintln!("flightdeck: {label} has no output");
+                Ok(exit::OK)
+            }
+            Ok(_) => Ok(exit::OK),
+        }
     }
 
     fn verify(&self, release: Option<&str>) -> Result<u8> {

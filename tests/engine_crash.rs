@@ -267,3 +267,61 @@ fn verify_catches_an_altered_last_line() {
         stdout_of(&out)
     );
 }
+
+/// A driver killed between `run_started` and the spawn leaves no log (simulated: the driver is
+/// SIGKILLed and the run's log removed). `logs` says the run never started and exits 1, with or
+/// without `--follow` (which must not wait for a log nobody will write), before and after
+/// `resume`. An empty log of a finished run is fine: exit 0, "no output" on stderr.
+#[test]
+fn logs_of_a_run_that_never_started_say_so_and_exit_1() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "nolog"
+
+[[stage]]
+id = "long"
+run = "if [ -f first.done ]; then echo again; else touch first.done; sleep 1000 & echo $! > stray.pid; wait; fi"
+"#,
+    );
+    ws.expect(["run", "1.0", "--detach"], 0);
+    let stray = wait_for_pid_file(&ws, "stray.pid");
+    ws.wait_for_event("1.0", "run_spawned", |e| e["stage"] == "long");
+    let driver = ws.status("1.0")["driver"].as_u64().expect("a live driver") as i32;
+    kill(Pid::from_raw(driver), Signal::SIGKILL).expect("kill -9 the driver");
+    ws.wait_for_state("1.0", "interrupted");
+    let log = ws.release_dir("1.0").join("logs/long.1.log");
+    std::fs::remove_file(&log).expect("remove the log");
+
+    let check = |args: &[&str]| {
+        let started = std::time::Instant::now();
+        let out = ws.expect(args.iter().copied(), 1);
+        let err = stderr_of(&out);
+        assert!(err.contains("never started"), "{args:?}: {err}");
+        assert!(
+            !err.contains("Backtrace") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert_eq!(stdout_of(&out), "", "{args:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{args:?}");
+    };
+    check(&["logs", "1.0", "long"]);
+    check(&["logs", "1.0", "long", "--follow"]);
+
+    kill(Pid::from_raw(stray), Signal::SIGKILL).expect("kill the stray");
+    ws.expect(["resume", "1.0"], 0);
+    assert_eq!(ws.status("1.0")["state"], "succeeded");
+    check(&["logs", "1.0", "long", "--attempt", "1"]);
+    check(&["logs", "1.0", "long", "--attempt", "1", "--follow"]);
+
+    // An empty log of a finished run: nothing to print, and that is no error.
+    std::fs::write(ws.release_dir("1.0").join("logs/long.2.log"), "").unwrap();
+    for args in [
+        &["logs", "1.0", "long"][..],
+        &["logs", "1.0", "long", "--follow"][..],
+    ] {
+        let out = ws.expect(args.iter().copied(), 0);
+        assert_eq!(stdout_of(&out), "");
+        assert!(stderr_of(&out).contains("no output"), "{}", stderr_of(&out));
+    }
+}
