@@ -623,6 +623,15 @@ impl Ctx {
         let status = self.wait_for_driver(&rdir, child)?;
         done.store(true, std::sync::atomic::Ordering::Release);
         let _ = wake.try_send(());
+        let Some(status) = status else {
+            // Gave up on the driver: what was printed is flushed, unless the printer is stuck too.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(printer.join());
+            });
+            let _ = rx.recv_timeout(Duration::from_secs(1));
+            return Ok(exit::CANCELLED);
+        };
         match printer.join() {
             // A closed pipe or a vanished terminal only ends the printing, never the release.
             Ok(Err(e)) if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::EIO)) => {
@@ -654,18 +663,24 @@ impl Ctx {
     }
 
     /// Wait for the driver process to end. Ctrl-C or SIGTERM here become a cancel request (the
-    /// driver then stops the running commands gracefully); SIGHUP is ignored.
+    /// driver then stops the running commands gracefully); SIGHUP is ignored. `Ok(None)`: this
+    /// observer gave up watching, the driver still owns the release: a second Ctrl-C or SIGTERM,
+    /// or a cancel the driver did not answer (no `request_handled` for it) within the grace period
+    /// plus [`CANCEL_ANSWER_SLACK`] (a stuck or stopped driver).
     fn wait_for_driver(
         &self,
         rdir: &ReleaseDir,
         mut child: std::process::Child,
-    ) -> Result<std::process::ExitStatus> {
+    ) -> Result<Option<std::process::ExitStatus>> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let actor = self.actor();
         let journal_path = rdir.journal();
         let plan = self.plan_for(rdir)?;
+        let pid = child.id();
+        let id = rdir.id.clone();
+        let answer_within = grace() + CANCEL_ANSWER_SLACK;
         rt.block_on(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let _hup = signal(SignalKind::hangup()).ok();
@@ -675,19 +690,73 @@ impl Ctx {
             std::thread::spawn(move || {
                 let _ = tx.send(child.wait());
             });
-            let mut asked = false;
+            // The cancel request: appended on a thread of its own (a stuck driver may hold the
+            // journal's lock); its sequence number once written.
+            let (asked_tx, mut asked_rx) = tokio::sync::mpsc::unbounded_channel::<Result<u64>>();
+            let mut asked: Option<tokio::time::Instant> = None;
+            let mut request: Option<u64> = None;
+            let mut answered = false;
+            let mut poll = tokio::time::interval(Duration::from_millis(200));
             loop {
-                tokio::select! {
-                    st = &mut rx => return Ok(st.map_err(|_| eyre!("lost the driver process"))??),
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
+                let deadline = asked
+                    .filter(|_| !answered)
+                    .map(|at| at + answer_within);
+                let give_up = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let signalled = tokio::select! {
+                    st = &mut rx => return Ok(Some(st.map_err(|_| eyre!("lost the driver process"))??)),
+                    _ = int.recv() => true,
+                    _ = term.recv() => true,
+                    Some(r) = asked_rx.recv() => {
+                        request = Some(r?);
+                        false
+                    }
+                    _ = poll.tick(), if request.is_some() && !answered => {
+                        let seq = request.unwrap_or_default();
+                        answered = journal::read_journal(&journal_path).is_ok_and(|(recs, _)| {
+                            recs.iter().any(|r| {
+                                matches!(r.event, Event::RequestHandled { request, .. } if request == seq)
+                            })
+                        });
+                        false
+                    }
+                    () = give_up => {
+                        eprintln!(
+                            "flightdeck: the driver (pid {pid}) did not answer the cancel within {}; \
+                             stopped watching. Release {id} is still its own: `flightdeck status {id}`",
+                            crate::plan::format_duration(answer_within)
+                        );
+                        return Ok(None);
+                    }
+                };
+                if !signalled {
+                    continue;
                 }
-                if !asked {
-                    asked = true;
-                    let masker = std::sync::Arc::new(driver::masker_for(&plan));
-                    Journal::open(&journal_path, masker)?.append(&actor, vec![Event::CancelRequested {}])?;
-                    eprintln!("flightdeck: cancelling: running commands get SIGTERM, then SIGKILL after the grace period");
+                if asked.is_some() {
+                    eprintln!(
+                        "flightdeck: stopped watching; the driver (pid {pid}) still owns release {id} \
+                         (`flightdeck status {id}`)"
+                    );
+                    return Ok(None);
                 }
+                asked = Some(tokio::time::Instant::now());
+                let masker = std::sync::Arc::new(driver::masker_for(&plan));
+                let (journal_path, actor, asked_tx) = (journal_path.clone(), actor.clone(), asked_tx.clone());
+                std::thread::spawn(move || {
+                    let written = Journal::open(&journal_path, masker)
+                        .and_then(|mut j| j.append(&actor, vec![Event::CancelRequested {}]))
+                        .map_err(color_eyre::Report::from)
+                        .and_then(|recs| recs.first().map(|r| r.seq).ok_or_else(|| eyre!("the cancel request was not written")));
+                    let _ = asked_tx.send(written);
+                });
+                eprintln!(
+                    "flightdeck: cancelling: running commands get SIGTERM, then SIGKILL after the grace period \
+                     (Ctrl-C again to stop watching)"
+                );
             }
         })
     }
@@ -1149,6 +1218,9 @@ fn end_code(st: &ReleaseState) -> u8 {
         None => exit::PAUSED,
     }
 }
+
+/// How long past the grace period a watching `run` waits for the driver to answer its cancel.
+const CANCEL_ANSWER_SLACK: Duration = Duration::from_secs(5);
 
 pub(crate) fn grace() -> Duration {
     std::env::var("FLIGHTDECK_GRACE")
