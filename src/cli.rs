@@ -196,6 +196,9 @@ enum Command {
         /// Write the demo here instead (created if missing; empty, or holding an earlier demo); kept.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Debug builds only (tests of the demo's clean-up): panic once the cockpit has drawn.
+        #[arg(long, hide = true, value_name = "WHERE")]
+        debug_panic: Option<crate::tui::PanicAt>,
     },
     /// (internal) drive a release folder in the background.
     #[command(hide = true)]
@@ -284,7 +287,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
         Command::Next { json } => ctx.next(json),
         Command::Drift(args) => ctx.drift(args),
-        Command::Demo { dir } => crate::demo::run(&ctx, dir.as_deref()),
+        Command::Demo { dir, debug_panic } => crate::demo::run(&ctx, dir.as_deref(), debug_panic),
         Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
     };
     match code {
