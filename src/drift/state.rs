@@ -156,8 +156,7 @@ impl State {
         out.reserve(self.len());
         for (k, v) in self.iter() {
             let key = masker.mask_str(k);
-            // Bounded by the original's size (a mask is never longer than... `***` may be):
-            // on overflow keep what fits.
+            // `***` can make a short secret longer: past the arena's limit, keep what fits.
             let pushed = match masker.mask_str(v) {
                 std::borrow::Cow::Borrowed(v) => out.push(&key, v),
                 std::borrow::Cow::Owned(shown) => out.push_sealed(&key, &shown, seal_of(v)),
