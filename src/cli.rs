@@ -198,6 +198,9 @@ enum Command {
         /// Write the demo here instead (created if missing; empty, or holding an earlier demo); kept.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Debug builds only (tests of the demo's clean-up): panic once the cockpit has drawn.
+        #[arg(long, hide = true, value_name = "WHERE")]
+        debug_panic: Option<crate::tui::PanicAt>,
     },
     /// (internal) drive a release folder in the background.
     #[command(hide = true)]
@@ -286,7 +289,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
         Command::Next { json } => ctx.next(json),
         Command::Drift(args) => ctx.drift(args),
-        Command::Demo { dir } => crate::demo::run(&ctx, dir.as_deref()),
+        Command::Demo { dir, debug_panic } => crate::demo::run(&ctx, dir.as_deref(), debug_panic),
         Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
     };
     match code {
@@ -622,6 +625,15 @@ impl Ctx {
         let status = self.wait_for_driver(&rdir, child)?;
         done.store(true, std::sync::atomic::Ordering::Release);
         let _ = wake.try_send(());
+        let Some(status) = status else {
+            // Gave up on the driver: what was printed is flushed, unless the printer is stuck too.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(printer.join());
+            });
+            let _ = rx.recv_timeout(Duration::from_secs(1));
+            return Ok(exit::CANCELLED);
+        };
         match printer.join() {
             // A closed pipe or a vanished terminal only ends the printing, never the release.
             Ok(Err(e)) if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::EIO)) => {
@@ -653,18 +665,24 @@ impl Ctx {
     }
 
     /// Wait for the driver process to end. Ctrl-C or SIGTERM here become a cancel request (the
-    /// driver then stops the running commands gracefully); SIGHUP is ignored.
+    /// driver then stops the running commands gracefully); SIGHUP is ignored. `Ok(None)`: this
+    /// observer gave up watching, the driver still owns the release: a second Ctrl-C or SIGTERM,
+    /// or a cancel the driver did not answer (no `request_handled` for it) within the grace period
+    /// plus [`CANCEL_ANSWER_SLACK`] (a stuck or stopped driver).
     fn wait_for_driver(
         &self,
         rdir: &ReleaseDir,
         mut child: std::process::Child,
-    ) -> Result<std::process::ExitStatus> {
+    ) -> Result<Option<std::process::ExitStatus>> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let actor = self.actor();
         let journal_path = rdir.journal();
         let plan = self.plan_for(rdir)?;
+        let pid = child.id();
+        let id = rdir.id.clone();
+        let answer_within = grace() + CANCEL_ANSWER_SLACK;
         rt.block_on(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let _hup = signal(SignalKind::hangup()).ok();
@@ -674,19 +692,73 @@ impl Ctx {
             std::thread::spawn(move || {
                 let _ = tx.send(child.wait());
             });
-            let mut asked = false;
+            // The cancel request: appended on a thread of its own (a stuck driver may hold the
+            // journal's lock); its sequence number once written.
+            let (asked_tx, mut asked_rx) = tokio::sync::mpsc::unbounded_channel::<Result<u64>>();
+            let mut asked: Option<tokio::time::Instant> = None;
+            let mut request: Option<u64> = None;
+            let mut answered = false;
+            let mut poll = tokio::time::interval(Duration::from_millis(200));
             loop {
-                tokio::select! {
-                    st = &mut rx => return Ok(st.map_err(|_| eyre!("lost the driver process"))??),
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
+                let deadline = asked
+                    .filter(|_| !answered)
+                    .map(|at| at + answer_within);
+                let give_up = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let signalled = tokio::select! {
+                    st = &mut rx => return Ok(Some(st.map_err(|_| eyre!("lost the driver process"))??)),
+                    _ = int.recv() => true,
+                    _ = term.recv() => true,
+                    Some(r) = asked_rx.recv() => {
+                        request = Some(r?);
+                        false
+                    }
+                    _ = poll.tick(), if request.is_some() && !answered => {
+                        let seq = request.unwrap_or_default();
+                        answered = journal::read_journal(&journal_path).is_ok_and(|(recs, _)| {
+                            recs.iter().any(|r| {
+                                matches!(r.event, Event::RequestHandled { request, .. } if request == seq)
+                            })
+                        });
+                        false
+                    }
+                    () = give_up => {
+                        eprintln!(
+                            "flightdeck: the driver (pid {pid}) did not answer the cancel within {}; \
+                             stopped watching. Release {id} is still its own: `flightdeck status {id}`",
+                            crate::plan::format_duration(answer_within)
+                        );
+                        return Ok(None);
+                    }
+                };
+                if !signalled {
+                    continue;
                 }
-                if !asked {
-                    asked = true;
-                    let masker = std::sync::Arc::new(driver::masker_for(&plan));
-                    Journal::open(&journal_path, masker)?.append(&actor, vec![Event::CancelRequested {}])?;
-                    eprintln!("flightdeck: cancelling: running commands get SIGTERM, then SIGKILL after the grace period");
+                if asked.is_some() {
+                    eprintln!(
+                        "flightdeck: stopped watching; the driver (pid {pid}) still owns release {id} \
+                         (`flightdeck status {id}`)"
+                    );
+                    return Ok(None);
                 }
+                asked = Some(tokio::time::Instant::now());
+                let masker = std::sync::Arc::new(driver::masker_for(&plan));
+                let (journal_path, actor, asked_tx) = (journal_path.clone(), actor.clone(), asked_tx.clone());
+                std::thread::spawn(move || {
+                    let written = Journal::open(&journal_path, masker)
+                        .and_then(|mut j| j.append(&actor, vec![Event::CancelRequested {}]))
+                        .map_err(color_eyre::Report::from)
+                        .and_then(|recs| recs.first().map(|r| r.seq).ok_or_else(|| eyre!("the cancel request was not written")));
+                    let _ = asked_tx.send(written);
+                });
+                eprintln!(
+                    "flightdeck: cancelling: running commands get SIGTERM, then SIGKILL after the grace period \
+                     (Ctrl-C again to stop watching)"
+                );
             }
         })
     }
@@ -1023,6 +1095,33 @@ impl Ctx {
                 .ok_or_else(|| usage(format!("`{stage}` has not run yet")))?,
         };
         let path = rdir.path.join(&a.log);
+        let label = format!(
+            "`{stage}`{}{} attempt {}",
+            t.target
+                .as_deref()
+                .map(|t| format!(" on {t}"))
+                .unwrap_or_default(),
+            if rollback { " rollback" } else { "" },
+            a.n
+        );
+        // The run cannot write (more) output once it has finished or once no driver holds the
+        // release: a driver killed between `run_started` and the spawn leaves no log at all.
+        let over = |a: &crate::engine::state::Attempt| !a.running() || rdir.live_driver().is_none();
+        let never_started = || {
+            eprintln!(
+                "flightdeck: {label} of release {} never started: its driver stopped before the \
+                 run wrote any output (no log {})",
+                st.id, a.log
+            );
+            Ok(exit::FAILED)
+        };
+        if !path.exists() && (!follow || over(a)) {
+            if over(a) {
+                return never_started();
+            }
+            eprintln!("flightdeck: {label} has no output yet (it is starting)");
+            return Ok(exit::OK);
+        }
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let key = (a.n, rollback);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -1030,9 +1129,18 @@ impl Ctx {
             let st = Self::load_state(&rdir).ok()?;
             let t = st.target(stage, t.target.as_deref())?;
             let list = if key.1 { &t.rollbacks } else { &t.attempts };
-            Some(list.iter().find(|a| a.n == key.0).is_some_and(|a| !a.running()))
+            Some(list.iter().find(|a| a.n == key.0).is_none_or(over))
         })?;
-        Ok(exit::OK)
+        drop(out);
+        match std::fs::metadata(&path) {
+            // Followed until the run ended, and its log never appeared.
+            Err(_) => never_started(),
+            Ok(m) if m.len() == 0 => {
+                eprintln!("flightdeck: {label} has no output");
+                Ok(exit::OK)
+            }
+            Ok(_) => Ok(exit::OK),
+        }
     }
 
     fn verify(&self, release: Option<&str>) -> Result<u8> {
@@ -1112,6 +1220,9 @@ fn end_code(st: &ReleaseState) -> u8 {
         None => exit::PAUSED,
     }
 }
+
+/// How long past the grace period a watching `run` waits for the driver to answer its cancel.
+const CANCEL_ANSWER_SLACK: Duration = Duration::from_secs(5);
 
 pub(crate) fn grace() -> Duration {
     std::env::var("FLIGHTDECK_GRACE")

@@ -281,9 +281,35 @@ macro_rules! say {
     }};
 }
 
+/// Set by SIGHUP, SIGTERM or SIGINT before the cockpit takes those signals over.
+static EARLY_SIGNAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_early_signal(_: libc::c_int) {
+    EARLY_SIGNAL.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// From here on SIGHUP, SIGTERM and SIGINT no longer kill the demo outright: until the cockpit
+/// runs they are noted (and the demo ends its release instead of opening the cockpit); then the
+/// cockpit turns them into a quit. Either way the clean-up runs.
+fn catch_ending_signals() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(note_early_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT] {
+        // SAFETY: the handler only stores to an atomic.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
 /// `flightdeck demo [--dir DIR]`.
-pub(crate) fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<u8> {
+pub(crate) fn run(ctx: &Ctx, dir: Option<&Path>, debug_panic: Option<crate::tui::PanicAt>) -> Result<u8> {
     let tty = std::io::stdout().is_terminal();
+    if tty {
+        catch_ending_signals();
+    }
     // The user's cockpit settings, checked before anything is written or started (exit 2).
     let settings = if tty {
         crate::tui::settings::load()?
@@ -355,73 +381,229 @@ pub(crate) fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<u8> {
     let opts = crate::tui::Options {
         no_reattach_hint: true,
         settings,
+        debug_panic,
         ..Default::default()
     };
     let launcher = std::sync::Arc::new(demo.clone());
-    let shown = crate::tui::open(demo.store()?, PLAN_NAME, Some(&rdir), None, launcher, opts);
-    let ended = end_releases(&demo, driver);
-    match ended {
-        Ok(()) if temp => match std::fs::remove_dir_all(&root) {
-            Ok(()) => say!("flightdeck demo: removed {}", root.display()),
-            Err(e) => say!("flightdeck demo: could not remove {}: {e}", root.display()),
-        },
-        Ok(()) => say!(
-            "flightdeck demo: the demo stays in {}; `flightdeck demo --dir {}` starts another release",
-            root.display(),
-            quote(&root)
-        ),
+    // Whatever ends the cockpit (q, SIGHUP, SIGTERM, SIGINT, an error, a panic) ends the demo's
+    // releases and removes its temp folder: a panic in the cockpit ends the process from the
+    // panic hook, which runs this first.
+    let driver_pid = driver.id();
+    let clean_up = {
+        let (demo, root) = (demo.clone(), root.clone());
+        move |driver: Option<std::process::Child>| clean_up(&demo, &root, temp, driver, driver_pid)
+    };
+    {
+        let clean_up = clean_up.clone();
+        crate::tui::terminal::on_fatal_exit(Some(Box::new(move || {
+            let _ = clean_up(None);
+        })));
+    }
+    let outcome = if EARLY_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        Ok(Ok(exit::CANCELLED))
+    } else {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::tui::open(demo.store()?, PLAN_NAME, Some(&rdir), None, launcher, opts)
+                .map_err(color_eyre::Report::from)
+        }))
+    };
+    crate::tui::terminal::on_fatal_exit(None);
+    // The terminal may be gone (SIGHUP): nothing printed from here on may fail the clean-up.
+    if !std::io::stderr().is_terminal() && !std::io::stdout().is_terminal() {
+        crate::tui::terminal::let_go_of_the_terminal();
+    }
+    let cleaned = clean_up(Some(driver));
+    let shown = match outcome {
+        Ok(shown) => shown,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    match cleaned {
+        Ok(()) => shown,
+        // Something of the demo may still run: say so in the exit code too.
+        Err(()) => shown.map(|_| exit::FAILED),
+    }
+}
+
+/// End the demo's releases ([`end_releases`]) and remove its folder when it is a temp folder;
+/// says what it did on stderr. `Err(())`: something of the demo may still run (said).
+fn clean_up(
+    demo: &Ctx,
+    root: &Path,
+    temp: bool,
+    driver: Option<std::process::Child>,
+    driver_pid: u32,
+) -> std::result::Result<(), ()> {
+    match end_releases(demo, root, driver, driver_pid) {
+        Ok(()) if temp => {
+            match std::fs::remove_dir_all(root) {
+                Ok(()) => say!("flightdeck demo: removed {}", root.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    say!("flightdeck demo: {} was already removed", root.display())
+                }
+                Err(e) => say!("flightdeck demo: could not remove {}: {e}", root.display()),
+            }
+            Ok(())
+        }
+        Ok(()) => {
+            say!(
+                "flightdeck demo: the demo stays in {}; `flightdeck demo --dir {}` starts another release",
+                root.display(),
+                quote(root)
+            );
+            Ok(())
+        }
         Err(e) => {
             say!("flightdeck demo: {e:#}; the demo stays in {}", root.display());
-            // Something of the demo may still run: say so in the exit code too.
-            return shown.map(|_| exit::FAILED).map_err(Into::into);
+            Err(())
         }
     }
-    Ok(shown?)
 }
 
 /// After the cockpit: cancel every unfinished release of the demo that has a live driver (the one
 /// `demo` started, and any the user started from the cockpit) and wait, with a deadline, until
-/// no driver of the demo is left, so nothing of it goes on running.
-fn end_releases(demo: &Ctx, mut driver: std::process::Child) -> Result<()> {
-    let store = demo.store()?;
+/// no driver of the demo is left, so nothing of it goes on running. A driver that cannot be asked
+/// through its journal (the demo's folder was deleted) gets SIGTERM, which it takes as a cancel;
+/// one still there at the deadline, SIGKILL, and so do the processes its releases started.
+fn end_releases(
+    demo: &Ctx,
+    root: &Path,
+    mut driver: Option<std::process::Child>,
+    driver_pid: u32,
+) -> Result<()> {
     let actor = demo.actor();
-    let live = || -> Result<Vec<(ReleaseDir, u32)>> {
-        Ok(store
-            .releases(Some(PLAN_NAME))?
-            .into_iter()
-            .filter_map(|r| r.live_driver().map(|pid| (r, pid)))
-            .collect())
+    let live = || -> Vec<(ReleaseDir, u32)> {
+        if !root.join(DATA_DIR).is_dir() {
+            return Vec::new();
+        }
+        demo.store()
+            .and_then(|store| Ok(store.releases(Some(PLAN_NAME))?))
+            .map(|rs| {
+                rs.into_iter()
+                    .filter_map(|r| r.live_driver().map(|pid| (r, pid)))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    for (rdir, _) in live()? {
-        if Ctx::load_state(&rdir)?.finished.is_none() {
-            say!("flightdeck demo: cancelling release {}", rdir.id);
-            // A release that finishes meanwhile refuses the cancel: its driver ends all the same.
-            if let Err(e) = demo.submit(&rdir, &actor, &Op::Cancel) {
-                say!("flightdeck demo: release {}: {e}", rdir.id);
-            }
+    let mut asked: Vec<u32> = Vec::new();
+    for (rdir, pid) in live() {
+        let finished = Ctx::load_state(&rdir)
+            .map(|s| s.finished.is_some())
+            .unwrap_or(false);
+        if finished {
+            asked.push(pid);
+            continue;
+        }
+        say!("flightdeck demo: cancelling release {}", rdir.id);
+        // A release that finishes meanwhile refuses the cancel: its driver ends all the same.
+        match demo.submit(&rdir, &actor, &Op::Cancel) {
+            Ok(_) => asked.push(pid),
+            Err(e) => say!("flightdeck demo: release {}: {e}", rdir.id),
+        }
+    }
+    // Drivers of the demo not reached through a journal: SIGTERM (a cancel, for a driver).
+    for pid in drivers_of(root) {
+        if !asked.contains(&pid) {
+            say!("flightdeck demo: stopping driver {pid}");
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
     }
     // Each driver stops its running commands (SIGTERM, then SIGKILL after the grace period) and
-    // exits, releasing its lock. A short poll over the few demo releases, not a watcher per folder.
+    // exits, releasing its lock. A short poll over the few demo drivers.
     let limit = crate::cli::grace() + Duration::from_secs(10);
     let deadline = Instant::now() + limit;
     loop {
-        let mut left: Vec<u32> = live()?.into_iter().map(|(_, pid)| pid).collect();
-        if driver.try_wait()?.is_none() && !left.contains(&driver.id()) {
-            left.push(driver.id());
+        let mut left: Vec<u32> = drivers_of(root);
+        for (_, pid) in live() {
+            if !left.contains(&pid) {
+                left.push(pid);
+            }
+        }
+        let ours_alive = match driver.as_mut() {
+            Some(child) => child.try_wait().ok().flatten().is_none(),
+            None => pid_alive(driver_pid),
+        };
+        if ours_alive && !left.contains(&driver_pid) {
+            left.push(driver_pid);
         }
         if left.is_empty() {
+            end_stray_groups(root);
             return Ok(());
         }
         if Instant::now() > deadline {
+            for pid in &left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            end_stray_groups(root);
             let pids: Vec<String> = left.iter().map(u32::to_string).collect();
             color_eyre::eyre::bail!(
-                "the demo's driver(s) did not end within {}s of the cancel request; `kill {}` ends them",
-                limit.as_secs(),
-                pids.join(" ")
+                "the demo's driver(s) {} did not end within {}s of the cancel request, and were killed",
+                pids.join(" "),
+                limit.as_secs()
             );
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether process `pid` runs (a zombie does not).
+fn pid_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next()),
+            Some("Z" | "X")
+        )
+    })
+}
+
+/// Live `flightdeck drive DIR` processes of this user whose release folder is under `root`.
+fn drivers_of(root: &Path) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let prefix = root.as_os_str().as_encoded_bytes();
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me && pid_alive(pid))
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.len() >= 3 && args[1] == b"drive" && args[2].starts_with(prefix)
+        })
+        .collect()
+}
+
+/// Processes the demo's releases started (they carry the release folder, under `root`, in
+/// [`crate::engine::runner::MARKER_VAR`]) and that outlived their drivers: their groups end.
+fn end_stray_groups(root: &Path) {
+    let needle = format!("{}={}/", crate::engine::runner::MARKER_VAR, root.display());
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let mut groups = std::collections::BTreeSet::new();
+    for pid in rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if environ
+            .split(|b| *b == 0)
+            .any(|kv| kv.starts_with(needle.as_bytes()))
+            && let Ok(pgid) = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
+            && pgid != nix::unistd::getpgrp()
+        {
+            groups.insert(pgid.as_raw());
+        }
+    }
+    for pgid in groups {
+        crate::engine::runner::terminate_group_blocking(pgid, crate::cli::grace());
     }
 }
 

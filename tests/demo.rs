@@ -446,3 +446,125 @@ fn the_demo_gate_is_approved_from_the_cockpit_at_200x50() {
 fn the_demo_gate_is_approved_from_the_cockpit_at_80x24() {
     approve_the_demo_gate_from_the_cockpit("demo-narrow", (80, 24));
 }
+
+/// The demo started in tmux with its temp folder under the workspace, once the cockpit shows
+/// `shown`: (workspace, tmux, the demo's folder).
+fn demo_in_tmux(name: &str, shown: &str) -> (Workspace, Tmux, PathBuf) {
+    let ws = Workspace::new(HOST_PLAN);
+    let tmp: PathBuf = ws.file("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let tmux = Tmux::new(name);
+    let env = format!("TMPDIR='{}' FLIGHTDECK_GRACE=1s", tmp.display());
+    tmux.start(&ws, "demo", &env, (200, 50));
+    tmux.wait_for(shown);
+    let demo_dir = std::fs::read_dir(&tmp)
+        .unwrap()
+        .next()
+        .expect("the demo's temp folder")
+        .unwrap()
+        .path();
+    assert!(
+        !processes_mentioning(&demo_dir.display().to_string()).is_empty(),
+        "the demo's driver runs"
+    );
+    (ws, tmux, demo_dir)
+}
+
+/// Nothing of the demo is left: no process names or works in its folder, and the folder is gone.
+#[track_caller]
+fn demo_ended_and_cleaned_up(demo_dir: &Path) {
+    let needle = demo_dir.display().to_string();
+    let mut left = Vec::new();
+    let ended = poll_until(DEADLINE, || {
+        left = processes_mentioning(&needle);
+        left.is_empty() && !demo_dir.exists()
+    });
+    let shown: Vec<String> = left
+        .iter()
+        .map(|p| {
+            String::from_utf8_lossy(&std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default())
+                .replace('\0', " ")
+        })
+        .collect();
+    // Whatever the outcome, leave nothing behind for the other tests.
+    for p in &left {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*p), nix::sys::signal::Signal::SIGKILL);
+    }
+    assert!(
+        ended,
+        "the demo outlived its cockpit: folder exists: {}, processes: {shown:?}",
+        demo_dir.exists()
+    );
+}
+
+/// The release waits at its gate (its driver idles until a person acts).
+const GATE_SHOWN: &str = "gate prod-signoff needs a person";
+
+#[test]
+fn closing_the_demos_terminal_ends_its_release_and_removes_its_folder() {
+    if tmux::missing() {
+        return;
+    }
+    let (_ws, tmux, demo_dir) = demo_in_tmux("demo-hup", GATE_SHOWN);
+    // The terminal goes away: every process of the pane gets SIGHUP.
+    let _ = tmux.cmd().arg("kill-server").output();
+    demo_ended_and_cleaned_up(&demo_dir);
+}
+
+#[test]
+fn sigterm_or_sigint_to_the_demo_ends_its_release_and_removes_its_folder() {
+    if tmux::missing() {
+        return;
+    }
+    for (name, sig) in [
+        ("demo-term", nix::sys::signal::Signal::SIGTERM),
+        ("demo-int", nix::sys::signal::Signal::SIGINT),
+    ] {
+        let (_ws, tmux, demo_dir) = demo_in_tmux(name, "/6 done");
+        let pid = tmux.cockpit_pid();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).expect("signal the demo");
+        let after = tmux.wait_for("=DONE=");
+        tmux::assert_restored(&after);
+        demo_ended_and_cleaned_up(&demo_dir);
+    }
+}
+
+#[test]
+fn a_demo_whose_folder_was_deleted_still_ends_its_release_on_quit() {
+    if tmux::missing() {
+        return;
+    }
+    let (_ws, tmux, demo_dir) = demo_in_tmux("demo-rm", GATE_SHOWN);
+    std::fs::remove_dir_all(&demo_dir).expect("delete the demo's folder");
+    tmux.keys(&["q"]);
+    tmux.wait_for("=DONE=");
+    demo_ended_and_cleaned_up(&demo_dir);
+}
+
+#[test]
+fn a_panic_in_the_demos_cockpit_still_ends_its_release_and_removes_its_folder() {
+    if tmux::missing() {
+        return;
+    }
+    let ws = Workspace::new(HOST_PLAN);
+    let tmp: PathBuf = ws.file("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let tmux = Tmux::new("demo-panic");
+    let env = format!("TMPDIR='{}' FLIGHTDECK_GRACE=1s", tmp.display());
+    tmux.start(&ws, "demo --debug-panic task", &env, (200, 50));
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=101"), "{after}");
+    tmux::assert_restored(&after);
+    // The folder (under `tmp`) is gone, and no process names or works in it.
+    let needle = tmp.join("flightdeck-demo-").display().to_string();
+    let mut left = Vec::new();
+    let ended = poll_until(DEADLINE, || {
+        left = processes_mentioning(&needle);
+        left.is_empty() && std::fs::read_dir(&tmp).unwrap().next().is_none()
+    });
+    for p in &left {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*p), nix::sys::signal::Signal::SIGKILL);
+    }
+    assert!(ended, "the demo outlived its panic: processes {left:?}\n{after}");
+    assert!(after.contains("removed"), "{after}");
+}

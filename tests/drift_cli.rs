@@ -502,3 +502,108 @@ checklist = [{ item = "prod matches staging", drift = { env = "prod", baseline =
         "{stdout}"
     );
 }
+
+/// Three environments print their database password (a `[plan] secrets` variable each) in
+/// key=value, JSON and inside a longer value; an `expect` file holds one too.
+const SECRET_PLAN: &str = r#"
+[plan]
+name = "vault"
+secrets = ["STAGING_PW", "PROD_PW", "QA_PW"]
+
+[environments.staging]
+probe = "echo \"db.password=$STAGING_PW\"; echo \"db.url=postgres://app:$STAGING_PW@db\"; echo region=x"
+
+[environments.prod]
+probe = "printf '{\"db\": {\"password\": \"%s\", \"url\": \"postgres://app:%s@db\"}, \"region\": \"x\"}' \"$PROD_PW\" \"$PROD_PW\""
+
+[environments.qa]
+probe = "echo \"db.password=$QA_PW\"; echo \"db.url=postgres://app:$QA_PW@db\"; echo region=x"
+expect = "qa.kv"
+
+[drift]
+baseline = "staging"
+
+[[stage]]
+id = "deploy"
+run = "true"
+"#;
+
+/// Secrets are compared by their real values: staging and prod hold different passwords (drift,
+/// shown `≠ ***`), staging and qa the same one (`=`). No output and no saved run holds a value.
+#[test]
+fn secrets_that_differ_are_drift_and_stay_masked() {
+    let ws = workspace(SECRET_PLAN)
+        .env("STAGING_PW", "s3cret-staging")
+        .env("PROD_PW", "s3cret-prod-other")
+        .env("QA_PW", "s3cret-staging");
+    std::fs::write(ws.file("qa.kv"), "db.password=s3cret-prod-other\nregion=x\n").unwrap();
+    let secrets = ["s3cret-staging", "s3cret-prod-other"];
+    let (code, out, err) = drift(&ws, &["--env", "prod", "--env", "qa"]);
+    assert_eq!(code, 1, "{out}{err}");
+    for s in secrets {
+        assert!(
+            !out.contains(s) && !err.contains(s),
+            "secret {s} shown:\n{out}{err}"
+        );
+    }
+    let row = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no row {key}:\n{out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // Columns: staging (baseline), prod, qa, qa (expected).
+    assert_eq!(row("db.password"), "db.password *** ≠ *** = ≠ ***", "{out}");
+    assert_eq!(
+        row("db.url"),
+        "db.url postgres://app:***@db ≠ postgres://app:***@db = ∅",
+        "{out}"
+    );
+    assert_eq!(row("region"), "region x = = =", "{out}");
+
+    let (code, out, err) = drift(&ws, &["--json", "--env", "prod", "--env", "qa"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v = json(&out);
+    let marks = |key: &str| -> Vec<(String, String)> {
+        let row = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no row {key}: {out}"));
+        row["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["mark"].as_str().unwrap().to_string(),
+                    c["value"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect()
+    };
+    let pw = marks("db.password");
+    let m: Vec<&str> = pw.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(m, ["baseline", "differs", "same", "differs"], "{out}");
+    assert!(pw.iter().all(|(_, v)| v == "***"), "{out}");
+    assert_eq!(v["summaries"][0]["differs"], 2, "{out}");
+    for s in secrets {
+        assert!(!out.contains(s), "secret {s} in the JSON:\n{out}");
+    }
+    let saved = saved_runs(&ws);
+    assert_eq!(saved.len(), 2);
+    for run in saved {
+        let text = std::fs::read_to_string(&run).unwrap();
+        assert!(text.contains("***"), "{text}");
+        for s in secrets {
+            assert!(
+                !text.contains(s),
+                "secret {s} saved in {}:\n{text}",
+                run.display()
+            );
+        }
+    }
+}

@@ -267,3 +267,142 @@ fn verify_catches_an_altered_last_line() {
         stdout_of(&out)
     );
 }
+
+/// A driver killed between `run_started` and the spawn leaves no log (simulated: the driver is
+/// SIGKILLed and the run's log removed). `logs` says the run never started and exits 1, with or
+/// without `--follow` (which must not wait for a log nobody will write), before and after
+/// `resume`. An empty log of a finished run is fine: exit 0, "no output" on stderr.
+#[test]
+fn logs_of_a_run_that_never_started_say_so_and_exit_1() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "nolog"
+
+[[stage]]
+id = "long"
+run = "if [ -f first.done ]; then echo again; else touch first.done; sleep 1000 & echo $! > stray.pid; wait; fi"
+"#,
+    );
+    ws.expect(["run", "1.0", "--detach"], 0);
+    let stray = wait_for_pid_file(&ws, "stray.pid");
+    ws.wait_for_event("1.0", "run_spawned", |e| e["stage"] == "long");
+    let driver = ws.status("1.0")["driver"].as_u64().expect("a live driver") as i32;
+    kill(Pid::from_raw(driver), Signal::SIGKILL).expect("kill -9 the driver");
+    ws.wait_for_state("1.0", "interrupted");
+    let log = ws.release_dir("1.0").join("logs/long.1.log");
+    std::fs::remove_file(&log).expect("remove the log");
+
+    let check = |args: &[&str]| {
+        let started = std::time::Instant::now();
+        let out = ws.expect(args.iter().copied(), 1);
+        let err = stderr_of(&out);
+        assert!(err.contains("never started"), "{args:?}: {err}");
+        assert!(
+            !err.contains("Backtrace") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert_eq!(stdout_of(&out), "", "{args:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{args:?}");
+    };
+    check(&["logs", "1.0", "long"]);
+    check(&["logs", "1.0", "long", "--follow"]);
+
+    kill(Pid::from_raw(stray), Signal::SIGKILL).expect("kill the stray");
+    ws.expect(["resume", "1.0"], 0);
+    assert_eq!(ws.status("1.0")["state"], "succeeded");
+    check(&["logs", "1.0", "long", "--attempt", "1"]);
+    check(&["logs", "1.0", "long", "--attempt", "1", "--follow"]);
+
+    // An empty log of a finished run: nothing to print, and that is no error.
+    std::fs::write(ws.release_dir("1.0").join("logs/long.2.log"), "").unwrap();
+    for args in [
+        &["logs", "1.0", "long"][..],
+        &["logs", "1.0", "long", "--follow"][..],
+    ] {
+        let out = ws.expect(args.iter().copied(), 0);
+        assert_eq!(stdout_of(&out), "");
+        assert!(stderr_of(&out).contains("no output"), "{}", stderr_of(&out));
+    }
+}
+
+/// A stuck driver (here: SIGSTOPped) never answers a cancel. The watching `run` asks for one on
+/// SIGTERM, waits the grace period plus a few seconds, then exits 130 saying the driver did not
+/// answer. The release itself stays the driver's: once it runs again, it cancels.
+fn stuck_driver(grace: &str) -> (Workspace, common::Bg, i32, i32) {
+    let mut ws = Workspace::new(
+        r#"
+[plan]
+name = "stuck"
+
+[[stage]]
+id = "long"
+run = "sleep 1000 & echo $! > long.pid; wait"
+"#,
+    )
+    .env("FLIGHTDECK_GRACE", grace);
+    let observer = ws.spawn(["run", "1.0"]);
+    let child = wait_for_pid_file(&ws, "long.pid");
+    ws.wait_for_event("1.0", "run_spawned", |e| e["stage"] == "long");
+    let driver = ws.status("1.0")["driver"].as_u64().expect("a live driver") as i32;
+    kill(Pid::from_raw(driver), Signal::SIGSTOP).expect("stop the driver");
+    common::wait_until(common::DEADLINE, "the driver is stopped", || {
+        std::fs::read_to_string(format!("/proc/{driver}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                == Some("T")
+        })
+    });
+    (ws, observer, driver, child)
+}
+
+/// The stopped driver runs again, handles the cancel and ends its child.
+fn release_the_driver(ws: &Workspace, driver: i32, child: i32) {
+    kill(Pid::from_raw(driver), Signal::SIGCONT).expect("continue the driver");
+    ws.wait_for_state("1.0", "cancelled");
+    common::wait_until(common::DEADLINE, "the driver and its child are gone", || {
+        process_gone(driver) && process_gone(child)
+    });
+}
+
+#[test]
+fn a_watching_run_whose_driver_does_not_answer_a_cancel_exits_130() {
+    let (ws, mut observer, driver, child) = stuck_driver("1s");
+    observer.signal(Signal::SIGTERM);
+    let asked = std::time::Instant::now();
+    assert_eq!(observer.wait(), 130, "{}", observer.output());
+    let took = asked.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "took {took:?}\n{}",
+        observer.output()
+    );
+    assert!(
+        took >= std::time::Duration::from_secs(1),
+        "did not wait for the grace period ({took:?})"
+    );
+    let err = observer.stderr();
+    assert!(err.contains("did not answer"), "{err}");
+    assert!(process_alive(driver), "the release is the driver's: untouched");
+    assert!(ws.has_event("1.0", "cancel_requested", |e| e["actor"] == "tester"));
+    release_the_driver(&ws, driver, child);
+}
+
+#[test]
+fn a_second_signal_ends_a_watching_run_at_once() {
+    let (ws, mut observer, driver, child) = stuck_driver("60s");
+    observer.signal(Signal::SIGTERM);
+    common::wait_until(common::DEADLINE, "the observer asked for a cancel", || {
+        observer.stderr().contains("cancelling")
+    });
+    let second = std::time::Instant::now();
+    observer.signal(Signal::SIGINT);
+    assert_eq!(observer.wait(), 130, "{}", observer.output());
+    assert!(
+        second.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        second.elapsed()
+    );
+    assert!(process_alive(driver));
+    release_the_driver(&ws, driver, child);
+}

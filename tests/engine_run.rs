@@ -832,3 +832,45 @@ fn list_shows_this_plans_releases_newest_first_and_all_shows_every_plan() {
     let out = ws.expect(["--plan", "/nonexistent/flightdeck.toml", "status", "1.0"], 2);
     assert!(stderr_of(&out).contains("several plans"), "{}", stderr_of(&out));
 }
+
+/// The log of stage `b` is made a link to /dev/full (every write: ENOSPC) before `b` starts. `b`
+/// prints plenty and checks that its writes succeeded: the driver keeps reading its output, so
+/// `b` is not killed by SIGPIPE and its own exit status counts; the record names the error and
+/// the file.
+#[test]
+fn a_log_on_a_full_disk_is_named_and_the_command_keeps_its_exit_status() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "full"
+
+[[stage]]
+id = "a"
+run = "mkdir -p \"$FLIGHTDECK_RELEASE_DIR/logs\" && ln -s /dev/full \"$FLIGHTDECK_RELEASE_DIR/logs/b.1.log\""
+
+[[stage]]
+id = "b"
+needs = ["a"]
+run = "seq 1 200000 || exit 7; echo 'to stderr' >&2 || exit 8; exit 0"
+"#,
+    );
+    // Detached: an observer would read the link, and /dev/full reads as endless zeros.
+    ws.expect(["run", "1.0", "--detach"], 0);
+    ws.wait_for_state("1.0", "succeeded");
+    let runs = finished_runs(&ws, "1.0", "deploy");
+    assert_eq!(
+        runs,
+        [
+            ("a".to_string(), 1, "succeeded".to_string()),
+            ("b".to_string(), 1, "succeeded".to_string())
+        ]
+    );
+    let log = ws.release_dir("1.0").join("logs/b.1.log");
+    let wanted = format!("no space left on device writing {}", log.display());
+    assert!(
+        ws.has_event("1.0", "note", |e| e["message"] == wanted.as_str()),
+        "no note `{wanted}`: {:?}",
+        ws.events("1.0", "note")
+    );
+    ws.expect(["verify", "1.0"], 0);
+}

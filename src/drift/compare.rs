@@ -420,7 +420,7 @@ impl Matrix {
                         let be = base_idx.get(id as usize).copied().unwrap_or(NONE);
                         let mark = if be == NONE {
                             Mark::Extra
-                        } else if state.entry(e).1 == base_state.entry(be as usize).1 {
+                        } else if state.same_value(e, base_state, be as usize) {
                             Mark::Same
                         } else {
                             Mark::Differs

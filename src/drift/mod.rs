@@ -273,10 +273,15 @@ pub fn layout(plan: &Plan, selection: &Selection) -> Result<Layout, DriftError> 
 }
 
 /// Read a desired-state file.
-fn read_expected(column: &str, path: &Path, format: Option<StateFormat>) -> Result<State, ColumnError> {
+fn read_expected(
+    column: &str,
+    path: &Path,
+    format: Option<StateFormat>,
+    masker: &crate::engine::output::Masker,
+) -> Result<State, ColumnError> {
     let error = |message: String| ColumnError {
         column: column.to_string(),
-        message,
+        message: masker.mask_str(&message).into_owned(),
         stderr: Vec::new(),
     };
     let bytes = std::fs::read(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
@@ -284,7 +289,7 @@ fn read_expected(column: &str, path: &Path, format: Option<StateFormat>) -> Resu
         String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let format = format.or_else(|| format::format_for_path(path));
     format::parse(text, format)
-        .map(|(state, _)| state)
+        .map(|(state, _)| state.masked(masker))
         .map_err(|e| error(format!("{}: {e}", path.display())))
 }
 
@@ -299,10 +304,11 @@ pub async fn collect(layout: &Layout, opts: &ProbeOptions) -> Vec<Column> {
             Source::Expected { path, format } => files.push((i, c.name.clone(), path.clone(), *format)),
         }
     }
+    let masker = opts.masker.clone();
     let reading = tokio::task::spawn_blocking(move || {
         files
             .into_iter()
-            .map(|(i, name, path, format)| (i, read_expected(&name, &path, format)))
+            .map(|(i, name, path, format)| (i, read_expected(&name, &path, format, &masker)))
             .collect::<Vec<_>>()
     });
     let (indexes, specs): (Vec<usize>, Vec<ProbeSpec>) = probes.into_iter().unzip();

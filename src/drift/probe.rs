@@ -43,7 +43,8 @@ pub struct ProbeOptions {
     pub output_cap: usize,
     /// Between SIGTERM and SIGKILL when a probe's group is ended.
     pub grace: Duration,
-    /// Secret values, replaced by `***` in outputs before they are read.
+    /// Secret values, replaced by `***` in every value shown or saved (compared by their real
+    /// values, see [`State::masked`]).
     pub masker: Arc<Masker>,
 }
 
@@ -201,25 +202,25 @@ pub async fn run_probe(spec: &ProbeSpec, opts: &ProbeOptions) -> Result<State, C
         return Err(error(message, stderr_tail));
     }
 
-    let masked = match opts.masker.mask(&bytes) {
-        std::borrow::Cow::Borrowed(_) => bytes,
-        std::borrow::Cow::Owned(m) => m,
-    };
+    // Parsed as printed (a secret inside JSON or TOML must not break the syntax), then masked
+    // entry by entry: a masked value keeps a seal of the real one, so two environments whose
+    // secrets differ do not look the same.
     let forced = spec.format;
+    let masker = opts.masker.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let text =
-            String::from_utf8(masked).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        format::parse(text, forced)
+            String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        format::parse(text, forced).map(|(state, _)| state.masked(&masker))
     })
     .await;
     match parsed {
-        Ok(Ok((state, _))) => Ok(state),
+        Ok(Ok(state)) => Ok(state),
         Ok(Err(e)) => {
             let message = match forced {
                 Some(f) => format!("{e} (format = \"{f}\")"),
                 None => e.to_string(),
             };
-            Err(error(message, stderr_tail))
+            Err(error(opts.masker.mask_str(&message).into_owned(), stderr_tail))
         }
         Err(e) => Err(error(format!("reading the probe's output: {e}"), stderr_tail)),
     }
@@ -459,6 +460,34 @@ mod tests {
         };
         let state = run(&spec("echo password=hunter2"), &o).unwrap();
         assert_eq!(state.get("password"), Some("***"));
+    }
+
+    #[test]
+    fn secrets_are_masked_after_parsing_and_sealed() {
+        let o = ProbeOptions {
+            masker: Arc::new(Masker::new(vec!["4815162342".to_string(), "hunter2".to_string()])),
+            ..opts()
+        };
+        // A secret as a JSON number: masking the text first would break the JSON.
+        let state = run(
+            &spec(r#"echo '{"pin": 4815162342, "user": "hunter2-x", "a": 1}'"#),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(
+            state.iter().collect::<Vec<_>>(),
+            [("pin", "***"), ("user", "***-x"), ("a", "1")]
+        );
+        assert_eq!(state.seal(0), Some(crate::drift::state::seal_of("4815162342")));
+        assert_eq!(state.seal(1), Some(crate::drift::state::seal_of("hunter2-x")));
+        assert_eq!(state.seal(2), None);
+        // An error quoting the output does not quote the secret.
+        let e = run(&spec("echo 'hunter2 here'"), &o).unwrap_err();
+        assert!(
+            !e.message.contains("hunter2") && e.message.contains("***"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

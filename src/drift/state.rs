@@ -29,6 +29,19 @@ pub struct TooLarge;
 pub struct State {
     text: String,
     entries: Vec<(Span, Span)>,
+    /// Entries whose value was masked (a secret replaced by `***`): `(entry, seal of the real
+    /// value)`, in entry order. Never serialised; lets two masked values be compared honestly.
+    seals: Vec<(u32, u64)>,
+}
+
+/// A keyed digest of a secret value, with a key drawn once per process: equal values give equal
+/// seals, different values (almost surely) different ones, and a seal cannot be checked against
+/// guesses outside this process. Never written anywhere.
+pub fn seal_of(value: &str) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+    KEY.get_or_init(std::collections::hash_map::RandomState::new)
+        .hash_one(value)
 }
 
 /// Equal when the entries are, in the same order (however the arenas are laid out).
@@ -60,6 +73,7 @@ impl State {
         Ok(State {
             text,
             entries: Vec::new(),
+            seals: Vec::new(),
         })
     }
 
@@ -91,6 +105,67 @@ impl State {
         let mid = start + key.len();
         self.push_range((start, mid), (mid, self.text.len()));
         Ok(())
+    }
+
+    /// Append an entry whose shown `value` is a masked form of a secret value sealed as `seal`
+    /// (see [`seal_of`]).
+    pub fn push_sealed(&mut self, key: &str, value: &str, seal: u64) -> Result<(), TooLarge> {
+        self.push(key, value)?;
+        self.seals.push((self.entries.len() as u32 - 1, seal));
+        Ok(())
+    }
+
+    /// The seal of entry `i`'s real value, when that value was masked.
+    pub fn seal(&self, i: usize) -> Option<u64> {
+        if self.seals.is_empty() {
+            return None;
+        }
+        self.seals
+            .binary_search_by_key(&(i as u32), |&(e, _)| e)
+            .ok()
+            .map(|at| self.seals[at].1)
+    }
+
+    /// Whether entry `i` of `self` and entry `j` of `other` hold the same value. Masked values
+    /// compare by their seals (two different secrets both shown `***` differ); when only one
+    /// side has a seal (a saved snapshot keeps none), by the text shown.
+    pub fn same_value(&self, i: usize, other: &State, j: usize) -> bool {
+        if self.entry(i).1 != other.entry(j).1 {
+            return false;
+        }
+        match (self.seal(i), other.seal(j)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+
+    /// This state with `masker` applied to every key and value; values that changed are sealed
+    /// (their real value's [`seal_of`]) so that comparisons stay honest.
+    pub fn masked(self, masker: &crate::engine::output::Masker) -> State {
+        if masker.is_empty() {
+            return self;
+        }
+        let changed = self.iter().any(|(k, v)| {
+            matches!(masker.mask_str(k), std::borrow::Cow::Owned(_))
+                || matches!(masker.mask_str(v), std::borrow::Cow::Owned(_))
+        });
+        if !changed {
+            return self;
+        }
+        let mut out = State::new();
+        out.reserve(self.len());
+        for (k, v) in self.iter() {
+            let key = masker.mask_str(k);
+            // `***` can make a short secret longer: past the arena's limit, keep what fits.
+            let pushed = match masker.mask_str(v) {
+                std::borrow::Cow::Borrowed(v) => out.push(&key, v),
+                std::borrow::Cow::Owned(shown) => out.push_sealed(&key, &shown, seal_of(v)),
+            };
+            if pushed.is_err() {
+                break;
+            }
+        }
+        out
     }
 
     /// Number of entries (a repeated key counts each time).

@@ -447,6 +447,10 @@ impl Driver {
                     job: Job::Check { .. },
                     ..
                 } => {}
+                JobMsg::Note { message, .. } => {
+                    durable = true;
+                    core.push(&mut txn, Event::Note { message });
+                }
                 JobMsg::Finished {
                     job,
                     outcome,

@@ -258,6 +258,25 @@ pub struct LogWriter {
     torn: bool,
     buf: Vec<u8>,
     masker: Option<Arc<Masker>>,
+    /// Where the log is (for [`LogWriter::failure`]).
+    path: std::path::PathBuf,
+    /// The first write that failed: `no space left on device` (no `(os error 28)`).
+    failure: Option<String>,
+    /// [`LogWriter::take_failure`] has given it.
+    failure_told: bool,
+}
+
+/// An I/O error in words, without the `(os error N)` suffix: `no space left on device`.
+pub fn io_error_text(e: &io::Error) -> String {
+    let text = match e.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        None => e.to_string(),
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if !text.starts_with("I/O") => first.to_lowercase().chain(chars).collect(),
+        _ => text,
+    }
 }
 
 impl fmt::Debug for LogWriter {
@@ -295,6 +314,9 @@ impl LogWriter {
             torn,
             buf: Vec::new(),
             masker: None,
+            path: path.to_path_buf(),
+            failure: None,
+            failure_told: false,
         })
     }
 
@@ -304,6 +326,24 @@ impl LogWriter {
     pub fn with_masker(mut self, masker: Arc<Masker>) -> Self {
         self.masker = Some(masker);
         self
+    }
+
+    /// The first write error, as `no space left on device writing LOG`: the log is missing
+    /// output from there on.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .as_ref()
+            .map(|e| format!("{e} writing {}", self.path.display()))
+    }
+
+    /// [`LogWriter::failure`], once: later calls answer `None` (one note per log).
+    pub fn take_failure(&mut self) -> Option<String> {
+        if self.failure_told {
+            return None;
+        }
+        let failure = self.failure();
+        self.failure_told = failure.is_some();
+        failure
     }
 
     /// Milliseconds since the run started.
@@ -365,6 +405,9 @@ impl LogWriter {
                 // and repeat the marker.
                 self.torn = true;
                 self.last_ms = None;
+                if self.failure.is_none() {
+                    self.failure = Some(io_error_text(&e));
+                }
                 Err(e)
             }
         }
@@ -548,7 +591,9 @@ fn write_batch(log: &Mutex<LogWriter>, records: &mut Vec<u8>) -> io::Result<()> 
 /// [`LINE_CAP`]. Needs a Tokio runtime with the time driver enabled.
 ///
 /// On a read error what was received is written (the partial line as a complete record) and the
-/// error is returned; on a write error the error is returned at once.
+/// error is returned. On a write error (a full disk, EIO, a quota) the rest of the stream is still
+/// read, and discarded, so that the child is not killed by SIGPIPE and its exit status keeps its
+/// meaning; the first write error is returned at the end (and kept by [`LogWriter::failure`]).
 pub async fn pump<R: AsyncRead + Unpin>(
     mut reader: R,
     stream: Stream,
@@ -576,7 +621,9 @@ pub async fn pump<R: AsyncRead + Unpin>(
                     if tokio::time::Instant::now() >= due {
                         waiting_since = None;
                         framer.flush_partial();
-                        write_batch(&log, &mut framer.records)?;
+                        if let Err(e) = write_batch(&log, &mut framer.records) {
+                            return drain(reader, buf, e).await;
+                        }
                     } else {
                         idle.as_mut().reset(due);
                         idle_armed = true;
@@ -598,7 +645,9 @@ pub async fn pump<R: AsyncRead + Unpin>(
         };
         total += n as u64;
         let restarted = framer.push(&buf[..n]);
-        write_batch(&log, &mut framer.records)?;
+        if let Err(e) = write_batch(&log, &mut framer.records) {
+            return drain(reader, buf, e).await;
+        }
         if framer.pending.is_empty() {
             waiting_since = None;
         } else if restarted || waiting_since.is_none() {
@@ -613,6 +662,20 @@ pub async fn pump<R: AsyncRead + Unpin>(
     framer.finish();
     write_batch(&log, &mut framer.records)?;
     Ok(total)
+}
+
+/// After a write error: read the rest of the stream and discard it (the writer keeps running
+/// and exits as it would have), then report the write error.
+async fn drain<R: AsyncRead + Unpin>(mut reader: R, mut buf: Vec<u8>, error: io::Error) -> io::Result<u64> {
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    Err(error)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1479,6 +1542,39 @@ mod tests {
         assert_eq!(n, expected.iter().map(|l| l.len() as u64 + 1).sum::<u64>() - 1);
         let t: Vec<u64> = lines.iter().map(|l| l.t_ms).collect();
         assert!(t.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[tokio::test]
+    async fn a_log_that_cannot_be_written_is_drained_and_named() {
+        // /dev/full: every write fails with ENOSPC. The child must still run to its end (not die
+        // of SIGPIPE), and the writer names the error and the file.
+        let log = Arc::new(Mutex::new(
+            LogWriter::create(Path::new("/dev/full"), Instant::now()).unwrap(),
+        ));
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", "seq 1 200000 || exit 7; exit 3"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let result = pump(
+            child.stdout.take().unwrap(),
+            Stream::Stdout,
+            log.clone(),
+            no_secrets(),
+        )
+        .await;
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.code(), Some(3), "{status:?}");
+        let e = result.unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc_enospc()));
+        assert_eq!(
+            log.lock().unwrap().failure().as_deref(),
+            Some("no space left on device writing /dev/full")
+        );
+    }
+
+    fn libc_enospc() -> i32 {
+        nix::errno::Errno::ENOSPC as i32
     }
 
     // --- parser -------------------------------------------------------------------------------

@@ -56,6 +56,11 @@ pub enum JobMsg {
         outcome: Outcome,
         duration: Duration,
     },
+    /// Something the record should say about the job (its log could not be written).
+    Note {
+        job: Job,
+        message: String,
+    },
 }
 
 /// A handle to stop a job early; dropping it does nothing.
@@ -89,7 +94,11 @@ pub fn start(spec: JobSpec, masker: Arc<Masker>, tx: mpsc::UnboundedSender<JobMs
         let outcome = match result {
             Ok(o) => o,
             Err(e) => Outcome::Error {
-                message: format!("{}: {e}", spec.log_path.display()),
+                message: format!(
+                    "{} writing {}",
+                    super::output::io_error_text(&e),
+                    spec.log_path.display()
+                ),
             },
         };
         let _ = tx.send(JobMsg::Finished {
@@ -310,6 +319,16 @@ async fn run_command(
     }
     let _ = out.await;
     let _ = err.await;
+    // A log that could not be written (a full disk, EIO, a quota) is named on the record: the
+    // run's output is incomplete, though its outcome is the command's own.
+    let failure = log.lock().ok().and_then(|mut w| w.take_failure());
+    if let Some(message) = failure {
+        eprintln!("flightdeck driver: {message}");
+        let _ = tx.send(JobMsg::Note {
+            job: spec.job.clone(),
+            message,
+        });
+    }
 
     use std::os::unix::process::ExitStatusExt;
     let took = format_duration(began.elapsed());
@@ -409,4 +428,86 @@ pub fn marked_groups(release_dir: &std::path::Path) -> Vec<i32> {
         }
     }
     groups.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `command` as a deploy run logging to `log_path`; every message until it finishes.
+    fn run_to_end(command: &str, log_path: &std::path::Path) -> Vec<JobMsg> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let spec = JobSpec {
+                job: Job::Run(
+                    RunKey {
+                        stage: "a".into(),
+                        target: None,
+                        attempt: 1,
+                    },
+                    RunKind::Deploy,
+                ),
+                commands: vec![command.to_string()],
+                env: Vec::new(),
+                cwd: std::env::temp_dir(),
+                log_path: log_path.to_path_buf(),
+                timeout: Some(Duration::from_secs(60)),
+                watch: None,
+                grace: Duration::from_millis(200),
+                drift: None,
+            };
+            let _stopper = start(spec, Arc::new(Masker::default()), tx);
+            let mut msgs = Vec::new();
+            while let Some(m) = rx.recv().await {
+                let done = matches!(m, JobMsg::Finished { .. });
+                msgs.push(m);
+                if done {
+                    break;
+                }
+            }
+            msgs
+        })
+    }
+
+    #[test]
+    fn a_full_log_disk_is_named_and_the_exit_status_kept() {
+        let msgs = run_to_end(
+            "seq 1 200000 || exit 7; echo done >&2; exit 3",
+            std::path::Path::new("/dev/full"),
+        );
+        let notes: Vec<&str> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                JobMsg::Note { message, .. } => Some(message.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(notes, ["no space left on device writing /dev/full"], "{msgs:?}");
+        match msgs.last() {
+            Some(JobMsg::Finished { outcome, .. }) => assert_eq!(
+                *outcome,
+                Outcome::Failed {
+                    code: Some(3),
+                    signal: None,
+                    command: 0
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        // A run whose log was fine says nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let msgs = run_to_end("seq 1 1000", &dir.path().join("a.log"));
+        assert!(!msgs.iter().any(|m| matches!(m, JobMsg::Note { .. })), "{msgs:?}");
+        assert!(matches!(
+            msgs.last(),
+            Some(JobMsg::Finished {
+                outcome: Outcome::Succeeded,
+                ..
+            })
+        ));
+    }
 }

@@ -66,18 +66,49 @@ fn activate() -> io::Result<()> {
 }
 
 /// Stop mouse capture, leave the alternate screen, show the cursor, leave raw mode. Idempotent.
+/// A terminal that is gone (closed: SIGHUP, writes fail with EIO) is let go of: stdout and
+/// stderr then point to `/dev/null`, so that no later line (a clean-up's, a library's `Drop`)
+/// fails or panics half-way.
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
-        let _ = execute!(
+        let written = execute!(
             out,
             event::DisableMouseCapture,
             terminal::LeaveAlternateScreen,
             cursor::Show
-        );
+        )
+        .and_then(|()| out.flush());
         let _ = terminal::disable_raw_mode();
-        let _ = out.flush();
+        if written.is_err() {
+            let _ = io::stderr().flush();
+            let_go_of_the_terminal();
+        }
     }
+}
+
+/// Point stdout and stderr to `/dev/null` (the terminal is gone).
+pub fn let_go_of_the_terminal() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+            // SAFETY: dup2 onto the standard descriptors; `null` stays open for the call.
+            unsafe {
+                libc::dup2(null.as_raw_fd(), fd);
+            }
+        }
+    }
+}
+
+/// Run by the panic hook before a cockpit's process ends (see [`on_fatal_exit`]).
+type FatalHook = Box<dyn Fn() + Send + Sync>;
+static ON_FATAL: std::sync::Mutex<Option<FatalHook>> = std::sync::Mutex::new(None);
+
+/// `f` runs (once) when a panic ends the process while a cockpit runs, after the terminal is
+/// restored: what the cockpit's owner must not leave behind (the demo's releases and folder).
+/// `None` clears it.
+pub fn on_fatal_exit(f: Option<FatalHook>) {
+    *ON_FATAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = f;
 }
 
 /// Turn mouse capture on or off ([`crate::tui::app::Effect::MouseCapture`]); remembered across
@@ -114,6 +145,13 @@ fn install_panic_hook() {
             previous(info);
             if in_session {
                 let _ = io::stderr().flush();
+                let hook = ON_FATAL
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                if let Some(f) = hook {
+                    f();
+                }
                 std::process::exit(101);
             }
             drop(lock);
