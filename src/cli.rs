@@ -199,7 +199,9 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Debug builds only (tests of the demo's clean-up): panic once the cockpit has drawn.
-        #[arg(long, hide = true, value_name = "WHERE")]
+        /// A release build has no such argument at all.
+        #[cfg_attr(debug_assertions, arg(long, hide = true, value_name = "WHERE"))]
+        #[cfg_attr(not(debug_assertions), arg(skip))]
         debug_panic: Option<crate::tui::PanicAt>,
     },
     /// (internal) drive a release folder in the background.
