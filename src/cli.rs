@@ -1238,7 +1238,7 @@ impl Ctx {
         let matrix = runtime()?
             .block_on(drift::run(&plan, &selection, &opts))
             .map_err(|e| usage(e.to_string()))?;
-        let runs = self.store()?.plan_dir(&plan.name).join(snapshot::RUNS_DIR);
+        let runs = self.store()?.plan_dir(&plan.name)?.join(snapshot::RUNS_DIR);
 
         let since = since.as_ref().map(|(id, snap)| (id.as_str(), snap));
         let ignore = drift::ignore_of(&plan);

@@ -592,7 +592,7 @@ impl Core {
     /// Hold `env` for this release unless another unfinished release holds it.
     fn acquire(&mut self, stage: &str, env: &str, fx: &mut Effects) -> Result<Vec<Event>, DriveError> {
         if fx.env_lock.is_none() {
-            let path = self.store.plan_dir(&self.rdir.plan).join("environments.lock");
+            let path = self.store.plan_dir(&self.rdir.plan)?.join("environments.lock");
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
