@@ -93,10 +93,11 @@ fn a_plan_name_that_leaves_the_data_dir_is_refused_at_check_with_its_position() 
             "{name}: {err}"
         );
         // Every command that loads the plan refuses it the same way; nothing is written.
-        let before = tree(ws.path().parent().unwrap());
+        // (`data/plans/../../escaped` would be the workspace's `escaped`.)
+        let before = tree(ws.path());
         let out = ws.expect(["run", "1.0"], 2);
         assert!(stderr_of(&out).contains(":2:8: plan name"), "{}", stderr_of(&out));
-        assert_eq!(tree(ws.path().parent().unwrap()), before, "{name}: nothing written");
+        assert_eq!(tree(ws.path()), before, "{name}: nothing written");
         assert!(!abs.exists());
         assert!(!ws.data_dir().exists(), "{name}: no data dir");
     }
@@ -123,7 +124,15 @@ fn the_data_dir_refuses_names_that_are_not_one_plain_component() {
             assert_eq!(r.path.parent().unwrap(), dir.path().join("data/plans/p"), "{bad:?}");
         }
     }
-    assert_eq!(tree(dir.path()).iter().filter(|p| p.contains("..")).count(), 0);
+    let plans = dir.path().join("data/plans");
+    for p in tree(dir.path()) {
+        let p = Path::new(&p);
+        assert!(
+            p == dir.path().join("data") || p == plans || p.parent().unwrap().starts_with(&plans),
+            "{} is outside the plan's folder",
+            p.display()
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
