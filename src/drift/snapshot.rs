@@ -131,7 +131,7 @@ pub fn write_snapshot(
 
 /// Read a snapshot written by [`write_snapshot`].
 pub fn load_snapshot(path: &Path) -> Result<Snapshot, DriftError> {
-    let text = std::fs::read(path).map_err(|source| DriftError::Io {
+    let text = crate::files::read_bounded(path, crate::files::MAX_INPUT).map_err(|source| DriftError::Io {
         path: path.to_path_buf(),
         source,
     })?;

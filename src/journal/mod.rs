@@ -37,6 +37,11 @@ pub enum JournalError {
     BadName { what: String, name: String, reason: String },
 }
 
+/// An I/O error with the path it happened at (one line: `PATH: cause`).
+pub fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    io_err(path)
+}
+
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
     move |source| JournalError::Io {
         path: path.to_path_buf(),

@@ -200,7 +200,7 @@ pub fn check_component(what: &str, name: &str) -> Result<(), JournalError> {
 }
 
 /// Ids become folder names: keep `[A-Za-z0-9._+-]`, replace anything else with `_`.
-fn sanitize_id(version: &str) -> String {
+pub fn sanitize_id(version: &str) -> String {
     let s: String = version
         .chars()
         .map(|c| {
