@@ -323,7 +323,6 @@ run = "seq 1 50000"
         vec!["drift", "--json"],
         vec!["drift"],
         vec!["check"],
-        vec!["next"],
         vec!["run", "2.0", "--detach"],
         vec!["run", "3.0"],
     ] {
@@ -394,8 +393,8 @@ name = "exp"
 probe = "echo a=1"
 
 [environments.staging]
-expect = "/dev/zero"
-format = "env"
+expect = "big.kv"
+format = "kv"
 
 [[stage]]
 id = "a"
@@ -410,9 +409,13 @@ run = "true"
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     let err = assert_one_line_error(&out);
     assert!(err.contains("/dev/zero") && err.contains("not a regular file"), "{err}");
+    // An expected state that grew huge is refused when read.
+    let f = std::fs::File::create(ws.file("big.kv")).unwrap();
+    f.set_len(11 * 1024 * 1024).unwrap();
     let out = ws.flightdeck(["drift"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     let text = stdout_of(&out) + &stderr_of(&out);
-    assert!(text.contains("not a regular file"), "{text}");
+    assert!(text.contains("big.kv: larger than 10 MiB"), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
