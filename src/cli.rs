@@ -381,70 +381,70 @@ impl Ctx {
     fn dispatch(&mut self, command: Command) -> Result<u8> {
         let ctx = &*self;
         match command {
-        Command::Cockpit {
-            release,
-            exit_when_done,
-            start,
-            rtype,
-            debug_panic,
-            allow_duplicate,
-        } => {
-            let opts = crate::tui::Options {
+            Command::Cockpit {
+                release,
                 exit_when_done,
+                start,
+                rtype,
                 debug_panic,
-                ..Default::default()
-            };
-            self.allow_duplicate = allow_duplicate;
-            self.cockpit(release.as_deref(), opts, start.map(|v| (v, rtype)))
-        }
-        Command::Check => ctx.check(),
-        Command::Run {
-            version,
-            rtype,
-            drive,
-            allow_duplicate,
-        } => {
-            self.allow_duplicate = allow_duplicate;
-            self.run(version.as_deref(), rtype, drive)
-        }
-        Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive),
-        Command::Approve { release, gate, note } => ctx.approve(&release, &gate, note),
-        Command::Tick {
-            release,
-            gate,
-            item,
-            note,
-        } => ctx.tick(&release, &gate, &item, note),
-        Command::Recheck { release, gate, item } => ctx.recheck(&release, &gate, &item),
-        Command::Cancel { release } => ctx.request(release.as_deref(), Op::Cancel),
-        Command::Retry {
-            release,
-            stage,
-            target,
-        } => ctx.request(Some(&release), Op::Retry { stage, target }),
-        Command::Skip {
-            release,
-            stage,
-            reason,
-        } => ctx.request(Some(&release), Op::Skip { stage, reason }),
-        Command::Rollback { release, stage } => ctx.request(release.as_deref(), Op::Rollback { stage }),
-        Command::UnlockEnv { release, env, reason } => ctx.unlock_env(&release, &env, &reason),
-        Command::Status { release, json } => ctx.status(release.as_deref(), json),
-        Command::List { all, json } => ctx.list(all, json),
-        Command::Logs {
-            release,
-            stage,
-            target,
-            attempt,
-            follow,
-            rollback,
-        } => ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback),
-        Command::Verify { release } => ctx.verify(release.as_deref()),
-        Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
-        Command::Next { json } => ctx.next(json),
-        Command::Drift(args) => ctx.drift(args),
-        Command::Demo { dir } => crate::demo::run(&ctx, dir.as_deref()),
-        Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
+                allow_duplicate,
+            } => {
+                let opts = crate::tui::Options {
+                    exit_when_done,
+                    debug_panic,
+                    ..Default::default()
+                };
+                self.allow_duplicate = allow_duplicate;
+                self.cockpit(release.as_deref(), opts, start.map(|v| (v, rtype)))
+            }
+            Command::Check => ctx.check(),
+            Command::Run {
+                version,
+                rtype,
+                drive,
+                allow_duplicate,
+            } => {
+                self.allow_duplicate = allow_duplicate;
+                self.run(version.as_deref(), rtype, drive)
+            }
+            Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive),
+            Command::Approve { release, gate, note } => ctx.approve(&release, &gate, note),
+            Command::Tick {
+                release,
+                gate,
+                item,
+                note,
+            } => ctx.tick(&release, &gate, &item, note),
+            Command::Recheck { release, gate, item } => ctx.recheck(&release, &gate, &item),
+            Command::Cancel { release } => ctx.request(release.as_deref(), Op::Cancel),
+            Command::Retry {
+                release,
+                stage,
+                target,
+            } => ctx.request(Some(&release), Op::Retry { stage, target }),
+            Command::Skip {
+                release,
+                stage,
+                reason,
+            } => ctx.request(Some(&release), Op::Skip { stage, reason }),
+            Command::Rollback { release, stage } => ctx.request(release.as_deref(), Op::Rollback { stage }),
+            Command::UnlockEnv { release, env, reason } => ctx.unlock_env(&release, &env, &reason),
+            Command::Status { release, json } => ctx.status(release.as_deref(), json),
+            Command::List { all, json } => ctx.list(all, json),
+            Command::Logs {
+                release,
+                stage,
+                target,
+                attempt,
+                follow,
+                rollback,
+            } => ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback),
+            Command::Verify { release } => ctx.verify(release.as_deref()),
+            Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
+            Command::Next { json } => ctx.next(json),
+            Command::Drift(args) => ctx.drift(args),
+            Command::Demo { dir } => crate::demo::run(ctx, dir.as_deref()),
+            Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
         }
     }
 }
@@ -796,7 +796,8 @@ impl Ctx {
                 if code == i32::from(exit::PAUSED) {
                     crate::errln!(
                         "flightdeck: release {} is paused at a gate; `flightdeck resume {}` continues it",
-                        rdir.id, rdir.id
+                        rdir.id,
+                        rdir.id
                     );
                 }
                 Ok(u8::try_from(code).unwrap_or(exit::FAILED))
@@ -1185,7 +1186,7 @@ impl Ctx {
                 .last()
                 .ok_or_else(|| usage(format!("`{stage}` has not run yet")))?,
         };
-        let path = rdir.path.join(&a.log);
+        let path = rdir.file(&a.log).map_err(|e| usage(e.to_string()))?;
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let key = (a.n, rollback);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -1210,11 +1211,7 @@ impl Ctx {
                 Ok(exit::OK)
             }
             Verified::Altered { line, reason } => {
-                crate::outln!(
-                    "{}:{line}: altered: {}",
-                    rdir.journal().display(),
-                    clean(&reason)
-                );
+                crate::outln!("{}:{line}: altered: {}", rdir.journal().display(), clean(&reason));
                 Ok(exit::FAILED)
             }
         }
@@ -1357,7 +1354,8 @@ impl Ctx {
         use std::io::Write;
         let notes = self.repo()?.notes_for(range).map_err(git_error)?;
         let text = match format {
-            NotesFormat::Md => notes.markdown(),
+            // Commit messages are other people's text: through the sanitiser like every output.
+            NotesFormat::Md => crate::ansi::clean_lines(&notes.markdown()).into_owned(),
             NotesFormat::Json => serde_json::to_string_pretty(&notes)? + "\n",
         };
         let mut out = std::io::stdout().lock();

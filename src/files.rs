@@ -44,9 +44,8 @@ pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
 
 /// [`read_bounded`] as UTF-8 text.
 pub fn read_text_bounded(path: &Path, max: u64) -> std::io::Result<String> {
-    String::from_utf8(read_bounded(path, max)?).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
-    })
+    String::from_utf8(read_bounded(path, max)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 fn too_large(max: u64) -> std::io::Error {
@@ -57,7 +56,7 @@ fn too_large(max: u64) -> std::io::Error {
 }
 
 fn size(n: u64) -> String {
-    if n % (1024 * 1024) == 0 {
+    if n.is_multiple_of(1024 * 1024) {
         format!("{} MiB", n / (1024 * 1024))
     } else {
         format!("{n} bytes")

@@ -137,10 +137,14 @@ impl<W: Write> Printer<W> {
     }
 
     fn follow(&mut self, log: &str, prefix: String) {
+        // A log outside the release's folder (a hand-edited journal) is not followed.
+        let Ok(path) = self.rdir.file(log) else {
+            return;
+        };
         self.logs.insert(
             log.to_string(),
             FollowedLog {
-                path: self.rdir.path.join(log),
+                path,
                 file: None,
                 offset: 0,
                 parser: LogParser::new(PRINT_LINE_CAP),

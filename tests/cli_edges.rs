@@ -89,7 +89,10 @@ fn a_plan_name_that_leaves_the_data_dir_is_refused_at_check_with_its_position() 
         let out = ws.expect(["check"], 2);
         let err = stderr_of(&out);
         assert!(
-            err.starts_with(&format!("{}:2:{col}: plan name", ws.file("flightdeck.toml").display())),
+            err.starts_with(&format!(
+                "{}:2:{col}: plan name",
+                ws.file("flightdeck.toml").display()
+            )),
             "{name}: {err}"
         );
         // Every command that loads the plan refuses it the same way; nothing is written.
@@ -121,8 +124,18 @@ fn the_data_dir_refuses_names_that_are_not_one_plain_component() {
     for bad in ["", ".", "..", "../../x", "/abs"] {
         // A release id is a version made safe: never a path outside the plan's folder.
         if let Ok(r) = store.create_release("p", bad) {
-            assert_eq!(r.path.parent().unwrap(), dir.path().join("data/plans/p"), "{bad:?}");
+            assert_eq!(
+                r.path.parent().unwrap(),
+                dir.path().join("data/plans/p"),
+                "{bad:?}"
+            );
         }
+    }
+    // A file the journal names (a run's log) stays inside the release's folder.
+    let r = flightdeck::journal::ReleaseDir::from_path(&dir.path().join("data/plans/p/1.0"));
+    assert_eq!(r.file("logs/a.1.log").unwrap(), r.path.join("logs/a.1.log"));
+    for bad in ["", "../x", "/etc/passwd", "logs/../../x", "./logs/a"] {
+        assert!(r.file(bad).is_err(), "{bad:?}");
     }
     let plans = dir.path().join("data/plans");
     for p in tree(dir.path()) {
@@ -146,7 +159,11 @@ fn names_are_trimmed_and_compared_without_case() {
     ws.expect(["approve", "1.0", "signoff", "--as", "bob"], 0);
     for same in ["BOB", "bob ", " Bob"] {
         let out = ws.expect(["approve", "1.0", "signoff", "--as", same], 1);
-        assert!(stderr_of(&out).contains("already approved"), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains("already approved"),
+            "{}",
+            stderr_of(&out)
+        );
     }
     let out = ws
         .flightdeck(["approve", "1.0", "signoff"])
@@ -235,7 +252,13 @@ fn journaled_names_notes_and_reasons_are_printed_sanitised_and_counted_once() {
     assert_no_controls("list", &stdout_of(&out));
     // The skip reason and the request answers are printed sanitised too.
     ws.expect(
-        ["skip", "1.0", "ship", "--reason", "because\x1b]8;;http://x\x07 link\nfake line"],
+        [
+            "skip",
+            "1.0",
+            "ship",
+            "--reason",
+            "because\x1b]8;;http://x\x07 link\nfake line",
+        ],
         0,
     );
     let out = ws.expect(["status", "1.0"], 0);
@@ -343,7 +366,12 @@ run = "seq 1 50000"
         drop(write);
         let child = cmd.spawn().unwrap();
         let out = child.wait_with_output().unwrap();
-        assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {}", stderr_of(&out));
+        assert_ne!(
+            out.status.code(),
+            Some(101),
+            "{args:?} panicked: {}",
+            stderr_of(&out)
+        );
         assert_eq!(stderr_of(&out), "", "{args:?}: quiet on stderr");
     }
     // The observed release still ran to its end: a closed pipe only ends the printing.
@@ -372,7 +400,11 @@ fn a_plan_that_is_not_a_regular_file_or_is_huge_is_refused() {
     let fifo = ws.file("fifo.toml");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     let out = ws.expect(["check", "--plan", fifo.to_str().unwrap()], 2);
-    assert!(stderr_of(&out).contains("not a regular file"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("not a regular file"),
+        "{}",
+        stderr_of(&out)
+    );
     let big = ws.file("big.toml");
     let f = std::fs::File::create(&big).unwrap();
     f.set_len(11 * 1024 * 1024).unwrap();
@@ -408,7 +440,10 @@ run = "true"
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     let err = assert_one_line_error(&out);
-    assert!(err.contains("/dev/zero") && err.contains("not a regular file"), "{err}");
+    assert!(
+        err.contains("/dev/zero") && err.contains("not a regular file"),
+        "{err}"
+    );
     // An expected state that grew huge is refused when read.
     let f = std::fs::File::create(ws.file("big.kv")).unwrap();
     f.set_len(11 * 1024 * 1024).unwrap();
@@ -428,13 +463,22 @@ fn concurrent_runs_of_one_version_create_one_release() {
     let mut runs: Vec<_> = (0..4).map(|_| ws.spawn(["run", "5.0", "--detach"])).collect();
     let codes: Vec<i32> = runs.iter_mut().map(|r| r.wait()).collect();
     let outputs: Vec<String> = runs.iter().map(|r| r.output()).collect();
-    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?}\n{outputs:?}");
-    assert_eq!(codes.iter().filter(|c| **c == 4).count(), 3, "{codes:?}\n{outputs:?}");
+    assert_eq!(
+        codes.iter().filter(|c| **c == 0).count(),
+        1,
+        "{codes:?}\n{outputs:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == 4).count(),
+        3,
+        "{codes:?}\n{outputs:?}"
+    );
     for (r, c) in runs.iter().zip(&codes) {
         if *c == 4 {
             let err = r.stderr();
             assert!(
-                err.contains("release 5.0 of plan gated is still running") && err.contains("--allow-duplicate"),
+                err.contains("release 5.0 of plan gated is still running")
+                    && err.contains("--allow-duplicate"),
                 "{err}"
             );
             assert_eq!(err.lines().count(), 1, "{err}");

@@ -34,7 +34,11 @@ pub enum JournalError {
     Ambiguous(String),
     /// A name that would not be one plain folder name in the data directory.
     #[error("{what} `{name}` cannot be a folder name in the data directory: {reason}")]
-    BadName { what: String, name: String, reason: String },
+    BadName {
+        what: String,
+        name: String,
+        reason: String,
+    },
 }
 
 /// An I/O error with the path it happened at (one line: `PATH: cause`).

@@ -235,6 +235,24 @@ impl ReleaseDir {
             path: path.to_path_buf(),
         }
     }
+    /// A file of this release named by the journal (a run's log): only a relative path of plain
+    /// folder names, so a journal cannot point outside the release's folder.
+    pub fn file(&self, rel: &str) -> Result<PathBuf, JournalError> {
+        let p = Path::new(rel);
+        let plain = !rel.is_empty()
+            && p.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && !rel.chars().any(char::is_control);
+        if !plain {
+            return Err(JournalError::BadName {
+                what: "journaled file".into(),
+                name: rel.escape_debug().to_string(),
+                reason: "it is not a path inside the release's folder".into(),
+            });
+        }
+        Ok(self.path.join(p))
+    }
+
     pub fn journal(&self) -> PathBuf {
         self.path.join("journal.jsonl")
     }

@@ -144,7 +144,10 @@ impl Checker<'_> {
         {
             self.report(
                 at,
-                format!("{kind} `{name}`{place} may only contain ASCII letters, digits, `.`, `_` and `-`"),
+                format!(
+                    "{kind} `{}`{place} may only contain ASCII letters, digits, `.`, `_` and `-`",
+                    name.escape_debug()
+                ),
             );
             return false;
         }
@@ -235,12 +238,11 @@ impl Checker<'_> {
             Some(n) if n.get_ref().0.trim().is_empty() => {
                 self.report(n.span().start, "plan name must not be empty")
             }
-            Some(n) => {
-                // It names the plan's folder in the data directory.
-                if self.check_name(n.span().start, "plan name", &n.get_ref().0, "") {
-                    name = n.get_ref().0.clone();
-                }
+            // It names the plan's folder in the data directory.
+            Some(n) if self.check_name(n.span().start, "plan name", &n.get_ref().0, "") => {
+                name = n.get_ref().0.clone()
             }
+            Some(_) => {}
             None if self.missing(&plan.name, &span, "name") => {
                 self.report(span.start, "[plan] has no `name`")
             }

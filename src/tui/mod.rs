@@ -106,7 +106,8 @@ pub fn open(
         if !opts.no_reattach_hint && ui.release.finished.is_none() && !ui.release.id.is_empty() {
             crate::errln!(
                 "flightdeck: release {} goes on in its driver; `flightdeck cockpit {}` reattaches",
-                ui.release.id, ui.release.id
+                ui.release.id,
+                ui.release.id
             );
         }
         Ok(code)

@@ -97,9 +97,11 @@ pub fn load() -> Result<Settings, SettingsError> {
 
 /// Read and validate the settings file at `path`.
 pub fn load_file(path: &Path) -> Result<Settings, SettingsError> {
-    let text = crate::files::read_text_bounded(path, crate::files::MAX_INPUT).map_err(|source| SettingsError::Io {
-        path: path.to_path_buf(),
-        source,
+    let text = crate::files::read_text_bounded(path, crate::files::MAX_INPUT).map_err(|source| {
+        SettingsError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     parse(&text, path)
 }
