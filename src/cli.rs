@@ -544,9 +544,9 @@ impl Ctx {
             Err(journal::JournalError::NotFound(..))
                 if scope.is_some() && release.is_some_and(|r| r != "latest") =>
             {
-                store.find(None, release).map_err(|e| usage(e.to_string()))
+                store.find(None, release).map_err(find_error)
             }
-            Err(e) => Err(usage(e.to_string())),
+            Err(e) => Err(find_error(e)),
         }
     }
 
@@ -1247,6 +1247,15 @@ fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, 
             .collect(),
     };
     g.find_item(spec)
+}
+
+/// An unknown or ambiguous release is a usage error (exit 2); a data directory that cannot be
+/// read is an environment problem (exit 1, naming the path).
+fn find_error(e: journal::JournalError) -> color_eyre::Report {
+    match e {
+        journal::JournalError::Io { .. } | journal::JournalError::Corrupt { .. } => e.into(),
+        e => usage(e.to_string()),
+    }
 }
 
 /// The longest VERSION accepted (it names the release's folder).

@@ -195,6 +195,10 @@ fn empty_names_and_names_with_control_characters_are_usage_errors() {
         assert_one_line_error(&out);
     }
     assert_eq!(ws.events("1.0", "approved").len(), 0);
+    // Errors quoting what was typed are sanitised too.
+    let out = ws.expect(["status", "rel\x1b]0;pwned\x07"], 2);
+    assert!(stderr_of(&out).contains("rel"), "{}", stderr_of(&out));
+    assert_one_line_error(&out);
     // Nothing the journal was given by hand reaches the terminal raw either (status, list).
     let status = ws.expect(["status", "1.0"], 0);
     assert_no_controls("status", &stdout_of(&status));
@@ -305,14 +309,15 @@ fn an_unwritable_data_dir_is_a_one_line_failure_naming_the_path() {
     let err = assert_one_line_error(&out);
     assert!(err.contains(&ws.file("a-file").display().to_string()), "{err}");
     assert!(err.to_lowercase().contains("not a directory"), "{err}");
-    for args in [vec!["status"], vec!["list"], vec!["cockpit", "--start", "1.0"]] {
+    for args in [vec!["status"], vec!["list"], vec!["verify", "1.0"]] {
         let out = ws
             .flightdeck(&args)
             .env("FLIGHTDECK_DATA_DIR", &data)
             .output()
             .unwrap();
-        assert_ne!(out.status.code(), Some(0), "{args:?}");
-        assert_one_line_error(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr_of(&out));
+        let err = assert_one_line_error(&out);
+        assert!(err.contains("a-file"), "{err}");
     }
 }
 
