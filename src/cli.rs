@@ -71,8 +71,9 @@ enum Command {
         /// Debug builds only (tests of the terminal's restore): panic once the cockpit has drawn.
         #[arg(long, hide = true, value_name = "WHERE")]
         debug_panic: Option<crate::tui::PanicAt>,
-        /// Start it even while another release of this version of the plan is unfinished.
-        #[arg(long, requires = "start")]
+        /// Start a release (`--start`, or `n` in the cockpit) even while another release of this
+        /// version of the plan is unfinished.
+        #[arg(long)]
         allow_duplicate: bool,
     },
     /// Validate the plan: exit 0 with a summary, or 2 with every problem as file:line:col.
@@ -510,7 +511,9 @@ impl Ctx {
                 data_dir: Some(data_dir),
                 actor: Some(self.actor()),
             },
-            allow_duplicate: self.allow_duplicate,
+            // The demo's own sandbox: it refuses to start over a live demo release by itself,
+            // and an interrupted earlier one must not stop a new one.
+            allow_duplicate: true,
         }
     }
 
