@@ -315,16 +315,18 @@ fn report(e: &color_eyre::Report) -> u8 {
         err_line(&se.to_string());
         return exit::USAGE;
     }
+    // These are one line each, however much of what was typed they quote (a newline in a
+    // release name shows as a space).
     if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
-        err_line(&format!("flightdeck: {msg}"));
+        err_line(&format!("flightdeck: {}", clean(msg)));
         return exit::USAGE;
     }
     if let Some(Refused(msg)) = e.downcast_ref::<Refused>() {
-        err_line(&format!("flightdeck: refused: {msg}"));
+        err_line(&format!("flightdeck: refused: {}", clean(msg)));
         return exit::FAILED;
     }
     if let Some(Duplicate(msg)) = e.downcast_ref::<Duplicate>() {
-        err_line(&format!("flightdeck: {msg}"));
+        err_line(&format!("flightdeck: {}", clean(msg)));
         return exit::LOCKED;
     }
     if let Some(DriveError::Locked { .. }) = e.downcast_ref::<DriveError>() {

@@ -196,7 +196,7 @@ fn empty_names_and_names_with_control_characters_are_usage_errors() {
     }
     assert_eq!(ws.events("1.0", "approved").len(), 0);
     // Errors quoting what was typed are sanitised too.
-    let out = ws.expect(["status", "rel\x1b]0;pwned\x07"], 2);
+    let out = ws.expect(["status", "rel\x1b]0;pwned\x07\nfake line"], 2);
     assert!(stderr_of(&out).contains("rel"), "{}", stderr_of(&out));
     assert_one_line_error(&out);
     // Nothing the journal was given by hand reaches the terminal raw either (status, list).
@@ -508,4 +508,26 @@ fn concurrent_runs_of_one_version_create_one_release() {
     ws.expect(["run", "5.0", "--detach"], 0);
     ws.wait_for_event("5.0-3", "gate_reached", |_| true);
     ws.expect(["cancel", "5.0-3"], 0);
+}
+
+#[test]
+fn the_run_observer_prints_reasons_and_names_sanitised() {
+    let mut ws = Workspace::new(GATED);
+    let mut run = ws.spawn(["run", "1.0"]);
+    ws.wait_for_event("1.0", "gate_reached", |_| true);
+    ws.expect(
+        [
+            "skip",
+            "1.0",
+            "ship",
+            "--reason",
+            "because\x1b]0;pwned\x07\nfake line\r\x1b[2J",
+        ],
+        0,
+    );
+    assert_eq!(run.wait(), 0, "{}", run.output());
+    let out = run.stdout();
+    assert_no_controls("run's output", &out);
+    assert!(out.contains("because fake line"), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("fake line")), "{out}");
 }
