@@ -531,3 +531,29 @@ fn the_run_observer_prints_reasons_and_names_sanitised() {
     assert!(out.contains("because fake line"), "{out}");
     assert!(!out.lines().any(|l| l.starts_with("fake line")), "{out}");
 }
+
+#[test]
+fn cockpit_start_refuses_a_duplicate_unless_allowed() {
+    use common::tmux::{self, Tmux};
+    if tmux::missing() {
+        return;
+    }
+    let ws = Workspace::new(GATED);
+    ws.run_to_gate("5.0");
+    let t = Tmux::new("duplicate");
+    t.start(&ws, "cockpit --start 5.0", "", (160, 40));
+    let screen = t.wait_for("=DONE=");
+    assert!(screen.contains("EXIT=4"), "{screen}");
+    assert!(
+        screen.contains("release 5.0 of plan gated is still running"),
+        "{screen}"
+    );
+    drop(t);
+    let t = Tmux::new("duplicate-allowed");
+    t.start(&ws, "cockpit --start 5.0 --allow-duplicate", "", (160, 40));
+    ws.wait_for_event("5.0-2", "gate_reached", |_| true);
+    drop(t);
+    for id in ["5.0", "5.0-2"] {
+        ws.expect(["cancel", id], 0);
+    }
+}
