@@ -194,6 +194,43 @@ pub fn sanitize_line(bytes: &[u8], color: bool, out: &mut Vec<u8>) {
     }
 }
 
+/// One value from a user, a journal or a child (a name, a note, a reason, a message) made safe to
+/// print inside a line: escape and control sequences are dropped as [`parse_line`] drops them,
+/// and everything that would move the cursor (newlines, carriage returns, tabs, backspaces) shows
+/// as a space, so a value can neither style the terminal nor fake a line of its own.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if is_plain(s.as_bytes()) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let flat: Vec<u8> = s
+        .bytes()
+        .map(|b| {
+            if matches!(b, b'\n' | b'\r' | b'\t' | 0x08 | 0x0b | 0x0c) {
+                b' '
+            } else {
+                b
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(parse_line(&flat).text)
+}
+
+/// Text of several lines (a status, a message) made safe to print: each line as
+/// [`sanitize_line`] without colour makes it, the newlines kept.
+pub fn clean_lines(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.split('\n').all(|l| is_plain(l.as_bytes())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        sanitize_line(line.as_bytes(), false, &mut out);
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// True when `bytes` look like binary data rather than text: a NUL byte, or at least two control
 /// bytes (C0 other than `\t \n \r \b \f ESC`, or DEL) making up more than 1/16 of the bytes.
 pub fn is_probably_binary(bytes: &[u8]) -> bool {
@@ -776,6 +813,18 @@ mod tests {
         assert_eq!(style_of(b"\x1b[58;2;1;2;3;31mx"), fg(RED));
         // Out of range: ignored.
         assert_eq!(style_of(b"\x1b[38;5;300mx"), Style::default());
+    }
+
+    #[test]
+    fn clean_values_cannot_style_the_terminal_or_fake_a_line() {
+        assert_eq!(clean("bob"), "bob");
+        assert!(matches!(clean("bob"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(clean("evil\x1b]0;pwned\x07name"), "evilname");
+        assert_eq!(clean("a\nb\rc\td\x08e"), "a b c d e");
+        assert_eq!(clean("\x1b[31mred\x1b[0m\x07"), "red");
+        assert_eq!(clean("c1\u{9b}31m"), "c1\u{fffd}31m");
+        assert_eq!(clean_lines("one\x1b[2J\ntwo\x07\n"), "one\ntwo\n");
+        assert_eq!(clean_lines("plain\nlines\n"), "plain\nlines\n");
     }
 
     #[test]

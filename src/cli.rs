@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 
+use crate::ansi::clean;
 use crate::engine::driver::{self, DriveError, DriveOptions, Driver};
 use crate::engine::event::Event;
 use crate::engine::request::{self, Op, OpError, SubmitError};
@@ -72,6 +73,10 @@ enum Command {
         #[cfg_attr(debug_assertions, arg(long, hide = true, value_name = "WHERE"))]
         #[cfg_attr(not(debug_assertions), arg(skip))]
         debug_panic: Option<crate::tui::PanicAt>,
+        /// Start a release (`--start`, or `n` in the cockpit) even while another release of this
+        /// version of the plan is unfinished.
+        #[arg(long)]
+        allow_duplicate: bool,
     },
     /// Validate the plan: exit 0 with a summary, or 2 with every problem as file:line:col.
     Check,
@@ -84,6 +89,9 @@ enum Command {
         rtype: Option<ReleaseType>,
         #[command(flatten)]
         drive: DriveFlags,
+        /// Start it even while another release of this version of the plan is unfinished.
+        #[arg(long)]
+        allow_duplicate: bool,
     },
     /// Take over a release whose driver is gone (or stopped at a gate) and drive it on.
     Resume {
@@ -223,102 +231,230 @@ struct DriveFlags {
     detach: bool,
 }
 
-/// Parse arguments, run, and map the outcome to an exit code.
+impl Command {
+    /// Commands that only read and print: a closed pipe ends them at once, silently.
+    fn only_prints(&self) -> bool {
+        matches!(
+            self,
+            Command::Check
+                | Command::Status { .. }
+                | Command::List { .. }
+                | Command::Logs { .. }
+                | Command::Verify { .. }
+                | Command::Notes { .. }
+                | Command::Next { .. }
+                | Command::Approve { .. }
+                | Command::Tick { .. }
+                | Command::Recheck { .. }
+                | Command::Cancel { .. }
+                | Command::Retry { .. }
+                | Command::Skip { .. }
+                | Command::Rollback { .. }
+                | Command::UnlockEnv { .. }
+        )
+    }
+
+    /// Commands that act as someone (journal an event, start a release or a driver).
+    fn acts(&self) -> bool {
+        !matches!(
+            self,
+            Command::Check
+                | Command::Status { .. }
+                | Command::List { .. }
+                | Command::Logs { .. }
+                | Command::Verify { .. }
+                | Command::Notes { .. }
+                | Command::Next { .. }
+                | Command::Drift(_)
+        )
+    }
+}
+
+/// Parse arguments, run, and map the outcome to an exit code. Nothing the user typed or the
+/// machine did (a bad name, a full disk, a data directory that cannot be written) ends in a
+/// report with a backtrace: every error is one message on stderr, through the sanitiser.
 pub fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
-    let ctx = Ctx { g: cli.global };
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap quotes what was typed: print it through the sanitiser too.
+            crate::term::err_line(e.to_string().trim_end());
+            return Ok(ExitCode::from(exit::USAGE));
+        }
+        Err(e) => {
+            // --help, --version.
+            crate::term::die_quietly_on_closed_pipe();
+            e.exit()
+        }
+    };
     let command = cli.command.unwrap_or(Command::Cockpit {
         release: None,
         exit_when_done: false,
         start: None,
         rtype: None,
         debug_panic: None,
+        allow_duplicate: false,
     });
-    let code = match command {
-        Command::Cockpit {
-            release,
-            exit_when_done,
-            start,
-            rtype,
-            debug_panic,
-        } => {
-            let opts = crate::tui::Options {
-                exit_when_done,
-                debug_panic,
-                ..Default::default()
-            };
-            ctx.cockpit(release.as_deref(), opts, start.map(|v| (v, rtype)))
-        }
-        Command::Check => ctx.check(),
-        Command::Run {
-            version,
-            rtype,
-            drive,
-        } => ctx.run(version.as_deref(), rtype, drive),
-        Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive),
-        Command::Approve { release, gate, note } => ctx.approve(&release, &gate, note),
-        Command::Tick {
-            release,
-            gate,
-            item,
-            note,
-        } => ctx.tick(&release, &gate, &item, note),
-        Command::Recheck { release, gate, item } => ctx.recheck(&release, &gate, &item),
-        Command::Cancel { release } => ctx.request(release.as_deref(), Op::Cancel),
-        Command::Retry {
-            release,
-            stage,
-            target,
-        } => ctx.request(Some(&release), Op::Retry { stage, target }),
-        Command::Skip {
-            release,
-            stage,
-            reason,
-        } => ctx.request(Some(&release), Op::Skip { stage, reason }),
-        Command::Rollback { release, stage } => ctx.request(release.as_deref(), Op::Rollback { stage }),
-        Command::UnlockEnv { release, env, reason } => ctx.unlock_env(&release, &env, &reason),
-        Command::Status { release, json } => ctx.status(release.as_deref(), json),
-        Command::List { all, json } => ctx.list(all, json),
-        Command::Logs {
-            release,
-            stage,
-            target,
-            attempt,
-            follow,
-            rollback,
-        } => ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback),
-        Command::Verify { release } => ctx.verify(release.as_deref()),
-        Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
-        Command::Next { json } => ctx.next(json),
-        Command::Drift(args) => ctx.drift(args),
-        Command::Demo { dir, debug_panic } => crate::demo::run(&ctx, dir.as_deref(), debug_panic),
-        Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
+    if command.only_prints() {
+        crate::term::die_quietly_on_closed_pipe();
+    }
+    let mut ctx = Ctx {
+        g: cli.global,
+        allow_duplicate: false,
     };
-    match code {
-        Ok(c) => Ok(ExitCode::from(c)),
-        Err(e) => {
-            // Plan and usage problems are printed plainly (file:line:col lines), exit 2.
-            if let Some(pe) = e.downcast_ref::<plan::PlanError>() {
-                eprintln!("{pe}");
-                return Ok(ExitCode::from(exit::USAGE));
+    let code = ctx.identify(command.acts()).and_then(|()| ctx.dispatch(command));
+    Ok(ExitCode::from(match code {
+        Ok(c) => c,
+        Err(e) => report(&e),
+    }))
+}
+
+/// Print an error as one message (plan problems: one `file:line:col` line each) and choose the
+/// exit code: 2 for usage and plan problems, 4 for a release held by another process, 1 for
+/// everything else (a refusal, a file that cannot be read or written, a full disk).
+fn report(e: &color_eyre::Report) -> u8 {
+    use crate::term::err_line;
+    if let Some(pe) = e.downcast_ref::<plan::PlanError>() {
+        err_line(&pe.to_string());
+        return exit::USAGE;
+    }
+    if let Some(se) = e.downcast_ref::<crate::tui::settings::SettingsError>() {
+        err_line(&se.to_string());
+        return exit::USAGE;
+    }
+    // These are one line each, however much of what was typed they quote (a newline in a
+    // release name shows as a space).
+    if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
+        err_line(&format!("flightdeck: {}", clean(msg)));
+        return exit::USAGE;
+    }
+    if let Some(Refused(msg)) = e.downcast_ref::<Refused>() {
+        err_line(&format!("flightdeck: refused: {}", clean(msg)));
+        return exit::FAILED;
+    }
+    if let Some(Duplicate(msg)) = e.downcast_ref::<Duplicate>() {
+        err_line(&format!("flightdeck: {}", clean(msg)));
+        return exit::LOCKED;
+    }
+    if let Some(DriveError::Locked { .. }) = e.downcast_ref::<DriveError>() {
+        err_line(&format!("flightdeck: {e}"));
+        return exit::LOCKED;
+    }
+    // The reader of our output has gone: nothing more to say.
+    if e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    {
+        return exit::FAILED;
+    }
+    // Files, the data directory, the journal: the message names the path and the cause.
+    err_line(&format!("flightdeck: {e:#}"));
+    exit::FAILED
+}
+
+impl Ctx {
+    /// Check the name given with `--as` (always) and, for commands that act, find out who acts
+    /// (`--as`, FLIGHTDECK_USER, git's user.name, $USER): trimmed, printable, not empty.
+    fn identify(&mut self, acts: bool) -> Result<()> {
+        use crate::engine::identity::normalize;
+        if let Some(a) = &self.g.actor {
+            self.g.actor = Some(normalize(a).map_err(|m| usage(format!("--as: {m}")))?);
+            return Ok(());
+        }
+        if !acts {
+            return Ok(());
+        }
+        let (source, raw) = Self::actor_source();
+        self.g.actor = Some(normalize(&raw).map_err(|m| usage(format!("{source}: {m}")))?);
+        Ok(())
+    }
+
+    /// The name this user goes by, and where it came from.
+    fn actor_source() -> (&'static str, String) {
+        if let Some(u) = std::env::var_os("FLIGHTDECK_USER")
+            && !u.is_empty()
+        {
+            return ("FLIGHTDECK_USER", u.to_string_lossy().into_owned());
+        }
+        if let Ok(cfg) = git2::Config::open_default()
+            && let Ok(name) = cfg.get_string("user.name")
+            && !name.is_empty()
+        {
+            return ("git's user.name", name);
+        }
+        match std::env::var_os("USER") {
+            Some(u) if !u.is_empty() => ("$USER", u.to_string_lossy().into_owned()),
+            _ => ("$USER", "unknown".into()),
+        }
+    }
+
+    fn dispatch(&mut self, command: Command) -> Result<u8> {
+        let ctx = &*self;
+        match command {
+            Command::Cockpit {
+                release,
+                exit_when_done,
+                start,
+                rtype,
+                debug_panic,
+                allow_duplicate,
+            } => {
+                let opts = crate::tui::Options {
+                    exit_when_done,
+                    debug_panic,
+                    ..Default::default()
+                };
+                self.allow_duplicate = allow_duplicate;
+                self.cockpit(release.as_deref(), opts, start.map(|v| (v, rtype)))
             }
-            if let Some(se) = e.downcast_ref::<crate::tui::settings::SettingsError>() {
-                eprintln!("{se}");
-                return Ok(ExitCode::from(exit::USAGE));
+            Command::Check => ctx.check(),
+            Command::Run {
+                version,
+                rtype,
+                drive,
+                allow_duplicate,
+            } => {
+                self.allow_duplicate = allow_duplicate;
+                self.run(version.as_deref(), rtype, drive)
             }
-            if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
-                eprintln!("flightdeck: {msg}");
-                return Ok(ExitCode::from(exit::USAGE));
-            }
-            if let Some(Refused(msg)) = e.downcast_ref::<Refused>() {
-                eprintln!("flightdeck: refused: {msg}");
-                return Ok(ExitCode::from(exit::FAILED));
-            }
-            if let Some(DriveError::Locked { .. }) = e.downcast_ref::<DriveError>() {
-                eprintln!("flightdeck: {e}");
-                return Ok(ExitCode::from(exit::LOCKED));
-            }
-            Err(e)
+            Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive),
+            Command::Approve { release, gate, note } => ctx.approve(&release, &gate, note),
+            Command::Tick {
+                release,
+                gate,
+                item,
+                note,
+            } => ctx.tick(&release, &gate, &item, note),
+            Command::Recheck { release, gate, item } => ctx.recheck(&release, &gate, &item),
+            Command::Cancel { release } => ctx.request(release.as_deref(), Op::Cancel),
+            Command::Retry {
+                release,
+                stage,
+                target,
+            } => ctx.request(Some(&release), Op::Retry { stage, target }),
+            Command::Skip {
+                release,
+                stage,
+                reason,
+            } => ctx.request(Some(&release), Op::Skip { stage, reason }),
+            Command::Rollback { release, stage } => ctx.request(release.as_deref(), Op::Rollback { stage }),
+            Command::UnlockEnv { release, env, reason } => ctx.unlock_env(&release, &env, &reason),
+            Command::Status { release, json } => ctx.status(release.as_deref(), json),
+            Command::List { all, json } => ctx.list(all, json),
+            Command::Logs {
+                release,
+                stage,
+                target,
+                attempt,
+                follow,
+                rollback,
+            } => ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback),
+            Command::Verify { release } => ctx.verify(release.as_deref()),
+            Command::Notes { range, format } => ctx.notes(range.as_deref(), format),
+            Command::Next { json } => ctx.next(json),
+            Command::Drift(args) => ctx.drift(args),
+            Command::Demo { dir, debug_panic } => crate::demo::run(ctx, dir.as_deref(), debug_panic),
+            Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
         }
     }
 }
@@ -362,10 +498,17 @@ fn usage(msg: impl Into<String>) -> color_eyre::Report {
     UsageError(msg.into()).into()
 }
 
+/// A release of this version of the plan is still unfinished: exit 4.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Duplicate(pub String);
+
 /// The command line's context (global options), also used by `demo`.
 #[derive(Clone)]
 pub(crate) struct Ctx {
     g: Global,
+    /// Start a release even while another of the same version is unfinished.
+    allow_duplicate: bool,
 }
 
 impl Ctx {
@@ -377,6 +520,9 @@ impl Ctx {
                 data_dir: Some(data_dir),
                 actor: Some(self.actor()),
             },
+            // The demo's own sandbox: it refuses to start over a live demo release by itself,
+            // and an interrupted earlier one must not stop a new one.
+            allow_duplicate: true,
         }
     }
 
@@ -410,34 +556,25 @@ impl Ctx {
             Err(journal::JournalError::NotFound(..))
                 if scope.is_some() && release.is_some_and(|r| r != "latest") =>
             {
-                store.find(None, release).map_err(|e| usage(e.to_string()))
+                store.find(None, release).map_err(find_error)
             }
-            Err(e) => Err(usage(e.to_string())),
+            Err(e) => Err(find_error(e)),
         }
     }
 
+    /// Who acts (checked and trimmed by [`Ctx::identify`] before any command that acts).
     pub(crate) fn actor(&self) -> String {
-        if let Some(a) = &self.g.actor {
-            return a.clone();
+        match &self.g.actor {
+            Some(a) => a.clone(),
+            None => crate::engine::identity::normalize(&Self::actor_source().1)
+                .unwrap_or_else(|_| "unknown".into()),
         }
-        if let Ok(u) = std::env::var("FLIGHTDECK_USER")
-            && !u.is_empty()
-        {
-            return u;
-        }
-        if let Ok(cfg) = git2::Config::open_default()
-            && let Ok(name) = cfg.get_string("user.name")
-            && !name.is_empty()
-        {
-            return name;
-        }
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
     }
 
     pub(crate) fn load_state(rdir: &ReleaseDir) -> Result<ReleaseState> {
         let (recs, warnings) = journal::read_journal(&rdir.journal())?;
         for w in warnings {
-            eprintln!("flightdeck: warning: {}: {w}", rdir.journal().display());
+            crate::errln!("flightdeck: warning: {}: {w}", rdir.journal().display());
         }
         Ok(ReleaseState::from_records(&recs))
     }
@@ -510,7 +647,7 @@ impl Ctx {
     fn check(&self) -> Result<u8> {
         let plan = self.load_plan()?;
         let targets: usize = plan.environments.values().map(|e| e.targets.len()).sum();
-        println!(
+        crate::outln!(
             "{}: plan `{}` is valid: {} stage(s), {} environment(s) ({} target(s)), {} gate(s)",
             plan.path.display(),
             plan.name,
@@ -542,22 +679,50 @@ impl Ctx {
             None => {
                 let s = crate::drift::git::suggest_next(&plan)
                     .map_err(|e| usage(format!("no VERSION given and none can be suggested: {e}")))?;
-                eprintln!("flightdeck: releasing {s}");
+                crate::errln!("flightdeck: releasing {s}");
                 (s.version.clone(), rtype.unwrap_or(s.rtype), Some(s.notes))
             }
         };
+        check_version(&version)?;
         let version = version.as_str();
-        let rdir = self.store()?.create_release(&plan.name, version)?;
-        let text = std::fs::read(&plan.path)?;
-        std::fs::write(rdir.plan_copy(), text)?;
+        let store = self.store()?;
+        let plan_dir = store.plan_dir(&plan.name)?;
+        std::fs::create_dir_all(&plan_dir).map_err(journal::io_error(&plan_dir))?;
+        // Looking for an unfinished release of this version and creating this one happen under
+        // one lock of the plan's folder, so two `run 5.0` at once cannot both start one.
+        let lock_path = plan_dir.join("releases.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(journal::io_error(&lock_path))?;
+        lock.lock().map_err(journal::io_error(&lock_path))?;
+        if !self.allow_duplicate
+            && let Some((other, word)) = unfinished_release(&store, &plan.name, version)?
+        {
+            return Err(Duplicate(format!(
+                "release {} of plan {} is still running ({word}); finish or cancel it, or pass --allow-duplicate",
+                clean(&other),
+                clean(&plan.name),
+            ))
+            .into());
+        }
+        let rdir = store.create_release(&plan.name, version)?;
+        let text = crate::files::read_bounded(&plan.path, crate::files::MAX_INPUT)
+            .map_err(journal::io_error(&plan.path))?;
+        let copy = rdir.plan_copy();
+        std::fs::write(&copy, text).map_err(journal::io_error(&copy))?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
         let mut journal = Journal::open(&rdir.journal(), masker)?;
         let mut events = vec![driver::release_created(&plan, &rdir.id, version, rtype)];
         if let Some(notes) = notes {
-            std::fs::write(rdir.path.join("notes.md"), notes.markdown())?;
+            let path = rdir.path.join("notes.md");
+            std::fs::write(&path, notes.markdown()).map_err(journal::io_error(&path))?;
             events.push(driver::release_commits(&notes, "notes.md"));
         }
         journal.append(&self.actor(), events)?;
+        drop(lock);
         Ok(rdir)
     }
 
@@ -565,14 +730,14 @@ impl Ctx {
         let rdir = self.find(release)?;
         let state = Self::load_state(&rdir)?;
         if let Some(pid) = rdir.live_driver() {
-            eprintln!(
+            crate::errln!(
                 "flightdeck: release {} is driven by another process (pid {pid})",
                 rdir.id
             );
             return Ok(exit::LOCKED);
         }
         if state.finished.is_some() && state.pending_requests().next().is_none() {
-            eprintln!(
+            crate::errln!(
                 "flightdeck: release {} has already finished ({})",
                 rdir.id,
                 state.state_word(false)
@@ -593,7 +758,7 @@ impl Ctx {
         if flags.detach {
             return match self.spawn_driver(&rdir, flags.no_wait)? {
                 Ok(_child) => {
-                    println!("{}", rdir.id);
+                    crate::outln!("{}", rdir.id);
                     Ok(exit::OK)
                 }
                 Err(code) => Ok(code),
@@ -639,7 +804,7 @@ impl Ctx {
         match printer.join() {
             // A closed pipe or a vanished terminal only ends the printing, never the release.
             Ok(Err(e)) if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::EIO)) => {
-                eprintln!("flightdeck: output: {e}")
+                crate::errln!("flightdeck: output: {e}")
             }
             _ => {}
         }
@@ -647,15 +812,16 @@ impl Ctx {
         match (status.code(), status.signal()) {
             (Some(code), _) => {
                 if code == i32::from(exit::PAUSED) {
-                    eprintln!(
+                    crate::errln!(
                         "flightdeck: release {} is paused at a gate; `flightdeck resume {}` continues it",
-                        rdir.id, rdir.id
+                        rdir.id,
+                        rdir.id
                     );
                 }
                 Ok(u8::try_from(code).unwrap_or(exit::FAILED))
             }
             (None, sig) => {
-                eprintln!(
+                crate::errln!(
                     "flightdeck: the driver of release {} died (signal {}); `flightdeck resume {}` takes over",
                     rdir.id,
                     sig.unwrap_or(0),
@@ -729,7 +895,7 @@ impl Ctx {
                         false
                     }
                     () = give_up => {
-                        eprintln!(
+                        crate::errln!(
                             "flightdeck: the driver (pid {pid}) did not answer the cancel within {}; \
                              stopped watching. Release {id} is still its own: `flightdeck status {id}`",
                             crate::plan::format_duration(answer_within)
@@ -741,7 +907,7 @@ impl Ctx {
                     continue;
                 }
                 if asked.is_some() {
-                    eprintln!(
+                    crate::errln!(
                         "flightdeck: stopped watching; the driver (pid {pid}) still owns release {id} \
                          (`flightdeck status {id}`)"
                     );
@@ -757,7 +923,7 @@ impl Ctx {
                         .and_then(|recs| recs.first().map(|r| r.seq).ok_or_else(|| eyre!("the cancel request was not written")));
                     let _ = asked_tx.send(written);
                 });
-                eprintln!(
+                crate::errln!(
                     "flightdeck: cancelling: running commands get SIGTERM, then SIGKILL after the grace period \
                      (Ctrl-C again to stop watching)"
                 );
@@ -774,10 +940,12 @@ impl Ctx {
     ) -> Result<Result<std::process::Child, u8>> {
         use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe()?;
+        let log_path = rdir.driver_log();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(rdir.driver_log())?;
+            .open(&log_path)
+            .map_err(journal::io_error(&log_path))?;
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("drive").arg(&rdir.path);
         if no_wait {
@@ -816,7 +984,7 @@ impl Ctx {
                         .live_driver()
                         .map(|p| format!(" (pid {p})"))
                         .unwrap_or_default();
-                    eprintln!(
+                    crate::errln!(
                         "flightdeck: release {} is driven by another process{holder}",
                         rdir.id
                     );
@@ -871,9 +1039,9 @@ impl Ctx {
         };
         let st = self.submit(&rdir, &actor, &op)?.state;
         let g = st.gate(gate).expect("checked");
-        println!(
+        crate::outln!(
             "{actor} approved gate {gate} of {} ({}/{} approvals)",
-            st.id,
+            clean(&st.id),
             g.approvals.len(),
             g.decl.approvals
         );
@@ -891,10 +1059,10 @@ impl Ctx {
         };
         let st = self.submit(&rdir, &actor, &op)?.state;
         let g = st.gate(gate).expect("checked");
-        println!(
+        crate::outln!(
             "{actor} ticked item {} \"{}\" of gate {gate} ({}/{} done)",
             i + 1,
-            g.decl.checklist[i].0,
+            clean(&g.decl.checklist[i].0),
             g.items_done(),
             g.decl.checklist.len()
         );
@@ -927,7 +1095,7 @@ impl Ctx {
             reason: reason.to_string(),
         };
         self.submit(&rdir, &self.actor(), &op)?;
-        println!("release {} no longer holds {env}", rdir.id);
+        crate::outln!("release {} no longer holds {env}", rdir.id);
         Ok(exit::OK)
     }
 
@@ -974,14 +1142,14 @@ impl Ctx {
                     ""
                 };
                 if *accepted {
-                    println!("{req_kind} #{seq} accepted{starter}: {msg}");
+                    crate::outln!("{req_kind} #{seq} accepted{starter}: {}", clean(msg));
                     return Ok(exit::OK);
                 }
-                eprintln!("flightdeck: {req_kind} #{seq} refused: {msg}");
+                crate::errln!("flightdeck: {req_kind} #{seq} refused: {}", clean(msg));
                 return Ok(exit::FAILED);
             }
             if Instant::now() > deadline {
-                println!(
+                crate::outln!(
                     "{req_kind} #{seq} is pending: the driver has not answered yet (see `flightdeck status {}`)",
                     rdir.id
                 );
@@ -996,9 +1164,9 @@ impl Ctx {
         let st = Self::load_state(&rdir)?;
         let live = rdir.live_driver();
         if json {
-            println!("{}", status_json(&st, live));
+            crate::outln!("{}", status_json(&st, live));
         } else {
-            print!("{}", status_text(&st, live, chrono::Utc::now()));
+            crate::term::out_text(&status_text(&st, live, chrono::Utc::now()));
         }
         Ok(exit::OK)
     }
@@ -1022,9 +1190,9 @@ impl Ctx {
                     o
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(v));
+            crate::outln!("{}", serde_json::Value::Array(v));
         } else if rows.is_empty() {
-            println!("no releases yet");
+            crate::outln!("no releases yet");
         } else {
             for (live, st) in &rows {
                 let (done, total) = st.progress();
@@ -1032,10 +1200,10 @@ impl Ctx {
                     .created_at
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
-                println!(
+                crate::outln!(
                     "{:<16} {:<14} {:<7} {:<16} {done}/{total} stages  {started}{}",
-                    st.id,
-                    st.plan,
+                    clean(&st.id),
+                    clean(&st.plan),
                     st.rtype.as_str(),
                     st.state_word(live.is_some()),
                     live.map(|p| format!("  driver pid {p}")).unwrap_or_default()
@@ -1096,7 +1264,7 @@ impl Ctx {
                 .last()
                 .ok_or_else(|| usage(format!("`{stage}` has not run yet")))?,
         };
-        let path = rdir.path.join(&a.log);
+        let path = rdir.file(&a.log).map_err(|e| usage(e.to_string()))?;
         let label = format!(
             "`{stage}`{}{} attempt {}",
             t.target
@@ -1110,10 +1278,11 @@ impl Ctx {
         // release: a driver killed between `run_started` and the spawn leaves no log at all.
         let over = |a: &crate::engine::state::Attempt| !a.running() || rdir.live_driver().is_none();
         let never_started = || {
-            eprintln!(
+            crate::errln!(
                 "flightdeck: {label} of release {} never started: its driver stopped before the \
                  run wrote any output (no log {})",
-                st.id, a.log
+                st.id,
+                a.log
             );
             Ok(exit::FAILED)
         };
@@ -1121,7 +1290,7 @@ impl Ctx {
             if over(a) {
                 return never_started();
             }
-            eprintln!("flightdeck: {label} has no output yet (it is starting)");
+            crate::errln!("flightdeck: {label} has no output yet (it is starting)");
             return Ok(exit::OK);
         }
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -1138,7 +1307,7 @@ impl Ctx {
             // Followed until the run ended, and its log never appeared.
             Err(_) => never_started(),
             Ok(m) if m.len() == 0 => {
-                eprintln!("flightdeck: {label} has no output");
+                crate::errln!("flightdeck: {label} has no output");
                 Ok(exit::OK)
             }
             Ok(_) => Ok(exit::OK),
@@ -1150,14 +1319,14 @@ impl Ctx {
         let head = std::fs::read_to_string(rdir.head()).ok();
         match journal::verify(&rdir.journal(), head.as_deref())? {
             Verified::Intact { lines } => {
-                println!(
+                crate::outln!(
                     "{}: intact ({lines} lines, hash chain verified)",
                     rdir.journal().display()
                 );
                 Ok(exit::OK)
             }
             Verified::Altered { line, reason } => {
-                println!("{}:{line}: altered: {reason}", rdir.journal().display());
+                crate::outln!("{}:{line}: altered: {}", rdir.journal().display(), clean(&reason));
                 Ok(exit::FAILED)
             }
         }
@@ -1195,6 +1364,55 @@ fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, 
     g.find_item(spec)
 }
 
+/// An unknown or ambiguous release is a usage error (exit 2); a data directory that cannot be
+/// read is an environment problem (exit 1, naming the path).
+fn find_error(e: journal::JournalError) -> color_eyre::Report {
+    match e {
+        journal::JournalError::Io { .. } | journal::JournalError::Corrupt { .. } => e.into(),
+        e => usage(e.to_string()),
+    }
+}
+
+/// The longest VERSION accepted (it names the release's folder).
+pub const MAX_VERSION: usize = 128;
+
+/// A version must be printable and short enough to be a folder name: exit 2 otherwise.
+fn check_version(version: &str) -> Result<()> {
+    if version.chars().any(char::is_control) {
+        return Err(usage(format!(
+            "VERSION \"{}\" holds control characters (escape sequences, newlines, tabs); use a plain version",
+            version.escape_debug()
+        )));
+    }
+    let n = version.chars().count();
+    if n > MAX_VERSION {
+        return Err(usage(format!(
+            "VERSION is too long ({n} characters; at most {MAX_VERSION})"
+        )));
+    }
+    Ok(())
+}
+
+/// An unfinished release of `version` of `plan` (its id and state word), if there is one.
+fn unfinished_release(store: &Store, plan: &str, version: &str) -> Result<Option<(String, String)>> {
+    let stem = journal::store::sanitize_id(version);
+    let dash = format!("{stem}-");
+    for rdir in store.releases(Some(plan))? {
+        if rdir.id != stem && !rdir.id.starts_with(&dash) {
+            continue;
+        }
+        let Ok((recs, _)) = journal::read_journal(&rdir.journal()) else {
+            continue;
+        };
+        let st = ReleaseState::from_records(&recs);
+        if st.version == version && st.finished.is_none() {
+            let word = st.state_word(rdir.live_driver().is_some());
+            return Ok(Some((rdir.id, word.to_string())));
+        }
+    }
+    Ok(None)
+}
+
 /// The notes from the last release tag to HEAD, when the plan lives in a git repository. A plan
 /// outside git releases without them; a broken repository is reported and the release goes on.
 fn release_notes(plan: &Plan) -> Option<crate::drift::git::Notes> {
@@ -1207,7 +1425,7 @@ fn release_notes(plan: &Plan) -> Option<crate::drift::git::Notes> {
         Ok(n) => Some(n),
         Err(GitError::NoRepository(_) | GitError::NoCommits(_)) => None,
         Err(e) => {
-            eprintln!("flightdeck: warning: the release records no commits: {e}");
+            crate::errln!("flightdeck: warning: the release records no commits: {e}");
             None
         }
     }
@@ -1263,7 +1481,8 @@ impl Ctx {
         use std::io::Write;
         let notes = self.repo()?.notes_for(range).map_err(git_error)?;
         let text = match format {
-            NotesFormat::Md => notes.markdown(),
+            // Commit messages are other people's text: through the sanitiser like every output.
+            NotesFormat::Md => crate::ansi::clean_lines(&notes.markdown()).into_owned(),
             NotesFormat::Json => serde_json::to_string_pretty(&notes)? + "\n",
         };
         let mut out = std::io::stdout().lock();
@@ -1277,9 +1496,9 @@ impl Ctx {
     fn next(&self, json: bool) -> Result<u8> {
         let next = self.repo()?.suggest_next().map_err(git_error)?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&next)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&next)?);
         } else {
-            println!("{next}");
+            crate::outln!("{next}");
         }
         Ok(exit::OK)
     }
@@ -1350,7 +1569,7 @@ impl Ctx {
         let matrix = runtime()?
             .block_on(drift::run(&plan, &selection, &opts))
             .map_err(|e| usage(e.to_string()))?;
-        let runs = self.store()?.plan_dir(&plan.name).join(snapshot::RUNS_DIR);
+        let runs = self.store()?.plan_dir(&plan.name)?.join(snapshot::RUNS_DIR);
 
         let since = since.as_ref().map(|(id, snap)| (id.as_str(), snap));
         let ignore = drift::ignore_of(&plan);

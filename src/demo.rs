@@ -277,7 +277,7 @@ fn make_repository(dir: &Path, now: i64) -> Result<(), RepoError> {
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let _ = writeln!(std::io::stderr(), "{}", $crate::ansi::clean_lines(&format!($($arg)*)));
     }};
 }
 
@@ -643,6 +643,7 @@ fn print_how_to_watch(root: &Path, rdir: &ReleaseDir, pid: u32, written: Written
          \x20 {fd} cockpit {id}          # in a terminal\n\
          \x20 {fd} cancel {id}           # ends the release; then remove the folder\n"
     );
+    let text = crate::ansi::clean_lines(&text);
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         // `flightdeck demo | head`: the reader has what it wanted; the release runs on.

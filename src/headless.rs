@@ -67,9 +67,9 @@ impl<W: Write> Printer<W> {
             writeln!(
                 self.out,
                 "release {}: {} {} ({}), {done}/{total} stages done so far ({} journal events)",
-                self.state.id,
-                self.state.plan,
-                self.state.version,
+                ansi::clean(&self.state.id),
+                ansi::clean(&self.state.plan),
+                ansi::clean(&self.state.version),
                 self.state.rtype,
                 records.len()
             )?;
@@ -110,10 +110,11 @@ impl<W: Write> Printer<W> {
                         prefix.push_str(" rollback");
                     }
                     prefix.push_str("] ");
-                    self.follow(log, prefix);
+                    self.follow(log, ansi::clean(&prefix).into_owned());
                 }
                 Event::CheckStarted { gate, item, log } if self.output => {
-                    self.follow(log, format!("[check {gate}#{}] ", item + 1));
+                    let prefix = format!("[check {gate}#{}] ", item + 1);
+                    self.follow(log, ansi::clean(&prefix).into_owned());
                 }
                 _ => {}
             }
@@ -136,10 +137,14 @@ impl<W: Write> Printer<W> {
     }
 
     fn follow(&mut self, log: &str, prefix: String) {
+        // A log outside the release's folder (a hand-edited journal) is not followed.
+        let Ok(path) = self.rdir.file(log) else {
+            return;
+        };
         self.logs.insert(
             log.to_string(),
             FollowedLog {
-                path: self.rdir.path.join(log),
+                path,
                 file: None,
                 offset: 0,
                 parser: LogParser::new(PRINT_LINE_CAP),
@@ -195,6 +200,9 @@ impl<W: Write> Printer<W> {
 
     fn describe(&mut self, rec: &Record) -> io::Result<()> {
         let st = &self.state;
+        // Every value in these lines came from the journal (names, notes, reasons, messages):
+        // each line is cleaned as a whole, so none can style the terminal or fake a line.
+        let mut two_lines = false;
         let line = match &rec.event {
             Event::ReleaseCreated {
                 id,
@@ -288,11 +296,17 @@ impl<W: Write> Printer<W> {
                 if missing.is_empty() {
                     Some(format!("stage {stage} reached gate {gate}: satisfied"))
                 } else {
+                    two_lines = true;
                     Some(format!(
-                        "stage {stage} waits at gate {gate}; missing: {}\n  approve: flightdeck approve {} {gate}    tick: flightdeck tick {} {gate} ITEM",
-                        missing.join("; "),
-                        st.id,
-                        st.id
+                        "{}\n{}",
+                        ansi::clean(&format!(
+                            "stage {stage} waits at gate {gate}; missing: {}",
+                            missing.join("; ")
+                        )),
+                        ansi::clean(&format!(
+                            "  approve: flightdeck approve {} {gate}    tick: flightdeck tick {} {gate} ITEM",
+                            st.id, st.id
+                        ))
                     ))
                 }
             }
@@ -396,6 +410,11 @@ impl<W: Write> Printer<W> {
             Event::RunSpawned { .. } => None,
         };
         if let Some(line) = line {
+            let line = if two_lines {
+                line
+            } else {
+                ansi::clean(&line).into_owned()
+            };
             let ts = rec.ts.format("%H:%M:%S");
             writeln!(self.out, "{ts} {line}")?;
         }
@@ -513,18 +532,23 @@ pub fn status_text(
         Some(pid) => format!("driver pid {pid}"),
         None => "no driver".to_string(),
     };
+    // Names, reasons and messages come from the journal: each is cleaned (`c`) so none can
+    // style the terminal or fake a line.
+    let c = |v: &str| ansi::clean(v).into_owned();
     let _ = writeln!(
         s,
         "{} {} ({}) {word}, {done}/{total} stages, {elapsed}, {driver}",
-        st.plan, st.id, st.rtype
+        c(&st.plan),
+        c(&st.id),
+        st.rtype
     );
     if let Some(f) = &st.finished
         && !f.reason.is_empty()
     {
-        let _ = writeln!(s, "  {}", f.reason);
+        let _ = writeln!(s, "  {}", c(&f.reason));
     }
     for stage in &st.stages {
-        let mut line = format!("  {:<20} {:<16}", stage.decl.id, stage.status.as_str());
+        let mut line = format!("  {:<20} {:<16}", c(&stage.decl.id), stage.status.as_str());
         let fan = stage.targets.len() > 1 || stage.targets.first().is_some_and(|t| t.target.is_some());
         if fan {
             let ok = stage
@@ -568,12 +592,12 @@ pub fn status_text(
             }
         }
         if let Some(w) = &stage.waiting {
-            let _ = write!(line, " {w}");
+            let _ = write!(line, " {}", c(w));
         }
         if let Some(r) = &stage.reason
             && matches!(stage.status, StageStatus::Failed | StageStatus::Skipped)
         {
-            let _ = write!(line, " ({r})");
+            let _ = write!(line, " ({})", c(r));
         }
         let _ = writeln!(s, "{}", line.trim_end());
         for g in &stage.decl.gates {
@@ -582,10 +606,12 @@ pub fn status_text(
                 && stage.status != StageStatus::Running
             {
                 let missing = gs.missing();
-                let who: Vec<&str> = gs.approvals.iter().map(|a| a.actor.as_str()).collect();
+                let who: Vec<String> = gs.approvals.iter().map(|a| c(&a.actor)).collect();
+                let missing: Vec<String> = missing.iter().map(|m| c(m)).collect();
                 let _ = writeln!(
                     s,
-                    "      gate {g}: checklist {}/{}, approvals {}/{}{}{}",
+                    "      gate {}: checklist {}/{}, approvals {}/{}{}{}",
+                    c(g),
                     gs.items_done(),
                     gs.decl.checklist.len(),
                     gs.approvals.len(),
@@ -606,7 +632,7 @@ pub fn status_text(
     }
     let pending: Vec<String> = st
         .pending_requests()
-        .map(|r| format!("{} by {}", r.kind, r.actor))
+        .map(|r| format!("{} by {}", r.kind, c(&r.actor)))
         .collect();
     if !pending.is_empty() {
         let _ = writeln!(s, "  pending requests: {}", pending.join(", "));

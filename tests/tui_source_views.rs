@@ -308,7 +308,7 @@ async fn drift_from_the_release_snapshot_and_typical_durations_from_earlier_rele
     assert_eq!(o.source, "probed now", "{:?}", ui.drift.error);
     let us = o.rows.iter().find(|r| r.column == "prod/us").unwrap();
     assert_eq!((us.version.as_deref(), us.differs), (Some("0.9"), 2));
-    let runs = snapshot::saved_runs(&store.plan_dir("p").join(snapshot::RUNS_DIR));
+    let runs = snapshot::saved_runs(&store.plan_dir("p").unwrap().join(snapshot::RUNS_DIR));
     assert_eq!(
         runs.len(),
         1,

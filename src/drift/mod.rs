@@ -284,7 +284,8 @@ fn read_expected(
         message: masker.mask_str(&message).into_owned(),
         stderr: Vec::new(),
     };
-    let bytes = std::fs::read(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+    let bytes = crate::files::read_bounded(path, crate::files::MAX_INPUT)
+        .map_err(|e| error(format!("{}: {e}", path.display())))?;
     let text =
         String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let format = format.or_else(|| format::format_for_path(path));

@@ -131,10 +131,11 @@ pub fn write_snapshot(
 
 /// Read a snapshot written by [`write_snapshot`].
 pub fn load_snapshot(path: &Path) -> Result<Snapshot, DriftError> {
-    let text = std::fs::read(path).map_err(|source| DriftError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::files::read_bounded(path, crate::files::MAX_INPUT).map_err(|source| DriftError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     serde_json::from_slice(&text).map_err(|e| DriftError::Snapshot {
         path: path.to_path_buf(),
         message: e.to_string(),

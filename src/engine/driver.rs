@@ -596,7 +596,7 @@ impl Core {
     /// Hold `env` for this release unless another unfinished release holds it.
     fn acquire(&mut self, stage: &str, env: &str, fx: &mut Effects) -> Result<Vec<Event>, DriveError> {
         if fx.env_lock.is_none() {
-            let path = self.store.plan_dir(&self.rdir.plan).join("environments.lock");
+            let path = self.store.plan_dir(&self.rdir.plan)?.join("environments.lock");
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
@@ -811,7 +811,7 @@ pub fn hostname() -> String {
 
 /// Where a release's plan copy says its commands run.
 pub fn plan_for_release(rdir: &ReleaseDir, state: &ReleaseState) -> Result<Plan, DriveError> {
-    let text = std::fs::read_to_string(rdir.plan_copy())
+    let text = crate::files::read_text_bounded(&rdir.plan_copy(), crate::files::MAX_INPUT)
         .map_err(|e| DriveError::Plan(format!("{}: {e}", rdir.plan_copy().display())))?;
     let path = PathBuf::from(&state.plan_path);
     crate::plan::load_str(&text, &path).map_err(|e| DriveError::Plan(e.to_string()))

@@ -2,6 +2,7 @@
 
 pub mod driver;
 pub mod event;
+pub mod identity;
 pub mod output;
 pub mod request;
 pub mod runner;

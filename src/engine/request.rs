@@ -136,7 +136,11 @@ impl Op {
                 if let Some(e) = finished() {
                     return Err(e);
                 }
-                if let Some(a) = g.approvals.iter().find(|a| a.actor == actor) {
+                if let Some(a) = g
+                    .approvals
+                    .iter()
+                    .find(|a| super::identity::same(&a.actor, actor))
+                {
                     return Err(OpError::Refused(format!(
                         "{actor} already approved gate `{name}` at {}; each person's approval counts once",
                         a.at.format("%Y-%m-%d %H:%M:%S UTC")

@@ -588,8 +588,14 @@ impl ReleaseState {
                 }
             }
             Event::Approved { gate, note } => {
+                // Each person counts once, however the name was spelled (`bob`, `BOB`, `bob `); a
+                // blank name is nobody.
                 if let Some(g) = self.gate_mut(gate)
-                    && !g.approvals.iter().any(|a| a.actor == rec.actor)
+                    && !rec.actor.trim().is_empty()
+                    && !g
+                        .approvals
+                        .iter()
+                        .any(|a| super::identity::same(&a.actor, &rec.actor))
                 {
                     g.approvals.push(Mark {
                         actor: rec.actor.clone(),

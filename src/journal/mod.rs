@@ -32,6 +32,18 @@ pub enum JournalError {
     NotFound(String, String),
     #[error("{0}")]
     Ambiguous(String),
+    /// A name that would not be one plain folder name in the data directory.
+    #[error("{what} `{name}` cannot be a folder name in the data directory: {reason}")]
+    BadName {
+        what: String,
+        name: String,
+        reason: String,
+    },
+}
+
+/// An I/O error with the path it happened at (one line: `PATH: cause`).
+pub fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    io_err(path)
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {

@@ -38,15 +38,19 @@ impl Store {
         Ok(Store { root })
     }
 
-    pub fn plan_dir(&self, plan: &str) -> PathBuf {
-        self.root.join("plans").join(plan)
+    /// `<data>/plans/<plan>`; refused unless `plan` is one plain folder name (the plan file's
+    /// check refuses such names first: this is the second line of defence).
+    pub fn plan_dir(&self, plan: &str) -> Result<PathBuf, JournalError> {
+        check_component("plan name", plan)?;
+        Ok(self.root.join("plans").join(plan))
     }
 
     /// Make a new release folder: id = version, or `version-2`, `-3`... if that version ran before.
     pub fn create_release(&self, plan: &str, version: &str) -> Result<ReleaseDir, JournalError> {
-        let base = self.plan_dir(plan);
+        let base = self.plan_dir(plan)?;
         std::fs::create_dir_all(&base).map_err(io_err(&base))?;
         let stem = sanitize_id(version);
+        check_component("release id", &stem)?;
         for n in 1.. {
             let id = if n == 1 {
                 stem.clone()
@@ -73,6 +77,7 @@ impl Store {
 
     /// Releases of `plan` (or of every plan when `None`), newest first (by creation time).
     pub fn releases(&self, plan: Option<&str>) -> Result<Vec<ReleaseDir>, JournalError> {
+        let scope_all = plan.is_none();
         let plans: Vec<String> = match plan {
             Some(p) => vec![p.to_string()],
             None => {
@@ -89,7 +94,15 @@ impl Store {
         };
         let mut out = Vec::new();
         for plan in plans {
-            let dir = self.plan_dir(&plan);
+            let dir = match self.plan_dir(&plan) {
+                Ok(d) => d,
+                // A stray folder of another name under `plans/` is no plan's.
+                Err(e) if scope_all => {
+                    let _ = e;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let rd = match std::fs::read_dir(&dir) {
                 Ok(rd) => rd,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -159,8 +172,35 @@ impl Store {
     }
 }
 
+/// The longest name the data directory takes as one folder name (a file system takes 255 bytes;
+/// log and lock file names add to stage and target names).
+pub const MAX_COMPONENT: usize = 200;
+
+/// Refuse anything that is not one plain folder name: empty, `.`, `..`, a `/`, an absolute path,
+/// a NUL or other control character, or longer than [`MAX_COMPONENT`] bytes.
+pub fn check_component(what: &str, name: &str) -> Result<(), JournalError> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name == "." || name == ".." {
+        "it names a folder itself"
+    } else if name.contains('/') {
+        "it holds a `/`"
+    } else if name.chars().any(char::is_control) {
+        "it holds a control character"
+    } else if name.len() > MAX_COMPONENT {
+        "it is too long"
+    } else {
+        return Ok(());
+    };
+    Err(JournalError::BadName {
+        what: what.to_string(),
+        name: name.escape_debug().to_string(),
+        reason: reason.to_string(),
+    })
+}
+
 /// Ids become folder names: keep `[A-Za-z0-9._+-]`, replace anything else with `_`.
-fn sanitize_id(version: &str) -> String {
+pub fn sanitize_id(version: &str) -> String {
     let s: String = version
         .chars()
         .map(|c| {
@@ -195,6 +235,24 @@ impl ReleaseDir {
             path: path.to_path_buf(),
         }
     }
+    /// A file of this release named by the journal (a run's log): only a relative path of plain
+    /// folder names, so a journal cannot point outside the release's folder.
+    pub fn file(&self, rel: &str) -> Result<PathBuf, JournalError> {
+        let p = Path::new(rel);
+        let plain = !rel.is_empty()
+            && p.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && !rel.chars().any(char::is_control);
+        if !plain {
+            return Err(JournalError::BadName {
+                what: "journaled file".into(),
+                name: rel.escape_debug().to_string(),
+                reason: "it is not a path inside the release's folder".into(),
+            });
+        }
+        Ok(self.path.join(p))
+    }
+
     pub fn journal(&self) -> PathBuf {
         self.path.join("journal.jsonl")
     }

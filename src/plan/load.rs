@@ -57,10 +57,11 @@ pub fn find_plan_file(start: &Path) -> Result<PathBuf, PlanError> {
 
 /// Read and validate the plan at `path`.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::files::read_text_bounded(path, crate::files::MAX_INPUT).map_err(|source| PlanError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     load_str(&text, path)
 }
 

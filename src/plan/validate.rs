@@ -27,6 +27,9 @@ use super::source::{Issue, SourceMap};
 use super::template::KNOWN;
 
 pub(super) const DEFAULT_MAX_PARALLEL: usize = 8;
+/// The longest name that becomes part of a file name (plan, stage, target, environment, gate):
+/// a stage and a target together in a log file name stay within a file system's 255 bytes.
+pub const MAX_NAME: usize = 100;
 /// What gate checks may use: they run before any stage, environment or target is chosen.
 pub(super) const GATE_PLACEHOLDERS: &[&str] = &["version", "type", "release"];
 /// What probes may use: they run outside any release.
@@ -123,8 +126,8 @@ impl Checker<'_> {
         }
     }
 
-    /// Names that become file names and command-line arguments: stage ids, targets, environment
-    /// and gate names. Returns whether `name` is usable.
+    /// Names that become file names and command-line arguments: the plan's name, stage ids,
+    /// targets, environment and gate names. Returns whether `name` is usable.
     /// `kind` names the thing (`target`), `place` where it is (` of environment `prod``).
     fn check_name(&mut self, at: usize, kind: &str, name: &str, place: &str) -> bool {
         if name.is_empty() {
@@ -141,7 +144,20 @@ impl Checker<'_> {
         {
             self.report(
                 at,
-                format!("{kind} `{name}`{place} may only contain ASCII letters, digits, `.`, `_` and `-`"),
+                format!(
+                    "{kind} `{}`{place} may only contain ASCII letters, digits, `.`, `_` and `-`",
+                    name.escape_debug()
+                ),
+            );
+            return false;
+        }
+        if name.len() > MAX_NAME {
+            self.report(
+                at,
+                format!(
+                    "{kind}{place} is too long ({} characters; at most {MAX_NAME})",
+                    name.len()
+                ),
             );
             return false;
         }
@@ -222,7 +238,11 @@ impl Checker<'_> {
             Some(n) if n.get_ref().0.trim().is_empty() => {
                 self.report(n.span().start, "plan name must not be empty")
             }
-            Some(n) => name = n.get_ref().0.clone(),
+            // It names the plan's folder in the data directory.
+            Some(n) if self.check_name(n.span().start, "plan name", &n.get_ref().0, "") => {
+                name = n.get_ref().0.clone()
+            }
+            Some(_) => {}
             None if self.missing(&plan.name, &span, "name") => {
                 self.report(span.start, "[plan] has no `name`")
             }

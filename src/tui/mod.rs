@@ -106,9 +106,10 @@ pub fn open(
         .await?;
         drop(guard);
         if !opts.no_reattach_hint && ui.release.finished.is_none() && !ui.release.id.is_empty() {
-            eprintln!(
+            crate::errln!(
                 "flightdeck: release {} goes on in its driver; `flightdeck cockpit {}` reattaches",
-                ui.release.id, ui.release.id
+                ui.release.id,
+                ui.release.id
             );
         }
         Ok(code)

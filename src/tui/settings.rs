@@ -87,7 +87,7 @@ pub fn path() -> Option<(PathBuf, bool)> {
 pub fn load() -> Result<Settings, SettingsError> {
     match path() {
         None => Ok(Settings::default()),
-        Some((p, explicit)) => match std::fs::read_to_string(&p) {
+        Some((p, explicit)) => match crate::files::read_text_bounded(&p, crate::files::MAX_INPUT) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Settings::default()),
             Err(source) => Err(SettingsError::Io { path: p, source }),
             Ok(text) => parse(&text, &p),
@@ -97,9 +97,11 @@ pub fn load() -> Result<Settings, SettingsError> {
 
 /// Read and validate the settings file at `path`.
 pub fn load_file(path: &Path) -> Result<Settings, SettingsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Io {
-        path: path.to_path_buf(),
-        source,
+    let text = crate::files::read_text_bounded(path, crate::files::MAX_INPUT).map_err(|source| {
+        SettingsError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     parse(&text, path)
 }

@@ -118,7 +118,10 @@ impl ReleaseSource {
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let (answers_tx, answers) = tokio::sync::mpsc::unbounded_channel();
         use tokio::signal::unix::{SignalKind, signal};
-        let plan_dir = store.plan_dir(plan_name);
+        // A plan name that is no folder name has no folder to watch (its plan does not load).
+        let plan_dir = store
+            .plan_dir(plan_name)
+            .unwrap_or_else(|_| store.root.join("plans"));
         let _ = std::fs::create_dir_all(&plan_dir);
         let ptx = tx.clone();
         let plan_watcher = watch_folder(&plan_dir, move || {
@@ -558,7 +561,8 @@ impl ReleaseSource {
     fn runs_dir(&self) -> PathBuf {
         self.store
             .plan_dir(&self.plan_name)
-            .join(crate::drift::snapshot::RUNS_DIR)
+            .map(|d| d.join(crate::drift::snapshot::RUNS_DIR))
+            .unwrap_or_default()
     }
 
     /// Start over for `rdir` (or the start screen): load its drift now, again on change.
