@@ -144,6 +144,9 @@ pub struct Attempt {
     pub duration_ms: Option<u64>,
     /// Journal sequence number of its `run_finished` (orders completions, newest first for rollback).
     pub finished_seq: Option<u64>,
+    /// Journal sequence number of its `run_started` (a rollback attempt belongs to the rollback
+    /// round whose `rollback_started` comes before it).
+    pub started_seq: u64,
     pub log: String,
     pub pgids: Vec<i32>,
 }
@@ -278,6 +281,24 @@ pub struct RollbackState {
     pub reason: String,
     pub order: Vec<RunKey>,
     pub finished: Option<bool>,
+    /// Journal sequence number of its `rollback_started`: the rollback attempts started after it
+    /// are this round's.
+    pub started_seq: u64,
+}
+
+impl RollbackState {
+    /// The attempts of this round on a target, oldest first.
+    pub fn attempts<'a>(&self, t: &'a TargetState) -> impl Iterator<Item = &'a Attempt> {
+        let since = self.started_seq;
+        t.rollbacks.iter().filter(move |a| a.started_seq > since)
+    }
+    /// Whether this round's latest attempt on `t` succeeded.
+    pub fn succeeded_on(&self, t: &TargetState) -> bool {
+        self.attempts(t)
+            .last()
+            .and_then(|a| a.outcome.as_ref())
+            .is_some_and(Outcome::is_success)
+    }
 }
 
 impl ReleaseState {
@@ -472,6 +493,7 @@ impl ReleaseState {
                         outcome: None,
                         duration_ms: None,
                         finished_seq: None,
+                        started_seq: rec.seq,
                         log: log.clone(),
                         pgids: Vec::new(),
                     };
@@ -509,23 +531,9 @@ impl ReleaseState {
                 }
                 if *run_kind == RunKind::Rollback
                     && let Some(s) = self.stage_mut(&run.stage)
+                    && let Some(status) = rollback_status(s)
                 {
-                    let all_rolled: Vec<bool> = s
-                        .targets
-                        .iter()
-                        .filter(|t| !t.rollbacks.is_empty())
-                        .map(|t| {
-                            t.rollbacks
-                                .last()
-                                .and_then(|a| a.outcome.as_ref())
-                                .is_some_and(Outcome::is_success)
-                        })
-                        .collect();
-                    if !outcome.is_success() {
-                        s.status = StageStatus::RollbackFailed;
-                    } else if s.status != StageStatus::RollbackFailed && all_rolled.iter().all(|b| *b) {
-                        s.status = StageStatus::RolledBack;
-                    }
+                    s.status = status;
                 }
             }
             Event::StageSucceeded { stage } => self.end_stage(stage, StageStatus::Succeeded, None, at),
@@ -644,6 +652,7 @@ impl ReleaseState {
                     reason: reason.clone(),
                     order: order.clone(),
                     finished: None,
+                    started_seq: rec.seq,
                 });
             }
             Event::RollbackFinished { ok } => {
@@ -690,6 +699,31 @@ impl ReleaseState {
             s.waiting = None;
             s.finished_at = Some(at);
         }
+    }
+}
+
+/// A stage's status from the latest rollback attempt of each of its targets that has one: any
+/// failed -> `rollback_failed`; all succeeded -> `rolled_back` (a later success clears an earlier
+/// failure); otherwise (one interrupted, to be run again, or running) unchanged.
+fn rollback_status(s: &StageState) -> Option<StageStatus> {
+    let latest: Vec<Option<&Outcome>> = s
+        .targets
+        .iter()
+        .filter_map(|t| t.rollbacks.last())
+        .map(|a| a.outcome.as_ref())
+        .collect();
+    if latest.is_empty() {
+        return None;
+    }
+    if latest
+        .iter()
+        .any(|o| o.is_some_and(|o| !o.is_success() && *o != Outcome::Interrupted))
+    {
+        Some(StageStatus::RollbackFailed)
+    } else if latest.iter().all(|o| o.is_some_and(Outcome::is_success)) {
+        Some(StageStatus::RolledBack)
+    } else {
+        None
     }
 }
 
