@@ -311,11 +311,7 @@ fn rb_key(stage: &str, target: Option<&str>, attempt: u32) -> RunKey {
 fn rolled_back(outcomes: &[(&str, Option<&str>, Outcome)]) -> Journal {
     let mut j = fixture::failed();
     let order: Vec<RunKey> = outcomes.iter().map(|(s, t, _)| rb_key(s, *t, 1)).collect();
-    j.push(
-        300,
-        "alice",
-        Event::RollbackRequested { stage: None },
-    );
+    j.push(300, "alice", Event::RollbackRequested { stage: None });
     j.push(
         301,
         "driver",
@@ -453,7 +449,10 @@ fn rollback_during_a_rollback_is_refused_like_the_driver_does() {
     assert!(ui.update(key('R')).is_empty());
     assert!(ui.modal.is_none(), "{:?}", ui.modal);
     let (text, error) = notice(&ui);
-    assert!(error && text.contains("a rollback is already in progress"), "{text}");
+    assert!(
+        error && text.contains("a rollback is already in progress"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -452,10 +452,7 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
                 return refuse(if st.finished.is_none() && rb.finished.is_none() {
                     "a rollback is in progress; a stage cannot be retried during it".into()
                 } else if done_ok {
-                    format!(
-                        "release {} was rolled back; start a new release instead",
-                        st.id
-                    )
+                    format!("release {} was rolled back; start a new release instead", st.id)
                 } else {
                     format!(
                         "release {} did not finish rolling back; `flightdeck rollback {}` retries the rollback (a stage cannot be retried after a rollback)",
@@ -1135,7 +1132,10 @@ mod tests {
         assert_eq!(sim.finished(), Some(FinalState::RolledBack));
         let (ok, msg) = request(&mut sim, "alice", retry);
         assert!(!ok);
-        assert!(msg.contains("rolled back") && msg.contains("new release"), "{msg}");
+        assert!(
+            msg.contains("rolled back") && msg.contains("new release"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -1150,7 +1150,13 @@ mod tests {
         let mut sim2 = Sim::new(chain_failing_at_d());
         for e in sim.log.iter().skip(1) {
             sim2.push("driver", e.clone());
-            if matches!(e, Event::RunStarted { run_kind: RunKind::Rollback, .. }) {
+            if matches!(
+                e,
+                Event::RunStarted {
+                    run_kind: RunKind::Rollback,
+                    ..
+                }
+            ) {
                 break;
             }
         }

@@ -293,7 +293,11 @@ impl UiState {
         }
         let retrying = from.is_none()
             && self.release.finished.is_some()
-            && self.release.rollback.as_ref().is_some_and(|r| r.finished != Some(true));
+            && self
+                .release
+                .rollback
+                .as_ref()
+                .is_some_and(|r| r.finished != Some(true));
         let op = Op::Rollback { stage: from.clone() };
         let typed = self.protected_env(&op);
         let title = match &from {
