@@ -30,9 +30,12 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         return out;
     }
     let running = st.running_runs();
+    // Automatic checks end like runs do: a release never finishes (nor rolls back) with one still
+    // running, or it would be journaled after the end.
+    let checks_running = st.checks_running();
 
     if st.cancelling {
-        if running.is_empty() {
+        if running.is_empty() && !checks_running {
             out.push(Decision::Emit(Event::ReleaseFinished {
                 state: FinalState::Cancelled,
                 reason: "cancelled".into(),
@@ -46,7 +49,7 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
     if let Some(rb) = &st.rollback
         && rb.finished.is_none()
     {
-        if running.iter().any(|(_, kind, _)| *kind == RunKind::Deploy) {
+        if checks_running || running.iter().any(|(_, kind, _)| *kind == RunKind::Deploy) {
             out.push(Decision::TerminateAll);
             return out;
         }
@@ -264,8 +267,10 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         } else {
             Some((FinalState::Failed, format!("stage {} failed", failed.join(", "))))
         };
-        if let Some((state, reason)) = finish {
-            out.push(Decision::Emit(Event::ReleaseFinished { state, reason }));
+        match finish {
+            Some(_) if checks_running => out.push(Decision::TerminateAll),
+            Some((state, reason)) => out.push(Decision::Emit(Event::ReleaseFinished { state, reason })),
+            None => {}
         }
     }
     out
@@ -523,6 +528,11 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
             };
             accept(vec![Event::RollbackStarted { reason: what, order }], msg)
         }
+        Event::RecheckRequested { .. } if finished => refuse("the release has already finished".into()),
+        Event::RecheckRequested { .. } if st.cancelling => refuse("the release is being cancelled".into()),
+        Event::RecheckRequested { .. } if st.rollback.is_some() => {
+            refuse("the release is rolling back; its gates no longer matter".into())
+        }
         Event::RecheckRequested { gate, item } => match st.gate(gate) {
             Some(g) if g.decl.checklist.get(*item).is_some_and(|(_, auto)| *auto) => {
                 if g.checks[*item].as_ref().is_some_and(|c| c.outcome.is_none()) {
@@ -644,7 +654,8 @@ mod tests {
         fn run(&mut self, outcome: impl Fn(&RunKey, RunKind) -> Outcome) {
             for _ in 0..1000 {
                 let ds = decide(&self.plan, &self.st);
-                if ds.is_empty() {
+                // Nothing but stopping what runs: the driver would wait for the jobs to end.
+                if ds.iter().all(|d| *d == Decision::TerminateAll) {
                     return;
                 }
                 let mut started = Vec::new();
@@ -1182,5 +1193,91 @@ mod tests {
         sim2.run(|_, _| Outcome::Succeeded);
         assert_eq!(sim2.starts(RunKind::Rollback), ["c#1", "b#1", "a#1"]);
         assert_eq!(sim2.finished(), Some(FinalState::RolledBack));
+    }
+
+    /// A release gated on `signoff` whose automatic check is running.
+    fn check_running() -> Sim {
+        let mut s = stage("deploy", &[]);
+        s.gates = vec!["signoff".into()];
+        let mut sim = Sim::new(plan(vec![stage("first", &[]), s]));
+        sim.push(
+            "driver",
+            Event::GateReached {
+                stage: "deploy".into(),
+                gate: "signoff".into(),
+            },
+        );
+        sim.push(
+            "driver",
+            Event::CheckStarted {
+                gate: "signoff".into(),
+                item: 1,
+                log: String::new(),
+            },
+        );
+        sim
+    }
+
+    #[test]
+    fn a_cancel_ends_running_checks_before_the_release_finishes() {
+        let mut sim = check_running();
+        let (ok, _) = request(&mut sim, "alice", Event::CancelRequested {});
+        assert!(ok);
+        assert_eq!(decide(&sim.plan, &sim.st), [Decision::TerminateAll]);
+        sim.push(
+            "driver",
+            Event::CheckFinished {
+                gate: "signoff".into(),
+                item: 1,
+                outcome: Outcome::Cancelled,
+            },
+        );
+        assert!(matches!(
+            &decide(&sim.plan, &sim.st)[..],
+            [Decision::Emit(Event::ReleaseFinished {
+                state: FinalState::Cancelled,
+                ..
+            })]
+        ));
+    }
+
+    #[test]
+    fn a_halted_release_ends_its_running_checks_before_it_finishes() {
+        let mut sim = check_running();
+        sim.run(|k, _| {
+            if k.stage == "first" {
+                fail()
+            } else {
+                Outcome::Succeeded
+            }
+        });
+        assert!(sim.st.halted);
+        assert!(sim.finished().is_none(), "not finished while a check runs");
+        assert_eq!(decide(&sim.plan, &sim.st), [Decision::TerminateAll]);
+    }
+
+    #[test]
+    fn no_recheck_once_the_release_has_finished_or_is_ending() {
+        let mut sim = Sim::new(plan(vec![stage("a", &[])]));
+        sim.run(|_, _| Outcome::Succeeded);
+        let recheck = Event::RecheckRequested {
+            gate: "signoff".into(),
+            item: 1,
+        };
+        let (ok, msg) = request(&mut sim, "alice", recheck.clone());
+        assert!(!ok && msg.contains("finished"), "{msg}");
+        let mut sim = check_running();
+        sim.push(
+            "driver",
+            Event::CheckFinished {
+                gate: "signoff".into(),
+                item: 1,
+                outcome: Outcome::Succeeded,
+            },
+        );
+        let (ok, _) = request(&mut sim, "alice", Event::CancelRequested {});
+        assert!(ok);
+        let (ok, msg) = request(&mut sim, "alice", recheck);
+        assert!(!ok && msg.contains("cancel"), "{msg}");
     }
 }

@@ -355,6 +355,13 @@ impl ReleaseState {
         out
     }
 
+    /// Whether an automatic checklist check has started and not finished.
+    pub fn checks_running(&self) -> bool {
+        self.gates
+            .iter()
+            .any(|g| g.checks.iter().flatten().any(|c| c.outcome.is_none()))
+    }
+
     pub fn pending_requests(&self) -> impl Iterator<Item = &Request> {
         self.requests.values().filter(|r| r.handled.is_none())
     }
