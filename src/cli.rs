@@ -311,6 +311,10 @@ pub fn run() -> Result<ExitCode> {
                 eprintln!("flightdeck: {e}");
                 return Ok(ExitCode::from(exit::LOCKED));
             }
+            if let Some(DriveError::Gone(_)) = e.downcast_ref::<DriveError>() {
+                eprintln!("flightdeck: {e}");
+                return Ok(ExitCode::from(exit::FAILED));
+            }
             Err(e)
         }
     }

@@ -616,6 +616,7 @@ mod tests {
             gates,
             git: Default::default(),
             drift: Default::default(),
+            check_timeout: Plan::DEFAULT_CHECK_TIMEOUT,
         }
     }
 
