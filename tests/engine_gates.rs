@@ -426,4 +426,5 @@ run = "echo announce"
     });
     ws.wait_for_state("1.0", "rolled_back");
     assert_eq!(ws.read("undone"), "deploy/us\ndeploy/eu\nmigrate\n");
+    common::assert_nothing_after_finish(&ws, "1.0");
 }

@@ -523,10 +523,11 @@ pub fn run_label(e: &Value) -> String {
     }
 }
 
-/// What may be journaled after a `release_finished`, until a `rollback_started` opens the release
-/// again: requests (any process may append one), their answers, and the driver started to answer
-/// them. Nothing of the finished release itself (no run, check, tag or snapshot).
-const AFTER_FINISH: [&str; 8] = [
+/// What may be journaled after a `release_finished`, until a `rollback_started` (or an accepted
+/// retry's `stage_retry`) opens the release again: requests (any process may append one), their
+/// answers, and the driver started to answer them. Nothing of the finished release itself (no
+/// run, check, tag or snapshot).
+const AFTER_FINISH: [&str; 9] = [
     "cancel_requested",
     "retry_requested",
     "skip_requested",
@@ -535,6 +536,7 @@ const AFTER_FINISH: [&str; 8] = [
     "request_handled",
     "driver_started",
     "rollback_started",
+    "stage_retry",
 ];
 
 /// Check the journal of release `id`: nothing but [`AFTER_FINISH`] kinds after a
@@ -558,7 +560,7 @@ pub fn assert_nothing_after_finish(ws: &Workspace, id: &str) {
         }
         match kind {
             "release_finished" => finished = true,
-            "rollback_started" => finished = false,
+            "rollback_started" | "stage_retry" => finished = false,
             _ => {}
         }
     }
