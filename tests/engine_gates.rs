@@ -428,3 +428,52 @@ run = "echo announce"
     assert_eq!(ws.read("undone"), "deploy/us\ndeploy/eu\nmigrate\n");
     common::assert_nothing_after_finish(&ws, "1.0");
 }
+
+#[test]
+fn releases_waiting_for_an_environment_get_it_first_come_first_served() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "queue"
+
+[environments.prod]
+
+[[stage]]
+id = "deploy"
+environment = "prod"
+run = "while [ ! -f go-{version} ]; do sleep 0.05; done; echo {version} >> order.txt"
+"#,
+    );
+    ws.expect(["run", "1.0", "--detach"], 0);
+    ws.wait_for_event("1.0", "run_started", |_| true);
+    ws.expect(["run", "2.0", "--detach"], 0);
+    ws.wait_for_event("2.0", "stage_waiting", |e| {
+        e["reason"] == "waiting: prod is held by 1.0"
+    });
+    ws.expect(["run", "3.0", "--detach"], 0);
+    ws.wait_for_event("3.0", "stage_waiting", |e| {
+        e["reason"] == "waiting: prod is held by 1.0 (2nd in queue)"
+    });
+    // The first in line learns that someone waits behind it.
+    ws.wait_for_event("2.0", "stage_waiting", |e| {
+        e["reason"] == "waiting: prod is held by 1.0 (1st in queue)"
+    });
+    let out = ws.expect(["status", "3.0"], 0);
+    assert!(
+        stdout_of(&out).contains("waiting: prod is held by 1.0 (2nd in queue)"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert_eq!(
+        stage(&ws.status("3.0"), "deploy")["waiting"],
+        "waiting: prod is held by 1.0 (2nd in queue)"
+    );
+    // Both waiters could go at once: prod goes to 2.0, which waited first, then to 3.0.
+    ws.touch("go-3.0");
+    ws.touch("go-2.0");
+    ws.touch("go-1.0");
+    for v in ["1.0", "2.0", "3.0"] {
+        ws.wait_for_state(v, "succeeded");
+    }
+    assert_eq!(ws.read("order.txt"), "1.0\n2.0\n3.0\n");
+}

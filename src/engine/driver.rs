@@ -170,11 +170,32 @@ struct Core {
     end_done: bool,
 }
 
-/// What another release holds: its id and environments (none once it has finished).
+/// What another release holds: its id and environments (none once it has finished), and the
+/// environments its stages wait for, since when (none once it has finished or is cancelling).
 #[derive(Clone)]
 struct Holds {
     id: String,
     envs: std::collections::BTreeSet<String>,
+    waiting: Vec<(String, chrono::DateTime<chrono::Utc>)>,
+}
+
+/// Who else wants an environment: the release holding it, and the live releases waiting for it
+/// (since when, and their ids).
+struct EnvQueue {
+    holder: Option<String>,
+    waiting: Vec<(chrono::DateTime<chrono::Utc>, String)>,
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, `12th`, `13th`, `21st`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// One driver cycle's work, performed after its events are durable.
@@ -796,23 +817,52 @@ impl Core {
             file.lock().map_err(|source| JournalError::Io { path, source })?;
             fx.env_lock = Some(file);
         }
-        if let Some(holder) = self.env_holder(env)? {
-            let reason = format!("waiting: {env} is held by {holder}");
-            let same = self.state.stage(stage).and_then(|s| s.waiting.as_deref()) == Some(reason.as_str());
-            return Ok(if same {
-                vec![]
-            } else {
-                vec![Event::StageWaiting {
-                    stage: stage.into(),
-                    reason,
-                }]
-            });
+        // First come, first served: the releases that started waiting for `env` before this
+        // stage did go first, whoever re-checks first once it is free.
+        let queue = self.env_queue(env)?;
+        let me = (
+            self.state.stage(stage).and_then(|s| s.waiting_since),
+            self.state.id.clone(),
+        );
+        let ahead: Vec<&(chrono::DateTime<chrono::Utc>, String)> = queue
+            .waiting
+            .iter()
+            .filter(|(since, id)| match me.0 {
+                None => true,
+                Some(mine) => (*since, id) < (mine, &me.1),
+            })
+            .collect();
+        if queue.holder.is_none() && ahead.is_empty() {
+            return Ok(vec![Event::EnvAcquired { env: env.to_string() }]);
         }
-        Ok(vec![Event::EnvAcquired { env: env.to_string() }])
+        let place = if queue.waiting.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} in queue)", ordinal(ahead.len() + 1))
+        };
+        let reason = match (&queue.holder, ahead.first()) {
+            (Some(holder), _) => format!("waiting: {env} is held by {holder}{place}"),
+            (None, Some((_, first))) => format!("waiting: {env} goes to {first} first{place}"),
+            (None, None) => unreachable!("acquired above"),
+        };
+        let same = self.state.stage(stage).and_then(|s| s.waiting.as_deref()) == Some(reason.as_str());
+        Ok(if same {
+            vec![]
+        } else {
+            vec![Event::StageWaiting {
+                stage: stage.into(),
+                reason,
+            }]
+        })
     }
 
-    /// Another unfinished release of this plan that holds `env`.
-    fn env_holder(&mut self, env: &str) -> Result<Option<String>, DriveError> {
+    /// The other releases of this plan that hold `env` or wait for it. A waiting release counts
+    /// only while its driver is alive (a dead one would block the queue for good).
+    fn env_queue(&mut self, env: &str) -> Result<EnvQueue, DriveError> {
+        let mut queue = EnvQueue {
+            holder: None,
+            waiting: Vec::new(),
+        };
         for r in self.store.releases(Some(&self.rdir.plan))? {
             if r.path == self.rdir.path {
                 continue;
@@ -828,21 +878,41 @@ impl Core {
                         continue;
                     };
                     let st = ReleaseState::from_records(&recs);
-                    let envs = if st.finished.is_none() {
-                        st.env_holds
+                    let live = st.finished.is_none();
+                    let envs = if live { st.env_holds.clone() } else { Default::default() };
+                    let waiting = if live && !st.cancelling {
+                        st.stages
+                            .iter()
+                            .filter_map(|s| Some((s.decl.environment.clone()?, s.waiting_since?)))
+                            .collect()
                     } else {
-                        Default::default()
+                        Vec::new()
                     };
-                    let holds = Holds { id: st.id, envs };
+                    let holds = Holds {
+                        id: st.id,
+                        envs,
+                        waiting,
+                    };
                     self.holds.insert(journal, (len, holds.clone()));
                     holds
                 }
             };
             if holds.envs.contains(env) {
-                return Ok(Some(holds.id));
+                queue.holder.get_or_insert_with(|| holds.id.clone());
+            }
+            if let Some(since) = holds
+                .waiting
+                .iter()
+                .filter(|(e, _)| e == env)
+                .map(|(_, t)| *t)
+                .min()
+                && r.live_driver().is_some()
+            {
+                queue.waiting.push((since, holds.id.clone()));
             }
         }
-        Ok(None)
+        queue.waiting.sort();
+        Ok(queue)
     }
 
     fn base_env(

@@ -119,6 +119,9 @@ pub struct StageState {
     pub targets: Vec<TargetState>,
     /// Why it cannot start (an environment held by another release), until it starts.
     pub waiting: Option<String>,
+    /// Since when it waits for its environment (the first `stage_waiting` of this wait): its
+    /// place in the environment's first-come-first-served queue.
+    pub waiting_since: Option<DateTime<Utc>>,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
     pub on_failure: Option<OnFailure>,
@@ -438,6 +441,7 @@ impl ReleaseState {
                         decl: d.clone(),
                         status: StageStatus::Pending,
                         waiting: None,
+                        waiting_since: None,
                         reason: None,
                         on_failure: None,
                         started_at: None,
@@ -481,12 +485,16 @@ impl ReleaseState {
             }
             Event::StageWaiting { stage, reason } => {
                 if let Some(s) = self.stage_mut(stage) {
+                    if s.waiting.is_none() {
+                        s.waiting_since = Some(at);
+                    }
                     s.waiting = Some(reason.clone());
                 }
             }
             Event::RunStarted { run, run_kind, log } => {
                 if let Some(s) = self.stage_mut(&run.stage) {
                     s.waiting = None;
+                    s.waiting_since = None;
                     if *run_kind == RunKind::Deploy {
                         s.status = StageStatus::Running;
                         s.started_at.get_or_insert(at);
@@ -574,6 +582,13 @@ impl ReleaseState {
             }
             Event::EnvAcquired { env } => {
                 self.env_holds.insert(env.clone());
+                // Its stages no longer wait for it (they may still wait for a free slot).
+                for s in &mut self.stages {
+                    if s.decl.environment.as_ref() == Some(env) {
+                        s.waiting = None;
+                        s.waiting_since = None;
+                    }
+                }
             }
             Event::EnvUnlocked { env, .. } => {
                 self.env_holds.remove(env);
@@ -704,6 +719,7 @@ impl ReleaseState {
             s.status = status;
             s.reason = reason;
             s.waiting = None;
+            s.waiting_since = None;
             s.finished_at = Some(at);
         }
     }
