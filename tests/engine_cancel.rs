@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    DEADLINE, Workspace, assert_nothing_after_finish, process_gone, stderr_of, stdout_of,
-    wait_for_pid_file, wait_until,
+    DEADLINE, Workspace, assert_nothing_after_finish, process_gone, stderr_of, stdout_of, wait_for_pid_file,
+    wait_until,
 };
 
 /// The driver's pid of the release's last `driver_started`.
@@ -46,7 +46,11 @@ run = "echo shipped"
     assert_nothing_after_finish(&ws, "1.0");
     // Nothing keeps the release busy: resume says it has finished (not "driven by another").
     let out = ws.expect(["resume", "1.0"], 130);
-    assert!(stderr_of(&out).contains("already finished"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("already finished"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
@@ -182,10 +186,6 @@ run = "echo shipped"
     std::fs::remove_dir_all(&dir).expect("rm -rf the release folder");
     let code = driver.wait();
     assert_ne!(code, 0, "{}", driver.output());
-    assert!(
-        driver.stderr().contains("was removed"),
-        "{}",
-        driver.output()
-    );
+    assert!(driver.stderr().contains("was removed"), "{}", driver.output());
     wait_until(DEADLINE, "the check's sleep ends", || process_gone(check));
 }

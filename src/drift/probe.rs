@@ -441,10 +441,7 @@ mod tests {
     fn a_stop_ends_the_whole_group_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("pid");
-        let s = spec(&format!(
-            "sleep 600 & echo $! > {}; wait",
-            pidfile.display()
-        ));
+        let s = spec(&format!("sleep 600 & echo $! > {}; wait", pidfile.display()));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let o = ProbeOptions {
             stop: Some(rx),

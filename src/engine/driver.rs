@@ -879,7 +879,11 @@ impl Core {
                     };
                     let st = ReleaseState::from_records(&recs);
                     let live = st.finished.is_none();
-                    let envs = if live { st.env_holds.clone() } else { Default::default() };
+                    let envs = if live {
+                        st.env_holds.clone()
+                    } else {
+                        Default::default()
+                    };
                     let waiting = if live && !st.cancelling {
                         st.stages
                             .iter()
