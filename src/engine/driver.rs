@@ -340,6 +340,31 @@ impl Driver {
         mut self,
         interrupt: impl std::future::Future<Output = ()>,
     ) -> Result<DriveEnd, DriveError> {
+        match self.drive(interrupt).await {
+            Ok(end) => Ok(end),
+            // Whatever ends the driver early ends its jobs too: no process outlives it.
+            Err(e) => {
+                let gone = self.release_gone();
+                if gone {
+                    eprintln!(
+                        "flightdeck: the release folder {} was removed: ending {} job(s) and exiting",
+                        self.core.rdir.path.display(),
+                        self.jobs.len()
+                    );
+                } else if !self.jobs.is_empty() {
+                    eprintln!("flightdeck: {e}: ending {} job(s) and exiting", self.jobs.len());
+                }
+                self.end_jobs().await;
+                Err(if gone {
+                    DriveError::Gone(self.core.rdir.path.clone())
+                } else {
+                    e
+                })
+            }
+        }
+    }
+
+    async fn drive(&mut self, interrupt: impl std::future::Future<Output = ()>) -> Result<DriveEnd, DriveError> {
         // Requests from other processes arrive through the journal: watch that file only (run
         // logs change constantly and are none of the driver's business).
         let mut waker = Waker::watch(&self.core.rdir.journal(), Duration::from_millis(500));
@@ -358,7 +383,7 @@ impl Driver {
         let mut dirty = true;
         loop {
             if self.release_gone() {
-                return self.abandon().await;
+                return Err(DriveError::Gone(self.core.rdir.path.clone()));
             }
             if dirty {
                 self.cycle()?;
@@ -406,11 +431,22 @@ impl Driver {
             }
             if self.core.opts.no_wait && self.jobs.is_empty() && self.core.state.state_word(true) == "paused"
             {
-                let pid = std::process::id();
-                let reason = "paused at a gate (--no-wait)".to_string();
-                self.journal
-                    .append(DRIVER, vec![Event::DriverStopped { pid, reason }])?;
-                return Ok(DriveEnd::Paused);
+                // As at the end: answer what was asked before stopping.
+                let (mut txn, seen) = self.journal.begin()?;
+                if seen.is_empty() {
+                    let pid = std::process::id();
+                    let reason = "paused at a gate (--no-wait)".to_string();
+                    txn.push(DRIVER, Event::DriverStopped { pid, reason });
+                    self.lock.take();
+                    txn.commit(true)?;
+                    return Ok(DriveEnd::Paused);
+                }
+                for r in &seen {
+                    self.core.state.apply(r);
+                }
+                drop(txn);
+                dirty = true;
+                continue;
             }
             let waiting_env = self.core.state.stages.iter().any(|s| s.waiting.is_some());
             let wait = if waiting_env {
@@ -455,15 +491,9 @@ impl Driver {
         }
     }
 
-    /// The release folder is gone: nothing can be recorded. End every job (runs of any kind,
-    /// checks) like a cancel, wait for them, and fail.
-    async fn abandon(mut self) -> Result<DriveEnd, DriveError> {
-        let path = self.core.rdir.path.clone();
-        eprintln!(
-            "flightdeck: the release folder {} was removed: ending {} job(s) and exiting",
-            path.display(),
-            self.jobs.len()
-        );
+    /// End every job (runs of any kind, checks) like a cancel, and wait for them (up to the
+    /// grace period and some): the driver is going away without journaling.
+    async fn end_jobs(&mut self) {
         for stopper in self.jobs.values() {
             stopper.stop(Outcome::Cancelled);
         }
@@ -477,7 +507,6 @@ impl Driver {
                 Ok(None) | Err(_) => break,
             }
         }
-        Err(DriveError::Gone(path))
     }
 
     /// Save the environments' probed state into the release folder once (when the plan has
@@ -884,7 +913,8 @@ impl Core {
                     } else {
                         Default::default()
                     };
-                    let waiting = if live && !st.cancelling {
+                    // A halted, cancelling or rolling back release takes no environment any more.
+                    let waiting = if live && !st.cancelling && !st.halted && st.rollback.is_none() {
                         st.stages
                             .iter()
                             .filter_map(|s| Some((s.decl.environment.clone()?, s.waiting_since?)))
