@@ -477,3 +477,48 @@ run = "while [ ! -f go-{version} ]; do sleep 0.05; done; echo {version} >> order
     }
     assert_eq!(ws.read("order.txt"), "1.0\n2.0\n3.0\n");
 }
+
+#[test]
+fn a_halted_release_does_not_keep_its_place_in_an_environment_queue() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "haltq"
+
+[environments.prod]
+
+[[stage]]
+id = "deploy"
+environment = "prod"
+run = "while [ ! -f go-{version} ]; do sleep 0.05; done"
+
+[[stage]]
+id = "slow"
+run = "if [ {version} = 2.0 ]; then while [ ! -f go-slow ]; do sleep 0.05; done; fi"
+
+[[stage]]
+id = "boom"
+run = "if [ {version} = 2.0 ]; then while [ ! -f boom ]; do sleep 0.05; done; exit 1; fi"
+"#,
+    );
+    ws.touch("go-3.0");
+    ws.expect(["run", "1.0", "--detach"], 0);
+    ws.wait_for_event("1.0", "run_started", |e| e["stage"] == "deploy");
+    ws.expect(["run", "2.0", "--detach"], 0);
+    ws.wait_for_event("2.0", "stage_waiting", |e| e["stage"] == "deploy");
+    // 2.0 halts (boom fails) while `slow` still runs: it will never deploy.
+    ws.touch("boom");
+    ws.wait_for_event("2.0", "stage_failed", |e| e["stage"] == "boom");
+    ws.expect(["run", "3.0", "--detach"], 0);
+    ws.wait_for_event("3.0", "stage_waiting", |e| e["stage"] == "deploy");
+    ws.touch("go-1.0");
+    ws.wait_for_state("1.0", "succeeded");
+    ws.wait_for_state("3.0", "succeeded");
+    assert_eq!(
+        ws.status("2.0")["state"],
+        "running",
+        "2.0 is still running `slow`"
+    );
+    ws.touch("go-slow");
+    ws.wait_for_state("2.0", "failed");
+}

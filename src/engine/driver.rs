@@ -364,7 +364,10 @@ impl Driver {
         }
     }
 
-    async fn drive(&mut self, interrupt: impl std::future::Future<Output = ()>) -> Result<DriveEnd, DriveError> {
+    async fn drive(
+        &mut self,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> Result<DriveEnd, DriveError> {
         // Requests from other processes arrive through the journal: watch that file only (run
         // logs change constantly and are none of the driver's business).
         let mut waker = Waker::watch(&self.core.rdir.journal(), Duration::from_millis(500));
