@@ -81,6 +81,11 @@ on_failure = "rollback"
     // Each attempt has its own log.
     assert!(ws.release_dir("1.0").join("logs/a.rollback.1.log").is_file());
     assert!(ws.log("1.0", "a.rollback.2.log").contains("rb-a"));
+    // `logs --rollback` shows the latest attempt; `--attempt 1` the failed one.
+    let out = ws.expect(["logs", "1.0", "a", "--rollback"], 0);
+    assert!(stdout_of(&out).contains("exit 0"), "{}", stdout_of(&out));
+    let out = ws.expect(["logs", "1.0", "a", "--rollback", "--attempt", "1"], 0);
+    assert!(stdout_of(&out).contains("exit 1"), "{}", stdout_of(&out));
     let rounds = ws.events("1.0", "rollback_finished");
     assert_eq!(rounds.len(), 2);
     assert_eq!(rounds[1]["ok"], true);
