@@ -205,3 +205,76 @@ rollback = "if [ {target} = eu ] && [ ! -f eu.began ]; then touch eu.began; slee
     assert_nothing_after_finish(&ws, "1.0");
     ws.expect(["verify", "1.0"], 0);
 }
+
+#[test]
+fn a_rollback_whose_drivers_are_killed_again_and_again_still_undoes_everything_once() {
+    // Each rollback command hangs on its first run: every resumed driver is killed in turn.
+    let undo = |name: &str| {
+        format!(
+            "if [ ! -f {name}.began ]; then touch {name}.began; sleep 1000 & echo $! > {name}.pid; wait; fi; echo {name} >> ledger.txt"
+        )
+    };
+    let ws = Workspace::new(&format!(
+        r#"
+[plan]
+name = "rbkills"
+
+[[stage]]
+id = "a"
+run = "true"
+rollback = "{}"
+
+[[stage]]
+id = "b"
+needs = ["a"]
+run = "true"
+rollback = "{}"
+
+[[stage]]
+id = "c"
+needs = ["b"]
+run = "true"
+rollback = "{}"
+
+[[stage]]
+id = "d"
+needs = ["c"]
+run = "exit 1"
+on_failure = "rollback"
+"#,
+        undo("a"),
+        undo("b"),
+        undo("c")
+    ));
+    ws.expect(["run", "1.0", "--detach"], 0);
+    for name in ["c", "b", "a"] {
+        let sleeper = wait_for_pid_file(&ws, &format!("{name}.pid"));
+        ws.wait_for_event("1.0", "run_spawned", |e| {
+            e["stage"] == name && e["run_kind"] == "rollback"
+        });
+        let driver = ws.status("1.0")["driver"].as_u64().expect("a live driver") as i32;
+        kill(Pid::from_raw(driver), Signal::SIGKILL).expect("kill -9 the driver");
+        ws.wait_for_state("1.0", "interrupted");
+        assert!(process_alive(sleeper));
+        ws.expect(["resume", "1.0", "--detach"], 0);
+    }
+    ws.wait_for_state("1.0", "rolled_back");
+    assert_eq!(ws.read("ledger.txt"), "c\nb\na\n", "each undo once, newest first");
+    let attempts: Vec<(String, u64, String)> = rollback_runs(&ws, "1.0");
+    assert_eq!(
+        attempts,
+        [
+            ("c".to_string(), 1, "interrupted".to_string()),
+            ("c".to_string(), 2, "succeeded".to_string()),
+            ("b".to_string(), 1, "interrupted".to_string()),
+            ("b".to_string(), 2, "succeeded".to_string()),
+            ("a".to_string(), 1, "interrupted".to_string()),
+            ("a".to_string(), 2, "succeeded".to_string()),
+        ]
+    );
+    common::wait_until(common::DEADLINE, "the last driver exits", || {
+        ws.try_status("1.0").is_some_and(|s| s["driver"].is_null())
+    });
+    assert_nothing_after_finish(&ws, "1.0");
+    ws.expect(["verify", "1.0"], 0);
+}
