@@ -165,6 +165,9 @@ struct Core {
     /// at: a stage waiting for an environment re-checks every second, and only journals that grew
     /// are folded again.
     holds: HashMap<PathBuf, (u64, Holds)>,
+    /// Liveness of the other releases' drivers, by release folder (kept open: opening a lock file
+    /// every second would wake every observer of that folder).
+    probes: HashMap<PathBuf, crate::journal::DriverProbe>,
     /// The release's end has been recorded (tag, end snapshot): its finishing events may be
     /// journaled now. Reset once they are.
     end_done: bool,
@@ -242,6 +245,7 @@ impl Driver {
                 masker,
                 opts,
                 holds: HashMap::new(),
+                probes: HashMap::new(),
                 end_done: false,
             },
             jobs: HashMap::new(),
@@ -943,7 +947,12 @@ impl Core {
                 .filter(|(e, _)| e == env)
                 .map(|(_, t)| *t)
                 .min()
-                && r.live_driver().is_some()
+                && self
+                    .probes
+                    .entry(r.path.clone())
+                    .or_insert_with(|| crate::journal::DriverProbe::new(&r))
+                    .check()
+                    .is_some()
             {
                 queue.waiting.push((since, holds.id.clone()));
             }
