@@ -71,6 +71,7 @@ run = "echo after"
     assert_eq!(attempts[0]["outcome"], "interrupted");
     assert_eq!(attempts[1]["outcome"], "succeeded");
     assert_eq!(stage(&st, "after")["state"], "succeeded");
+    common::assert_nothing_after_finish(&ws, "1.0");
     let verify = ws.flightdeck(["verify", "1.0"]).output().unwrap();
     assert_eq!(verify.status.code(), Some(0), "{}", stdout_of(&verify));
 }
@@ -100,6 +101,7 @@ run = "sleep 1000 & echo $! > long.pid; wait"
     assert!(ws.has_event("1.0", "release_finished", |e| e["state"] == "cancelled"));
     assert!(ws.has_event("1.0", "run_finished", |e| e["outcome"] == "cancelled"));
     assert_eq!(ws.status("1.0")["state"], "cancelled");
+    common::assert_nothing_after_finish(&ws, "1.0");
     assert!(
         driver.stdout().contains("release 1.0 cancelled"),
         "{}",

@@ -426,4 +426,99 @@ run = "echo announce"
     });
     ws.wait_for_state("1.0", "rolled_back");
     assert_eq!(ws.read("undone"), "deploy/us\ndeploy/eu\nmigrate\n");
+    common::assert_nothing_after_finish(&ws, "1.0");
+}
+
+#[test]
+fn releases_waiting_for_an_environment_get_it_first_come_first_served() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "queue"
+
+[environments.prod]
+
+[[stage]]
+id = "deploy"
+environment = "prod"
+run = "while [ ! -f go-{version} ]; do sleep 0.05; done; echo {version} >> order.txt"
+"#,
+    );
+    ws.expect(["run", "1.0", "--detach"], 0);
+    ws.wait_for_event("1.0", "run_started", |_| true);
+    ws.expect(["run", "2.0", "--detach"], 0);
+    ws.wait_for_event("2.0", "stage_waiting", |e| {
+        e["reason"] == "waiting: prod is held by 1.0"
+    });
+    ws.expect(["run", "3.0", "--detach"], 0);
+    ws.wait_for_event("3.0", "stage_waiting", |e| {
+        e["reason"] == "waiting: prod is held by 1.0 (2nd in queue)"
+    });
+    // The first in line learns that someone waits behind it.
+    ws.wait_for_event("2.0", "stage_waiting", |e| {
+        e["reason"] == "waiting: prod is held by 1.0 (1st in queue)"
+    });
+    let out = ws.expect(["status", "3.0"], 0);
+    assert!(
+        stdout_of(&out).contains("waiting: prod is held by 1.0 (2nd in queue)"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert_eq!(
+        stage(&ws.status("3.0"), "deploy")["waiting"],
+        "waiting: prod is held by 1.0 (2nd in queue)"
+    );
+    // Both waiters could go at once: prod goes to 2.0, which waited first, then to 3.0.
+    ws.touch("go-3.0");
+    ws.touch("go-2.0");
+    ws.touch("go-1.0");
+    for v in ["1.0", "2.0", "3.0"] {
+        ws.wait_for_state(v, "succeeded");
+    }
+    assert_eq!(ws.read("order.txt"), "1.0\n2.0\n3.0\n");
+}
+
+#[test]
+fn a_halted_release_does_not_keep_its_place_in_an_environment_queue() {
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "haltq"
+
+[environments.prod]
+
+[[stage]]
+id = "deploy"
+environment = "prod"
+run = "while [ ! -f go-{version} ]; do sleep 0.05; done"
+
+[[stage]]
+id = "slow"
+run = "if [ {version} = 2.0 ]; then while [ ! -f go-slow ]; do sleep 0.05; done; fi"
+
+[[stage]]
+id = "boom"
+run = "if [ {version} = 2.0 ]; then while [ ! -f boom ]; do sleep 0.05; done; exit 1; fi"
+"#,
+    );
+    ws.touch("go-3.0");
+    ws.expect(["run", "1.0", "--detach"], 0);
+    ws.wait_for_event("1.0", "run_started", |e| e["stage"] == "deploy");
+    ws.expect(["run", "2.0", "--detach"], 0);
+    ws.wait_for_event("2.0", "stage_waiting", |e| e["stage"] == "deploy");
+    // 2.0 halts (boom fails) while `slow` still runs: it will never deploy.
+    ws.touch("boom");
+    ws.wait_for_event("2.0", "stage_failed", |e| e["stage"] == "boom");
+    ws.expect(["run", "3.0", "--detach"], 0);
+    ws.wait_for_event("3.0", "stage_waiting", |e| e["stage"] == "deploy");
+    ws.touch("go-1.0");
+    ws.wait_for_state("1.0", "succeeded");
+    ws.wait_for_state("3.0", "succeeded");
+    assert_eq!(
+        ws.status("2.0")["state"],
+        "running",
+        "2.0 is still running `slow`"
+    );
+    ws.touch("go-slow");
+    ws.wait_for_state("2.0", "failed");
 }

@@ -75,6 +75,8 @@ fn a_release_from_git_takes_the_next_version_records_its_commits_and_tags_on_suc
     let tag = t.repo.revparse_single("v1.5.0").unwrap();
     assert_eq!(tag.peel_to_commit().unwrap().id(), c2);
     assert!(tag.as_tag().is_some(), "an annotated tag");
+    // The tag is part of the release: recorded before it finished.
+    common::assert_nothing_after_finish(&ws, "1.5.0");
 }
 
 #[test]
@@ -85,6 +87,7 @@ fn a_failed_release_is_not_tagged_and_a_plan_outside_git_releases_without_commit
     t.commit("feat: first", "Ada Lovelace");
     ws.expect(["run", "0.1.0"], 1);
     assert!(ws.events("0.1.0", "tag_created").is_empty());
+    common::assert_nothing_after_finish(&ws, "0.1.0");
     assert!(
         t.repo.revparse_single("v0.1.0").is_err(),
         "no tag for a failed release"

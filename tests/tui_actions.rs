@@ -8,7 +8,7 @@ mod screen;
 
 use crate::fixture::Journal;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use flightdeck::engine::event::Event;
+use flightdeck::engine::event::{Event, FinalState, Outcome, RunKey, RunKind};
 use flightdeck::engine::request::Op;
 use flightdeck::plan::ReleaseType;
 use flightdeck::tui::app::{Effect, Focus, Msg, UiState};
@@ -279,13 +279,182 @@ fn retry_takes_the_selected_failed_target_and_shows_the_answer() {
 }
 
 #[test]
-fn a_finished_release_is_read_only() {
+fn a_finished_release_is_read_only_but_for_a_rollback() {
     let mut ui = fixture::ui(&fixture::failed(), (160, 48));
-    for c in ['a', 't', 'r', 's', 'c', 'R', 'e', 'u'] {
+    for c in ['a', 't', 'r', 's', 'c', 'e', 'u'] {
         assert!(ui.update(key(c)).is_empty(), "{c}");
         assert!(ui.modal.is_none(), "{c}");
         assert!(notice(&ui).0.contains("it is read-only"), "{c}: {:?}", ui.notice);
     }
+    // The driver accepts a rollback of a finished release (`flightdeck rollback` does): so does
+    // the cockpit, with the preview.
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back release 2.4.0?");
+    assert!(
+        c.body[0].starts_with("In this order (newest first), 5 run(s):"),
+        "{:?}",
+        c.body
+    );
+    assert_eq!(c.typed.as_deref(), Some("prod"));
+    assert_eq!(c.then, Then::Submit(Op::Rollback { stage: None }));
+}
+
+fn rb_key(stage: &str, target: Option<&str>, attempt: u32) -> RunKey {
+    RunKey {
+        stage: stage.into(),
+        target: target.map(String::from),
+        attempt,
+    }
+}
+
+/// [`fixture::failed`] rolled back with `outcome` for each rollback run (by the run's label), in
+/// `order`; the release ends as the outcomes say.
+fn rolled_back(outcomes: &[(&str, Option<&str>, Outcome)]) -> Journal {
+    let mut j = fixture::failed();
+    let order: Vec<RunKey> = outcomes.iter().map(|(s, t, _)| rb_key(s, *t, 1)).collect();
+    j.push(300, "alice", Event::RollbackRequested { stage: None });
+    j.push(
+        301,
+        "driver",
+        Event::RollbackStarted {
+            reason: "rollback of the whole release requested".into(),
+            order,
+        },
+    );
+    let mut ok = true;
+    for (i, (s, t, o)) in outcomes.iter().enumerate() {
+        let key = rb_key(s, *t, 1);
+        j.push(
+            302 + i as i64,
+            "driver",
+            Event::RunStarted {
+                run: key.clone(),
+                run_kind: RunKind::Rollback,
+                log: String::new(),
+            },
+        );
+        j.push(
+            302 + i as i64,
+            "driver",
+            Event::RunFinished {
+                run: key,
+                run_kind: RunKind::Rollback,
+                outcome: o.clone(),
+                duration_ms: 5,
+            },
+        );
+        ok &= o.is_success();
+    }
+    j.push(400, "driver", Event::RollbackFinished { ok });
+    let state = if ok {
+        FinalState::RolledBack
+    } else {
+        FinalState::RollbackFailed
+    };
+    j.push(
+        400,
+        "driver",
+        Event::ReleaseFinished {
+            state,
+            reason: String::new(),
+        },
+    );
+    j
+}
+
+#[test]
+fn rollback_on_a_rollback_failed_release_offers_to_retry_exactly_what_failed() {
+    let failed = || Outcome::Failed {
+        code: Some(1),
+        signal: None,
+        command: 0,
+    };
+    let j = rolled_back(&[
+        ("deploy-eu", Some("eu-3"), failed()),
+        ("deploy-eu", Some("eu-2"), Outcome::Succeeded),
+        ("deploy-eu", Some("eu-1"), failed()),
+        ("test", None, Outcome::Succeeded),
+        ("build", None, failed()),
+    ]);
+    let mut ui = fixture::ui(&j, (160, 48));
+    assert_eq!(ui.release.state_word(false), "rollback_failed");
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Retry the rollback?");
+    let body = c.body.join("\n");
+    assert!(
+        body.contains("3 run(s)"),
+        "only the three that did not succeed: {body}"
+    );
+    let pos = |s: &str| body.find(s).unwrap_or_else(|| panic!("{s} missing from\n{body}"));
+    assert!(pos("deploy-eu on eu-3") < pos("deploy-eu on eu-1"), "{body}");
+    assert!(pos("deploy-eu on eu-1") < pos("build"), "{body}");
+    assert!(!body.contains("eu-2") && !body.contains("test"), "{body}");
+    // The preview is the driver's own answer.
+    let plan = fixture::plan();
+    let order = flightdeck::engine::scheduler::rollback_plan(&plan, &ui.release, None);
+    assert_eq!(
+        order,
+        [
+            rb_key("deploy-eu", Some("eu-3"), 1),
+            rb_key("deploy-eu", Some("eu-1"), 1),
+            rb_key("build", None, 1)
+        ]
+    );
+    // prod is protected: its name is typed.
+    assert_eq!(c.typed.as_deref(), Some("prod"));
+    typed(&mut ui, "prod");
+    assert_eq!(
+        submits(&ui.update(code(KeyCode::Enter))),
+        [Op::Rollback { stage: None }]
+    );
+
+    // Once everything is rolled back there is nothing left: said, not offered.
+    let j = rolled_back(&[
+        ("deploy-eu", Some("eu-3"), Outcome::Succeeded),
+        ("deploy-eu", Some("eu-2"), Outcome::Succeeded),
+        ("deploy-eu", Some("eu-1"), Outcome::Succeeded),
+        ("test", None, Outcome::Succeeded),
+        ("build", None, Outcome::Succeeded),
+    ]);
+    let mut ui = fixture::ui(&j, (160, 48));
+    assert_eq!(ui.release.state_word(false), "rolled_back");
+    assert!(ui.update(key('R')).is_empty());
+    assert!(ui.modal.is_none());
+    let (text, error) = notice(&ui);
+    assert!(error && text.contains("nothing to roll back"), "{text}");
+}
+
+#[test]
+fn rollback_during_a_rollback_is_refused_like_the_driver_does() {
+    let mut j = fixture::failed();
+    j.push(300, "alice", Event::RollbackRequested { stage: None });
+    j.push(
+        300,
+        "driver",
+        Event::DriverStarted {
+            pid: 4343,
+            host: "ci".into(),
+        },
+    );
+    j.push(
+        301,
+        "driver",
+        Event::RollbackStarted {
+            reason: "x".into(),
+            order: vec![rb_key("build", None, 1)],
+        },
+    );
+    let mut ui = fixture::ui(&j, (160, 48));
+    assert!(ui.modal.is_none(), "{:?}", ui.modal);
+    assert!(ui.update(key('R')).is_empty());
+    assert!(ui.modal.is_none(), "{:?}", ui.modal);
+    let (text, error) = notice(&ui);
+    assert!(
+        error && text.contains("a rollback is already in progress"),
+        "{text}"
+    );
 }
 
 #[test]

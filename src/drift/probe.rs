@@ -46,6 +46,21 @@ pub struct ProbeOptions {
     /// Secret values, replaced by `***` in every value shown or saved (compared by their real
     /// values, see [`State::masked`]).
     pub masker: Arc<Masker>,
+    /// When it turns `true` (a cancel), running probes are ended like at their timeout (SIGTERM,
+    /// grace, SIGKILL of the group) and fail as "stopped"; probes not started yet do not start.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+/// Resolves once `stop` is `true` (never without one).
+pub async fn stopped(stop: Option<tokio::sync::watch::Receiver<bool>>) {
+    match stop {
+        Some(mut rx) => {
+            if rx.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 impl Default for ProbeOptions {
@@ -55,6 +70,7 @@ impl Default for ProbeOptions {
             output_cap: DEFAULT_OUTPUT_CAP,
             grace: Duration::from_secs(5),
             masker: Arc::new(Masker::new(Vec::new())),
+            stop: None,
         }
     }
 }
@@ -102,6 +118,9 @@ pub async fn run_probe(spec: &ProbeSpec, opts: &ProbeOptions) -> Result<State, C
         message,
         stderr,
     };
+    if opts.stop.as_ref().is_some_and(|s| *s.borrow()) {
+        return Err(error("stopped before it started".into(), Vec::new()));
+    }
     let mut command = tokio::process::Command::new("/bin/sh");
     command
         .arg("-c")
@@ -126,10 +145,16 @@ pub async fn run_probe(spec: &ProbeSpec, opts: &ProbeOptions) -> Result<State, C
     let mut out_task = tokio::spawn(read_capped(stdout, opts.output_cap, pgid));
     let mut err_task = tokio::spawn(read_tail(stderr));
 
-    let deadline = tokio::time::Instant::now() + spec.timeout;
+    let mut deadline = tokio::time::Instant::now() + spec.timeout;
+    let mut was_stopped = false;
     let status = tokio::select! {
         s = child.wait() => Some(s),
         _ = tokio::time::sleep_until(deadline) => None,
+        _ = stopped(opts.stop.clone()) => {
+            was_stopped = true;
+            deadline = tokio::time::Instant::now();
+            None
+        }
     };
     if status.is_none() {
         terminate_group(pgid, opts.grace, Some(&mut child)).await;
@@ -165,10 +190,12 @@ pub async fn run_probe(spec: &ProbeSpec, opts: &ProbeOptions) -> Result<State, C
     };
 
     let Some(status) = status else {
-        return Err(error(
-            format!("timed out after {}", format_duration(spec.timeout)),
-            stderr_tail,
-        ));
+        let why = if was_stopped {
+            "stopped (the release was cancelled)".to_string()
+        } else {
+            format!("timed out after {}", format_duration(spec.timeout))
+        };
+        return Err(error(why, stderr_tail));
     };
     let bytes = match output {
         Some(Ok(Ok(bytes))) => bytes,
@@ -403,6 +430,49 @@ mod tests {
         assert_eq!(e.stderr, ["started"]);
         let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
         // The background sleep was in the probe's group: gone (or a zombie awaiting its reaper).
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next());
+        assert!(
+            matches!(state, None | Some("Z" | "X")),
+            "sleep {pid} still runs: {stat}"
+        );
+    }
+
+    #[test]
+    fn a_stop_ends_the_whole_group_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let s = spec(&format!("sleep 600 & echo $! > {}; wait", pidfile.display()));
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let o = ProbeOptions {
+            stop: Some(rx),
+            ..opts()
+        };
+        let started = std::time::Instant::now();
+        let e = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let probe = run_probe(&s, &o);
+                tokio::pin!(probe);
+                loop {
+                    tokio::select! {
+                        r = &mut probe => break r,
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                            if pidfile.exists() {
+                                let _ = tx.send(true);
+                            }
+                        }
+                    }
+                }
+            })
+            .unwrap_err();
+        assert!(e.message.starts_with("stopped"), "{}", e.message);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         let state = stat
             .rsplit_once(')')

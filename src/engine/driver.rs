@@ -28,6 +28,9 @@ pub enum DriveError {
     Locked { id: String, pid: String },
     #[error("{0}")]
     Plan(String),
+    /// The release folder was removed under the driver: nothing can be recorded any more.
+    #[error("the release folder {} was removed: ended its jobs and stopped driving it", .0.display())]
+    Gone(PathBuf),
 }
 
 /// How a driver's work ended.
@@ -137,9 +140,16 @@ pub struct Driver {
     /// Job reports not yet journaled.
     inbox: Vec<JobMsg>,
     terminating: bool,
+    /// The release is about to finish with this state: its end is recorded first (tag, end
+    /// snapshot), then the scheduler's finishing events are journaled.
+    finishing: Option<FinalState>,
+    /// The journal file's (device, inode) when the driver took over: the folder is gone when the
+    /// path no longer names that file.
+    journal_id: Option<(u64, u64)>,
     tx: mpsc::UnboundedSender<JobMsg>,
     rx: mpsc::UnboundedReceiver<JobMsg>,
-    _lock: crate::journal::DriverLock,
+    /// Released (under the journal's lock) just before the driver exits.
+    lock: Option<crate::journal::DriverLock>,
 }
 
 /// What the driver knows, apart from the journal handle (so a transaction can borrow the journal
@@ -155,13 +165,40 @@ struct Core {
     /// at: a stage waiting for an environment re-checks every second, and only journals that grew
     /// are folded again.
     holds: HashMap<PathBuf, (u64, Holds)>,
+    /// Liveness of the other releases' drivers, by release folder (kept open: opening a lock file
+    /// every second would wake every observer of that folder).
+    probes: HashMap<PathBuf, crate::journal::DriverProbe>,
+    /// The release's end has been recorded (tag, end snapshot): its finishing events may be
+    /// journaled now. Reset once they are.
+    end_done: bool,
 }
 
-/// What another release holds: its id and environments (none once it has finished).
+/// What another release holds: its id and environments (none once it has finished), and the
+/// environments its stages wait for, since when (none once it has finished or is cancelling).
 #[derive(Clone)]
 struct Holds {
     id: String,
     envs: std::collections::BTreeSet<String>,
+    waiting: Vec<(String, chrono::DateTime<chrono::Utc>)>,
+}
+
+/// Who else wants an environment: the release holding it, and the live releases waiting for it
+/// (since when, and their ids).
+struct EnvQueue {
+    holder: Option<String>,
+    waiting: Vec<(chrono::DateTime<chrono::Utc>, String)>,
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, `12th`, `13th`, `21st`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// One driver cycle's work, performed after its events are durable.
@@ -172,6 +209,9 @@ struct Effects {
     /// The plan's environment lock, held from the moment another release's holds are checked
     /// until our `env_acquired` is durable (so two releases cannot both take `prod`).
     env_lock: Option<std::fs::File>,
+    /// The scheduler wants to finish the release with this state, and its end is not recorded
+    /// yet: nothing was journaled of the finishing decisions.
+    finishing: Option<FinalState>,
 }
 
 impl Driver {
@@ -205,14 +245,19 @@ impl Driver {
                 masker,
                 opts,
                 holds: HashMap::new(),
+                probes: HashMap::new(),
+                end_done: false,
             },
             jobs: HashMap::new(),
             inbox: Vec::new(),
             terminating: false,
+            finishing: None,
+            journal_id: None,
             tx,
             rx,
-            _lock: lock,
+            lock: Some(lock),
         };
+        d.journal_id = file_id(&d.core.rdir.journal());
         d.recover()?;
         Ok(d)
     }
@@ -290,8 +335,41 @@ impl Driver {
 
     /// Drive until the release finishes (or pauses at a gate with `no_wait`). `interrupt` resolves
     /// on Ctrl-C: the release is then cancelled gracefully.
+    ///
+    /// Nothing of the release is journaled after its `release_finished`: its end (the tag, the
+    /// end drift snapshot) is recorded before. Before exiting, the driver answers every request
+    /// appended so far. A driver whose release folder was removed ends its jobs and returns
+    /// [`DriveError::Gone`].
     pub async fn run(
         mut self,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> Result<DriveEnd, DriveError> {
+        match self.drive(interrupt).await {
+            Ok(end) => Ok(end),
+            // Whatever ends the driver early ends its jobs too: no process outlives it.
+            Err(e) => {
+                let gone = self.release_gone();
+                if gone {
+                    eprintln!(
+                        "flightdeck: the release folder {} was removed: ending {} job(s) and exiting",
+                        self.core.rdir.path.display(),
+                        self.jobs.len()
+                    );
+                } else if !self.jobs.is_empty() {
+                    eprintln!("flightdeck: {e}: ending {} job(s) and exiting", self.jobs.len());
+                }
+                self.end_jobs().await;
+                Err(if gone {
+                    DriveError::Gone(self.core.rdir.path.clone())
+                } else {
+                    e
+                })
+            }
+        }
+    }
+
+    async fn drive(
+        &mut self,
         interrupt: impl std::future::Future<Output = ()>,
     ) -> Result<DriveEnd, DriveError> {
         // Requests from other processes arrive through the journal: watch that file only (run
@@ -300,32 +378,82 @@ impl Driver {
         tokio::pin!(interrupt);
         let mut interrupted = false;
         if self.core.state.finished.is_none() {
-            self.drift_snapshot(crate::drift::snapshot::START_SNAPSHOT, "start")
-                .await?;
+            self.drift_snapshot(
+                crate::drift::snapshot::START_SNAPSHOT,
+                "start",
+                &mut waker,
+                interrupt.as_mut(),
+                &mut interrupted,
+            )
+            .await?;
         }
         let mut dirty = true;
         loop {
+            if self.release_gone() {
+                return Err(DriveError::Gone(self.core.rdir.path.clone()));
+            }
             if dirty {
                 self.cycle()?;
+            }
+            if let Some(state) = self.finishing
+                && self.jobs.is_empty()
+            {
+                // The release ends: record its end first, then let the scheduler finish it.
+                self.finishing = None;
+                if state == FinalState::Succeeded {
+                    self.tag_release()?;
+                }
+                if state != FinalState::Cancelled {
+                    self.drift_snapshot(
+                        crate::drift::snapshot::END_SNAPSHOT,
+                        "end",
+                        &mut waker,
+                        interrupt.as_mut(),
+                        &mut interrupted,
+                    )
+                    .await?;
+                }
+                self.core.end_done = true;
+                dirty = true;
+                continue;
             }
             if let Some(f) = &self.core.state.finished
                 && self.jobs.is_empty()
             {
                 let state = f.state;
-                if state == FinalState::Succeeded {
-                    self.tag_release()?;
+                // Answer what was asked before going. Under the journal's lock: whoever appends
+                // after this finds no live driver and starts one.
+                let (txn, seen) = self.journal.begin()?;
+                if seen.is_empty() {
+                    self.lock.take();
+                    drop(txn);
+                    return Ok(DriveEnd::Finished(state));
                 }
-                self.drift_snapshot(crate::drift::snapshot::END_SNAPSHOT, "end")
-                    .await?;
-                return Ok(DriveEnd::Finished(state));
+                for r in &seen {
+                    self.core.state.apply(r);
+                }
+                drop(txn);
+                dirty = true;
+                continue;
             }
             if self.core.opts.no_wait && self.jobs.is_empty() && self.core.state.state_word(true) == "paused"
             {
-                let pid = std::process::id();
-                let reason = "paused at a gate (--no-wait)".to_string();
-                self.journal
-                    .append(DRIVER, vec![Event::DriverStopped { pid, reason }])?;
-                return Ok(DriveEnd::Paused);
+                // As at the end: answer what was asked before stopping.
+                let (mut txn, seen) = self.journal.begin()?;
+                if seen.is_empty() {
+                    let pid = std::process::id();
+                    let reason = "paused at a gate (--no-wait)".to_string();
+                    txn.push(DRIVER, Event::DriverStopped { pid, reason });
+                    self.lock.take();
+                    txn.commit(true)?;
+                    return Ok(DriveEnd::Paused);
+                }
+                for r in &seen {
+                    self.core.state.apply(r);
+                }
+                drop(txn);
+                dirty = true;
+                continue;
             }
             let waiting_env = self.core.state.stages.iter().any(|s| s.waiting.is_some());
             let wait = if waiting_env {
@@ -352,33 +480,123 @@ impl Driver {
                     true
                 }
                 // Our own appends wake the watcher too: only another process's append (or the
-                // periodic re-check of a held environment) needs a cycle.
+                // periodic re-check of a held environment) needs a cycle. The waker's fallback
+                // also brings the loop back to check that the release folder still exists.
                 _ = waker.wait_at_most(wait) => waiting_env || self.journal.has_news(),
             };
         }
     }
 
+    /// Whether the release folder (its journal) was removed or replaced under the driver.
+    fn release_gone(&self) -> bool {
+        match std::fs::metadata(self.core.rdir.journal()) {
+            Ok(m) => {
+                use std::os::unix::fs::MetadataExt;
+                self.journal_id.is_some_and(|id| id != (m.dev(), m.ino()))
+            }
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        }
+    }
+
+    /// End every job (runs of any kind, checks) like a cancel, and wait for them (up to the
+    /// grace period and some): the driver is going away without journaling.
+    async fn end_jobs(&mut self) {
+        for stopper in self.jobs.values() {
+            stopper.stop(Outcome::Cancelled);
+        }
+        let patience = self.core.opts.grace + Duration::from_secs(10);
+        while !self.jobs.is_empty() {
+            match tokio::time::timeout(patience, self.rx.recv()).await {
+                Ok(Some(JobMsg::Finished { job, .. })) => {
+                    self.jobs.remove(&job);
+                }
+                Ok(Some(JobMsg::Spawned { .. } | JobMsg::Note { .. })) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
     /// Save the environments' probed state into the release folder once (when the plan has
-    /// probes), and journal it. A failing probe is recorded, never fatal.
-    async fn drift_snapshot(&mut self, file: &str, at: &str) -> Result<(), DriveError> {
+    /// probes), and journal it. A failing probe is recorded, never fatal. A cancel (requested, or
+    /// Ctrl-C) or the removal of the release folder stops it: its probes are ended like stage
+    /// commands, and only a note says so.
+    async fn drift_snapshot<I: std::future::Future<Output = ()>>(
+        &mut self,
+        file: &str,
+        at: &str,
+        waker: &mut Waker,
+        mut interrupt: std::pin::Pin<&mut I>,
+        interrupted: &mut bool,
+    ) -> Result<(), DriveError> {
         let path = self.core.rdir.path.join(file);
         if path.exists() {
             return Ok(());
         }
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let opts = crate::drift::ProbeOptions {
             grace: self.core.opts.grace,
             masker: self.core.masker.clone(),
+            stop: Some(stop_rx),
             ..Default::default()
         };
-        let event = match crate::drift::snapshot_to(&self.core.plan, &path, &opts).await {
-            Ok(None) => return Ok(()),
-            Ok(Some(info)) => Event::DriftSnapshot {
+        let plan = self.core.plan.clone();
+        let snapshot = crate::drift::snapshot_to(&plan, &path, &opts);
+        tokio::pin!(snapshot);
+        let mut stopped_by: Option<&str> = None;
+        let result = loop {
+            tokio::select! {
+                r = &mut snapshot => break r,
+                _ = &mut interrupt, if !*interrupted => {
+                    *interrupted = true;
+                    let actor = self.core.opts.actor.clone();
+                    let cancel = vec![Event::CancelRequested {}];
+                    append_folding(&mut self.journal, &mut self.core.state, &actor, cancel)?;
+                }
+                _ = waker.wait_at_most(Duration::from_millis(500)) => {
+                    if self.journal.has_news() && !self.release_gone() {
+                        let (txn, seen) = self.journal.begin()?;
+                        for r in &seen {
+                            self.core.state.apply(r);
+                        }
+                        drop(txn);
+                    }
+                }
+            }
+            if stopped_by.is_none() {
+                if self.release_gone() {
+                    stopped_by = Some("the removal of the release folder");
+                } else if self.core.state.cancelling
+                    || self
+                        .core
+                        .state
+                        .pending_requests()
+                        .any(|r| matches!(r.event, Event::CancelRequested {}))
+                {
+                    stopped_by = Some("a cancel");
+                }
+                if stopped_by.is_some() {
+                    let _ = stop.send(true);
+                }
+            }
+        };
+        let event = match (stopped_by, result) {
+            (Some(why), _) => {
+                let _ = std::fs::remove_file(&path);
+                if self.release_gone() {
+                    return Ok(());
+                }
+                Event::Note {
+                    message: format!("no drift snapshot at the release's {at}: stopped by {why}"),
+                }
+            }
+            (None, Ok(None)) => return Ok(()),
+            (None, Ok(Some(info))) => Event::DriftSnapshot {
                 at: at.to_string(),
                 file: file.to_string(),
                 columns: info.columns,
                 errors: info.errors.iter().map(|e| e.to_string()).collect(),
             },
-            Err(e) => Event::Note {
+            (None, Err(e)) => Event::Note {
                 message: format!("no drift snapshot at the release's {at}: {e}"),
             },
         };
@@ -474,14 +692,19 @@ impl Driver {
         if self.jobs.is_empty() {
             self.terminating = false;
         }
-        durable |= core.handle_requests(&mut txn, &mut effects);
-        for _ in 0..10_000 {
-            if !core.step(&mut txn, &mut effects)? {
-                break;
-            }
-            durable = true;
+        // With the release's end recorded, the scheduler finishes it first: requests that came
+        // meanwhile are answered as to a finished release (a cancel does not undo a success).
+        let finish_first = core.end_done;
+        if !finish_first {
+            durable |= core.handle_requests(&mut txn, &mut effects);
+        }
+        durable |= core.steps(&mut txn, &mut effects)?;
+        if finish_first {
+            durable |= core.handle_requests(&mut txn, &mut effects);
+            durable |= core.steps(&mut txn, &mut effects)?;
         }
         txn.commit(durable)?;
+        self.finishing = effects.finishing;
         for spec in effects.spawn {
             let job = spec.job.clone();
             let stopper = runner::start(spec, self.core.masker.clone(), self.tx.clone());
@@ -518,8 +741,23 @@ fn append_folding(
 
 impl Core {
     fn push(&mut self, txn: &mut Txn<'_>, e: Event) {
+        if matches!(e, Event::ReleaseFinished { .. }) {
+            self.end_done = false;
+        }
         let rec = txn.push(DRIVER, e);
         self.state.apply(&rec);
+    }
+
+    /// Scheduling passes until nothing changes. Returns whether anything was journaled.
+    fn steps(&mut self, txn: &mut Txn<'_>, fx: &mut Effects) -> Result<bool, DriveError> {
+        let mut any = false;
+        for _ in 0..10_000 {
+            if !self.step(txn, fx)? {
+                break;
+            }
+            any = true;
+        }
+        Ok(any)
     }
 
     /// Answer every pending request. Returns whether anything was journaled.
@@ -546,6 +784,16 @@ impl Core {
     /// One scheduling pass. Returns whether anything was journaled.
     fn step(&mut self, txn: &mut Txn<'_>, fx: &mut Effects) -> Result<bool, DriveError> {
         let decisions = decide(&self.plan, &self.state);
+        if !self.end_done
+            && let Some(state) = decisions.iter().find_map(|d| match d {
+                Decision::Emit(Event::ReleaseFinished { state, .. }) => Some(*state),
+                _ => None,
+            })
+        {
+            // Hold the finishing decisions back until the release's end is recorded.
+            fx.finishing = Some(state);
+            return Ok(false);
+        }
         let mut progressed = false;
         let mut events = Vec::new();
         for d in decisions {
@@ -609,23 +857,52 @@ impl Core {
             file.lock().map_err(|source| JournalError::Io { path, source })?;
             fx.env_lock = Some(file);
         }
-        if let Some(holder) = self.env_holder(env)? {
-            let reason = format!("waiting: {env} is held by {holder}");
-            let same = self.state.stage(stage).and_then(|s| s.waiting.as_deref()) == Some(reason.as_str());
-            return Ok(if same {
-                vec![]
-            } else {
-                vec![Event::StageWaiting {
-                    stage: stage.into(),
-                    reason,
-                }]
-            });
+        // First come, first served: the releases that started waiting for `env` before this
+        // stage did go first, whoever re-checks first once it is free.
+        let queue = self.env_queue(env)?;
+        let me = (
+            self.state.stage(stage).and_then(|s| s.waiting_since),
+            self.state.id.clone(),
+        );
+        let ahead: Vec<&(chrono::DateTime<chrono::Utc>, String)> = queue
+            .waiting
+            .iter()
+            .filter(|(since, id)| match me.0 {
+                None => true,
+                Some(mine) => (*since, id) < (mine, &me.1),
+            })
+            .collect();
+        if queue.holder.is_none() && ahead.is_empty() {
+            return Ok(vec![Event::EnvAcquired { env: env.to_string() }]);
         }
-        Ok(vec![Event::EnvAcquired { env: env.to_string() }])
+        let place = if queue.waiting.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} in queue)", ordinal(ahead.len() + 1))
+        };
+        let reason = match (&queue.holder, ahead.first()) {
+            (Some(holder), _) => format!("waiting: {env} is held by {holder}{place}"),
+            (None, Some((_, first))) => format!("waiting: {env} goes to {first} first{place}"),
+            (None, None) => unreachable!("acquired above"),
+        };
+        let same = self.state.stage(stage).and_then(|s| s.waiting.as_deref()) == Some(reason.as_str());
+        Ok(if same {
+            vec![]
+        } else {
+            vec![Event::StageWaiting {
+                stage: stage.into(),
+                reason,
+            }]
+        })
     }
 
-    /// Another unfinished release of this plan that holds `env`.
-    fn env_holder(&mut self, env: &str) -> Result<Option<String>, DriveError> {
+    /// The other releases of this plan that hold `env` or wait for it. A waiting release counts
+    /// only while its driver is alive (a dead one would block the queue for good).
+    fn env_queue(&mut self, env: &str) -> Result<EnvQueue, DriveError> {
+        let mut queue = EnvQueue {
+            holder: None,
+            waiting: Vec::new(),
+        };
         for r in self.store.releases(Some(&self.rdir.plan))? {
             if r.path == self.rdir.path {
                 continue;
@@ -641,21 +918,51 @@ impl Core {
                         continue;
                     };
                     let st = ReleaseState::from_records(&recs);
-                    let envs = if st.finished.is_none() {
-                        st.env_holds
+                    let live = st.finished.is_none();
+                    let envs = if live {
+                        st.env_holds.clone()
                     } else {
                         Default::default()
                     };
-                    let holds = Holds { id: st.id, envs };
+                    // A halted, cancelling or rolling back release takes no environment any more.
+                    let waiting = if live && !st.cancelling && !st.halted && st.rollback.is_none() {
+                        st.stages
+                            .iter()
+                            .filter_map(|s| Some((s.decl.environment.clone()?, s.waiting_since?)))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    let holds = Holds {
+                        id: st.id,
+                        envs,
+                        waiting,
+                    };
                     self.holds.insert(journal, (len, holds.clone()));
                     holds
                 }
             };
             if holds.envs.contains(env) {
-                return Ok(Some(holds.id));
+                queue.holder.get_or_insert_with(|| holds.id.clone());
+            }
+            if let Some(since) = holds
+                .waiting
+                .iter()
+                .filter(|(e, _)| e == env)
+                .map(|(_, t)| *t)
+                .min()
+                && self
+                    .probes
+                    .entry(r.path.clone())
+                    .or_insert_with(|| crate::journal::DriverProbe::new(&r))
+                    .check()
+                    .is_some()
+            {
+                queue.waiting.push((since, holds.id.clone()));
             }
         }
-        Ok(None)
+        queue.waiting.sort();
+        Ok(queue)
     }
 
     fn base_env(
@@ -768,7 +1075,7 @@ impl Core {
             env: self.base_env(None, None, None),
             cwd: self.plan.dir.clone(),
             log_path: self.rdir.path.join(log),
-            timeout: Some(Duration::from_secs(300)),
+            timeout: Some(self.plan.check_timeout),
             watch: None,
             grace: self.opts.grace,
             drift,
@@ -800,6 +1107,12 @@ fn file_safe(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A file's (device, inode).
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 pub fn hostname() -> String {

@@ -129,23 +129,39 @@ async fn run_drift_check(
         &log,
         &format!("drift check: `{}` against `{baseline}`", check.env),
     );
+    // A stop or the timeout ends the probes like stage commands (SIGTERM, grace, SIGKILL of each
+    // group), and the evaluation is awaited until they are gone.
+    let (end_probes, probes_stop) = watch::channel(false);
     let opts = ProbeOptions {
         grace: spec.grace,
         masker,
+        stop: Some(probes_stop),
         ..Default::default()
     };
     let timeout = spec.timeout.unwrap_or(Duration::from_secs(300));
-    let verdict = tokio::select! {
-        v = crate::drift::evaluate_check(plan, check, &opts) => v,
-        _ = tokio::time::sleep(timeout) => {
-            note(&log, &format!("timed out after {}", format_duration(timeout)));
-            return Ok(Outcome::TimedOut);
-        }
-        r = stop.wait_for(|s| s.is_some()) => {
-            note(&log, "stopped");
-            return Ok(r.map(|s| s.clone().unwrap_or(Outcome::Cancelled)).unwrap_or(Outcome::Cancelled));
+    let evaluation = crate::drift::evaluate_check(plan, check, &opts);
+    tokio::pin!(evaluation);
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut ended: Option<Outcome> = None;
+    let verdict = loop {
+        tokio::select! {
+            v = &mut evaluation => break v,
+            _ = &mut deadline, if ended.is_none() => {
+                note(&log, &format!("timed out after {}", format_duration(timeout)));
+                ended = Some(Outcome::TimedOut);
+                let _ = end_probes.send(true);
+            }
+            r = stop.wait_for(|s| s.is_some()), if ended.is_none() => {
+                note(&log, "stopped");
+                ended = Some(r.map(|s| s.clone().unwrap_or(Outcome::Cancelled)).unwrap_or(Outcome::Cancelled));
+                let _ = end_probes.send(true);
+            }
         }
     };
+    if let Some(outcome) = ended {
+        return Ok(outcome);
+    }
     for line in verdict.report.lines() {
         note(&log, line);
     }

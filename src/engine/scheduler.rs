@@ -30,9 +30,12 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         return out;
     }
     let running = st.running_runs();
+    // Automatic checks end like runs do: a release never finishes (nor rolls back) with one still
+    // running, or it would be journaled after the end.
+    let checks_running = st.checks_running();
 
     if st.cancelling {
-        if running.is_empty() {
+        if running.is_empty() && !checks_running {
             out.push(Decision::Emit(Event::ReleaseFinished {
                 state: FinalState::Cancelled,
                 reason: "cancelled".into(),
@@ -46,30 +49,38 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
     if let Some(rb) = &st.rollback
         && rb.finished.is_none()
     {
-        if running.iter().any(|(_, kind, _)| *kind == RunKind::Deploy) {
+        if checks_running || running.iter().any(|(_, kind, _)| *kind == RunKind::Deploy) {
             out.push(Decision::TerminateAll);
             return out;
         }
+        // Each target of the order in turn, newest first. Only this round's attempts count: an
+        // earlier round's failure is what this round is here to retry. An interrupted attempt (its
+        // driver died) is run again; a failed one is recorded and the rest still roll back.
         let mut ok = true;
         for key in &rb.order {
             let Some(t) = st.target(&key.stage, key.target.as_deref()) else {
                 continue;
             };
-            match t.rollbacks.last() {
-                None => {
-                    let key = RunKey {
-                        stage: key.stage.clone(),
-                        target: key.target.clone(),
-                        attempt: 1,
-                    };
-                    out.push(Decision::Start {
-                        key,
-                        kind: RunKind::Rollback,
-                    });
-                    return out;
-                }
+            let again = match rb.attempts(t).last() {
+                None => true,
                 Some(a) if a.running() => return out,
-                Some(a) => ok &= a.outcome.as_ref().is_some_and(|o| o.is_success()),
+                Some(a) if a.outcome == Some(super::event::Outcome::Interrupted) => true,
+                Some(a) => {
+                    ok &= a.outcome.as_ref().is_some_and(|o| o.is_success());
+                    false
+                }
+            };
+            if again {
+                let key = RunKey {
+                    stage: key.stage.clone(),
+                    target: key.target.clone(),
+                    attempt: t.rollbacks.iter().map(|a| a.n).max().unwrap_or(0) + 1,
+                };
+                out.push(Decision::Start {
+                    key,
+                    kind: RunKind::Rollback,
+                });
+                return out;
             }
         }
         out.push(Decision::Emit(Event::RollbackFinished { ok }));
@@ -256,8 +267,10 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
         } else {
             Some((FinalState::Failed, format!("stage {} failed", failed.join(", "))))
         };
-        if let Some((state, reason)) = finish {
-            out.push(Decision::Emit(Event::ReleaseFinished { state, reason }));
+        match finish {
+            Some(_) if checks_running => out.push(Decision::TerminateAll),
+            Some((state, reason)) => out.push(Decision::Emit(Event::ReleaseFinished { state, reason })),
+            None => {}
         }
     }
     out
@@ -322,6 +335,55 @@ pub fn rollback_order(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Vec
     }
     done.sort_by_key(|d| std::cmp::Reverse(d.0));
     done.into_iter().map(|(_, k)| k).collect()
+}
+
+/// What a rollback requested now would run, in order: the one answer for the driver (which
+/// journals it as `rollback_started.order`) and the cockpit's preview.
+///
+/// For the whole release (`from = None`) after a rollback round that did not end well (a run
+/// failed, or a cancel cut it short): exactly that round's runs that did not succeed, in its
+/// order. Otherwise [`rollback_order`].
+pub fn rollback_plan(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Vec<RunKey> {
+    if from.is_none()
+        && let Some(rb) = &st.rollback
+        && rb.finished != Some(true)
+    {
+        return rb
+            .order
+            .iter()
+            .filter(|k| {
+                st.target(&k.stage, k.target.as_deref())
+                    .is_some_and(|t| !rb.succeeded_on(t))
+            })
+            .cloned()
+            .collect();
+    }
+    rollback_order(plan, st, from)
+}
+
+/// Whether a rollback (of the whole release, or from a stage) would be accepted now: the runs it
+/// would make, in order ([`rollback_plan`]), or why not. The driver answers requests with it and
+/// the cockpit asks it before offering one, so both front ends agree.
+pub fn rollback_request(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Result<Vec<RunKey>, String> {
+    if st.finished.is_none() && st.rollback.as_ref().is_some_and(|r| r.finished.is_none()) {
+        return Err("a rollback is already in progress".into());
+    }
+    if let Some(s) = from
+        && plan.stage(s).is_none()
+    {
+        return Err(format!("no stage `{s}`"));
+    }
+    let order = rollback_plan(plan, st, from);
+    // An unfinished release with nothing to undo yet still stops its running deploys.
+    if order.is_empty() && st.finished.is_some() {
+        return Err(match from {
+            Some(s) => format!(
+                "nothing to roll back from stage `{s}`: no completed stage with a rollback command that is not rolled back already"
+            ),
+            None => "nothing to roll back: no completed stage with a rollback command that is not rolled back already".into(),
+        });
+    }
+    Ok(order)
 }
 
 /// `stage` and every stage that transitively needs it.
@@ -390,8 +452,18 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
             let Some(s) = st.stage(stage) else {
                 return refuse(format!("no stage `{stage}`"));
             };
-            if st.rollback.is_some() {
-                return refuse("the release was rolled back; start a new release instead".into());
+            if let Some(rb) = &st.rollback {
+                let done_ok = rb.finished == Some(true);
+                return refuse(if st.finished.is_none() && rb.finished.is_none() {
+                    "a rollback is in progress; a stage cannot be retried during it".into()
+                } else if done_ok {
+                    format!("release {} was rolled back; start a new release instead", st.id)
+                } else {
+                    format!(
+                        "release {} did not finish rolling back; `flightdeck rollback {}` retries the rollback (a stage cannot be retried after a rollback)",
+                        st.id, st.id
+                    )
+                });
             }
             if st.cancelling
                 || st
@@ -438,24 +510,28 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
             )
         }
         Event::RollbackRequested { stage } => {
-            if st.rollback.as_ref().is_some_and(|r| r.finished.is_none()) {
-                return refuse("a rollback is already in progress".into());
-            }
-            if let Some(s) = stage
-                && plan.stage(s).is_none()
-            {
-                return refuse(format!("no stage `{s}`"));
-            }
-            let order = rollback_order(plan, st, stage.as_deref());
+            let order = match rollback_request(plan, st, stage.as_deref()) {
+                Ok(order) => order,
+                Err(msg) => return refuse(msg),
+            };
+            let retrying = stage.is_none() && st.rollback.as_ref().is_some_and(|r| r.finished != Some(true));
             let what = match stage {
                 Some(s) => format!("rollback from stage `{s}` requested"),
+                None if retrying => "retry of the rollback requested".into(),
                 None => "rollback of the whole release requested".into(),
             };
             let n = order.len();
-            accept(
-                vec![Event::RollbackStarted { reason: what, order }],
-                format!("rolling back {n} run(s)"),
-            )
+            let msg = if retrying {
+                format!("retrying the rollback: {n} run(s) that did not succeed")
+            } else {
+                format!("rolling back {n} run(s)")
+            };
+            accept(vec![Event::RollbackStarted { reason: what, order }], msg)
+        }
+        Event::RecheckRequested { .. } if finished => refuse("the release has already finished".into()),
+        Event::RecheckRequested { .. } if st.cancelling => refuse("the release is being cancelled".into()),
+        Event::RecheckRequested { .. } if st.rollback.is_some() => {
+            refuse("the release is rolling back; its gates no longer matter".into())
         }
         Event::RecheckRequested { gate, item } => match st.gate(gate) {
             Some(g) if g.decl.checklist.get(*item).is_some_and(|(_, auto)| *auto) => {
@@ -540,6 +616,7 @@ mod tests {
             gates,
             git: Default::default(),
             drift: Default::default(),
+            check_timeout: Plan::DEFAULT_CHECK_TIMEOUT,
         }
     }
 
@@ -578,7 +655,8 @@ mod tests {
         fn run(&mut self, outcome: impl Fn(&RunKey, RunKind) -> Outcome) {
             for _ in 0..1000 {
                 let ds = decide(&self.plan, &self.st);
-                if ds.is_empty() {
+                // Nothing but stopping what runs: the driver would wait for the jobs to end.
+                if ds.iter().all(|d| *d == Decision::TerminateAll) {
                     return;
                 }
                 let mut started = Vec::new();
@@ -888,5 +966,319 @@ mod tests {
         sim.run(|_, _| Outcome::Succeeded);
         assert_eq!(sim.starts(RunKind::Deploy), ["a#1", "a#2", "b#1"]);
         assert_eq!(sim.finished(), Some(FinalState::Succeeded));
+    }
+    /// Answer a request the way the driver does: journal the request, then its handling.
+    fn request(sim: &mut Sim, actor: &str, ev: Event) -> (bool, String) {
+        sim.push(actor, ev.clone());
+        let seq = sim.seq;
+        let evs = handle_request(&sim.plan, &sim.st, seq, &ev);
+        let mut answer = (false, String::new());
+        for e in evs {
+            if let Event::RequestHandled {
+                accepted, message, ..
+            } = &e
+            {
+                answer = (*accepted, message.clone());
+            }
+            sim.push("driver", e);
+        }
+        answer
+    }
+
+    /// a <- b <- c, and d (needs c) fails with on_failure = rollback: rollbacks run c, b, a.
+    fn chain_failing_at_d() -> Plan {
+        let a = stage("a", &[]);
+        let b = stage("b", &["a"]);
+        let c = stage("c", &["b"]);
+        let mut d = stage("d", &["c"]);
+        d.on_failure = OnFailure::Rollback;
+        plan(vec![a, b, c, d])
+    }
+
+    #[test]
+    fn an_interrupted_rollback_run_is_run_again_and_does_not_count_as_a_failure() {
+        let mut sim = Sim::new(chain_failing_at_d());
+        sim.run(|k, kind| match (k.stage.as_str(), kind, k.attempt) {
+            ("d", RunKind::Deploy, _) => fail(),
+            ("b", RunKind::Rollback, 1) => Outcome::Interrupted,
+            _ => Outcome::Succeeded,
+        });
+        assert_eq!(sim.starts(RunKind::Rollback), ["c#1", "b#1", "b#2", "a#1"]);
+        assert_eq!(sim.finished(), Some(FinalState::RolledBack));
+        for s in ["a", "b", "c"] {
+            assert_eq!(sim.st.stage(s).unwrap().status, StageStatus::RolledBack, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_rollback_interrupted_again_and_again_is_retried_each_time() {
+        let mut sim = Sim::new(chain_failing_at_d());
+        sim.run(|k, kind| match (k.stage.as_str(), kind, k.attempt) {
+            ("d", RunKind::Deploy, _) => fail(),
+            ("a", RunKind::Rollback, n) if n < 4 => Outcome::Interrupted,
+            _ => Outcome::Succeeded,
+        });
+        assert_eq!(
+            sim.starts(RunKind::Rollback),
+            ["c#1", "b#1", "a#1", "a#2", "a#3", "a#4"]
+        );
+        assert_eq!(sim.finished(), Some(FinalState::RolledBack));
+    }
+
+    #[test]
+    fn rollback_on_a_rollback_failed_release_reruns_exactly_what_did_not_succeed_in_order() {
+        let mut sim = Sim::new(chain_failing_at_d());
+        // c's and a's rollbacks fail the first time; b's succeeds.
+        sim.run(|k, kind| match (k.stage.as_str(), kind, k.attempt) {
+            ("d", RunKind::Deploy, _) => fail(),
+            ("c" | "a", RunKind::Rollback, 1) => fail(),
+            _ => Outcome::Succeeded,
+        });
+        assert_eq!(sim.starts(RunKind::Rollback), ["c#1", "b#1", "a#1"]);
+        assert_eq!(sim.finished(), Some(FinalState::RollbackFailed));
+        assert_eq!(sim.st.stage("c").unwrap().status, StageStatus::RollbackFailed);
+        assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::RolledBack);
+
+        let order: Vec<String> = rollback_plan(&sim.plan, &sim.st, None)
+            .iter()
+            .map(|k| k.stage.clone())
+            .collect();
+        assert_eq!(order, ["c", "a"], "what the preview shows is what runs");
+        let (ok, msg) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        assert!(ok, "{msg}");
+        assert!(msg.contains("2 run(s)"), "{msg}");
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(
+            sim.starts(RunKind::Rollback),
+            ["c#1", "b#1", "a#1", "c#2", "a#2"],
+            "only c and a again, in the same order, with new attempt numbers"
+        );
+        assert_eq!(sim.finished(), Some(FinalState::RolledBack));
+        for s in ["a", "b", "c"] {
+            assert_eq!(
+                sim.st.stage(s).unwrap().status,
+                StageStatus::RolledBack,
+                "{s}: a later success clears rollback_failed"
+            );
+        }
+        // Nothing left to undo now.
+        let (ok, msg) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        assert!(!ok, "{msg}");
+        assert!(msg.contains("nothing to roll back"), "{msg}");
+        assert_eq!(sim.finished(), Some(FinalState::RolledBack));
+    }
+
+    #[test]
+    fn a_rollback_that_fails_again_runs_and_ends_rollback_failed_again() {
+        let mut sim = Sim::new(chain_failing_at_d());
+        sim.run(|k, kind| match (k.stage.as_str(), kind) {
+            ("d", RunKind::Deploy) | ("b", RunKind::Rollback) => fail(),
+            _ => Outcome::Succeeded,
+        });
+        assert_eq!(sim.finished(), Some(FinalState::RollbackFailed));
+        let (ok, _) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        assert!(ok);
+        assert!(sim.finished().is_none(), "the release is rolling back again");
+        sim.run(|k, kind| match (k.stage.as_str(), kind) {
+            ("b", RunKind::Rollback) => fail(),
+            _ => Outcome::Succeeded,
+        });
+        assert_eq!(sim.starts(RunKind::Rollback), ["c#1", "b#1", "a#1", "b#2"]);
+        assert_eq!(sim.finished(), Some(FinalState::RollbackFailed));
+        assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::RollbackFailed);
+        let rollbacks_finished = sim
+            .log
+            .iter()
+            .filter(|e| matches!(e, Event::RollbackFinished { .. }))
+            .count();
+        assert_eq!(rollbacks_finished, 2);
+    }
+
+    #[test]
+    fn a_fan_out_rollback_retry_keeps_the_order_of_the_failed_targets() {
+        let a = stage("a", &[]);
+        let mut b = stage("b", &["a"]);
+        b.environment = Some("prod".into());
+        let mut c = stage("c", &["b"]);
+        c.on_failure = OnFailure::Rollback;
+        let mut sim = Sim::new(plan(vec![a, b, c]));
+        sim.run(|k, kind| match (k.stage.as_str(), k.target.as_deref(), kind) {
+            ("c", _, RunKind::Deploy) => fail(),
+            ("b", Some("t2" | "t4"), RunKind::Rollback) => fail(),
+            _ => Outcome::Succeeded,
+        });
+        assert_eq!(sim.finished(), Some(FinalState::RollbackFailed));
+        let first: Vec<String> = sim.starts(RunKind::Rollback);
+        assert_eq!(first.len(), 6, "{first:?}");
+        let failed_order: Vec<String> = first
+            .iter()
+            .filter(|s| s.starts_with("b/t2") || s.starts_with("b/t4"))
+            .map(|s| s.replace("#1", "#2"))
+            .collect();
+        let (ok, _) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        assert!(ok);
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.starts(RunKind::Rollback)[6..], failed_order[..]);
+        assert_eq!(sim.finished(), Some(FinalState::RolledBack));
+        assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::RolledBack);
+    }
+
+    #[test]
+    fn retry_after_a_rollback_is_refused_with_what_to_do() {
+        let mut sim = Sim::new(chain_failing_at_d());
+        sim.run(|k, kind| match (k.stage.as_str(), kind) {
+            ("d", RunKind::Deploy) | ("a", RunKind::Rollback) => fail(),
+            _ => Outcome::Succeeded,
+        });
+        assert_eq!(sim.finished(), Some(FinalState::RollbackFailed));
+        let retry = Event::RetryRequested {
+            stage: "d".into(),
+            target: None,
+        };
+        let (ok, msg) = request(&mut sim, "alice", retry.clone());
+        assert!(!ok);
+        assert!(msg.contains("flightdeck rollback 1.0"), "{msg}");
+        let (ok, _) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        assert!(ok);
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.finished(), Some(FinalState::RolledBack));
+        let (ok, msg) = request(&mut sim, "alice", retry);
+        assert!(!ok);
+        assert!(
+            msg.contains("rolled back") && msg.contains("new release"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_rollback_cut_short_by_a_cancel_can_be_asked_for_again() {
+        let mut sim = Sim::new(chain_failing_at_d());
+        // Stop at the first rollback run: c's rollback is running when the cancel comes.
+        sim.run(|k, kind| match (k.stage.as_str(), kind) {
+            ("d", RunKind::Deploy) => fail(),
+            _ => Outcome::Succeeded,
+        });
+        // Rebuild: the same release, cancelled while c's rollback ran.
+        let mut sim2 = Sim::new(chain_failing_at_d());
+        for e in sim.log.iter().skip(1) {
+            sim2.push("driver", e.clone());
+            if matches!(
+                e,
+                Event::RunStarted {
+                    run_kind: RunKind::Rollback,
+                    ..
+                }
+            ) {
+                break;
+            }
+        }
+        let (ok, _) = request(&mut sim2, "alice", Event::CancelRequested {});
+        assert!(ok);
+        sim2.push(
+            "driver",
+            Event::RunFinished {
+                run: RunKey {
+                    stage: "c".into(),
+                    target: None,
+                    attempt: 1,
+                },
+                run_kind: RunKind::Rollback,
+                outcome: Outcome::Succeeded,
+                duration_ms: 1,
+            },
+        );
+        sim2.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim2.finished(), Some(FinalState::Cancelled));
+        let (ok, msg) = request(&mut sim2, "alice", Event::RollbackRequested { stage: None });
+        assert!(ok, "{msg}");
+        sim2.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim2.starts(RunKind::Rollback), ["c#1", "b#1", "a#1"]);
+        assert_eq!(sim2.finished(), Some(FinalState::RolledBack));
+    }
+
+    /// A release gated on `signoff` whose automatic check is running.
+    fn check_running() -> Sim {
+        let mut s = stage("deploy", &[]);
+        s.gates = vec!["signoff".into()];
+        let mut sim = Sim::new(plan(vec![stage("first", &[]), s]));
+        sim.push(
+            "driver",
+            Event::GateReached {
+                stage: "deploy".into(),
+                gate: "signoff".into(),
+            },
+        );
+        sim.push(
+            "driver",
+            Event::CheckStarted {
+                gate: "signoff".into(),
+                item: 1,
+                log: String::new(),
+            },
+        );
+        sim
+    }
+
+    #[test]
+    fn a_cancel_ends_running_checks_before_the_release_finishes() {
+        let mut sim = check_running();
+        let (ok, _) = request(&mut sim, "alice", Event::CancelRequested {});
+        assert!(ok);
+        assert_eq!(decide(&sim.plan, &sim.st), [Decision::TerminateAll]);
+        sim.push(
+            "driver",
+            Event::CheckFinished {
+                gate: "signoff".into(),
+                item: 1,
+                outcome: Outcome::Cancelled,
+            },
+        );
+        assert!(matches!(
+            &decide(&sim.plan, &sim.st)[..],
+            [Decision::Emit(Event::ReleaseFinished {
+                state: FinalState::Cancelled,
+                ..
+            })]
+        ));
+    }
+
+    #[test]
+    fn a_halted_release_ends_its_running_checks_before_it_finishes() {
+        let mut sim = check_running();
+        sim.run(|k, _| {
+            if k.stage == "first" {
+                fail()
+            } else {
+                Outcome::Succeeded
+            }
+        });
+        assert!(sim.st.halted);
+        assert!(sim.finished().is_none(), "not finished while a check runs");
+        assert_eq!(decide(&sim.plan, &sim.st), [Decision::TerminateAll]);
+    }
+
+    #[test]
+    fn no_recheck_once_the_release_has_finished_or_is_ending() {
+        let mut sim = Sim::new(plan(vec![stage("a", &[])]));
+        sim.run(|_, _| Outcome::Succeeded);
+        let recheck = Event::RecheckRequested {
+            gate: "signoff".into(),
+            item: 1,
+        };
+        let (ok, msg) = request(&mut sim, "alice", recheck.clone());
+        assert!(!ok && msg.contains("finished"), "{msg}");
+        let mut sim = check_running();
+        sim.push(
+            "driver",
+            Event::CheckFinished {
+                gate: "signoff".into(),
+                item: 1,
+                outcome: Outcome::Succeeded,
+            },
+        );
+        let (ok, _) = request(&mut sim, "alice", Event::CancelRequested {});
+        assert!(ok);
+        let (ok, msg) = request(&mut sim, "alice", recheck);
+        assert!(!ok && msg.contains("cancel"), "{msg}");
     }
 }

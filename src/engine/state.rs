@@ -119,6 +119,9 @@ pub struct StageState {
     pub targets: Vec<TargetState>,
     /// Why it cannot start (an environment held by another release), until it starts.
     pub waiting: Option<String>,
+    /// Since when it waits for its environment (the first `stage_waiting` of this wait): its
+    /// place in the environment's first-come-first-served queue.
+    pub waiting_since: Option<DateTime<Utc>>,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
     pub on_failure: Option<OnFailure>,
@@ -144,6 +147,9 @@ pub struct Attempt {
     pub duration_ms: Option<u64>,
     /// Journal sequence number of its `run_finished` (orders completions, newest first for rollback).
     pub finished_seq: Option<u64>,
+    /// Journal sequence number of its `run_started` (a rollback attempt belongs to the rollback
+    /// round whose `rollback_started` comes before it).
+    pub started_seq: u64,
     pub log: String,
     pub pgids: Vec<i32>,
 }
@@ -278,6 +284,24 @@ pub struct RollbackState {
     pub reason: String,
     pub order: Vec<RunKey>,
     pub finished: Option<bool>,
+    /// Journal sequence number of its `rollback_started`: the rollback attempts started after it
+    /// are this round's.
+    pub started_seq: u64,
+}
+
+impl RollbackState {
+    /// The attempts of this round on a target, oldest first.
+    pub fn attempts<'a>(&self, t: &'a TargetState) -> impl Iterator<Item = &'a Attempt> {
+        let since = self.started_seq;
+        t.rollbacks.iter().filter(move |a| a.started_seq > since)
+    }
+    /// Whether this round's latest attempt on `t` succeeded.
+    pub fn succeeded_on(&self, t: &TargetState) -> bool {
+        self.attempts(t)
+            .last()
+            .and_then(|a| a.outcome.as_ref())
+            .is_some_and(Outcome::is_success)
+    }
 }
 
 impl ReleaseState {
@@ -332,6 +356,13 @@ impl ReleaseState {
             }
         }
         out
+    }
+
+    /// Whether an automatic checklist check has started and not finished.
+    pub fn checks_running(&self) -> bool {
+        self.gates
+            .iter()
+            .any(|g| g.checks.iter().flatten().any(|c| c.outcome.is_none()))
     }
 
     pub fn pending_requests(&self) -> impl Iterator<Item = &Request> {
@@ -410,6 +441,7 @@ impl ReleaseState {
                         decl: d.clone(),
                         status: StageStatus::Pending,
                         waiting: None,
+                        waiting_since: None,
                         reason: None,
                         on_failure: None,
                         started_at: None,
@@ -453,12 +485,16 @@ impl ReleaseState {
             }
             Event::StageWaiting { stage, reason } => {
                 if let Some(s) = self.stage_mut(stage) {
+                    if s.waiting.is_none() {
+                        s.waiting_since = Some(at);
+                    }
                     s.waiting = Some(reason.clone());
                 }
             }
             Event::RunStarted { run, run_kind, log } => {
                 if let Some(s) = self.stage_mut(&run.stage) {
                     s.waiting = None;
+                    s.waiting_since = None;
                     if *run_kind == RunKind::Deploy {
                         s.status = StageStatus::Running;
                         s.started_at.get_or_insert(at);
@@ -472,6 +508,7 @@ impl ReleaseState {
                         outcome: None,
                         duration_ms: None,
                         finished_seq: None,
+                        started_seq: rec.seq,
                         log: log.clone(),
                         pgids: Vec::new(),
                     };
@@ -509,23 +546,9 @@ impl ReleaseState {
                 }
                 if *run_kind == RunKind::Rollback
                     && let Some(s) = self.stage_mut(&run.stage)
+                    && let Some(status) = rollback_status(s)
                 {
-                    let all_rolled: Vec<bool> = s
-                        .targets
-                        .iter()
-                        .filter(|t| !t.rollbacks.is_empty())
-                        .map(|t| {
-                            t.rollbacks
-                                .last()
-                                .and_then(|a| a.outcome.as_ref())
-                                .is_some_and(Outcome::is_success)
-                        })
-                        .collect();
-                    if !outcome.is_success() {
-                        s.status = StageStatus::RollbackFailed;
-                    } else if s.status != StageStatus::RollbackFailed && all_rolled.iter().all(|b| *b) {
-                        s.status = StageStatus::RolledBack;
-                    }
+                    s.status = status;
                 }
             }
             Event::StageSucceeded { stage } => self.end_stage(stage, StageStatus::Succeeded, None, at),
@@ -559,6 +582,13 @@ impl ReleaseState {
             }
             Event::EnvAcquired { env } => {
                 self.env_holds.insert(env.clone());
+                // Its stages no longer wait for it (they may still wait for a free slot).
+                for s in &mut self.stages {
+                    if s.decl.environment.as_ref() == Some(env) {
+                        s.waiting = None;
+                        s.waiting_since = None;
+                    }
+                }
             }
             Event::EnvUnlocked { env, .. } => {
                 self.env_holds.remove(env);
@@ -650,6 +680,7 @@ impl ReleaseState {
                     reason: reason.clone(),
                     order: order.clone(),
                     finished: None,
+                    started_seq: rec.seq,
                 });
             }
             Event::RollbackFinished { ok } => {
@@ -694,8 +725,34 @@ impl ReleaseState {
             s.status = status;
             s.reason = reason;
             s.waiting = None;
+            s.waiting_since = None;
             s.finished_at = Some(at);
         }
+    }
+}
+
+/// A stage's status from the latest rollback attempt of each of its targets that has one: any
+/// failed -> `rollback_failed`; all succeeded -> `rolled_back` (a later success clears an earlier
+/// failure); otherwise (one interrupted, to be run again, or running) unchanged.
+fn rollback_status(s: &StageState) -> Option<StageStatus> {
+    let latest: Vec<Option<&Outcome>> = s
+        .targets
+        .iter()
+        .filter_map(|t| t.rollbacks.last())
+        .map(|a| a.outcome.as_ref())
+        .collect();
+    if latest.is_empty() {
+        return None;
+    }
+    if latest
+        .iter()
+        .any(|o| o.is_some_and(|o| !o.is_success() && *o != Outcome::Interrupted))
+    {
+        Some(StageStatus::RollbackFailed)
+    } else if latest.iter().all(|o| o.is_some_and(Outcome::is_success)) {
+        Some(StageStatus::RolledBack)
+    } else {
+        None
     }
 }
 

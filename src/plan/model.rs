@@ -31,6 +31,14 @@ pub struct Plan {
     pub git: GitConfig,
     /// The `[drift]` table.
     pub drift: DriftConfig,
+    /// `[plan] check_timeout`: how long an automatic checklist check (a command or a drift
+    /// check) may run before it is ended (SIGTERM, grace, SIGKILL) and counts as timed out.
+    pub check_timeout: Duration,
+}
+
+impl Plan {
+    /// The check timeout used when the plan sets none.
+    pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 }
 
 /// How the plan finds its git repository and names its release tags.

@@ -46,6 +46,8 @@ pub(super) struct RawPlan {
     /// A glob on release tag names, like `v*`.
     pub tag_pattern: Field<Text>,
     pub tag_on_success: Field<Flag>,
+    /// How long an automatic checklist check may run.
+    pub check_timeout: Field<DurationValue>,
 }
 
 #[derive(Deserialize)]

@@ -56,6 +56,7 @@ pub(super) fn validate(
     let gates = check.gates(&environments, &drift);
     let stages = check.stages(&environments, &gates);
     let git = check.git_config(&dir);
+    let check_timeout = check.check_timeout();
 
     let plan = Plan {
         path,
@@ -68,6 +69,7 @@ pub(super) fn validate(
         gates,
         git,
         drift,
+        check_timeout,
     };
     (plan, check.issues)
 }
@@ -267,6 +269,28 @@ impl Checker<'_> {
             }
         }
         (name, max_parallel, secrets)
+    }
+
+    /// `check_timeout` of `[plan]`.
+    fn check_timeout(&mut self) -> Duration {
+        let Some(t) = self
+            .parsed
+            .file
+            .get_ref()
+            .plan
+            .as_ref()
+            .and_then(|p| p.get_ref().check_timeout.clone())
+        else {
+            return Plan::DEFAULT_CHECK_TIMEOUT;
+        };
+        match self.duration(&t, "check_timeout") {
+            Some(d) if d.is_zero() => {
+                self.report(t.span().start, "check_timeout must be greater than 0");
+                Plan::DEFAULT_CHECK_TIMEOUT
+            }
+            Some(d) => d,
+            None => Plan::DEFAULT_CHECK_TIMEOUT,
+        }
     }
 
     /// `repo`, `tag_pattern` and `tag_on_success` of `[plan]`.

@@ -523,6 +523,65 @@ pub fn run_label(e: &Value) -> String {
     }
 }
 
+/// What may be journaled after a `release_finished`, until a `rollback_started` (or an accepted
+/// retry's `stage_retry`) opens the release again: requests (any process may append one), their
+/// answers, and the driver started to answer them. Nothing of the finished release itself (no
+/// run, check, tag or snapshot).
+const AFTER_FINISH: [&str; 9] = [
+    "cancel_requested",
+    "retry_requested",
+    "skip_requested",
+    "rollback_requested",
+    "recheck_requested",
+    "request_handled",
+    "driver_started",
+    "rollback_started",
+    "stage_retry",
+];
+
+/// Check the journal of release `id`: nothing but [`AFTER_FINISH`] kinds after a
+/// `release_finished` (until a `rollback_started` reopens the release), which must be last, and no
+/// request left unanswered.
+#[track_caller]
+pub fn assert_nothing_after_finish(ws: &Workspace, id: &str) {
+    let journal = ws.journal(id);
+    let kinds: Vec<&str> = journal
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("?"))
+        .collect();
+    let mut finished = false;
+    for (i, e) in journal.iter().enumerate() {
+        let kind = kinds[i];
+        if finished && !AFTER_FINISH.contains(&kind) {
+            panic!(
+                "`{kind}` (seq {}) journaled after release_finished: {kinds:?}",
+                e["seq"]
+            );
+        }
+        match kind {
+            "release_finished" => finished = true,
+            "rollback_started" | "stage_retry" => finished = false,
+            _ => {}
+        }
+    }
+    assert!(finished, "release {id} has not finished: {kinds:?}");
+    let answered: Vec<u64> = journal
+        .iter()
+        .filter(|e| e["kind"] == "request_handled")
+        .filter_map(|e| e["request"].as_u64())
+        .collect();
+    for e in &journal {
+        let kind = e["kind"].as_str().unwrap_or("?");
+        if kind.ends_with("_requested") {
+            let seq = e["seq"].as_u64().unwrap_or(0);
+            assert!(
+                answered.contains(&seq),
+                "`{kind}` #{seq} was never answered: {kinds:?}"
+            );
+        }
+    }
+}
+
 /// The `*.toml` plan fixtures in `tests/fixtures/plans/<kind>` (`good` or `bad`), sorted.
 pub fn plan_fixtures(kind: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

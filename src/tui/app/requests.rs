@@ -1,5 +1,5 @@
 //! Acting on the release: each action checked against the state (a finished release is
-//! read-only), confirmed when it is destructive (with the rollback preview, and the protected
+//! read-only but for a rollback, which the driver accepts), confirmed when it is destructive (with the rollback preview, and the protected
 //! environment's name to type), then sent as an [`Op`] for the loop to submit.
 
 use super::{Effect, Focus, UiState};
@@ -35,7 +35,7 @@ impl UiState {
                 })
                 .find_map(|s| protected(&s.decl.environment)),
             Op::Rollback { stage } => {
-                let order = crate::engine::scheduler::rollback_order(plan, st, stage.as_deref());
+                let order = crate::engine::scheduler::rollback_plan(plan, st, stage.as_deref());
                 order
                     .iter()
                     .find_map(|k| st.stage(&k.stage).and_then(|s| protected(&s.decl.environment)))
@@ -44,12 +44,13 @@ impl UiState {
         }
     }
 
-    /// The rollback preview: what will be rolled back, in which order, on which targets.
+    /// The rollback preview: what will be rolled back, in which order, on which targets. The same
+    /// function decides what the driver runs ([`crate::engine::scheduler::rollback_plan`]).
     pub fn rollback_preview(&self, from: Option<&str>) -> Vec<String> {
         let Some(plan) = &self.plan else {
             return vec!["(the plan is not loaded: the order is the driver's to decide)".into()];
         };
-        let order = crate::engine::scheduler::rollback_order(plan, &self.release, from);
+        let order = crate::engine::scheduler::rollback_plan(plan, &self.release, from);
         if order.is_empty() {
             return vec!["Nothing to roll back: no completed stage with a rollback command.".into()];
         }
@@ -270,8 +271,12 @@ impl UiState {
         )));
     }
 
+    /// Roll back, wherever the driver would accept it ([`crate::engine::scheduler::rollback_request`]):
+    /// also on a finished release, as `flightdeck rollback` does; on a `rollback_failed` one it
+    /// retries the rollback runs that did not succeed.
     pub(super) fn rollback(&mut self) {
-        if !self.can_act("roll back") {
+        if self.release.id.is_empty() {
+            self.say("no release to roll back: `n` starts one", true);
             return;
         }
         // From the selected stage when the pipeline has the focus and a stage was chosen; the
@@ -279,13 +284,34 @@ impl UiState {
         let from = (self.focus == Focus::Pipeline && !self.auto_select)
             .then(|| self.release.stages.get(self.stage).map(|s| s.decl.id.clone()))
             .flatten();
+        if let Some(plan) = &self.plan
+            && let Err(why) = crate::engine::scheduler::rollback_request(plan, &self.release, from.as_deref())
+        {
+            let id = self.release.id.clone();
+            self.say(format!("cannot roll back release {id}: {why}"), true);
+            return;
+        }
+        let retrying = from.is_none()
+            && self.release.finished.is_some()
+            && self
+                .release
+                .rollback
+                .as_ref()
+                .is_some_and(|r| r.finished != Some(true));
         let op = Op::Rollback { stage: from.clone() };
         let typed = self.protected_env(&op);
         let title = match &from {
             Some(s) => format!("Roll back from stage {s}?"),
+            None if retrying => "Retry the rollback?".to_string(),
             None => format!("Roll back release {}?", self.release.id),
         };
-        let body = self.rollback_preview(from.as_deref());
+        let mut body = self.rollback_preview(from.as_deref());
+        if retrying {
+            body.insert(
+                0,
+                "The last rollback did not finish: these runs did not succeed and run again.".into(),
+            );
+        }
         self.modal = Some(Modal::Confirm(Confirm::new(title, body, Then::Submit(op), typed)));
     }
 

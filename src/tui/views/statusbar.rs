@@ -104,6 +104,13 @@ fn needed(ui: &UiState) -> Option<String> {
         return Some(format!("{} starts a release", k(Action::NewRelease)));
     }
     if let Some(f) = &st.finished {
+        if f.state == crate::engine::event::FinalState::RollbackFailed {
+            return Some(format!(
+                "ended: {}  {} retries the rollback",
+                f.reason,
+                k(Action::Rollback)
+            ));
+        }
         return (f.state != crate::engine::event::FinalState::Succeeded)
             .then(|| format!("ended: {}", f.reason));
     }
