@@ -505,6 +505,7 @@ impl Ctx {
 
     fn check(&self) -> Result<u8> {
         let plan = self.load_plan()?;
+        plan.check_secrets_in_env()?;
         let targets: usize = plan.environments.values().map(|e| e.targets.len()).sum();
         println!(
             "{}: plan `{}` is valid: {} stage(s), {} environment(s) ({} target(s)), {} gate(s)",
@@ -530,6 +531,8 @@ impl Ctx {
         rtype: Option<ReleaseType>,
     ) -> Result<ReleaseDir> {
         let plan = self.load_plan()?;
+        // A secret that cannot be masked safely is refused before anything exists.
+        plan.check_secrets_in_env()?;
         // The commits this release ships (when the plan lives in a git repository), and the
         // suggested version when none was given.
         let (version, rtype, notes) = match version {
@@ -575,8 +578,9 @@ impl Ctx {
             );
             return Ok(end_code(&state));
         }
-        // The plan copy must still load (the driver will load it too): say so here, plainly.
-        driver::plan_for_release(&rdir, &state)?;
+        // The plan copy must still load (the driver will load it too), and its secrets be
+        // maskable: say so here, plainly.
+        driver::plan_for_release(&rdir, &state)?.check_secrets_in_env()?;
         self.drive(rdir, flags, true)
     }
 

@@ -201,15 +201,14 @@ pub async fn run_probe(spec: &ProbeSpec, opts: &ProbeOptions) -> Result<State, C
         return Err(error(message, stderr_tail));
     }
 
-    let masked = match opts.masker.mask(&bytes) {
-        std::borrow::Cow::Borrowed(_) => bytes,
-        std::borrow::Cow::Owned(m) => m,
-    };
+    // Parsed as printed, then secrets are masked in the values (never in the structure: a secret
+    // that spells a key, `true` or digits would otherwise break the parse or rename keys).
     let forced = spec.format;
+    let masker = opts.masker.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let text =
-            String::from_utf8(masked).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        format::parse(text, forced)
+            String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        format::parse(text, forced).map(|(state, rest)| (mask_values(state, &masker), rest))
     })
     .await;
     match parsed {
@@ -219,10 +218,28 @@ pub async fn run_probe(spec: &ProbeSpec, opts: &ProbeOptions) -> Result<State, C
                 Some(f) => format!("{e} (format = \"{f}\")"),
                 None => e.to_string(),
             };
-            Err(error(message, stderr_tail))
+            // A parse error may quote the output.
+            Err(error(opts.masker.mask_str(&message).into_owned(), stderr_tail))
         }
         Err(e) => Err(error(format!("reading the probe's output: {e}"), stderr_tail)),
     }
+}
+
+/// `state` with secrets masked in its values (keys are names and stay as printed).
+fn mask_values(state: State, masker: &Masker) -> State {
+    if masker.is_empty()
+        || !state
+            .iter()
+            .any(|(_, v)| matches!(masker.mask_str(v), std::borrow::Cow::Owned(_)))
+    {
+        return state;
+    }
+    let mut out = State::new();
+    for (k, v) in state.iter() {
+        // Masking only shortens a value, so what fitted still fits.
+        let _ = out.push(k, &masker.mask_str(v));
+    }
+    out
 }
 
 /// Run every probe, at most `opts.parallel` at once; results in the order of `specs`.
@@ -457,6 +474,31 @@ mod tests {
         };
         let state = run(&spec("echo password=hunter2"), &o).unwrap();
         assert_eq!(state.get("password"), Some("***"));
+    }
+
+    #[test]
+    fn secrets_equal_to_structure_are_masked_in_values_only() {
+        // A secret that also spells a key, a JSON word or digits must not break the parse: the
+        // output is read first, and only the values are masked.
+        let o = ProbeOptions {
+            masker: Arc::new(Masker::new(vec!["version".to_string(), "1234".to_string()])),
+            ..opts()
+        };
+        let state = run(
+            &spec(r#"echo '{"version": "v1234-x", "replicas": 12345, "note": "version"}'"#),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(state.get("version"), Some("v***-x"));
+        assert_eq!(state.get("replicas"), Some("***5"));
+        assert_eq!(state.get("note"), Some("***"));
+        let o = ProbeOptions {
+            masker: Arc::new(Masker::new(vec!["true".to_string()])),
+            ..opts()
+        };
+        let state = run(&spec(r#"echo '{"on": true, "off": false}'"#), &o).unwrap();
+        assert_eq!(state.get("on"), Some("***"));
+        assert_eq!(state.get("off"), Some("false"));
     }
 
     #[test]

@@ -183,6 +183,9 @@ impl Driver {
         store: Store,
         opts: DriveOptions,
     ) -> Result<Driver, DriveError> {
+        // A secret too short to mask would hide ordinary text in every log and journal field.
+        plan.check_secrets_in_env()
+            .map_err(|e| DriveError::Plan(e.to_string()))?;
         let lock = match rdir.lock_driver()? {
             Ok(l) => l,
             Err(pid) => {

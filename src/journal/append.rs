@@ -27,7 +27,8 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Open (creating if needed) the journal at `path`. `masker` masks secret values in every line.
+    /// Open (creating if needed) the journal at `path`. `masker` masks secret values in the
+    /// free-text fields of every event appended (see [`Event::visit_text_mut`]).
     pub fn open(path: &Path, masker: Arc<Masker>) -> Result<Journal, JournalError> {
         let file = OpenOptions::new()
             .read(true)
@@ -164,9 +165,19 @@ pub struct Txn<'a> {
 }
 
 impl Txn<'_> {
-    /// Add an event; returns its record (sequence number and chain link final).
-    pub fn push(&mut self, actor: &str, event: Event) -> Record {
+    /// Add an event; returns its record exactly as written (sequence number and chain link final,
+    /// secrets masked in its free-text fields), so what a caller folds is what the chain holds.
+    pub fn push(&mut self, actor: &str, mut event: Event) -> Record {
         let j = &mut *self.journal;
+        // Secrets are masked in the free-text values only, before serialising: never in keys,
+        // kinds, ids, numbers or hashes (masking the JSON line would rewrite its structure).
+        if !j.masker.is_empty() {
+            event.visit_text_mut(&mut |text| {
+                if let std::borrow::Cow::Owned(masked) = j.masker.mask_str(text) {
+                    *text = masked;
+                }
+            });
+        }
         let rec = Record {
             seq: j.next_seq,
             ts: Utc::now(),
@@ -174,8 +185,7 @@ impl Txn<'_> {
             prev: std::mem::take(&mut j.last_hash),
             event,
         };
-        let json = serde_json::to_string(&rec).expect("records always serialize");
-        let line = j.masker.mask_str(&json);
+        let line = serde_json::to_string(&rec).expect("records always serialize");
         j.last_hash = line_hash(line.as_bytes());
         self.buf.extend_from_slice(line.as_bytes());
         self.buf.push(b'\n');
@@ -327,5 +337,163 @@ mod tests {
         // Still a valid, verifiable journal.
         let (recs, _) = crate::journal::read_journal(&path).unwrap();
         assert_eq!(recs.len(), 1);
+    }
+
+    /// With `TOK=o` (or any secret spelling a key, a kind, digits or hex) masking whole lines
+    /// rewrote the JSON: `actor` became `act***r` and the line no longer parsed.
+    #[test]
+    fn a_secret_spelling_a_key_or_a_kind_masks_text_only() {
+        for secret in ["actor", "release_created", "note", "2026", "seq", "prev"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal.jsonl");
+            let mut j = Journal::open(&path, Arc::new(Masker::new(vec![secret.to_string()]))).unwrap();
+            let written = j
+                .append(
+                    "alice",
+                    vec![
+                        Event::Note {
+                            message: format!("saw {secret} here"),
+                        },
+                        Event::Approved {
+                            gate: "prod".into(),
+                            note: secret.into(),
+                        },
+                    ],
+                )
+                .unwrap();
+            j.append("driver", vec![note(1)]).unwrap();
+            let (recs, warnings) = read_journal(&path).unwrap();
+            assert!(warnings.is_empty(), "{secret}: {warnings:?}");
+            assert_eq!(recs.len(), 3, "{secret}");
+            assert_eq!(
+                &recs[..2],
+                &written[..],
+                "{secret}: what was folded is what was written"
+            );
+            assert_eq!(
+                recs[0].event,
+                Event::Note {
+                    message: "saw *** here".into()
+                }
+            );
+            assert_eq!(recs[0].actor, "alice");
+            let head = std::fs::read_to_string(dir.path().join("head")).unwrap();
+            assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 3 });
+        }
+    }
+
+    mod masking_property {
+        use super::*;
+        use crate::engine::event::{Outcome, RunKey, RunKind};
+        use proptest::prelude::*;
+
+        /// Secrets that spell parts of a journal line, and random ones made of its characters.
+        fn secret() -> impl Strategy<Value = String> {
+            let spelled = prop::sample::select(vec![
+                "seq",
+                "ts",
+                "actor",
+                "prev",
+                "kind",
+                "event",
+                "release_created",
+                "approved",
+                "run_finished",
+                "note",
+                "message",
+                "outcome",
+                "error",
+                "driver",
+                "stage",
+                "1234",
+                "2026",
+                "0000",
+                "00:00",
+                "abcdef",
+                "deadbeef",
+                "e3b0c442",
+                "\"seq\"",
+                "\":\"",
+                "\",\"",
+                "\\\\",
+                "a\\b",
+                "a \"q\" b",
+                "    ",
+                " ",
+                "null",
+                "true",
+                "false",
+                "{\"",
+                "\"}",
+                ":1,",
+                "logs/",
+                ".log",
+            ])
+            .prop_map(String::from);
+            let chars: Vec<char> = "seqtkindprvacoly_0123456789abcdef\"\\ :,{}/.-T".chars().collect();
+            let random = prop::collection::vec(prop::sample::select(chars), 1..10)
+                .prop_map(|v| v.into_iter().collect::<String>());
+            prop_oneof![spelled, random]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+            #[test]
+            fn every_line_parses_verifies_and_masks_text_only(secret in secret(), n in 1usize..4) {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("journal.jsonl");
+                let masker = Arc::new(Masker::new(vec![secret.clone()]));
+                let mut j = Journal::open(&path, masker).unwrap();
+                let key = RunKey { stage: "deploy".into(), target: Some("eu-1".into()), attempt: 1 };
+                let mut written = Vec::new();
+                for i in 0..n {
+                    let text = format!("{i} before {secret} after {secret}");
+                    written.extend(j.append("alice", vec![
+                        Event::Note { message: text.clone() },
+                        Event::RunStarted { run: key.clone(), run_kind: RunKind::Deploy, log: "logs/deploy.eu-1.1.log".into() },
+                        Event::RunFinished {
+                            run: key.clone(),
+                            run_kind: RunKind::Deploy,
+                            outcome: Outcome::Error { message: text.clone() },
+                            duration_ms: 1234,
+                        },
+                        Event::Approved { gate: "prod".into(), note: secret.clone() },
+                        Event::StageSkipped { stage: "deploy".into(), reason: text },
+                    ]).unwrap());
+                }
+                // Every line parses, and is what the appender returned (and a driver folds).
+                let text = std::fs::read_to_string(&path).unwrap();
+                for line in text.lines() {
+                    prop_assert!(serde_json::from_str::<Record>(line).is_ok(), "{line}");
+                }
+                let (recs, warnings) = read_journal(&path).unwrap();
+                prop_assert!(warnings.is_empty(), "{:?}", warnings);
+                prop_assert_eq!(&recs, &written);
+                let head = std::fs::read_to_string(dir.path().join("head")).unwrap();
+                prop_assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 5 * n });
+                for r in &recs {
+                    prop_assert_eq!(&r.actor, "alice");
+                    let mut ev = r.event.clone();
+                    ev.visit_text_mut(&mut |t| assert!(!t.contains(secret.as_str()), "{t:?} holds {secret:?}"));
+                    match &r.event {
+                        Event::RunStarted { run, log, .. } => {
+                            prop_assert_eq!(run, &key);
+                            prop_assert_eq!(log.as_str(), "logs/deploy.eu-1.1.log");
+                        }
+                        Event::RunFinished { run, duration_ms, .. } => {
+                            prop_assert_eq!(run, &key);
+                            prop_assert_eq!(*duration_ms, 1234);
+                        }
+                        Event::Approved { gate, note } => {
+                            prop_assert_eq!(gate.as_str(), "prod");
+                            prop_assert_eq!(note.as_str(), "***");
+                        }
+                        Event::StageSkipped { stage, .. } => prop_assert_eq!(stage.as_str(), "deploy"),
+                        Event::Note { message } => prop_assert!(message.contains("***"), "{}", message),
+                        other => prop_assert!(false, "unexpected {:?}", other),
+                    }
+                }
+            }
+        }
     }
 }
