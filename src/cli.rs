@@ -311,6 +311,19 @@ pub fn run() -> Result<ExitCode> {
                 eprintln!("flightdeck: {e}");
                 return Ok(ExitCode::from(exit::LOCKED));
             }
+            if let Some(DriveError::Plan(msg)) = e.downcast_ref::<DriveError>() {
+                eprintln!("{msg}");
+                return Ok(ExitCode::from(exit::USAGE));
+            }
+            // A journal that does not chain: one line naming the file, the line and why.
+            let broken = match e.downcast_ref::<DriveError>() {
+                Some(DriveError::Journal(j)) => Some(j),
+                _ => e.downcast_ref::<journal::JournalError>(),
+            };
+            if let Some(j @ journal::JournalError::Broken { .. }) = broken {
+                eprintln!("flightdeck: {j}");
+                return Ok(ExitCode::from(exit::FAILED));
+            }
             Err(e)
         }
     }
@@ -427,12 +440,24 @@ impl Ctx {
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
     }
 
+    /// The release's state, folded up to the first line that does not chain (then it needs
+    /// attention, see [`ReleaseState::attention`]); what the load found is said on stderr.
     pub(crate) fn load_state(rdir: &ReleaseDir) -> Result<ReleaseState> {
-        let (recs, warnings) = journal::read_journal(&rdir.journal())?;
+        let (st, warnings) = ReleaseState::load(&rdir.journal())?;
         for w in warnings {
             eprintln!("flightdeck: warning: {}: {w}", rdir.journal().display());
         }
-        Ok(ReleaseState::from_records(&recs))
+        Ok(st)
+    }
+
+    /// Refuse to act on a release whose journal does not chain (exit 1, one line).
+    fn refuse_broken(st: &ReleaseState) -> Result<()> {
+        match &st.attention {
+            Some(why) => Err(refused(format!(
+                "{why}; nothing from this line on is acted on (`flightdeck verify` checks the journal)"
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn cockpit(
@@ -563,6 +588,7 @@ impl Ctx {
     fn resume(&self, release: Option<&str>, flags: DriveFlags) -> Result<u8> {
         let rdir = self.find(release)?;
         let state = Self::load_state(&rdir)?;
+        Self::refuse_broken(&state)?;
         if let Some(pid) = rdir.live_driver() {
             eprintln!(
                 "flightdeck: release {} is driven by another process (pid {pid})",
@@ -627,7 +653,18 @@ impl Ctx {
         let status = self.wait_for_driver(&rdir, child)?;
         done.store(true, std::sync::atomic::Ordering::Release);
         let _ = wake.try_send(());
-        match printer.join() {
+        let printed = printer.join();
+        // A journal that stopped chaining stopped the driver (and the printer): say where.
+        if let Ok((_, warnings)) = journal::read_journal(&rdir.journal())
+            && let Some(why) = journal::attention_reason(&rdir.journal(), &warnings)
+        {
+            eprintln!(
+                "flightdeck: release {} needs attention: {why}; nothing from this line on is acted on (`flightdeck verify {}`)",
+                rdir.id, rdir.id
+            );
+            return Ok(exit::FAILED);
+        }
+        match printed {
             // A closed pipe or a vanished terminal only ends the printing, never the release.
             Ok(Err(e)) if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::EIO)) => {
                 eprintln!("flightdeck: output: {e}")
@@ -869,6 +906,7 @@ impl Ctx {
         request::submit(rdir, masker, actor, op).map_err(|e| match e {
             SubmitError::Op(OpError::Usage(m)) => usage(m),
             SubmitError::Op(OpError::Refused(m)) => refused(m),
+            SubmitError::Journal(j @ journal::JournalError::Broken { .. }) => refused(j.to_string()),
             SubmitError::Journal(j) => j.into(),
         })
     }
@@ -1043,7 +1081,7 @@ impl Ctx {
     fn verify(&self, release: Option<&str>) -> Result<u8> {
         let rdir = self.find(release)?;
         let head = std::fs::read_to_string(rdir.head()).ok();
-        match journal::verify(&rdir.journal(), head.as_deref())? {
+        let code = match journal::verify(&rdir.journal(), head.as_deref())? {
             Verified::Intact { lines } => {
                 println!(
                     "{}: intact ({lines} lines, hash chain verified)",
@@ -1055,7 +1093,27 @@ impl Ctx {
                 println!("{}:{line}: altered: {reason}", rdir.journal().display());
                 Ok(exit::FAILED)
             }
+            Verified::Torn { line, bytes } => {
+                println!(
+                    "{}:{line}: torn: an unterminated last line of {bytes} byte(s) that is not a record (a crash mid-write, or bytes added by something else); the lines before it chain, and the next append moves it to {}",
+                    rdir.journal().display(),
+                    journal::torn_path(&rdir.journal()).display()
+                );
+                Ok(exit::FAILED)
+            }
+        };
+        // Torn writes set aside earlier are no part of the chain, but are never hidden.
+        let torn = journal::torn_path(&rdir.journal());
+        if let Ok(m) = std::fs::metadata(&torn)
+            && m.len() > 0
+        {
+            println!(
+                "{}: {} byte(s) of torn journal writes (a crash mid-append) were set aside here; they are not part of the chain",
+                torn.display(),
+                m.len()
+            );
         }
+        code
     }
 }
 

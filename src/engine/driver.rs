@@ -293,8 +293,41 @@ impl Driver {
 
     /// Drive until the release finishes (or pauses at a gate with `no_wait`). `interrupt` resolves
     /// on Ctrl-C: the release is then cancelled gracefully.
+    ///
+    /// A journal line that does not chain, found at any point, stops it: nothing more is
+    /// scheduled or journaled, its running jobs are ended (TERM, grace, KILL of their groups),
+    /// and the error (naming the line) is returned.
     pub async fn run(
         mut self,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> Result<DriveEnd, DriveError> {
+        let result = self.drive(interrupt).await;
+        if let Err(DriveError::Journal(JournalError::Broken { .. })) = &result {
+            self.end_jobs().await;
+        }
+        result
+    }
+
+    /// End every running job and wait (a bounded time) until each has ended its processes.
+    /// Their ends are not journaled: the journal is not to be trusted.
+    async fn end_jobs(&mut self) {
+        for stopper in self.jobs.values() {
+            stopper.stop(Outcome::Cancelled);
+        }
+        let deadline = tokio::time::Instant::now() + self.core.opts.grace + Duration::from_secs(10);
+        while !self.jobs.is_empty() {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(JobMsg::Finished { job, .. })) => {
+                    self.jobs.remove(&job);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    async fn drive(
+        &mut self,
         interrupt: impl std::future::Future<Output = ()>,
     ) -> Result<DriveEnd, DriveError> {
         // Requests from other processes arrive through the journal: watch that file only (run

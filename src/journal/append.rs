@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::read::split_lines;
+use super::read::{Chain, TailKind, classify_tail, split_lines, torn_path};
 use super::{JournalError, Record, io_err, line_hash};
 use crate::engine::event::Event;
 use crate::engine::output::Masker;
@@ -24,6 +24,24 @@ pub struct Journal {
     len: u64,
     next_seq: u64,
     last_hash: String,
+}
+
+impl Journal {
+    /// The chain position as read so far.
+    fn chain(&self) -> Chain {
+        Chain {
+            next_seq: self.next_seq,
+            last_hash: self.last_hash.clone(),
+        }
+    }
+
+    fn broken(&self, line: usize, reason: String) -> JournalError {
+        JournalError::Broken {
+            path: self.path.clone(),
+            line,
+            reason,
+        }
+    }
 }
 
 impl Journal {
@@ -105,51 +123,69 @@ impl Journal {
         }
     }
 
-    /// Read everything appended since we last looked (under the lock). A torn unterminated tail
-    /// left by a crashed writer is cut off so the chain continues from the last whole line.
+    /// Read everything appended since we last looked (under the lock), checking the hash chain
+    /// line by line. The first line that does not chain (or is no record) stops everything with
+    /// [`JournalError::Broken`]: nothing from it on is acted on, and it is never "repaired".
+    /// Only a torn write (an unterminated last line that is no record) is set aside: appended to
+    /// `journal.torn` and cut off, so the chain continues from the last whole line. An
+    /// unterminated last line that is a chained record only lost its newline: it is kept and
+    /// terminated.
     fn catch_up(&mut self) -> Result<Vec<Record>, JournalError> {
         let size = self.file.metadata().map_err(io_err(&self.path))?.len();
         if size == self.len {
             return Ok(Vec::new());
         }
-        let mut data = Vec::with_capacity((size - self.len) as usize);
+        if size < self.len {
+            let line = self.next_seq as usize - 1;
+            return Err(self.broken(
+                line.max(1),
+                format!("the journal shrank to {size} bytes below the {} already read: lines were removed", self.len),
+            ));
+        }
+        let mut data = Vec::with_capacity(size.saturating_sub(self.len) as usize);
         self.file
             .seek(SeekFrom::Start(self.len))
             .map_err(io_err(&self.path))?;
         (&self.file)
-            .take(size - self.len)
+            .take(size.saturating_sub(self.len))
             .read_to_end(&mut data)
             .map_err(io_err(&self.path))?;
         let (lines, tail) = split_lines(&data);
+        let mut chain = self.chain();
         let mut records = Vec::with_capacity(lines.len());
-        let mut consumed = 0u64;
-        let count = lines.len();
-        for (i, line) in lines.into_iter().enumerate() {
-            match serde_json::from_slice::<Record>(line) {
-                Ok(r) => {
-                    self.next_seq = r.seq + 1;
-                    self.last_hash = line_hash(line);
-                    records.push(r);
-                    consumed += line.len() as u64 + 1;
-                }
-                Err(e) if i + 1 == count && tail.is_empty() => {
-                    // A torn last line that happens to end in a newline: drop it like a torn tail.
-                    let _ = e;
-                    break;
-                }
-                Err(e) => {
-                    return Err(JournalError::Corrupt {
-                        path: self.path.clone(),
-                        line: self.next_seq as usize,
-                        message: e.to_string(),
-                    });
-                }
-            }
+        for line in lines {
+            let at = chain.line();
+            let rec = chain.link(line).map_err(|reason| self.broken(at, reason))?;
+            records.push(rec);
+            self.len += line.len() as u64 + 1;
+            (self.next_seq, self.last_hash) = (chain.next_seq, chain.last_hash.clone());
         }
-        self.len += consumed;
-        if self.len < size {
-            // Torn write by a process that died mid-append: never part of the chain.
-            self.file.set_len(self.len).map_err(io_err(&self.path))?;
+        let at = chain.line();
+        match classify_tail(&mut chain, tail) {
+            TailKind::None => {}
+            TailKind::Record(rec) => {
+                // Its newline was lost: terminate it before anything is appended after it.
+                self.file.write_all(b"\n").map_err(io_err(&self.path))?;
+                self.len += tail.len() as u64 + 1;
+                (self.next_seq, self.last_hash) = (chain.next_seq, chain.last_hash);
+                records.push(rec);
+            }
+            TailKind::Torn(bytes) => {
+                // A process died mid-append: its bytes were never part of the chain. Kept aside
+                // (with a newline of their own), never deleted; `verify` reports them.
+                let side = torn_path(&self.path);
+                let mut kept = bytes.to_vec();
+                kept.push(b'\n');
+                let mut f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&side)
+                    .map_err(io_err(&side))?;
+                f.write_all(&kept).map_err(io_err(&side))?;
+                f.sync_data().map_err(io_err(&side))?;
+                self.file.set_len(self.len).map_err(io_err(&self.path))?;
+            }
+            TailKind::Broken(reason) => return Err(self.broken(at, reason)),
         }
         Ok(records)
     }
