@@ -277,6 +277,7 @@ impl Drop for Txn<'_> {
 mod tests {
     use super::*;
     use crate::journal::Verified;
+    use std::path::Path;
     use crate::journal::read::{read_journal, verify};
 
     fn note(n: usize) -> Event {
@@ -416,6 +417,193 @@ mod tests {
             let head = std::fs::read_to_string(dir.path().join("head")).unwrap();
             assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 3 });
         }
+    }
+
+    /// A journal of `n` notes and its lines.
+    fn journal_of(n: usize) -> (tempfile::TempDir, PathBuf, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        for i in 0..n {
+            j.append("a", vec![note(i)]).unwrap();
+        }
+        (dir, path, j)
+    }
+
+    fn add_bytes(path: &Path, bytes: &[u8]) {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+    }
+
+    /// A record that looks right but was not appended by a journal: `prev` is made up.
+    fn forged(seq: u64) -> String {
+        let rec = Record {
+            seq,
+            ts: Utc::now(),
+            actor: "mallory".into(),
+            prev: "0".repeat(64),
+            event: Event::Approved {
+                gate: "prod".into(),
+                note: String::new(),
+            },
+        };
+        serde_json::to_string(&rec).unwrap()
+    }
+
+    #[test]
+    fn a_forged_line_stops_every_appender_and_is_kept() {
+        let (_d, path, _) = journal_of(2);
+        add_bytes(&path, format!("{}\n", forged(3)).as_bytes());
+        let before = std::fs::read(&path).unwrap();
+        // A fresh handle (a request command) and one that had read the first lines (a driver).
+        let mut fresh = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        let err = fresh.append("bob", vec![note(9)]).unwrap_err();
+        match &err {
+            JournalError::Broken { line, reason, .. } => {
+                assert_eq!(*line, 3);
+                assert!(reason.contains("prev"), "{reason}");
+            }
+            other => panic!("{other}"),
+        }
+        assert!(err.to_string().contains("journal.jsonl:3:"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "nothing appended, nothing removed");
+        let (recs, warnings) = read_journal(&path).unwrap();
+        assert_eq!(recs.len(), 2, "the records before the broken line");
+        assert!(matches!(warnings[..], [crate::journal::LoadWarning::Broken { line: 3, .. }]));
+    }
+
+    #[test]
+    fn a_driver_that_has_read_the_journal_finds_a_forged_line_on_its_next_catch_up() {
+        let (_d, path, mut j) = journal_of(2);
+        add_bytes(&path, format!("{}\n", forged(3)).as_bytes());
+        assert!(matches!(
+            j.begin().err(),
+            Some(JournalError::Broken { line: 3, .. })
+        ));
+        // And stays stopped.
+        assert!(matches!(
+            j.append("driver", vec![note(3)]),
+            Err(JournalError::Broken { line: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn a_whole_line_that_is_no_record_is_never_repaired() {
+        for junk in ["{\"garbage\": true}\n", "not json at all\n", "\n"] {
+            let (_d, path, _) = journal_of(2);
+            add_bytes(&path, junk.as_bytes());
+            let before = std::fs::read(&path).unwrap();
+            let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+            assert!(
+                matches!(j.append("a", vec![note(5)]), Err(JournalError::Broken { line: 3, .. })),
+                "{junk:?}"
+            );
+            assert_eq!(std::fs::read(&path).unwrap(), before, "{junk:?} was kept");
+            let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+            assert!(
+                matches!(verify(&path, Some(&head)).unwrap(), Verified::Altered { line: 3, .. }),
+                "{junk:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_torn_tail_is_set_aside_never_deleted_and_verify_says_so() {
+        let (_d, path, _) = journal_of(2);
+        let torn = br#"{"seq":3,"ts":"2026-01-01T00:00:00Z","act"#;
+        add_bytes(&path, torn);
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        assert_eq!(
+            verify(&path, Some(&head)).unwrap(),
+            Verified::Torn {
+                line: 3,
+                bytes: torn.len()
+            }
+        );
+        let (recs, warnings) = read_journal(&path).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert!(matches!(warnings[..], [crate::journal::LoadWarning::TornLastLine { line: 3, .. }]));
+
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        let written = j.append("a", vec![note(3)]).unwrap();
+        assert_eq!(written[0].seq, 3, "the chain continues from the last whole line");
+        let side = std::fs::read(crate::journal::torn_path(&path)).unwrap();
+        assert_eq!(side, [&torn[..], b"\n"].concat(), "the torn bytes are kept aside");
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 3 });
+    }
+
+    #[test]
+    fn a_record_that_only_lost_its_newline_is_kept_and_terminated() {
+        let (_d, path, _) = journal_of(1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first_hash = line_hash(text.trim_end().as_bytes());
+        let rec = Record {
+            seq: 2,
+            ts: Utc::now(),
+            actor: "a".into(),
+            prev: first_hash,
+            event: note(2),
+        };
+        add_bytes(&path, serde_json::to_string(&rec).unwrap().as_bytes());
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 2 });
+        assert_eq!(read_journal(&path).unwrap().0.len(), 2);
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        assert_eq!(j.append("a", vec![note(3)]).unwrap()[0].seq, 3);
+        assert!(!crate::journal::torn_path(&path).exists());
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 3 });
+    }
+
+    #[test]
+    fn an_unterminated_record_that_does_not_chain_is_broken_not_torn() {
+        let (_d, path, _) = journal_of(2);
+        add_bytes(&path, forged(3).as_bytes());
+        let before = std::fs::read(&path).unwrap();
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        assert!(matches!(
+            j.append("a", vec![note(3)]),
+            Err(JournalError::Broken { line: 3, .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(!crate::journal::torn_path(&path).exists());
+    }
+
+    #[test]
+    fn verify_names_a_line_added_after_the_last_one_written() {
+        let (_d, path, _) = journal_of(3);
+        add_bytes(&path, format!("{}\n", forged(4)).as_bytes());
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        match verify(&path, Some(&head)).unwrap() {
+            Verified::Altered { line, reason } => {
+                assert_eq!(line, 4, "{reason}");
+                assert!(reason.contains("added by something else"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tail_stops_at_the_first_line_that_does_not_chain() {
+        let (_d, path, mut j) = journal_of(2);
+        let mut tail = crate::journal::Tail::new(&path);
+        assert_eq!(tail.poll().unwrap().len(), 2);
+        j.append("a", vec![note(2)]).unwrap();
+        add_bytes(&path, format!("{}\n", forged(4)).as_bytes());
+        let recs = tail.poll().unwrap();
+        assert_eq!(recs.len(), 1, "the good record before the broken line");
+        assert!(matches!(tail.broken(), Some(JournalError::Broken { line: 4, .. })));
+        assert!(matches!(tail.poll(), Err(JournalError::Broken { line: 4, .. })));
+        // A tail that starts on a broken journal reports it at once.
+        let mut fresh = crate::journal::Tail::new(&path);
+        assert_eq!(fresh.poll().unwrap().len(), 3);
+        assert!(fresh.broken().is_some());
     }
 
     mod masking_property {
