@@ -120,7 +120,7 @@ fn append_torn_line(ws: &Workspace, id: &str) {
 }
 
 #[test]
-fn a_torn_last_journal_line_is_tolerated_and_cut_off_by_the_next_append() {
+fn a_torn_last_journal_line_is_tolerated_and_set_aside_by_the_next_append() {
     let ws = Workspace::from_fixture("gated.toml");
     ws.expect(["run", "1.0", "--no-wait"], 3);
     let before = std::fs::read_to_string(ws.journal_path("1.0")).unwrap();
@@ -156,6 +156,13 @@ fn a_torn_last_journal_line_is_tolerated_and_cut_off_by_the_next_append() {
     let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
     assert!(stdout_of(&out).contains("intact"), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains("journal.torn"), "{}", stdout_of(&out));
+    let torn = ws.release_dir("1.0").join("journal.torn");
+    assert_eq!(
+        std::fs::read_to_string(torn).unwrap(),
+        format!("{TORN}\n"),
+        "set aside, never deleted"
+    );
     let out = ws.flightdeck(["status", "1.0"]).output().unwrap();
     assert_eq!(stderr_of(&out), "", "no warning once the torn line is gone");
 }
@@ -178,8 +185,15 @@ run = "echo done"
     assert!(stderr_of(&out).contains("torn"), "{}", stderr_of(&out));
     let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(st["state"], "succeeded");
-    let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    // Garbage after the last line is not "intact": verify names it (nothing appends to a finished
+    // release, so it is never set aside by itself).
+    let n = std::fs::read_to_string(ws.journal_path("1.0")).unwrap().lines().count();
+    let out = ws.expect(["verify", "1.0"], 1);
+    assert!(
+        stdout_of(&out).contains(&format!("journal.jsonl:{n}: torn")),
+        "{}",
+        stdout_of(&out)
+    );
 }
 
 /// A finished release of a small plan, and its journal's lines.
