@@ -187,7 +187,10 @@ run = "echo done"
     assert_eq!(st["state"], "succeeded");
     // Garbage after the last line is not "intact": verify names it (nothing appends to a finished
     // release, so it is never set aside by itself).
-    let n = std::fs::read_to_string(ws.journal_path("1.0")).unwrap().lines().count();
+    let n = std::fs::read_to_string(ws.journal_path("1.0"))
+        .unwrap()
+        .lines()
+        .count();
     let out = ws.expect(["verify", "1.0"], 1);
     assert!(
         stdout_of(&out).contains(&format!("journal.jsonl:{n}: torn")),

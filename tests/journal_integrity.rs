@@ -75,10 +75,17 @@ fn a_forged_approval_is_not_obeyed_and_the_release_needs_attention() {
         !text.contains(r#""stage":"ship","attempt""#),
         "nothing ran after the forged line:\n{text}"
     );
-    assert_eq!(text.lines().count(), line, "nothing was appended after the forged line");
+    assert_eq!(
+        text.lines().count(),
+        line,
+        "nothing was appended after the forged line"
+    );
     let log = std::fs::read_to_string(ws.release_dir("1.0").join("driver.log")).unwrap();
     assert!(log.contains(&at) && log.contains("hash chain is broken"), "{log}");
-    assert!(!log.contains("stack backtrace") && !log.contains("Location:"), "{log}");
+    assert!(
+        !log.contains("stack backtrace") && !log.contains("Location:"),
+        "{log}"
+    );
 
     // Shown as needing attention, with the reason.
     let st = ws.status("1.0");
@@ -101,13 +108,21 @@ fn a_forged_approval_is_not_obeyed_and_the_release_needs_attention() {
         let out = ws.expect(&args, 1);
         let err = stderr_of(&out);
         assert!(err.contains(&at), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().filter(|l| !l.contains("warning")).count(), 1, "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().filter(|l| !l.contains("warning")).count(),
+            1,
+            "{args:?}: {err}"
+        );
     }
     assert_eq!(journal_text(&ws, "1.0"), text, "refused requests append nothing");
     assert!(!ws.exists("shipped"));
 
     let out = ws.expect(["verify", "1.0"], 1);
-    assert!(stdout_of(&out).contains(&at), "verify names the forged line: {}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains(&at),
+        "verify names the forged line: {}",
+        stdout_of(&out)
+    );
 }
 
 #[test]
@@ -148,7 +163,11 @@ run = "touch @WS@/after"
     wait_until(DEADLINE, "the running job is ended", || process_gone(pid));
     assert!(!ws.exists("after"));
     let text = journal_text(&ws, "1.0");
-    assert_eq!(text.lines().count(), n + 1, "nothing journaled after the broken line:\n{text}");
+    assert_eq!(
+        text.lines().count(),
+        n + 1,
+        "nothing journaled after the broken line:\n{text}"
+    );
     assert_eq!(ws.status("1.0")["state"], "attention");
 }
 
@@ -171,7 +190,11 @@ fn a_whole_line_that_breaks_the_chain_is_never_deleted_by_the_next_append() {
 
         let out = ws.expect(["approve", "1.0", "signoff", "--as", "alice"], 1);
         assert!(stderr_of(&out).contains(&at), "{}", stderr_of(&out));
-        assert_eq!(journal_text(&ws, "1.0"), before, "the line that breaks the chain was removed");
+        assert_eq!(
+            journal_text(&ws, "1.0"),
+            before,
+            "the line that breaks the chain was removed"
+        );
         assert!(!ws.release_dir("1.0").join("journal.torn").exists());
         let out = ws.expect(["verify", "1.0"], 1);
         assert!(stdout_of(&out).contains(&at), "{}", stdout_of(&out));
@@ -191,7 +214,10 @@ fn garbage_without_a_newline_fails_verify_until_set_aside_then_verify_reports_it
 
     let out = ws.expect(["verify", "1.0"], 1);
     let said = stdout_of(&out);
-    assert!(said.contains(&format!("journal.jsonl:{}:", n + 1)) && said.contains("torn"), "{said}");
+    assert!(
+        said.contains(&format!("journal.jsonl:{}:", n + 1)) && said.contains("torn"),
+        "{said}"
+    );
     assert!(!said.contains("intact"), "{said}");
 
     // The next append sets it aside, never deletes it.
@@ -253,7 +279,15 @@ fn secrets_spelling_journal_words_leave_the_journal_whole() {
         let ws = Workspace::new(SECRET_PLAN).env("TOK", secret);
         ws.expect(["run", "1.0", "--no-wait"], 3);
         ws.expect(
-            ["approve", "1.0", "signoff", "--as", "alice", "--note", &format!("ok {secret} ok")],
+            [
+                "approve",
+                "1.0",
+                "signoff",
+                "--as",
+                "alice",
+                "--note",
+                &format!("ok {secret} ok"),
+            ],
             0,
         );
         ws.expect(["resume", "1.0"], 0);
@@ -265,6 +299,10 @@ fn secrets_spelling_journal_words_leave_the_journal_whole() {
         assert_eq!(approved[0]["gate"], "signoff", "{secret}");
         assert_eq!(ws.status("1.0")["state"], "succeeded", "{secret}");
         let out = ws.expect(["verify", "1.0"], 0);
-        assert!(stdout_of(&out).contains("intact"), "{secret}: {}", stdout_of(&out));
+        assert!(
+            stdout_of(&out).contains("intact"),
+            "{secret}: {}",
+            stdout_of(&out)
+        );
     }
 }

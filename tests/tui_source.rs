@@ -479,25 +479,47 @@ async fn a_journal_that_stops_chaining_shows_the_release_as_needing_attention() 
         "seq": 3, "ts": "2026-01-01T00:00:00Z", "actor": "mallory", "prev": "0".repeat(64),
         "kind": "run_finished", "stage": "build", "attempt": 1, "outcome": "succeeded", "duration_ms": 1,
     });
-    let mut f = std::fs::OpenOptions::new().append(true).open(rdir.journal()).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(rdir.journal())
+        .unwrap();
     writeln!(f, "{forged}").unwrap();
 
     let mut src = source(&store, &rdir);
     let mut ui = UiState::new(Keymap::default(), Theme::new(true));
     let msgs = src.poll();
-    assert!(msgs.iter().any(|m| matches!(m, Msg::Records(r) if r.len() == 2)), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| matches!(m, Msg::Records(r) if r.len() == 2)),
+        "{msgs:?}"
+    );
     apply(&mut ui, &mut src, msgs);
     assert_eq!(ui.release.state_word(false), "attention");
     assert!(
-        ui.release.attention.as_deref().is_some_and(|a| a.contains("journal.jsonl:3:")),
+        ui.release
+            .attention
+            .as_deref()
+            .is_some_and(|a| a.contains("journal.jsonl:3:")),
         "{:?}",
         ui.release.attention
     );
-    assert!(ui.problem.as_deref().is_some_and(|p| p.contains("journal.jsonl:3:")), "{:?}", ui.problem);
+    assert!(
+        ui.problem
+            .as_deref()
+            .is_some_and(|p| p.contains("journal.jsonl:3:")),
+        "{:?}",
+        ui.problem
+    );
     let build = &ui.release.stages[0].targets[0];
-    assert!(build.attempts[0].running(), "the forged end of the run was not folded");
+    assert!(
+        build.attempts[0].running(),
+        "the forged end of the run was not folded"
+    );
     // Said once.
-    assert!(src.poll().iter().all(|m| !matches!(m, Msg::Broken(_) | Msg::Problem(_))));
+    assert!(
+        src.poll()
+            .iter()
+            .all(|m| !matches!(m, Msg::Broken(_) | Msg::Problem(_)))
+    );
     // The board says so too.
     let rows = flightdeck::tui::source::load_board(&store, "p", 10);
     assert_eq!(rows[0].state, "attention");

@@ -379,7 +379,7 @@ impl Event {
             Event::Approved { note, .. } | Event::Ticked { note, .. } => f(note),
             Event::RequestHandled { message, .. } | Event::Note { message } => f(message),
             Event::RunFinished { outcome: o, .. } | Event::CheckFinished { outcome: o, .. } => outcome(o, f),
-            Event::DriftSnapshot { errors, .. } => errors.iter_mut().for_each(|e| f(e)),
+            Event::DriftSnapshot { errors, .. } => errors.iter_mut().for_each(f),
             // Made of ids, names, numbers and hashes only (`stage_waiting`'s reason is composed of
             // an environment name and a release id by the driver).
             Event::ReleaseCreated { .. }

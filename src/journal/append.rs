@@ -139,7 +139,10 @@ impl Journal {
             let line = self.next_seq as usize - 1;
             return Err(self.broken(
                 line.max(1),
-                format!("the journal shrank to {size} bytes below the {} already read: lines were removed", self.len),
+                format!(
+                    "the journal shrank to {size} bytes below the {} already read: lines were removed",
+                    self.len
+                ),
             ));
         }
         let mut data = Vec::with_capacity(size.saturating_sub(self.len) as usize);
@@ -277,8 +280,8 @@ impl Drop for Txn<'_> {
 mod tests {
     use super::*;
     use crate::journal::Verified;
-    use std::path::Path;
     use crate::journal::read::{read_journal, verify};
+    use std::path::Path;
 
     fn note(n: usize) -> Event {
         Event::Note {
@@ -471,10 +474,17 @@ mod tests {
             other => panic!("{other}"),
         }
         assert!(err.to_string().contains("journal.jsonl:3:"), "{err}");
-        assert_eq!(std::fs::read(&path).unwrap(), before, "nothing appended, nothing removed");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "nothing appended, nothing removed"
+        );
         let (recs, warnings) = read_journal(&path).unwrap();
         assert_eq!(recs.len(), 2, "the records before the broken line");
-        assert!(matches!(warnings[..], [crate::journal::LoadWarning::Broken { line: 3, .. }]));
+        assert!(matches!(
+            warnings[..],
+            [crate::journal::LoadWarning::Broken { line: 3, .. }]
+        ));
     }
 
     #[test]
@@ -500,13 +510,19 @@ mod tests {
             let before = std::fs::read(&path).unwrap();
             let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
             assert!(
-                matches!(j.append("a", vec![note(5)]), Err(JournalError::Broken { line: 3, .. })),
+                matches!(
+                    j.append("a", vec![note(5)]),
+                    Err(JournalError::Broken { line: 3, .. })
+                ),
                 "{junk:?}"
             );
             assert_eq!(std::fs::read(&path).unwrap(), before, "{junk:?} was kept");
             let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
             assert!(
-                matches!(verify(&path, Some(&head)).unwrap(), Verified::Altered { line: 3, .. }),
+                matches!(
+                    verify(&path, Some(&head)).unwrap(),
+                    Verified::Altered { line: 3, .. }
+                ),
                 "{junk:?}"
             );
         }
@@ -527,7 +543,10 @@ mod tests {
         );
         let (recs, warnings) = read_journal(&path).unwrap();
         assert_eq!(recs.len(), 2);
-        assert!(matches!(warnings[..], [crate::journal::LoadWarning::TornLastLine { line: 3, .. }]));
+        assert!(matches!(
+            warnings[..],
+            [crate::journal::LoadWarning::TornLastLine { line: 3, .. }]
+        ));
 
         let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
         let written = j.append("a", vec![note(3)]).unwrap();
@@ -598,7 +617,10 @@ mod tests {
         add_bytes(&path, format!("{}\n", forged(4)).as_bytes());
         let recs = tail.poll().unwrap();
         assert_eq!(recs.len(), 1, "the good record before the broken line");
-        assert!(matches!(tail.broken(), Some(JournalError::Broken { line: 4, .. })));
+        assert!(matches!(
+            tail.broken(),
+            Some(JournalError::Broken { line: 4, .. })
+        ));
         assert!(matches!(tail.poll(), Err(JournalError::Broken { line: 4, .. })));
         // A tail that starts on a broken journal reports it at once.
         let mut fresh = crate::journal::Tail::new(&path);

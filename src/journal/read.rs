@@ -99,8 +99,7 @@ impl Chain {
     /// Parse `line` (without its newline) and check that it is the next link of the chain; the
     /// record, or why not.
     pub fn link(&mut self, line: &[u8]) -> Result<Record, String> {
-        let rec: Record =
-            serde_json::from_slice(line).map_err(|e| format!("not a journal record: {e}"))?;
+        let rec: Record = serde_json::from_slice(line).map_err(|e| format!("not a journal record: {e}"))?;
         self.check(&rec)?;
         self.last_hash = line_hash(line);
         self.next_seq += 1;

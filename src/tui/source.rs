@@ -533,7 +533,10 @@ fn broken(problem: &mut Option<String>, e: &crate::journal::JournalError) -> Vec
     *problem = Some(text.clone());
     let why = match e {
         crate::journal::JournalError::Broken { path, line, reason } => {
-            format!("{}:{line}: the journal's hash chain is broken ({reason})", path.display())
+            format!(
+                "{}:{line}: the journal's hash chain is broken ({reason})",
+                path.display()
+            )
         }
         other => other.to_string(),
     };
