@@ -741,6 +741,8 @@ impl Ctx {
         no_wait: bool,
     ) -> Result<Result<std::process::Child, u8>> {
         use std::os::unix::process::CommandExt;
+        // A journal that does not chain is not driven (the driver would refuse it too).
+        Self::refuse_broken(&ReleaseState::load(&rdir.journal())?.0)?;
         let exe = std::env::current_exe()?;
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -114,6 +114,11 @@ fn a_forged_approval_is_not_obeyed_and_the_release_needs_attention() {
             "{args:?}: {err}"
         );
     }
+    // The driver itself refuses to start on it (exit 1, one line).
+    let dir = ws.release_dir("1.0");
+    let out = ws.expect([std::ffi::OsStr::new("drive"), dir.as_os_str()], 1);
+    assert!(stderr_of(&out).contains(&at), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("Location:"), "{}", stderr_of(&out));
     assert_eq!(journal_text(&ws, "1.0"), text, "refused requests append nothing");
     assert!(!ws.exists("shipped"));
 
@@ -271,6 +276,15 @@ fn secrets_too_short_to_mask_are_refused_by_check_and_run() {
     // Unset: nothing to mask, fine.
     let ws = Workspace::new(SECRET_PLAN);
     ws.expect(["check"], 0);
+    // A release started without it is not resumed, nor driven, with a short one.
+    ws.expect(["run", "1.0", "--no-wait"], 3);
+    let dir = ws.release_dir("1.0");
+    for args in [vec!["resume".into(), "1.0".into()], vec!["drive".into(), dir.clone().into_os_string()]] {
+        let out = ws.flightdeck(&args).env("TOK", "ab").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("secret `TOK` is only 2 byte(s) long"), "{}", stderr_of(&out));
+    }
+    assert!(ws.try_status("1.0").is_some_and(|s| s["driver"].is_null() && s["state"] == "paused"));
 }
 
 #[test]

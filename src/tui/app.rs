@@ -580,6 +580,7 @@ impl UiState {
                     && !self.offered_resume
                     && !self.release.id.is_empty()
                     && self.release.finished.is_none()
+                    && self.release.attention.is_none()
                     && self.modal.is_none()
                 {
                     self.offered_resume = true;
