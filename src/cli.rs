@@ -444,7 +444,8 @@ impl Ctx {
     /// attention, see [`ReleaseState::attention`]); what the load found is said on stderr.
     pub(crate) fn load_state(rdir: &ReleaseDir) -> Result<ReleaseState> {
         let (st, warnings) = ReleaseState::load(&rdir.journal())?;
-        for w in warnings {
+        // A broken chain is part of the state (`attention`, with its reason), not a warning.
+        for w in warnings.iter().filter(|w| w.broken().is_none()) {
             eprintln!("flightdeck: warning: {}: {w}", rdir.journal().display());
         }
         Ok(st)
