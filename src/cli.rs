@@ -340,6 +340,11 @@ fn report(e: &color_eyre::Report) -> u8 {
         err_line(&format!("flightdeck: {e}"));
         return exit::LOCKED;
     }
+    // The release's plan copy does not load: a plan problem (file:line:col), exit 2.
+    if let Some(DriveError::Plan(msg)) = e.downcast_ref::<DriveError>() {
+        err_line(msg);
+        return exit::USAGE;
+    }
     // The reader of our output has gone: nothing more to say.
     if e.chain()
         .filter_map(|c| c.downcast_ref::<std::io::Error>())
@@ -571,12 +576,25 @@ impl Ctx {
         }
     }
 
+    /// The release's state, folded up to the first line that does not chain (then it needs
+    /// attention, see [`ReleaseState::attention`]); what the load found is said on stderr.
     pub(crate) fn load_state(rdir: &ReleaseDir) -> Result<ReleaseState> {
-        let (recs, warnings) = journal::read_journal(&rdir.journal())?;
-        for w in warnings {
+        let (st, warnings) = ReleaseState::load(&rdir.journal())?;
+        // A broken chain is part of the state (`attention`, with its reason), not a warning.
+        for w in warnings.iter().filter(|w| w.broken().is_none()) {
             crate::errln!("flightdeck: warning: {}: {w}", rdir.journal().display());
         }
-        Ok(ReleaseState::from_records(&recs))
+        Ok(st)
+    }
+
+    /// Refuse to act on a release whose journal does not chain (exit 1, one line).
+    fn refuse_broken(st: &ReleaseState) -> Result<()> {
+        match &st.attention {
+            Some(why) => Err(refused(format!(
+                "{why}; nothing from this line on is acted on (`flightdeck verify` checks the journal)"
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn cockpit(
@@ -646,6 +664,7 @@ impl Ctx {
 
     fn check(&self) -> Result<u8> {
         let plan = self.load_plan()?;
+        plan.check_secrets_in_env()?;
         let targets: usize = plan.environments.values().map(|e| e.targets.len()).sum();
         crate::outln!(
             "{}: plan `{}` is valid: {} stage(s), {} environment(s) ({} target(s)), {} gate(s)",
@@ -671,6 +690,8 @@ impl Ctx {
         rtype: Option<ReleaseType>,
     ) -> Result<ReleaseDir> {
         let plan = self.load_plan()?;
+        // A secret that cannot be masked safely is refused before anything exists.
+        plan.check_secrets_in_env()?;
         // The commits this release ships (when the plan lives in a git repository), and the
         // suggested version when none was given.
         let (version, rtype, notes) = match version {
@@ -729,6 +750,7 @@ impl Ctx {
     fn resume(&self, release: Option<&str>, flags: DriveFlags) -> Result<u8> {
         let rdir = self.find(release)?;
         let state = Self::load_state(&rdir)?;
+        Self::refuse_broken(&state)?;
         if let Some(pid) = rdir.live_driver() {
             crate::errln!(
                 "flightdeck: release {} is driven by another process (pid {pid})",
@@ -744,8 +766,9 @@ impl Ctx {
             );
             return Ok(end_code(&state));
         }
-        // The plan copy must still load (the driver will load it too): say so here, plainly.
-        driver::plan_for_release(&rdir, &state)?;
+        // The plan copy must still load (the driver will load it too), and its secrets be
+        // maskable: say so here, plainly.
+        driver::plan_for_release(&rdir, &state)?.check_secrets_in_env()?;
         self.drive(rdir, flags, true)
     }
 
@@ -764,6 +787,11 @@ impl Ctx {
                 Err(code) => Ok(code),
             };
         }
+        // From here on a Ctrl-C or SIGTERM must become a cancel request, also one that arrives
+        // before `wait_for_driver` listens for it (the driver may already be running): hold
+        // them pending until then. Threads started from here on inherit the mask, so only the
+        // waiting thread receives them; the driver's own mask is reset when it is spawned.
+        block_ending_signals(nix::sys::signal::SigmaskHow::SIG_BLOCK);
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
         let mut printer = Printer::new(&rdir, out, color);
@@ -801,7 +829,19 @@ impl Ctx {
             let _ = rx.recv_timeout(Duration::from_secs(1));
             return Ok(exit::CANCELLED);
         };
-        match printer.join() {
+        let printed = printer.join();
+        // A journal that stopped chaining stopped the driver (and the printer): say where.
+        if let Ok((_, warnings)) = journal::read_journal(&rdir.journal())
+            && let Some(why) = journal::attention_reason(&rdir.journal(), &warnings)
+        {
+            crate::errln!(
+                "flightdeck: release {} needs attention: {why}; nothing from this line on is acted on (`flightdeck verify {}`)",
+                rdir.id,
+                rdir.id
+            );
+            return Ok(exit::FAILED);
+        }
+        match printed {
             // A closed pipe or a vanished terminal only ends the printing, never the release.
             Ok(Err(e)) if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::EIO)) => {
                 crate::errln!("flightdeck: output: {e}")
@@ -856,6 +896,8 @@ impl Ctx {
             let _hup = signal(SignalKind::hangup()).ok();
             let mut int = signal(SignalKind::interrupt())?;
             let mut term = signal(SignalKind::terminate())?;
+            // Listening now: what arrived while they were held is delivered at once.
+            block_ending_signals(nix::sys::signal::SigmaskHow::SIG_UNBLOCK);
             let (tx, mut rx) = tokio::sync::oneshot::channel();
             std::thread::spawn(move || {
                 let _ = tx.send(child.wait());
@@ -939,6 +981,8 @@ impl Ctx {
         no_wait: bool,
     ) -> Result<Result<std::process::Child, u8>> {
         use std::os::unix::process::CommandExt;
+        // A journal that does not chain is not driven (the driver would refuse it too).
+        Self::refuse_broken(&ReleaseState::load(&rdir.journal())?.0)?;
         let exe = std::env::current_exe()?;
         let log_path = rdir.driver_log();
         let log = std::fs::OpenOptions::new()
@@ -1106,6 +1150,7 @@ impl Ctx {
         request::submit(rdir, masker, actor, op).map_err(|e| match e {
             SubmitError::Op(OpError::Usage(m)) => usage(m),
             SubmitError::Op(OpError::Refused(m)) => refused(m),
+            SubmitError::Journal(j @ journal::JournalError::Broken { .. }) => refused(j.to_string()),
             SubmitError::Journal(j) => j.into(),
         })
     }
@@ -1317,7 +1362,7 @@ impl Ctx {
     fn verify(&self, release: Option<&str>) -> Result<u8> {
         let rdir = self.find(release)?;
         let head = std::fs::read_to_string(rdir.head()).ok();
-        match journal::verify(&rdir.journal(), head.as_deref())? {
+        let code = match journal::verify(&rdir.journal(), head.as_deref())? {
             Verified::Intact { lines } => {
                 crate::outln!(
                     "{}: intact ({lines} lines, hash chain verified)",
@@ -1329,7 +1374,27 @@ impl Ctx {
                 crate::outln!("{}:{line}: altered: {}", rdir.journal().display(), clean(&reason));
                 Ok(exit::FAILED)
             }
+            Verified::Torn { line, bytes } => {
+                println!(
+                    "{}:{line}: torn: an unterminated last line of {bytes} byte(s) that is not a record (a crash mid-write, or bytes added by something else); the lines before it chain, and the next append moves it to {}",
+                    rdir.journal().display(),
+                    journal::torn_path(&rdir.journal()).display()
+                );
+                Ok(exit::FAILED)
+            }
+        };
+        // Torn writes set aside earlier are no part of the chain, but are never hidden.
+        let torn = journal::torn_path(&rdir.journal());
+        if let Ok(m) = std::fs::metadata(&torn)
+            && m.len() > 0
+        {
+            println!(
+                "{}: {} byte(s) of torn journal writes (a crash mid-append) were set aside here; they are not part of the chain",
+                torn.display(),
+                m.len()
+            );
         }
+        code
     }
 }
 
@@ -1364,11 +1429,21 @@ fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, 
     g.find_item(spec)
 }
 
+/// Hold (`SIG_BLOCK`) or deliver (`SIG_UNBLOCK`) SIGINT, SIGTERM and SIGHUP for this thread.
+fn block_ending_signals(how: nix::sys::signal::SigmaskHow) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    let _ = nix::sys::signal::pthread_sigmask(how, Some(&set), None);
+}
+
 /// An unknown or ambiguous release is a usage error (exit 2); a data directory that cannot be
 /// read is an environment problem (exit 1, naming the path).
 fn find_error(e: journal::JournalError) -> color_eyre::Report {
     match e {
-        journal::JournalError::Io { .. } | journal::JournalError::Corrupt { .. } => e.into(),
+        journal::JournalError::Io { .. } | journal::JournalError::Broken { .. } => e.into(),
         e => usage(e.to_string()),
     }
 }

@@ -542,6 +542,12 @@ pub fn status_text(
         c(&st.id),
         st.rtype
     );
+    if let Some(why) = &st.attention {
+        let _ = writeln!(
+            s,
+            "  needs attention: {why}; nothing from this line on is acted on (`flightdeck verify` checks the journal)"
+        );
+    }
     if let Some(f) = &st.finished
         && !f.reason.is_empty()
     {
@@ -705,7 +711,8 @@ pub fn status_json(st: &ReleaseState, live_driver: Option<u32>) -> serde_json::V
         "driver": live_driver,
         "created_at": st.created_at,
         "finished_at": st.finished.as_ref().map(|f| f.at),
-        "reason": st.finished.as_ref().map(|f| f.reason.clone()),
+        "reason": st.attention.clone().or_else(|| st.finished.as_ref().map(|f| f.reason.clone())),
+        "attention": st.attention,
         "env_holds": st.env_holds,
         "stages": stages,
         "gates": gates,

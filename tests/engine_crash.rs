@@ -109,6 +109,41 @@ run = "sleep 1000 & echo $! > long.pid; wait"
     );
 }
 
+#[test]
+fn ctrl_c_while_the_watching_run_is_still_starting_its_driver_still_cancels() {
+    let mut ws = Workspace::new(
+        r#"
+[plan]
+name = "early"
+
+[[stage]]
+id = "long"
+run = "sleep 1000 & echo $! > long.pid; wait"
+"#,
+    );
+    let mut run = ws.spawn(["run", "1.0"]);
+    // `driver.log` is opened right before the driver is spawned: the watching `run` is now
+    // starting its driver and not yet listening for signals.
+    let log = ws.release_dir("1.0").join("driver.log");
+    common::wait_until(common::DEADLINE, "the driver is being started", || log.exists());
+    run.signal(Signal::SIGINT);
+    assert_eq!(
+        run.wait(),
+        130,
+        "a Ctrl-C during start-up must become a cancel, not kill the observer: {}",
+        run.output()
+    );
+    ws.wait_for_state("1.0", "cancelled");
+    assert!(ws.has_event("1.0", "cancel_requested", |e| e["actor"] == "tester"));
+    if ws.exists("long.pid") {
+        let pid: i32 = ws.read("long.pid").trim().parse().unwrap();
+        assert!(
+            process_gone(pid),
+            "the stage's sleep (pid {pid}) outlived the cancel"
+        );
+    }
+}
+
 /// A journal line cut short by a crash mid-write: half a JSON object, no newline.
 const TORN: &str = r#"{"seq":99,"ts":"2026-01-01T00:00:00Z","actor":"dri"#;
 
@@ -122,7 +157,7 @@ fn append_torn_line(ws: &Workspace, id: &str) {
 }
 
 #[test]
-fn a_torn_last_journal_line_is_tolerated_and_cut_off_by_the_next_append() {
+fn a_torn_last_journal_line_is_tolerated_and_set_aside_by_the_next_append() {
     let ws = Workspace::from_fixture("gated.toml");
     ws.expect(["run", "1.0", "--no-wait"], 3);
     let before = std::fs::read_to_string(ws.journal_path("1.0")).unwrap();
@@ -158,6 +193,13 @@ fn a_torn_last_journal_line_is_tolerated_and_cut_off_by_the_next_append() {
     let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
     assert!(stdout_of(&out).contains("intact"), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains("journal.torn"), "{}", stdout_of(&out));
+    let torn = ws.release_dir("1.0").join("journal.torn");
+    assert_eq!(
+        std::fs::read_to_string(torn).unwrap(),
+        format!("{TORN}\n"),
+        "set aside, never deleted"
+    );
     let out = ws.flightdeck(["status", "1.0"]).output().unwrap();
     assert_eq!(stderr_of(&out), "", "no warning once the torn line is gone");
 }
@@ -180,8 +222,18 @@ run = "echo done"
     assert!(stderr_of(&out).contains("torn"), "{}", stderr_of(&out));
     let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(st["state"], "succeeded");
-    let out = ws.flightdeck(["verify", "1.0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    // Garbage after the last line is not "intact": verify names it (nothing appends to a finished
+    // release, so it is never set aside by itself).
+    let n = std::fs::read_to_string(ws.journal_path("1.0"))
+        .unwrap()
+        .lines()
+        .count();
+    let out = ws.expect(["verify", "1.0"], 1);
+    assert!(
+        stdout_of(&out).contains(&format!("journal.jsonl:{n}: torn")),
+        "{}",
+        stdout_of(&out)
+    );
 }
 
 /// A finished release of a small plan, and its journal's lines.

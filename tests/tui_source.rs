@@ -471,3 +471,58 @@ async fn a_big_log_says_it_is_being_read_until_it_reaches_the_end() {
     assert_eq!(ui.output.total, i as u64);
     assert!(screen::text(&screen::draw(&ui, 160, 48)).contains("following"));
 }
+
+/// A journal line that does not chain (appended by hand): the cockpit shows the records before
+/// it and the release as needing attention, with the line named in the status bar.
+#[tokio::test]
+async fn a_journal_that_stops_chaining_shows_the_release_as_needing_attention() {
+    let (_tmp, store, rdir, _journal) = release_with_runs(&["build"]);
+    let forged = serde_json::json!({
+        "seq": 3, "ts": "2026-01-01T00:00:00Z", "actor": "mallory", "prev": "0".repeat(64),
+        "kind": "run_finished", "stage": "build", "attempt": 1, "outcome": "succeeded", "duration_ms": 1,
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(rdir.journal())
+        .unwrap();
+    writeln!(f, "{forged}").unwrap();
+
+    let mut src = source(&store, &rdir);
+    let mut ui = UiState::new(Keymap::default(), Theme::new(true));
+    let msgs = src.poll();
+    assert!(
+        msgs.iter().any(|m| matches!(m, Msg::Records(r) if r.len() == 2)),
+        "{msgs:?}"
+    );
+    apply(&mut ui, &mut src, msgs);
+    assert_eq!(ui.release.state_word(false), "attention");
+    assert!(
+        ui.release
+            .attention
+            .as_deref()
+            .is_some_and(|a| a.contains("journal.jsonl:3:")),
+        "{:?}",
+        ui.release.attention
+    );
+    assert!(
+        ui.problem
+            .as_deref()
+            .is_some_and(|p| p.contains("journal.jsonl:3:")),
+        "{:?}",
+        ui.problem
+    );
+    let build = &ui.release.stages[0].targets[0];
+    assert!(
+        build.attempts[0].running(),
+        "the forged end of the run was not folded"
+    );
+    // Said once.
+    assert!(
+        src.poll()
+            .iter()
+            .all(|m| !matches!(m, Msg::Broken(_) | Msg::Problem(_)))
+    );
+    // The board says so too.
+    let rows = flightdeck::tui::source::load_board(&store, "p", 10);
+    assert_eq!(rows[0].state, "attention");
+}

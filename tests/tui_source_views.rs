@@ -114,16 +114,20 @@ fn write_release(
             },
         ));
     }
+    // Backdated, so written by hand, but chained like any journal (readers check the chain).
     let mut text = String::new();
+    let mut prev = String::new();
     for (i, (secs, event)) in events.into_iter().enumerate() {
         let rec = Record {
             seq: i as u64 + 1,
             ts: at(secs),
             actor: "driver".into(),
-            prev: String::new(),
+            prev,
             event,
         };
-        text.push_str(&serde_json::to_string(&rec).unwrap());
+        let line = serde_json::to_string(&rec).unwrap();
+        prev = flightdeck::journal::line_hash(line.as_bytes());
+        text.push_str(&line);
         text.push('\n');
     }
     std::fs::write(rdir.journal(), text).unwrap();

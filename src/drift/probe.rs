@@ -561,6 +561,34 @@ mod tests {
     }
 
     #[test]
+    fn secrets_equal_to_structure_are_masked_in_values_only() {
+        // A secret that also spells a key, a JSON word or digits must not break the parse: the
+        // output is read first, then keys and values are masked entry by entry.
+        let o = ProbeOptions {
+            masker: Arc::new(Masker::new(vec!["version".to_string(), "1234".to_string()])),
+            ..opts()
+        };
+        let state = run(
+            &spec(r#"echo '{"version": "v1234-x", "replicas": 12345, "note": "version"}'"#),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(
+            state.iter().collect::<Vec<_>>(),
+            [("***", "v***-x"), ("replicas", "***5"), ("note", "***")]
+        );
+        let o = ProbeOptions {
+            masker: Arc::new(Masker::new(vec!["true".to_string()])),
+            ..opts()
+        };
+        let state = run(&spec(r#"echo '{"on": true, "off": false}'"#), &o).unwrap();
+        assert_eq!(
+            state.iter().collect::<Vec<_>>(),
+            [("on", "***"), ("off", "false")]
+        );
+    }
+
+    #[test]
     fn many_probes_keep_their_order() {
         let specs: Vec<ProbeSpec> = (0..12)
             .map(|i| ProbeSpec {

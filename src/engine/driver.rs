@@ -223,6 +223,9 @@ impl Driver {
         store: Store,
         opts: DriveOptions,
     ) -> Result<Driver, DriveError> {
+        // A secret too short to mask would hide ordinary text in every log and journal field.
+        plan.check_secrets_in_env()
+            .map_err(|e| DriveError::Plan(e.to_string()))?;
         let lock = match rdir.lock_driver()? {
             Ok(l) => l,
             Err(pid) => {
@@ -340,6 +343,9 @@ impl Driver {
     /// end drift snapshot) is recorded before. Before exiting, the driver answers every request
     /// appended so far. A driver whose release folder was removed ends its jobs and returns
     /// [`DriveError::Gone`].
+    /// A journal line that does not chain, found at any point, stops it: nothing more is
+    /// scheduled or journaled, its running jobs are ended (TERM, grace, KILL of their groups),
+    /// and the error (naming the line) is returned.
     pub async fn run(
         mut self,
         interrupt: impl std::future::Future<Output = ()>,

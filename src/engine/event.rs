@@ -352,6 +352,56 @@ impl Event {
         }
     }
 
+    /// Visit every free-text field of the event: the strings that carry a person's or a child's
+    /// words (notes, reasons, messages, error messages, probe errors). THE list of such fields:
+    /// the journal masks secrets in exactly these before it serialises a record, and never
+    /// touches anything else (kinds, ids, names, numbers, hashes). A new free-text field must be
+    /// added here.
+    pub fn visit_text_mut(&mut self, f: &mut dyn FnMut(&mut String)) {
+        fn outcome(o: &mut Outcome, f: &mut dyn FnMut(&mut String)) {
+            match o {
+                Outcome::Error { message } => f(message),
+                Outcome::Succeeded
+                | Outcome::Failed { .. }
+                | Outcome::TimedOut
+                | Outcome::Cancelled
+                | Outcome::Interrupted => {}
+            }
+        }
+        match self {
+            Event::DriverStopped { reason, .. }
+            | Event::ReleaseFinished { reason, .. }
+            | Event::StageFailed { reason, .. }
+            | Event::StageSkipped { reason, .. }
+            | Event::SkipRequested { reason, .. }
+            | Event::EnvUnlocked { reason, .. }
+            | Event::RollbackStarted { reason, .. } => f(reason),
+            Event::Approved { note, .. } | Event::Ticked { note, .. } => f(note),
+            Event::RequestHandled { message, .. } | Event::Note { message } => f(message),
+            Event::RunFinished { outcome: o, .. } | Event::CheckFinished { outcome: o, .. } => outcome(o, f),
+            Event::DriftSnapshot { errors, .. } => errors.iter_mut().for_each(f),
+            // Made of ids, names, numbers and hashes only (`stage_waiting`'s reason is composed of
+            // an environment name and a release id by the driver).
+            Event::ReleaseCreated { .. }
+            | Event::DriverStarted { .. }
+            | Event::StageWaiting { .. }
+            | Event::RunStarted { .. }
+            | Event::RunSpawned { .. }
+            | Event::StageSucceeded { .. }
+            | Event::StageRetry { .. }
+            | Event::EnvAcquired { .. }
+            | Event::GateReached { .. }
+            | Event::CheckStarted { .. }
+            | Event::CancelRequested {}
+            | Event::RetryRequested { .. }
+            | Event::RollbackRequested { .. }
+            | Event::RecheckRequested { .. }
+            | Event::RollbackFinished { .. }
+            | Event::ReleaseCommits { .. }
+            | Event::TagCreated { .. } => {}
+        }
+    }
+
     /// Requests are appended by any process and need the driver to act.
     pub fn is_request(&self) -> bool {
         matches!(

@@ -118,8 +118,8 @@ impl Masker {
                 secrets.push(value.into_bytes());
             }
         }
-        // The journal is JSON: a secret with `"`, `\\` or a control character appears there
-        // escaped, so its escaped form is a secret too.
+        // A child printing JSON shows a secret with `"`, `\\` or a control character escaped, so
+        // its escaped form is a secret too.
         let escaped: Vec<Vec<u8>> = secrets
             .iter()
             .filter_map(|s| {
@@ -155,7 +155,7 @@ impl Masker {
         Cow::Owned(out)
     }
 
-    /// [`Masker::mask`] for text (the journal writer masks its JSON lines with it).
+    /// [`Masker::mask`] for text (the journal masks its events' free-text fields with it).
     pub fn mask_str<'a>(&self, s: &'a str) -> Cow<'a, str> {
         match self.mask(s.as_bytes()) {
             Cow::Borrowed(_) => Cow::Borrowed(s),

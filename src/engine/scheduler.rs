@@ -611,6 +611,7 @@ mod tests {
             name: "p".into(),
             max_parallel: 8,
             secrets: vec![],
+            secret_locations: vec![],
             environments,
             stages,
             gates,

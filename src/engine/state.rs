@@ -40,6 +40,11 @@ pub struct ReleaseState {
     pub commits: Option<CommitRange>,
     /// The tag created for this release (`tag_on_success`).
     pub tag: Option<String>,
+    /// The journal does not chain at some line (file:line and why): the state is the fold of
+    /// the lines before it, and the release needs a person's attention. Not a journal fact: set
+    /// by the reader ([`ReleaseState::load`], the cockpit's tail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
     /// Stage id -> index in `stages`.
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
@@ -313,6 +318,18 @@ impl ReleaseState {
         s
     }
 
+    /// Fold the journal at `path`, checking its hash chain: the records before the first line
+    /// that does not chain, with [`ReleaseState::attention`] set when there is one; and what
+    /// the load found (a torn last line, the broken line).
+    pub fn load(
+        path: &std::path::Path,
+    ) -> Result<(ReleaseState, Vec<crate::journal::LoadWarning>), crate::journal::JournalError> {
+        let (recs, warnings) = crate::journal::read_journal(path)?;
+        let mut st = ReleaseState::from_records(&recs);
+        st.attention = crate::journal::attention_reason(path, &warnings);
+        Ok((st, warnings))
+    }
+
     pub fn stage(&self, id: &str) -> Option<&StageState> {
         self.index.get(id).map(|&i| &self.stages[i])
     }
@@ -373,6 +390,10 @@ impl ReleaseState {
     /// unfinished release whose driver is gone is `interrupted` (or `paused` when its driver
     /// stopped on purpose at a gate).
     pub fn state_word(&self, driver_alive: bool) -> &'static str {
+        // A journal that does not chain outranks everything it says.
+        if self.attention.is_some() {
+            return "attention";
+        }
         if let Some(f) = &self.finished {
             return match f.state {
                 FinalState::Succeeded => "succeeded",

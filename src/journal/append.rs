@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::read::split_lines;
+use super::read::{Chain, TailKind, classify_tail, split_lines, torn_path};
 use super::{JournalError, Record, io_err, line_hash};
 use crate::engine::event::Event;
 use crate::engine::output::Masker;
@@ -27,7 +27,26 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Open (creating if needed) the journal at `path`. `masker` masks secret values in every line.
+    /// The chain position as read so far.
+    fn chain(&self) -> Chain {
+        Chain {
+            next_seq: self.next_seq,
+            last_hash: self.last_hash.clone(),
+        }
+    }
+
+    fn broken(&self, line: usize, reason: String) -> JournalError {
+        JournalError::Broken {
+            path: self.path.clone(),
+            line,
+            reason,
+        }
+    }
+}
+
+impl Journal {
+    /// Open (creating if needed) the journal at `path`. `masker` masks secret values in the
+    /// free-text fields of every event appended (see [`Event::visit_text_mut`]).
     pub fn open(path: &Path, masker: Arc<Masker>) -> Result<Journal, JournalError> {
         let file = OpenOptions::new()
             .read(true)
@@ -104,51 +123,72 @@ impl Journal {
         }
     }
 
-    /// Read everything appended since we last looked (under the lock). A torn unterminated tail
-    /// left by a crashed writer is cut off so the chain continues from the last whole line.
+    /// Read everything appended since we last looked (under the lock), checking the hash chain
+    /// line by line. The first line that does not chain (or is no record) stops everything with
+    /// [`JournalError::Broken`]: nothing from it on is acted on, and it is never "repaired".
+    /// Only a torn write (an unterminated last line that is no record) is set aside: appended to
+    /// `journal.torn` and cut off, so the chain continues from the last whole line. An
+    /// unterminated last line that is a chained record only lost its newline: it is kept and
+    /// terminated.
     fn catch_up(&mut self) -> Result<Vec<Record>, JournalError> {
         let size = self.file.metadata().map_err(io_err(&self.path))?.len();
         if size == self.len {
             return Ok(Vec::new());
         }
-        let mut data = Vec::with_capacity((size - self.len) as usize);
+        if size < self.len {
+            let line = self.next_seq as usize - 1;
+            return Err(self.broken(
+                line.max(1),
+                format!(
+                    "the journal shrank to {size} bytes below the {} already read: lines were removed",
+                    self.len
+                ),
+            ));
+        }
+        let mut data = Vec::with_capacity(size.saturating_sub(self.len) as usize);
         self.file
             .seek(SeekFrom::Start(self.len))
             .map_err(io_err(&self.path))?;
         (&self.file)
-            .take(size - self.len)
+            .take(size.saturating_sub(self.len))
             .read_to_end(&mut data)
             .map_err(io_err(&self.path))?;
         let (lines, tail) = split_lines(&data);
+        let mut chain = self.chain();
         let mut records = Vec::with_capacity(lines.len());
-        let mut consumed = 0u64;
-        let count = lines.len();
-        for (i, line) in lines.into_iter().enumerate() {
-            match serde_json::from_slice::<Record>(line) {
-                Ok(r) => {
-                    self.next_seq = r.seq + 1;
-                    self.last_hash = line_hash(line);
-                    records.push(r);
-                    consumed += line.len() as u64 + 1;
-                }
-                Err(e) if i + 1 == count && tail.is_empty() => {
-                    // A torn last line that happens to end in a newline: drop it like a torn tail.
-                    let _ = e;
-                    break;
-                }
-                Err(e) => {
-                    return Err(JournalError::Corrupt {
-                        path: self.path.clone(),
-                        line: self.next_seq as usize,
-                        message: e.to_string(),
-                    });
-                }
-            }
+        for line in lines {
+            let at = chain.line();
+            let rec = chain.link(line).map_err(|reason| self.broken(at, reason))?;
+            records.push(rec);
+            self.len += line.len() as u64 + 1;
+            (self.next_seq, self.last_hash) = (chain.next_seq, chain.last_hash.clone());
         }
-        self.len += consumed;
-        if self.len < size {
-            // Torn write by a process that died mid-append: never part of the chain.
-            self.file.set_len(self.len).map_err(io_err(&self.path))?;
+        let at = chain.line();
+        match classify_tail(&mut chain, tail) {
+            TailKind::None => {}
+            TailKind::Record(rec) => {
+                // Its newline was lost: terminate it before anything is appended after it.
+                self.file.write_all(b"\n").map_err(io_err(&self.path))?;
+                self.len += tail.len() as u64 + 1;
+                (self.next_seq, self.last_hash) = (chain.next_seq, chain.last_hash);
+                records.push(rec);
+            }
+            TailKind::Torn(bytes) => {
+                // A process died mid-append: its bytes were never part of the chain. Kept aside
+                // (with a newline of their own), never deleted; `verify` reports them.
+                let side = torn_path(&self.path);
+                let mut kept = bytes.to_vec();
+                kept.push(b'\n');
+                let mut f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&side)
+                    .map_err(io_err(&side))?;
+                f.write_all(&kept).map_err(io_err(&side))?;
+                f.sync_data().map_err(io_err(&side))?;
+                self.file.set_len(self.len).map_err(io_err(&self.path))?;
+            }
+            TailKind::Broken(reason) => return Err(self.broken(at, reason)),
         }
         Ok(records)
     }
@@ -164,9 +204,19 @@ pub struct Txn<'a> {
 }
 
 impl Txn<'_> {
-    /// Add an event; returns its record (sequence number and chain link final).
-    pub fn push(&mut self, actor: &str, event: Event) -> Record {
+    /// Add an event; returns its record exactly as written (sequence number and chain link final,
+    /// secrets masked in its free-text fields), so what a caller folds is what the chain holds.
+    pub fn push(&mut self, actor: &str, mut event: Event) -> Record {
         let j = &mut *self.journal;
+        // Secrets are masked in the free-text values only, before serialising: never in keys,
+        // kinds, ids, numbers or hashes (masking the JSON line would rewrite its structure).
+        if !j.masker.is_empty() {
+            event.visit_text_mut(&mut |text| {
+                if let std::borrow::Cow::Owned(masked) = j.masker.mask_str(text) {
+                    *text = masked;
+                }
+            });
+        }
         let rec = Record {
             seq: j.next_seq,
             ts: Utc::now(),
@@ -174,8 +224,7 @@ impl Txn<'_> {
             prev: std::mem::take(&mut j.last_hash),
             event,
         };
-        let json = serde_json::to_string(&rec).expect("records always serialize");
-        let line = j.masker.mask_str(&json);
+        let line = serde_json::to_string(&rec).expect("records always serialize");
         j.last_hash = line_hash(line.as_bytes());
         self.buf.extend_from_slice(line.as_bytes());
         self.buf.push(b'\n');
@@ -232,6 +281,7 @@ mod tests {
     use super::*;
     use crate::journal::Verified;
     use crate::journal::read::{read_journal, verify};
+    use std::path::Path;
 
     fn note(n: usize) -> Event {
         Event::Note {
@@ -327,5 +377,369 @@ mod tests {
         // Still a valid, verifiable journal.
         let (recs, _) = crate::journal::read_journal(&path).unwrap();
         assert_eq!(recs.len(), 1);
+    }
+
+    /// With `TOK=o` (or any secret spelling a key, a kind, digits or hex) masking whole lines
+    /// rewrote the JSON: `actor` became `act***r` and the line no longer parsed.
+    #[test]
+    fn a_secret_spelling_a_key_or_a_kind_masks_text_only() {
+        for secret in ["actor", "release_created", "note", "2026", "seq", "prev"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal.jsonl");
+            let mut j = Journal::open(&path, Arc::new(Masker::new(vec![secret.to_string()]))).unwrap();
+            let written = j
+                .append(
+                    "alice",
+                    vec![
+                        Event::Note {
+                            message: format!("saw {secret} here"),
+                        },
+                        Event::Approved {
+                            gate: "prod".into(),
+                            note: secret.into(),
+                        },
+                    ],
+                )
+                .unwrap();
+            j.append("driver", vec![note(1)]).unwrap();
+            let (recs, warnings) = read_journal(&path).unwrap();
+            assert!(warnings.is_empty(), "{secret}: {warnings:?}");
+            assert_eq!(recs.len(), 3, "{secret}");
+            assert_eq!(
+                &recs[..2],
+                &written[..],
+                "{secret}: what was folded is what was written"
+            );
+            assert_eq!(
+                recs[0].event,
+                Event::Note {
+                    message: "saw *** here".into()
+                }
+            );
+            assert_eq!(recs[0].actor, "alice");
+            let head = std::fs::read_to_string(dir.path().join("head")).unwrap();
+            assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 3 });
+        }
+    }
+
+    /// A journal of `n` notes and its lines.
+    fn journal_of(n: usize) -> (tempfile::TempDir, PathBuf, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        for i in 0..n {
+            j.append("a", vec![note(i)]).unwrap();
+        }
+        (dir, path, j)
+    }
+
+    fn add_bytes(path: &Path, bytes: &[u8]) {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+    }
+
+    /// A record that looks right but was not appended by a journal: `prev` is made up.
+    fn forged(seq: u64) -> String {
+        let rec = Record {
+            seq,
+            ts: Utc::now(),
+            actor: "mallory".into(),
+            prev: "0".repeat(64),
+            event: Event::Approved {
+                gate: "prod".into(),
+                note: String::new(),
+            },
+        };
+        serde_json::to_string(&rec).unwrap()
+    }
+
+    #[test]
+    fn a_forged_line_stops_every_appender_and_is_kept() {
+        let (_d, path, _) = journal_of(2);
+        add_bytes(&path, format!("{}\n", forged(3)).as_bytes());
+        let before = std::fs::read(&path).unwrap();
+        // A fresh handle (a request command) and one that had read the first lines (a driver).
+        let mut fresh = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        let err = fresh.append("bob", vec![note(9)]).unwrap_err();
+        match &err {
+            JournalError::Broken { line, reason, .. } => {
+                assert_eq!(*line, 3);
+                assert!(reason.contains("prev"), "{reason}");
+            }
+            other => panic!("{other}"),
+        }
+        assert!(err.to_string().contains("journal.jsonl:3:"), "{err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "nothing appended, nothing removed"
+        );
+        let (recs, warnings) = read_journal(&path).unwrap();
+        assert_eq!(recs.len(), 2, "the records before the broken line");
+        assert!(matches!(
+            warnings[..],
+            [crate::journal::LoadWarning::Broken { line: 3, .. }]
+        ));
+    }
+
+    #[test]
+    fn a_driver_that_has_read_the_journal_finds_a_forged_line_on_its_next_catch_up() {
+        let (_d, path, mut j) = journal_of(2);
+        add_bytes(&path, format!("{}\n", forged(3)).as_bytes());
+        assert!(matches!(
+            j.begin().err(),
+            Some(JournalError::Broken { line: 3, .. })
+        ));
+        // And stays stopped.
+        assert!(matches!(
+            j.append("driver", vec![note(3)]),
+            Err(JournalError::Broken { line: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn a_whole_line_that_is_no_record_is_never_repaired() {
+        for junk in ["{\"garbage\": true}\n", "not json at all\n", "\n"] {
+            let (_d, path, _) = journal_of(2);
+            add_bytes(&path, junk.as_bytes());
+            let before = std::fs::read(&path).unwrap();
+            let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+            assert!(
+                matches!(
+                    j.append("a", vec![note(5)]),
+                    Err(JournalError::Broken { line: 3, .. })
+                ),
+                "{junk:?}"
+            );
+            assert_eq!(std::fs::read(&path).unwrap(), before, "{junk:?} was kept");
+            let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+            assert!(
+                matches!(
+                    verify(&path, Some(&head)).unwrap(),
+                    Verified::Altered { line: 3, .. }
+                ),
+                "{junk:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_torn_tail_is_set_aside_never_deleted_and_verify_says_so() {
+        let (_d, path, _) = journal_of(2);
+        let torn = br#"{"seq":3,"ts":"2026-01-01T00:00:00Z","act"#;
+        add_bytes(&path, torn);
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        assert_eq!(
+            verify(&path, Some(&head)).unwrap(),
+            Verified::Torn {
+                line: 3,
+                bytes: torn.len()
+            }
+        );
+        let (recs, warnings) = read_journal(&path).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert!(matches!(
+            warnings[..],
+            [crate::journal::LoadWarning::TornLastLine { line: 3, .. }]
+        ));
+
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        let written = j.append("a", vec![note(3)]).unwrap();
+        assert_eq!(written[0].seq, 3, "the chain continues from the last whole line");
+        let side = std::fs::read(crate::journal::torn_path(&path)).unwrap();
+        assert_eq!(side, [&torn[..], b"\n"].concat(), "the torn bytes are kept aside");
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 3 });
+    }
+
+    #[test]
+    fn a_record_that_only_lost_its_newline_is_kept_and_terminated() {
+        let (_d, path, _) = journal_of(1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first_hash = line_hash(text.trim_end().as_bytes());
+        let rec = Record {
+            seq: 2,
+            ts: Utc::now(),
+            actor: "a".into(),
+            prev: first_hash,
+            event: note(2),
+        };
+        add_bytes(&path, serde_json::to_string(&rec).unwrap().as_bytes());
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 2 });
+        assert_eq!(read_journal(&path).unwrap().0.len(), 2);
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        assert_eq!(j.append("a", vec![note(3)]).unwrap()[0].seq, 3);
+        assert!(!crate::journal::torn_path(&path).exists());
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 3 });
+    }
+
+    #[test]
+    fn an_unterminated_record_that_does_not_chain_is_broken_not_torn() {
+        let (_d, path, _) = journal_of(2);
+        add_bytes(&path, forged(3).as_bytes());
+        let before = std::fs::read(&path).unwrap();
+        let mut j = Journal::open(&path, Arc::new(Masker::new(Vec::new()))).unwrap();
+        assert!(matches!(
+            j.append("a", vec![note(3)]),
+            Err(JournalError::Broken { line: 3, .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(!crate::journal::torn_path(&path).exists());
+    }
+
+    #[test]
+    fn verify_names_a_line_added_after_the_last_one_written() {
+        let (_d, path, _) = journal_of(3);
+        add_bytes(&path, format!("{}\n", forged(4)).as_bytes());
+        let head = std::fs::read_to_string(path.with_file_name("head")).unwrap();
+        match verify(&path, Some(&head)).unwrap() {
+            Verified::Altered { line, reason } => {
+                assert_eq!(line, 4, "{reason}");
+                assert!(reason.contains("added by something else"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tail_stops_at_the_first_line_that_does_not_chain() {
+        let (_d, path, mut j) = journal_of(2);
+        let mut tail = crate::journal::Tail::new(&path);
+        assert_eq!(tail.poll().unwrap().len(), 2);
+        j.append("a", vec![note(2)]).unwrap();
+        add_bytes(&path, format!("{}\n", forged(4)).as_bytes());
+        let recs = tail.poll().unwrap();
+        assert_eq!(recs.len(), 1, "the good record before the broken line");
+        assert!(matches!(
+            tail.broken(),
+            Some(JournalError::Broken { line: 4, .. })
+        ));
+        assert!(matches!(tail.poll(), Err(JournalError::Broken { line: 4, .. })));
+        // A tail that starts on a broken journal reports it at once.
+        let mut fresh = crate::journal::Tail::new(&path);
+        assert_eq!(fresh.poll().unwrap().len(), 3);
+        assert!(fresh.broken().is_some());
+    }
+
+    mod masking_property {
+        use super::*;
+        use crate::engine::event::{Outcome, RunKey, RunKind};
+        use proptest::prelude::*;
+
+        /// Secrets that spell parts of a journal line, and random ones made of its characters.
+        fn secret() -> impl Strategy<Value = String> {
+            let spelled = prop::sample::select(vec![
+                "seq",
+                "ts",
+                "actor",
+                "prev",
+                "kind",
+                "event",
+                "release_created",
+                "approved",
+                "run_finished",
+                "note",
+                "message",
+                "outcome",
+                "error",
+                "driver",
+                "stage",
+                "1234",
+                "2026",
+                "0000",
+                "00:00",
+                "abcdef",
+                "deadbeef",
+                "e3b0c442",
+                "\"seq\"",
+                "\":\"",
+                "\",\"",
+                "\\\\",
+                "a\\b",
+                "a \"q\" b",
+                "    ",
+                " ",
+                "null",
+                "true",
+                "false",
+                "{\"",
+                "\"}",
+                ":1,",
+                "logs/",
+                ".log",
+            ])
+            .prop_map(String::from);
+            let chars: Vec<char> = "seqtkindprvacoly_0123456789abcdef\"\\ :,{}/.-T".chars().collect();
+            let random = prop::collection::vec(prop::sample::select(chars), 1..10)
+                .prop_map(|v| v.into_iter().collect::<String>());
+            prop_oneof![spelled, random]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+            #[test]
+            fn every_line_parses_verifies_and_masks_text_only(secret in secret(), n in 1usize..4) {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("journal.jsonl");
+                let masker = Arc::new(Masker::new(vec![secret.clone()]));
+                let mut j = Journal::open(&path, masker).unwrap();
+                let key = RunKey { stage: "deploy".into(), target: Some("eu-1".into()), attempt: 1 };
+                let mut written = Vec::new();
+                for i in 0..n {
+                    let text = format!("{i} before {secret} after {secret}");
+                    written.extend(j.append("alice", vec![
+                        Event::Note { message: text.clone() },
+                        Event::RunStarted { run: key.clone(), run_kind: RunKind::Deploy, log: "logs/deploy.eu-1.1.log".into() },
+                        Event::RunFinished {
+                            run: key.clone(),
+                            run_kind: RunKind::Deploy,
+                            outcome: Outcome::Error { message: text.clone() },
+                            duration_ms: 1234,
+                        },
+                        Event::Approved { gate: "prod".into(), note: secret.clone() },
+                        Event::StageSkipped { stage: "deploy".into(), reason: text },
+                    ]).unwrap());
+                }
+                // Every line parses, and is what the appender returned (and a driver folds).
+                let text = std::fs::read_to_string(&path).unwrap();
+                for line in text.lines() {
+                    prop_assert!(serde_json::from_str::<Record>(line).is_ok(), "{line}");
+                }
+                let (recs, warnings) = read_journal(&path).unwrap();
+                prop_assert!(warnings.is_empty(), "{:?}", warnings);
+                prop_assert_eq!(&recs, &written);
+                let head = std::fs::read_to_string(dir.path().join("head")).unwrap();
+                prop_assert_eq!(verify(&path, Some(&head)).unwrap(), Verified::Intact { lines: 5 * n });
+                for r in &recs {
+                    prop_assert_eq!(&r.actor, "alice");
+                    let mut ev = r.event.clone();
+                    ev.visit_text_mut(&mut |t| assert!(!t.contains(secret.as_str()), "{t:?} holds {secret:?}"));
+                    match &r.event {
+                        Event::RunStarted { run, log, .. } => {
+                            prop_assert_eq!(run, &key);
+                            prop_assert_eq!(log.as_str(), "logs/deploy.eu-1.1.log");
+                        }
+                        Event::RunFinished { run, duration_ms, .. } => {
+                            prop_assert_eq!(run, &key);
+                            prop_assert_eq!(*duration_ms, 1234);
+                        }
+                        Event::Approved { gate, note } => {
+                            prop_assert_eq!(gate.as_str(), "prod");
+                            prop_assert_eq!(note.as_str(), "***");
+                        }
+                        Event::StageSkipped { stage, .. } => prop_assert_eq!(stage.as_str(), "deploy"),
+                        Event::Note { message } => prop_assert!(message.contains("***"), "{}", message),
+                        other => prop_assert!(false, "unexpected {:?}", other),
+                    }
+                }
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ pub mod store;
 mod tail;
 
 pub use append::{Journal, Txn};
-pub use read::{LoadWarning, Verified, read_journal, verify};
+pub use read::{LoadWarning, Verified, attention_reason, read_journal, torn_path, verify};
 pub use store::{DriverLock, DriverProbe, ReleaseDir, Store};
 pub use tail::{SyncWaker, Tail, Waker, watch_changes};
 
@@ -22,11 +22,16 @@ pub use crate::engine::event::Record;
 pub enum JournalError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{}:{line}: not a journal record: {message}", path.display())]
-    Corrupt {
+    /// A line that does not chain to the one before (or is no record): nothing from it on is
+    /// acted on, and the release needs a person's attention.
+    #[error(
+        "{}:{line}: the journal's hash chain is broken ({reason}); nothing from this line on is acted on (`flightdeck verify` checks the whole journal)",
+        path.display()
+    )]
+    Broken {
         path: PathBuf,
         line: usize,
-        message: String,
+        reason: String,
     },
     #[error("release `{0}` not found{1}")]
     NotFound(String, String),

@@ -8,14 +8,19 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
+use super::read::Chain;
 use super::{JournalError, Record, io_err};
 
-/// Reads the records appended to a journal since the last call.
+/// Reads the records appended to a journal since the last call, checking the hash chain as it
+/// goes: at the first line that does not chain it stops for good (see [`Tail::broken`]).
 pub struct Tail {
     path: PathBuf,
     file: Option<File>,
     offset: u64,
     partial: Vec<u8>,
+    chain: Chain,
+    /// The first line that did not chain, and why: nothing from it on is read.
+    broken: Option<(usize, String)>,
 }
 
 impl Tail {
@@ -25,71 +30,102 @@ impl Tail {
             file: None,
             offset: 0,
             partial: Vec::new(),
+            chain: Chain::default(),
+            broken: None,
         }
     }
 
-    /// New complete records since the last call (none if the file does not exist yet). A line
-    /// still being written stays buffered until its newline arrives.
+    /// The first line that did not chain (or was no record), as the error readers report.
+    pub fn broken(&self) -> Option<JournalError> {
+        self.broken.as_ref().map(|(line, reason)| JournalError::Broken {
+            path: self.path.clone(),
+            line: *line,
+            reason: reason.clone(),
+        })
+    }
+
+    /// New complete records since the last call (none if the file does not exist yet), each
+    /// checked against the chain. A line still being written stays buffered until its newline
+    /// arrives. At a line that does not chain, the records before it are returned and reading
+    /// stops: [`Tail::broken`] says where, and every later call returns that error.
     pub fn poll(&mut self) -> Result<Vec<Record>, JournalError> {
+        if let Some(e) = self.broken() {
+            return Err(e);
+        }
         let mut out = Vec::new();
-        self.poll_lines(|line, path| {
-            let rec = serde_json::from_slice::<Record>(line).map_err(|e| JournalError::Corrupt {
-                path: path.to_path_buf(),
-                line: 0,
-                message: e.to_string(),
-            })?;
-            out.push(rec);
-            Ok(())
-        })?;
-        Ok(out)
+        let chain = &mut self.chain;
+        let broken = &mut self.broken;
+        let mut f = |line: &[u8]| {
+            if broken.is_some() {
+                return;
+            }
+            let at = chain.line();
+            match chain.link(line) {
+                Ok(rec) => out.push(rec),
+                Err(reason) => *broken = Some((at, reason)),
+            }
+        };
+        Self::poll_lines(
+            &self.path,
+            &mut self.file,
+            &mut self.offset,
+            &mut self.partial,
+            &mut f,
+        )?;
+        match self.broken() {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
     }
 
     fn poll_lines(
-        &mut self,
-        mut f: impl FnMut(&[u8], &Path) -> Result<(), JournalError>,
+        path: &Path,
+        file: &mut Option<File>,
+        offset: &mut u64,
+        partial: &mut Vec<u8>,
+        f: &mut impl FnMut(&[u8]),
     ) -> Result<(), JournalError> {
-        if self.file.is_none() {
-            match File::open(&self.path) {
-                Ok(f) => self.file = Some(f),
+        if file.is_none() {
+            match File::open(path) {
+                Ok(f) => *file = Some(f),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
                 Err(e) => {
                     return Err(JournalError::Io {
-                        path: self.path.clone(),
+                        path: path.to_path_buf(),
                         source: e,
                     });
                 }
             }
         }
-        let file = self.file.as_mut().expect("opened above");
-        let len = file.metadata().map_err(io_err(&self.path))?.len();
-        if len < self.offset {
-            // Truncated (a torn tail cut off by the next appender): re-read from the start of the
-            // last incomplete line.
-            self.offset = len;
-            self.partial.clear();
+        let file = file.as_mut().expect("opened above");
+        let len = file.metadata().map_err(io_err(path))?.len();
+        if len < *offset {
+            // Truncated (a torn tail set aside by the next appender): re-read from the start of
+            // the last incomplete line.
+            *offset = len;
+            partial.clear();
         }
-        if len == self.offset {
+        if len == *offset {
             return Ok(());
         }
-        file.seek(SeekFrom::Start(self.offset))
-            .map_err(io_err(&self.path))?;
-        let mut buf = Vec::with_capacity((len - self.offset) as usize);
-        file.take(len - self.offset)
+        file.seek(SeekFrom::Start(*offset)).map_err(io_err(path))?;
+        let mut buf = Vec::with_capacity((len - *offset) as usize);
+        file.take(len - *offset)
             .read_to_end(&mut buf)
-            .map_err(io_err(&self.path))?;
-        self.offset += buf.len() as u64;
+            .map_err(io_err(path))?;
+        *offset += buf.len() as u64;
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', &buf) {
-            if self.partial.is_empty() {
-                f(&buf[start..end], &self.path)?;
+            if partial.is_empty() {
+                f(&buf[start..end]);
             } else {
-                self.partial.extend_from_slice(&buf[start..end]);
-                let line = std::mem::take(&mut self.partial);
-                f(&line, &self.path)?;
+                partial.extend_from_slice(&buf[start..end]);
+                let line = std::mem::take(partial);
+                f(&line);
             }
             start = end + 1;
         }
-        self.partial.extend_from_slice(&buf[start..]);
+        partial.extend_from_slice(&buf[start..]);
         Ok(())
     }
 }

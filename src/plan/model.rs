@@ -21,6 +21,9 @@ pub struct Plan {
     pub max_parallel: usize,
     /// Names of environment variables whose values are masked everywhere.
     pub secrets: Vec<String>,
+    /// Where each of `secrets` is named in the plan file (1-based line and column), in the same
+    /// order (`(0, 0)` when unknown).
+    pub secret_locations: Vec<(usize, usize)>,
     /// In file order.
     pub environments: IndexMap<String, Environment>,
     /// In file order (which is also a valid tie-break order for the DAG).
@@ -284,7 +287,53 @@ impl FromStr for ReleaseType {
     }
 }
 
+/// The shortest secret value that can be masked: masking a shorter one (`o`, `1`, `id`) would
+/// hide ordinary text everywhere it is shown.
+pub const MIN_SECRET_LEN: usize = 4;
+
 impl Plan {
+    /// Refuse secret values that cannot be masked safely: set but empty, or shorter than
+    /// [`MIN_SECRET_LEN`] bytes (a multi-line value: none of its lines long enough). `value` looks
+    /// a secret's variable up (the environment); an unset variable is fine (nothing to mask).
+    /// Every such secret is one problem at its place in the plan file.
+    pub fn check_secret_values(
+        &self,
+        value: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), super::PlanError> {
+        let mut problems = Vec::new();
+        for (i, name) in self.secrets.iter().enumerate() {
+            let Some(v) = value(name) else { continue };
+            let why = if v.is_empty() {
+                "is set but empty".to_string()
+            } else if v.len() < MIN_SECRET_LEN {
+                format!("is only {} byte(s) long", v.len())
+            } else if v.contains('\n') && v.split('\n').all(|l| l.trim().len() < MIN_SECRET_LEN) {
+                format!("has no line of {MIN_SECRET_LEN} bytes or more")
+            } else {
+                continue;
+            };
+            let (line, col) = self.secret_locations.get(i).copied().unwrap_or((0, 0));
+            problems.push(super::Problem {
+                file: self.path.clone(),
+                line,
+                col,
+                message: format!(
+                    "secret `{name}` {why}: a secret value must be at least {MIN_SECRET_LEN} bytes, or masking it would hide ordinary text (set a longer value or unset {name})"
+                ),
+            });
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(super::PlanError::Invalid { problems })
+        }
+    }
+
+    /// [`Plan::check_secret_values`] against this process's environment.
+    pub fn check_secrets_in_env(&self) -> Result<(), super::PlanError> {
+        self.check_secret_values(|name| std::env::var(name).ok())
+    }
+
     pub fn stage(&self, id: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.id == id)
     }

@@ -50,7 +50,7 @@ pub(super) fn validate(
     let file = parsed.file.get_ref();
     check.unknown_keys(file, "at top level");
 
-    let (name, max_parallel, secrets) = check.plan_section();
+    let (name, max_parallel, (secrets, secret_locations)) = check.plan_section();
     let environments = check.environments(&dir);
     let drift = check.drift_section(&environments);
     let gates = check.gates(&environments, &drift);
@@ -64,6 +64,7 @@ pub(super) fn validate(
         name,
         max_parallel,
         secrets,
+        secret_locations,
         environments,
         stages,
         gates,
@@ -222,14 +223,16 @@ impl Checker<'_> {
 
     // -----------------------------------------------------------------------------------------
 
-    fn plan_section(&mut self) -> (String, usize, Vec<String>) {
+    /// Name, max_parallel, and the secrets' names with where each is named (line, column).
+    #[allow(clippy::type_complexity)]
+    fn plan_section(&mut self) -> (String, usize, (Vec<String>, Vec<(usize, usize)>)) {
         let file = self.parsed.file.get_ref();
         let root = self.parsed.file.span();
         let Some(section) = &file.plan else {
             if self.missing(&file.plan, &root, "plan") {
                 self.report(0, "missing [plan] table with a `name`");
             }
-            return (String::new(), DEFAULT_MAX_PARALLEL, Vec::new());
+            return (String::new(), DEFAULT_MAX_PARALLEL, Default::default());
         };
         let span = section.span();
         let plan: &Section<RawPlan> = section.get_ref();
@@ -261,14 +264,16 @@ impl Checker<'_> {
         }
 
         let mut secrets = Vec::new();
+        let mut locations = Vec::new();
         for secret in plan.secrets.iter().flat_map(|s| &s.get_ref().0) {
             let name = &secret.get_ref().0;
             self.check_env_var_name(secret.span().start, "secret", name, "");
             if !secrets.contains(name) {
                 secrets.push(name.clone());
+                locations.push(self.src.line_col(secret.span().start));
             }
         }
-        (name, max_parallel, secrets)
+        (name, max_parallel, (secrets, locations))
     }
 
     /// `check_timeout` of `[plan]`.
@@ -1195,6 +1200,50 @@ mod tests {
     }
 
     const HEAD: &str = "[plan]\nname = \"p\"\n";
+
+    #[test]
+    fn secret_values_too_short_to_mask_are_refused_where_they_are_named() {
+        let p = plan(&format!(
+            "{HEAD}secrets = [\"LONG\", \"TOK\",\n  \"EMPTY\", \"UNSET\", \"LINES\"]\n[[stage]]\nid = \"s\"\nrun = \"true\"\n"
+        ));
+        let value = |name: &str| match name {
+            "LONG" => Some("hunter22".to_string()),
+            "TOK" => Some("o".to_string()),
+            "EMPTY" => Some(String::new()),
+            "LINES" => Some("ab\ncd\n".to_string()),
+            _ => None,
+        };
+        let Err(PlanError::Invalid { problems }) = p.check_secret_values(value) else {
+            panic!("short secrets must be refused");
+        };
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(
+            lines[0].contains(":3:20: secret `TOK` is only 1 byte(s) long"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains(":4:3: secret `EMPTY` is set but empty"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].contains("secret `LINES` has no line of 4 bytes"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.contains("at least 4 bytes") && !l.contains('\n'))
+        );
+        // Unset and long enough are fine.
+        assert!(
+            p.check_secret_values(|n| (n == "LONG").then(|| "abcd".into()))
+                .is_ok()
+        );
+    }
 
     #[test]
     fn every_default() {

@@ -190,6 +190,9 @@ pub enum Msg {
     Tick,
     /// Reading the journal or a log failed (shown in the status bar; `None`: cleared).
     Problem(Option<String>),
+    /// The watched release's journal does not chain at some line (file:line and why): its state
+    /// is what came before, and the release needs attention.
+    Broken(String),
     /// The answer to [`Effect::Submit`]: the appended event's sequence number, or why nothing
     /// was appended.
     Submitted {
@@ -577,6 +580,7 @@ impl UiState {
                     && !self.offered_resume
                     && !self.release.id.is_empty()
                     && self.release.finished.is_none()
+                    && self.release.attention.is_none()
                     && self.modal.is_none()
                 {
                     self.offered_resume = true;
@@ -605,6 +609,7 @@ impl UiState {
             Msg::Said { text, error } => self.say(text, error),
             Msg::Tick => {}
             Msg::Problem(p) => self.problem = p,
+            Msg::Broken(why) => self.release.attention = Some(why),
             Msg::Submitted { op, result } => match result {
                 Ok(seq) if op.for_driver() => {
                     self.sent.insert(seq, op.clone());

@@ -310,6 +310,17 @@ impl Source for ReleaseSource {
             return out;
         };
         match w.tail.poll() {
+            // The records before a line that does not chain, then the release needs attention.
+            Ok(recs) if w.tail.broken().is_some() => {
+                if !recs.is_empty() {
+                    out.push(Msg::Records(recs));
+                }
+                let e = w.tail.broken().expect("checked");
+                out.extend(broken(&mut self.problem, &e));
+            }
+            Err(e @ crate::journal::JournalError::Broken { .. }) => {
+                out.extend(broken(&mut self.problem, &e));
+            }
             Ok(recs) => {
                 if self.problem.take().is_some() {
                     out.push(Msg::Problem(None));
@@ -516,6 +527,25 @@ fn watch_folder(
     .ok()
 }
 
+/// The messages for a journal that stopped chaining (once: `problem` remembers what was said).
+fn broken(problem: &mut Option<String>, e: &crate::journal::JournalError) -> Vec<Msg> {
+    let text = format!("journal: {e}");
+    if problem.as_deref() == Some(text.as_str()) {
+        return Vec::new();
+    }
+    *problem = Some(text.clone());
+    let why = match e {
+        crate::journal::JournalError::Broken { path, line, reason } => {
+            format!(
+                "{}:{line}: the journal's hash chain is broken ({reason})",
+                path.display()
+            )
+        }
+        other => other.to_string(),
+    };
+    vec![Msg::Problem(Some(text)), Msg::Broken(why)]
+}
+
 /// The board rows of `plan`'s releases (newest first, at most `max`).
 pub fn load_board(store: &crate::journal::Store, plan: &str, max: usize) -> Vec<BoardRow> {
     let Ok(dirs) = store.releases(Some(plan)) else {
@@ -524,8 +554,7 @@ pub fn load_board(store: &crate::journal::Store, plan: &str, max: usize) -> Vec<
     dirs.iter()
         .take(max)
         .filter_map(|d| {
-            let (recs, _) = crate::journal::read_journal(&d.journal()).ok()?;
-            let st = crate::engine::state::ReleaseState::from_records(&recs);
+            let (st, _) = crate::engine::state::ReleaseState::load(&d.journal()).ok()?;
             Some(BoardRow::of(&st, d.live_driver()))
         })
         .collect()

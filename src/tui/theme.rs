@@ -303,7 +303,7 @@ impl Theme {
     pub fn release_word(&self, word: &str) -> Style {
         let g = match word {
             "succeeded" => Glyph::Succeeded,
-            "failed" => Glyph::Failed,
+            "failed" | "attention" => Glyph::Failed,
             "rolled_back" => Glyph::RolledBack,
             "rollback_failed" => Glyph::RollbackFailed,
             "cancelled" => Glyph::Cancelled,
