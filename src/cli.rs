@@ -679,6 +679,11 @@ impl Ctx {
     }
 
     fn run(&self, version: Option<&str>, rtype: Option<ReleaseType>, flags: DriveFlags) -> Result<u8> {
+        if !flags.detach {
+            // A watching run turns Ctrl-C into a cancel of its release, however early it comes:
+            // held from before the release exists until `wait_for_driver` listens.
+            block_ending_signals(nix::sys::signal::SigmaskHow::SIG_BLOCK);
+        }
         let rdir = self.create_release(version, rtype)?;
         self.drive(rdir, flags, false)
     }

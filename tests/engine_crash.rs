@@ -122,10 +122,18 @@ run = "sleep 1000 & echo $! > long.pid; wait"
 "#,
     );
     let mut run = ws.spawn(["run", "1.0"]);
-    // `driver.log` is opened right before the driver is spawned: the watching `run` is now
-    // starting its driver and not yet listening for signals.
-    let log = ws.release_dir("1.0").join("driver.log");
-    common::wait_until(common::DEADLINE, "the driver is being started", || log.exists());
+    // The journal is written while the release is created, before its driver is started: the
+    // watching `run` is not listening for signals yet. (Watched without a pause between looks,
+    // so the signal comes while it is still setting up.)
+    let journal = ws.journal_path("1.0");
+    let started = std::time::Instant::now();
+    while !journal.exists() {
+        assert!(
+            started.elapsed() < common::DEADLINE,
+            "the release was never created"
+        );
+        std::hint::spin_loop();
+    }
     run.signal(Signal::SIGINT);
     assert_eq!(
         run.wait(),
