@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 
 use crate::ansi::clean;
@@ -212,6 +212,13 @@ enum Command {
         #[cfg_attr(not(debug_assertions), arg(skip))]
         debug_panic: Option<crate::tui::PanicAt>,
     },
+    /// Print shell completions: `flightdeck completions bash > /etc/bash_completion.d/flightdeck`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `flightdeck man > ~/.local/share/man/man1/flightdeck.1`.
+    Man,
     /// (internal) drive a release folder in the background.
     #[command(hide = true)]
     Drive {
@@ -243,6 +250,8 @@ impl Command {
                 | Command::Verify { .. }
                 | Command::Notes { .. }
                 | Command::Next { .. }
+                | Command::Completions { .. }
+                | Command::Man
                 | Command::Approve { .. }
                 | Command::Tick { .. }
                 | Command::Recheck { .. }
@@ -266,6 +275,8 @@ impl Command {
                 | Command::Notes { .. }
                 | Command::Next { .. }
                 | Command::Drift(_)
+                | Command::Completions { .. }
+                | Command::Man
         )
     }
 }
@@ -459,6 +470,11 @@ impl Ctx {
             Command::Next { json } => ctx.next(json),
             Command::Drift(args) => ctx.drift(args),
             Command::Demo { dir, debug_panic } => crate::demo::run(ctx, dir.as_deref(), debug_panic),
+            Command::Completions { shell } => generated(|out| {
+                clap_complete::generate(shell, &mut Cli::command(), "flightdeck", out);
+                Ok(())
+            }),
+            Command::Man => generated(|out| clap_mangen::Man::new(Cli::command()).render(out)),
             Command::Drive { dir, no_wait } => ctx.drive_detached(&dir, no_wait),
         }
     }
@@ -1432,6 +1448,14 @@ fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, 
             .collect(),
     };
     g.find_item(spec)
+}
+
+/// Text generated from the command line's own definition (completions, the man page), written to
+/// stdout: always in step with the real arguments.
+fn generated(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<u8> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write(&mut out).and_then(|()| std::io::Write::flush(&mut out))?;
+    Ok(exit::OK)
 }
 
 /// Hold (`SIG_BLOCK`) or deliver (`SIG_UNBLOCK`) SIGINT, SIGTERM and SIGHUP for this thread.
