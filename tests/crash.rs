@@ -206,8 +206,11 @@ fn iteration(seed: u64) -> Outcome {
             && kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok()
         {
             o.drivers_killed += 1;
-            // Wait until the lock is free (the process is gone) before resuming.
-            poll_until(DEADLINE, || common::process_gone(pid));
+            // Wait until its lock is free before resuming: the process is gone only when its
+            // last thread is (a zombie leader's threads may still hold its files).
+            poll_until(DEADLINE, || {
+                common::process_gone(pid) && ws.try_status("1.0").is_some_and(|st| st["driver"].is_null())
+            });
         }
         if crash + 1 < crashes {
             let out = ws
