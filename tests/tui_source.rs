@@ -526,3 +526,34 @@ async fn a_journal_that_stops_chaining_shows_the_release_as_needing_attention() 
     let rows = flightdeck::tui::source::load_board(&store, "p", 10);
     assert_eq!(rows[0].state, "attention");
 }
+
+#[tokio::test]
+async fn a_removed_release_folder_is_said_and_not_offered_for_resuming() {
+    let (_tmp, store, rdir, _journal) = release_with_runs(&["build"]);
+    // A driver holds it while the cockpit loads it.
+    let lock = rdir.lock_driver().unwrap().expect("the driver lock is free");
+    let mut src = source(&store, &rdir);
+    let mut ui = UiState::new(Keymap::default(), Theme::new(true));
+    let msgs = src.poll();
+    apply(&mut ui, &mut src, msgs);
+    assert!(ui.driver.is_some() && !ui.release.id.is_empty());
+    // Its folder goes (as a demo's temp folder can), and its driver with it: no resume offer,
+    // the removal said instead.
+    std::fs::remove_dir_all(&rdir.path).unwrap();
+    drop(lock);
+    let msgs = src.poll();
+    apply(&mut ui, &mut src, msgs);
+    assert!(
+        ui.problem.as_deref().is_some_and(|p| p.contains("was removed")),
+        "{:?}",
+        ui.problem
+    );
+    assert!(
+        ui.modal.is_none(),
+        "a release whose folder is gone is not offered for resuming: {:?}",
+        ui.modal
+    );
+    // Said once, not again on every poll.
+    let again = src.poll();
+    assert!(!again.iter().any(|m| matches!(m, Msg::Problem(_))), "{again:?}");
+}

@@ -581,6 +581,7 @@ impl UiState {
                     && !self.release.id.is_empty()
                     && self.release.finished.is_none()
                     && self.release.attention.is_none()
+                    && self.problem.is_none()
                     && self.modal.is_none()
                 {
                     self.offered_resume = true;

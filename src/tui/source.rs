@@ -322,7 +322,7 @@ impl Source for ReleaseSource {
                 out.extend(broken(&mut self.problem, &e));
             }
             Ok(recs) => {
-                if self.problem.take().is_some() {
+                if w.rdir.journal().exists() && self.problem.take().is_some() {
                     out.push(Msg::Problem(None));
                 }
                 if !recs.is_empty() {
@@ -336,6 +336,15 @@ impl Source for ReleaseSource {
                     self.problem = Some(text.clone());
                     out.push(Msg::Problem(Some(text)));
                 }
+            }
+        }
+        // A release folder removed under us (its driver then exits): say so, rather than offer
+        // to resume what no longer exists.
+        if !w.rdir.journal().exists() {
+            let text = format!("the release folder {} was removed", w.rdir.path.display());
+            if self.problem.as_deref() != Some(text.as_str()) {
+                self.problem = Some(text.clone());
+                out.push(Msg::Problem(Some(text)));
             }
         }
         let driver = w.probe.check();
