@@ -1023,10 +1023,18 @@ impl Ctx {
         cmd.stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        // SAFETY: setsid is async-signal-safe and touches nothing of the parent.
+        // SAFETY: setsid and sigprocmask are async-signal-safe and touch nothing of the parent.
         unsafe {
             cmd.pre_exec(|| {
                 nix::unistd::setsid().map_err(std::io::Error::from)?;
+                // A watching `run` holds SIGINT/SIGTERM pending while it starts (see `drive`);
+                // the mask survives exec, and the driver must get its signals.
+                nix::sys::signal::pthread_sigmask(
+                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                    Some(&nix::sys::signal::SigSet::empty()),
+                    None,
+                )
+                .map_err(std::io::Error::from)?;
                 Ok(())
             });
         }

@@ -152,6 +152,32 @@ run = "sleep 1000 & echo $! > long.pid; wait"
     }
 }
 
+#[test]
+fn a_driver_started_by_a_watching_run_still_takes_sigterm_as_a_cancel() {
+    let mut ws = Workspace::new(
+        r#"
+[plan]
+name = "term"
+
+[[stage]]
+id = "long"
+run = "sleep 1000 & echo $! > long.pid; wait"
+"#,
+    );
+    // The watching run holds its own ending signals while it starts the driver: the driver
+    // must not inherit that.
+    let mut run = ws.spawn(["run", "1.0"]);
+    let pid = wait_for_pid_file(&ws, "long.pid");
+    let driver = ws.status("1.0")["driver"].as_u64().expect("a live driver") as i32;
+    kill(Pid::from_raw(driver), Signal::SIGTERM).expect("SIGTERM the driver");
+    ws.wait_for_state("1.0", "cancelled");
+    assert_eq!(run.wait(), 130, "{}", run.output());
+    assert!(
+        process_gone(pid),
+        "the stage's sleep (pid {pid}) outlived the cancel"
+    );
+}
+
 /// A journal line cut short by a crash mid-write: half a JSON object, no newline.
 const TORN: &str = r#"{"seq":99,"ts":"2026-01-01T00:00:00Z","actor":"dri"#;
 
