@@ -277,7 +277,7 @@ fn read_expected(
     column: &str,
     path: &Path,
     format: Option<StateFormat>,
-    masker: &crate::engine::output::Masker,
+    masker: &crate::mask::Masker,
 ) -> Result<State, ColumnError> {
     let error = |message: String| ColumnError {
         column: column.to_string(),

@@ -17,9 +17,9 @@ use tokio::task::JoinSet;
 use super::compare::ColumnError;
 use super::format;
 use super::state::State;
-use crate::engine::output::Masker;
-use crate::engine::runner::{group_alive, terminate_group};
+use crate::mask::Masker;
 use crate::plan::{StateFormat, format_duration};
+use crate::procgroup::{group_alive, terminate_group};
 
 /// Lines of a probe's stderr kept for its error.
 pub const STDERR_LINES: usize = 20;

@@ -141,7 +141,7 @@ impl State {
 
     /// This state with `masker` applied to every key and value; values that changed are sealed
     /// (their real value's [`seal_of`]) so that comparisons stay honest.
-    pub fn masked(self, masker: &crate::engine::output::Masker) -> State {
+    pub fn masked(self, masker: &crate::mask::Masker) -> State {
         if masker.is_empty() {
             return self;
         }

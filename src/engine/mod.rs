@@ -1,7 +1,8 @@
 //! The driver and everything it needs. No UI crate is imported here.
 
 pub mod driver;
-pub mod event;
+/// The journal's event types live in the leaf [`crate::event`]; `engine::event` is the same module.
+pub use crate::event;
 pub mod identity;
 pub mod output;
 pub mod request;

@@ -10,8 +10,8 @@ use chrono::Utc;
 
 use super::read::{Chain, TailKind, classify_tail, split_lines, torn_path};
 use super::{JournalError, Record, io_err, line_hash};
-use crate::engine::event::Event;
-use crate::engine::output::Masker;
+use crate::event::Event;
+use crate::mask::Masker;
 
 /// An open journal, ready to append. Cheap to keep open for a process's lifetime.
 pub struct Journal {
@@ -630,7 +630,7 @@ mod tests {
 
     mod masking_property {
         use super::*;
-        use crate::engine::event::{Outcome, RunKey, RunKind};
+        use crate::event::{Outcome, RunKey, RunKind};
         use proptest::prelude::*;
 
         /// Secrets that spell parts of a journal line, and random ones made of its characters.

@@ -16,7 +16,7 @@ pub use tail::{SyncWaker, Tail, Waker, watch_changes};
 
 use std::path::PathBuf;
 
-pub use crate::engine::event::Record;
+pub use crate::event::Record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {

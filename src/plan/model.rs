@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -240,52 +239,7 @@ impl ChecklistItem {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnFailure {
-    #[default]
-    Halt,
-    Rollback,
-    Continue,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum ReleaseType {
-    Major,
-    #[default]
-    Minor,
-    Patch,
-    Hotfix,
-}
-
-impl ReleaseType {
-    pub const ALL: [ReleaseType; 4] = [Self::Major, Self::Minor, Self::Patch, Self::Hotfix];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Major => "major",
-            Self::Minor => "minor",
-            Self::Patch => "patch",
-            Self::Hotfix => "hotfix",
-        }
-    }
-}
-
-impl fmt::Display for ReleaseType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ReleaseType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown release type `{s}` (expected major, minor, patch or hotfix)"))
-    }
-}
+pub use crate::event::{OnFailure, ReleaseType};
 
 /// The shortest secret value that can be masked: masking a shorter one (`o`, `1`, `id`) would
 /// hide ordinary text everywhere it is shown.

@@ -1,10 +1,14 @@
 //! `Event`: the journal record. Everything that can happen to a release is one of these; the
-//! release's state is the fold of its events through [`super::state::ReleaseState::apply`].
+//! release's state is the fold of its events through `engine::state::ReleaseState::apply`.
+//!
+//! A leaf module: it depends on nothing else in the crate, so the journal (storage), the engine
+//! and every reader share one vocabulary without depending on each other.
+
+use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-use crate::plan::{OnFailure, ReleaseType};
 
 /// One line of `journal.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -412,5 +416,53 @@ impl Event {
                 | Event::RollbackRequested { .. }
                 | Event::RecheckRequested { .. }
         )
+    }
+}
+
+/// What a failing stage does to the rest of the release (`on_failure` in the plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    #[default]
+    Halt,
+    Rollback,
+    Continue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseType {
+    Major,
+    #[default]
+    Minor,
+    Patch,
+    Hotfix,
+}
+
+impl ReleaseType {
+    pub const ALL: [ReleaseType; 4] = [Self::Major, Self::Minor, Self::Patch, Self::Hotfix];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Major => "major",
+            Self::Minor => "minor",
+            Self::Patch => "patch",
+            Self::Hotfix => "hotfix",
+        }
+    }
+}
+
+impl fmt::Display for ReleaseType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReleaseType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown release type `{s}` (expected major, minor, patch or hotfix)"))
     }
 }
