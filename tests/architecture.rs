@@ -1,9 +1,67 @@
-//! ARCHITECTURE.md's layering rule, enforced: the UI-free parts (`plan/`, `engine/`, `journal/`,
-//! `drift/`) never use a UI crate. Fails CI on a violation.
+//! docs/ARCHITECTURE.md's layering, enforced from the code's own paths: every `crate::<module>`
+//! (and `$crate::` macro) a file of `src/` names must be allowed by the table below for the
+//! file's top-level module, so lower layers never import higher ones and the top-level modules
+//! form no cycle; and only the cockpit (`src/tui`) uses a UI crate. A violation fails CI with the
+//! file, the line and the rule it breaks.
 
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+/// Which top-level modules each top-level module may use (besides itself). Keep in step with
+/// docs/ARCHITECTURE.md.
+const ALLOWED: &[(&str, &[&str])] = &[
+    // Leaves: nothing else in the crate.
+    ("event", &[]),
+    ("mask", &[]),
+    ("procgroup", &[]),
+    ("files", &[]),
+    ("ansi", &[]),
+    // Printing through the sanitiser.
+    ("term", &["ansi"]),
+    // The plan, storage, drift: the foundations.
+    ("plan", &["event", "files"]),
+    ("journal", &["event", "mask", "files"]),
+    ("drift", &["plan", "event", "mask", "procgroup", "files"]),
+    // The engine drives releases over them.
+    ("engine", &["plan", "journal", "drift", "event", "mask", "procgroup", "files"]),
+    // Observers and front ends.
+    (
+        "headless",
+        &["engine", "journal", "plan", "drift", "event", "mask", "files", "ansi", "term"],
+    ),
+    (
+        "release",
+        &[
+            "engine", "journal", "plan", "drift", "headless", "event", "mask", "procgroup", "files",
+            "ansi", "term",
+        ],
+    ),
+    (
+        "tui",
+        &[
+            "engine", "journal", "plan", "drift", "event", "mask", "procgroup", "files", "ansi", "term",
+        ],
+    ),
+    (
+        "demo",
+        &[
+            "release", "tui", "engine", "journal", "plan", "drift", "event", "mask", "procgroup",
+            "files", "ansi", "term",
+        ],
+    ),
+    (
+        "cli",
+        &[
+            "release", "demo", "tui", "headless", "engine", "journal", "plan", "drift", "event",
+            "mask", "procgroup", "files", "ansi", "term",
+        ],
+    ),
+];
+
+/// Macros exported at the crate root (`$crate::outln!`), by the module that defines them.
+const MACROS: &[(&str, &str)] = &[("outln", "term"), ("errln", "term")];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     for entry in rd.flatten() {
         let p = entry.path();
@@ -15,23 +73,154 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-#[test]
-fn ui_free_modules_never_use_ui_crates() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    for part in ["plan", "engine", "journal", "drift"] {
-        rust_files(&root.join(part), &mut files);
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// The top-level module a file of `src/` belongs to (`engine` for `src/engine/state.rs`).
+fn module_of(file: &Path) -> String {
+    let rel = file.strip_prefix(src()).expect("a file under src/");
+    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// The code of a line, without a `//` comment (good enough: no module path hides in a string).
+fn code(line: &str) -> &str {
+    match line.find("//") {
+        Some(i) => &line[..i],
+        None => line,
     }
-    assert!(
-        files.len() >= 10,
-        "found only {} files: is the layout still src/{{plan,engine,journal}}?",
-        files.len()
-    );
+}
+
+/// Every `crate::<name>` (and `$crate::<name>`) on a line.
+fn crate_paths(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("crate::") {
+        let before = &rest[..i];
+        let is_path = before
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let after = &rest[i + "crate::".len()..];
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if is_path && !name.is_empty() {
+            out.push(name);
+        }
+        rest = after;
+    }
+    out
+}
+
+#[test]
+fn every_import_follows_the_layer_table() {
+    let allowed: BTreeMap<&str, BTreeSet<&str>> = ALLOWED
+        .iter()
+        .map(|(m, deps)| (*m, deps.iter().copied().collect()))
+        .collect();
+    let macros: BTreeMap<&str, &str> = MACROS.iter().copied().collect();
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    assert!(files.len() >= 60, "found only {} files under src/", files.len());
     let mut violations = Vec::new();
+    let mut unknown = BTreeSet::new();
     for f in &files {
+        let module = module_of(f);
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let Some(may) = allowed.get(module.as_str()) else {
+            unknown.insert(module.clone());
+            continue;
+        };
         let text = std::fs::read_to_string(f).unwrap();
         for (i, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
+            for name in crate_paths(code(line)) {
+                let target = macros.get(name.as_str()).copied().unwrap_or(name.as_str());
+                if target == module || may.contains(target) {
+                    continue;
+                }
+                let rule = if allowed.get(target).is_some_and(|d| d.contains(module.as_str())) {
+                    format!("`{target}` is built on `{module}`, so `{module}` may not use it (a cycle)")
+                } else if allowed.contains_key(target) {
+                    format!(
+                        "`{module}` may use only: {}",
+                        may.iter().copied().collect::<Vec<_>>().join(", ")
+                    )
+                } else {
+                    format!("`{target}` is not in the layer table")
+                };
+                violations.push(format!(
+                    "{}:{}: `{module}` uses `crate::{name}`: {rule}\n    {}",
+                    f.strip_prefix(src().parent().unwrap()).unwrap().display(),
+                    i + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "top-level modules missing from the layer table in tests/architecture.rs (and docs/ARCHITECTURE.md): {unknown:?}"
+    );
+    assert!(
+        violations.is_empty(),
+        "imports that break docs/ARCHITECTURE.md's layers:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_layer_table_has_no_cycle() {
+    let graph: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    // Depth-first search for a back edge.
+    fn visit<'a>(
+        n: &'a str,
+        graph: &BTreeMap<&'a str, &'a [&'a str]>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<&'a str>> {
+        if let Some(i) = path.iter().position(|p| *p == n) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(n);
+            return Some(cycle);
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n);
+        for d in graph.get(n).copied().unwrap_or_default() {
+            if let Some(c) = visit(d, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n);
+        None
+    }
+    let mut done = BTreeSet::new();
+    for n in graph.keys() {
+        if let Some(cycle) = visit(n, &graph, &mut Vec::new(), &mut done) {
+            panic!("the layer table has a cycle: {}", cycle.join(" -> "));
+        }
+    }
+}
+
+#[test]
+fn only_the_cockpit_uses_ui_crates() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut violations = Vec::new();
+    for f in &files {
+        if module_of(f) == "tui" {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = code(line);
             if ["ratatui", "crossterm"]
                 .iter()
                 .any(|c| code.contains(&format!("{c}::")) || code.contains(&format!("use {c}")))
@@ -45,4 +234,12 @@ fn ui_free_modules_never_use_ui_crates() {
         "UI crates used outside src/tui:\n{}",
         violations.join("\n")
     );
+}
+
+#[test]
+fn the_checker_sees_paths() {
+    assert_eq!(crate_paths("use crate::engine::event::Event;"), ["engine"]);
+    assert_eq!(crate_paths("$crate::term::out_line(x)"), ["term"]);
+    assert_eq!(crate_paths("my_crate::x and crate::plan::Plan"), ["plan"]);
+    assert_eq!(code("let a = 1; // crate::tui"), "let a = 1; ");
 }
