@@ -23,37 +23,82 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("journal", &["event", "mask", "files"]),
     ("drift", &["plan", "event", "mask", "procgroup", "files"]),
     // The engine drives releases over them.
-    ("engine", &["plan", "journal", "drift", "event", "mask", "procgroup", "files"]),
+    (
+        "engine",
+        &["plan", "journal", "drift", "event", "mask", "procgroup", "files"],
+    ),
     // Observers and front ends.
     (
         "headless",
-        &["engine", "journal", "plan", "drift", "event", "mask", "files", "ansi", "term"],
+        &[
+            "engine", "journal", "plan", "drift", "event", "mask", "files", "ansi", "term",
+        ],
     ),
     (
         "release",
         &[
-            "engine", "journal", "plan", "drift", "headless", "event", "mask", "procgroup", "files",
-            "ansi", "term",
+            "engine",
+            "journal",
+            "plan",
+            "drift",
+            "headless",
+            "event",
+            "mask",
+            "procgroup",
+            "files",
+            "ansi",
+            "term",
         ],
     ),
     (
         "tui",
         &[
-            "engine", "journal", "plan", "drift", "event", "mask", "procgroup", "files", "ansi", "term",
+            "engine",
+            "journal",
+            "plan",
+            "drift",
+            "event",
+            "mask",
+            "procgroup",
+            "files",
+            "ansi",
+            "term",
         ],
     ),
     (
         "demo",
         &[
-            "release", "tui", "engine", "journal", "plan", "drift", "event", "mask", "procgroup",
-            "files", "ansi", "term",
+            "release",
+            "tui",
+            "engine",
+            "journal",
+            "plan",
+            "drift",
+            "event",
+            "mask",
+            "procgroup",
+            "files",
+            "ansi",
+            "term",
         ],
     ),
     (
         "cli",
         &[
-            "release", "demo", "tui", "headless", "engine", "journal", "plan", "drift", "event",
-            "mask", "procgroup", "files", "ansi", "term",
+            "release",
+            "demo",
+            "tui",
+            "headless",
+            "engine",
+            "journal",
+            "plan",
+            "drift",
+            "event",
+            "mask",
+            "procgroup",
+            "files",
+            "ansi",
+            "term",
         ],
     ),
 ];
@@ -80,7 +125,13 @@ fn src() -> PathBuf {
 /// The top-level module a file of `src/` belongs to (`engine` for `src/engine/state.rs`).
 fn module_of(file: &Path) -> String {
     let rel = file.strip_prefix(src()).expect("a file under src/");
-    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy()
+        .into_owned();
     first.trim_end_matches(".rs").to_string()
 }
 

@@ -19,7 +19,7 @@
 //! | `# <text>`   | an annotation written by flightdeck itself (`# $ ./deploy.sh`, `# exit 1 after 2.1s`) |
 //!
 //! Fragments are written when a partial line has waited [`IDLE_FLUSH`] without its newline (so a
-//! prompt or a progress bar is on disk quickly) or when it reaches [`LINE_CAP`] (memory per
+//! prompt or a progress bar is on disk quickly) or when it reaches [`LOG_LINE_CAP`] (memory per
 //! stream stays bounded and nothing is dropped). A stream that ends without a final newline gets
 //! its remainder written as a complete record.
 //!
@@ -39,9 +39,10 @@ use std::time::{Duration, Instant};
 use memchr::{memchr, memchr_iter, memrchr};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// Longest payload of one record. A line longer than this is written as fragments of at most
+/// Longest payload of one run-log record on disk (the screen has its own, smaller
+/// `tui::output_pane::SCREEN_LINE_CAP`). A line longer than this is written as fragments of at most
 /// this many bytes followed by a complete record; a partial line reaching it is flushed.
-pub const LINE_CAP: usize = 64 * 1024;
+pub const LOG_LINE_CAP: usize = 64 * 1024;
 
 /// How long a partial line (no newline yet) may wait in memory before it is written as a fragment.
 pub const IDLE_FLUSH: Duration = Duration::from_millis(50);
@@ -280,7 +281,7 @@ struct Framer<'m> {
     line_tag: u8,
     fragment_tag: u8,
     masker: &'m Masker,
-    /// The unfinished line (raw, unmasked), shorter than [`LINE_CAP`] plus a held-back secret
+    /// The unfinished line (raw, unmasked), shorter than [`LOG_LINE_CAP`] plus a held-back secret
     /// prefix.
     pending: Vec<u8>,
     /// A fragment of the current line has been written, so the line must be completed by a
@@ -310,7 +311,7 @@ impl<'m> Framer<'m> {
     fn push(&mut self, data: &[u8]) -> bool {
         let Some(last_nl) = memrchr(b'\n', data) else {
             self.pending.extend_from_slice(data);
-            if self.pending.len() >= LINE_CAP {
+            if self.pending.len() >= LOG_LINE_CAP {
                 self.flush_partial();
             }
             return false;
@@ -334,7 +335,7 @@ impl<'m> Framer<'m> {
             }
         }
         self.pending.extend_from_slice(&data[last_nl + 1..]);
-        if self.pending.len() >= LINE_CAP {
+        if self.pending.len() >= LOG_LINE_CAP {
             self.flush_partial();
         }
         true
@@ -346,7 +347,7 @@ impl<'m> Framer<'m> {
         let mut start = 0;
         for nl in memchr_iter(b'\n', region) {
             let line = &region[start..nl];
-            if line.len() <= LINE_CAP {
+            if line.len() <= LOG_LINE_CAP {
                 push_record(&mut self.records, self.line_tag, line);
             } else {
                 self.frame_long_line(line);
@@ -362,12 +363,12 @@ impl<'m> Framer<'m> {
         self.frame_long_line(&masked);
     }
 
-    /// A complete (masked) line of any length: fragments of [`LINE_CAP`], then the final record.
+    /// A complete (masked) line of any length: fragments of [`LOG_LINE_CAP`], then the final record.
     fn frame_long_line(&mut self, line: &[u8]) {
         let mut rest = line;
-        while rest.len() > LINE_CAP {
-            push_record(&mut self.records, self.fragment_tag, &rest[..LINE_CAP]);
-            rest = &rest[LINE_CAP..];
+        while rest.len() > LOG_LINE_CAP {
+            push_record(&mut self.records, self.fragment_tag, &rest[..LOG_LINE_CAP]);
+            rest = &rest[LOG_LINE_CAP..];
         }
         push_record(&mut self.records, self.line_tag, rest);
         self.fragment_open = false;
@@ -379,7 +380,7 @@ impl<'m> Framer<'m> {
             return;
         }
         let cut = if self.masker.is_empty() {
-            for piece in self.pending.chunks(LINE_CAP) {
+            for piece in self.pending.chunks(LOG_LINE_CAP) {
                 push_record(&mut self.records, self.fragment_tag, piece);
             }
             self.pending.len()
@@ -389,7 +390,7 @@ impl<'m> Framer<'m> {
             if cut == 0 {
                 return;
             }
-            for piece in self.scratch.chunks(LINE_CAP) {
+            for piece in self.scratch.chunks(LOG_LINE_CAP) {
                 push_record(&mut self.records, self.fragment_tag, piece);
             }
             cut
@@ -427,7 +428,7 @@ fn write_batch(log: &Mutex<LogWriter>, records: &mut Vec<u8>) -> io::Result<()> 
 /// Reads in chunks of 64 KiB (never a syscall per line, never an unbounded buffer), splits lines
 /// with `memchr`, masks, frames records and writes each read's records as one batch. An
 /// unfinished line is written as a fragment after [`IDLE_FLUSH`] without progress or on reaching
-/// [`LINE_CAP`]. Needs a Tokio runtime with the time driver enabled.
+/// [`LOG_LINE_CAP`]. Needs a Tokio runtime with the time driver enabled.
 ///
 /// On a read error what was received is written (the partial line as a complete record) and the
 /// error is returned. On a write error (a full disk, EIO, a quota) the rest of the stream is still
@@ -598,7 +599,7 @@ impl Joiner {
         self.truncated = false;
         self.text.clear();
         // Do not keep a huge allocation around after one huge line.
-        if self.text.capacity() > 4 * LINE_CAP {
+        if self.text.capacity() > 4 * LOG_LINE_CAP {
             self.text = Vec::new();
         }
     }
@@ -1110,7 +1111,7 @@ mod tests {
         task.await.unwrap().unwrap();
         let content = std::fs::read(&path).unwrap();
         assert_eq!(content, b"@0\no done\nO progress 10%\no  55%\n");
-        let lines = parse_all(&content, LINE_CAP);
+        let lines = parse_all(&content, LOG_LINE_CAP);
         assert_eq!(
             lines,
             [
@@ -1145,11 +1146,11 @@ mod tests {
         let mut long = x(150_000, b'x');
         long.push(b'\n');
         let mut expected = b"@0\nO ".to_vec();
-        expected.extend(x(LINE_CAP, b'x'));
+        expected.extend(x(LOG_LINE_CAP, b'x'));
         expected.extend(b"\nO ");
-        expected.extend(x(LINE_CAP, b'x'));
+        expected.extend(x(LOG_LINE_CAP, b'x'));
         expected.extend(b"\no ");
-        expected.extend(x(150_000 - 2 * LINE_CAP, b'x'));
+        expected.extend(x(150_000 - 2 * LOG_LINE_CAP, b'x'));
         expected.push(b'\n');
         assert_eq!(pumped([&long], no_secrets()).await, expected);
 
@@ -1158,17 +1159,17 @@ mod tests {
         second.extend(b"\nok\n");
         let mut expected = b"@0\nO ".to_vec();
         expected.extend(x(60_000, b'x'));
-        expected.extend(x(LINE_CAP - 60_000, b'y'));
+        expected.extend(x(LOG_LINE_CAP - 60_000, b'y'));
         expected.extend(b"\no ");
-        expected.extend(x(70_000 - LINE_CAP, b'y'));
+        expected.extend(x(70_000 - LOG_LINE_CAP, b'y'));
         expected.extend(b"\no ok\n");
         assert_eq!(pumped([x(60_000, b'x'), second], no_secrets()).await, expected);
 
         // No newline at all: the cap flushes, the end of the stream completes.
         let mut expected = b"@0\nO ".to_vec();
-        expected.extend(x(LINE_CAP, b'z'));
+        expected.extend(x(LOG_LINE_CAP, b'z'));
         expected.extend(b"\no ");
-        expected.extend(x(70_000 - LINE_CAP, b'z'));
+        expected.extend(x(70_000 - LOG_LINE_CAP, b'z'));
         expected.push(b'\n');
         let content = pumped([x(70_000, b'z')], no_secrets()).await;
         assert_eq!(content, expected);
@@ -1195,7 +1196,7 @@ mod tests {
         expected.push(b'\n');
         assert_eq!(content, expected);
         assert_eq!(
-            parse_all(&content, LINE_CAP),
+            parse_all(&content, LOG_LINE_CAP),
             [line(0, LineKind::Stdout, &raw[..raw.len() - 1])]
         );
     }
@@ -1223,10 +1224,10 @@ mod tests {
             b"@0\no pw=***\no next *** end\n"
         );
         // Split right at the line cap: the secret prefix is held back from the fragment.
-        let mut first = x(LINE_CAP - 3, b'a');
+        let mut first = x(LOG_LINE_CAP - 3, b'a');
         first.extend(b"hun");
         let mut expected = b"@0\nO ".to_vec();
-        expected.extend(x(LINE_CAP - 3, b'a'));
+        expected.extend(x(LOG_LINE_CAP - 3, b'a'));
         expected.extend(b"\no ***!\n");
         assert_eq!(pumped([first, b"ter2!\n".to_vec()], m).await, expected);
     }

@@ -26,7 +26,7 @@ mod mouse;
 mod panes;
 mod requests;
 
-pub use super::output_pane::{LINE_CAP, MAX_PANES, OutputPane, PaneId, RING_LINES, RingLine};
+pub use super::output_pane::{MAX_PANES, OutputPane, PaneId, RING_LINES, RingLine, SCREEN_LINE_CAP};
 pub use mouse::WHEEL_LINES;
 
 /// The narrow layout's tabs, in number-key order.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use memchr::memrchr;
 
-use super::output_pane::{LINE_CAP, MAX_MATCHES, Needle, OutputPane, PaneId, RingLine, visible_text};
+use super::output_pane::{MAX_MATCHES, Needle, OutputPane, PaneId, RingLine, SCREEN_LINE_CAP, visible_text};
 use crate::engine::output::{LineKind, LogParser};
 
 /// A point where parsing may resume: byte `offset` of the file starts line `line`, the time
@@ -109,7 +109,7 @@ impl LogTail {
             path,
             file: None,
             offset: 0,
-            parser: LogParser::new(LINE_CAP),
+            parser: LogParser::new(SCREEN_LINE_CAP),
             flushed: false,
             lines: 0,
             index: SparseIndex::default(),
@@ -203,7 +203,7 @@ fn visit_from(
 ) -> io::Result<()> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(cp.offset))?;
-    let mut parser = LogParser::new(LINE_CAP);
+    let mut parser = LogParser::new(SCREEN_LINE_CAP);
     parser.feed_with(format!("@{}\n", cp.t_ms).as_bytes(), |_| {});
     let mut buf = vec![0u8; 256 * 1024];
     let mut n_line = cp.line;
@@ -297,7 +297,7 @@ pub fn search_log(
 pub fn write_plain(path: &Path, out: &mut impl Write) -> io::Result<()> {
     let mut err = None;
     let mut line = Vec::new();
-    crate::engine::output::visit_log(path, crate::engine::output::LINE_CAP, |l| {
+    crate::engine::output::visit_log(path, crate::engine::output::LOG_LINE_CAP, |l| {
         if err.is_some() {
             return;
         }
@@ -401,7 +401,7 @@ mod tests {
         }
         std::fs::write(&path, &bytes).unwrap();
         let mut all = Vec::new();
-        crate::engine::output::visit_log(&path, LINE_CAP, |l| all.push(RingLine::of(l))).unwrap();
+        crate::engine::output::visit_log(&path, SCREEN_LINE_CAP, |l| all.push(RingLine::of(l))).unwrap();
         let mut tail = LogTail::new(0, "x.log", path.clone());
         let mut pane = OutputPane::default();
         let mut buf = vec![0u8; 64 * 1024];

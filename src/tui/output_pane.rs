@@ -25,8 +25,9 @@ use crate::engine::output::{LineKind, LogLineRef};
 
 /// Lines of a pane's run kept in memory.
 pub const RING_LINES: usize = 10_000;
-/// Longest line kept (bytes); longer ones are cut and marked.
-pub const LINE_CAP: usize = 4096;
+/// Longest line an output pane keeps on screen (bytes); longer ones are cut and marked (the log
+/// on disk keeps them whole, see `engine::output::LOG_LINE_CAP`).
+pub const SCREEN_LINE_CAP: usize = 4096;
 /// Output panes at most.
 pub const MAX_PANES: usize = 4;
 /// Matches of one search kept (the count then reads "100000+").

@@ -6,7 +6,7 @@
 //!   top of the log (wrapping can make the first lines taller than the view) they fill
 //!   downwards from line 0 instead, line 0 shown from its start.
 //! - stderr lines carry a `▌` marker (visible without colour), flightdeck's annotations are dim,
-//!   a line cut at [`LINE_CAP`](crate::tui::output_pane::LINE_CAP) ends with a dim `[cut]`, a
+//!   a line cut at [`SCREEN_LINE_CAP`](crate::tui::output_pane::SCREEN_LINE_CAP) ends with a dim `[cut]`, a
 //!   binary-looking line shows as a notice.
 //! - Timestamps (`T`) are relative to the run's start, `+MM:SS.mmm` (`+H:MM:SS.mmm` after an
 //!   hour): the log records milliseconds since the run started, and a relative time reads the
