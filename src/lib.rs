@@ -1,4 +1,4 @@
-//! flightdeck: a terminal release cockpit. See `ARCHITECTURE.md` for the layout.
+//! flightdeck: a terminal release cockpit. See `docs/ARCHITECTURE.md` for the layout and its rules.
 
 pub mod ansi;
 pub mod cli;
