@@ -18,14 +18,7 @@ use crate::journal::{self, Journal, ReleaseDir, Store, SyncWaker, Verified};
 use crate::plan::{self, Plan, ReleaseType};
 
 /// Exit codes.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const PAUSED: u8 = 3;
-    pub const LOCKED: u8 = 4;
-    pub const CANCELLED: u8 = 130;
-}
+pub use crate::engine::event::exit;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -1100,7 +1093,7 @@ impl Ctx {
                 .await
                 .expect("the driver task panicked")
         })?;
-        Ok(end.exit_code() as u8)
+        Ok(end.exit_code())
     }
 
     fn approve(&self, release: &str, gate: &str, note: String) -> Result<u8> {
@@ -1544,13 +1537,7 @@ fn release_notes(plan: &Plan) -> Option<crate::drift::git::Notes> {
 }
 
 fn end_code(st: &ReleaseState) -> u8 {
-    use crate::engine::event::FinalState::*;
-    match st.finished.as_ref().map(|f| f.state) {
-        Some(Succeeded) => exit::OK,
-        Some(Cancelled) => exit::CANCELLED,
-        Some(_) => exit::FAILED,
-        None => exit::PAUSED,
-    }
+    st.finished.as_ref().map_or(exit::PAUSED, |f| f.state.exit_code())
 }
 
 /// How long past the grace period a watching `run` waits for the driver to answer its cancel.
