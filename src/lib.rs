@@ -9,5 +9,6 @@ pub mod files;
 pub mod headless;
 pub mod journal;
 pub mod plan;
+pub mod release;
 pub mod term;
 pub mod tui;
