@@ -1,7 +1,6 @@
 //! The detached driver: starting `flightdeck drive DIR` in a session of its own and waiting until
 //! it took the release over ([`Context::spawn_driver`]), being that driver
-//! ([`Context::drive_here`]), and the cockpit's [`Launcher`], which starts releases and drivers
-//! the same way.
+//! ([`Context::drive_here`]).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,8 +12,6 @@ use crate::engine::driver::{self, DriveOptions, Driver};
 use crate::engine::event::Event;
 use crate::engine::state::ReleaseState;
 use crate::journal::{self, ReleaseDir, SyncWaker};
-use crate::plan::ReleaseType;
-use crate::tui::source::Launcher;
 
 impl Context {
     /// Start `flightdeck drive DIR` in its own session, detached from this terminal, and wait
@@ -123,35 +120,5 @@ impl Context {
                 .expect("the driver task panicked")
         })?;
         Ok(end.exit_code())
-    }
-}
-
-/// How the cockpit acts: as this user, starting drivers the way `run --detach` does.
-impl Launcher for Context {
-    fn actor(&self) -> String {
-        Context::actor(self)
-    }
-
-    fn start_release(&self, version: &str, rtype: ReleaseType) -> std::result::Result<ReleaseDir, String> {
-        let rdir = self
-            .create_release(Some(version), Some(rtype))
-            .map_err(|e| format!("{e:#}"))?;
-        self.start_driver(&rdir)?;
-        Ok(rdir)
-    }
-
-    fn start_driver(&self, rdir: &ReleaseDir) -> std::result::Result<(), String> {
-        match self.spawn_driver(rdir, false) {
-            Ok(Ok(_child)) => Ok(()),
-            Ok(Err(_)) => Err(format!("release {} is driven by another process", rdir.id)),
-            Err(e) => Err(format!("{e:#}")),
-        }
-    }
-
-    fn suggest(&self) -> std::result::Result<(String, ReleaseType), String> {
-        let plan = self.load_plan().map_err(|e| format!("{e:#}"))?;
-        crate::drift::git::suggest_next(&plan)
-            .map(|s| (s.version, s.rtype))
-            .map_err(|e| e.to_string())
     }
 }
