@@ -8,14 +8,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use color_eyre::eyre::Result;
 
 use crate::ansi::clean;
-use crate::engine::driver::{self, DriveError};
+use crate::engine::driver::DriveError;
 use crate::engine::request::Op;
-use crate::headless::{status_json, status_text};
-use crate::journal::{self, Verified};
 use crate::plan::{self, ReleaseType};
-use crate::release::{
-    Answer, Context, DriveMode, Duplicate, Refused, UsageError, exit, grace, load_state, runtime, usage,
-};
+use crate::release::{Answer, Context, DriftQuery, DriveMode, Duplicate, Refused, UsageError, exit, usage};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -389,7 +385,7 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             ctx.allow_duplicate = allow_duplicate;
             cockpit(ctx, release.as_deref(), opts, start.map(|v| (v, rtype)))
         }
-        Command::Check => check(ctx),
+        Command::Check => ctx.check(),
         Command::Run {
             version,
             rtype,
@@ -421,8 +417,8 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         } => request(ctx, Some(&release), Op::Skip { stage, reason }),
         Command::Rollback { release, stage } => request(ctx, release.as_deref(), Op::Rollback { stage }),
         Command::UnlockEnv { release, env, reason } => unlock_env(ctx, &release, &env, &reason),
-        Command::Status { release, json } => status(ctx, release.as_deref(), json),
-        Command::List { all, json } => list(ctx, all, json),
+        Command::Status { release, json } => ctx.status(release.as_deref(), json),
+        Command::List { all, json } => ctx.list(all, json),
         Command::Logs {
             release,
             stage,
@@ -430,19 +426,11 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             attempt,
             follow,
             rollback,
-        } => logs(
-            ctx,
-            &release,
-            &stage,
-            target.as_deref(),
-            attempt,
-            follow,
-            rollback,
-        ),
-        Command::Verify { release } => verify(ctx, release.as_deref()),
-        Command::Notes { range, format } => notes(ctx, range.as_deref(), format),
-        Command::Next { json } => next(ctx, json),
-        Command::Drift(args) => drift(ctx, args),
+        } => ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback),
+        Command::Verify { release } => ctx.verify(release.as_deref()),
+        Command::Notes { range, format } => ctx.notes(range.as_deref(), format == NotesFormat::Json),
+        Command::Next { json } => ctx.next(json),
+        Command::Drift(args) => ctx.drift(args.query()),
         Command::Demo { dir, debug_panic } => crate::demo::run(ctx, dir.as_deref(), debug_panic),
         Command::Completions { shell } => generated(|out| {
             clap_complete::generate(shell, &mut Cli::command(), "flightdeck", out);
@@ -467,38 +455,9 @@ fn cockpit(
         ));
     }
     let store = ctx.store()?;
-    let rdir = match (start, release) {
-        (Some((version, rtype)), _) => {
-            let rdir = ctx.create_release(Some(&version), rtype)?;
-            if let Err(code) = ctx.spawn_driver(&rdir, false)? {
-                return Ok(code);
-            }
-            Some(rdir)
-        }
-        (None, Some(r)) => Some(ctx.find(Some(r))?),
-        // The plan's newest release, else the start screen.
-        // The plan's newest release, else its start screen; a plan that does not load says
-        // why; with no plan here, the newest release of any plan.
-        (None, None) => match ctx.plan_path() {
-            Ok(_) => {
-                let plan = ctx.load_plan()?;
-                match store.find(Some(&plan.name), None) {
-                    Ok(r) => Some(r),
-                    Err(journal::JournalError::NotFound(..)) => None,
-                    Err(e) => return Err(usage(e.to_string())),
-                }
-            }
-            Err(_) => match store.find(None, None) {
-                Ok(r) => Some(r),
-                Err(journal::JournalError::NotFound(..)) => {
-                    return Err(usage(
-                        "no plan here (flightdeck.toml in this directory or a parent, or --plan FILE) \
-                         and no releases yet; `flightdeck demo` opens the cockpit on a sample release",
-                    ));
-                }
-                Err(e) => return Err(usage(e.to_string())),
-            },
-        },
+    let rdir = match ctx.cockpit_release(&store, release, start)? {
+        Ok(rdir) => rdir,
+        Err(code) => return Ok(code),
     };
     let (plan_name, plan) = match &rdir {
         Some(r) => (r.plan.clone(), None),
@@ -516,22 +475,6 @@ fn cockpit(
         launcher,
         opts,
     )?)
-}
-
-fn check(ctx: &Context) -> Result<u8> {
-    let plan = ctx.load_plan()?;
-    plan.check_secrets_in_env()?;
-    let targets: usize = plan.environments.values().map(|e| e.targets.len()).sum();
-    crate::outln!(
-        "{}: plan `{}` is valid: {} stage(s), {} environment(s) ({} target(s)), {} gate(s)",
-        plan.path.display(),
-        plan.name,
-        plan.stages.len(),
-        plan.environments.len(),
-        targets,
-        plan.gates.len()
-    );
-    Ok(exit::OK)
 }
 
 fn approve(ctx: &Context, release: &str, gate: &str, note: String) -> Result<u8> {
@@ -629,199 +572,6 @@ fn request(ctx: &Context, release: Option<&str>, op: Op) -> Result<u8> {
     }
 }
 
-fn status(ctx: &Context, release: Option<&str>, json: bool) -> Result<u8> {
-    let rdir = ctx.find(release)?;
-    let st = load_state(&rdir)?;
-    let live = rdir.live_driver();
-    if json {
-        crate::outln!("{}", status_json(&st, live));
-    } else {
-        crate::term::out_text(&status_text(&st, live, chrono::Utc::now()));
-    }
-    Ok(exit::OK)
-}
-
-fn list(ctx: &Context, all: bool, json: bool) -> Result<u8> {
-    let store = ctx.store()?;
-    let scope = if all { None } else { Some(ctx.load_plan()?.name) };
-    let mut rows = Vec::new();
-    for rdir in store.releases(scope.as_deref())? {
-        let Ok(st) = load_state(&rdir) else { continue };
-        rows.push((rdir.live_driver(), st));
-    }
-    if json {
-        let v: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(live, st)| {
-                let mut o = status_json(st, *live);
-                if let Some(m) = o.as_object_mut() {
-                    m.remove("gates");
-                }
-                o
-            })
-            .collect();
-        crate::outln!("{}", serde_json::Value::Array(v));
-    } else if rows.is_empty() {
-        crate::outln!("no releases yet");
-    } else {
-        for (live, st) in &rows {
-            let (done, total) = st.progress();
-            let started = st
-                .created_at
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_default();
-            crate::outln!(
-                "{:<16} {:<14} {:<7} {:<16} {done}/{total} stages  {started}{}",
-                clean(&st.id),
-                clean(&st.plan),
-                st.rtype.as_str(),
-                st.state_word(live.is_some()),
-                live.map(|p| format!("  driver pid {p}")).unwrap_or_default()
-            );
-        }
-    }
-    Ok(exit::OK)
-}
-
-fn logs(
-    ctx: &Context,
-    release: &str,
-    stage: &str,
-    target: Option<&str>,
-    attempt: Option<u32>,
-    follow: bool,
-    rollback: bool,
-) -> Result<u8> {
-    let rdir = ctx.find(Some(release))?;
-    let st = load_state(&rdir)?;
-    let s = st
-        .stage(stage)
-        .ok_or_else(|| usage(format!("release {} has no stage `{stage}`", st.id)))?;
-    let t = match target {
-        Some(t) => s
-            .targets
-            .iter()
-            .find(|x| x.target.as_deref() == Some(t))
-            .ok_or_else(|| {
-                usage(format!(
-                    "stage `{stage}` has no target `{t}` (targets: {})",
-                    s.targets
-                        .iter()
-                        .filter_map(|x| x.target.as_deref())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?,
-        None if s.targets.len() == 1 => &s.targets[0],
-        None => {
-            return Err(usage(format!(
-                "stage `{stage}` runs on several targets; pick one with --target ({})",
-                s.targets
-                    .iter()
-                    .filter_map(|x| x.target.as_deref())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    };
-    let list = if rollback { &t.rollbacks } else { &t.attempts };
-    let a = match attempt {
-        Some(n) => list
-            .iter()
-            .find(|a| a.n == n)
-            .ok_or_else(|| usage(format!("no attempt {n} (there are {})", list.len())))?,
-        None => list
-            .last()
-            .ok_or_else(|| usage(format!("`{stage}` has not run yet")))?,
-    };
-    let path = rdir.file(&a.log).map_err(|e| usage(e.to_string()))?;
-    let label = format!(
-        "`{stage}`{}{} attempt {}",
-        t.target
-            .as_deref()
-            .map(|t| format!(" on {t}"))
-            .unwrap_or_default(),
-        if rollback { " rollback" } else { "" },
-        a.n
-    );
-    // The run cannot write (more) output once it has finished or once no driver holds the
-    // release: a driver killed between `run_started` and the spawn leaves no log at all.
-    let over = |a: &crate::engine::state::Attempt| !a.running() || rdir.live_driver().is_none();
-    let never_started = || {
-        crate::errln!(
-            "flightdeck: {label} of release {} never started: its driver stopped before the \
-             run wrote any output (no log {})",
-            st.id,
-            a.log
-        );
-        Ok(exit::FAILED)
-    };
-    if !path.exists() && (!follow || over(a)) {
-        if over(a) {
-            return never_started();
-        }
-        crate::errln!("flightdeck: {label} has no output yet (it is starting)");
-        return Ok(exit::OK);
-    }
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let key = (a.n, rollback);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    crate::headless::print_log(&path, follow, &mut out, color, || {
-        let st = load_state(&rdir).ok()?;
-        let t = st.target(stage, t.target.as_deref())?;
-        let list = if key.1 { &t.rollbacks } else { &t.attempts };
-        Some(list.iter().find(|a| a.n == key.0).is_none_or(over))
-    })?;
-    drop(out);
-    match std::fs::metadata(&path) {
-        // Followed until the run ended, and its log never appeared.
-        Err(_) => never_started(),
-        Ok(m) if m.len() == 0 => {
-            crate::errln!("flightdeck: {label} has no output");
-            Ok(exit::OK)
-        }
-        Ok(_) => Ok(exit::OK),
-    }
-}
-
-fn verify(ctx: &Context, release: Option<&str>) -> Result<u8> {
-    let rdir = ctx.find(release)?;
-    let head = std::fs::read_to_string(rdir.head()).ok();
-    let code = match journal::verify(&rdir.journal(), head.as_deref())? {
-        Verified::Intact { lines } => {
-            crate::outln!(
-                "{}: intact ({lines} lines, hash chain verified)",
-                rdir.journal().display()
-            );
-            Ok(exit::OK)
-        }
-        Verified::Altered { line, reason } => {
-            crate::outln!("{}:{line}: altered: {}", rdir.journal().display(), clean(&reason));
-            Ok(exit::FAILED)
-        }
-        Verified::Torn { line, bytes } => {
-            println!(
-                "{}:{line}: torn: an unterminated last line of {bytes} byte(s) that is not a record (a crash mid-write, or bytes added by something else); the lines before it chain, and the next append moves it to {}",
-                rdir.journal().display(),
-                journal::torn_path(&rdir.journal()).display()
-            );
-            Ok(exit::FAILED)
-        }
-    };
-    // Torn writes set aside earlier are no part of the chain, but are never hidden.
-    let torn = journal::torn_path(&rdir.journal());
-    if let Ok(m) = std::fs::metadata(&torn)
-        && m.len() > 0
-    {
-        println!(
-            "{}: {} byte(s) of torn journal writes (a crash mid-append) were set aside here; they are not part of the chain",
-            torn.display(),
-            m.len()
-        );
-    }
-    code
-}
-
 /// Text generated from the command line's own definition (completions, the man page), written to
 /// stdout: always in step with the real arguments.
 fn generated(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<u8> {
@@ -835,57 +585,6 @@ fn generated(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>)
 enum NotesFormat {
     Md,
     Json,
-}
-
-/// Git: `notes` and `next`.
-/// The plan's repository; without a plan file (and no --plan), the repository of the current
-/// directory with the default tag pattern.
-fn repo(ctx: &Context) -> Result<crate::drift::git::Repo> {
-    use crate::drift::git::Repo;
-    let opened = match ctx.plan_path() {
-        Ok(path) => Repo::open(&plan::load(&path)?),
-        Err(e) if ctx.plan.is_none() && matches!(e.downcast_ref(), Some(plan::PlanError::NotFound(_))) => {
-            Repo::open_path(&std::env::current_dir()?, plan::GitConfig::DEFAULT_TAG_PATTERN)
-        }
-        Err(e) => return Err(e),
-    };
-    opened.map_err(git_error)
-}
-
-fn notes(ctx: &Context, range: Option<&str>, format: NotesFormat) -> Result<u8> {
-    use std::io::Write;
-    let notes = repo(ctx)?.notes_for(range).map_err(git_error)?;
-    let text = match format {
-        // Commit messages are other people's text: through the sanitiser like every output.
-        NotesFormat::Md => crate::ansi::clean_lines(&notes.markdown()).into_owned(),
-        NotesFormat::Json => serde_json::to_string_pretty(&notes)? + "\n",
-    };
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        // `flightdeck notes | head`: the reader has what it wanted.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
-        written => Ok(written.map(|()| exit::OK)?),
-    }
-}
-
-fn next(ctx: &Context, json: bool) -> Result<u8> {
-    let next = repo(ctx)?.suggest_next().map_err(git_error)?;
-    if json {
-        crate::outln!("{}", serde_json::to_string_pretty(&next)?);
-    } else {
-        crate::outln!("{next}");
-    }
-    Ok(exit::OK)
-}
-
-/// No repository, an unknown revision, a bad range: exit 2 with the message; anything else
-/// (a broken repository) is a failure with its report.
-fn git_error(e: crate::drift::git::GitError) -> color_eyre::Report {
-    if e.is_usage() {
-        usage(e.to_string())
-    } else {
-        e.into()
-    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -907,53 +606,14 @@ struct DriftArgs {
     since: Option<String>,
 }
 
-/// Drift: `drift`.
-fn drift(ctx: &Context, args: DriftArgs) -> Result<u8> {
-    use crate::drift::{self, report, snapshot};
-    let plan = ctx.load_plan()?;
-    let since = match &args.since {
-        Some(release) => {
-            let rdir = ctx.find(Some(release))?;
-            let path = rdir.path.join(snapshot::START_SNAPSHOT);
-            if !path.is_file() {
-                return Err(usage(format!(
-                    "release {} has no drift snapshot ({}): no environment had a probe when it started",
-                    rdir.id,
-                    path.display()
-                )));
-            }
-            Some((
-                rdir.id,
-                snapshot::load_snapshot(&path).map_err(|e| usage(e.to_string()))?,
-            ))
+impl DriftArgs {
+    fn query(self) -> DriftQuery {
+        DriftQuery {
+            env: self.env,
+            baseline: self.baseline,
+            only_diff: self.only_diff,
+            json: self.json,
+            since: self.since,
         }
-        None => None,
-    };
-    let opts = drift::ProbeOptions {
-        grace: grace(),
-        masker: std::sync::Arc::new(driver::masker_for(&plan)),
-        ..drift::ProbeOptions::default()
-    };
-    let selection = drift::Selection {
-        envs: args.env,
-        baseline: args.baseline,
-    };
-    let taken_at = chrono::Utc::now();
-    let matrix = runtime()?
-        .block_on(drift::run(&plan, &selection, &opts))
-        .map_err(|e| usage(e.to_string()))?;
-    let runs = ctx.store()?.plan_dir(&plan.name)?.join(snapshot::RUNS_DIR);
-
-    let since = since.as_ref().map(|(id, snap)| (id.as_str(), snap));
-    let ignore = drift::ignore_of(&plan);
-    let versions = drift::version_drift(&plan, &matrix);
-    let print = report::PrintOptions {
-        json: args.json,
-        only_diff: args.only_diff,
-        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-        versions: &versions,
-    };
-    Ok(report::print_run(
-        &matrix, &plan.name, taken_at, &runs, since, &ignore, print,
-    )?)
+    }
 }

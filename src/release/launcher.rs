@@ -1,8 +1,10 @@
 //! What the cockpit needs to act ([`Launcher`]), and the real one: a [`Context`], which starts
 //! releases and detached drivers the way `run --detach` does.
 
-use super::Context;
-use crate::journal::ReleaseDir;
+use color_eyre::eyre::Result;
+
+use super::{Context, usage};
+use crate::journal::{self, ReleaseDir, Store};
 use crate::plan::ReleaseType;
 
 /// What the cockpit needs from the program around it to act: who the user is, and how to start
@@ -16,6 +18,52 @@ pub trait Launcher: Send + Sync {
     fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String>;
     /// The suggested next version and type (`flightdeck next`).
     fn suggest(&self) -> Result<(String, ReleaseType), String>;
+}
+
+impl Context {
+    /// The release the cockpit opens: a new one (`start`: its version and type; its driver
+    /// started detached), the one named, or this plan's newest; `None`: the plan has none yet
+    /// (its start screen). `Err(code)` inside: the new release's driver could not take over
+    /// (another driver: 4).
+    pub fn cockpit_release(
+        &self,
+        store: &Store,
+        release: Option<&str>,
+        start: Option<(String, Option<ReleaseType>)>,
+    ) -> Result<std::result::Result<Option<ReleaseDir>, u8>> {
+        Ok(Ok(match (start, release) {
+            (Some((version, rtype)), _) => {
+                let rdir = self.create_release(Some(&version), rtype)?;
+                if let Err(code) = self.spawn_driver(&rdir, false)? {
+                    return Ok(Err(code));
+                }
+                Some(rdir)
+            }
+            (None, Some(r)) => Some(self.find(Some(r))?),
+            // The plan's newest release, else its start screen; a plan that does not load says
+            // why; with no plan here, the newest release of any plan.
+            (None, None) => match self.plan_path() {
+                Ok(_) => {
+                    let plan = self.load_plan()?;
+                    match store.find(Some(&plan.name), None) {
+                        Ok(r) => Some(r),
+                        Err(journal::JournalError::NotFound(..)) => None,
+                        Err(e) => return Err(usage(e.to_string())),
+                    }
+                }
+                Err(_) => match store.find(None, None) {
+                    Ok(r) => Some(r),
+                    Err(journal::JournalError::NotFound(..)) => {
+                        return Err(usage(
+                            "no plan here (flightdeck.toml in this directory or a parent, or --plan FILE) \
+                             and no releases yet; `flightdeck demo` opens the cockpit on a sample release",
+                        ));
+                    }
+                    Err(e) => return Err(usage(e.to_string())),
+                },
+            },
+        }))
+    }
 }
 
 /// How the cockpit acts: as this user, starting drivers the way `run --detach` does.

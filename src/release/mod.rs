@@ -2,13 +2,14 @@
 //! ([`Context::identify`]), finding and loading releases, creating one ([`create`]), starting a
 //! detached driver and waiting until it took over, or being that driver ([`driver`]), the
 //! cockpit's [`Launcher`] ([`launcher`]), watching a driven release from this process
-//! ([`observe`]), submitting requests and waiting for the driver's answer ([`request`]), and the
+//! ([`observe`]), the read-only commands ([`inspect`]), submitting requests and waiting for the driver's answer ([`request`]), and the
 //! errors and exit codes ([`exit`]) that the command line maps outcomes to.
 //!
 //! `cli` and `demo` both call this module; neither imports the other.
 
 pub mod create;
 pub mod driver;
+pub mod inspect;
 pub mod launcher;
 pub mod observe;
 pub mod request;
@@ -25,6 +26,7 @@ use crate::plan::{self, Plan};
 /// Exit codes (one table for the whole program).
 pub use crate::engine::event::exit;
 pub use create::MAX_VERSION;
+pub use inspect::DriftQuery;
 pub use launcher::Launcher;
 pub use observe::DriveMode;
 pub use request::Answer;
