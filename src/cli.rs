@@ -1,4 +1,5 @@
-//! The command line (clap): one function per subcommand, each a few lines over the library.
+//! The command line (clap): argument parsing, the mapping of errors to exit codes (`report`),
+//! and a few lines per subcommand over the release operations in [`crate::release`].
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -19,7 +19,7 @@ pub struct DriftQuery {
     /// Environments to compare (`env/target` for one target); empty: every environment with a
     /// probe or an expect file. The baseline is always included.
     pub env: Vec<String>,
-    /// The environment (or `env/target`) the others are compared with (default: [drift] baseline).
+    /// The environment (or `env/target`) the others are compared with (default: the plan's `[drift] baseline`).
     pub baseline: Option<String>,
     /// Only the keys that drift somewhere.
     pub only_diff: bool,

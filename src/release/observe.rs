@@ -64,11 +64,10 @@ impl Context {
         self.drive(rdir, flags, true)
     }
 
-    /// Drive in this process and print as an observer; `resumed`: print only what happens from now.
     /// Drive a release: always in a background driver process of its own session (so closing
     /// this terminal never touches the release, and no child can reach the terminal). Without
-    /// `--detach` this process observes it: prints what happens, turns Ctrl-C into a cancel
-    /// request, and exits with the release's exit code.
+    /// `--detach` this process observes it: prints what happens (`resumed`: only from now on),
+    /// turns Ctrl-C into a cancel request, and exits with the release's exit code.
     pub fn drive(&self, rdir: ReleaseDir, flags: DriveMode, resumed: bool) -> Result<u8> {
         if flags.detach {
             return match self.spawn_driver(&rdir, flags.no_wait)? {
