@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use crate::cli::{Ctx, UsageError, exit};
 use crate::engine::request::Op;
 use crate::journal::ReleaseDir;
+use crate::release::{Context, UsageError, exit, grace, load_state};
 
 /// The demo plan's `[plan] name`.
 pub const PLAN_NAME: &str = "storefront-demo";
@@ -305,7 +305,7 @@ fn catch_ending_signals() {
 }
 
 /// `flightdeck demo [--dir DIR]`.
-pub(crate) fn run(ctx: &Ctx, dir: Option<&Path>, debug_panic: Option<crate::tui::PanicAt>) -> Result<u8> {
+pub(crate) fn run(ctx: &Context, dir: Option<&Path>, debug_panic: Option<crate::tui::PanicAt>) -> Result<u8> {
     let tty = std::io::stdout().is_terminal();
     if tty {
         catch_ending_signals();
@@ -427,7 +427,7 @@ pub(crate) fn run(ctx: &Ctx, dir: Option<&Path>, debug_panic: Option<crate::tui:
 /// End the demo's releases ([`end_releases`]) and remove its folder when it is a temp folder;
 /// says what it did on stderr. `Err(())`: something of the demo may still run (said).
 fn clean_up(
-    demo: &Ctx,
+    demo: &Context,
     root: &Path,
     temp: bool,
     driver: Option<std::process::Child>,
@@ -465,7 +465,7 @@ fn clean_up(
 /// through its journal (the demo's folder was deleted) gets SIGTERM, which it takes as a cancel;
 /// one still there at the deadline, SIGKILL, and so do the processes its releases started.
 fn end_releases(
-    demo: &Ctx,
+    demo: &Context,
     root: &Path,
     mut driver: Option<std::process::Child>,
     driver_pid: u32,
@@ -486,9 +486,7 @@ fn end_releases(
     };
     let mut asked: Vec<u32> = Vec::new();
     for (rdir, pid) in live() {
-        let finished = Ctx::load_state(&rdir)
-            .map(|s| s.finished.is_some())
-            .unwrap_or(false);
+        let finished = load_state(&rdir).map(|s| s.finished.is_some()).unwrap_or(false);
         if finished {
             asked.push(pid);
             continue;
@@ -512,7 +510,7 @@ fn end_releases(
     }
     // Each driver stops its running commands (SIGTERM, then SIGKILL after the grace period) and
     // exits, releasing its lock. A short poll over the few demo drivers.
-    let limit = crate::cli::grace() + Duration::from_secs(10);
+    let limit = grace() + Duration::from_secs(10);
     let deadline = Instant::now() + limit;
     loop {
         let mut left: Vec<u32> = drivers_of(root);
@@ -603,7 +601,7 @@ fn end_stray_groups(root: &Path) {
         }
     }
     for pgid in groups {
-        crate::engine::runner::terminate_group_blocking(pgid, crate::cli::grace());
+        crate::engine::runner::terminate_group_blocking(pgid, grace());
     }
 }
 

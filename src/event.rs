@@ -121,6 +121,33 @@ pub enum FinalState {
     Cancelled,
 }
 
+/// flightdeck's process exit codes, in one place: `run`, `resume`, the cockpit with
+/// `--exit-when-done` and every other command use these.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// The release failed, a request was refused, a file could not be read or written.
+    pub const FAILED: u8 = 1;
+    /// A mistake in what was asked, or a plan problem.
+    pub const USAGE: u8 = 2;
+    /// Stopped at a gate (`--no-wait`), or not finished yet.
+    pub const PAUSED: u8 = 3;
+    /// The release is driven by another process, or a release of that version is unfinished.
+    pub const LOCKED: u8 = 4;
+    pub const CANCELLED: u8 = 130;
+}
+
+impl FinalState {
+    /// The exit code `run` (and the cockpit with `--exit-when-done`) gives a release that ended
+    /// this way.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            FinalState::Succeeded => exit::OK,
+            FinalState::Cancelled => exit::CANCELLED,
+            FinalState::Failed | FinalState::RolledBack | FinalState::RollbackFailed => exit::FAILED,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {

@@ -12,5 +12,6 @@ pub mod journal;
 pub mod mask;
 pub mod plan;
 pub mod procgroup;
+pub mod release;
 pub mod term;
 pub mod tui;

@@ -50,9 +50,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "term",
         ],
     ),
+    // The cockpit acts through release operations (the `Launcher` it is handed).
     (
         "tui",
         &[
+            "release",
             "engine",
             "journal",
             "plan",

@@ -43,12 +43,10 @@ pub enum DriveEnd {
 
 impl DriveEnd {
     /// The process exit code for `run`/`resume`.
-    pub fn exit_code(self) -> i32 {
+    pub fn exit_code(self) -> u8 {
         match self {
-            DriveEnd::Finished(FinalState::Succeeded) => 0,
-            DriveEnd::Finished(FinalState::Cancelled) => 130,
-            DriveEnd::Finished(_) => 1,
-            DriveEnd::Paused => 3,
+            DriveEnd::Finished(state) => state.exit_code(),
+            DriveEnd::Paused => crate::engine::event::exit::PAUSED,
         }
     }
 }

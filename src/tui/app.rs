@@ -17,7 +17,7 @@ use super::modal::{Edit, Modal, Palette, Prompt, PromptFor, StartForm, Then};
 use super::theme::Glyph;
 use super::theme::Theme;
 use crate::drift::overview::Overview;
-use crate::engine::event::{FinalState, Record};
+use crate::engine::event::Record;
 use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus, TargetState};
 use crate::plan::{Plan, ReleaseType};
@@ -668,7 +668,7 @@ impl UiState {
                     .release
                     .finished
                     .as_ref()
-                    .map(|f| exit_code(f.state))
+                    .map(|f| f.state.exit_code())
                     .unwrap_or(0);
                 self.quit = Some(code);
                 fx.push(Effect::Quit(code));
@@ -718,7 +718,7 @@ impl UiState {
             && self.quit.is_none()
             && let Some(f) = &self.release.finished
         {
-            let code = exit_code(f.state);
+            let code = f.state.exit_code();
             self.quit = Some(code);
             fx.push(Effect::Quit(code));
         }
@@ -1194,14 +1194,5 @@ fn step(i: usize, up: bool, n: usize) -> usize {
         i.saturating_sub(1)
     } else {
         (i + 1).min(n - 1)
-    }
-}
-
-/// The exit code `run` gives a release that ended this way.
-pub fn exit_code(state: FinalState) -> u8 {
-    match state {
-        FinalState::Succeeded => 0,
-        FinalState::Cancelled => 130,
-        _ => 1,
     }
 }

@@ -22,18 +22,7 @@ use crate::plan::{Plan, ReleaseType};
 /// and frames get their turn, and one flooding log cannot starve the others.
 const READ_BUDGET: usize = 1024 * 1024;
 
-/// What the cockpit needs from the program around it to act: who the user is, and how to start
-/// a release or a driver (the CLI knows how to run itself detached).
-pub trait Launcher: Send + Sync {
-    /// The acting person (as the engine defines identity).
-    fn actor(&self) -> String;
-    /// Create a release of the plan and start its detached driver; returns its folder.
-    fn start_release(&self, version: &str, rtype: ReleaseType) -> Result<ReleaseDir, String>;
-    /// Start a detached driver for an existing release (resume, or a request needing a driver).
-    fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String>;
-    /// The suggested next version and type (`flightdeck next`).
-    fn suggest(&self) -> Result<(String, ReleaseType), String>;
-}
+pub use crate::release::Launcher;
 
 /// A launcher that starts nothing (tests, and anywhere the cockpit only watches).
 #[derive(Debug, Clone)]

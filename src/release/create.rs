@@ -1,0 +1,131 @@
+//! Creating a release: its folder, the plan copy, the notes and its first events, under the
+//! plan's lock so that two releases of one version cannot start at once.
+
+use color_eyre::eyre::Result;
+
+use super::{Context, Duplicate, usage};
+use crate::ansi::clean;
+use crate::engine::driver;
+use crate::engine::state::ReleaseState;
+use crate::journal::{self, Journal, ReleaseDir, Store};
+use crate::plan::{Plan, ReleaseType};
+
+/// The longest VERSION accepted (it names the release's folder).
+pub const MAX_VERSION: usize = 128;
+
+impl Context {
+    /// Create a release of the plan (its folder, plan copy, notes and first events); no driver yet.
+    pub fn create_release(&self, version: Option<&str>, rtype: Option<ReleaseType>) -> Result<ReleaseDir> {
+        let plan = self.load_plan()?;
+        // A secret that cannot be masked safely is refused before anything exists.
+        plan.check_secrets_in_env()?;
+        // The commits this release ships (when the plan lives in a git repository), and the
+        // suggested version when none was given.
+        let (version, rtype, notes) = match version {
+            Some(v) if v.trim().is_empty() => return Err(usage("VERSION must not be empty")),
+            Some(v) => (v.to_string(), rtype.unwrap_or_default(), release_notes(&plan)),
+            None => {
+                let s = crate::drift::git::suggest_next(&plan)
+                    .map_err(|e| usage(format!("no VERSION given and none can be suggested: {e}")))?;
+                crate::errln!("flightdeck: releasing {s}");
+                (s.version.clone(), rtype.unwrap_or(s.rtype), Some(s.notes))
+            }
+        };
+        check_version(&version)?;
+        let version = version.as_str();
+        let store = self.store()?;
+        let plan_dir = store.plan_dir(&plan.name)?;
+        std::fs::create_dir_all(&plan_dir).map_err(journal::io_error(&plan_dir))?;
+        // Looking for an unfinished release of this version and creating this one happen under
+        // one lock of the plan's folder, so two `run 5.0` at once cannot both start one.
+        let lock_path = plan_dir.join("releases.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(journal::io_error(&lock_path))?;
+        lock.lock().map_err(journal::io_error(&lock_path))?;
+        if !self.allow_duplicate
+            && let Some((other, word)) = unfinished_release(&store, &plan.name, version)?
+        {
+            return Err(Duplicate(format!(
+                "release {} of plan {} is still running ({word}); finish or cancel it, or pass --allow-duplicate",
+                clean(&other),
+                clean(&plan.name),
+            ))
+            .into());
+        }
+        let rdir = store.create_release(&plan.name, version)?;
+        let text = crate::files::read_bounded(&plan.path, crate::files::MAX_INPUT)
+            .map_err(journal::io_error(&plan.path))?;
+        let copy = rdir.plan_copy();
+        std::fs::write(&copy, text).map_err(journal::io_error(&copy))?;
+        let masker = std::sync::Arc::new(driver::masker_for(&plan));
+        let mut journal = Journal::open(&rdir.journal(), masker)?;
+        let mut events = vec![driver::release_created(&plan, &rdir.id, version, rtype)];
+        if let Some(notes) = notes {
+            let path = rdir.path.join("notes.md");
+            std::fs::write(&path, notes.markdown()).map_err(journal::io_error(&path))?;
+            events.push(driver::release_commits(&notes, "notes.md"));
+        }
+        journal.append(&self.actor(), events)?;
+        drop(lock);
+        Ok(rdir)
+    }
+}
+
+/// A version must be printable and short enough to be a folder name: exit 2 otherwise.
+pub fn check_version(version: &str) -> Result<()> {
+    if version.chars().any(char::is_control) {
+        return Err(usage(format!(
+            "VERSION \"{}\" holds control characters (escape sequences, newlines, tabs); use a plain version",
+            version.escape_debug()
+        )));
+    }
+    let n = version.chars().count();
+    if n > MAX_VERSION {
+        return Err(usage(format!(
+            "VERSION is too long ({n} characters; at most {MAX_VERSION})"
+        )));
+    }
+    Ok(())
+}
+
+/// An unfinished release of `version` of `plan` (its id and state word), if there is one.
+pub fn unfinished_release(store: &Store, plan: &str, version: &str) -> Result<Option<(String, String)>> {
+    let stem = journal::store::sanitize_id(version);
+    let dash = format!("{stem}-");
+    for rdir in store.releases(Some(plan))? {
+        if rdir.id != stem && !rdir.id.starts_with(&dash) {
+            continue;
+        }
+        let Ok((recs, _)) = journal::read_journal(&rdir.journal()) else {
+            continue;
+        };
+        let st = ReleaseState::from_records(&recs);
+        if st.version == version && st.finished.is_none() {
+            let word = st.state_word(rdir.live_driver().is_some());
+            return Ok(Some((rdir.id, word.to_string())));
+        }
+    }
+    Ok(None)
+}
+
+/// The notes from the last release tag to HEAD, when the plan lives in a git repository. A plan
+/// outside git releases without them; a broken repository is reported and the release goes on.
+pub fn release_notes(plan: &Plan) -> Option<crate::drift::git::Notes> {
+    use crate::drift::git::{GitError, Repo};
+    let notes = Repo::open(plan).and_then(|repo| {
+        let head = repo.head()?;
+        repo.notes_since_tag(head)
+    });
+    match notes {
+        Ok(n) => Some(n),
+        Err(GitError::NoRepository(_) | GitError::NoCommits(_)) => None,
+        Err(e) => {
+            crate::errln!("flightdeck: warning: the release records no commits: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The detached driver: starting `flightdeck drive DIR` in a session of its own and waiting until
+//! it took the release over ([`Context::spawn_driver`]), being that driver
+//! ([`Context::drive_here`]).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{Result, WrapErr, bail};
+
+use super::{Context, exit, grace, load_state, refuse_broken, runtime};
+use crate::engine::driver::{self, DriveOptions, Driver};
+use crate::engine::event::Event;
+use crate::engine::state::ReleaseState;
+use crate::journal::{self, ReleaseDir, SyncWaker};
+
+impl Context {
+    /// Start `flightdeck drive DIR` in its own session, detached from this terminal, and wait
+    /// until it has taken the release over. `Err(code)`: it could not (another driver: 4).
+    pub fn spawn_driver(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<Result<std::process::Child, u8>> {
+        use std::os::unix::process::CommandExt;
+        // A journal that does not chain is not driven (the driver would refuse it too).
+        refuse_broken(&ReleaseState::load(&rdir.journal())?.0)?;
+        let exe = std::env::current_exe()?;
+        let log_path = rdir.driver_log();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(journal::io_error(&log_path))?;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("drive").arg(&rdir.path);
+        if no_wait {
+            cmd.arg("--no-wait");
+        }
+        if let Some(d) = &self.data_dir {
+            cmd.arg("--data-dir").arg(d);
+        }
+        cmd.arg("--as").arg(self.actor());
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // SAFETY: setsid and sigprocmask are async-signal-safe and touch nothing of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                // A watching `run` holds SIGINT/SIGTERM pending while it starts (see `drive`);
+                // the mask survives exec, and the driver must get its signals.
+                nix::sys::signal::pthread_sigmask(
+                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                    Some(&nix::sys::signal::SigSet::empty()),
+                    None,
+                )
+                .map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        // Watch before starting it, so its first append cannot slip by unnoticed.
+        let waker = SyncWaker::watch(&rdir.path);
+        let mut child = cmd.spawn().wrap_err("starting the background driver")?;
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (recs, _) = journal::read_journal(&rdir.journal())?;
+            if recs
+                .iter()
+                .any(|r| matches!(r.event, Event::DriverStarted { pid: p, .. } if p == pid))
+            {
+                return Ok(Ok(child));
+            }
+            if let Some(status) = child.try_wait()? {
+                if status.code() == Some(i32::from(exit::LOCKED)) {
+                    let holder = rdir
+                        .live_driver()
+                        .map(|p| format!(" (pid {p})"))
+                        .unwrap_or_default();
+                    crate::errln!(
+                        "flightdeck: release {} is driven by another process{holder}",
+                        rdir.id
+                    );
+                    return Ok(Err(exit::LOCKED));
+                }
+                let log = std::fs::read_to_string(rdir.driver_log()).unwrap_or_default();
+                bail!("the background driver exited ({status}) before taking over:\n{log}");
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the background driver (pid {pid}) did not start within 20s; see {}",
+                    rdir.driver_log().display()
+                );
+            }
+            waker.wait(Duration::from_millis(100));
+        }
+    }
+
+    /// Be the driver of the release in `dir` (`flightdeck drive DIR`, started by
+    /// [`Context::spawn_driver`]): take it over and drive it to its end; SIGTERM or SIGINT cancel
+    /// it gracefully. The exit code is the release's.
+    pub fn drive_here(&self, dir: &Path, no_wait: bool) -> Result<u8> {
+        let rdir = ReleaseDir::from_path(dir);
+        let state = load_state(&rdir)?;
+        let plan = driver::plan_for_release(&rdir, &state)?;
+        let opts = DriveOptions {
+            no_wait,
+            grace: grace(),
+            actor: self.actor(),
+        };
+        let rt = runtime()?;
+        let driver = Driver::take_over(plan, rdir, self.store()?, opts)?;
+        let end = rt.block_on(async {
+            // No terminal here (own session): SIGTERM or SIGINT cancel gracefully.
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+            let stop = async move {
+                tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+            };
+            // On a worker, so the jobs it starts are picked up without a cross-thread wake-up.
+            tokio::spawn(driver.run(stop))
+                .await
+                .expect("the driver task panicked")
+        })?;
+        Ok(end.exit_code())
+    }
+}

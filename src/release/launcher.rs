@@ -1,0 +1,97 @@
+//! What the cockpit needs to act ([`Launcher`]), and the real one: a [`Context`], which starts
+//! releases and detached drivers the way `run --detach` does.
+
+use color_eyre::eyre::Result;
+
+use super::{Context, usage};
+use crate::journal::{self, ReleaseDir, Store};
+use crate::plan::ReleaseType;
+
+/// What the cockpit needs from the program around it to act: who the user is, and how to start
+/// a release or a driver (a [`Context`] starts them as `run --detach` does).
+pub trait Launcher: Send + Sync {
+    /// The acting person (as the engine defines identity).
+    fn actor(&self) -> String;
+    /// Create a release of the plan and start its detached driver; returns its folder.
+    fn start_release(&self, version: &str, rtype: ReleaseType) -> Result<ReleaseDir, String>;
+    /// Start a detached driver for an existing release (resume, or a request needing a driver).
+    fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String>;
+    /// The suggested next version and type (`flightdeck next`).
+    fn suggest(&self) -> Result<(String, ReleaseType), String>;
+}
+
+impl Context {
+    /// The release the cockpit opens: a new one (`start`: its version and type; its driver
+    /// started detached), the one named, or this plan's newest; `None`: the plan has none yet
+    /// (its start screen). `Err(code)` inside: the new release's driver could not take over
+    /// (another driver: 4).
+    pub fn cockpit_release(
+        &self,
+        store: &Store,
+        release: Option<&str>,
+        start: Option<(String, Option<ReleaseType>)>,
+    ) -> Result<std::result::Result<Option<ReleaseDir>, u8>> {
+        Ok(Ok(match (start, release) {
+            (Some((version, rtype)), _) => {
+                let rdir = self.create_release(Some(&version), rtype)?;
+                if let Err(code) = self.spawn_driver(&rdir, false)? {
+                    return Ok(Err(code));
+                }
+                Some(rdir)
+            }
+            (None, Some(r)) => Some(self.find(Some(r))?),
+            // The plan's newest release, else its start screen; a plan that does not load says
+            // why; with no plan here, the newest release of any plan.
+            (None, None) => match self.plan_path() {
+                Ok(_) => {
+                    let plan = self.load_plan()?;
+                    match store.find(Some(&plan.name), None) {
+                        Ok(r) => Some(r),
+                        Err(journal::JournalError::NotFound(..)) => None,
+                        Err(e) => return Err(usage(e.to_string())),
+                    }
+                }
+                Err(_) => match store.find(None, None) {
+                    Ok(r) => Some(r),
+                    Err(journal::JournalError::NotFound(..)) => {
+                        return Err(usage(
+                            "no plan here (flightdeck.toml in this directory or a parent, or --plan FILE) \
+                             and no releases yet; `flightdeck demo` opens the cockpit on a sample release",
+                        ));
+                    }
+                    Err(e) => return Err(usage(e.to_string())),
+                },
+            },
+        }))
+    }
+}
+
+/// How the cockpit acts: as this user, starting drivers the way `run --detach` does.
+impl Launcher for Context {
+    fn actor(&self) -> String {
+        Context::actor(self)
+    }
+
+    fn start_release(&self, version: &str, rtype: ReleaseType) -> std::result::Result<ReleaseDir, String> {
+        let rdir = self
+            .create_release(Some(version), Some(rtype))
+            .map_err(|e| format!("{e:#}"))?;
+        self.start_driver(&rdir)?;
+        Ok(rdir)
+    }
+
+    fn start_driver(&self, rdir: &ReleaseDir) -> std::result::Result<(), String> {
+        match self.spawn_driver(rdir, false) {
+            Ok(Ok(_child)) => Ok(()),
+            Ok(Err(_)) => Err(format!("release {} is driven by another process", rdir.id)),
+            Err(e) => Err(format!("{e:#}")),
+        }
+    }
+
+    fn suggest(&self) -> std::result::Result<(String, ReleaseType), String> {
+        let plan = self.load_plan().map_err(|e| format!("{e:#}"))?;
+        crate::drift::git::suggest_next(&plan)
+            .map(|s| (s.version, s.rtype))
+            .map_err(|e| e.to_string())
+    }
+}

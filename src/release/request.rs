@@ -1,0 +1,109 @@
+//! Requests to a release's driver (approve, tick, recheck, cancel, retry, skip, rollback, unlock):
+//! checked and appended under the journal lock ([`Context::submit`]); [`Context::request`] also
+//! starts a background driver when none is alive and waits for its answer.
+
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::Result;
+
+use super::{Context, load_state, refused, usage};
+use crate::engine::driver;
+use crate::engine::request::{self, Op, OpError, SubmitError};
+use crate::engine::state::ReleaseState;
+use crate::journal::{self, ReleaseDir, SyncWaker};
+
+/// How long [`Context::request`] waits for the driver's answer.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+/// What the driver made of a request ([`Context::request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The release's id.
+    pub release: String,
+    /// The request's sequence number in the journal.
+    pub seq: u64,
+    /// What was asked (`cancel`, `retry`...).
+    pub kind: &'static str,
+    /// This call started a background driver for it.
+    pub started_driver: bool,
+    /// `None`: no answer yet (the driver is busy or slow); else accepted or not, and why.
+    pub handled: Option<(bool, String)>,
+}
+
+impl Context {
+    /// Check `op` under the journal lock against the state as of that moment, and append it.
+    pub fn submit(&self, rdir: &ReleaseDir, actor: &str, op: &Op) -> Result<request::Submitted> {
+        let plan = self.plan_for(rdir)?;
+        let masker = std::sync::Arc::new(driver::masker_for(&plan));
+        request::submit(rdir, masker, actor, op).map_err(|e| match e {
+            SubmitError::Op(OpError::Usage(m)) => usage(m),
+            SubmitError::Op(OpError::Refused(m)) => refused(m),
+            SubmitError::Journal(j @ journal::JournalError::Broken { .. }) => refused(j.to_string()),
+            SubmitError::Journal(j) => j.into(),
+        })
+    }
+
+    /// Append a request for the driver; start a background driver when none is alive; wait (up
+    /// to [`ANSWER_WITHIN`]) for the driver's answer.
+    pub fn request(&self, release: Option<&str>, op: Op) -> Result<Answer> {
+        let rdir = self.find(release)?;
+        let actor = self.actor();
+        let sub = self.submit(&rdir, &actor, &op)?;
+        let mut answer = Answer {
+            release: rdir.id.clone(),
+            seq: sub.seq,
+            kind: sub.kind,
+            started_driver: false,
+            handled: None,
+        };
+        if rdir.live_driver().is_none() {
+            // Another process may become the driver in between (exit 4): that is fine too.
+            self.spawn_driver(&rdir, false)?.ok();
+            answer.started_driver = true;
+        }
+        let waker = SyncWaker::watch(&rdir.path);
+        let deadline = Instant::now() + ANSWER_WITHIN;
+        loop {
+            let st = load_state(&rdir)?;
+            if let Some(r) = st.requests.get(&answer.seq)
+                && let Some(handled) = &r.handled
+            {
+                answer.handled = Some(handled.clone());
+                return Ok(answer);
+            }
+            if Instant::now() > deadline {
+                return Ok(answer);
+            }
+            waker.wait(Duration::from_millis(200));
+        }
+    }
+
+    /// A checklist item given as its text, a unique prefix, or its number.
+    pub fn item_index(&self, rdir: &ReleaseDir, gate: &str, spec: &str) -> Result<usize> {
+        let st = load_state(rdir)?;
+        let g = st.gate(gate).ok_or_else(|| unknown_gate(&st, gate))?;
+        find_item(&g.decl.checklist, gate, spec).map_err(usage)
+    }
+}
+
+fn unknown_gate(st: &ReleaseState, gate: &str) -> color_eyre::Report {
+    let names: Vec<&str> = st.gates.iter().map(|g| g.decl.name.as_str()).collect();
+    usage(format!(
+        "release {} has no gate `{gate}` (gates: {})",
+        st.id,
+        names.join(", ")
+    ))
+}
+
+fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, String> {
+    let g = crate::plan::Gate {
+        name: gate.to_string(),
+        approvals: 0,
+        required_for: None,
+        checklist: items
+            .iter()
+            .map(|(t, _)| crate::plan::ChecklistItem::manual(t.clone()))
+            .collect(),
+    };
+    g.find_item(spec)
+}
