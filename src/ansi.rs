@@ -124,6 +124,18 @@ pub struct Styled {
     pub spans: Vec<(Range<usize>, Style)>,
 }
 
+/// Whether colour is off by <https://no-color.org>: `NO_COLOR` set to a non-empty value (an empty
+/// one does not count). Every part of flightdeck that colours asks this one function.
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Whether to colour what goes to stdout: a terminal, and colour not turned off.
+pub fn color_stdout() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && !no_color()
+}
+
 /// True when `bytes` can be shown as is: valid UTF-8 without C0 controls, DEL or C1 controls.
 /// (The fast path of [`parse_line`] and [`sanitize_line`].)
 pub fn is_plain(bytes: &[u8]) -> bool {

@@ -2,8 +2,6 @@
 //! and `drift`, printed (through `outln!`/`errln!`) for the command line, each ending in its exit
 //! code.
 
-use std::io::IsTerminal;
-
 use color_eyre::eyre::Result;
 
 use super::{Context, exit, grace, load_state, runtime, usage};
@@ -179,7 +177,7 @@ impl Context {
             crate::errln!("flightdeck: {label} has no output yet (it is starting)");
             return Ok(exit::OK);
         }
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = crate::ansi::color_stdout();
         let key = (a.n, rollback);
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         crate::headless::print_log(&path, follow, &mut out, color, || {
@@ -323,7 +321,7 @@ impl Context {
         let print = report::PrintOptions {
             json: args.json,
             only_diff: args.only_diff,
-            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            color: crate::ansi::color_stdout(),
             versions: &versions,
         };
         Ok(report::print_run(

@@ -2,7 +2,6 @@
 //! detached, watch it from this process ([`Context::drive`]): print what happens, turn Ctrl-C or
 //! SIGTERM into a cancel request, and end with the release's exit code.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use color_eyre::eyre::{Result, eyre};
@@ -83,7 +82,7 @@ impl Context {
         // them pending until then. Threads started from here on inherit the mask, so only the
         // waiting thread receives them; the driver's own mask is reset when it is spawned.
         block_ending_signals(nix::sys::signal::SigmaskHow::SIG_BLOCK);
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = crate::ansi::color_stdout();
         let out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
         let mut printer = Printer::new(&rdir, out, color);
         if resumed {

@@ -279,7 +279,7 @@ impl Theme {
 
     /// Colours unless `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
     pub fn from_env() -> Theme {
-        Theme::new(std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+        Theme::new(!crate::ansi::no_color())
     }
 
     fn fg(&self, role: Role) -> Style {
