@@ -160,8 +160,8 @@ fn stream(reps: usize) {
 fn check_log_complete(path: &Path, lines: u64) {
     let mut n = 0u64;
     let mut last = Vec::new();
-    flightdeck::engine::output::visit_log(path, 1 << 20, |l| {
-        if l.kind == flightdeck::engine::output::LineKind::Stdout {
+    flightdeck::runlog::visit_log(path, 1 << 20, |l| {
+        if l.kind == flightdeck::runlog::LineKind::Stdout {
             n += 1;
             last.clear();
             last.extend_from_slice(l.text);

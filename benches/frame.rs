@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use flightdeck::engine::output::{LineKind, LogLineRef};
+use flightdeck::runlog::{LineKind, LogLineRef};
 use flightdeck::tui::app::{Focus, Msg, RING_LINES, UiState};
 use flightdeck::tui::views;
 use ratatui::Terminal;

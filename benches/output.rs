@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flightdeck::ansi::sanitize_line;
-use flightdeck::engine::output::{LineKind, LogWriter, Masker, Stream, pump, visit_log};
+use flightdeck::runlog::{LineKind, LogWriter, Masker, Stream, pump, visit_log};
 
 const LINES: u64 = 5_000_000;
 

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use crate::ansi;
 use crate::engine::event::{Event, Outcome, Record, RunKind};
-use crate::engine::output::{LineKind, LogLineRef, LogParser};
 use crate::engine::state::{ReleaseState, StageStatus, TargetStatus};
 use crate::journal::{ReleaseDir, SyncWaker, Tail};
 use crate::plan::format_duration;
+use crate::runlog::{LineKind, LogLineRef, LogParser};
 
 /// Longest logical line kept when printing; the rest of a longer line is cut with a marker.
 const PRINT_LINE_CAP: usize = 64 * 1024;

@@ -13,5 +13,6 @@ pub mod mask;
 pub mod plan;
 pub mod procgroup;
 pub mod release;
+pub mod runlog;
 pub mod term;
 pub mod tui;

@@ -16,6 +16,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("procgroup", &[]),
     ("files", &[]),
     ("ansi", &[]),
+    // The run-log format (writer and reader), over the masker.
+    ("runlog", &["mask"]),
     // Printing through the sanitiser.
     ("term", &["ansi"]),
     // The plan, storage, drift: the foundations.
@@ -25,18 +27,28 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The engine drives releases over them.
     (
         "engine",
-        &["plan", "journal", "drift", "event", "mask", "procgroup", "files"],
+        &[
+            "runlog",
+            "plan",
+            "journal",
+            "drift",
+            "event",
+            "mask",
+            "procgroup",
+            "files",
+        ],
     ),
     // Observers and front ends.
     (
         "headless",
         &[
-            "engine", "journal", "plan", "drift", "event", "mask", "files", "ansi", "term",
+            "runlog", "engine", "journal", "plan", "drift", "event", "mask", "files", "ansi", "term",
         ],
     ),
     (
         "release",
         &[
+            "runlog",
             "engine",
             "journal",
             "plan",
@@ -54,6 +66,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "tui",
         &[
+            "runlog",
             "release",
             "engine",
             "journal",
@@ -70,6 +83,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "demo",
         &[
+            "runlog",
             "release",
             "tui",
             "engine",
@@ -87,6 +101,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
+            "runlog",
             "release",
             "demo",
             "tui",

@@ -212,7 +212,7 @@ fn journaled_names_notes_and_reasons_are_printed_sanitised_and_counted_once() {
     // What an older version (or another tool) may have journaled: raw names, folded by case.
     let mut j = flightdeck::journal::Journal::open(
         &ws.journal_path("1.0"),
-        std::sync::Arc::new(flightdeck::engine::output::Masker::default()),
+        std::sync::Arc::new(flightdeck::runlog::Masker::default()),
     )
     .unwrap();
     let evil = "mallory\x1b]0;pwned\x07\n12:00:00 gate signoff: approved by admin";

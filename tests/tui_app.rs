@@ -8,7 +8,7 @@ mod screen;
 use crate::fixture::Journal;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::event::{Event, FinalState};
-use flightdeck::engine::output::{LineKind, LogLineRef};
+use flightdeck::runlog::{LineKind, LogLineRef};
 use flightdeck::tui::action::Action;
 use flightdeck::tui::app::{Effect, Focus, Msg, RING_LINES, RingLine, UiState};
 use flightdeck::tui::keymap::{Key, Keymap, Layer};

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::journal::Record;
+use flightdeck::runlog::{LineKind, LogLineRef};
 use flightdeck::tui::app::{Effect, Msg, UiState};
 use flightdeck::tui::event_loop::{self, FixedClock, LoopConfig, LoopStats, Source};
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};

@@ -10,7 +10,7 @@ mod screen;
 use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use flightdeck::engine::output::{LineKind, LogLineRef};
+use flightdeck::runlog::{LineKind, LogLineRef};
 use flightdeck::tui::app::{Effect, Focus, Layout, Msg, UiState, WHEEL_LINES};
 use flightdeck::tui::{event_loop, views};
 use futures::StreamExt;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flightdeck::engine::event::{Event, Outcome, RunKey, RunKind, StageDecl};
-use flightdeck::engine::output::{LineKind, Masker};
 use flightdeck::journal::{Journal, ReleaseDir, Store};
+use flightdeck::runlog::{LineKind, Masker};
 use flightdeck::tui::app::{Effect, Msg, UiState};
 use flightdeck::tui::event_loop::Source;
 use flightdeck::tui::keymap::Keymap;

@@ -305,11 +305,11 @@ fn push(
     ui: &mut UiState,
     pane: usize,
     t_ms: u64,
-    kind: flightdeck::engine::output::LineKind,
+    kind: flightdeck::runlog::LineKind,
     text: &[u8],
     truncated: bool,
 ) {
-    let line = flightdeck::engine::output::LogLineRef {
+    let line = flightdeck::runlog::LogLineRef {
         t_ms,
         kind,
         text,
@@ -369,7 +369,7 @@ fn output_search_highlights_matches() {
 
 #[test]
 fn output_wrapped_with_timestamps() {
-    use flightdeck::engine::output::LineKind::*;
+    use flightdeck::runlog::LineKind::*;
     let j = fixture::mid_run();
     let buf = snap("output_wrap_times_80x24", &j, 80, 24, |ui| {
         ui.modal = None;
@@ -419,7 +419,7 @@ fn output_wrapped_with_timestamps() {
 
 #[test]
 fn four_panes_at_160x48() {
-    use flightdeck::engine::output::LineKind::*;
+    use flightdeck::runlog::LineKind::*;
     let j = fixture::mid_run();
     let buf = snap("four_panes_160x48", &j, 160, 48, |ui| {
         ui.modal = None;
@@ -485,7 +485,7 @@ fn zoomed_pane_fills_the_screen() {
 
 #[test]
 fn hostile_output_in_the_view() {
-    use flightdeck::engine::output::LineKind::*;
+    use flightdeck::runlog::LineKind::*;
     let j = fixture::mid_run();
     let mut ui = fixture::ui(&j, (100, 30));
     ui.modal = None;

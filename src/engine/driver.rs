@@ -10,12 +10,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::event::{CommitRef, Event, FinalState, GateDecl, Outcome, RunKey, RunKind, StageDecl};
-use super::output::Masker;
 use super::runner::{self, Job, JobMsg, JobSpec, Stopper};
 use super::scheduler::{Decision, decide, handle_request};
 use super::state::ReleaseState;
 use crate::journal::{Journal, JournalError, ReleaseDir, Store, Txn, Waker};
 use crate::plan::{Plan, ReleaseType};
+use crate::runlog::Masker;
 
 /// Actor name for the driver's own events.
 pub const DRIVER: &str = "driver";

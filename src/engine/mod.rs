@@ -4,7 +4,6 @@ pub mod driver;
 /// The journal's event types live in the leaf [`crate::event`]; `engine::event` is the same module.
 pub use crate::event;
 pub mod identity;
-pub mod output;
 pub mod request;
 pub mod runner;
 pub mod scheduler;

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use super::event::Event;
-use super::output::Masker;
 use super::state::ReleaseState;
 use crate::journal::{Journal, JournalError, ReleaseDir};
+use crate::runlog::Masker;
 
 /// One thing a person asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::event::{Outcome, RunKey, RunKind};
-use super::output::{LogWriter, Masker, Stream, pump};
 use crate::drift::{CheckOutcome, ProbeOptions};
 use crate::plan::format_duration;
 use crate::plan::{DriftCheck, Plan, Watch};
 pub use crate::procgroup::{
     MARKER_VAR, group_alive, marked_groups, terminate_group, terminate_group_blocking,
 };
+use crate::runlog::{LogWriter, Masker, Stream, pump};
 
 /// What the driver runs: a deploy or rollback run of a stage (per target), or an automatic check.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -93,7 +93,7 @@ pub fn start(spec: JobSpec, masker: Arc<Masker>, tx: mpsc::UnboundedSender<JobMs
             Err(e) => Outcome::Error {
                 message: format!(
                     "{} writing {}",
-                    super::output::io_error_text(&e),
+                    crate::runlog::io_error_text(&e),
                     spec.log_path.display()
                 ),
             },

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use memchr::memrchr;
 
 use super::output_pane::{MAX_MATCHES, Needle, OutputPane, PaneId, RingLine, SCREEN_LINE_CAP, visible_text};
-use crate::engine::output::{LineKind, LogParser};
+use crate::runlog::{LineKind, LogParser};
 
 /// A point where parsing may resume: byte `offset` of the file starts line `line`, the time
 /// marker in force there being `t_ms`.
@@ -199,7 +199,7 @@ fn visit_from(
     cp: Checkpoint,
     finish: bool,
     cancel: Option<&AtomicBool>,
-    mut f: impl FnMut(u64, crate::engine::output::LogLineRef<'_>) -> bool,
+    mut f: impl FnMut(u64, crate::runlog::LogLineRef<'_>) -> bool,
 ) -> io::Result<()> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(cp.offset))?;
@@ -297,7 +297,7 @@ pub fn search_log(
 pub fn write_plain(path: &Path, out: &mut impl Write) -> io::Result<()> {
     let mut err = None;
     let mut line = Vec::new();
-    crate::engine::output::visit_log(path, crate::engine::output::LOG_LINE_CAP, |l| {
+    crate::runlog::visit_log(path, crate::runlog::LOG_LINE_CAP, |l| {
         if err.is_some() {
             return;
         }
@@ -401,7 +401,7 @@ mod tests {
         }
         std::fs::write(&path, &bytes).unwrap();
         let mut all = Vec::new();
-        crate::engine::output::visit_log(&path, SCREEN_LINE_CAP, |l| all.push(RingLine::of(l))).unwrap();
+        crate::runlog::visit_log(&path, SCREEN_LINE_CAP, |l| all.push(RingLine::of(l))).unwrap();
         let mut tail = LogTail::new(0, "x.log", path.clone());
         let mut pane = OutputPane::default();
         let mut buf = vec![0u8; 64 * 1024];

@@ -21,7 +21,7 @@ use memchr::memmem;
 
 use super::action::Action;
 use super::app::{Effect, Focus, UiState};
-use crate::engine::output::{LineKind, LogLineRef};
+use crate::runlog::{LineKind, LogLineRef};
 
 /// Lines of a pane's run kept in memory.
 pub const RING_LINES: usize = 10_000;

@@ -369,7 +369,7 @@ impl Source for ReleaseSource {
                     let masker = Arc::new(
                         plan.as_deref()
                             .map(crate::engine::driver::masker_for)
-                            .unwrap_or_else(|| crate::engine::output::Masker::new(Vec::<String>::new())),
+                            .unwrap_or_else(|| crate::runlog::Masker::new(Vec::<String>::new())),
                     );
                     let result = crate::engine::request::submit(&rdir, masker, &launcher.actor(), &op)
                         .map_err(|e| e.to_string())

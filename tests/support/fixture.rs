@@ -6,8 +6,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use flightdeck::engine::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
-use flightdeck::engine::output::{LineKind, LogLineRef};
 use flightdeck::plan::{OnFailure, ReleaseType};
+use flightdeck::runlog::{LineKind, LogLineRef};
 use flightdeck::tui::app::{BoardRow, Msg, UiState};
 use flightdeck::tui::keymap::Keymap;
 use flightdeck::tui::theme::Theme;

@@ -113,7 +113,7 @@ fn render_pane(buf: &mut Buffer, area: Rect, ui: &UiState, i: usize, out: &Outpu
 /// One ring line as ratatui spans: stderr marked `▌`, annotations dim, a cut line marked.
 pub fn styled_line(l: &RingLine, theme: &Theme) -> Line<'static> {
     let mut spans = Vec::new();
-    if l.kind == crate::engine::output::LineKind::Stderr {
+    if l.kind == crate::runlog::LineKind::Stderr {
         spans.push(ratatui::text::Span::styled("▌", theme.stderr_mark()));
     }
     spans.extend(log_view::body_spans(l, theme, None, false));

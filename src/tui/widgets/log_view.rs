@@ -24,7 +24,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use unicode_width::UnicodeWidthChar;
 
 use crate::ansi;
-use crate::engine::output::LineKind;
+use crate::runlog::LineKind;
 use crate::tui::output_pane::{Needle, OutputPane, RingLine};
 use crate::tui::theme::Theme;
 use crate::tui::views::fit_line;
@@ -263,7 +263,7 @@ mod tests {
             ..OutputPane::default()
         };
         for (i, (text, kind)) in lines.iter().enumerate() {
-            p.push(crate::engine::output::LogLineRef {
+            p.push(crate::runlog::LogLineRef {
                 t_ms: i as u64 * 1500,
                 kind: *kind,
                 text: text.as_bytes(),
@@ -335,7 +335,7 @@ mod tests {
     fn lines_not_in_memory_show_as_being_read() {
         let mut p = pane(&[]);
         for i in 0..crate::tui::output_pane::RING_LINES + 5 {
-            p.push(crate::engine::output::LogLineRef {
+            p.push(crate::runlog::LogLineRef {
                 t_ms: 0,
                 kind: LineKind::Stdout,
                 text: format!("l{i}").as_bytes(),
