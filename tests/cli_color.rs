@@ -63,13 +63,19 @@ fn no_color_with_a_value_turns_colour_off_and_an_empty_one_does_not() {
     };
     let on = cockpit("nc-cockpit-empty", "NO_COLOR=");
     let off = cockpit("nc-cockpit-set", "NO_COLOR=x");
-    assert!(s_has_fg(&on), "the cockpit with NO_COLOR='' has colour: {on:?}");
-    assert!(!s_has_fg(&off), "the cockpit with NO_COLOR=x has none: {off:?}");
+    assert!(
+        sets_foreground(&on),
+        "the cockpit with NO_COLOR='' has colour: {on:?}"
+    );
+    assert!(
+        !sets_foreground(&off),
+        "the cockpit with NO_COLOR=x has none: {off:?}"
+    );
 }
 
 /// Whether any SGR sequence of the screen sets a foreground colour (30-37, 90-97, or 38;...),
 /// as opposed to resets (39) and attributes (bold, reverse).
-fn s_has_fg(s: &str) -> bool {
+fn sets_foreground(s: &str) -> bool {
     s.split('\u{1b}')
         .filter_map(|seq| seq.strip_prefix('['))
         .any(|seq| {

@@ -298,6 +298,8 @@ impl Source for ReleaseSource {
         let Some(w) = self.watched.as_mut() else {
             return out;
         };
+        // A release folder removed under us (its driver then exits): looked at once per poll.
+        let gone = !w.rdir.journal().exists();
         match w.tail.poll() {
             // The records before a line that does not chain, then the release needs attention.
             Ok(recs) if w.tail.broken().is_some() => {
@@ -311,7 +313,7 @@ impl Source for ReleaseSource {
                 out.extend(broken(&mut self.problem, &e));
             }
             Ok(recs) => {
-                if w.rdir.journal().exists() && self.problem.take().is_some() {
+                if !gone && self.problem.take().is_some() {
                     out.push(Msg::Problem(None));
                 }
                 if !recs.is_empty() {
@@ -327,9 +329,8 @@ impl Source for ReleaseSource {
                 }
             }
         }
-        // A release folder removed under us (its driver then exits): say so, rather than offer
-        // to resume what no longer exists.
-        if !w.rdir.journal().exists() {
+        // Say so, rather than offer to resume what no longer exists.
+        if gone {
             let text = format!("the release folder {} was removed", w.rdir.path.display());
             if self.problem.as_deref() != Some(text.as_str()) {
                 self.problem = Some(text.clone());
