@@ -7,6 +7,7 @@ pub mod drift;
 pub mod engine;
 pub mod event;
 pub mod files;
+pub mod git;
 pub mod headless;
 pub mod journal;
 pub mod mask;

@@ -23,7 +23,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The plan, storage, drift: the foundations.
     ("plan", &["event", "files"]),
     ("journal", &["event", "mask", "files"]),
-    ("drift", &["plan", "event", "mask", "procgroup", "files"]),
+    // Git: versions, tags, release notes, commit walks.
+    ("git", &["plan", "event"]),
+    ("drift", &["plan", "git", "event", "mask", "procgroup", "files"]),
     // The engine drives releases over them.
     (
         "engine",
@@ -32,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "plan",
             "journal",
             "drift",
+            "git",
             "event",
             "mask",
             "procgroup",
@@ -42,7 +45,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "headless",
         &[
-            "runlog", "engine", "journal", "plan", "drift", "event", "mask", "files", "ansi", "term",
+            "runlog", "engine", "journal", "plan", "drift", "git", "event", "mask", "files", "ansi", "term",
         ],
     ),
     (
@@ -53,6 +56,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "journal",
             "plan",
             "drift",
+            "git",
             "headless",
             "event",
             "mask",
@@ -72,6 +76,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "journal",
             "plan",
             "drift",
+            "git",
             "event",
             "mask",
             "procgroup",
@@ -90,6 +95,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "journal",
             "plan",
             "drift",
+            "git",
             "event",
             "mask",
             "procgroup",
@@ -110,6 +116,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "journal",
             "plan",
             "drift",
+            "git",
             "event",
             "mask",
             "procgroup",

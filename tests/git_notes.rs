@@ -6,7 +6,7 @@ mod git_fixture;
 
 use std::collections::BTreeSet;
 
-use flightdeck::drift::git::{GitError, Group, Notes, Repo, next_version};
+use flightdeck::git::{GitError, Group, Notes, Repo, next_version};
 use flightdeck::plan::ReleaseType;
 use git_fixture::{START, TestRepo};
 use git2::Oid;

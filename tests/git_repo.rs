@@ -4,7 +4,7 @@
 
 mod git_fixture;
 
-use flightdeck::drift::git::{GitError, Repo, TagPattern};
+use flightdeck::git::{GitError, Repo, TagPattern};
 use git_fixture::TestRepo;
 use git2::Oid;
 
@@ -292,7 +292,7 @@ fn a_plan_finds_its_repository() {
     assert_eq!(repo.head().unwrap().commit, c3);
     assert_eq!(repo.pattern().glob(), "release-*");
     assert_eq!(
-        flightdeck::drift::git::suggest_next(&plan).unwrap().to_string(),
+        flightdeck::git::suggest_next(&plan).unwrap().to_string(),
         "0.1.0 minor (first release: no tag matches release-*; 2 features, 2 fixes)"
     );
 }

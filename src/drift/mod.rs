@@ -1,6 +1,7 @@
 //! Environment drift: probes print each environment's state, desired-state files say what it
-//! should be, and a matrix compares every column with a baseline. Git awareness (versions,
-//! notes, next version) lives in [`git`]. No UI here: the CLI and the cockpit render the
+//! should be, and a matrix compares every column with a baseline. Of git, drift needs only
+//! "which commit runs where" ([`version_drift`], through [`crate::git`], which owns notes, tags
+//! and versions). No UI here: the CLI and the cockpit render the
 //! [`Matrix`].
 //!
 //! ```no_run
@@ -21,7 +22,6 @@
 
 pub mod compare;
 pub mod format;
-pub mod git;
 pub mod overview;
 pub mod probe;
 pub mod report;
@@ -37,6 +37,7 @@ pub use probe::{ProbeOptions, ProbeSpec};
 pub use snapshot::{Snapshot, load_snapshot};
 pub use state::State;
 
+use crate::git;
 use crate::plan::{DriftCheck, Environment, Plan, StateFormat};
 
 /// Why drift could not run at all (a probe that fails is not this: it is a [`ColumnError`]).

@@ -268,7 +268,7 @@ pub fn summarize(
     // Versions in git (best effort: no repository, no distances).
     if let Some(plan) = plan
         && rows.iter().any(|r| r.version.is_some())
-        && let Ok(repo) = super::git::Repo::open(plan)
+        && let Ok(repo) = crate::git::Repo::open(plan)
     {
         let raw = |c: &Column| {
             c.state

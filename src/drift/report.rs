@@ -306,7 +306,7 @@ pub fn write_matrix_json(
     m: &Matrix,
     only_diff: bool,
     snapshot: Option<&Path>,
-    versions: &[super::git::VersionDrift],
+    versions: &[crate::git::VersionDrift],
 ) -> io::Result<()> {
     // Written through a buffer of our own (a large matrix is a million small pieces).
     const FLUSH_AT: usize = 1 << 20;
@@ -513,7 +513,7 @@ pub struct PrintOptions<'a> {
     /// ANSI colours in the text (a terminal, and no `NO_COLOR`).
     pub color: bool,
     /// Which commit each environment runs against the baseline ([`super::version_drift`]).
-    pub versions: &'a [super::git::VersionDrift],
+    pub versions: &'a [crate::git::VersionDrift],
 }
 
 /// Exit code: nothing drifts (or changed since the snapshot).

@@ -105,7 +105,7 @@ pub fn release_created(plan: &Plan, id: &str, version: &str, rtype: ReleaseType)
 const MAX_COMMITS: usize = 10_000;
 
 /// The `release_commits` event for the notes of a release (`notes_file` relative to its folder).
-pub fn release_commits(notes: &crate::drift::git::Notes, notes_file: &str) -> Event {
+pub fn release_commits(notes: &crate::git::Notes, notes_file: &str) -> Event {
     let mut commits: Vec<CommitRef> = notes
         .entries()
         .map(|e| CommitRef {
@@ -616,8 +616,8 @@ impl Driver {
         if !core.plan.git.tag_on_success {
             return Ok(());
         }
-        let event = match crate::drift::git::Repo::open(&core.plan).and_then(|repo| {
-            let oid = git2::Oid::from_str(&commits.head).map_err(crate::drift::git::GitError::from)?;
+        let event = match crate::git::Repo::open(&core.plan).and_then(|repo| {
+            let oid = git2::Oid::from_str(&commits.head).map_err(crate::git::GitError::from)?;
             repo.create_tag(
                 &core.state.version,
                 oid,

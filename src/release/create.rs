@@ -25,7 +25,7 @@ impl Context {
             Some(v) if v.trim().is_empty() => return Err(usage("VERSION must not be empty")),
             Some(v) => (v.to_string(), rtype.unwrap_or_default(), release_notes(&plan)),
             None => {
-                let s = crate::drift::git::suggest_next(&plan)
+                let s = crate::git::suggest_next(&plan)
                     .map_err(|e| usage(format!("no VERSION given and none can be suggested: {e}")))?;
                 crate::errln!("flightdeck: releasing {s}");
                 (s.version.clone(), rtype.unwrap_or(s.rtype), Some(s.notes))
@@ -114,8 +114,8 @@ pub fn unfinished_release(store: &Store, plan: &str, version: &str) -> Result<Op
 
 /// The notes from the last release tag to HEAD, when the plan lives in a git repository. A plan
 /// outside git releases without them; a broken repository is reported and the release goes on.
-pub fn release_notes(plan: &Plan) -> Option<crate::drift::git::Notes> {
-    use crate::drift::git::{GitError, Repo};
+pub fn release_notes(plan: &Plan) -> Option<crate::git::Notes> {
+    use crate::git::{GitError, Repo};
     let notes = Repo::open(plan).and_then(|repo| {
         let head = repo.head()?;
         repo.notes_since_tag(head)

@@ -238,8 +238,8 @@ impl Context {
 
     /// The plan's repository; without a plan file (and no --plan), the repository of the current
     /// directory with the default tag pattern.
-    fn repo(&self) -> Result<crate::drift::git::Repo> {
-        use crate::drift::git::Repo;
+    fn repo(&self) -> Result<crate::git::Repo> {
+        use crate::git::Repo;
         let opened = match self.plan_path() {
             Ok(path) => Repo::open(&plan::load(&path)?),
             Err(e)
@@ -332,7 +332,7 @@ impl Context {
 
 /// No repository, an unknown revision, a bad range: exit 2 with the message; anything else
 /// (a broken repository) is a failure with its report.
-fn git_error(e: crate::drift::git::GitError) -> color_eyre::Report {
+fn git_error(e: crate::git::GitError) -> color_eyre::Report {
     if e.is_usage() {
         usage(e.to_string())
     } else {

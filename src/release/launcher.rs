@@ -90,7 +90,7 @@ impl Launcher for Context {
 
     fn suggest(&self) -> std::result::Result<(String, ReleaseType), String> {
         let plan = self.load_plan().map_err(|e| format!("{e:#}"))?;
-        crate::drift::git::suggest_next(&plan)
+        crate::git::suggest_next(&plan)
             .map(|s| (s.version, s.rtype))
             .map_err(|e| e.to_string())
     }

@@ -5,8 +5,8 @@
 //! Local repositories only: nothing here fetches, pushes or needs the network.
 //!
 //! ```no_run
-//! # fn demo(plan: &flightdeck::plan::Plan) -> Result<(), flightdeck::drift::git::GitError> {
-//! use flightdeck::drift::git::Repo;
+//! # fn demo(plan: &flightdeck::plan::Plan) -> Result<(), flightdeck::git::GitError> {
+//! use flightdeck::git::Repo;
 //! let repo = Repo::open(plan)?;
 //! let notes = repo.notes(None)?; // newest release tag .. HEAD
 //! print!("{}", notes.markdown());
