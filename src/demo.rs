@@ -579,9 +579,9 @@ fn drivers_of(root: &Path) -> Vec<u32> {
 }
 
 /// Processes the demo's releases started (they carry the release folder, under `root`, in
-/// [`crate::engine::runner::MARKER_VAR`]) and that outlived their drivers: their groups end.
+/// [`crate::procgroup::MARKER_VAR`]) and that outlived their drivers: their groups end.
 fn end_stray_groups(root: &Path) {
-    let needle = format!("{}={}/", crate::engine::runner::MARKER_VAR, root.display());
+    let needle = format!("{}={}/", crate::procgroup::MARKER_VAR, root.display());
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return;
     };
@@ -601,7 +601,7 @@ fn end_stray_groups(root: &Path) {
         }
     }
     for pgid in groups {
-        crate::engine::runner::terminate_group_blocking(pgid, grace());
+        crate::procgroup::terminate_group_blocking(pgid, grace());
     }
 }
 

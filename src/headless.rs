@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::ansi;
-use crate::engine::event::{Event, Outcome, Record, RunKind};
 use crate::engine::state::{ReleaseState, StageStatus, TargetStatus};
+use crate::event::{Event, Outcome, Record, RunKind};
 use crate::journal::{ReleaseDir, SyncWaker, Tail};
 use crate::plan::format_duration;
 use crate::runlog::{LineKind, LogLineRef, LogParser};

@@ -313,8 +313,189 @@ fn only_the_cockpit_uses_ui_crates() {
 
 #[test]
 fn the_checker_sees_paths() {
-    assert_eq!(crate_paths("use crate::engine::event::Event;"), ["engine"]);
+    assert_eq!(crate_paths("use crate::event::Event;"), ["engine"]);
     assert_eq!(crate_paths("$crate::term::out_line(x)"), ["term"]);
     assert_eq!(crate_paths("my_crate::x and crate::plan::Plan"), ["plan"]);
     assert_eq!(code("let a = 1; // crate::tui"), "let a = 1; ");
+}
+
+/// Inside the cockpit: what each part may not name (docs/ARCHITECTURE.md, "The cockpit"). The
+/// reducer (`app`) uses the state, the layout and the views' hit tests; the views read the state
+/// and the layout and never the reducer or the loop, so app → views stays one-way; the layout is
+/// pure geometry.
+const TUI_DENIED: &[(&str, &[&str])] = &[
+    ("views", &["app", "event_loop", "source", "terminal", "log_tail"]),
+    (
+        "widgets",
+        &["app", "views", "state", "layout", "event_loop", "source"],
+    ),
+    ("state", &["app", "views", "event_loop", "source"]),
+    (
+        "layout",
+        &["app", "views", "state", "output_pane", "event_loop", "source"],
+    ),
+    (
+        "output_pane",
+        &["app", "views", "state", "layout", "event_loop", "source"],
+    ),
+];
+
+/// The module path of a file under `src/` (`["tui", "views"]` for `src/tui/views/mod.rs`).
+fn module_path(file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src()).expect("a file under src/");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The cockpit parts (`views`, `app`...) a line of `file` names, by `crate::tui::X` or by
+/// `super::`/`self::` relative to the file (`use super::{a, b}` names each of a and b).
+fn tui_parts(file_path: &[String], line: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < line.len() {
+        let rest = &line[i..];
+        let boundary =
+            i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':');
+        if boundary
+            && (rest.starts_with("crate::") || rest.starts_with("super::") || rest.starts_with("self::"))
+        {
+            // Resolve the leading segments to an absolute module path.
+            let mut path: Vec<String> = Vec::new();
+            let mut r = rest;
+            if let Some(t) = r.strip_prefix("crate::") {
+                r = t;
+            } else {
+                path = file_path.to_vec();
+                if let Some(t) = r.strip_prefix("self::") {
+                    r = t;
+                }
+                while let Some(t) = r.strip_prefix("super::") {
+                    path.pop();
+                    r = t;
+                }
+            }
+            let consumed = rest.len() - r.len();
+            // The next segment (or each name of a `{...}` group).
+            let names: Vec<String> = if let Some(group) = r.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                group[..end].split(',').map(|n| ident(n.trim())).collect()
+            } else {
+                let first = ident(r);
+                let after = &r[first.len()..];
+                match after.strip_prefix("::") {
+                    Some(a) if path.is_empty() && first == "tui" => {
+                        if let Some(g) = a.strip_prefix('{') {
+                            let end = g.find('}').unwrap_or(g.len());
+                            g[..end]
+                                .split(',')
+                                .map(|n| ident(n.trim()))
+                                .map(|n| format!("tui/{n}"))
+                                .collect()
+                        } else {
+                            vec![format!("tui/{}", ident(a))]
+                        }
+                    }
+                    _ => vec![first],
+                }
+            };
+            for n in names {
+                let full: Vec<String> = match n.strip_prefix("tui/") {
+                    Some(part) => vec!["tui".to_string(), part.to_string()],
+                    None => path.iter().cloned().chain([n]).collect(),
+                };
+                if full.len() >= 2 && full[0] == "tui" && !full[1].is_empty() {
+                    out.push(full[1].clone());
+                }
+            }
+            i += consumed.max(1);
+        } else {
+            i += rest.chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_cockpit_views_never_import_its_reducer() {
+    let denied: BTreeMap<&str, &[&str]> = TUI_DENIED.iter().copied().collect();
+    let mut files = Vec::new();
+    rust_files(&src().join("tui"), &mut files);
+    assert!(
+        files.len() >= 20,
+        "found only {} files under src/tui",
+        files.len()
+    );
+    let mut violations = Vec::new();
+    for f in &files {
+        let path = module_path(f);
+        let Some(part) = path.get(1) else { continue };
+        let Some(deny) = denied.get(part.as_str()) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            for used in tui_parts(&path, code(line)) {
+                if used != *part && deny.contains(&used.as_str()) {
+                    violations.push(format!(
+                        "{}:{}: `tui::{part}` may not use `tui::{used}` (it may not use: {})\n    {}",
+                        f.strip_prefix(src().parent().unwrap()).unwrap().display(),
+                        i + 1,
+                        deny.join(", "),
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "imports that break the cockpit's layering (docs/ARCHITECTURE.md):\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_cockpit_checker_resolves_relative_paths() {
+    let views_board: Vec<String> = ["tui", "views", "board"].map(String::from).to_vec();
+    let views_mod: Vec<String> = ["tui", "views"].map(String::from).to_vec();
+    let app: Vec<String> = ["tui", "app"].map(String::from).to_vec();
+    assert_eq!(tui_parts(&views_board, "use crate::tui::app::UiState;"), ["app"]);
+    assert_eq!(
+        tui_parts(&views_board, "use super::{block, fit};"),
+        ["views", "views"]
+    );
+    assert_eq!(tui_parts(&views_board, "use super::super::app::Msg;"), ["app"]);
+    assert_eq!(
+        tui_parts(&views_mod, "use super::app::{Focus, UiState};"),
+        ["app"]
+    );
+    assert_eq!(
+        tui_parts(&app, "use super::{state::UiState, views};"),
+        ["state", "views"]
+    );
+    assert_eq!(
+        tui_parts(&app, "use crate::tui::{layout, views::render};"),
+        ["layout", "views"]
+    );
+    assert_eq!(
+        tui_parts(&app, "use crate::engine::state::X; // ok"),
+        Vec::<String>::new()
+    );
 }

@@ -206,7 +206,7 @@ fn empty_names_and_names_with_control_characters_are_usage_errors() {
 
 #[test]
 fn journaled_names_notes_and_reasons_are_printed_sanitised_and_counted_once() {
-    use flightdeck::engine::event::Event;
+    use flightdeck::event::Event;
     let ws = Workspace::new(GATED);
     ws.run_to_gate("1.0");
     // What an older version (or another tool) may have journaled: raw names, folded by case.

@@ -10,7 +10,7 @@ mod fixture;
 use crate::fixture::Journal;
 use chrono::DateTime;
 use common::{DEADLINE, Workspace, process_alive, process_gone, wait_for_pid_file, wait_until};
-use flightdeck::engine::event::{Event, FinalState};
+use flightdeck::event::{Event, FinalState};
 use flightdeck::tui::app::{Effect, Msg};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;

@@ -8,11 +8,13 @@ mod screen;
 
 use crate::fixture::Journal;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use flightdeck::engine::event::{Event, FinalState, Outcome, RunKey, RunKind};
 use flightdeck::engine::request::Op;
+use flightdeck::event::{Event, FinalState, Outcome, RunKey, RunKind};
 use flightdeck::plan::ReleaseType;
-use flightdeck::tui::app::{Effect, Focus, Msg, UiState};
+use flightdeck::tui::app::{Effect, Msg};
+use flightdeck::tui::layout::Focus;
 use flightdeck::tui::modal::{Modal, Then};
+use flightdeck::tui::state::UiState;
 use screen::{code, key, typed};
 
 fn submits(fx: &[Effect]) -> Vec<Op> {

@@ -7,11 +7,14 @@ mod screen;
 
 use crate::fixture::Journal;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use flightdeck::engine::event::{Event, FinalState};
+use flightdeck::event::{Event, FinalState};
 use flightdeck::runlog::{LineKind, LogLineRef};
 use flightdeck::tui::action::Action;
-use flightdeck::tui::app::{Effect, Focus, Msg, RING_LINES, RingLine, UiState};
+use flightdeck::tui::app::{Effect, Msg};
 use flightdeck::tui::keymap::{Key, Keymap, Layer};
+use flightdeck::tui::layout::Focus;
+use flightdeck::tui::output_pane::{RING_LINES, RingLine};
+use flightdeck::tui::state::UiState;
 use flightdeck::tui::theme::Theme;
 use screen::{code, key};
 
@@ -284,10 +287,10 @@ fn quit_help_and_focus() {
     assert_eq!(ui.focus, Focus::Board);
     // Board focus: j/k move among the releases.
     ui.update(Msg::Board(vec![
-        flightdeck::tui::app::BoardRow::of(&ui.release, None),
-        flightdeck::tui::app::BoardRow {
+        flightdeck::tui::state::BoardRow::of(&ui.release, None),
+        flightdeck::tui::state::BoardRow {
             id: "older".into(),
-            ..flightdeck::tui::app::BoardRow::of(&ui.release, None)
+            ..flightdeck::tui::state::BoardRow::of(&ui.release, None)
         },
     ]));
     assert_eq!(ui.board_selected, 0);
@@ -782,7 +785,8 @@ fn the_wheel_and_clicks_reach_the_pane_under_the_pointer() {
             truncated: false,
         });
     }
-    let rects = flightdeck::tui::views::output_pane_rects(&ui, ratatui::layout::Rect::new(0, 0, 160, 48));
+    let rects =
+        flightdeck::tui::layout::output_pane_rects(ratatui::layout::Rect::new(0, 0, 160, 48), ui.arrange());
     assert_eq!(rects.len(), 2);
     assert!(rects[1].x > rects[0].x, "side by side: {rects:?}");
     let at = |kind, r: ratatui::layout::Rect| {

@@ -13,8 +13,9 @@ use std::time::Duration;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::journal::Record;
 use flightdeck::runlog::{LineKind, LogLineRef};
-use flightdeck::tui::app::{Effect, Msg, UiState};
+use flightdeck::tui::app::{Effect, Msg};
 use flightdeck::tui::event_loop::{self, FixedClock, LoopConfig, LoopStats, Source};
+use flightdeck::tui::state::UiState;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
@@ -235,7 +236,7 @@ async fn a_flood_is_drawn_at_most_once_per_frame_and_keys_get_through() {
         took - key_at
     );
     assert!(r.ui.output.total >= 100_000, "{}", r.ui.output.total);
-    assert_eq!(r.ui.output.ring.len(), flightdeck::tui::app::RING_LINES);
+    assert_eq!(r.ui.output.ring.len(), flightdeck::tui::output_pane::RING_LINES);
     let flushes = r.flushes.lock().unwrap().clone();
     let budget_max = (took.as_millis() / FRAME.as_millis()) as usize + 1;
     assert!(flushes.len() <= budget_max, "{} draws in {took:?}", flushes.len());
@@ -261,8 +262,8 @@ async fn journal_records_arrive_and_exit_when_done_quits() {
         j.push(
             300,
             "driver",
-            flightdeck::engine::event::Event::ReleaseFinished {
-                state: flightdeck::engine::event::FinalState::Cancelled,
+            flightdeck::event::Event::ReleaseFinished {
+                state: flightdeck::event::FinalState::Cancelled,
                 reason: String::new(),
             },
         );

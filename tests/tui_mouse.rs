@@ -1,6 +1,6 @@
 //! The mouse in the reducer: a click where the views drew something selects it and focuses its
 //! pane; the wheel scrolls the pane under the pointer; `m` turns capture off and on. Positions
-//! come from rendering the state (`views::render`) and from `views::panes`, the same layout the
+//! come from rendering the state (`views::render`) and from `layout::panes`, the same layout the
 //! views draw with.
 
 #[path = "support/fixture.rs"]
@@ -11,8 +11,10 @@ use crossterm::event::{
     Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use flightdeck::runlog::{LineKind, LogLineRef};
-use flightdeck::tui::app::{Effect, Focus, Layout, Msg, UiState, WHEEL_LINES};
-use flightdeck::tui::{event_loop, views};
+use flightdeck::tui::app::{Effect, Msg, WHEEL_LINES};
+use flightdeck::tui::event_loop;
+use flightdeck::tui::layout::{Focus, Layout};
+use flightdeck::tui::state::UiState;
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -32,8 +34,8 @@ fn click(at: (u16, u16)) -> Msg {
     mouse(MouseEventKind::Down(MouseButton::Left), at)
 }
 
-fn panes(ui: &UiState) -> views::Panes {
-    views::panes(Rect::new(0, 0, ui.size.0, ui.size.1), ui.focus)
+fn panes(ui: &UiState) -> flightdeck::tui::layout::Panes {
+    flightdeck::tui::layout::panes(Rect::new(0, 0, ui.size.0, ui.size.1), ui.focus)
 }
 
 #[test]

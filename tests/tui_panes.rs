@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use crate::fixture::Journal;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use flightdeck::tui::app::{Effect, Focus, Msg, TargetFilter, UiState};
+use flightdeck::tui::app::{Effect, Msg};
+use flightdeck::tui::layout::Focus;
+use flightdeck::tui::state::{TargetFilter, UiState};
 use flightdeck::tui::theme::Glyph;
 use flightdeck::tui::views;
 use ratatui::Terminal;

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use crossterm::event::KeyCode;
 use flightdeck::tui::action::Action;
-use flightdeck::tui::app::{Msg, UiState};
+use flightdeck::tui::app::Msg;
 use flightdeck::tui::keymap::{Key, Keymap, Layer};
 use flightdeck::tui::settings::{self, Settings, SettingsError};
+use flightdeck::tui::state::UiState;
 use flightdeck::tui::theme::{Palette, Role};
 use ratatui::style::Color;
 

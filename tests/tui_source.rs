@@ -10,13 +10,14 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flightdeck::engine::event::{Event, Outcome, RunKey, RunKind, StageDecl};
+use flightdeck::event::{Event, Outcome, RunKey, RunKind, StageDecl};
 use flightdeck::journal::{Journal, ReleaseDir, Store};
 use flightdeck::runlog::{LineKind, Masker};
-use flightdeck::tui::app::{Effect, Msg, UiState};
+use flightdeck::tui::app::{Effect, Msg};
 use flightdeck::tui::event_loop::Source;
 use flightdeck::tui::keymap::Keymap;
 use flightdeck::tui::source::{NoLauncher, ReleaseSource};
+use flightdeck::tui::state::UiState;
 use flightdeck::tui::theme::Theme;
 
 /// A release "1.0" of plan "p" in a temp store whose `stages` each have a run started, logging to
@@ -200,7 +201,8 @@ fn big_line(i: u64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_lines_from_before_the_ring_back_and_searches_the_whole_log() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use flightdeck::tui::app::{Focus, RING_LINES};
+    use flightdeck::tui::layout::Focus;
+    use flightdeck::tui::output_pane::RING_LINES;
     let (_tmp, store, rdir, _journal) = release_with_runs(&["build"]);
     // 3 x the ring, with time markers and lines joined from fragments.
     let total = 3 * RING_LINES as u64;
@@ -319,7 +321,7 @@ fn the_pager_gets_a_plain_rendering() {
 
 #[tokio::test]
 async fn a_flooding_log_does_not_starve_the_other_panes() {
-    use flightdeck::tui::app::OutputPane;
+    use flightdeck::tui::output_pane::OutputPane;
     let (_tmp, store, rdir, _journal) = release_with_runs(&["quiet", "flood"]);
     // 8 MiB of flood, 10 quiet lines.
     let mut flood = Vec::new();

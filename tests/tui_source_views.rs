@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use flightdeck::drift::compare::{Column, ColumnKind};
 use flightdeck::drift::{State, snapshot};
-use flightdeck::engine::event::{Event, Outcome, Record, RunKey, RunKind, StageDecl};
+use flightdeck::event::{Event, Outcome, Record, RunKey, RunKind, StageDecl};
 use flightdeck::journal::{ReleaseDir, Store};
-use flightdeck::tui::app::{Effect, Msg, UiState};
+use flightdeck::tui::app::{Effect, Msg};
 use flightdeck::tui::event_loop::Source;
 use flightdeck::tui::keymap::Keymap;
 use flightdeck::tui::source::{NoLauncher, ReleaseSource};
+use flightdeck::tui::state::UiState;
 use flightdeck::tui::theme::Theme;
 
 const PLAN: &str = r#"

@@ -7,8 +7,10 @@ mod fixture;
 mod screen;
 
 use crate::fixture::Journal;
-use flightdeck::tui::app::{Focus, Msg, UiState};
+use flightdeck::tui::app::Msg;
+use flightdeck::tui::layout::Focus;
 use flightdeck::tui::modal::Modal;
+use flightdeck::tui::state::UiState;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use screen::{find, terminal, text, typed};
@@ -120,7 +122,7 @@ fn every_size_renders_without_panic() {
         // environments pane's drift and typical durations (ETA) loaded, targets filtered.
         for keys in overlays {
             let mut ui = fixture::ui_with_drift(&j, (80, 24));
-            ui.target_filter = flightdeck::tui::app::TargetFilter::parse("node-1");
+            ui.target_filter = flightdeck::tui::state::TargetFilter::parse("node-1");
             typed(&mut ui, keys);
             states.push(ui);
         }

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::event::{CommitRef, Event, FinalState, GateDecl, Outcome, RunKey, RunKind, StageDecl};
 use super::runner::{self, Job, JobMsg, JobSpec, Stopper};
 use super::scheduler::{Decision, decide, handle_request};
 use super::state::ReleaseState;
+use crate::event::{CommitRef, Event, FinalState, GateDecl, Outcome, RunKey, RunKind, StageDecl};
 use crate::journal::{Journal, JournalError, ReleaseDir, Store, Txn, Waker};
 use crate::plan::{Plan, ReleaseType};
+use crate::procgroup;
 use crate::runlog::Masker;
 
 /// Actor name for the driver's own events.
@@ -46,7 +47,7 @@ impl DriveEnd {
     pub fn exit_code(self) -> u8 {
         match self {
             DriveEnd::Finished(state) => state.exit_code(),
-            DriveEnd::Paused => crate::engine::event::exit::PAUSED,
+            DriveEnd::Paused => crate::event::exit::PAUSED,
         }
     }
 }
@@ -281,8 +282,8 @@ impl Driver {
         let mut ended = Vec::new();
         for (_, _, pgids) in &stale {
             for pgid in pgids {
-                if runner::group_alive(*pgid) {
-                    runner::terminate_group_blocking(*pgid, grace);
+                if procgroup::group_alive(*pgid) {
+                    procgroup::terminate_group_blocking(*pgid, grace);
                     ended.push(*pgid);
                 }
             }
@@ -292,9 +293,9 @@ impl Driver {
                 message: format!("ended process group(s) {ended:?} that the previous driver had running"),
             });
         }
-        let strays = runner::marked_groups(&core.rdir.path);
+        let strays = procgroup::marked_groups(&core.rdir.path);
         for pgid in &strays {
-            runner::terminate_group_blocking(*pgid, grace);
+            procgroup::terminate_group_blocking(*pgid, grace);
         }
         if !strays.is_empty() {
             events.push(Event::Note {
@@ -993,7 +994,7 @@ impl Core {
                 self.rdir.path.join(&c.notes_file).display().to_string(),
             );
         }
-        vars.insert(runner::MARKER_VAR.into(), self.rdir.path.display().to_string());
+        vars.insert(procgroup::MARKER_VAR.into(), self.rdir.path.display().to_string());
         vars.into_iter().collect()
     }
 

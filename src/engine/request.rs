@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use super::event::Event;
 use super::state::ReleaseState;
+use crate::event::Event;
 use crate::journal::{Journal, JournalError, ReleaseDir};
 use crate::runlog::Masker;
 

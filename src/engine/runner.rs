@@ -8,13 +8,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::event::{Outcome, RunKey, RunKind};
 use crate::drift::{CheckOutcome, ProbeOptions};
+use crate::event::{Outcome, RunKey, RunKind};
 use crate::plan::format_duration;
 use crate::plan::{DriftCheck, Plan, Watch};
-pub use crate::procgroup::{
-    MARKER_VAR, group_alive, marked_groups, terminate_group, terminate_group_blocking,
-};
+use crate::procgroup::{group_alive, terminate_group};
 use crate::runlog::{LogWriter, Masker, Stream, pump};
 
 /// What the driver runs: a deploy or rollback run of a stage (per target), or an automatic check.

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::event::{Event, FinalState, RunKey, RunKind};
 use super::state::{ReleaseState, StageStatus, TargetStatus};
+use crate::event::{Event, FinalState, RunKey, RunKind};
 use crate::plan::{OnFailure, Plan};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
             let again = match rb.attempts(t).last() {
                 None => true,
                 Some(a) if a.running() => return out,
-                Some(a) if a.outcome == Some(super::event::Outcome::Interrupted) => true,
+                Some(a) if a.outcome == Some(crate::event::Outcome::Interrupted) => true,
                 Some(a) => {
                     ok &= a.outcome.as_ref().is_some_and(|o| o.is_success());
                     false
@@ -153,7 +153,7 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
                 for (i, (_, auto)) in gs.decl.checklist.iter().enumerate() {
                     let needs_run = match &gs.checks[i] {
                         None => true,
-                        Some(c) => c.outcome == Some(super::event::Outcome::Interrupted),
+                        Some(c) => c.outcome == Some(crate::event::Outcome::Interrupted),
                     };
                     if *auto && needs_run {
                         out.push(Decision::RunCheck {
@@ -282,7 +282,7 @@ fn failure_reason(st: &ReleaseState, idx: usize) -> String {
     let Some(a) = s.targets.first().and_then(|t| t.last()) else {
         return "failed".into();
     };
-    use super::event::Outcome::*;
+    use crate::event::Outcome::*;
     let tries = if a.n > 1 {
         format!(" (attempt {})", a.n)
     } else {
@@ -559,7 +559,7 @@ mod tests {
 
     use super::*;
     use crate::engine::driver::release_created;
-    use crate::engine::event::{Outcome, Record};
+    use crate::event::{Outcome, Record};
     use crate::plan::{ChecklistItem, Environment, Gate, ReleaseType, Stage, Template};
 
     fn stage(id: &str, needs: &[&str]) -> Stage {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
+use crate::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
 use crate::plan::{OnFailure, ReleaseType};
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -55,7 +55,7 @@ pub struct CommitRange {
     pub base: Option<String>,
     pub base_tag: Option<String>,
     pub head: String,
-    pub commits: Vec<super::event::CommitRef>,
+    pub commits: Vec<crate::event::CommitRef>,
     pub omitted: usize,
     /// Relative to the release folder.
     pub notes_file: String,

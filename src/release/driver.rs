@@ -9,8 +9,8 @@ use color_eyre::eyre::{Result, WrapErr, bail};
 
 use super::{Context, exit, grace, load_state, refuse_broken, runtime};
 use crate::engine::driver::{self, DriveOptions, Driver};
-use crate::engine::event::Event;
 use crate::engine::state::ReleaseState;
+use crate::event::Event;
 use crate::journal::{self, ReleaseDir, SyncWaker};
 
 impl Context {

@@ -24,7 +24,7 @@ use crate::journal::{self, ReleaseDir, Store};
 use crate::plan::{self, Plan};
 
 /// Exit codes (one table for the whole program).
-pub use crate::engine::event::exit;
+pub use crate::event::exit;
 pub use create::MAX_VERSION;
 pub use inspect::DriftQuery;
 pub use launcher::Launcher;

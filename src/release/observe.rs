@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, eyre};
 
 use super::{Context, end_code, exit, grace, load_state, refuse_broken};
 use crate::engine::driver;
-use crate::engine::event::Event;
+use crate::event::Event;
 use crate::headless::Printer;
 use crate::journal::{self, Journal, ReleaseDir, SyncWaker};
 use crate::plan::ReleaseType;

@@ -27,7 +27,9 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::time::{Instant, sleep_until};
 
-use super::app::{Effect, Msg, PaneId, UiState};
+use super::app::{Effect, Msg};
+use super::output_pane::PaneId;
+use super::state::UiState;
 use super::views;
 
 /// Wall-clock time for the views (elapsed times, spinners).

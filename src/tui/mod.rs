@@ -6,11 +6,13 @@ pub mod app;
 pub mod event_loop;
 #[doc(hidden)]
 pub mod keymap;
+pub mod layout;
 pub mod log_tail;
 pub mod modal;
 pub mod output_pane;
 pub mod settings;
 pub mod source;
+pub mod state;
 pub mod terminal;
 pub mod theme;
 pub mod views;
@@ -79,11 +81,11 @@ pub fn open(
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut ui = app::UiState::new(opts.settings.keymap.clone(), opts.settings.theme());
+        let mut ui = state::UiState::new(opts.settings.keymap.clone(), opts.settings.theme());
         ui.bell = opts.settings.bell;
         ui.exit_when_done = opts.exit_when_done;
         if rdir.is_none() {
-            ui.focus = app::Focus::Pipeline;
+            ui.focus = layout::Focus::Pipeline;
         }
         let mut source = source::ReleaseSource::new(store, plan_name, rdir, plan, launcher);
         let (guard, mut term) = terminal::TerminalGuard::enter()?;

@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::app::{BoardRow, Effect, Msg, PaneId, UiState};
+use super::app::{Effect, Msg};
 use super::event_loop::Source;
 use super::log_tail::{self, LogTail};
+use super::output_pane::PaneId;
+use super::state::{BoardRow, UiState};
 use crate::journal::{ReleaseDir, Store, Tail};
 use crate::plan::{Plan, ReleaseType};
 
@@ -769,9 +771,9 @@ fn release_created(rdir: &ReleaseDir) -> Option<(String, Option<DateTime<Utc>>)>
     let file = File::open(rdir.journal()).ok()?;
     let mut line = String::new();
     io::BufReader::new(file).read_line(&mut line).ok()?;
-    let rec: crate::engine::event::Record = serde_json::from_str(&line).ok()?;
+    let rec: crate::event::Record = serde_json::from_str(&line).ok()?;
     match rec.event {
-        crate::engine::event::Event::ReleaseCreated { version, .. } => Some((version, Some(rec.ts))),
+        crate::event::Event::ReleaseCreated { version, .. } => Some((version, Some(rec.ts))),
         _ => None,
     }
 }
@@ -835,10 +837,10 @@ fn load_drift(
 
 /// Typical stage durations for release `id` of `plan`: per stage, the median duration of its
 /// successful runs in the plan's other releases created before it (the newest 50 releases read).
-pub fn typical_durations(store: &Store, plan: &str, id: &str) -> super::app::Typical {
+pub fn typical_durations(store: &Store, plan: &str, id: &str) -> super::state::Typical {
     let mut samples: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
     let Ok(dirs) = store.releases(Some(plan)) else {
-        return super::app::Typical::default();
+        return super::state::Typical::default();
     };
     let created = dirs
         .iter()
@@ -866,5 +868,5 @@ pub fn typical_durations(store: &Store, plan: &str, id: &str) -> super::app::Typ
             }
         }
     }
-    super::app::Typical::from_samples(samples)
+    super::state::Typical::from_samples(samples)
 }

@@ -3,8 +3,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::engine::event::Outcome;
 use crate::engine::state::{StageState, StageStatus, TargetState, TargetStatus};
+use crate::event::Outcome;
 
 /// What a stage or target shows as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,8 @@
 
 use crate::fixture;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use flightdeck::tui::app::{Effect, Msg, UiState};
+use flightdeck::tui::app::{Effect, Msg};
+use flightdeck::tui::state::UiState;
 use flightdeck::tui::views;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -5,11 +5,12 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use flightdeck::engine::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
+use flightdeck::event::{Event, FinalState, GateDecl, Outcome, Record, RunKey, RunKind, StageDecl};
 use flightdeck::plan::{OnFailure, ReleaseType};
 use flightdeck::runlog::{LineKind, LogLineRef};
-use flightdeck::tui::app::{BoardRow, Msg, UiState};
+use flightdeck::tui::app::Msg;
 use flightdeck::tui::keymap::Keymap;
+use flightdeck::tui::state::{BoardRow, UiState};
 use flightdeck::tui::theme::Theme;
 
 /// When the sample release was created.
@@ -369,9 +370,9 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
 
 /// Typical durations for [`mid_run`]'s stages, as if from earlier releases: the fan-out
 /// typically takes 4 minutes (it has run 3m40s at [`now`]), the gated smoke test 20s.
-pub fn typical() -> flightdeck::tui::app::Typical {
+pub fn typical() -> flightdeck::tui::state::Typical {
     let ms = |s: i64| s * 1000;
-    flightdeck::tui::app::Typical {
+    flightdeck::tui::state::Typical {
         stages: [
             ("build", ms(10), 3),
             ("test", ms(50), 3),

@@ -10,7 +10,8 @@
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Margin, Position, Rect};
 
-use super::{Focus, UiState};
+use crate::tui::layout::{self, Focus};
+use crate::tui::state::UiState;
 use crate::tui::views;
 
 /// Lines the wheel scrolls an output pane per notch.
@@ -23,12 +24,12 @@ impl UiState {
             return;
         }
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let panes = views::screen(area, self);
+        let panes = layout::screen(area, self.arrange());
         let (x, y) = (ev.column, ev.row);
         match ev.kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 if let Some(tabs) = panes.tabs.filter(|r| r.contains(Position::new(x, y))) {
-                    if let Some(f) = views::tab_at(tabs, x).and_then(|i| Focus::ALL.get(i)) {
+                    if let Some(f) = layout::tab_at(tabs, x).and_then(|i| Focus::ALL.get(i)) {
                         self.focus = *f;
                     }
                     return;
@@ -74,12 +75,12 @@ impl UiState {
             Focus::Board if inside => {
                 // Two lines a release, clipped as the board draws them.
                 let n = self.board_rows().len();
-                let rows = views::clip_window(
+                let rows = layout::clip_window(
                     2 * n,
                     usize::from(inner.height),
                     Some(self.board_selected * 2 + 1),
                 );
-                if let Some(views::Row::Line(i)) = rows.get(row) {
+                if let Some(layout::Row::Line(i)) = rows.get(row) {
                     self.board_selected = i / 2;
                 }
             }

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{Effect, TargetFilter, UiState, step};
+use super::{Effect, step};
 use crate::drift::overview::Overview;
+use crate::tui::state::{TargetFilter, UiState};
 
 impl UiState {
     /// The indexes of the selected stage's targets that the filter lets through, in order.

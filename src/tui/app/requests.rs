@@ -2,10 +2,12 @@
 //! read-only but for a rollback, which the driver accepts), confirmed when it is destructive (with the rollback preview, and the protected
 //! environment's name to type), then sent as an [`Op`] for the loop to submit.
 
-use super::{Effect, Focus, UiState};
+use super::Effect;
 use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus};
+use crate::tui::layout::Focus;
 use crate::tui::modal::{Confirm, Modal, Prompt, PromptFor, Then};
+use crate::tui::state::UiState;
 
 impl UiState {
     /// The protected environment an op on the release touches, whose name must be typed.

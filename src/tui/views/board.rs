@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{block, elapsed, fit, fit_line};
-use crate::tui::app::UiState;
+use crate::tui::state::UiState;
 use crate::tui::theme::Glyph;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, focused: bool) {

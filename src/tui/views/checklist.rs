@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{block, fit, fit_line};
-use crate::tui::app::UiState;
+use crate::tui::state::UiState;
 use crate::tui::theme::Glyph;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
@@ -48,8 +48,8 @@ struct Body<'a> {
 /// What row `row` of the pane's inside (`width` x `height`) shows, as drawn when `focused`.
 pub fn hit(ui: &UiState, focused: bool, width: u16, height: u16, row: usize) -> Option<Tag> {
     let body = body(ui, focused, usize::from(width));
-    match super::clip_window(body.tags.len(), usize::from(height), body.keep).get(row)? {
-        super::Row::Line(i) => body.tags.get(*i).copied(),
+    match crate::tui::layout::clip_window(body.tags.len(), usize::from(height), body.keep).get(row)? {
+        crate::tui::layout::Row::Line(i) => body.tags.get(*i).copied(),
         _ => None,
     }
 }

@@ -15,7 +15,7 @@ use unicode_width::UnicodeWidthStr;
 use super::{block, fit, fit_line};
 use crate::drift::Mark;
 use crate::drift::overview::{EnvRow, Overview};
-use crate::tui::app::UiState;
+use crate::tui::state::UiState;
 use crate::tui::theme::Glyph;
 
 /// How a row reads: symbol, word and style.

@@ -8,8 +8,8 @@ use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::{block, fit_line};
 use crate::tui::action::Action;
-use crate::tui::app::UiState;
 use crate::tui::keymap::Layer;
+use crate::tui::state::UiState;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
     let entries: Vec<(String, String)> = ui

@@ -13,178 +13,23 @@ mod statusbar;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Direction, Layout as Split, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
-use super::app::{Focus, Layout, MIN_SIZE, TABS, UiState};
+use super::layout::{Focus, Layout, MIN_SIZE, Row, TABS, clip_window, screen};
+use super::state::UiState;
 
+pub use crate::tui::widgets::text::{fit, fit_line};
 pub use output::styled_line;
-
-/// Where each pane goes on a screen of `area` with `focus` (the medium layout shows the drift
-/// pane in the checklist's place while it has the focus; the narrow one shows only the focused
-/// tab). The one layout computation: [`render`] draws into these rectangles and the reducer's
-/// mouse handling hit-tests them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Panes {
-    pub layout: Layout,
-    /// The narrow layout's tab row.
-    pub tabs: Option<Rect>,
-    pub board: Option<Rect>,
-    /// The pipeline, or the start screen when no release is open.
-    pub pipeline: Option<Rect>,
-    pub drift: Option<Rect>,
-    pub checklist: Option<Rect>,
-    pub output: Option<Rect>,
-    pub status: Option<Rect>,
-}
-
-impl Panes {
-    /// The pane's rectangle, if it is shown.
-    pub fn of(&self, focus: Focus) -> Option<Rect> {
-        match focus {
-            Focus::Board => self.board,
-            Focus::Pipeline => self.pipeline,
-            Focus::Drift => self.drift,
-            Focus::Checklist => self.checklist,
-            Focus::Output => self.output,
-        }
-    }
-
-    /// The pane at cell (`x`, `y`), if any.
-    pub fn at(&self, x: u16, y: u16) -> Option<(Focus, Rect)> {
-        let p = ratatui::layout::Position::new(x, y);
-        Focus::ALL
-            .into_iter()
-            .find_map(|f| self.of(f).filter(|r| r.contains(p)).map(|r| (f, r)))
-    }
-}
-
-/// The panes of a screen of `area` with `focus` (pure: the same for the views and the reducer).
-pub fn panes(area: Rect, focus: Focus) -> Panes {
-    let mut p = Panes {
-        layout: Layout::of(area.width, area.height),
-        tabs: None,
-        board: None,
-        pipeline: None,
-        drift: None,
-        checklist: None,
-        output: None,
-        status: None,
-    };
-    match p.layout {
-        Layout::TooSmall => {}
-        Layout::Wide => {
-            let [top, out, bar] = rows(
-                area,
-                [
-                    Constraint::Percentage(45),
-                    Constraint::Fill(1),
-                    Constraint::Length(1),
-                ],
-            );
-            let [b, m, e] = cols(
-                top,
-                [
-                    Constraint::Percentage(26),
-                    Constraint::Percentage(42),
-                    Constraint::Percentage(32),
-                ],
-            );
-            let [d, g] = rows(e, [Constraint::Percentage(40), Constraint::Percentage(60)]);
-            (p.board, p.pipeline, p.drift, p.checklist) = (Some(b), Some(m), Some(d), Some(g));
-            (p.output, p.status) = (Some(out), Some(bar));
-        }
-        Layout::Medium => {
-            let [top, out, bar] = rows(
-                area,
-                [
-                    Constraint::Percentage(50),
-                    Constraint::Fill(1),
-                    Constraint::Length(1),
-                ],
-            );
-            let [left, m] = cols(top, [Constraint::Percentage(45), Constraint::Percentage(55)]);
-            let [b, g] = rows(left, [Constraint::Percentage(50), Constraint::Percentage(50)]);
-            (p.board, p.pipeline) = (Some(b), Some(m));
-            // Two columns: the drift pane shares the lower left with the checklist.
-            if focus == Focus::Drift {
-                p.drift = Some(g);
-            } else {
-                p.checklist = Some(g);
-            }
-            (p.output, p.status) = (Some(out), Some(bar));
-        }
-        Layout::Narrow => {
-            let [tabs, body, bar] = rows(
-                area,
-                [Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)],
-            );
-            (p.tabs, p.status) = (Some(tabs), Some(bar));
-            match focus {
-                Focus::Board => p.board = Some(body),
-                Focus::Pipeline => p.pipeline = Some(body),
-                Focus::Output => p.output = Some(body),
-                Focus::Drift => p.drift = Some(body),
-                Focus::Checklist => p.checklist = Some(body),
-            }
-        }
-    }
-    p
-}
-
-/// The panes as drawn for `ui`: [`panes`], or with the output zoomed (`z`) the output panes on
-/// the whole screen above the status bar.
-pub fn screen(area: Rect, ui: &UiState) -> Panes {
-    let p = panes(area, ui.focus);
-    if !ui.zoom || p.layout == Layout::TooSmall {
-        return p;
-    }
-    let [out, bar] = rows(area, [Constraint::Fill(1), Constraint::Length(1)]);
-    Panes {
-        layout: p.layout,
-        tabs: None,
-        board: None,
-        pipeline: None,
-        drift: None,
-        checklist: None,
-        output: Some(out),
-        status: Some(bar),
-    }
-}
-
-/// Where each output pane goes (its block, border included) on a screen of `area`, as if the
-/// output were shown (in the narrow layout it is only while its tab is): the reducer scrolls by
-/// the panes' real heights and the mouse finds the pane under the pointer.
-pub fn output_pane_rects(ui: &UiState, area: Rect) -> Vec<Rect> {
-    let p = if ui.zoom {
-        screen(area, ui)
-    } else {
-        panes(area, Focus::Output)
-    };
-    p.output.map_or_else(Vec::new, |out| output::pane_rects(ui, out))
-}
-
-/// The tab under column `x` of the narrow layout's tab row (as [`render_tabs`] draws them).
-pub fn tab_at(tabs: Rect, x: u16) -> Option<usize> {
-    let mut left = tabs.x;
-    for (i, name) in TABS.iter().enumerate() {
-        let w = format!(" {} {name} ", i + 1).width() as u16;
-        if x >= left && x < left.saturating_add(w) {
-            return Some(i);
-        }
-        left = left.saturating_add(w);
-    }
-    None
-}
 
 /// Draw the whole cockpit.
 pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
     let area = frame.area();
     let buf = frame.buffer_mut();
-    let p = screen(area, ui);
+    let p = screen(area, ui.arrange());
     if p.layout == Layout::TooSmall {
         let msg = format!("terminal too small (needs {}x{})", MIN_SIZE.0, MIN_SIZE.1);
         let lines: Vec<Line> = wrap_words(&msg, usize::from(area.width))
@@ -230,20 +75,6 @@ fn middle(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
     }
 }
 
-fn rows<const N: usize>(area: Rect, c: [Constraint; N]) -> [Rect; N] {
-    Split::default()
-        .direction(Direction::Vertical)
-        .constraints(c)
-        .areas(area)
-}
-
-fn cols<const N: usize>(area: Rect, c: [Constraint; N]) -> [Rect; N] {
-    Split::default()
-        .direction(Direction::Horizontal)
-        .constraints(c)
-        .areas(area)
-}
-
 fn render_tabs(buf: &mut Buffer, area: Rect, ui: &UiState) {
     let mut spans = Vec::new();
     for (i, name) in TABS.iter().enumerate() {
@@ -266,55 +97,6 @@ fn block<'a>(title: String, ui: &UiState, focused: bool, width: u16) -> Block<'a
         .title(Span::styled(title, ui.theme.border(focused)))
 }
 
-/// One row of a clipped list: a line of the list, or a marker counting lines left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Row {
-    Line(usize),
-    Above(usize),
-    Below(usize),
-    /// Every line but the one kept (only when two rows are all there is).
-    Others(usize),
-    /// Only the count (one row).
-    All(usize),
-}
-
-/// Which of `n` lines show in `height` rows, never silently: a window that keeps line `keep` in
-/// view (else the top), with markers counting what is left out above and below. The views draw
-/// with it and the mouse maps a clicked row back through it, so both always agree.
-pub fn clip_window(n: usize, height: usize, keep: Option<usize>) -> Vec<Row> {
-    if n <= height {
-        return (0..n).map(Row::Line).collect();
-    }
-    match height {
-        0 => return Vec::new(),
-        1 => return vec![Row::All(n)],
-        _ => {}
-    }
-    let k = keep.unwrap_or(0).min(n - 1);
-    // The top of the list fits the kept line: no marker above.
-    if k < height - 1 {
-        let mut out: Vec<Row> = (0..height - 1).map(Row::Line).collect();
-        out.push(Row::Below(n - (height - 1)));
-        return out;
-    }
-    // The bottom of the list: no marker below.
-    if k >= n - (height - 1) {
-        let start = n - (height - 1);
-        let mut out = vec![Row::Above(start)];
-        out.extend((start..n).map(Row::Line));
-        return out;
-    }
-    if height == 2 {
-        return vec![Row::Line(k), Row::Others(n - 1)];
-    }
-    // In between: the kept line last, markers on both sides.
-    let start = k + 1 - (height - 2);
-    let mut out = vec![Row::Above(start)];
-    out.extend((start..=k).map(Row::Line));
-    out.push(Row::Below(n - (k + 1)));
-    out
-}
-
 /// `lines` cut to `height` rows as [`clip_window`] says, the markers written out (`… N more
 /// above`, `… N more below`).
 pub fn clip_lines<'a>(lines: Vec<Line<'a>>, height: usize, keep: Option<usize>, dim: Style) -> Vec<Line<'a>> {
@@ -334,61 +116,6 @@ pub fn clip_lines<'a>(lines: Vec<Line<'a>>, height: usize, keep: Option<usize>, 
             Row::All(n) => marker(format!("… {n} lines")),
         })
         .collect()
-}
-
-/// `text` cut to `width` columns, ending with `…` when cut.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.width() <= width {
-        return text.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in text.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw > width - 1 {
-            break;
-        }
-        w += cw;
-        out.push(c);
-    }
-    out.push('…');
-    out
-}
-
-/// A line cut to `width` columns, its last cell `…` when cut (styles kept).
-pub fn fit_line(line: Line<'_>, width: usize) -> Line<'_> {
-    if line.width() <= width {
-        return line;
-    }
-    let mut spans = Vec::new();
-    let mut w = 0;
-    let room = width.saturating_sub(1);
-    for span in line.spans {
-        let sw = span.content.width();
-        if w + sw <= room {
-            w += sw;
-            spans.push(span);
-            continue;
-        }
-        let mut cut = String::new();
-        for c in span.content.chars() {
-            let cw = c.width().unwrap_or(0);
-            if w + cw > room {
-                break;
-            }
-            w += cw;
-            cut.push(c);
-        }
-        spans.push(Span::styled(cut, span.style));
-        break;
-    }
-    if width > 0 {
-        spans.push(Span::raw("…"));
-    }
-    Line::from(spans).style(line.style)
 }
 
 /// Greedy word wrap (words longer than the width are cut with `…`).

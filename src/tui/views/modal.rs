@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::{block, fit, fit_line};
-use crate::tui::app::UiState;
 use crate::tui::modal::{Confirm, Modal, Palette, Prompt, StartForm};
+use crate::tui::state::UiState;
 use crate::tui::theme::Glyph;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {

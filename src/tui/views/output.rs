@@ -3,53 +3,21 @@
 //! [`LogView`] with a title saying what it shows, whether it follows the end, and its search.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Direction, Layout as Split, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 use super::block;
-use crate::tui::app::{RingLine, UiState};
+use crate::tui::layout::pane_rects;
 use crate::tui::output_pane::OutputPane;
+use crate::tui::output_pane::RingLine;
+use crate::tui::state::UiState;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::log_view::{self, LogView};
 
-/// Narrowest pane worth putting beside another.
-const MIN_PANE_WIDTH: u16 = 50;
-/// Lowest pane worth putting above another in a grid.
-const MIN_PANE_HEIGHT: u16 = 6;
-
-/// Every pane's area within `area` (an empty rect for a pane not shown: zoomed away).
-pub fn pane_rects(ui: &UiState, area: Rect) -> Vec<Rect> {
-    let n = ui.pane_count();
-    if ui.zoom {
-        return (0..n)
-            .map(|i| if i == ui.pane { area } else { Rect::default() })
-            .collect();
-    }
-    let even = |dir: Direction, area: Rect, k: usize| -> Vec<Rect> {
-        Split::default()
-            .direction(dir)
-            .constraints(vec![Constraint::Fill(1); k])
-            .split(area)
-            .to_vec()
-    };
-    if n == 1 {
-        vec![area]
-    } else if area.width / n as u16 >= MIN_PANE_WIDTH {
-        even(Direction::Horizontal, area, n)
-    } else if n == 4 && area.width / 2 >= MIN_PANE_WIDTH && area.height / 2 >= MIN_PANE_HEIGHT {
-        let [top, bottom] = [0, 1].map(|i| even(Direction::Vertical, area, 2)[i]);
-        let mut out = even(Direction::Horizontal, top, 2);
-        out.extend(even(Direction::Horizontal, bottom, 2));
-        out
-    } else {
-        even(Direction::Vertical, area, n)
-    }
-}
-
 /// Draw the output panes into `area`; `focused`: the output has the keyboard.
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
-    for (i, (pane, rect)) in ui.panes().zip(pane_rects(ui, area)).enumerate() {
+    for (i, (pane, rect)) in ui.panes().zip(pane_rects(area, ui.arrange())).enumerate() {
         if rect.width > 0 && rect.height > 0 {
             render_pane(buf, rect, ui, i, pane, focused && i == ui.pane);
         }

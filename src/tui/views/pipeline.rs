@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthStr;
 use super::board::progress_bar;
 use super::{block, elapsed, fit, fit_line, short_duration};
 use crate::engine::state::{ReleaseState, StageState, StageStatus};
-use crate::tui::app::{Typical, UiState};
+use crate::tui::state::{Typical, UiState};
 use crate::tui::theme::Glyph;
 use crate::tui::widgets::grid::{self, GridCell};
 
@@ -62,7 +62,7 @@ pub enum Tag {
 /// What is at (`row`, `col`) of the pipeline's inside (`width` x `height`): a stage, or a target
 /// (its index in the selected stage's targets).
 pub fn hit(ui: &UiState, width: u16, height: u16, row: usize, col: usize) -> Option<Hit> {
-    let focused = ui.focus == crate::tui::app::Focus::Pipeline;
+    let focused = ui.focus == crate::tui::layout::Focus::Pipeline;
     // The clock only changes symbols and times, never where things are.
     let now = ui.release.updated_at.unwrap_or_default();
     let rows = rows(ui, now, usize::from(width), usize::from(height), focused);
@@ -163,14 +163,14 @@ fn rows<'a>(
         let details = details(s, ui, secs, width, budget, focused);
         // Stages first; details fill what is left (a selected stage out of view scrolls up).
         let room = height.saturating_sub(details.len().min(height / 2));
-        let window = super::clip_window(rows.len(), room.max(1), Some(ui.stage));
+        let window = crate::tui::layout::clip_window(rows.len(), room.max(1), Some(ui.stage));
         let lines: Vec<Line> = rows.iter().map(|(l, _)| l.clone()).collect();
         let clipped = super::clip_lines(lines, room.max(1), Some(ui.stage), ui.theme.dim());
         let mut shown: Vec<(Line, Tag)> = clipped
             .into_iter()
             .zip(window)
             .map(|(l, w)| match w {
-                super::Row::Line(i) => (l, rows[i].1),
+                crate::tui::layout::Row::Line(i) => (l, rows[i].1),
                 _ => (l, Tag::Other),
             })
             .collect();

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{block, fit, fit_line};
-use crate::tui::app::UiState;
+use crate::tui::state::UiState;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
     let Some(plan) = &ui.plan else {

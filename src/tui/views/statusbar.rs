@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::{elapsed, fit_line};
-use crate::tui::app::UiState;
+use crate::tui::state::UiState;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
     let st = &ui.release;
@@ -18,7 +18,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
     } else {
         st.state_word(ui.driver.is_some())
     };
-    let driver = match crate::tui::app::shown_driver(st, ui.driver) {
+    let driver = match crate::tui::state::shown_driver(st, ui.driver) {
         Some(0) => "driver alive".to_string(),
         Some(pid) => format!("driver pid {pid}"),
         None => "no driver".to_string(),
@@ -104,15 +104,14 @@ fn needed(ui: &UiState) -> Option<String> {
         return Some(format!("{} starts a release", k(Action::NewRelease)));
     }
     if let Some(f) = &st.finished {
-        if f.state == crate::engine::event::FinalState::RollbackFailed {
+        if f.state == crate::event::FinalState::RollbackFailed {
             return Some(format!(
                 "ended: {}  {} retries the rollback",
                 f.reason,
                 k(Action::Rollback)
             ));
         }
-        return (f.state != crate::engine::event::FinalState::Succeeded)
-            .then(|| format!("ended: {}", f.reason));
+        return (f.state != crate::event::FinalState::Succeeded).then(|| format!("ended: {}", f.reason));
     }
     if ui.driver.is_none() {
         return Some(format!("nobody drives it: {} resumes", k(Action::Resume)));

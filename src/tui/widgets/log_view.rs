@@ -27,7 +27,7 @@ use crate::ansi;
 use crate::runlog::LineKind;
 use crate::tui::output_pane::{Needle, OutputPane, RingLine};
 use crate::tui::theme::Theme;
-use crate::tui::views::fit_line;
+use crate::tui::widgets::text::{fit, fit_line};
 
 /// One output pane's visible lines.
 pub struct LogView<'a> {
@@ -52,7 +52,7 @@ impl LogView<'_> {
         let Some(bottom) = p.bottom() else {
             return match p.log {
                 Some(_) => vec![Line::from(Span::styled(
-                    crate::tui::views::fit("(no output yet)", width),
+                    fit("(no output yet)", width),
                     self.theme.dim(),
                 ))],
                 None => Vec::new(),
@@ -88,10 +88,7 @@ impl LogView<'_> {
         let theme = self.theme;
         let Some(l) = self.pane.line(n) else {
             let text = format!("… reading line {} …", n + 1);
-            return vec![Line::from(Span::styled(
-                crate::tui::views::fit(&text, width),
-                theme.dim(),
-            ))];
+            return vec![Line::from(Span::styled(fit(&text, width), theme.dim()))];
         };
         let search = self.pane.search.as_ref();
         let current = search.and_then(|s| s.current_line()) == Some(n);

@@ -3,3 +3,4 @@
 
 pub mod grid;
 pub mod log_view;
+pub mod text;
