@@ -142,11 +142,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List releases, newest first.
+    /// List releases, newest first: every unfinished one and the newest finished ones.
     List {
         /// Every plan's releases, not just this plan's.
         #[arg(long)]
         all: bool,
+        /// Finished releases shown at most (0: all of them).
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
         #[arg(long)]
         json: bool,
     },
@@ -419,7 +422,7 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         Command::Rollback { release, stage } => request(ctx, release.as_deref(), Op::Rollback { stage }),
         Command::UnlockEnv { release, env, reason } => unlock_env(ctx, &release, &env, &reason),
         Command::Status { release, json } => ctx.status(release.as_deref(), json),
-        Command::List { all, json } => ctx.list(all, json),
+        Command::List { all, limit, json } => ctx.list(all, limit, json),
         Command::Logs {
             release,
             stage,

@@ -234,8 +234,11 @@ impl Driver {
                 });
             }
         };
+        // The plan's index (rebuilt if this data dir predates it), so every unfinished release
+        // is marked open: those are the ones that can hold an environment.
+        super::history::History::open(&store, &rdir.plan)?;
         let masker = Arc::new(masker_for(&plan));
-        let journal = Journal::open(&rdir.journal(), masker.clone())?;
+        let journal = rdir.journal_writer(masker.clone())?;
         let (tx, rx) = mpsc::unbounded_channel();
         let mut d = Driver {
             journal,
@@ -430,6 +433,13 @@ impl Driver {
                 // after this finds no live driver and starts one.
                 let (txn, seen) = self.journal.begin()?;
                 if seen.is_empty() {
+                    // Into the plan's finished-release index, still under the lock. A failure
+                    // only leaves the release marked open: the next reader closes it.
+                    if let Some(s) = super::history::Summary::of(&self.core.state, txn.journal_len())
+                        && let Err(e) = super::history::close_locked(&self.core.store, &self.core.rdir, &s)
+                    {
+                        eprintln!("flightdeck driver: could not index the finished release: {e}");
+                    }
                     self.lock.take();
                     drop(txn);
                     return Ok(DriveEnd::Finished(state));
@@ -908,7 +918,8 @@ impl Core {
             holder: None,
             waiting: Vec::new(),
         };
-        for r in self.store.releases(Some(&self.rdir.plan))? {
+        // Only open releases can hold or wait for an environment.
+        for r in self.store.open_releases(&self.rdir.plan)? {
             if r.path == self.rdir.path {
                 continue;
             }

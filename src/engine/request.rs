@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::state::ReleaseState;
 use crate::event::Event;
-use crate::journal::{Journal, JournalError, ReleaseDir};
+use crate::journal::{JournalError, ReleaseDir};
 use crate::runlog::Masker;
 
 /// One thing a person asks for.
@@ -255,7 +255,7 @@ pub fn submit(
     actor: &str,
     op: &Op,
 ) -> Result<Submitted, SubmitError> {
-    let mut j = Journal::open(&rdir.journal(), masker)?;
+    let mut j = rdir.journal_writer(masker)?;
     let (written, seen) = j.append_checked(actor, |recs| {
         let st = ReleaseState::from_records(recs);
         Ok::<_, SubmitError>(vec![op.check(&st, actor)?])

@@ -18,6 +18,8 @@ pub struct ReleaseState {
     pub plan: String,
     pub plan_path: String,
     pub created_at: Option<DateTime<Utc>>,
+    /// Who created the release (the actor of its `release_created`).
+    pub created_by: String,
     pub updated_at: Option<DateTime<Utc>>,
     pub stages: Vec<StageState>,
     pub gates: Vec<GateState>,
@@ -448,6 +450,7 @@ impl ReleaseState {
                 self.plan = plan.clone();
                 self.plan_path = plan_path.clone();
                 self.created_at = Some(at);
+                self.created_by = rec.actor.clone();
                 self.stages = stages
                     .iter()
                     .map(|d| StageState {

@@ -24,6 +24,10 @@ pub struct Journal {
     len: u64,
     next_seq: u64,
     last_hash: String,
+    /// Made to exist before every write: the release's "open" marker (see
+    /// [`super::ReleaseDir::open_marker`]), so the finished-release index never trusts an entry
+    /// whose journal grew after it was closed.
+    open_marker: Option<PathBuf>,
 }
 
 impl Journal {
@@ -68,7 +72,24 @@ impl Journal {
             len: 0,
             next_seq: 1,
             last_hash: String::new(),
+            open_marker: None,
         })
+    }
+
+    /// Before every write, make sure `marker` exists (created empty, its folder too).
+    pub fn marking_open(mut self, marker: PathBuf) -> Journal {
+        self.open_marker = Some(marker);
+        self
+    }
+
+    /// Bytes of the journal accounted for: every complete line read or written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing has been read or written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Whether someone else appended since we last looked (one `fstat`, no lock).
@@ -236,6 +257,11 @@ impl Txn<'_> {
         self.buf.is_empty()
     }
 
+    /// The journal's length (bytes) as caught up, before anything pushed here is written.
+    pub fn journal_len(&self) -> u64 {
+        self.journal.len
+    }
+
     /// Write everything pushed with one `write`, fsync when `durable`, release the lock.
     /// (`durable = false` is for records whose loss in an OS crash is covered otherwise; a later
     /// durable commit flushes them too.)
@@ -245,6 +271,9 @@ impl Txn<'_> {
         let result = (|| {
             if self.buf.is_empty() {
                 return Ok(());
+            }
+            if let Some(marker) = &j.open_marker {
+                mark(marker)?;
             }
             j.file.write_all(&self.buf).map_err(io_err(&j.path))?;
             if durable {
@@ -265,6 +294,23 @@ impl Txn<'_> {
         let _ = j.file.unlock();
         result
     }
+}
+
+/// Create `marker` (and its folder) unless it exists.
+fn mark(marker: &Path) -> Result<(), JournalError> {
+    if marker.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(marker)
+        .map(drop)
+        .map_err(io_err(marker))
 }
 
 impl Drop for Txn<'_> {

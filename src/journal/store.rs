@@ -1,11 +1,23 @@
 //! Where releases live: `<data>/plans/<plan>/<release-id>/` holding `journal.jsonl`, `head`,
 //! `plan.toml` (the plan as it was at the start), `driver.lock`, `driver.log` and `logs/`.
+//!
+//! Beside the release folders, each plan's folder holds `latest` (the id of the newest release
+//! created), `.open/<release-id>` markers and the finished-release index (see
+//! `engine::history`). A release is marked open when it is created and before every append to
+//! its journal; it is unmarked only once its finished state is in the index. So the releases
+//! that can change are the marked ones, and readers never need to open every journal.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{JournalError, io_err};
+use super::{Journal, JournalError, io_err};
+use crate::mask::Masker;
+
+/// The folder of open markers in a plan's folder.
+pub const OPEN_DIR: &str = ".open";
+/// The file naming the newest release created, in a plan's folder.
+const LATEST: &str = "latest";
 
 /// The data directory.
 #[derive(Debug, Clone)]
@@ -62,17 +74,38 @@ impl Store {
                 Ok(()) => {
                     let logs = path.join("logs");
                     std::fs::create_dir(&logs).map_err(io_err(&logs))?;
-                    return Ok(ReleaseDir {
+                    let rdir = ReleaseDir {
                         plan: plan.to_string(),
                         id,
                         path,
-                    });
+                    };
+                    rdir.mark_open()?;
+                    write_latest(&base, &rdir.id)?;
+                    return Ok(rdir);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(JournalError::Io { path, source: e }),
             }
         }
         unreachable!("the loop only ends by returning")
+    }
+
+    /// The plans with a folder in the data dir, sorted.
+    pub fn plans(&self) -> Result<Vec<String>, JournalError> {
+        let dir = self.root.join("plans");
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(JournalError::Io { path: dir, source: e }),
+        };
+        let mut out: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|p| check_component("plan name", p).is_ok())
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     /// Releases of `plan` (or of every plan when `None`), newest first (by creation time).
@@ -133,9 +166,62 @@ impl Store {
         Ok(out.into_iter().map(|(_, r)| r).collect())
     }
 
+    /// The folder of release `id` of `plan` (whether or not it exists).
+    pub fn release(&self, plan: &str, id: &str) -> Result<ReleaseDir, JournalError> {
+        check_component("release id", id)?;
+        let path = self.plan_dir(plan)?.join(id);
+        Ok(ReleaseDir {
+            plan: plan.to_string(),
+            id: id.to_string(),
+            path,
+        })
+    }
+
+    /// The releases of `plan` marked open (created, or appended to since they were last
+    /// indexed as finished), whose folders hold a journal; sorted by id.
+    pub fn open_releases(&self, plan: &str) -> Result<Vec<ReleaseDir>, JournalError> {
+        let dir = self.plan_dir(plan)?.join(OPEN_DIR);
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(JournalError::Io { path: dir, source: e }),
+        };
+        let mut out: Vec<ReleaseDir> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|id| self.release(plan, &id).ok())
+            .filter(|r| r.journal().is_file())
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// The newest release created for `plan` (from its `latest` file), if it still exists.
+    pub fn latest(&self, plan: &str) -> Option<ReleaseDir> {
+        let text = std::fs::read_to_string(self.plan_dir(plan).ok()?.join(LATEST)).ok()?;
+        let r = self.release(plan, text.trim()).ok()?;
+        r.journal().is_file().then_some(r)
+    }
+
     /// Find a release by id (`latest` or `None`: the newest) among `plan`'s releases, or among all
     /// plans when `plan` is `None` (ambiguous ids across plans are an error).
     pub fn find(&self, plan: Option<&str>, id: Option<&str>) -> Result<ReleaseDir, JournalError> {
+        // Within one plan: straight to the folder (or `latest`), without listing the others.
+        if let Some(p) = plan {
+            match id {
+                None | Some("latest") => {
+                    if let Some(r) = self.latest(p) {
+                        return Ok(r);
+                    }
+                }
+                Some(id) => {
+                    return match self.release(p, id) {
+                        Ok(r) if r.journal().is_file() => Ok(r),
+                        _ => Err(JournalError::NotFound(id.to_string(), format!(" for plan `{p}`"))),
+                    };
+                }
+            }
+        }
         let all = self.releases(plan)?;
         let scope = plan.map(|p| format!(" for plan `{p}`")).unwrap_or_default();
         match id {
@@ -218,7 +304,56 @@ pub fn sanitize_id(version: &str) -> String {
     }
 }
 
+/// Point `<plan>/latest` at `id` (written aside, then renamed: never half a name).
+fn write_latest(plan_dir: &Path, id: &str) -> Result<(), JournalError> {
+    let tmp = plan_dir.join(format!(".{LATEST}.{}", std::process::id()));
+    std::fs::write(&tmp, id).map_err(io_err(&tmp))?;
+    let dest = plan_dir.join(LATEST);
+    std::fs::rename(&tmp, &dest).map_err(io_err(&dest))
+}
+
 impl ReleaseDir {
+    /// Its marker in `<plan>/.open/`: present while the release may still change.
+    pub fn open_marker(&self) -> PathBuf {
+        let plan_dir = self.path.parent().unwrap_or(Path::new("."));
+        plan_dir.join(OPEN_DIR).join(&self.id)
+    }
+
+    /// Mark the release open (idempotent).
+    pub fn mark_open(&self) -> Result<(), JournalError> {
+        let m = self.open_marker();
+        if let Some(dir) = m.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&m)
+            .map(drop)
+            .map_err(io_err(&m))
+    }
+
+    /// Remove the open marker (only once the release's finished state is indexed, under the
+    /// journal's append lock).
+    pub fn unmark_open(&self) -> Result<(), JournalError> {
+        let m = self.open_marker();
+        match std::fs::remove_file(&m) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(JournalError::Io { path: m, source: e }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the release is marked open.
+    pub fn is_marked_open(&self) -> bool {
+        self.open_marker().exists()
+    }
+
+    /// The journal, ready to append; every write marks the release open first.
+    pub fn journal_writer(&self, masker: std::sync::Arc<Masker>) -> Result<Journal, JournalError> {
+        Ok(Journal::open(&self.journal(), masker)?.marking_open(self.open_marker()))
+    }
+
     pub fn from_path(path: &Path) -> ReleaseDir {
         let id = path
             .file_name()

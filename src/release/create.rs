@@ -6,8 +6,8 @@ use color_eyre::eyre::Result;
 use super::{Context, Duplicate, usage};
 use crate::ansi::clean;
 use crate::engine::driver;
-use crate::engine::state::ReleaseState;
-use crate::journal::{self, Journal, ReleaseDir, Store};
+use crate::engine::history::History;
+use crate::journal::{self, ReleaseDir, Store};
 use crate::plan::{Plan, ReleaseType};
 
 /// The longest VERSION accepted (it names the release's folder).
@@ -62,7 +62,7 @@ impl Context {
         let copy = rdir.plan_copy();
         std::fs::write(&copy, text).map_err(journal::io_error(&copy))?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
-        let mut journal = Journal::open(&rdir.journal(), masker)?;
+        let mut journal = rdir.journal_writer(masker)?;
         let mut events = vec![driver::release_created(&plan, &rdir.id, version, rtype)];
         if let Some(notes) = notes {
             let path = rdir.path.join("notes.md");
@@ -94,16 +94,14 @@ pub fn check_version(version: &str) -> Result<()> {
 
 /// An unfinished release of `version` of `plan` (its id and state word), if there is one.
 pub fn unfinished_release(store: &Store, plan: &str, version: &str) -> Result<Option<(String, String)>> {
+    // Only releases marked open can be unfinished: the finished ones are never read.
     let stem = journal::store::sanitize_id(version);
     let dash = format!("{stem}-");
-    for rdir in store.releases(Some(plan))? {
+    for open in History::open(store, plan)?.open_releases()? {
+        let (rdir, st) = (open.rdir, open.state);
         if rdir.id != stem && !rdir.id.starts_with(&dash) {
             continue;
         }
-        let Ok((recs, _)) = journal::read_journal(&rdir.journal()) else {
-            continue;
-        };
-        let st = ReleaseState::from_records(&recs);
         if st.version == version && st.finished.is_none() {
             let word = st.state_word(rdir.live_driver().is_some());
             return Ok(Some((rdir.id, word.to_string())));

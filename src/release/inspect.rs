@@ -7,6 +7,8 @@ use color_eyre::eyre::Result;
 use super::{Context, exit, grace, load_state, runtime, usage};
 use crate::ansi::clean;
 use crate::engine::driver;
+use crate::engine::history::History;
+use crate::engine::state::ReleaseState;
 use crate::headless::{status_json, status_text};
 use crate::journal::{self, Verified};
 use crate::plan;
@@ -55,14 +57,41 @@ impl Context {
         Ok(exit::OK)
     }
 
-    pub fn list(&self, all: bool, json: bool) -> Result<u8> {
+    /// Every unfinished release and the newest `limit` finished ones (0: all), newest first.
+    /// Finished releases come from the plan's index, so this reads `limit` journals, not all.
+    pub fn list(&self, all: bool, limit: usize, json: bool) -> Result<u8> {
         let store = self.store()?;
-        let scope = if all { None } else { Some(self.load_plan()?.name) };
-        let mut rows = Vec::new();
-        for rdir in store.releases(scope.as_deref())? {
-            let Ok(st) = load_state(&rdir) else { continue };
-            rows.push((rdir.live_driver(), st));
+        let plans = if all { store.plans()? } else { vec![self.load_plan()?.name] };
+        let mut open = Vec::new();
+        let mut finished = Vec::new();
+        let mut more = false;
+        for plan in &plans {
+            let history = History::open(&store, plan)?;
+            for o in history.open_releases()? {
+                open.push((o.rdir.live_driver(), o.state));
+            }
+            let mut taken = 0;
+            for s in history.finished() {
+                if limit != 0 && taken == limit {
+                    more = true;
+                    break;
+                }
+                let Ok(rdir) = store.release(plan, &s.id) else { continue };
+                let Ok(st) = load_state(&rdir) else { continue };
+                finished.push((None, st));
+                taken += 1;
+            }
         }
+        let newest_first =
+            |a: &(Option<u32>, ReleaseState), b: &(Option<u32>, ReleaseState)| b.1.created_at.cmp(&a.1.created_at).then_with(|| b.1.id.cmp(&a.1.id));
+        finished.sort_by(newest_first);
+        if limit != 0 && finished.len() > limit {
+            finished.truncate(limit);
+            more = true;
+        }
+        let mut rows = open;
+        rows.append(&mut finished);
+        rows.sort_by(newest_first);
         if json {
             let v: Vec<serde_json::Value> = rows
                 .iter()
@@ -92,6 +121,9 @@ impl Context {
                     st.state_word(live.is_some()),
                     live.map(|p| format!("  driver pid {p}")).unwrap_or_default()
                 );
+            }
+            if more {
+                crate::outln!("… older finished releases not shown (--limit N, or --limit 0 for all)");
             }
         }
         Ok(exit::OK)
