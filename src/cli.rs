@@ -142,6 +142,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What runs where: per environment and target, the live release, the previous one, what
+    /// is deploying now and the newest drift; or one environment's history.
+    Envs {
+        /// Only this environment.
+        env: Option<String>,
+        /// The releases that reached ENV, newest first.
+        #[arg(long, requires = "env")]
+        history: bool,
+        /// With --history: releases shown at most (0: all).
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// List releases, newest first: every unfinished one and the newest finished ones.
     List {
         /// Every plan's releases, not just this plan's.
@@ -245,6 +259,7 @@ impl Command {
             Command::Check
                 | Command::Status { .. }
                 | Command::List { .. }
+                | Command::Envs { .. }
                 | Command::Logs { .. }
                 | Command::Verify { .. }
                 | Command::Notes { .. }
@@ -269,6 +284,7 @@ impl Command {
             Command::Check
                 | Command::Status { .. }
                 | Command::List { .. }
+                | Command::Envs { .. }
                 | Command::Logs { .. }
                 | Command::Verify { .. }
                 | Command::Notes { .. }
@@ -423,6 +439,12 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         Command::UnlockEnv { release, env, reason } => unlock_env(ctx, &release, &env, &reason),
         Command::Status { release, json } => ctx.status(release.as_deref(), json),
         Command::List { all, limit, json } => ctx.list(all, limit, json),
+        Command::Envs {
+            env,
+            history,
+            limit,
+            json,
+        } => ctx.envs(env.as_deref(), history, limit, json),
         Command::Logs {
             release,
             stage,

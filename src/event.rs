@@ -137,6 +137,17 @@ pub mod exit {
 }
 
 impl FinalState {
+    /// The word for it everywhere (`status`, `list`, JSON, the cockpit).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinalState::Succeeded => "succeeded",
+            FinalState::Failed => "failed",
+            FinalState::RolledBack => "rolled_back",
+            FinalState::RollbackFailed => "rollback_failed",
+            FinalState::Cancelled => "cancelled",
+        }
+    }
+
     /// The exit code `run` (and the cockpit with `--exit-when-done`) gives a release that ended
     /// this way.
     pub fn exit_code(self) -> u8 {

@@ -1,4 +1,4 @@
-//! A plan's finished-release index: `<data>/plans/<plan>/index.jsonl`, one [`Summary`] line per
+//! A plan's finished-release index: `<data>/plans/<plan>/.index.jsonl`, one [`Summary`] line per
 //! finished release, appended when the release is closed (its finished state folded from the
 //! journal). The journals stay the only source of truth: the index is derived from them, checked
 //! against them and rebuilt from them when it is missing or of another format.
@@ -32,9 +32,9 @@ use crate::journal::{Journal, JournalError, ReleaseDir, Store, io_error};
 use crate::mask::Masker;
 
 /// The index file in a plan's folder.
-pub const INDEX: &str = "index.jsonl";
+pub const INDEX: &str = ".index.jsonl";
 /// Held while the index is appended to or rebuilt.
-const LOCK: &str = "index.lock";
+const LOCK: &str = ".index.lock";
 /// The index format; an index of another format is rebuilt.
 pub const FORMAT: u32 = 1;
 
@@ -92,7 +92,7 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     pub envs: Vec<EnvResult>,
-    /// Stage id -> milliseconds of its successful deploy (its slowest target).
+    /// Stage id -> milliseconds from its start to its success (for typical durations).
     pub stage_ms: BTreeMap<String, u64>,
     /// The journal's length (bytes) when the summary was made.
     pub journal_len: u64,
@@ -187,21 +187,14 @@ fn env_results(st: &ReleaseState) -> Vec<EnvResult> {
         .collect()
 }
 
-fn stage_ms(st: &ReleaseState) -> BTreeMap<String, u64> {
+/// Stage id -> milliseconds from start to success, for each stage of `st` that succeeded.
+pub fn stage_ms(st: &ReleaseState) -> BTreeMap<String, u64> {
     st.stages
         .iter()
+        .filter(|s| s.status == super::state::StageStatus::Succeeded)
         .filter_map(|s| {
-            let ms = s
-                .targets
-                .iter()
-                .map(|t| {
-                    t.attempts
-                        .last()
-                        .filter(|a| a.outcome == Some(Outcome::Succeeded))
-                        .and_then(|a| a.duration_ms)
-                })
-                .collect::<Option<Vec<u64>>>()?;
-            Some((s.decl.id.clone(), ms.into_iter().max()?))
+            let ms = (s.finished_at? - s.started_at?).num_milliseconds();
+            Some((s.decl.id.clone(), u64::try_from(ms).ok()?))
         })
         .collect()
 }
@@ -497,7 +490,8 @@ impl Iterator for RevLines {
             let n = Self::BLOCK.min(self.pos);
             self.pos -= n;
             let mut block = vec![0u8; n as usize];
-            if self.file.seek(SeekFrom::Start(self.pos)).is_err() || self.file.read_exact(&mut block).is_err() {
+            if self.file.seek(SeekFrom::Start(self.pos)).is_err() || self.file.read_exact(&mut block).is_err()
+            {
                 return None;
             }
             block.extend_from_slice(&self.buf);
@@ -519,7 +513,9 @@ mod tests {
     fn lines_come_back_newest_first_across_blocks() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let lines: Vec<String> = (0..20_000).map(|i| format!("line {i} {}", "x".repeat(i % 50))).collect();
+        let lines: Vec<String> = (0..20_000)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 50)))
+            .collect();
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
         let got: Vec<String> = RevLines::new(File::open(&path).unwrap())
             .map(|l| String::from_utf8(l).unwrap())

@@ -1,6 +1,7 @@
 //! The driver and everything it needs. No UI crate is imported here.
 
 pub mod driver;
+pub mod envs;
 pub mod history;
 pub mod identity;
 pub mod request;

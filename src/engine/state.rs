@@ -397,13 +397,7 @@ impl ReleaseState {
             return "attention";
         }
         if let Some(f) = &self.finished {
-            return match f.state {
-                FinalState::Succeeded => "succeeded",
-                FinalState::Failed => "failed",
-                FinalState::RolledBack => "rolled_back",
-                FinalState::RollbackFailed => "rollback_failed",
-                FinalState::Cancelled => "cancelled",
-            };
+            return f.state.as_str();
         }
         if !driver_alive {
             return if self.driver_stopped.is_some() {

@@ -1,7 +1,7 @@
 //! Where releases live: `<data>/plans/<plan>/<release-id>/` holding `journal.jsonl`, `head`,
 //! `plan.toml` (the plan as it was at the start), `driver.lock`, `driver.log` and `logs/`.
 //!
-//! Beside the release folders, each plan's folder holds `latest` (the id of the newest release
+//! Beside the release folders, each plan's folder holds `.latest` (the id of the newest release
 //! created), `.open/<release-id>` markers and the finished-release index (see
 //! `engine::history`). A release is marked open when it is created and before every append to
 //! its journal; it is unmarked only once its finished state is in the index. So the releases
@@ -17,7 +17,7 @@ use crate::mask::Masker;
 /// The folder of open markers in a plan's folder.
 pub const OPEN_DIR: &str = ".open";
 /// The file naming the newest release created, in a plan's folder.
-const LATEST: &str = "latest";
+const LATEST: &str = ".latest";
 
 /// The data directory.
 #[derive(Debug, Clone)]
@@ -339,7 +339,9 @@ impl ReleaseDir {
     pub fn unmark_open(&self) -> Result<(), JournalError> {
         let m = self.open_marker();
         match std::fs::remove_file(&m) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(JournalError::Io { path: m, source: e }),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(JournalError::Io { path: m, source: e })
+            }
             _ => Ok(()),
         }
     }

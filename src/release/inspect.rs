@@ -61,7 +61,11 @@ impl Context {
     /// Finished releases come from the plan's index, so this reads `limit` journals, not all.
     pub fn list(&self, all: bool, limit: usize, json: bool) -> Result<u8> {
         let store = self.store()?;
-        let plans = if all { store.plans()? } else { vec![self.load_plan()?.name] };
+        let plans = if all {
+            store.plans()?
+        } else {
+            vec![self.load_plan()?.name]
+        };
         let mut open = Vec::new();
         let mut finished = Vec::new();
         let mut more = false;
@@ -76,14 +80,19 @@ impl Context {
                     more = true;
                     break;
                 }
-                let Ok(rdir) = store.release(plan, &s.id) else { continue };
+                let Ok(rdir) = store.release(plan, &s.id) else {
+                    continue;
+                };
                 let Ok(st) = load_state(&rdir) else { continue };
                 finished.push((None, st));
                 taken += 1;
             }
         }
-        let newest_first =
-            |a: &(Option<u32>, ReleaseState), b: &(Option<u32>, ReleaseState)| b.1.created_at.cmp(&a.1.created_at).then_with(|| b.1.id.cmp(&a.1.id));
+        let newest_first = |a: &(Option<u32>, ReleaseState), b: &(Option<u32>, ReleaseState)| {
+            b.1.created_at
+                .cmp(&a.1.created_at)
+                .then_with(|| b.1.id.cmp(&a.1.id))
+        };
         finished.sort_by(newest_first);
         if limit != 0 && finished.len() > limit {
             finished.truncate(limit);

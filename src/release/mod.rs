@@ -9,6 +9,7 @@
 
 pub mod create;
 pub mod driver;
+pub mod envs;
 pub mod inspect;
 pub mod launcher;
 pub mod observe;

@@ -17,6 +17,7 @@ use super::event_loop::Source;
 use super::log_tail::{self, LogTail};
 use super::output_pane::PaneId;
 use super::state::{BoardRow, UiState};
+use crate::engine::history::History;
 use crate::journal::{ReleaseDir, Store, Tail};
 use crate::plan::{Plan, ReleaseType};
 
@@ -547,18 +548,22 @@ fn broken(problem: &mut Option<String>, e: &crate::journal::JournalError) -> Vec
     vec![Msg::Problem(Some(text)), Msg::Broken(why)]
 }
 
-/// The board rows of `plan`'s releases (newest first, at most `max`).
+/// The board rows of `plan`'s releases (newest first, at most `max`): the open ones folded from
+/// their journals, the finished ones from the plan's index (never every journal).
 pub fn load_board(store: &crate::journal::Store, plan: &str, max: usize) -> Vec<BoardRow> {
-    let Ok(dirs) = store.releases(Some(plan)) else {
+    let Ok(history) = History::open(store, plan) else {
         return Vec::new();
     };
-    dirs.iter()
-        .take(max)
-        .filter_map(|d| {
-            let (st, _) = crate::engine::state::ReleaseState::load(&d.journal()).ok()?;
-            Some(BoardRow::of(&st, d.live_driver()))
-        })
-        .collect()
+    let mut rows: Vec<BoardRow> = history
+        .open_releases()
+        .unwrap_or_default()
+        .iter()
+        .map(|o| BoardRow::of(&o.state, o.rdir.live_driver()))
+        .collect();
+    rows.extend(history.finished().take(max).map(|s| BoardRow::of_summary(&s)));
+    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+    rows.truncate(max);
+    rows
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -836,36 +841,45 @@ fn load_drift(
 }
 
 /// Typical stage durations for release `id` of `plan`: per stage, the median duration of its
-/// successful runs in the plan's other releases created before it (the newest 50 releases read).
+/// successful runs in the plan's other releases created before it (the open ones, and the newest
+/// 50 finished ones from the plan's index).
 pub fn typical_durations(store: &Store, plan: &str, id: &str) -> super::state::Typical {
     let mut samples: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
-    let Ok(dirs) = store.releases(Some(plan)) else {
+    let Ok(history) = History::open(store, plan) else {
         return super::state::Typical::default();
     };
-    let created = dirs
-        .iter()
-        .find(|d| d.id == id)
+    let created = store
+        .release(plan, id)
+        .ok()
+        .as_ref()
         .and_then(release_created)
         .and_then(|(_, at)| at);
-    for d in dirs.iter().filter(|d| d.id != id).take(50) {
-        let Ok((recs, _)) = crate::journal::read_journal(&d.journal()) else {
+    let open = history.open_releases().unwrap_or_default();
+    let open = open.iter().map(|o| {
+        (
+            o.state.id.clone(),
+            o.state.created_at,
+            crate::engine::history::stage_ms(&o.state),
+        )
+    });
+    let finished = history
+        .finished()
+        .take(50)
+        .map(|s| (s.id, s.created_at, s.stage_ms));
+    for (other, at, stage_ms) in open.chain(finished) {
+        if other == id {
             continue;
-        };
-        let st = crate::engine::state::ReleaseState::from_records(&recs);
-        if let (Some(mine), Some(theirs)) = (created, st.created_at)
+        }
+        if let (Some(mine), Some(theirs)) = (created, at)
             && theirs >= mine
         {
             continue;
         }
-        for s in &st.stages {
-            if s.status == crate::engine::state::StageStatus::Succeeded
-                && let (Some(a), Some(b)) = (s.started_at, s.finished_at)
-            {
-                samples
-                    .entry(s.decl.id.clone())
-                    .or_default()
-                    .push((b - a).num_milliseconds());
-            }
+        for (stage, ms) in &stage_ms {
+            samples
+                .entry(stage.clone())
+                .or_default()
+                .push(i64::try_from(*ms).unwrap_or(i64::MAX));
         }
     }
     super::state::Typical::from_samples(samples)

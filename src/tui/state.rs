@@ -12,6 +12,7 @@ use super::modal::Modal;
 use super::output_pane::{OutputPane, PaneId};
 use super::theme::{Glyph, Theme};
 use crate::drift::overview::Overview;
+use crate::engine::history::Summary;
 use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus, TargetState};
 use crate::plan::Plan;
@@ -36,6 +37,20 @@ pub fn shown_driver(st: &ReleaseState, driver: Option<u32>) -> Option<u32> {
 }
 
 impl BoardRow {
+    /// A finished release from the plan's index.
+    pub fn of_summary(s: &Summary) -> BoardRow {
+        BoardRow {
+            id: s.id.clone(),
+            version: s.version.clone(),
+            rtype: s.rtype.as_str().to_string(),
+            state: s.state.as_str().to_string(),
+            progress: s.progress,
+            created_at: s.created_at,
+            finished_at: Some(s.finished_at),
+            driver: None,
+        }
+    }
+
     pub fn of(st: &ReleaseState, driver: Option<u32>) -> BoardRow {
         let driver = shown_driver(st, driver);
         BoardRow {
