@@ -153,6 +153,25 @@ pub fn places(plan: &Plan, history: &History, open: &[OpenRelease]) -> Vec<Place
     out
 }
 
+/// Where release `id` is live: an environment's name when it is live on the whole of it, else
+/// each `env/target` it is live on.
+pub fn live_on(places: &[Place], id: &str) -> Vec<String> {
+    let is = |p: &Place| p.live.as_ref().is_some_and(|l| l.id == id);
+    let mut out = Vec::new();
+    for p in places.iter().filter(|p| p.target.is_none()) {
+        if is(p) {
+            out.push(p.env.clone());
+            continue;
+        }
+        for t in places.iter().filter(|t| t.env == p.env && t.target.is_some()) {
+            if is(t) {
+                out.push(format!("{}/{}", t.env, t.target.as_deref().unwrap_or_default()));
+            }
+        }
+    }
+    out
+}
+
 fn has_targets(plan: &Plan, env: &str) -> bool {
     plan.environments.get(env).is_some_and(|e| !e.targets.is_empty())
 }

@@ -58,13 +58,13 @@ impl Context {
             crate::outln!("{}", serde_json::Value::Array(v));
             return Ok(exit::OK);
         }
-        crate::outln!(
-            "{:<20} {:<34} {:<12} {:<22} DRIFT",
-            "ENVIRONMENT",
-            "LIVE",
-            "PREVIOUS",
-            "DEPLOYING NOW"
-        );
+        let mut table: Vec<[String; 5]> = vec![[
+            "ENVIRONMENT".into(),
+            "LIVE".into(),
+            "PREVIOUS".into(),
+            "DEPLOYING NOW".into(),
+            "DRIFT".into(),
+        ]];
         for (p, d) in rows.iter().zip(&drift) {
             let name = match &p.target {
                 Some(t) => format!("  {}/{}", p.env, t),
@@ -81,16 +81,28 @@ impl Context {
                 .as_ref()
                 .map_or("—".to_string(), |r| format!("{} ({})", r.version, r.state));
             let drift = d.as_ref().map_or("—".to_string(), |d| d.text(now));
-            crate::outln!(
-                "{:<20} {:<34} {:<12} {:<22} {}",
-                clean(&name),
-                clean(&live),
-                clean(&previous),
-                clean(&now_text),
-                clean(&drift)
-            );
+            table.push([name, live, previous, now_text, drift].map(|c| clean(&c).into_owned()));
         }
+        print_table(&table);
         Ok(exit::OK)
+    }
+}
+
+/// Columns padded to their widest cell (in terminal columns), two spaces apart.
+fn print_table<const N: usize>(rows: &[[String; N]]) {
+    use unicode_width::UnicodeWidthStr;
+    let widths: Vec<usize> = (0..N)
+        .map(|i| rows.iter().map(|r| r[i].width()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < N {
+                line.push_str(&" ".repeat(widths[i] - cell.width() + 2));
+            }
+        }
+        crate::outln!("{}", line.trim_end());
     }
 }
 
@@ -132,22 +144,40 @@ fn print_history(h: &History, env: &str, limit: usize, json: bool, now: DateTime
         crate::outln!("no release has reached {} yet", clean(env));
         return exit::OK;
     }
+    let mut table: Vec<[String; 6]> = vec![[
+        "RELEASE".into(),
+        "OUTCOME".into(),
+        "STARTED BY".into(),
+        "APPROVED BY".into(),
+        "TOOK".into(),
+        "FINISHED".into(),
+    ]];
     for (s, outcome) in &rows {
-        let approved = if s.approvers.is_empty() {
-            String::new()
+        // The release id is the version, unless the version ran more than once (`1.2-2`).
+        let name = if s.id == s.version {
+            s.version.clone()
         } else {
-            format!(", approved by {}", s.approvers.join(", "))
+            format!("{} ({})", s.version, s.id)
+        };
+        let approved = if s.approvers.is_empty() {
+            "—".to_string()
+        } else {
+            s.approvers.join(", ")
         };
         let took = s.duration_ms().map(duration_text).unwrap_or_default();
-        crate::outln!(
-            "{:<16} {:<12} {}  started by {}{approved}  took {took}  {}",
-            clean(&s.id),
-            clean(&s.version),
-            clean(outcome),
-            clean(&s.started_by),
-            ago(now, s.finished_at)
+        table.push(
+            [
+                name,
+                outcome.clone(),
+                s.started_by.clone(),
+                approved,
+                took,
+                ago(now, s.finished_at),
+            ]
+            .map(|c| clean(&c).into_owned()),
         );
     }
+    print_table(&table);
     exit::OK
 }
 

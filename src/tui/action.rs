@@ -61,11 +61,13 @@ pub enum Action {
     Resume,
     /// Probe the environments again (drift).
     RefreshDrift,
+    /// The releases that reached the selected environment, newest first (an overlay).
+    EnvHistory,
 }
 
 impl Action {
     /// Every action once, in help order (tabs as 1..5).
-    pub const ALL: [Action; 43] = [
+    pub const ALL: [Action; 44] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -109,6 +111,7 @@ impl Action {
         Action::NewRelease,
         Action::Resume,
         Action::RefreshDrift,
+        Action::EnvHistory,
     ];
 
     /// The action's name in the settings file and the palette: `approve`, `tab-3`.
@@ -153,6 +156,7 @@ impl Action {
             Action::NewRelease => "new-release",
             Action::Resume => "resume",
             Action::RefreshDrift => "refresh-drift",
+            Action::EnvHistory => "env-history",
         };
         s.to_string()
     }
@@ -208,6 +212,7 @@ impl Action {
             Action::NewRelease => "start a new release",
             Action::Resume => "resume a release nobody drives",
             Action::RefreshDrift => "probe the environments again",
+            Action::EnvHistory => "history of the selected environment",
         }
     }
 

@@ -12,10 +12,11 @@ use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use super::action::Action;
 use super::keymap::{Key, Layer};
 use super::layout::{Focus, Layout};
-use super::modal::{Edit, Modal, Palette, Prompt, PromptFor, StartForm, Then};
+use super::modal::{Edit, EnvHistory, Modal, Palette, Prompt, PromptFor, StartForm, Then};
 use super::output_pane::{PaneId, RingLine};
 use super::state::{Attention, BoardRow, Notice, TargetFilter, Typical, UiState};
 use crate::drift::overview::Overview;
+use crate::engine::envs::Place;
 use crate::engine::request::Op;
 use crate::engine::state::StageStatus;
 use crate::event::Record;
@@ -39,6 +40,13 @@ pub enum Msg {
     Records(Vec<Record>),
     /// The other releases of the plan (the watched one is taken from its own state).
     Board(Vec<BoardRow>),
+    /// What runs where: each environment and target's live release (from the plan's history).
+    Places(Arc<Vec<Place>>),
+    /// An environment's history ([`Effect::EnvHistory`]).
+    EnvHistory {
+        env: String,
+        rows: Result<Vec<(crate::engine::history::Summary, String)>, String>,
+    },
     /// Whether a driver holds the watched release's lock (and its pid).
     Driver(Option<u32>),
     /// The plan (the watched release's own copy, or the plan in the current directory when no
@@ -162,6 +170,8 @@ pub enum Effect {
     MouseCapture(bool),
     /// Run the plan's drift probes afresh ([`Msg::Drift`] with `probed`).
     ProbeDrift,
+    /// Read the releases that reached an environment ([`Msg::EnvHistory`]).
+    EnvHistory(String),
 }
 
 impl UiState {
@@ -179,6 +189,14 @@ impl UiState {
             Msg::Mouse(ev) => self.mouse(ev),
             Msg::Resize(w, h) => self.size = (w, h),
             Msg::Records(recs) => self.records(&recs, &mut fx),
+            Msg::Places(p) => self.places = p,
+            Msg::EnvHistory { env, rows } => {
+                if let Some(Modal::EnvHistory(h)) = &mut self.modal
+                    && h.env == env
+                {
+                    h.rows = Some(rows);
+                }
+            }
             Msg::Board(rows) => {
                 self.board = rows;
                 if let Some(i) = self.board_rows().iter().position(|r| r.id == self.release.id) {
@@ -438,6 +456,23 @@ impl UiState {
             return;
         }
         match modal {
+            Modal::EnvHistory(mut h) => {
+                let a = Key::from_event(&ev).and_then(|k| self.keymap.lookup(&[], k));
+                let n = h.rows.as_ref().and_then(|r| r.as_ref().ok()).map_or(0, Vec::len);
+                match a {
+                    Some(Action::Back | Action::EnvHistory) => {}
+                    Some(Action::Quit) => self.quit_now(fx),
+                    Some(Action::Up) => {
+                        h.scroll = h.scroll.saturating_sub(1);
+                        self.modal = Some(Modal::EnvHistory(h));
+                    }
+                    Some(Action::Down) => {
+                        h.scroll = (h.scroll + 1).min(n.saturating_sub(1));
+                        self.modal = Some(Modal::EnvHistory(h));
+                    }
+                    _ => self.modal = Some(Modal::EnvHistory(h)),
+                }
+            }
             Modal::Help => {
                 let a = Key::from_event(&ev).and_then(|k| self.keymap.lookup(&[], k));
                 match a {
@@ -678,6 +713,22 @@ impl UiState {
                 self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, now)));
             }
             Action::RefreshDrift => self.refresh_drift(fx),
+            Action::EnvHistory => match self.selected_env() {
+                Some(env) => {
+                    fx.push(Effect::EnvHistory(env.clone()));
+                    self.modal = Some(Modal::EnvHistory(EnvHistory {
+                        env,
+                        rows: None,
+                        scroll: 0,
+                    }));
+                }
+                None => {
+                    self.notice = Some(Notice {
+                        text: "no environment to show: the plan has none".into(),
+                        error: true,
+                    })
+                }
+            },
             Action::Search => {
                 let term = self.focused_pane().search.as_ref().map(|s| s.term.clone());
                 let prompt = Prompt::new(PromptFor::Search, term.as_deref().unwrap_or(""));

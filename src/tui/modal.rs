@@ -16,6 +16,18 @@ pub enum Modal {
     Prompt(Prompt),
     Confirm(Confirm),
     Start(StartForm),
+    EnvHistory(EnvHistory),
+}
+
+/// The history overlay of one environment: loading until the source answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvHistory {
+    pub env: String,
+    /// `None` while loading; the releases that reached it (newest finish first, with what they
+    /// did there), or why they could not be read.
+    pub rows: Option<Result<Vec<(crate::engine::history::Summary, String)>, String>>,
+    /// The first row shown.
+    pub scroll: usize,
 }
 
 /// A line of text being typed.

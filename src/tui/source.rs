@@ -17,6 +17,7 @@ use super::event_loop::Source;
 use super::log_tail::{self, LogTail};
 use super::output_pane::PaneId;
 use super::state::{BoardRow, UiState};
+use crate::engine::envs::{Place, live_on, places};
 use crate::engine::history::History;
 use crate::journal::{ReleaseDir, Store, Tail};
 use crate::plan::{Plan, ReleaseType};
@@ -293,9 +294,11 @@ impl Source for ReleaseSource {
         if self.board_dirty && self.board_loaded.is_none_or(|t| t.elapsed() >= BOARD_EVERY) {
             self.board_dirty = false;
             self.board_loaded = Some(std::time::Instant::now());
-            let rows = load_board(&self.store, &self.plan_name, 50);
+            let shape = self.views.plan.clone();
+            let (rows, places) = load_board_and_places(&self.store, &self.plan_name, 50, shape.as_deref());
             self.views_board_loaded(&rows);
             out.push(Msg::Board(rows));
+            out.push(Msg::Places(Arc::new(places)));
         }
         self.views_poll();
         let Some(w) = self.watched.as_mut() else {
@@ -503,6 +506,16 @@ impl Source for ReleaseSource {
                 let _ = super::terminal::set_mouse_capture(on);
             }
             Effect::ProbeDrift => self.probe_drift(),
+            Effect::EnvHistory(env) => {
+                let (store, plan) = (self.store.clone(), self.plan_name.clone());
+                let answers = self.answers_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let rows = History::open(&store, &plan)
+                        .map(|h| crate::engine::envs::env_history(&h, &env, 200))
+                        .map_err(|e| e.to_string());
+                    let _ = answers.send(Msg::EnvHistory { env, rows });
+                });
+            }
             Effect::FollowLog { .. } | Effect::Quit(_) | Effect::Suspend => {}
         }
     }
@@ -551,19 +564,33 @@ fn broken(problem: &mut Option<String>, e: &crate::journal::JournalError) -> Vec
 /// The board rows of `plan`'s releases (newest first, at most `max`): the open ones folded from
 /// their journals, the finished ones from the plan's index (never every journal).
 pub fn load_board(store: &crate::journal::Store, plan: &str, max: usize) -> Vec<BoardRow> {
+    load_board_and_places(store, plan, max, None).0
+}
+
+/// The board rows (see [`load_board`]) and, given the plan, what runs where (each environment and
+/// target's live release and what deploys there now); each row marks where its release is live.
+pub fn load_board_and_places(
+    store: &crate::journal::Store,
+    plan: &str,
+    max: usize,
+    shape: Option<&Plan>,
+) -> (Vec<BoardRow>, Vec<Place>) {
     let Ok(history) = History::open(store, plan) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let mut rows: Vec<BoardRow> = history
-        .open_releases()
-        .unwrap_or_default()
+    let open = history.open_releases().unwrap_or_default();
+    let mut rows: Vec<BoardRow> = open
         .iter()
         .map(|o| BoardRow::of(&o.state, o.rdir.live_driver()))
         .collect();
     rows.extend(history.finished().take(max).map(|s| BoardRow::of_summary(&s)));
     rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
     rows.truncate(max);
-    rows
+    let places = shape.map(|p| places(p, &history, &open)).unwrap_or_default();
+    for r in &mut rows {
+        r.live_on = live_on(&places, &r.id);
+    }
+    (rows, places)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ use super::modal::Modal;
 use super::output_pane::{OutputPane, PaneId};
 use super::theme::{Glyph, Theme};
 use crate::drift::overview::Overview;
+use crate::engine::envs::{Place, live_on};
 use crate::engine::history::Summary;
 use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus, TargetState};
@@ -28,6 +29,8 @@ pub struct BoardRow {
     pub created_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub driver: Option<u32>,
+    /// Where it is live: environments (or `env/target`s) whose live release it is.
+    pub live_on: Vec<String>,
 }
 
 /// The driver to show for a release: none once it has finished (its driver is only on its way
@@ -48,6 +51,7 @@ impl BoardRow {
             created_at: s.created_at,
             finished_at: Some(s.finished_at),
             driver: None,
+            live_on: Vec::new(),
         }
     }
 
@@ -62,6 +66,7 @@ impl BoardRow {
             created_at: st.created_at,
             finished_at: st.finished.as_ref().map(|f| f.at),
             driver,
+            live_on: Vec::new(),
         }
     }
 }
@@ -231,6 +236,8 @@ pub struct UiState {
     pub typical: Typical,
     /// The environments pane.
     pub drift: DriftPane,
+    /// What runs where (the environments pane's live column, the board's marks).
+    pub places: Arc<Vec<Place>>,
 }
 
 impl UiState {
@@ -269,6 +276,7 @@ impl UiState {
             target_filter: None,
             typical: Typical::default(),
             drift: DriftPane::default(),
+            places: Arc::default(),
         }
     }
 
@@ -309,7 +317,8 @@ impl UiState {
 
     /// The board's rows: the watched release's live row in place of its stored one.
     pub fn board_rows(&self) -> Vec<BoardRow> {
-        let live = BoardRow::of(&self.release, self.driver);
+        let mut live = BoardRow::of(&self.release, self.driver);
+        live.live_on = live_on(&self.places, &live.id);
         let mut rows: Vec<BoardRow> = self.board.iter().filter(|r| r.id != live.id).cloned().collect();
         if !self.release.id.is_empty() {
             let at = self
@@ -343,6 +352,20 @@ impl UiState {
             .iter()
             .position(|g| g.reached_by.is_some() && !g.satisfied());
         waiting.or(of_stage).or(Some(self.gate.min(gates.len() - 1)))
+    }
+
+    /// The environment the environments pane has selected: its row's environment in the drift
+    /// summary, else (no summary yet) the plan's first environment.
+    pub fn selected_env(&self) -> Option<String> {
+        if let Some(o) = &self.drift.overview
+            && let Some(r) = o
+                .rows
+                .get(self.drift.selected.min(o.rows.len().saturating_sub(1)))
+        {
+            return Some(r.env.clone());
+        }
+        let plan = self.plan.as_ref()?;
+        plan.environments.keys().next().cloned()
     }
 
     /// What of this state decides where things go on screen.

@@ -323,6 +323,7 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             created_at: Some(t0() - chrono::Duration::days(2)),
             finished_at: Some(t0() - chrono::Duration::days(2) + chrono::Duration::seconds(754)),
             driver: None,
+            live_on: Vec::new(),
         },
         BoardRow {
             id: "2.3.0".into(),
@@ -333,6 +334,7 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             created_at: Some(t0() - chrono::Duration::days(9)),
             finished_at: Some(t0() - chrono::Duration::days(9) + chrono::Duration::seconds(1980)),
             driver: None,
+            live_on: Vec::new(),
         },
     ]));
     let live = journal

@@ -49,10 +49,15 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             Span::styled(format!("{:<7} ", fit(&r.rtype, 7)), ui.theme.dim()),
             Span::styled(r.state.clone(), ui.theme.release_word(&r.state)),
         ]);
-        let detail = Line::from(vec![
-            Span::raw(format!("  {bar} {done}/{total}  {when}  ")),
-            Span::styled(driver, ui.theme.dim()),
-        ]);
+        // Where it is live (▲), in place of "no driver" (the usual case then: it has finished).
+        let tail = match (r.driver, r.live_on.is_empty()) {
+            (None, false) => Span::styled(
+                format!("▲ {}", r.live_on.join(", ")),
+                ui.theme.glyph(Glyph::Succeeded),
+            ),
+            _ => Span::styled(driver, ui.theme.dim()),
+        };
+        let detail = Line::from(vec![Span::raw(format!("  {bar} {done}/{total}  {when}  ")), tail]);
         for line in [head, detail] {
             let mut line = fit_line(line, width);
             if i == ui.board_selected {

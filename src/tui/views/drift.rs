@@ -110,7 +110,34 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
     Paragraph::new(lines).render(inner, buf);
 }
 
-/// Without drift data: the plan's environments (protected, held by this release, targets).
+/// What the journals say runs on `env` (or one of its targets): `  live 1.5.0`, `  live mixed`,
+/// and `  → 1.6.0 deploying` while a release deploys there.
+fn live_spans(ui: &UiState, env: &str, target: Option<&str>) -> Vec<Span<'static>> {
+    let Some(p) = ui
+        .places
+        .iter()
+        .find(|p| p.env == env && p.target.as_deref() == target)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let live = match (&p.live, p.mixed) {
+        (_, true) => "live: mixed".to_string(),
+        (Some(l), _) => format!("live {}", l.version),
+        (None, _) => "nothing live".to_string(),
+    };
+    out.push(Span::styled(format!("  {live}"), ui.theme.dim()));
+    if let Some(now) = &p.in_progress {
+        out.push(Span::styled(
+            format!("  → {} {}", now.version, now.state),
+            ui.theme.glyph(Glyph::Running),
+        ));
+    }
+    out
+}
+
+/// Without drift data: the plan's environments (protected, held by this release, targets) and
+/// what runs on each.
 fn plan_lines(ui: &UiState, lines: &mut Vec<Line<'_>>) {
     let Some(plan) = &ui.plan else { return };
     for env in plan.environments.values() {
@@ -121,12 +148,12 @@ fn plan_lines(ui: &UiState, lines: &mut Vec<Line<'_>>) {
         if ui.release.env_holds.contains(&env.name) {
             spans.push(Span::styled(" held by this release", ui.theme.dim()));
         }
+        spans.extend(live_spans(ui, &env.name, None));
         lines.push(Line::from(spans));
-        if !env.targets.is_empty() {
-            lines.push(Line::from(Span::styled(
-                format!("  targets: {}", env.targets.join(", ")),
-                ui.theme.dim(),
-            )));
+        for t in &env.targets {
+            let mut spans = vec![Span::styled(format!("  {}/{t}", env.name), ui.theme.dim())];
+            spans.extend(live_spans(ui, &env.name, Some(t)));
+            lines.push(Line::from(spans));
         }
     }
 }
@@ -214,6 +241,7 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
             spans.push(Span::styled(format!("{dist:<dist_w$} "), dstyle));
         }
         spans.push(Span::styled(word, style));
+        spans.extend(live_spans(ui, &r.env, r.target.as_deref()));
         let mut line = Line::from(spans);
         if i == sel && focused {
             line = line.style(t.selected(true));

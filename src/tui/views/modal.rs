@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::{block, fit, fit_line};
-use crate::tui::modal::{Confirm, Modal, Palette, Prompt, StartForm};
+use crate::tui::modal::{Confirm, EnvHistory, Modal, Palette, Prompt, StartForm};
 use crate::tui::state::UiState;
 use crate::tui::theme::Glyph;
 
@@ -18,6 +18,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
         Some(Modal::Prompt(p)) => prompt(buf, area, ui, p),
         Some(Modal::Palette(p)) => palette(buf, area, ui, p),
         Some(Modal::Start(f)) => start(buf, area, ui, f),
+        Some(Modal::EnvHistory(h)) => env_history(buf, area, ui, h),
         None => {}
     }
 }
@@ -165,4 +166,55 @@ fn start(buf: &mut Buffer, area: Rect, ui: &UiState, f: &StartForm) {
         lines.push(error_line(e, ui));
     }
     frame(buf, area, ui, "New release", lines, 60);
+}
+
+/// The releases that reached an environment, newest finish first: version, what it did there,
+/// who started and approved it, how long it took, when it finished.
+fn env_history(buf: &mut Buffer, area: Rect, ui: &UiState, h: &EnvHistory) {
+    let t = &ui.theme;
+    let mut lines: Vec<Line> = Vec::new();
+    let room = usize::from(area.height.saturating_sub(4)).max(1);
+    match &h.rows {
+        None => lines.push(Line::from(Span::styled("loading…", t.dim()))),
+        Some(Err(e)) => lines.push(error_line(e, ui)),
+        Some(Ok(rows)) if rows.is_empty() => lines.push(Line::from(Span::styled(
+            format!("no release has reached {} yet", h.env),
+            t.dim(),
+        ))),
+        Some(Ok(rows)) => {
+            let first = h.scroll.min(rows.len().saturating_sub(1));
+            if first > 0 {
+                lines.push(Line::from(Span::styled(format!("… {first} newer (↑)"), t.dim())));
+            }
+            let shown = room.saturating_sub(usize::from(first > 0) + 1).max(1);
+            for (s, outcome) in rows.iter().skip(first).take(shown) {
+                let style = match outcome.as_str() {
+                    "succeeded" => t.glyph(Glyph::Succeeded),
+                    "failed" => t.glyph(Glyph::Failed),
+                    _ => t.glyph(Glyph::RolledBack),
+                };
+                let approved = if s.approvers.is_empty() {
+                    String::new()
+                } else {
+                    format!(", approved by {}", s.approvers.join(", "))
+                };
+                let took = s
+                    .duration_ms()
+                    .map(|ms| format!("  took {}", super::short_duration(ms)))
+                    .unwrap_or_default();
+                lines.push(Line::from(vec![
+                    Span::raw(format!("{:<12} ", fit(&s.version, 12))),
+                    Span::styled(format!("{outcome:<12} "), style),
+                    Span::raw(format!("by {}{approved}{took}  ", s.started_by)),
+                    Span::styled(s.finished_at.format("%Y-%m-%d %H:%M").to_string(), t.dim()),
+                ]));
+            }
+            let below = rows.len().saturating_sub(first + shown);
+            if below > 0 {
+                lines.push(Line::from(Span::styled(format!("… {below} older (↓)"), t.dim())));
+            }
+        }
+    }
+    lines.push(Line::from(Span::styled("Esc closes", t.dim())));
+    frame(buf, area, ui, &format!("History of {}", h.env), lines, 50);
 }
