@@ -343,9 +343,14 @@ impl<W: Write> Printer<W> {
             Event::SkipRequested { stage, reason } => {
                 Some(format!("skip of {stage} requested by {}: {reason}", rec.actor))
             }
-            Event::RollbackRequested { stage } => Some(format!(
-                "rollback{} requested by {}",
+            Event::RollbackRequested { stage, targets } => Some(format!(
+                "rollback{}{} requested by {}",
                 stage.as_ref().map(|s| format!(" from {s}")).unwrap_or_default(),
+                if targets.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {}", targets.join(", "))
+                },
                 rec.actor
             )),
             Event::RecheckRequested { gate, item } => Some(format!(

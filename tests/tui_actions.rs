@@ -142,7 +142,13 @@ fn rollback_previews_the_order_and_targets_before_asking() {
     assert!(pos("deploy-eu on eu-3") < pos("2. deploy-eu") || pos("deploy-eu on eu-1") < pos("test"));
     assert!(pos("test (attempt 1)") < pos("build (attempt 1)"), "{body}");
     assert!(body.contains("[prod]"), "environment shown: {body}");
-    assert_eq!(c.then, Then::Submit(Op::Rollback { stage: None }));
+    assert_eq!(
+        c.then,
+        Then::Submit(Op::Rollback {
+            stage: None,
+            targets: vec![]
+        })
+    );
     // Esc: nothing happens.
     assert!(ui.update(code(KeyCode::Esc)).is_empty());
     // From a stage chosen in the pipeline: only that stage and what follows it.
@@ -157,7 +163,8 @@ fn rollback_previews_the_order_and_targets_before_asking() {
     assert_eq!(
         submits(&ui.update(code(KeyCode::Enter))),
         [Op::Rollback {
-            stage: Some("test".into())
+            stage: Some("test".into()),
+            targets: vec![]
         }]
     );
 }
@@ -299,7 +306,13 @@ fn a_finished_release_is_read_only_but_for_a_rollback() {
         c.body
     );
     assert_eq!(c.typed.as_deref(), Some("prod"));
-    assert_eq!(c.then, Then::Submit(Op::Rollback { stage: None }));
+    assert_eq!(
+        c.then,
+        Then::Submit(Op::Rollback {
+            stage: None,
+            targets: vec![]
+        })
+    );
 }
 
 fn rb_key(stage: &str, target: Option<&str>, attempt: u32) -> RunKey {
@@ -315,7 +328,14 @@ fn rb_key(stage: &str, target: Option<&str>, attempt: u32) -> RunKey {
 fn rolled_back(outcomes: &[(&str, Option<&str>, Outcome)]) -> Journal {
     let mut j = fixture::failed();
     let order: Vec<RunKey> = outcomes.iter().map(|(s, t, _)| rb_key(s, *t, 1)).collect();
-    j.push(300, "alice", Event::RollbackRequested { stage: None });
+    j.push(
+        300,
+        "alice",
+        Event::RollbackRequested {
+            stage: None,
+            targets: vec![],
+        },
+    );
     j.push(
         301,
         "driver",
@@ -395,7 +415,11 @@ fn rollback_on_a_rollback_failed_release_offers_to_retry_exactly_what_failed() {
     assert!(!body.contains("eu-2") && !body.contains("test"), "{body}");
     // The preview is the driver's own answer.
     let plan = fixture::plan();
-    let order = flightdeck::engine::scheduler::rollback_plan(&plan, &ui.release, None);
+    let order = flightdeck::engine::scheduler::rollback_plan(
+        &plan,
+        &ui.release,
+        flightdeck::engine::scheduler::Scope::WHOLE,
+    );
     assert_eq!(
         order,
         [
@@ -409,7 +433,10 @@ fn rollback_on_a_rollback_failed_release_offers_to_retry_exactly_what_failed() {
     typed(&mut ui, "prod");
     assert_eq!(
         submits(&ui.update(code(KeyCode::Enter))),
-        [Op::Rollback { stage: None }]
+        [Op::Rollback {
+            stage: None,
+            targets: vec![]
+        }]
     );
 
     // Once everything is rolled back there is nothing left: said, not offered.
@@ -431,7 +458,14 @@ fn rollback_on_a_rollback_failed_release_offers_to_retry_exactly_what_failed() {
 #[test]
 fn rollback_during_a_rollback_is_refused_like_the_driver_does() {
     let mut j = fixture::failed();
-    j.push(300, "alice", Event::RollbackRequested { stage: None });
+    j.push(
+        300,
+        "alice",
+        Event::RollbackRequested {
+            stage: None,
+            targets: vec![],
+        },
+    );
     j.push(
         300,
         "driver",

@@ -39,6 +39,8 @@ pub enum Msg {
     Records(Vec<Record>),
     /// The other releases of the plan (the watched one is taken from its own state).
     Board(Vec<BoardRow>),
+    /// What runs where ([`crate::engine::envs::places`]), reloaded with the board.
+    Places(Vec<crate::engine::envs::Place>),
     /// Whether a driver holds the watched release's lock (and its pid).
     Driver(Option<u32>),
     /// The plan (the watched release's own copy, or the plan in the current directory when no
@@ -185,6 +187,7 @@ impl UiState {
                     self.board_selected = i;
                 }
             }
+            Msg::Places(p) => self.places = p,
             Msg::Driver(d) => {
                 self.driver = d;
                 // An unfinished release nobody drives (opened so, or its driver died): offer to
@@ -481,6 +484,9 @@ impl UiState {
                     self.modal = Some(Modal::Prompt(p));
                 }
             },
+            Modal::Confirm(c) if ev.code == KeyCode::Tab && !c.others.is_empty() => {
+                self.modal = Some(Modal::Confirm(c.next_choice()));
+            }
             Modal::Confirm(mut c) => {
                 let plain_yes = c.typed.is_none() && matches!(ev.code, KeyCode::Char('y'));
                 if plain_yes {

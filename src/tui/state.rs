@@ -231,6 +231,9 @@ pub struct UiState {
     pub typical: Typical,
     /// The environments pane.
     pub drift: DriftPane,
+    /// What runs where (the plan's environments and targets, their live release), reloaded with
+    /// the board: a rollback's confirmation says where a newer release is live.
+    pub places: Vec<crate::engine::envs::Place>,
 }
 
 impl UiState {
@@ -269,6 +272,7 @@ impl UiState {
             target_filter: None,
             typical: Typical::default(),
             drift: DriftPane::default(),
+            places: Vec::new(),
         }
     }
 
