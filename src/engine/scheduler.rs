@@ -1309,6 +1309,111 @@ mod tests {
     }
 
     #[test]
+    fn a_rollback_scoped_to_targets_undoes_only_their_runs_and_ends_partially_rolled_back() {
+        // a (single run) -> b (prod, five targets) -> c (prod, five targets, no rollback command).
+        let a = stage("a", &[]);
+        let mut b = stage("b", &["a"]);
+        b.environment = Some("prod".into());
+        let mut c = stage("c", &["b"]);
+        c.environment = Some("prod".into());
+        c.rollback = vec![];
+        let mut sim = Sim::new(plan(vec![a, b, c]));
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.finished(), Some(FinalState::Succeeded));
+
+        // Journals from before targets existed read as every target; none written when empty.
+        let old: Event = serde_json::from_str(r#"{"kind":"rollback_requested","stage":"b"}"#).unwrap();
+        assert_eq!(
+            old,
+            Event::RollbackRequested {
+                stage: Some("b".into()),
+                targets: vec![]
+            }
+        );
+        assert!(!serde_json::to_string(&old).unwrap().contains("targets"));
+        // Unknown names are refused, naming the known ones.
+        let bad = ["t9".to_string()];
+        let err = rollback_request(&sim.plan, &sim.st, Scope::new(None, &bad)).unwrap_err();
+        assert!(err.contains("no target `t9`") && err.contains("prod/t1"), "{err}");
+        let (ok, msg) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: bad.to_vec(),
+            },
+        );
+        assert!(!ok && msg.contains("no target `t9`"), "{msg}");
+
+        // A bare name and an env/target name; newest first; the single-run stage is left alone;
+        // the stage without a rollback command is listed, not silently skipped.
+        let two = ["t2".to_string(), "prod/t4".to_string()];
+        let scope = Scope::new(None, &two);
+        let keys = |v: Vec<RunKey>| runs_text(&v);
+        assert_eq!(keys(rollback_plan(&sim.plan, &sim.st, scope)), "b/t4, b/t2");
+        assert_eq!(keys(without_rollback(&sim.plan, &sim.st, scope)), "c/t4, c/t2");
+        // Another environment's name for the same target matches nothing here.
+        let other = ["staging/t2".to_string()];
+        assert!(rollback_request(&sim.plan, &sim.st, Scope::new(None, &other)).is_err());
+        // From a stage on, on targets: only the stages from there.
+        let one = ["t1".to_string()];
+        assert_eq!(
+            keys(rollback_plan(&sim.plan, &sim.st, Scope::new(Some("c"), &one))),
+            ""
+        );
+        assert_eq!(
+            keys(rollback_plan(&sim.plan, &sim.st, Scope::new(Some("b"), &one))),
+            "b/t1"
+        );
+
+        let (ok, msg) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: two.to_vec(),
+            },
+        );
+        assert!(ok, "{msg}");
+        assert!(
+            msg.contains("rolling back 2 run(s)")
+                && msg.contains("left as they are (no rollback command): c/t4, c/t2"),
+            "{msg}"
+        );
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.starts(RunKind::Rollback), ["b/t4#1", "b/t2#1"]);
+        // Truthful: the release still runs on t1, t3, t5.
+        assert_eq!(sim.finished(), Some(FinalState::PartiallyRolledBack));
+        assert!(sim.st.partially_rolled_back());
+        assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::Succeeded);
+        assert_eq!(sim.st.stage("a").unwrap().status, StageStatus::Succeeded);
+        assert!(sim.st.target("b", Some("t2")).unwrap().rolled_back());
+        assert!(sim.st.target("b", Some("t1")).unwrap().live());
+        // The same targets again: nothing left there.
+        let err = rollback_request(&sim.plan, &sim.st, scope).unwrap_err();
+        assert!(err.contains("nothing to roll back on t2, prod/t4"), "{err}");
+
+        // The rest of the release: what is still live, then rolled back as a whole.
+        assert_eq!(
+            keys(rollback_plan(&sim.plan, &sim.st, Scope::WHOLE)),
+            "b/t5, b/t3, b/t1, a"
+        );
+        let (ok, _) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: vec![],
+            },
+        );
+        assert!(ok);
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.finished(), Some(FinalState::RolledBack));
+        assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::RolledBack);
+        assert!(!sim.st.partially_rolled_back());
+    }
+
+    #[test]
     fn retry_after_a_rollback_is_refused_with_what_to_do() {
         let mut sim = Sim::new(chain_failing_at_d());
         sim.run(|k, kind| match (k.stage.as_str(), kind) {
