@@ -603,3 +603,116 @@ fn enter_on_the_board_opens_another_release() {
     ui.update(key('k'));
     assert!(ui.update(code(KeyCode::Enter)).is_empty());
 }
+
+fn place(target: &str, live: &str, at: chrono::DateTime<chrono::Utc>) -> flightdeck::engine::envs::Place {
+    flightdeck::engine::envs::Place {
+        env: "prod".into(),
+        target: Some(target.into()),
+        live: Some(flightdeck::engine::envs::Deployed {
+            id: live.into(),
+            version: live.into(),
+            commit: None,
+            at,
+            started_by: "carol".into(),
+        }),
+        previous: None,
+        mixed: false,
+        in_progress: None,
+    }
+}
+
+#[test]
+fn rollback_of_the_selected_target_says_where_a_newer_release_is_live() {
+    let mut ui = fixture::ui(&fixture::failed(), (160, 48));
+    // What runs where: 2.5.0 went live on prod/eu-2 after 2.4.0; eu-1 still runs 2.4.0.
+    let later = fixture::t0() + chrono::Duration::seconds(3600);
+    ui.update(Msg::Places(vec![
+        place("eu-1", "2.4.0", fixture::t0() + chrono::Duration::seconds(120)),
+        place("eu-2", "2.5.0", later),
+    ]));
+    // The pipeline, on deploy-eu's second target.
+    ui.focus = Focus::Pipeline;
+    ui.auto_select = false;
+    ui.stage = 2;
+    ui.target = 1;
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back 2.4.0 on prod/eu-2 only?");
+    assert_eq!(
+        c.body[0],
+        format!(
+            "2.5.0 is live on prod/eu-2 since {}; roll back 2.4.0 there anyway?",
+            later.format("%Y-%m-%d %H:%M UTC")
+        )
+    );
+    let body = c.body.join("\n");
+    assert!(body.contains("In this order (newest first), 1 run(s):"), "{body}");
+    assert!(body.contains("deploy-eu on eu-2 (attempt 1)  [prod]"), "{body}");
+    assert!(!body.contains("eu-1") && !body.contains("build"), "{body}");
+    // prod is protected: its name is typed, whichever the scope.
+    assert_eq!(c.typed.as_deref(), Some("prod"));
+    assert_eq!(
+        c.then,
+        Then::Submit(Op::Rollback {
+            stage: None,
+            targets: vec!["prod/eu-2".into()]
+        })
+    );
+    // The other choices, a Tab away: from the stage, then the whole release.
+    let others: Vec<&str> = c.others.iter().map(|o| o.title.as_str()).collect();
+    assert_eq!(
+        others,
+        ["Roll back from stage deploy-eu?", "Roll back release 2.4.0?"]
+    );
+    let text = screen::text(&screen::draw(&ui, 160, 48));
+    assert!(
+        text.contains("Tab instead: Roll back from stage deploy-eu?"),
+        "{text}"
+    );
+    ui.update(code(KeyCode::Tab));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back from stage deploy-eu?");
+    assert!(
+        c.body[0].starts_with("2.5.0 is live on prod/eu-2"),
+        "{:?}",
+        c.body
+    );
+    assert!(c.body.join("\n").contains("deploy-eu on eu-1"), "{:?}", c.body);
+    ui.update(code(KeyCode::Tab));
+    assert_eq!(confirm(&ui).title, "Roll back release 2.4.0?");
+    ui.update(code(KeyCode::Tab));
+    assert_eq!(confirm(&ui).title, "Roll back 2.4.0 on prod/eu-2 only?");
+    // Enter without the name does nothing; with it, the target-scoped request is sent.
+    assert!(submits(&ui.update(code(KeyCode::Enter))).is_empty());
+    typed(&mut ui, "prod");
+    assert_eq!(
+        submits(&ui.update(code(KeyCode::Enter))),
+        [Op::Rollback {
+            stage: None,
+            targets: vec!["prod/eu-2".into()]
+        }]
+    );
+    // Sent, then answered (the existing machinery).
+    ui.update(Msg::Submitted {
+        op: Op::Rollback {
+            stage: None,
+            targets: vec!["prod/eu-2".into()],
+        },
+        result: Ok(500),
+    });
+    assert!(
+        notice(&ui).0.contains("roll back on prod/eu-2 sent (#500)"),
+        "{:?}",
+        ui.notice
+    );
+
+    // A target whose deploy failed has nothing to roll back: said, with why.
+    ui.target = 3;
+    assert!(submits(&ui.update(key('R'))).is_empty());
+    assert!(ui.modal.is_none());
+    let (text, error) = notice(&ui);
+    assert!(
+        error && text.contains("nothing to roll back on prod/eu-4"),
+        "{text}"
+    );
+}
