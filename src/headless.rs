@@ -584,6 +584,16 @@ pub fn status_text(
             if failed > 0 {
                 let _ = write!(line, ", {failed} failed");
             }
+            // A rollback of some targets: which (the stage keeps its status).
+            let rolled: Vec<&str> = stage
+                .targets
+                .iter()
+                .filter(|t| t.rolled_back())
+                .map(|t| t.label())
+                .collect();
+            if !rolled.is_empty() && stage.status != StageStatus::RolledBack {
+                let _ = write!(line, ", rolled back: {}", rolled.join(", "));
+            }
         } else if let Some(a) = stage.targets.first().and_then(|t| t.last()) {
             match a.duration_ms {
                 Some(ms) => {

@@ -95,6 +95,11 @@ fn a_rollback_of_one_target_rolls_back_only_its_runs() {
     assert_eq!(common::stage(&st, "build")["state"], "succeeded");
     let rollbacks = |t: usize| prod["targets"][t]["rollbacks"].as_array().unwrap().len();
     assert_eq!((rollbacks(0), rollbacks(1)), (1, 0), "{prod}");
+    let text = stdout_of(&ws.expect(["status", "1.1"], 0));
+    assert!(
+        text.contains("partially_rolled_back") && text.contains("2/2 done, rolled back: eu"),
+        "{text}"
+    );
     // What runs where: eu went back to 1.0, us and staging did not move.
     assert_eq!(
         live(&ws),
