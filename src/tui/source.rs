@@ -296,7 +296,7 @@ impl Source for ReleaseSource {
             let rows = load_board(&self.store, &self.plan_name, 50);
             self.views_board_loaded(&rows);
             out.push(Msg::Board(rows));
-            if let Some(plan) = self.watched.as_ref().and_then(|w| w.plan.clone())
+            if let Some(plan) = self.views.plan.clone()
                 && let Ok(places) = crate::engine::envs::places_of(&self.store, &plan)
             {
                 out.push(Msg::Places(places));
