@@ -706,6 +706,15 @@ fn rollback_of_the_selected_target_says_where_a_newer_release_is_live() {
         ui.notice
     );
 
+    // From the first stage is the whole release: offered once.
+    ui.stage = 0;
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back from stage build?");
+    assert!(c.others.is_empty(), "{:?}", c.others);
+    ui.update(code(KeyCode::Esc));
+    ui.stage = 2;
+
     // A target whose deploy failed has nothing to roll back: said, with why.
     ui.target = 3;
     assert!(submits(&ui.update(key('R'))).is_empty());

@@ -327,19 +327,23 @@ impl UiState {
         }
         scopes.push((None, Vec::new()));
         let mut choices: Vec<Confirm> = Vec::new();
+        let mut orders = Vec::new();
         for (i, (from, targets)) in scopes.iter().enumerate() {
             let scope = Scope::new(from.as_deref(), targets);
-            if let Some(plan) = &self.plan
-                && let Err(why) = crate::engine::scheduler::rollback_request(plan, &self.release, scope)
-            {
-                // The first choice is what was asked for: why not is said; the others are
-                // offered only when they can be done.
-                if i == 0 {
-                    let id = self.release.id.clone();
-                    self.say(format!("cannot roll back release {id}: {why}"), true);
-                    return;
+            if let Some(plan) = &self.plan {
+                match crate::engine::scheduler::rollback_request(plan, &self.release, scope) {
+                    // The first choice is what was asked for: why not is said; the others are
+                    // offered only when they can be done, and differ from those before them
+                    // (from the first stage is the whole release).
+                    Err(why) if i == 0 => {
+                        let id = self.release.id.clone();
+                        self.say(format!("cannot roll back release {id}: {why}"), true);
+                        return;
+                    }
+                    Err(_) => continue,
+                    Ok(order) if orders.contains(&order) => continue,
+                    Ok(order) => orders.push(order),
                 }
-                continue;
             }
             choices.push(self.rollback_confirm(scope));
         }
