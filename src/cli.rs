@@ -123,11 +123,20 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Roll back the release (or one stage and everything after it), newest first.
+    /// Roll back the release (or one stage and everything after it, or only some targets),
+    /// newest first.
     Rollback {
         release: Option<String>,
+        /// From this stage on (it and every stage that needs it).
         #[arg(long)]
         stage: Option<String>,
+        /// Only the runs on this target (`eu`, or `prod/eu`); repeat for more. Stages without
+        /// targets are left alone.
+        #[arg(long = "target", value_name = "TARGET")]
+        targets: Vec<String>,
+        /// Roll back even where a newer release is live now.
+        #[arg(long)]
+        force: bool,
     },
     /// Give up this release's hold on an environment.
     UnlockEnv {
@@ -435,7 +444,12 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             stage,
             reason,
         } => request(ctx, Some(&release), Op::Skip { stage, reason }),
-        Command::Rollback { release, stage } => request(ctx, release.as_deref(), Op::Rollback { stage }),
+        Command::Rollback {
+            release,
+            stage,
+            targets,
+            force,
+        } => answered(ctx.rollback(release.as_deref(), stage, targets, force)?),
         Command::UnlockEnv { release, env, reason } => unlock_env(ctx, &release, &env, &reason),
         Command::Status { release, json } => ctx.status(release.as_deref(), json),
         Command::List { all, limit, json } => ctx.list(all, limit, json),
@@ -568,13 +582,18 @@ fn unlock_env(ctx: &Context, release: &str, env: &str, reason: &str) -> Result<u
 
 /// Ask the driver (starting one when none is alive), and say what it answered.
 fn request(ctx: &Context, release: Option<&str>, op: Op) -> Result<u8> {
+    answered(ctx.request(release, op)?)
+}
+
+/// Print the driver's answer to a request; its exit code.
+fn answered(answer: Answer) -> Result<u8> {
     let Answer {
         release,
         seq,
         kind,
         started_driver,
         handled,
-    } = ctx.request(release, op)?;
+    } = answer;
     let starter = if started_driver {
         " (started a background driver)"
     } else {

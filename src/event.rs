@@ -117,6 +117,9 @@ pub enum FinalState {
     Succeeded,
     Failed,
     RolledBack,
+    /// A rollback of some targets succeeded while other targets of the same stages still run
+    /// this release.
+    PartiallyRolledBack,
     RollbackFailed,
     Cancelled,
 }
@@ -143,6 +146,7 @@ impl FinalState {
             FinalState::Succeeded => "succeeded",
             FinalState::Failed => "failed",
             FinalState::RolledBack => "rolled_back",
+            FinalState::PartiallyRolledBack => "partially_rolled_back",
             FinalState::RollbackFailed => "rollback_failed",
             FinalState::Cancelled => "cancelled",
         }
@@ -154,7 +158,10 @@ impl FinalState {
         match self {
             FinalState::Succeeded => exit::OK,
             FinalState::Cancelled => exit::CANCELLED,
-            FinalState::Failed | FinalState::RolledBack | FinalState::RollbackFailed => exit::FAILED,
+            FinalState::Failed
+            | FinalState::RolledBack
+            | FinalState::PartiallyRolledBack
+            | FinalState::RollbackFailed => exit::FAILED,
         }
     }
 }
@@ -292,6 +299,10 @@ pub enum Event {
     RollbackRequested {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stage: Option<String>,
+        /// Only the runs on these targets (`eu`, or `prod/eu` for one environment's); empty: every
+        /// run. Stages without targets are not rolled back by a target-scoped rollback.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        targets: Vec<String>,
     },
     RecheckRequested {
         gate: String,

@@ -343,9 +343,14 @@ impl<W: Write> Printer<W> {
             Event::SkipRequested { stage, reason } => {
                 Some(format!("skip of {stage} requested by {}: {reason}", rec.actor))
             }
-            Event::RollbackRequested { stage } => Some(format!(
-                "rollback{} requested by {}",
+            Event::RollbackRequested { stage, targets } => Some(format!(
+                "rollback{}{} requested by {}",
                 stage.as_ref().map(|s| format!(" from {s}")).unwrap_or_default(),
+                if targets.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {}", targets.join(", "))
+                },
                 rec.actor
             )),
             Event::RecheckRequested { gate, item } => Some(format!(
@@ -578,6 +583,16 @@ pub fn status_text(
             }
             if failed > 0 {
                 let _ = write!(line, ", {failed} failed");
+            }
+            // A rollback of some targets: which (the stage keeps its status).
+            let rolled: Vec<&str> = stage
+                .targets
+                .iter()
+                .filter(|t| t.rolled_back())
+                .map(|t| t.label())
+                .collect();
+            if !rolled.is_empty() && stage.status != StageStatus::RolledBack {
+                let _ = write!(line, ", rolled back: {}", rolled.join(", "));
             }
         } else if let Some(a) = stage.targets.first().and_then(|t| t.last()) {
             match a.duration_ms {

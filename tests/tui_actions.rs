@@ -142,7 +142,13 @@ fn rollback_previews_the_order_and_targets_before_asking() {
     assert!(pos("deploy-eu on eu-3") < pos("2. deploy-eu") || pos("deploy-eu on eu-1") < pos("test"));
     assert!(pos("test (attempt 1)") < pos("build (attempt 1)"), "{body}");
     assert!(body.contains("[prod]"), "environment shown: {body}");
-    assert_eq!(c.then, Then::Submit(Op::Rollback { stage: None }));
+    assert_eq!(
+        c.then,
+        Then::Submit(Op::Rollback {
+            stage: None,
+            targets: vec![]
+        })
+    );
     // Esc: nothing happens.
     assert!(ui.update(code(KeyCode::Esc)).is_empty());
     // From a stage chosen in the pipeline: only that stage and what follows it.
@@ -157,7 +163,8 @@ fn rollback_previews_the_order_and_targets_before_asking() {
     assert_eq!(
         submits(&ui.update(code(KeyCode::Enter))),
         [Op::Rollback {
-            stage: Some("test".into())
+            stage: Some("test".into()),
+            targets: vec![]
         }]
     );
 }
@@ -299,7 +306,13 @@ fn a_finished_release_is_read_only_but_for_a_rollback() {
         c.body
     );
     assert_eq!(c.typed.as_deref(), Some("prod"));
-    assert_eq!(c.then, Then::Submit(Op::Rollback { stage: None }));
+    assert_eq!(
+        c.then,
+        Then::Submit(Op::Rollback {
+            stage: None,
+            targets: vec![]
+        })
+    );
 }
 
 fn rb_key(stage: &str, target: Option<&str>, attempt: u32) -> RunKey {
@@ -315,7 +328,14 @@ fn rb_key(stage: &str, target: Option<&str>, attempt: u32) -> RunKey {
 fn rolled_back(outcomes: &[(&str, Option<&str>, Outcome)]) -> Journal {
     let mut j = fixture::failed();
     let order: Vec<RunKey> = outcomes.iter().map(|(s, t, _)| rb_key(s, *t, 1)).collect();
-    j.push(300, "alice", Event::RollbackRequested { stage: None });
+    j.push(
+        300,
+        "alice",
+        Event::RollbackRequested {
+            stage: None,
+            targets: vec![],
+        },
+    );
     j.push(
         301,
         "driver",
@@ -395,7 +415,11 @@ fn rollback_on_a_rollback_failed_release_offers_to_retry_exactly_what_failed() {
     assert!(!body.contains("eu-2") && !body.contains("test"), "{body}");
     // The preview is the driver's own answer.
     let plan = fixture::plan();
-    let order = flightdeck::engine::scheduler::rollback_plan(&plan, &ui.release, None);
+    let order = flightdeck::engine::scheduler::rollback_plan(
+        &plan,
+        &ui.release,
+        flightdeck::engine::scheduler::Scope::WHOLE,
+    );
     assert_eq!(
         order,
         [
@@ -409,7 +433,10 @@ fn rollback_on_a_rollback_failed_release_offers_to_retry_exactly_what_failed() {
     typed(&mut ui, "prod");
     assert_eq!(
         submits(&ui.update(code(KeyCode::Enter))),
-        [Op::Rollback { stage: None }]
+        [Op::Rollback {
+            stage: None,
+            targets: vec![]
+        }]
     );
 
     // Once everything is rolled back there is nothing left: said, not offered.
@@ -431,7 +458,14 @@ fn rollback_on_a_rollback_failed_release_offers_to_retry_exactly_what_failed() {
 #[test]
 fn rollback_during_a_rollback_is_refused_like_the_driver_does() {
     let mut j = fixture::failed();
-    j.push(300, "alice", Event::RollbackRequested { stage: None });
+    j.push(
+        300,
+        "alice",
+        Event::RollbackRequested {
+            stage: None,
+            targets: vec![],
+        },
+    );
     j.push(
         300,
         "driver",
@@ -568,4 +602,126 @@ fn enter_on_the_board_opens_another_release() {
     // Enter on the watched release does nothing.
     ui.update(key('k'));
     assert!(ui.update(code(KeyCode::Enter)).is_empty());
+}
+
+fn place(target: &str, live: &str, at: chrono::DateTime<chrono::Utc>) -> flightdeck::engine::envs::Place {
+    flightdeck::engine::envs::Place {
+        env: "prod".into(),
+        target: Some(target.into()),
+        live: Some(flightdeck::engine::envs::Deployed {
+            id: live.into(),
+            version: live.into(),
+            commit: None,
+            at,
+            started_by: "carol".into(),
+        }),
+        previous: None,
+        mixed: false,
+        in_progress: None,
+    }
+}
+
+#[test]
+fn rollback_of_the_selected_target_says_where_a_newer_release_is_live() {
+    let mut ui = fixture::ui(&fixture::failed(), (160, 48));
+    // What runs where: 2.5.0 went live on prod/eu-2 after 2.4.0; eu-1 still runs 2.4.0.
+    let later = fixture::t0() + chrono::Duration::seconds(3600);
+    ui.update(Msg::Places(std::sync::Arc::new(vec![
+        place("eu-1", "2.4.0", fixture::t0() + chrono::Duration::seconds(120)),
+        place("eu-2", "2.5.0", later),
+    ])));
+    // The pipeline, on deploy-eu's second target.
+    ui.focus = Focus::Pipeline;
+    ui.auto_select = false;
+    ui.stage = 2;
+    ui.target = 1;
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back 2.4.0 on prod/eu-2 only?");
+    assert_eq!(
+        c.body[0],
+        format!(
+            "2.5.0 is live on prod/eu-2 since {}; roll back 2.4.0 there anyway?",
+            later.format("%Y-%m-%d %H:%M UTC")
+        )
+    );
+    let body = c.body.join("\n");
+    assert!(body.contains("In this order (newest first), 1 run(s):"), "{body}");
+    assert!(body.contains("deploy-eu on eu-2 (attempt 1)  [prod]"), "{body}");
+    assert!(!body.contains("eu-1") && !body.contains("build"), "{body}");
+    // prod is protected: its name is typed, whichever the scope.
+    assert_eq!(c.typed.as_deref(), Some("prod"));
+    assert_eq!(
+        c.then,
+        Then::Submit(Op::Rollback {
+            stage: None,
+            targets: vec!["prod/eu-2".into()]
+        })
+    );
+    // The other choices, a Tab away: from the stage, then the whole release.
+    let others: Vec<&str> = c.others.iter().map(|o| o.title.as_str()).collect();
+    assert_eq!(
+        others,
+        ["Roll back from stage deploy-eu?", "Roll back release 2.4.0?"]
+    );
+    let text = screen::text(&screen::draw(&ui, 160, 48));
+    assert!(
+        text.contains("Tab instead: Roll back from stage deploy-eu?"),
+        "{text}"
+    );
+    ui.update(code(KeyCode::Tab));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back from stage deploy-eu?");
+    assert!(
+        c.body[0].starts_with("2.5.0 is live on prod/eu-2"),
+        "{:?}",
+        c.body
+    );
+    assert!(c.body.join("\n").contains("deploy-eu on eu-1"), "{:?}", c.body);
+    ui.update(code(KeyCode::Tab));
+    assert_eq!(confirm(&ui).title, "Roll back release 2.4.0?");
+    ui.update(code(KeyCode::Tab));
+    assert_eq!(confirm(&ui).title, "Roll back 2.4.0 on prod/eu-2 only?");
+    // Enter without the name does nothing; with it, the target-scoped request is sent.
+    assert!(submits(&ui.update(code(KeyCode::Enter))).is_empty());
+    typed(&mut ui, "prod");
+    assert_eq!(
+        submits(&ui.update(code(KeyCode::Enter))),
+        [Op::Rollback {
+            stage: None,
+            targets: vec!["prod/eu-2".into()]
+        }]
+    );
+    // Sent, then answered (the existing machinery).
+    ui.update(Msg::Submitted {
+        op: Op::Rollback {
+            stage: None,
+            targets: vec!["prod/eu-2".into()],
+        },
+        result: Ok(500),
+    });
+    assert!(
+        notice(&ui).0.contains("roll back on prod/eu-2 sent (#500)"),
+        "{:?}",
+        ui.notice
+    );
+
+    // From the first stage is the whole release: offered once.
+    ui.stage = 0;
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back from stage build?");
+    assert!(c.others.is_empty(), "{:?}", c.others);
+    ui.update(code(KeyCode::Esc));
+    ui.stage = 2;
+
+    // A target whose deploy failed has nothing to roll back: said, with why.
+    ui.target = 3;
+    assert!(submits(&ui.update(key('R'))).is_empty());
+    assert!(ui.modal.is_none());
+    let (text, error) = notice(&ui);
+    assert!(
+        error && text.contains("nothing to roll back on prod/eu-4"),
+        "{text}"
+    );
 }

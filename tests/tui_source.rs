@@ -559,3 +559,37 @@ async fn a_removed_release_folder_is_said_and_not_offered_for_resuming() {
     let again = src.poll();
     assert!(!again.iter().any(|m| matches!(m, Msg::Problem(_))), "{again:?}");
 }
+
+/// What runs where comes with the board (the rollback confirmation names newer live releases
+/// from it): read from the plan's history on real files.
+#[tokio::test]
+async fn the_places_come_with_the_board() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store {
+        root: tmp.path().to_path_buf(),
+    };
+    let rdir = store.create_release("shop", "2.4.0").unwrap();
+    std::fs::write(rdir.plan_copy(), fixture::PLAN).unwrap();
+    let mut journal = Journal::open(&rdir.journal(), Arc::new(Masker::default())).unwrap();
+    // The sample release that failed on eu-4 and eu-5: eu-1..3 run it.
+    for r in fixture::failed().records {
+        journal.append(&r.actor, vec![r.event]).unwrap();
+    }
+    let launcher = Arc::new(NoLauncher {
+        actor: "tester".into(),
+    });
+    let mut src = ReleaseSource::new(store.clone(), "shop", Some(&rdir), None, launcher);
+    let mut ui = UiState::new(Keymap::default(), Theme::new(true));
+    let msgs = src.poll();
+    assert!(msgs.iter().any(|m| matches!(m, Msg::Places(_))), "{msgs:?}");
+    apply(&mut ui, &mut src, msgs);
+    let live = |t: &str| {
+        ui.places
+            .iter()
+            .find(|p| p.env == "prod" && p.target.as_deref() == Some(t))
+            .and_then(|p| p.live.as_ref())
+            .map(|d| d.version.clone())
+    };
+    assert_eq!(live("eu-1").as_deref(), Some("2.4.0"));
+    assert_eq!(live("eu-4"), None, "its deploy failed there");
+}

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::history::{EnvOutcome, History, OpenRelease, Summary};
 use super::state::StageStatus;
+use crate::event::RunKey;
 use crate::plan::Plan;
 
 /// A release as it stands on one environment or target.
@@ -95,17 +96,22 @@ pub fn places(plan: &Plan, history: &History, open: &[OpenRelease]) -> Vec<Place
             });
         }
     }
-    // Newest finished first; stop once every place with runs of its own has its live and
-    // previous release (a fanned-out environment's own row is made from its targets below).
+    // Newest finished first; per place the two newest deploys by when they happened there (a
+    // release reopened later, say to roll back one of its targets, finishes again after newer
+    // ones but its other targets' deploys keep their time). A run finishes before its release,
+    // so once a summary finished before a place's previous deploy, nothing older can beat it:
+    // stop when that holds for every place with runs of its own (a fanned-out environment's own
+    // row is made from its targets below).
     let own: Vec<bool> = out
         .iter()
         .map(|p| p.target.is_some() || !has_targets(plan, &p.env))
         .collect();
     for s in history.finished() {
-        if out.iter().zip(&own).all(|(p, own)| !own || p.previous.is_some()) {
+        let settled = |p: &Place| p.previous.as_ref().is_some_and(|d| s.finished_at < d.at);
+        if out.iter().zip(&own).all(|(p, own)| !own || settled(p)) {
             break;
         }
-        for p in out.iter_mut().filter(|p| p.previous.is_none()) {
+        for p in out.iter_mut() {
             let Some(r) = s.envs.iter().find(|r| r.env == p.env && r.target == p.target) else {
                 continue;
             };
@@ -113,10 +119,12 @@ pub fn places(plan: &Plan, history: &History, open: &[OpenRelease]) -> Vec<Place
                 continue;
             }
             let d = Deployed::of(&s, r.at);
-            if p.live.is_none() {
-                p.live = Some(d);
-            } else {
-                p.previous = Some(d);
+            match (&p.live, &p.previous) {
+                (None, _) => p.live = Some(d),
+                (Some(l), _) if d.at > l.at => p.previous = p.live.replace(d),
+                (Some(_), None) => p.previous = Some(d),
+                (Some(_), Some(prev)) if d.at > prev.at => p.previous = Some(d),
+                _ => {}
             }
         }
     }
@@ -172,6 +180,16 @@ pub fn live_on(places: &[Place], id: &str) -> Vec<String> {
     out
 }
 
+/// [`places`] of `plan`, read from its history in `store`.
+pub fn places_of(
+    store: &crate::journal::Store,
+    plan: &Plan,
+) -> Result<Vec<Place>, crate::journal::JournalError> {
+    let h = History::open(store, &plan.name)?;
+    let open = h.open_releases()?;
+    Ok(places(plan, &h, &open))
+}
+
 fn has_targets(plan: &Plan, env: &str) -> bool {
     plan.environments.get(env).is_some_and(|e| !e.targets.is_empty())
 }
@@ -214,4 +232,100 @@ pub fn env_history(history: &History, env: &str, limit: usize) -> Vec<(Summary, 
         }
     }
     out
+}
+
+/// A place a rollback would touch where another release is live now (newer there than the one
+/// being rolled back), or deploying now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Newer {
+    pub env: String,
+    pub target: Option<String>,
+    pub id: String,
+    pub version: String,
+    /// Live there since (`None`: deploying there now).
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Newer {
+    /// `prod/eu`, or `prod`.
+    pub fn place(&self) -> String {
+        match &self.target {
+            Some(t) => format!("{}/{t}", self.env),
+            None => self.env.clone(),
+        }
+    }
+}
+
+/// Where rolling back `order` (runs of `st`) would undo something that is no longer there: a
+/// different release went live on that environment/target after `st`'s run there (or is
+/// deploying there now). From [`places`].
+pub fn newer_on(places: &[Place], st: &crate::engine::state::ReleaseState, order: &[RunKey]) -> Vec<Newer> {
+    let mut out: Vec<Newer> = Vec::new();
+    for k in order {
+        let Some(s) = st.stage(&k.stage) else { continue };
+        let Some(env) = s.decl.environment.as_deref() else {
+            continue;
+        };
+        let Some(p) = places.iter().find(|p| p.env == env && p.target == k.target) else {
+            continue;
+        };
+        if out.iter().any(|n| n.env == p.env && n.target == p.target) {
+            continue;
+        }
+        let ran_at = st
+            .target(&k.stage, k.target.as_deref())
+            .and_then(|t| t.attempts.iter().find(|a| a.n == k.attempt))
+            .and_then(|a| a.finished_at);
+        if let Some(l) = &p.live
+            && l.id != st.id
+            && ran_at.is_none_or(|r| l.at > r)
+        {
+            out.push(Newer {
+                env: p.env.clone(),
+                target: p.target.clone(),
+                id: l.id.clone(),
+                version: l.version.clone(),
+                since: Some(l.at),
+            });
+        } else if let Some(d) = &p.in_progress
+            && d.id != st.id
+        {
+            out.push(Newer {
+                env: p.env.clone(),
+                target: p.target.clone(),
+                id: d.id.clone(),
+                version: d.version.clone(),
+                since: None,
+            });
+        }
+    }
+    out
+}
+
+/// `2.4.0 is live on prod/eu, prod/us since 2026-12-04 20:50 UTC; 2.5.0 is deploying to prod/ap
+/// now`: one clause per release.
+pub fn newer_text(newer: &[Newer]) -> String {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut seen: Vec<(&str, bool)> = Vec::new();
+    for n in newer {
+        let key = (n.id.as_str(), n.since.is_some());
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let same: Vec<&Newer> = newer
+            .iter()
+            .filter(|m| m.id == n.id && m.since.is_some() == n.since.is_some())
+            .collect();
+        let places = same.iter().map(|m| m.place()).collect::<Vec<_>>().join(", ");
+        clauses.push(match same.iter().filter_map(|m| m.since).max() {
+            Some(at) => format!(
+                "{} is live on {places} since {}",
+                n.version,
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!("{} is deploying to {places} now", n.version),
+        });
+    }
+    clauses.join("; ")
 }

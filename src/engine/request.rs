@@ -39,9 +39,11 @@ pub enum Op {
         reason: String,
     },
     Cancel,
-    /// The whole release (`None`) or from a stage on.
+    /// The whole release (`stage: None`) or from a stage on; every target (`targets` empty) or
+    /// only those (`eu`, or `prod/eu` for one environment's).
     Rollback {
         stage: Option<String>,
+        targets: Vec<String>,
     },
     UnlockEnv {
         env: String,
@@ -88,8 +90,18 @@ impl Op {
             Op::Retry { stage, target: None } => format!("retry {stage}"),
             Op::Skip { stage, .. } => format!("skip {stage}"),
             Op::Cancel => "cancel the release".into(),
-            Op::Rollback { stage: None } => "roll back the release".into(),
-            Op::Rollback { stage: Some(s) } => format!("roll back from {s}"),
+            Op::Rollback { stage, targets } => {
+                let on = if targets.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {}", targets.join(", "))
+                };
+                match stage {
+                    None if targets.is_empty() => "roll back the release".into(),
+                    None => format!("roll back{on}"),
+                    Some(s) => format!("roll back from {s}{on}"),
+                }
+            }
             Op::UnlockEnv { env, .. } => format!("unlock {env}"),
         }
     }
@@ -215,11 +227,15 @@ impl Op {
                 })
             }
             Op::Cancel => Ok(Event::CancelRequested {}),
-            Op::Rollback { stage: s } => {
+            Op::Rollback { stage: s, targets } => {
                 if let Some(s) = s {
                     stage(s)?;
                 }
-                Ok(Event::RollbackRequested { stage: s.clone() })
+                super::scheduler::check_targets(st, targets).map_err(OpError::Usage)?;
+                Ok(Event::RollbackRequested {
+                    stage: s.clone(),
+                    targets: targets.clone(),
+                })
             }
             Op::UnlockEnv { env, reason } => {
                 if !st.env_holds.contains(env) {

@@ -84,7 +84,13 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
             }
         }
         out.push(Decision::Emit(Event::RollbackFinished { ok }));
-        let (state, reason) = if ok {
+        let (state, reason) = if ok && st.partially_rolled_back() {
+            // Some targets of a stage were rolled back, others still run this release.
+            (
+                FinalState::PartiallyRolledBack,
+                format!("partially rolled back: {}", rb.reason),
+            )
+        } else if ok {
             (FinalState::RolledBack, format!("rolled back: {}", rb.reason))
         } else {
             (
@@ -239,7 +245,7 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
     }
 
     if let Some(stage) = any_failed_rollback {
-        let order = rollback_order(plan, st, None);
+        let order = rollback_order(plan, st, Scope::WHOLE);
         out.push(Decision::Emit(Event::RollbackStarted {
             reason: format!("stage `{stage}` failed"),
             order,
@@ -301,17 +307,122 @@ fn failure_reason(st: &ReleaseState, idx: usize) -> String {
     }
 }
 
-/// What a rollback undoes, newest first: every target whose deploy succeeded, of every stage that
-/// has a `rollback`. With `from = Some(stage)`: that stage and every stage that depends on it
-/// (directly or not).
-pub fn rollback_order(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Vec<RunKey> {
-    let scope: Option<BTreeSet<String>> = from.map(|f| downstream(plan, f));
+/// What a rollback covers: the whole release, a stage and everything after it (`from`), and
+/// only the runs on some targets (`targets`: `eu` names that target in every environment,
+/// `prod/eu` only prod's). A target-scoped rollback leaves stages without targets alone: a
+/// single-run stage (a build, a migration) is not one region's, so rolling back one region does
+/// not undo it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scope<'a> {
+    pub from: Option<&'a str>,
+    pub targets: &'a [String],
+}
+
+impl<'a> Scope<'a> {
+    /// The whole release.
+    pub const WHOLE: Scope<'static> = Scope {
+        from: None,
+        targets: &[],
+    };
+
+    pub fn new(from: Option<&'a str>, targets: &'a [String]) -> Scope<'a> {
+        Scope { from, targets }
+    }
+
+    /// From a stage on (every target).
+    pub fn from(from: Option<&'a str>) -> Scope<'a> {
+        Scope { from, targets: &[] }
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.from.is_none() && self.targets.is_empty()
+    }
+
+    /// Whether a run on `target` of a stage in `env` is in scope (stages are checked apart).
+    pub fn covers(&self, env: Option<&str>, target: Option<&str>) -> bool {
+        if self.targets.is_empty() {
+            return true;
+        }
+        let Some(t) = target else { return false };
+        self.targets
+            .iter()
+            .any(|n| n == t || (env.is_some() && n.split_once('/') == env.map(|e| (e, t))))
+    }
+
+    /// `eu, us` for messages.
+    pub fn targets_text(&self) -> String {
+        self.targets.join(", ")
+    }
+}
+
+/// The names a target-scoped rollback of `st` may use: `env/target` for every target of its
+/// stages (a bare `target` names it in every environment).
+pub fn target_names(st: &ReleaseState) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &st.stages {
+        for t in s.targets.iter().filter_map(|t| t.target.as_deref()) {
+            let name = match &s.decl.environment {
+                Some(e) => format!("{e}/{t}"),
+                None => t.to_string(),
+            };
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+/// The target names of `targets` that name no target of `st`'s stages, with the message that
+/// says so (naming the known ones); `Ok` when all are known.
+pub fn check_targets(st: &ReleaseState, targets: &[String]) -> Result<(), String> {
+    let known = target_names(st);
+    let unknown: Vec<&str> = targets
+        .iter()
+        .filter(|n| {
+            !known
+                .iter()
+                .any(|k| k == *n || k.rsplit_once('/').is_some_and(|(_, t)| t == n.as_str()))
+        })
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let which = unknown
+        .iter()
+        .map(|u| format!("`{u}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(if known.is_empty() {
+        format!(
+            "release {} has no target {which}: none of its stages fans out to targets",
+            st.id
+        )
+    } else {
+        format!(
+            "release {} has no target {which} (its targets: {})",
+            st.id,
+            known.join(", ")
+        )
+    })
+}
+
+/// The runs of `st` that are live (their deploy succeeded, no rollback of them did), in scope,
+/// with when they finished, newest first: `with_rollback` picks the stages that have a rollback
+/// command (what a rollback undoes) or those that have none (what it leaves as it is).
+fn live_runs(plan: &Plan, st: &ReleaseState, scope: Scope, with_rollback: bool) -> Vec<RunKey> {
+    let in_from: Option<BTreeSet<String>> = scope.from.map(|f| downstream(plan, f));
     let mut done: Vec<(u64, RunKey)> = Vec::new();
     for s in &st.stages {
-        if !s.decl.has_rollback || scope.as_ref().is_some_and(|sc| !sc.contains(&s.decl.id)) {
+        if s.decl.has_rollback != with_rollback || in_from.as_ref().is_some_and(|sc| !sc.contains(&s.decl.id))
+        {
             continue;
         }
         for t in &s.targets {
+            if !scope.covers(s.decl.environment.as_deref(), t.target.as_deref()) {
+                continue;
+            }
             // The newest successful deploy attempt (the one that is live), if any.
             if let Some(a) = t
                 .attempts
@@ -337,14 +448,26 @@ pub fn rollback_order(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Vec
     done.into_iter().map(|(_, k)| k).collect()
 }
 
+/// What a rollback undoes, newest first: every target whose deploy succeeded (and was not rolled
+/// back), of every stage in `scope` that has a `rollback`.
+pub fn rollback_order(plan: &Plan, st: &ReleaseState, scope: Scope) -> Vec<RunKey> {
+    live_runs(plan, st, scope, true)
+}
+
+/// The live runs in `scope` of stages without a rollback command: a rollback leaves them as they
+/// are, and the preview (and the driver's answer) says so.
+pub fn without_rollback(plan: &Plan, st: &ReleaseState, scope: Scope) -> Vec<RunKey> {
+    live_runs(plan, st, scope, false)
+}
+
 /// What a rollback requested now would run, in order: the one answer for the driver (which
 /// journals it as `rollback_started.order`) and the cockpit's preview.
 ///
-/// For the whole release (`from = None`) after a rollback round that did not end well (a run
-/// failed, or a cancel cut it short): exactly that round's runs that did not succeed, in its
-/// order. Otherwise [`rollback_order`].
-pub fn rollback_plan(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Vec<RunKey> {
-    if from.is_none()
+/// For the whole release after a rollback round that did not end well (a run failed, or a
+/// cancel cut it short): exactly that round's runs that did not succeed, in its order.
+/// Otherwise [`rollback_order`].
+pub fn rollback_plan(plan: &Plan, st: &ReleaseState, scope: Scope) -> Vec<RunKey> {
+    if scope.is_whole()
         && let Some(rb) = &st.rollback
         && rb.finished != Some(true)
     {
@@ -358,32 +481,51 @@ pub fn rollback_plan(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Vec<
             .cloned()
             .collect();
     }
-    rollback_order(plan, st, from)
+    rollback_order(plan, st, scope)
 }
 
-/// Whether a rollback (of the whole release, or from a stage) would be accepted now: the runs it
-/// would make, in order ([`rollback_plan`]), or why not. The driver answers requests with it and
-/// the cockpit asks it before offering one, so both front ends agree.
-pub fn rollback_request(plan: &Plan, st: &ReleaseState, from: Option<&str>) -> Result<Vec<RunKey>, String> {
+/// Whether a rollback (of the whole release, from a stage, on some targets) would be accepted
+/// now: the runs it would make, in order ([`rollback_plan`]), or why not. The driver answers
+/// requests with it and the cockpit asks it before offering one, so both front ends agree.
+pub fn rollback_request(plan: &Plan, st: &ReleaseState, scope: Scope) -> Result<Vec<RunKey>, String> {
     if st.finished.is_none() && st.rollback.as_ref().is_some_and(|r| r.finished.is_none()) {
         return Err("a rollback is already in progress".into());
     }
-    if let Some(s) = from
+    if let Some(s) = scope.from
         && plan.stage(s).is_none()
     {
         return Err(format!("no stage `{s}`"));
     }
-    let order = rollback_plan(plan, st, from);
+    check_targets(st, scope.targets)?;
+    let order = rollback_plan(plan, st, scope);
     // An unfinished release with nothing to undo yet still stops its running deploys.
     if order.is_empty() && st.finished.is_some() {
-        return Err(match from {
+        let on = if scope.targets.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", scope.targets_text())
+        };
+        return Err(match scope.from {
             Some(s) => format!(
-                "nothing to roll back from stage `{s}`: no completed stage with a rollback command that is not rolled back already"
+                "nothing to roll back from stage `{s}`{on}: no completed stage with a rollback command that is not rolled back already"
             ),
-            None => "nothing to roll back: no completed stage with a rollback command that is not rolled back already".into(),
+            None => format!(
+                "nothing to roll back{on}: no completed stage with a rollback command that is not rolled back already"
+            ),
         });
     }
     Ok(order)
+}
+
+/// `build, deploy/eu-1` for messages.
+pub fn runs_text(keys: &[RunKey]) -> String {
+    keys.iter()
+        .map(|k| match &k.target {
+            Some(t) => format!("{}/{t}", k.stage),
+            None => k.stage.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `stage` and every stage that transitively needs it.
@@ -509,23 +651,37 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
                 format!("retrying {what}"),
             )
         }
-        Event::RollbackRequested { stage } => {
-            let order = match rollback_request(plan, st, stage.as_deref()) {
+        Event::RollbackRequested { stage, targets } => {
+            let scope = Scope::new(stage.as_deref(), targets);
+            let order = match rollback_request(plan, st, scope) {
                 Ok(order) => order,
                 Err(msg) => return refuse(msg),
             };
-            let retrying = stage.is_none() && st.rollback.as_ref().is_some_and(|r| r.finished != Some(true));
+            let retrying = scope.is_whole() && st.rollback.as_ref().is_some_and(|r| r.finished != Some(true));
+            let on = if targets.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", scope.targets_text())
+            };
             let what = match stage {
-                Some(s) => format!("rollback from stage `{s}` requested"),
+                Some(s) => format!("rollback from stage `{s}`{on} requested"),
                 None if retrying => "retry of the rollback requested".into(),
+                None if !targets.is_empty() => format!("rollback{on} requested"),
                 None => "rollback of the whole release requested".into(),
             };
             let n = order.len();
-            let msg = if retrying {
+            let mut msg = if retrying {
                 format!("retrying the rollback: {n} run(s) that did not succeed")
             } else {
                 format!("rolling back {n} run(s)")
             };
+            let kept = without_rollback(plan, st, scope);
+            if !retrying && !kept.is_empty() {
+                msg.push_str(&format!(
+                    "; left as they are (no rollback command): {}",
+                    runs_text(&kept)
+                ));
+            }
             accept(vec![Event::RollbackStarted { reason: what, order }], msg)
         }
         Event::RecheckRequested { .. } if finished => refuse("the release has already finished".into()),
@@ -1040,12 +1196,19 @@ mod tests {
         assert_eq!(sim.st.stage("c").unwrap().status, StageStatus::RollbackFailed);
         assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::RolledBack);
 
-        let order: Vec<String> = rollback_plan(&sim.plan, &sim.st, None)
+        let order: Vec<String> = rollback_plan(&sim.plan, &sim.st, Scope::WHOLE)
             .iter()
             .map(|k| k.stage.clone())
             .collect();
         assert_eq!(order, ["c", "a"], "what the preview shows is what runs");
-        let (ok, msg) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        let (ok, msg) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: vec![],
+            },
+        );
         assert!(ok, "{msg}");
         assert!(msg.contains("2 run(s)"), "{msg}");
         sim.run(|_, _| Outcome::Succeeded);
@@ -1063,7 +1226,14 @@ mod tests {
             );
         }
         // Nothing left to undo now.
-        let (ok, msg) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        let (ok, msg) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: vec![],
+            },
+        );
         assert!(!ok, "{msg}");
         assert!(msg.contains("nothing to roll back"), "{msg}");
         assert_eq!(sim.finished(), Some(FinalState::RolledBack));
@@ -1077,7 +1247,14 @@ mod tests {
             _ => Outcome::Succeeded,
         });
         assert_eq!(sim.finished(), Some(FinalState::RollbackFailed));
-        let (ok, _) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        let (ok, _) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: vec![],
+            },
+        );
         assert!(ok);
         assert!(sim.finished().is_none(), "the release is rolling back again");
         sim.run(|k, kind| match (k.stage.as_str(), kind) {
@@ -1116,12 +1293,124 @@ mod tests {
             .filter(|s| s.starts_with("b/t2") || s.starts_with("b/t4"))
             .map(|s| s.replace("#1", "#2"))
             .collect();
-        let (ok, _) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        let (ok, _) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: vec![],
+            },
+        );
         assert!(ok);
         sim.run(|_, _| Outcome::Succeeded);
         assert_eq!(sim.starts(RunKind::Rollback)[6..], failed_order[..]);
         assert_eq!(sim.finished(), Some(FinalState::RolledBack));
         assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::RolledBack);
+    }
+
+    #[test]
+    fn a_rollback_scoped_to_targets_undoes_only_their_runs_and_ends_partially_rolled_back() {
+        // a (single run) -> b (prod, five targets) -> c (prod, five targets, no rollback command).
+        let a = stage("a", &[]);
+        let mut b = stage("b", &["a"]);
+        b.environment = Some("prod".into());
+        let mut c = stage("c", &["b"]);
+        c.environment = Some("prod".into());
+        c.rollback = vec![];
+        let mut sim = Sim::new(plan(vec![a, b, c]));
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.finished(), Some(FinalState::Succeeded));
+
+        // Journals from before targets existed read as every target; none written when empty.
+        let old: Event = serde_json::from_str(r#"{"kind":"rollback_requested","stage":"b"}"#).unwrap();
+        assert_eq!(
+            old,
+            Event::RollbackRequested {
+                stage: Some("b".into()),
+                targets: vec![]
+            }
+        );
+        assert!(!serde_json::to_string(&old).unwrap().contains("targets"));
+        // Unknown names are refused, naming the known ones.
+        let bad = ["t9".to_string()];
+        let err = rollback_request(&sim.plan, &sim.st, Scope::new(None, &bad)).unwrap_err();
+        assert!(err.contains("no target `t9`") && err.contains("prod/t1"), "{err}");
+        let (ok, msg) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: bad.to_vec(),
+            },
+        );
+        assert!(!ok && msg.contains("no target `t9`"), "{msg}");
+
+        // A bare name and an env/target name; newest first; the single-run stage is left alone;
+        // the stage without a rollback command is listed, not silently skipped.
+        let two = ["t2".to_string(), "prod/t4".to_string()];
+        let scope = Scope::new(None, &two);
+        let keys = |v: Vec<RunKey>| runs_text(&v);
+        assert_eq!(keys(rollback_plan(&sim.plan, &sim.st, scope)), "b/t4, b/t2");
+        assert_eq!(keys(without_rollback(&sim.plan, &sim.st, scope)), "c/t4, c/t2");
+        // Another environment's name for the same target matches nothing here.
+        let other = ["staging/t2".to_string()];
+        assert!(rollback_request(&sim.plan, &sim.st, Scope::new(None, &other)).is_err());
+        // From a stage on, on targets: only the stages from there.
+        let one = ["t1".to_string()];
+        assert_eq!(
+            keys(rollback_plan(&sim.plan, &sim.st, Scope::new(Some("c"), &one))),
+            ""
+        );
+        assert_eq!(
+            keys(rollback_plan(&sim.plan, &sim.st, Scope::new(Some("b"), &one))),
+            "b/t1"
+        );
+
+        let (ok, msg) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: two.to_vec(),
+            },
+        );
+        assert!(ok, "{msg}");
+        assert!(
+            msg.contains("rolling back 2 run(s)")
+                && msg.contains("left as they are (no rollback command): c/t4, c/t2"),
+            "{msg}"
+        );
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.starts(RunKind::Rollback), ["b/t4#1", "b/t2#1"]);
+        // Truthful: the release still runs on t1, t3, t5.
+        assert_eq!(sim.finished(), Some(FinalState::PartiallyRolledBack));
+        assert!(sim.st.partially_rolled_back());
+        assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::Succeeded);
+        assert_eq!(sim.st.stage("a").unwrap().status, StageStatus::Succeeded);
+        assert!(sim.st.target("b", Some("t2")).unwrap().rolled_back());
+        assert!(sim.st.target("b", Some("t1")).unwrap().live());
+        // The same targets again: nothing left there.
+        let err = rollback_request(&sim.plan, &sim.st, scope).unwrap_err();
+        assert!(err.contains("nothing to roll back on t2, prod/t4"), "{err}");
+
+        // The rest of the release: what is still live, then rolled back as a whole.
+        assert_eq!(
+            keys(rollback_plan(&sim.plan, &sim.st, Scope::WHOLE)),
+            "b/t5, b/t3, b/t1, a"
+        );
+        let (ok, _) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: vec![],
+            },
+        );
+        assert!(ok);
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.finished(), Some(FinalState::RolledBack));
+        assert_eq!(sim.st.stage("b").unwrap().status, StageStatus::RolledBack);
+        assert!(!sim.st.partially_rolled_back());
     }
 
     #[test]
@@ -1139,7 +1428,14 @@ mod tests {
         let (ok, msg) = request(&mut sim, "alice", retry.clone());
         assert!(!ok);
         assert!(msg.contains("flightdeck rollback 1.0"), "{msg}");
-        let (ok, _) = request(&mut sim, "alice", Event::RollbackRequested { stage: None });
+        let (ok, _) = request(
+            &mut sim,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: vec![],
+            },
+        );
         assert!(ok);
         sim.run(|_, _| Outcome::Succeeded);
         assert_eq!(sim.finished(), Some(FinalState::RolledBack));
@@ -1190,7 +1486,14 @@ mod tests {
         );
         sim2.run(|_, _| Outcome::Succeeded);
         assert_eq!(sim2.finished(), Some(FinalState::Cancelled));
-        let (ok, msg) = request(&mut sim2, "alice", Event::RollbackRequested { stage: None });
+        let (ok, msg) = request(
+            &mut sim2,
+            "alice",
+            Event::RollbackRequested {
+                stage: None,
+                targets: vec![],
+            },
+        );
         assert!(ok, "{msg}");
         sim2.run(|_, _| Outcome::Succeeded);
         assert_eq!(sim2.starts(RunKind::Rollback), ["c#1", "b#1", "a#1"]);

@@ -196,6 +196,19 @@ impl TargetState {
     pub fn label(&self) -> &str {
         self.target.as_deref().unwrap_or("")
     }
+    /// A deploy of it succeeded and no rollback of it did: the release runs there.
+    pub fn live(&self) -> bool {
+        self.attempts
+            .iter()
+            .any(|a| a.outcome.as_ref().is_some_and(Outcome::is_success))
+            && !self.rolled_back()
+    }
+    /// A rollback of it succeeded.
+    pub fn rolled_back(&self) -> bool {
+        self.rollbacks
+            .iter()
+            .any(|a| a.outcome.as_ref().is_some_and(Outcome::is_success))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -413,6 +426,14 @@ impl ReleaseState {
         } else {
             "running"
         }
+    }
+
+    /// Some targets of a stage were rolled back while others still run this release (a rollback
+    /// scoped to targets).
+    pub fn partially_rolled_back(&self) -> bool {
+        self.stages.iter().any(|s| {
+            s.targets.iter().any(TargetState::rolled_back) && s.targets.iter().any(TargetState::live)
+        })
     }
 
     /// Stages done / total, for progress bars.
@@ -751,7 +772,9 @@ impl ReleaseState {
 
 /// A stage's status from the latest rollback attempt of each of its targets that has one: any
 /// failed -> `rollback_failed`; all succeeded -> `rolled_back` (a later success clears an earlier
-/// failure); otherwise (one interrupted, to be run again, or running) unchanged.
+/// failure), unless another of its targets still runs the release (a rollback of some targets
+/// only: the stage keeps its status, its targets show which were rolled back); otherwise (one
+/// interrupted, to be run again, or running) unchanged.
 fn rollback_status(s: &StageState) -> Option<StageStatus> {
     let latest: Vec<Option<&Outcome>> = s
         .targets
@@ -768,7 +791,7 @@ fn rollback_status(s: &StageState) -> Option<StageStatus> {
     {
         Some(StageStatus::RollbackFailed)
     } else if latest.iter().all(|o| o.is_some_and(Outcome::is_success)) {
-        Some(StageStatus::RolledBack)
+        (!s.targets.iter().any(TargetState::live)).then_some(StageStatus::RolledBack)
     } else {
         None
     }

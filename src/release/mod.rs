@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod launcher;
 pub mod observe;
 pub mod request;
+pub mod rollback;
 
 use std::path::PathBuf;
 use std::time::Duration;

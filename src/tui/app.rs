@@ -516,6 +516,9 @@ impl UiState {
                     self.modal = Some(Modal::Prompt(p));
                 }
             },
+            Modal::Confirm(c) if ev.code == KeyCode::Tab && !c.others.is_empty() => {
+                self.modal = Some(Modal::Confirm(c.next_choice()));
+            }
             Modal::Confirm(mut c) => {
                 let plain_yes = c.typed.is_none() && matches!(ev.code, KeyCode::Char('y'));
                 if plain_yes {

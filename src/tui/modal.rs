@@ -197,6 +197,9 @@ pub struct Confirm {
     pub typed: Option<String>,
     pub input: Input,
     pub error: Option<String>,
+    /// The other choices (Tab shows the next one): a rollback of the selected target, from the
+    /// selected stage, or of the whole release.
+    pub others: Vec<Confirm>,
 }
 
 impl Confirm {
@@ -208,7 +211,25 @@ impl Confirm {
             typed,
             input: Input::default(),
             error: None,
+            others: Vec::new(),
         }
+    }
+
+    /// Show the next choice (this one becomes the last).
+    pub fn next_choice(self) -> Confirm {
+        let mut others = self.others.clone();
+        if others.is_empty() {
+            return self;
+        }
+        let mut next = others.remove(0);
+        others.push(Confirm {
+            others: Vec::new(),
+            input: Input::default(),
+            error: None,
+            ..self
+        });
+        next.others = others;
+        next
     }
 
     /// Whether Enter confirms now (the typed name matches, when one is required).

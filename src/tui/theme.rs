@@ -304,7 +304,7 @@ impl Theme {
         let g = match word {
             "succeeded" => Glyph::Succeeded,
             "failed" | "attention" => Glyph::Failed,
-            "rolled_back" => Glyph::RolledBack,
+            "rolled_back" | "partially_rolled_back" => Glyph::RolledBack,
             "rollback_failed" => Glyph::RollbackFailed,
             "cancelled" => Glyph::Cancelled,
             "paused" => Glyph::Gated,

@@ -4,6 +4,7 @@
 
 use super::Effect;
 use crate::engine::request::Op;
+use crate::engine::scheduler::{Scope, rollback_plan};
 use crate::engine::state::{ReleaseState, StageStatus};
 use crate::tui::layout::Focus;
 use crate::tui::modal::{Confirm, Modal, Prompt, PromptFor, Then};
@@ -36,8 +37,8 @@ impl UiState {
                             .any(|e| Some(e) == s.decl.environment.as_ref())
                 })
                 .find_map(|s| protected(&s.decl.environment)),
-            Op::Rollback { stage } => {
-                let order = crate::engine::scheduler::rollback_plan(plan, st, stage.as_deref());
+            Op::Rollback { stage, targets } => {
+                let order = rollback_plan(plan, st, Scope::new(stage.as_deref(), targets));
                 order
                     .iter()
                     .find_map(|k| st.stage(&k.stage).and_then(|s| protected(&s.decl.environment)))
@@ -46,18 +47,25 @@ impl UiState {
         }
     }
 
-    /// The rollback preview: what will be rolled back, in which order, on which targets. The same
-    /// function decides what the driver runs ([`crate::engine::scheduler::rollback_plan`]).
-    pub fn rollback_preview(&self, from: Option<&str>) -> Vec<String> {
+    /// The rollback preview: where a newer release is live that it would roll back, then what
+    /// will be rolled back, in which order, on which targets, and what it leaves as it is (runs
+    /// of stages without a rollback command). The same function decides what the driver runs
+    /// ([`crate::engine::scheduler::rollback_plan`]).
+    pub fn rollback_preview(&self, scope: Scope) -> Vec<String> {
         let Some(plan) = &self.plan else {
             return vec!["(the plan is not loaded: the order is the driver's to decide)".into()];
         };
-        let order = crate::engine::scheduler::rollback_plan(plan, &self.release, from);
-        if order.is_empty() {
-            return vec!["Nothing to roll back: no completed stage with a rollback command.".into()];
+        let order = rollback_plan(plan, &self.release, scope);
+        let mut out = Vec::new();
+        let newer = crate::engine::envs::newer_on(&self.places, &self.release, &order);
+        if !newer.is_empty() {
+            out.push(format!(
+                "{}; roll back {} there anyway?",
+                crate::engine::envs::newer_text(&newer),
+                self.release.version
+            ));
         }
-        let mut out = vec![format!("In this order (newest first), {} run(s):", order.len())];
-        for (i, k) in order.iter().enumerate() {
+        let place = |k: &crate::event::RunKey| {
             let env = self
                 .release
                 .stage(&k.stage)
@@ -65,12 +73,25 @@ impl UiState {
                 .map(|e| format!("  [{e}]"))
                 .unwrap_or_default();
             let target = k.target.as_ref().map(|t| format!(" on {t}")).unwrap_or_default();
+            format!("{}{target} (attempt {}){env}", k.stage, k.attempt)
+        };
+        if order.is_empty() {
+            out.push("Nothing to roll back: no completed stage with a rollback command.".into());
+        } else {
+            out.push(format!("In this order (newest first), {} run(s):", order.len()));
+            for (i, k) in order.iter().enumerate() {
+                out.push(format!("{:>3}. {}", i + 1, place(k)));
+            }
+        }
+        let kept = crate::engine::scheduler::without_rollback(plan, &self.release, scope);
+        if !kept.is_empty() {
             out.push(format!(
-                "{:>3}. {}{target} (attempt {}){env}",
-                i + 1,
-                k.stage,
-                k.attempt
+                "Left as they are (no rollback command), {} run(s):",
+                kept.len()
             ));
+            for k in &kept {
+                out.push(format!("     {}", place(k)));
+            }
         }
         out
     }
@@ -276,6 +297,9 @@ impl UiState {
     /// Roll back, wherever the driver would accept it ([`crate::engine::scheduler::rollback_request`]):
     /// also on a finished release, as `flightdeck rollback` does; on a `rollback_failed` one it
     /// retries the rollback runs that did not succeed.
+    ///
+    /// With the pipeline focused on a fanned-out stage's target: that target (on its
+    /// environment) first; Tab offers from the selected stage on, then the whole release.
     pub(super) fn rollback(&mut self) {
         if self.release.id.is_empty() {
             self.say("no release to roll back: `n` starts one", true);
@@ -283,38 +307,83 @@ impl UiState {
         }
         // From the selected stage when the pipeline has the focus and a stage was chosen; the
         // whole release otherwise.
-        let from = (self.focus == Focus::Pipeline && !self.auto_select)
-            .then(|| self.release.stages.get(self.stage).map(|s| s.decl.id.clone()))
+        let chosen = (self.focus == Focus::Pipeline && !self.auto_select)
+            .then(|| self.release.stages.get(self.stage))
             .flatten();
-        if let Some(plan) = &self.plan
-            && let Err(why) = crate::engine::scheduler::rollback_request(plan, &self.release, from.as_deref())
-        {
-            let id = self.release.id.clone();
-            self.say(format!("cannot roll back release {id}: {why}"), true);
-            return;
+        let from = chosen.map(|s| s.decl.id.clone());
+        let target = chosen.filter(|s| !s.decl.targets.is_empty()).and_then(|s| {
+            let t = s.targets.get(self.target)?.target.as_deref()?;
+            Some(match &s.decl.environment {
+                Some(e) => format!("{e}/{t}"),
+                None => t.to_string(),
+            })
+        });
+        let mut scopes: Vec<(Option<String>, Vec<String>)> = Vec::new();
+        if let Some(t) = target {
+            scopes.push((None, vec![t]));
         }
-        let retrying = from.is_none()
+        if from.is_some() {
+            scopes.push((from, Vec::new()));
+        }
+        scopes.push((None, Vec::new()));
+        let mut choices: Vec<Confirm> = Vec::new();
+        let mut orders = Vec::new();
+        for (i, (from, targets)) in scopes.iter().enumerate() {
+            let scope = Scope::new(from.as_deref(), targets);
+            if let Some(plan) = &self.plan {
+                match crate::engine::scheduler::rollback_request(plan, &self.release, scope) {
+                    // The first choice is what was asked for: why not is said; the others are
+                    // offered only when they can be done, and differ from those before them
+                    // (from the first stage is the whole release).
+                    Err(why) if i == 0 => {
+                        let id = self.release.id.clone();
+                        self.say(format!("cannot roll back release {id}: {why}"), true);
+                        return;
+                    }
+                    Err(_) => continue,
+                    Ok(order) if orders.contains(&order) => continue,
+                    Ok(order) => orders.push(order),
+                }
+            }
+            choices.push(self.rollback_confirm(scope));
+        }
+        let mut first = choices.remove(0);
+        first.others = choices;
+        self.modal = Some(Modal::Confirm(first));
+    }
+
+    /// The confirmation of one rollback choice.
+    fn rollback_confirm(&self, scope: Scope) -> Confirm {
+        let retrying = scope.is_whole()
             && self.release.finished.is_some()
             && self
                 .release
                 .rollback
                 .as_ref()
                 .is_some_and(|r| r.finished != Some(true));
-        let op = Op::Rollback { stage: from.clone() };
+        let op = Op::Rollback {
+            stage: scope.from.map(String::from),
+            targets: scope.targets.to_vec(),
+        };
         let typed = self.protected_env(&op);
-        let title = match &from {
+        let on = scope.targets_text();
+        let title = match scope.from {
+            Some(s) if !scope.targets.is_empty() => format!("Roll back from stage {s} on {on}?"),
             Some(s) => format!("Roll back from stage {s}?"),
+            None if !scope.targets.is_empty() => {
+                format!("Roll back {} on {on} only?", self.release.version)
+            }
             None if retrying => "Retry the rollback?".to_string(),
             None => format!("Roll back release {}?", self.release.id),
         };
-        let mut body = self.rollback_preview(from.as_deref());
+        let mut body = self.rollback_preview(scope);
         if retrying {
             body.insert(
                 0,
                 "The last rollback did not finish: these runs did not succeed and run again.".into(),
             );
         }
-        self.modal = Some(Modal::Confirm(Confirm::new(title, body, Then::Submit(op), typed)));
+        Confirm::new(title, body, Then::Submit(op), typed)
     }
 
     pub(super) fn resume(&mut self) {

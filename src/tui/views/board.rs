@@ -75,7 +75,7 @@ fn release_symbol(word: &str, secs: i64) -> &'static str {
     match word {
         "succeeded" => Glyph::Succeeded.symbol(secs),
         "failed" => Glyph::Failed.symbol(secs),
-        "rolled_back" => Glyph::RolledBack.symbol(secs),
+        "rolled_back" | "partially_rolled_back" => Glyph::RolledBack.symbol(secs),
         "rollback_failed" => Glyph::RollbackFailed.symbol(secs),
         "cancelled" => Glyph::Cancelled.symbol(secs),
         "paused" => Glyph::Gated.symbol(secs),

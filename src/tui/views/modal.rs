@@ -68,7 +68,10 @@ fn error_line<'a>(e: &str, ui: &UiState) -> Line<'a> {
 fn confirm(buf: &mut Buffer, area: Rect, ui: &UiState, c: &Confirm) {
     let body: Vec<Line> = c.body.iter().map(|l| Line::from(l.clone())).collect();
     // The question and the input always show; a long preview is cut (and says so) instead.
-    let tail = 2 + if c.typed.is_some() { 3 } else { 1 } + usize::from(c.error.is_some());
+    let tail = 2
+        + if c.typed.is_some() { 3 } else { 1 }
+        + usize::from(c.error.is_some())
+        + usize::from(!c.others.is_empty());
     let room = usize::from(area.height).saturating_sub(tail).max(1);
     let mut lines = super::clip_lines(body, room, None, ui.theme.dim());
     lines.push(Line::from(""));
@@ -93,6 +96,12 @@ fn confirm(buf: &mut Buffer, area: Rect, ui: &UiState, c: &Confirm) {
             Span::styled("Esc", ui.theme.key()),
             Span::raw(" cancel"),
         ])),
+    }
+    if let Some(other) = c.others.first() {
+        lines.push(Line::from(vec![
+            Span::styled("Tab", ui.theme.key()),
+            Span::raw(format!(" instead: {}", other.title)),
+        ]));
     }
     if let Some(e) = &c.error {
         lines.push(error_line(e, ui));
