@@ -173,3 +173,50 @@ fn a_cockpit_killed_outright_loses_nothing() {
     ws.flightdeck(["approve", "5.0.0", "go"]).assert().success();
     ws.wait_for_state("5.0.0", "succeeded");
 }
+
+#[test]
+fn a_finished_release_is_rolled_back_from_the_cockpit_with_the_protected_name_typed() {
+    if tmux::missing() {
+        return;
+    }
+    // The on-call case: the release succeeded a while ago, and prod is failing.
+    let ws = Workspace::new(
+        r#"
+[plan]
+name = "oncall"
+
+[environments.prod]
+protected = true
+
+[[stage]]
+id = "deploy"
+environment = "prod"
+run = "echo deployed {version}"
+rollback = "echo rolled back {version} >> rollbacks.txt"
+"#,
+    );
+    ws.expect(["run", "1.0"], 0);
+    ws.expect(["run", "1.1"], 0);
+    let tmux = Tmux::new("oncall");
+    tmux.start(&ws, "cockpit 1.1", "", (160, 48));
+    // The environments pane and the board say what is live where.
+    tmux.wait_for("live 1.1");
+    tmux.wait_for("▲ prod");
+    tmux.keys(&["R"]);
+    let preview = tmux.wait_for("prod is a protected environment");
+    assert!(preview.contains("deploy"), "{preview}");
+    tmux.type_text("prod");
+    tmux.keys(&["Enter"]);
+    wait_until(common::DEADLINE, "the finished release is rolled back", || {
+        ws.status("1.1")["state"] == "rolled_back"
+    });
+    assert_eq!(ws.read("rollbacks.txt"), "rolled back 1.1\n");
+    assert_eq!(ws.events("1.1", "rollback_requested")[0]["actor"], "tester");
+    // The cockpit follows: 1.0 is live on prod again.
+    tmux.wait_for("live 1.0");
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("=DONE=");
+    assert_restored(&after);
+    let envs: serde_json::Value = serde_json::from_slice(&ws.expect(["envs", "--json"], 0).stdout).unwrap();
+    assert_eq!(envs[0]["live"]["version"], "1.0", "{envs}");
+}

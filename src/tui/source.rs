@@ -77,8 +77,10 @@ pub struct ReleaseSource {
     rx: tokio::sync::mpsc::Receiver<()>,
     answers_tx: tokio::sync::mpsc::UnboundedSender<Msg>,
     answers: tokio::sync::mpsc::UnboundedReceiver<Msg>,
-    /// The plan folder's own watch: new releases appear on the board.
+    /// The plan folder's own watch: new releases appear on the board, finished ones change it.
     _plan_watcher: Option<notify::RecommendedWatcher>,
+    /// The plan's open markers' watch: releases opened, reopened and closed.
+    _open_watcher: Option<notify::RecommendedWatcher>,
     term: Option<tokio::signal::unix::Signal>,
     hup: Option<tokio::signal::unix::Signal>,
     /// `kill -INT` (Ctrl-C itself is a key in raw mode).
@@ -120,6 +122,13 @@ impl ReleaseSource {
         let plan_watcher = watch_folder(&plan_dir, move || {
             let _ = ptx.try_send(());
         });
+        // Releases marked open and unmarked (started, reopened by a request, finished).
+        let open_dir = plan_dir.join(crate::journal::store::OPEN_DIR);
+        let _ = std::fs::create_dir_all(&open_dir);
+        let otx = tx.clone();
+        let open_watcher = watch_folder(&open_dir, move || {
+            let _ = otx.try_send(());
+        });
         let mut src = ReleaseSource {
             store,
             plan_name: plan_name.to_string(),
@@ -133,6 +142,7 @@ impl ReleaseSource {
             answers_tx,
             answers,
             _plan_watcher: plan_watcher,
+            _open_watcher: open_watcher,
             term: signal(SignalKind::terminate()).ok(),
             hup: signal(SignalKind::hangup()).ok(),
             int: signal(SignalKind::interrupt()).ok(),
@@ -268,11 +278,24 @@ impl Source for ReleaseSource {
                 None => std::future::pending().await,
             }
         }
+        // A board reload held back by its rate limit still happens once the limit allows, even
+        // if nothing else wakes the cockpit (a finished release's rollback ending, say).
+        let due = self
+            .board_loaded
+            .filter(|_| self.board_dirty)
+            .map(|t| tokio::time::Instant::from_std(t + BOARD_EVERY));
+        async fn until(due: Option<tokio::time::Instant>) {
+            match due {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        }
         tokio::select! {
             _ = self.rx.recv() => {
                 self.board_dirty = true;
                 Vec::new()
             }
+            _ = until(due) => Vec::new(),
             Some(m) = self.answers.recv() => {
                 let mut out = vec![m];
                 while let Ok(m) = self.answers.try_recv() {
@@ -529,11 +552,13 @@ fn watch_folder(
 ) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
     notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if res.is_ok_and(|e| {
-            matches!(
-                e.kind,
-                notify::EventKind::Create(_) | notify::EventKind::Remove(_)
-            )
+        // Files appearing or going, and the finished-release index growing (a release of the
+        // plan finished, or was indexed again after a rollback).
+        let index = std::ffi::OsStr::new(crate::engine::history::INDEX);
+        if res.is_ok_and(|e| match e.kind {
+            notify::EventKind::Create(_) | notify::EventKind::Remove(_) => true,
+            notify::EventKind::Modify(_) => e.paths.iter().any(|p| p.file_name() == Some(index)),
+            _ => false,
         }) {
             on_change();
         }
