@@ -29,11 +29,15 @@ impl Context {
         &self,
         store: &Store,
         release: Option<&str>,
-        start: Option<(String, Option<ReleaseType>)>,
+        start: Option<(String, Option<ReleaseType>, Vec<String>)>,
     ) -> Result<std::result::Result<Option<ReleaseDir>, u8>> {
         Ok(Ok(match (start, release) {
-            (Some((version, rtype)), _) => {
-                let rdir = self.create_release(Some(&version), rtype)?;
+            (Some((version, rtype, only)), _) => {
+                let scope = super::create::Scope {
+                    only,
+                    redeploy_of: None,
+                };
+                let rdir = self.create_scoped(Some(&version), rtype, &scope)?;
                 if let Err(code) = self.spawn_driver(&rdir, false)? {
                     return Ok(Err(code));
                 }

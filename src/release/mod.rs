@@ -13,6 +13,7 @@ pub mod envs;
 pub mod inspect;
 pub mod launcher;
 pub mod observe;
+pub mod redeploy;
 pub mod request;
 
 use std::path::PathBuf;

@@ -138,6 +138,7 @@ fn start() -> Journal {
                     ("Error budget healthy".into(), true),
                 ],
             }],
+            only: vec![],
         },
     );
     j.push(
@@ -412,6 +413,7 @@ pub fn fanout(n: usize) -> Journal {
                 stage("verify", &["rollout"], &[], &[]),
             ],
             gates: vec![],
+            only: vec![],
         },
     );
     j.push(
