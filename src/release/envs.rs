@@ -114,6 +114,7 @@ fn print_history(h: &History, env: &str, limit: usize, json: bool, now: DateTime
                     "id": s.id,
                     "version": s.version,
                     "type": s.rtype,
+                    "only": s.only,
                     "outcome": outcome,
                     "state": s.state.as_str(),
                     "started_by": s.started_by,
@@ -139,11 +140,21 @@ fn print_history(h: &History, env: &str, limit: usize, json: bool, now: DateTime
             format!(", approved by {}", s.approvers.join(", "))
         };
         let took = s.duration_ms().map(duration_text).unwrap_or_default();
+        // A redeploy or a partial release says so: `succeeded (rollback; partial: deploy-prod)`.
+        let what = match (
+            s.rtype == crate::plan::ReleaseType::Rollback,
+            crate::engine::state::partial_text(&s.only),
+        ) {
+            (true, Some(p)) => format!("{outcome} (rollback; {p})"),
+            (true, None) => format!("{outcome} (rollback)"),
+            (false, Some(p)) => format!("{outcome} ({p})"),
+            (false, None) => outcome.clone(),
+        };
         crate::outln!(
             "{:<16} {:<12} {}  started by {}{approved}  took {took}  {}",
             clean(&s.id),
             clean(&s.version),
-            clean(outcome),
+            clean(&what),
             clean(&s.started_by),
             ago(now, s.finished_at)
         );

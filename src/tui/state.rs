@@ -28,6 +28,8 @@ pub struct BoardRow {
     pub created_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub driver: Option<u32>,
+    /// `partial: deploy-prod` for a partial release (`run --only`, `redeploy`).
+    pub partial: Option<String>,
 }
 
 /// The driver to show for a release: none once it has finished (its driver is only on its way
@@ -48,6 +50,7 @@ impl BoardRow {
             created_at: s.created_at,
             finished_at: Some(s.finished_at),
             driver: None,
+            partial: crate::engine::state::partial_text(&s.only),
         }
     }
 
@@ -62,6 +65,7 @@ impl BoardRow {
             created_at: st.created_at,
             finished_at: st.finished.as_ref().map(|f| f.at),
             driver,
+            partial: st.partial(),
         }
     }
 }

@@ -324,6 +324,7 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             created_at: Some(t0() - chrono::Duration::days(2)),
             finished_at: Some(t0() - chrono::Duration::days(2) + chrono::Duration::seconds(754)),
             driver: None,
+            partial: None,
         },
         BoardRow {
             id: "2.3.0".into(),
@@ -334,6 +335,7 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             created_at: Some(t0() - chrono::Duration::days(9)),
             finished_at: Some(t0() - chrono::Duration::days(9) + chrono::Duration::seconds(1980)),
             driver: None,
+            partial: None,
         },
     ]));
     let live = journal
