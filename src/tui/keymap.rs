@@ -237,6 +237,7 @@ impl Default for Keymap {
             (Key::ch('n'), Action::NewRelease),
             (Key::ch('u'), Action::Resume),
             (Key::ch('D'), Action::RefreshDrift),
+            (Key::ch('P'), Action::Redeploy),
         ];
         let search = [
             (Key::ch('n'), Action::SearchNext),

@@ -238,6 +238,16 @@ pub struct UiState {
 }
 
 impl UiState {
+    /// The environment of the environments pane's selected row: the drift overview's row, or
+    /// without drift data the plan's environment in that place.
+    pub fn selected_env(&self) -> Option<String> {
+        match (&self.drift.overview, &self.plan) {
+            (Some(o), _) => o.rows.get(self.drift.selected).map(|r| r.env.clone()),
+            (None, Some(p)) => p.environments.keys().nth(self.drift.selected).cloned(),
+            (None, None) => None,
+        }
+    }
+
     pub fn new(keymap: Keymap, theme: Theme) -> UiState {
         UiState {
             release: ReleaseState::default(),

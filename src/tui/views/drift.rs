@@ -101,7 +101,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
                 "no drift snapshot yet: D probes the environments"
             };
             lines.push(Line::from(Span::styled(status, ui.theme.dim())));
-            plan_lines(ui, &mut lines);
+            plan_lines(ui, focused, &mut lines);
         }
         Some(o) => overview_lines(o, ui, focused, height.saturating_sub(lines.len()), &mut lines),
     }
@@ -111,10 +111,15 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
 }
 
 /// Without drift data: the plan's environments (protected, held by this release, targets).
-fn plan_lines(ui: &UiState, lines: &mut Vec<Line<'_>>) {
+fn plan_lines(ui: &UiState, focused: bool, lines: &mut Vec<Line<'_>>) {
     let Some(plan) = &ui.plan else { return };
-    for env in plan.environments.values() {
-        let mut spans = vec![Span::raw(env.name.clone())];
+    for (i, env) in plan.environments.values().enumerate() {
+        // Focused, the selected environment is marked (`P` redeploys to it).
+        let mut spans = if focused && i == ui.drift.selected {
+            vec![Span::styled(env.name.clone(), ui.theme.selected(true))]
+        } else {
+            vec![Span::raw(env.name.clone())]
+        };
         if env.protected {
             spans.push(Span::styled(" (protected)", ui.theme.warn()));
         }
