@@ -212,7 +212,7 @@ impl Action {
             Action::NewRelease => "start a new release",
             Action::Resume => "resume a release nobody drives",
             Action::RefreshDrift => "probe the environments again",
-            Action::Redeploy => "redeploy the previous version to the environment",
+            Action::Redeploy => "redeploy previous version to env",
         }
     }
 
