@@ -522,7 +522,10 @@ impl FromStr for ReleaseType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s == Self::Rollback.as_str() {
-            return Err("`rollback` is the type of `flightdeck redeploy`; choose major, minor, patch or hotfix".into());
+            return Err(
+                "`rollback` is the type of `flightdeck redeploy`; choose major, minor, patch or hotfix"
+                    .into(),
+            );
         }
         Self::ALL
             .into_iter()

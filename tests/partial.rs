@@ -86,7 +86,10 @@ fn live_on(ws: &Workspace, place: &str) -> (Option<String>, Option<String>) {
 fn only_runs_the_chosen_stages_in_order_and_is_shown_as_partial() {
     let ws = Workspace::new(PLAN);
     // Chosen out of plan order, with a duplicate: run in the plan's order, once each.
-    let out = ws.expect(["run", "1.0", "--only", "deploy-prod,build", "--only", "build"], 0);
+    let out = ws.expect(
+        ["run", "1.0", "--only", "deploy-prod,build", "--only", "build"],
+        0,
+    );
     assert!(
         stdout_of(&out).contains("(minor, partial: build, deploy-prod)"),
         "{}",
@@ -120,7 +123,10 @@ fn only_runs_the_chosen_stages_in_order_and_is_shown_as_partial() {
     assert_eq!(stage(&st, "deploy-prod")["state"], "succeeded");
     let text = stdout_of(&ws.expect(["status", "1.0"], 0));
     assert!(
-        text.lines().next().unwrap().contains("(minor, partial: build, deploy-prod) succeeded, 2/2 stages"),
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("(minor, partial: build, deploy-prod) succeeded, 2/2 stages"),
         "{text}"
     );
     let list = stdout_of(&ws.expect(["list"], 0));
@@ -145,7 +151,18 @@ fn only_runs_the_chosen_stages_in_order_and_is_shown_as_partial() {
 fn only_keeps_the_gates_of_its_stages_unless_required_for_excludes_the_type() {
     let ws = Workspace::new(PLAN);
     // A major release: bigone applies to deploy-prod even when only it runs.
-    ws.expect(["run", "2.0", "--type", "major", "--only", "deploy-prod", "--no-wait"], 3);
+    ws.expect(
+        [
+            "run",
+            "2.0",
+            "--type",
+            "major",
+            "--only",
+            "deploy-prod",
+            "--no-wait",
+        ],
+        3,
+    );
     let st = ws.status("2.0");
     assert_eq!(st["state"], "paused");
     assert_eq!(stage(&st, "deploy-prod")["state"], "waiting_on_gate");
@@ -181,10 +198,18 @@ fn unknown_stages_and_environments_are_usage_errors_naming_the_known_ones() {
     assert_eq!(err.lines().count(), 1, "{err}");
     // An environment no stage deploys to.
     let out = ws.expect(["redeploy", "1.0", "--env", "qa"], 2);
-    assert!(stderr_of(&out).contains("no stage of the plan deploys to qa"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("no stage of the plan deploys to qa"),
+        "{}",
+        stderr_of(&out)
+    );
     // `rollback` is redeploy's type, not one to choose.
     let out = ws.expect(["run", "1.0", "--type", "rollback"], 2);
-    assert!(stderr_of(&out).contains("flightdeck redeploy"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("flightdeck redeploy"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
@@ -197,7 +222,11 @@ fn redeploy_finds_the_previous_live_release_and_runs_only_the_environments_stage
     assert_eq!(err.lines().count(), 1, "{err}");
     ws.expect(["run", "1.0"], 0);
     let out = ws.expect(["redeploy", "--env", "prod"], 1);
-    assert!(stderr_of(&out).contains("no previous live release on prod"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("no previous live release on prod"),
+        "{}",
+        stderr_of(&out)
+    );
     let list: Vec<Value> = serde_json::from_slice(&ws.expect(["list", "--json"], 0).stdout).unwrap();
     assert_eq!(list.len(), 1, "no release was created");
 
@@ -218,7 +247,10 @@ fn redeploy_finds_the_previous_live_release_and_runs_only_the_environments_stage
         stdout_of(&out)
     );
     // Only prod's stage ran, for 1.0, on both regions.
-    assert_eq!((before("build.txt"), before("staging.txt"), before("smoke.txt")), (b, s, k));
+    assert_eq!(
+        (before("build.txt"), before("staging.txt"), before("smoke.txt")),
+        (b, s, k)
+    );
     let prod = lines(&ws, "prod.txt");
     let mut last: Vec<&str> = prod[prod.len() - 2..].iter().map(String::as_str).collect();
     last.sort();
@@ -232,14 +264,20 @@ fn redeploy_finds_the_previous_live_release_and_runs_only_the_environments_stage
     // 1.0 is live on prod again (by the redeploy), 1.1 before it; staging keeps 1.1.
     let out = ws.expect(["envs", "--json"], 0);
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let prod_row = rows.iter().find(|r| r["env"] == "prod" && r["target"].is_null()).unwrap();
+    let prod_row = rows
+        .iter()
+        .find(|r| r["env"] == "prod" && r["target"].is_null())
+        .unwrap();
     assert_eq!(prod_row["live"]["id"], "1.0-2");
     assert_eq!(live_on(&ws, "prod"), (Some("1.0".into()), Some("1.1".into())));
     assert_eq!(live_on(&ws, "prod/us"), (Some("1.0".into()), Some("1.1".into())));
     assert_eq!(live_on(&ws, "staging").0.as_deref(), Some("1.1"));
     let hist = stdout_of(&ws.expect(["envs", "prod", "--history"], 0));
     assert!(
-        hist.lines().next().unwrap().contains("succeeded (rollback; partial: deploy-prod)"),
+        hist.lines()
+            .next()
+            .unwrap()
+            .contains("succeeded (rollback; partial: deploy-prod)"),
         "{hist}"
     );
     // And again: the previous live release on prod is now 1.1.
@@ -288,11 +326,17 @@ fn a_redeploy_ships_the_commit_of_the_release_it_deploys_again() {
     ws.expect(["run", "1.0"], 0);
     let c2 = t.commit("feat: two", "Ada Lovelace");
     ws.expect(["run", "1.1"], 0);
-    assert!(lines(&ws, "prod.txt").iter().any(|l| l == &format!("1.1 eu commit={c2}")));
+    assert!(
+        lines(&ws, "prod.txt")
+            .iter()
+            .any(|l| l == &format!("1.1 eu commit={c2}"))
+    );
     ws.expect(["redeploy", "--env", "prod"], 0);
     let prod = lines(&ws, "prod.txt");
     assert!(
-        prod[prod.len() - 2..].iter().all(|l| l.ends_with(&format!("commit={c1}"))),
+        prod[prod.len() - 2..]
+            .iter()
+            .all(|l| l.ends_with(&format!("commit={c1}"))),
         "{prod:?}"
     );
     let commits = ws.events("1.0-2", "release_commits");
@@ -301,6 +345,9 @@ fn a_redeploy_ships_the_commit_of_the_release_it_deploys_again() {
     assert_eq!(commits[0]["commits"], serde_json::json!([]));
     let out = ws.expect(["envs", "--json"], 0);
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let prod_row = rows.iter().find(|r| r["env"] == "prod" && r["target"].is_null()).unwrap();
+    let prod_row = rows
+        .iter()
+        .find(|r| r["env"] == "prod" && r["target"].is_null())
+        .unwrap();
     assert_eq!(prod_row["live"]["commit"], c1.to_string());
 }

@@ -80,8 +80,16 @@ fn nothing_to_redeploy_is_said_and_a_drift_row_names_its_environment() {
     assert!(ui.modal.is_none());
     let n = ui.notice.as_ref().expect("a notice");
     assert!(n.error, "{}", n.text);
-    assert_eq!(n.text, "cannot redeploy: no previous live release on prod to redeploy");
+    assert_eq!(
+        n.text,
+        "cannot redeploy: no previous live release on prod to redeploy"
+    );
     // The first row is staging.
     ui.update(key('k'));
-    assert_eq!(ui.update(key('P')), [Effect::PlanRedeploy { env: "staging".into() }]);
+    assert_eq!(
+        ui.update(key('P')),
+        [Effect::PlanRedeploy {
+            env: "staging".into()
+        }]
+    );
 }

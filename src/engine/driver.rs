@@ -71,7 +71,13 @@ pub fn release_created(plan: &Plan, id: &str, version: &str, rtype: ReleaseType)
 /// plan has, checked by the caller): just those stages are declared, each needing the chosen
 /// stages it depends on (directly or through stages left out), so they run in the plan's order
 /// and every other need counts as met.
-pub fn release_created_only(plan: &Plan, id: &str, version: &str, rtype: ReleaseType, only: &[String]) -> Event {
+pub fn release_created_only(
+    plan: &Plan,
+    id: &str,
+    version: &str,
+    rtype: ReleaseType,
+    only: &[String],
+) -> Event {
     let chosen = |id: &str| only.is_empty() || only.iter().any(|o| o == id);
     let stages = plan
         .stages

@@ -38,7 +38,12 @@ impl Context {
     }
 
     /// [`Context::create_release`] of only some stages (`scope.only`), or a redeploy.
-    pub fn create_scoped(&self, version: Option<&str>, rtype: Option<ReleaseType>, scope: &Scope) -> Result<ReleaseDir> {
+    pub fn create_scoped(
+        &self,
+        version: Option<&str>,
+        rtype: Option<ReleaseType>,
+        scope: &Scope,
+    ) -> Result<ReleaseDir> {
         let plan = self.load_plan()?;
         let only = check_only(&plan, &scope.only)?;
         // A secret that cannot be masked safely is refused before anything exists.
@@ -89,7 +94,9 @@ impl Context {
         std::fs::write(&copy, text).map_err(journal::io_error(&copy))?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
         let mut journal = rdir.journal_writer(masker)?;
-        let mut events = vec![driver::release_created_only(&plan, &rdir.id, version, rtype, &only)];
+        let mut events = vec![driver::release_created_only(
+            &plan, &rdir.id, version, rtype, &only,
+        )];
         if let Some(notes) = notes {
             let path = rdir.path.join("notes.md");
             std::fs::write(&path, notes.markdown()).map_err(journal::io_error(&path))?;
@@ -121,7 +128,13 @@ impl Context {
 /// The stages chosen with `--only`, checked against the plan and put in its order (duplicates
 /// dropped): exit 2 naming the plan's stages when one is unknown.
 pub fn check_only(plan: &Plan, only: &[String]) -> Result<Vec<String>> {
-    let known = || plan.stages.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
+    let known = || {
+        plan.stages
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for name in only {
         if name.trim().is_empty() {
             return Err(usage(format!(

@@ -129,7 +129,9 @@ impl Context {
                     st.rtype.as_str(),
                     st.state_word(live.is_some()),
                     live.map(|p| format!("  driver pid {p}")).unwrap_or_default(),
-                    st.partial().map(|p| format!("  {}", clean(&p))).unwrap_or_default()
+                    st.partial()
+                        .map(|p| format!("  {}", clean(&p)))
+                        .unwrap_or_default()
                 );
             }
             if more {

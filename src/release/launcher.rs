@@ -82,7 +82,12 @@ impl Launcher for Context {
         Context::actor(self)
     }
 
-    fn start_release(&self, version: &str, rtype: ReleaseType, scope: &Scope) -> std::result::Result<ReleaseDir, String> {
+    fn start_release(
+        &self,
+        version: &str,
+        rtype: ReleaseType,
+        scope: &Scope,
+    ) -> std::result::Result<ReleaseDir, String> {
         let rdir = self
             .create_scoped(Some(version), Some(rtype), scope)
             .map_err(|e| format!("{e:#}"))?;

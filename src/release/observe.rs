@@ -27,7 +27,13 @@ pub struct DriveMode {
 
 impl Context {
     /// `run`: create a release (of only the stages `only`, when given) and drive it.
-    pub fn run(&self, version: Option<&str>, rtype: Option<ReleaseType>, only: &[String], flags: DriveMode) -> Result<u8> {
+    pub fn run(
+        &self,
+        version: Option<&str>,
+        rtype: Option<ReleaseType>,
+        only: &[String],
+        flags: DriveMode,
+    ) -> Result<u8> {
         let scope = super::create::Scope {
             only: only.to_vec(),
             redeploy_of: None,

@@ -69,7 +69,10 @@ pub fn previous_on(plan: &Plan, history: &History, env: &str) -> Result<Deployed
     {
         return Ok(d);
     }
-    let targets: Vec<_> = rows.iter().filter(|p| p.env == env && p.target.is_some()).collect();
+    let targets: Vec<_> = rows
+        .iter()
+        .filter(|p| p.env == env && p.target.is_some())
+        .collect();
     let found: Vec<Option<&Deployed>> = targets.iter().map(|p| p.previous.as_ref()).collect();
     if let Some(Some(first)) = found.first()
         && found.iter().all(|d| d.is_some_and(|d| d.id == first.id))

@@ -584,7 +584,15 @@ impl UiState {
         match then {
             Then::Submit(op) => fx.push(Effect::Submit(op)),
             Then::Resume => fx.push(Effect::Resume),
-            Then::Start { version, rtype, scope } => fx.push(Effect::StartRelease { version, rtype, scope }),
+            Then::Start {
+                version,
+                rtype,
+                scope,
+            } => fx.push(Effect::StartRelease {
+                version,
+                rtype,
+                scope,
+            }),
         }
     }
 

@@ -37,7 +37,12 @@ impl Launcher for NoLauncher {
     fn actor(&self) -> String {
         self.actor.clone()
     }
-    fn start_release(&self, _: &str, _: ReleaseType, _: &crate::release::Scope) -> Result<ReleaseDir, String> {
+    fn start_release(
+        &self,
+        _: &str,
+        _: ReleaseType,
+        _: &crate::release::Scope,
+    ) -> Result<ReleaseDir, String> {
         Err("this cockpit cannot start releases".into())
     }
     fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String> {
@@ -391,9 +396,12 @@ impl Source for ReleaseSource {
                 });
             }
             Effect::Suggest => self.spawn(move || Msg::Suggested(launcher.suggest())),
-            Effect::StartRelease { version, rtype, scope } => self.spawn(move || {
-                Msg::Started(launcher.start_release(&version, rtype, &scope).map(|r| r.id))
-            }),
+            Effect::StartRelease {
+                version,
+                rtype,
+                scope,
+            } => self
+                .spawn(move || Msg::Started(launcher.start_release(&version, rtype, &scope).map(|r| r.id))),
             Effect::PlanRedeploy { env } => {
                 self.spawn(move || Msg::RedeployPlan(launcher.redeploy_plan(&env)))
             }
