@@ -256,6 +256,8 @@ fn redeploy_finds_the_previous_live_release_and_runs_only_the_environments_stage
     last.sort();
     assert_eq!(last, ["1.0 eu commit=", "1.0 us commit="]);
 
+    assert!(ws.has_event("1.0-2", "note", |e| e["message"]
+        == "redeploy of release 1.0 (1.0)"));
     let st = ws.status("1.0-2");
     assert_eq!(st["type"], "rollback");
     assert_eq!(st["version"], "1.0");

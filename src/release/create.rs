@@ -102,6 +102,11 @@ impl Context {
             std::fs::write(&path, notes.markdown()).map_err(journal::io_error(&path))?;
             events.push(driver::release_commits(&notes, "notes.md"));
         }
+        if let Some(src) = &scope.redeploy_of {
+            events.push(crate::event::Event::Note {
+                message: format!("redeploy of release {} ({version})", src.id),
+            });
+        }
         if let Some(Source {
             id,
             commit: Some(commit),
