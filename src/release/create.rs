@@ -53,7 +53,9 @@ impl Context {
         let (version, rtype, notes) = match version {
             Some(v) if v.trim().is_empty() => return Err(usage("VERSION must not be empty")),
             // A redeploy ships what its source shipped: no notes of the commits since the tag.
-            Some(v) if scope.redeploy_of.is_some() => (v.to_string(), rtype.unwrap_or_default(), None),
+            Some(v) if scope.redeploy_of.is_some() || rtype == Some(ReleaseType::Rollback) => {
+                (v.to_string(), rtype.unwrap_or_default(), None)
+            }
             Some(v) => (v.to_string(), rtype.unwrap_or_default(), release_notes(&plan)),
             None => {
                 let s = crate::git::suggest_next(&plan)

@@ -138,6 +138,12 @@ impl Context {
     /// `run` does.
     pub fn redeploy(&self, version: Option<&str>, env: &str, flags: DriveMode) -> Result<u8> {
         let r = self.redeploy_plan(version, env)?;
+        if r.source.is_none() {
+            crate::errln!(
+                "flightdeck: warning: no finished release of {} is known, so neither is its commit ({{commit}} is empty)",
+                clean(&r.version)
+            );
+        }
         crate::errln!(
             "flightdeck: redeploying {} to {}: {}",
             clean(&r.version),
