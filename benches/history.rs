@@ -108,6 +108,7 @@ fn write_release(store: &Store, plan_file: &Path, n: usize) {
                 decl("prod", &["stage"], "prod", &["eu", "us"]),
             ],
             gates: vec![],
+            only: vec![],
         },
     )];
     let mut t = start;

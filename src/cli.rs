@@ -55,6 +55,9 @@ enum Command {
         /// The started release's type: major, minor, patch or hotfix (default: minor).
         #[arg(long = "type", value_name = "T", requires = "start")]
         rtype: Option<ReleaseType>,
+        /// The started release runs only these stages (comma-separated), as `run --only`.
+        #[arg(long, value_delimiter = ',', value_name = "STAGE", requires = "start")]
+        only: Vec<String>,
         /// Debug builds only (tests of the terminal's restore): panic once the cockpit has drawn.
         /// A release build has no such argument at all.
         #[cfg_attr(debug_assertions, arg(long, hide = true, value_name = "WHERE"))]
@@ -74,6 +77,24 @@ enum Command {
         /// major, minor, patch or hotfix (default: minor, or what `next` suggests).
         #[arg(long = "type")]
         rtype: Option<ReleaseType>,
+        /// Run only these stages (comma-separated), in the plan's order; their other needs
+        /// count as met. Their gates still apply.
+        #[arg(long, value_delimiter = ',', value_name = "STAGE")]
+        only: Vec<String>,
+        #[command(flatten)]
+        drive: DriveFlags,
+        /// Start it even while another release of this version of the plan is unfinished.
+        #[arg(long)]
+        allow_duplicate: bool,
+    },
+    /// Deploy an earlier version to one environment again: a release of type `rollback` that
+    /// runs only the stages on ENV (default VERSION: the previous live release there).
+    Redeploy {
+        /// The version to deploy again (default: the previous live release on ENV).
+        version: Option<String>,
+        /// The environment.
+        #[arg(long, value_name = "ENV")]
+        env: String,
         #[command(flatten)]
         drive: DriveFlags,
         /// Start it even while another release of this version of the plan is unfinished.
@@ -327,6 +348,7 @@ pub fn run() -> Result<ExitCode> {
         exit_when_done: false,
         start: None,
         rtype: None,
+        only: Vec::new(),
         debug_panic: None,
         allow_duplicate: false,
     });
@@ -403,6 +425,7 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             exit_when_done,
             start,
             rtype,
+            only,
             debug_panic,
             allow_duplicate,
         } => {
@@ -412,17 +435,27 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
                 ..Default::default()
             };
             ctx.allow_duplicate = allow_duplicate;
-            cockpit(ctx, release.as_deref(), opts, start.map(|v| (v, rtype)))
+            cockpit(ctx, release.as_deref(), opts, start.map(|v| (v, rtype, only)))
         }
         Command::Check => ctx.check(),
         Command::Run {
             version,
             rtype,
+            only,
             drive,
             allow_duplicate,
         } => {
             ctx.allow_duplicate = allow_duplicate;
-            ctx.run(version.as_deref(), rtype, drive.mode())
+            ctx.run(version.as_deref(), rtype, &only, drive.mode())
+        }
+        Command::Redeploy {
+            version,
+            env,
+            drive,
+            allow_duplicate,
+        } => {
+            ctx.allow_duplicate = allow_duplicate;
+            ctx.redeploy(version.as_deref(), &env, drive.mode())
         }
         Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive.mode()),
         Command::Approve { release, gate, note } => approve(ctx, &release, &gate, note),
@@ -485,7 +518,7 @@ fn cockpit(
     ctx: &Context,
     release: Option<&str>,
     mut opts: crate::tui::Options,
-    start: Option<(String, Option<ReleaseType>)>,
+    start: Option<(String, Option<ReleaseType>, Vec<String>)>,
 ) -> Result<u8> {
     // An invalid settings file stops the cockpit before anything starts (exit 2).
     opts.settings = crate::tui::settings::load()?;

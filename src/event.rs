@@ -181,6 +181,11 @@ pub enum Event {
         /// the release even after the plan file changes.
         stages: Vec<StageDecl>,
         gates: Vec<GateDecl>,
+        /// A partial release (`run --only`, `redeploy`): the stages chosen, in plan order. Only
+        /// those are declared in `stages` (their `needs` narrowed to the chosen stages they
+        /// depend on, directly or through stages left out); empty for a whole release.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        only: Vec<String>,
     },
     DriverStarted {
         pid: u32,
@@ -486,17 +491,35 @@ pub enum ReleaseType {
     Minor,
     Patch,
     Hotfix,
+    /// A redeploy of an earlier version to one environment (`flightdeck redeploy`): never chosen
+    /// with `--type`, but a gate's `required_for` can name it.
+    Rollback,
 }
 
 impl ReleaseType {
+    /// The types a person chooses for a new release (`run --type`, the cockpit's start form).
     pub const ALL: [ReleaseType; 4] = [Self::Major, Self::Minor, Self::Patch, Self::Hotfix];
+    /// Every type, as a gate's `required_for` can name them.
+    pub const EVERY: [ReleaseType; 5] = [
+        Self::Major,
+        Self::Minor,
+        Self::Patch,
+        Self::Hotfix,
+        Self::Rollback,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Major => "major",
             Self::Minor => "minor",
             Self::Patch => "patch",
             Self::Hotfix => "hotfix",
+            Self::Rollback => "rollback",
         }
+    }
+
+    /// Any type by its name, `rollback` included (a plan's `required_for`).
+    pub fn named(s: &str) -> Option<ReleaseType> {
+        Self::EVERY.into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -509,6 +532,12 @@ impl fmt::Display for ReleaseType {
 impl FromStr for ReleaseType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == Self::Rollback.as_str() {
+            return Err(
+                "`rollback` is the type of `flightdeck redeploy`; choose major, minor, patch or hotfix"
+                    .into(),
+            );
+        }
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == s)

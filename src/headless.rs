@@ -210,9 +210,13 @@ impl<W: Write> Printer<W> {
                 rtype,
                 plan,
                 stages,
+                only,
                 ..
             } => Some(format!(
-                "release {id}: {plan} {version} ({rtype}), {} stage(s)",
+                "release {id}: {plan} {version} ({rtype}{}), {} stage(s)",
+                crate::engine::state::partial_text(only)
+                    .map(|p| format!(", {p}"))
+                    .unwrap_or_default(),
                 stages.len()
             )),
             Event::DriverStarted { pid, .. } => Some(format!("driver started (pid {pid})")),
@@ -540,9 +544,10 @@ pub fn status_text(
     // Names, reasons and messages come from the journal: each is cleaned (`c`) so none can
     // style the terminal or fake a line.
     let c = |v: &str| ansi::clean(v).into_owned();
+    let partial = st.partial().map(|p| format!(", {}", c(&p))).unwrap_or_default();
     let _ = writeln!(
         s,
-        "{} {} ({}) {word}, {done}/{total} stages, {elapsed}, {driver}",
+        "{} {} ({}{partial}) {word}, {done}/{total} stages, {elapsed}, {driver}",
         c(&st.plan),
         c(&st.id),
         st.rtype
@@ -722,6 +727,8 @@ pub fn status_json(st: &ReleaseState, live_driver: Option<u32>) -> serde_json::V
         "plan": st.plan,
         "version": st.version,
         "type": st.rtype,
+        "partial": !st.only.is_empty(),
+        "only": st.only,
         "state": st.state_word(live_driver.is_some()),
         "driver": live_driver,
         "created_at": st.created_at,

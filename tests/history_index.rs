@@ -46,6 +46,7 @@ fn release(store: &Store, version: &str, finish: Option<FinalState>) -> ReleaseD
                 retries: 0,
             }],
             gates: vec![],
+            only: vec![],
         },
         Event::RunStarted {
             run: run.clone(),

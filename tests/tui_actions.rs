@@ -532,7 +532,8 @@ fn a_new_release_is_prefilled_with_the_suggestion_and_opened_once_started() {
         fx,
         [Effect::StartRelease {
             version: "2.5.0".into(),
-            rtype: ReleaseType::Patch
+            rtype: ReleaseType::Patch,
+            scope: Default::default(),
         }]
     );
     ui.update(Msg::Started(Err("release 2.5.0 exists".into())));

@@ -46,6 +46,7 @@ fn release_with_runs(stages: &[&str]) -> (tempfile::TempDir, Store, ReleaseDir, 
         plan_path: "/nowhere/flightdeck.toml".into(),
         stages: stages.iter().map(decl).collect(),
         gates: vec![],
+        only: vec![],
     }];
     events.extend(stages.iter().map(|id| Event::RunStarted {
         run: run_key(id),

@@ -81,6 +81,7 @@ fn write_release(
             plan_path: plan_dir.join("flightdeck.toml").to_string_lossy().into_owned(),
             stages: vec![decl("build", &[]), decl("deploy", &["build"])],
             gates: vec![],
+            only: vec![],
         },
     )];
     let mut t = start + 1;

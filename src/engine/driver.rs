@@ -64,12 +64,32 @@ pub struct DriveOptions {
 
 /// The events that open a release: its declaration, from the plan.
 pub fn release_created(plan: &Plan, id: &str, version: &str, rtype: ReleaseType) -> Event {
+    release_created_only(plan, id, version, rtype, &[])
+}
+
+/// The declaration of a release of only the stages `only` (every stage when empty; names the
+/// plan has, checked by the caller): just those stages are declared, each needing the chosen
+/// stages it depends on (directly or through stages left out), so they run in the plan's order
+/// and every other need counts as met.
+pub fn release_created_only(
+    plan: &Plan,
+    id: &str,
+    version: &str,
+    rtype: ReleaseType,
+    only: &[String],
+) -> Event {
+    let chosen = |id: &str| only.is_empty() || only.iter().any(|o| o == id);
     let stages = plan
         .stages
         .iter()
+        .filter(|s| chosen(&s.id))
         .map(|s| StageDecl {
             id: s.id.clone(),
-            needs: s.needs.clone(),
+            needs: if only.is_empty() {
+                s.needs.clone()
+            } else {
+                chosen_needs(plan, s, only)
+            },
             environment: s.environment.clone(),
             targets: plan.targets_of(s).into_iter().flatten().collect(),
             gates: plan.gates_for(s, rtype).map(|g| g.name.clone()).collect(),
@@ -98,7 +118,34 @@ pub fn release_created(plan: &Plan, id: &str, version: &str, rtype: ReleaseType)
         plan_path: plan.path.display().to_string(),
         stages,
         gates,
+        only: plan
+            .stages
+            .iter()
+            .filter(|s| !only.is_empty() && chosen(&s.id))
+            .map(|s| s.id.clone())
+            .collect(),
     }
+}
+
+/// The stages of `only` that `stage` depends on: its needs that are chosen, and through each
+/// need left out, that stage's chosen needs in turn.
+fn chosen_needs(plan: &Plan, stage: &crate::plan::Stage, only: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut todo: Vec<&str> = stage.needs.iter().map(String::as_str).collect();
+    while let Some(n) = todo.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        if only.iter().any(|o| o == n) {
+            out.push(n.to_string());
+        } else if let Some(s) = plan.stage(n) {
+            todo.extend(s.needs.iter().map(String::as_str));
+        }
+    }
+    // In the plan's order, as declared needs are.
+    out.sort_by_key(|n| plan.stages.iter().position(|s| &s.id == n));
+    out
 }
 
 /// Most commits a release lists in its journal (a first release of a long history would list
@@ -624,7 +671,8 @@ impl Driver {
         let (Some(commits), None) = (&core.state.commits, &core.state.tag) else {
             return Ok(());
         };
-        if !core.plan.git.tag_on_success {
+        // A redeploy ships an earlier version, which has its tag already.
+        if !core.plan.git.tag_on_success || core.state.rtype == ReleaseType::Rollback {
             return Ok(());
         }
         let event = match crate::git::Repo::open(&core.plan).and_then(|repo| {

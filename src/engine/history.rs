@@ -92,6 +92,9 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     pub envs: Vec<EnvResult>,
+    /// A partial release (`run --only`, `redeploy`): the stages it chose; empty for a whole one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     /// Stage id -> milliseconds from its start to its success (for typical durations).
     pub stage_ms: BTreeMap<String, u64>,
     /// The journal's length (bytes) when the summary was made.
@@ -123,6 +126,7 @@ impl Summary {
             progress: st.progress(),
             commit: st.commits.as_ref().map(|c| c.head.clone()),
             envs: env_results(st),
+            only: st.only.clone(),
             stage_ms: stage_ms(st),
             journal_len,
         })

@@ -23,6 +23,9 @@ pub struct ReleaseState {
     pub updated_at: Option<DateTime<Utc>>,
     pub stages: Vec<StageState>,
     pub gates: Vec<GateState>,
+    /// A partial release (`run --only`, `redeploy`): the stages chosen; empty for a whole one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
     /// Pid of the driver according to the journal (started and not stopped). Whether it is alive
     /// is not a journal fact: see [`ReleaseState::state_word`].
     pub driver_pid: Option<u32>,
@@ -436,6 +439,11 @@ impl ReleaseState {
         })
     }
 
+    /// `partial: deploy-prod, smoke` for a partial release (`run --only`, `redeploy`).
+    pub fn partial(&self) -> Option<String> {
+        partial_text(&self.only)
+    }
+
     /// Stages done / total, for progress bars.
     pub fn progress(&self) -> (usize, usize) {
         (
@@ -458,7 +466,9 @@ impl ReleaseState {
                 plan_path,
                 stages,
                 gates,
+                only,
             } => {
+                self.only = only.clone();
                 self.id = id.clone();
                 self.version = version.clone();
                 self.rtype = *rtype;
@@ -806,4 +816,9 @@ impl TargetState {
             rollbacks: Vec::new(),
         }
     }
+}
+
+/// `partial: a, b` for the stages a partial release chose; `None` for a whole release.
+pub fn partial_text(only: &[String]) -> Option<String> {
+    (!only.is_empty()).then(|| format!("partial: {}", only.join(", ")))
 }

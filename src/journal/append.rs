@@ -192,7 +192,7 @@ impl Journal {
                 self.file.write_all(b"\n").map_err(io_err(&self.path))?;
                 self.len += tail.len() as u64 + 1;
                 (self.next_seq, self.last_hash) = (chain.next_seq, chain.last_hash);
-                records.push(rec);
+                records.push(*rec);
             }
             TailKind::Torn(bytes) => {
                 // A process died mid-append: its bytes were never part of the chain. Kept aside

@@ -130,8 +130,8 @@ impl Chain {
 /// What the end of a journal holds after its last newline.
 pub(crate) enum TailKind<'a> {
     None,
-    /// A whole record whose newline was lost (it parses and chains).
-    Record(Record),
+    /// A whole record whose newline was lost (it parses and chains). Boxed: a record is large.
+    Record(Box<Record>),
     /// A torn write: not a record at all.
     Torn(&'a [u8]),
     /// A record that does not chain.
@@ -147,7 +147,7 @@ pub(crate) fn classify_tail<'a>(chain: &mut Chain, tail: &'a [u8]) -> TailKind<'
         return TailKind::Torn(tail);
     }
     match chain.link(tail) {
-        Ok(r) => TailKind::Record(r),
+        Ok(r) => TailKind::Record(Box::new(r)),
         Err(reason) => TailKind::Broken(reason),
     }
 }
@@ -176,7 +176,7 @@ pub(crate) fn parse_journal(data: &[u8]) -> (Vec<Record>, Vec<LoadWarning>) {
     let warnings = match classify_tail(&mut chain, tail) {
         TailKind::None => vec![],
         TailKind::Record(r) => {
-            records.push(r);
+            records.push(*r);
             vec![]
         }
         TailKind::Torn(bytes) => vec![LoadWarning::TornLastLine {

@@ -633,14 +633,14 @@ impl Checker<'_> {
     }
 
     fn required_for(&mut self, gate: &str, list: &Spanned<List<Text>>) -> Vec<ReleaseType> {
-        let names: Vec<&str> = ReleaseType::ALL.iter().map(|t| t.as_str()).collect();
+        let names: Vec<&str> = ReleaseType::EVERY.iter().map(|t| t.as_str()).collect();
         let mut types = Vec::new();
         for entry in &list.get_ref().0 {
             let text = &entry.get_ref().0;
-            match text.parse::<ReleaseType>() {
-                Ok(t) if !types.contains(&t) => types.push(t),
-                Ok(_) => {}
-                Err(_) => {
+            match ReleaseType::named(text) {
+                Some(t) if !types.contains(&t) => types.push(t),
+                Some(_) => {}
+                None => {
                     let hint = hint::suffix(text, names.iter().copied());
                     self.report(
                         entry.span().start,

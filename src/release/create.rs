@@ -13,16 +13,49 @@ use crate::plan::{Plan, ReleaseType};
 /// The longest VERSION accepted (it names the release's folder).
 pub const MAX_VERSION: usize = 128;
 
+/// What part of the plan a new release runs, and what it deploys again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Only these stages (`run --only`, `redeploy`); every stage when empty.
+    pub only: Vec<String>,
+    /// A redeploy: the earlier release whose version this one deploys again.
+    pub redeploy_of: Option<Source>,
+}
+
+/// The release a redeploy deploys again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub id: String,
+    /// The commit it shipped (when the plan lives in git): the redeploy ships it again, so
+    /// `{commit}` and FLIGHTDECK_COMMIT name it, not the repository's HEAD.
+    pub commit: Option<String>,
+}
+
 impl Context {
     /// Create a release of the plan (its folder, plan copy, notes and first events); no driver yet.
     pub fn create_release(&self, version: Option<&str>, rtype: Option<ReleaseType>) -> Result<ReleaseDir> {
+        self.create_scoped(version, rtype, &Scope::default())
+    }
+
+    /// [`Context::create_release`] of only some stages (`scope.only`), or a redeploy.
+    pub fn create_scoped(
+        &self,
+        version: Option<&str>,
+        rtype: Option<ReleaseType>,
+        scope: &Scope,
+    ) -> Result<ReleaseDir> {
         let plan = self.load_plan()?;
+        let only = check_only(&plan, &scope.only)?;
         // A secret that cannot be masked safely is refused before anything exists.
         plan.check_secrets_in_env()?;
         // The commits this release ships (when the plan lives in a git repository), and the
         // suggested version when none was given.
         let (version, rtype, notes) = match version {
             Some(v) if v.trim().is_empty() => return Err(usage("VERSION must not be empty")),
+            // A redeploy ships what its source shipped: no notes of the commits since the tag.
+            Some(v) if scope.redeploy_of.is_some() || rtype == Some(ReleaseType::Rollback) => {
+                (v.to_string(), rtype.unwrap_or_default(), None)
+            }
             Some(v) => (v.to_string(), rtype.unwrap_or_default(), release_notes(&plan)),
             None => {
                 let s = crate::git::suggest_next(&plan)
@@ -63,16 +96,73 @@ impl Context {
         std::fs::write(&copy, text).map_err(journal::io_error(&copy))?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
         let mut journal = rdir.journal_writer(masker)?;
-        let mut events = vec![driver::release_created(&plan, &rdir.id, version, rtype)];
+        let mut events = vec![driver::release_created_only(
+            &plan, &rdir.id, version, rtype, &only,
+        )];
         if let Some(notes) = notes {
             let path = rdir.path.join("notes.md");
             std::fs::write(&path, notes.markdown()).map_err(journal::io_error(&path))?;
             events.push(driver::release_commits(&notes, "notes.md"));
         }
+        if let Some(src) = &scope.redeploy_of {
+            events.push(crate::event::Event::Note {
+                message: format!("redeploy of release {} ({version})", src.id),
+            });
+        }
+        if let Some(Source {
+            id,
+            commit: Some(commit),
+        }) = &scope.redeploy_of
+        {
+            let path = rdir.path.join("notes.md");
+            let text = format!("Redeploy of {version} (release {id}, commit {commit}): no new commits.\n");
+            std::fs::write(&path, text).map_err(journal::io_error(&path))?;
+            events.push(crate::event::Event::ReleaseCommits {
+                base: Some(commit.clone()),
+                base_tag: None,
+                head: commit.clone(),
+                commits: Vec::new(),
+                omitted: 0,
+                notes: "notes.md".into(),
+            });
+        }
         journal.append(&self.actor(), events)?;
         drop(lock);
         Ok(rdir)
     }
+}
+
+/// The stages chosen with `--only`, checked against the plan and put in its order (duplicates
+/// dropped): exit 2 naming the plan's stages when one is unknown.
+pub fn check_only(plan: &Plan, only: &[String]) -> Result<Vec<String>> {
+    let known = || {
+        plan.stages
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for name in only {
+        if name.trim().is_empty() {
+            return Err(usage(format!(
+                "--only names an empty stage (the plan has: {})",
+                clean(&known())
+            )));
+        }
+        if plan.stage(name).is_none() {
+            return Err(usage(format!(
+                "--only: no stage `{}` in the plan (it has: {})",
+                clean(name),
+                clean(&known())
+            )));
+        }
+    }
+    Ok(plan
+        .stages
+        .iter()
+        .filter(|s| only.contains(&s.id))
+        .map(|s| s.id.clone())
+        .collect())
 }
 
 /// A version must be printable and short enough to be a folder name: exit 2 otherwise.

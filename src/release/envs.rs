@@ -126,6 +126,7 @@ fn print_history(h: &History, env: &str, limit: usize, json: bool, now: DateTime
                     "id": s.id,
                     "version": s.version,
                     "type": s.rtype,
+                    "only": s.only,
                     "outcome": outcome,
                     "state": s.state.as_str(),
                     "started_by": s.started_by,
@@ -165,10 +166,20 @@ fn print_history(h: &History, env: &str, limit: usize, json: bool, now: DateTime
             s.approvers.join(", ")
         };
         let took = s.duration_ms().map(duration_text).unwrap_or_default();
+        // A redeploy or a partial release says so: `succeeded (rollback; partial: deploy-prod)`.
+        let what = match (
+            s.rtype == crate::plan::ReleaseType::Rollback,
+            crate::engine::state::partial_text(&s.only),
+        ) {
+            (true, Some(p)) => format!("{outcome} (rollback; {p})"),
+            (true, None) => format!("{outcome} (rollback)"),
+            (false, Some(p)) => format!("{outcome} ({p})"),
+            (false, None) => outcome.clone(),
+        };
         table.push(
             [
                 name,
-                outcome.clone(),
+                what,
                 s.started_by.clone(),
                 approved,
                 took,

@@ -123,12 +123,15 @@ impl Context {
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
                 crate::outln!(
-                    "{:<16} {:<14} {:<7} {:<16} {done}/{total} stages  {started}{}",
+                    "{:<16} {:<14} {:<8} {:<16} {done}/{total} stages  {started}{}{}",
                     clean(&st.id),
                     clean(&st.plan),
                     st.rtype.as_str(),
                     st.state_word(live.is_some()),
-                    live.map(|p| format!("  driver pid {p}")).unwrap_or_default()
+                    live.map(|p| format!("  driver pid {p}")).unwrap_or_default(),
+                    st.partial()
+                        .map(|p| format!("  {}", clean(&p)))
+                        .unwrap_or_default()
                 );
             }
             if more {

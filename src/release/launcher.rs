@@ -3,6 +3,8 @@
 
 use color_eyre::eyre::Result;
 
+use super::create::Scope;
+use super::redeploy::Redeploy;
 use super::{Context, usage};
 use crate::journal::{self, ReleaseDir, Store};
 use crate::plan::ReleaseType;
@@ -12,12 +14,16 @@ use crate::plan::ReleaseType;
 pub trait Launcher: Send + Sync {
     /// The acting person (as the engine defines identity).
     fn actor(&self) -> String;
-    /// Create a release of the plan and start its detached driver; returns its folder.
-    fn start_release(&self, version: &str, rtype: ReleaseType) -> Result<ReleaseDir, String>;
+    /// Create a release of the plan (of `scope`: some stages, or a redeploy; the whole plan by
+    /// default) and start its detached driver; returns its folder.
+    fn start_release(&self, version: &str, rtype: ReleaseType, scope: &Scope) -> Result<ReleaseDir, String>;
     /// Start a detached driver for an existing release (resume, or a request needing a driver).
     fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String>;
     /// The suggested next version and type (`flightdeck next`).
     fn suggest(&self) -> Result<(String, ReleaseType), String>;
+    /// What redeploying the previous live release to `env` would run (`flightdeck redeploy
+    /// --env ENV`), or why there is nothing to redeploy.
+    fn redeploy_plan(&self, env: &str) -> Result<Redeploy, String>;
 }
 
 impl Context {
@@ -29,11 +35,15 @@ impl Context {
         &self,
         store: &Store,
         release: Option<&str>,
-        start: Option<(String, Option<ReleaseType>)>,
+        start: Option<(String, Option<ReleaseType>, Vec<String>)>,
     ) -> Result<std::result::Result<Option<ReleaseDir>, u8>> {
         Ok(Ok(match (start, release) {
-            (Some((version, rtype)), _) => {
-                let rdir = self.create_release(Some(&version), rtype)?;
+            (Some((version, rtype, only)), _) => {
+                let scope = Scope {
+                    only,
+                    redeploy_of: None,
+                };
+                let rdir = self.create_scoped(Some(&version), rtype, &scope)?;
                 if let Err(code) = self.spawn_driver(&rdir, false)? {
                     return Ok(Err(code));
                 }
@@ -72,9 +82,14 @@ impl Launcher for Context {
         Context::actor(self)
     }
 
-    fn start_release(&self, version: &str, rtype: ReleaseType) -> std::result::Result<ReleaseDir, String> {
+    fn start_release(
+        &self,
+        version: &str,
+        rtype: ReleaseType,
+        scope: &Scope,
+    ) -> std::result::Result<ReleaseDir, String> {
         let rdir = self
-            .create_release(Some(version), Some(rtype))
+            .create_scoped(Some(version), Some(rtype), scope)
             .map_err(|e| format!("{e:#}"))?;
         self.start_driver(&rdir)?;
         Ok(rdir)
@@ -93,5 +108,9 @@ impl Launcher for Context {
         crate::git::suggest_next(&plan)
             .map(|s| (s.version, s.rtype))
             .map_err(|e| e.to_string())
+    }
+
+    fn redeploy_plan(&self, env: &str) -> std::result::Result<Redeploy, String> {
+        Context::redeploy_plan(self, None, env).map_err(|e| format!("{e:#}"))
     }
 }

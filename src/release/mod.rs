@@ -13,6 +13,7 @@ pub mod envs;
 pub mod inspect;
 pub mod launcher;
 pub mod observe;
+pub mod redeploy;
 pub mod request;
 pub mod rollback;
 
@@ -27,10 +28,11 @@ use crate::plan::{self, Plan};
 
 /// Exit codes (one table for the whole program).
 pub use crate::event::exit;
-pub use create::MAX_VERSION;
+pub use create::{MAX_VERSION, Scope, Source};
 pub use inspect::DriftQuery;
 pub use launcher::Launcher;
 pub use observe::DriveMode;
+pub use redeploy::Redeploy;
 pub use request::Answer;
 
 /// A mistake in what was asked (unknown release, gate, item...): exit 2 with the message.

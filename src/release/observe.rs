@@ -26,14 +26,35 @@ pub struct DriveMode {
 }
 
 impl Context {
-    /// `run`: create a release and drive it.
-    pub fn run(&self, version: Option<&str>, rtype: Option<ReleaseType>, flags: DriveMode) -> Result<u8> {
+    /// `run`: create a release (of only the stages `only`, when given) and drive it.
+    pub fn run(
+        &self,
+        version: Option<&str>,
+        rtype: Option<ReleaseType>,
+        only: &[String],
+        flags: DriveMode,
+    ) -> Result<u8> {
+        let scope = super::create::Scope {
+            only: only.to_vec(),
+            redeploy_of: None,
+        };
+        self.run_scoped(version, rtype, &scope, flags)
+    }
+
+    /// `run` and `redeploy`: create a release of `scope` and drive it.
+    pub fn run_scoped(
+        &self,
+        version: Option<&str>,
+        rtype: Option<ReleaseType>,
+        scope: &super::create::Scope,
+        flags: DriveMode,
+    ) -> Result<u8> {
         if !flags.detach {
             // A watching run turns Ctrl-C into a cancel of its release, however early it comes:
             // held from before the release exists until `wait_for_driver` listens.
             block_ending_signals(nix::sys::signal::SigmaskHow::SIG_BLOCK);
         }
-        let rdir = self.create_release(version, rtype)?;
+        let rdir = self.create_scoped(version, rtype, scope)?;
         self.drive(rdir, flags, false)
     }
 

@@ -63,11 +63,13 @@ pub enum Action {
     RefreshDrift,
     /// The releases that reached the selected environment, newest first (an overlay).
     EnvHistory,
+    /// Redeploy the previous live release to the selected environment (`flightdeck redeploy`).
+    Redeploy,
 }
 
 impl Action {
     /// Every action once, in help order (tabs as 1..5).
-    pub const ALL: [Action; 44] = [
+    pub const ALL: [Action; 45] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -112,6 +114,7 @@ impl Action {
         Action::Resume,
         Action::RefreshDrift,
         Action::EnvHistory,
+        Action::Redeploy,
     ];
 
     /// The action's name in the settings file and the palette: `approve`, `tab-3`.
@@ -157,6 +160,7 @@ impl Action {
             Action::Resume => "resume",
             Action::RefreshDrift => "refresh-drift",
             Action::EnvHistory => "env-history",
+            Action::Redeploy => "redeploy",
         };
         s.to_string()
     }
@@ -213,6 +217,7 @@ impl Action {
             Action::Resume => "resume a release nobody drives",
             Action::RefreshDrift => "probe the environments again",
             Action::EnvHistory => "history of the selected environment",
+            Action::Redeploy => "redeploy previous version to env",
         }
     }
 

@@ -21,10 +21,12 @@ use crate::engine::request::Op;
 use crate::engine::state::StageStatus;
 use crate::event::Record;
 use crate::plan::{Plan, ReleaseType};
+use crate::release::{Redeploy, Scope};
 
 mod mouse;
 mod output;
 mod panes;
+mod redeploy;
 mod requests;
 
 pub use mouse::WHEEL_LINES;
@@ -102,6 +104,8 @@ pub enum Msg {
     Suggested(Result<(String, ReleaseType), String>),
     /// The answer to [`Effect::StartRelease`] (the new release's id) or [`Effect::Resume`].
     Started(Result<String, String>),
+    /// The answer to [`Effect::PlanRedeploy`]: what the redeploy would run, or why there is none.
+    RedeployPlan(Result<Redeploy, String>),
     /// The source now watches release `id` (its records follow from the start).
     Opened(String),
     /// The environments' drift for release `release` (empty: no release open): loaded from its
@@ -158,8 +162,16 @@ pub enum Effect {
     Submit(Op),
     /// Ask for the suggested next version ([`Msg::Suggested`]).
     Suggest,
-    /// Create a release and start its detached driver ([`Msg::Started`]).
-    StartRelease { version: String, rtype: ReleaseType },
+    /// Create a release (of `scope`: the whole plan by default; some stages, or a redeploy) and
+    /// start its detached driver ([`Msg::Started`]).
+    StartRelease {
+        version: String,
+        rtype: ReleaseType,
+        scope: Scope,
+    },
+    /// Work out what redeploying the previous live release to `env` would run
+    /// ([`Msg::RedeployPlan`]).
+    PlanRedeploy { env: String },
     /// Start a detached driver for the watched release, whose driver is gone.
     Resume,
     /// Watch another release of the plan ([`Msg::Opened`]).
@@ -283,6 +295,7 @@ impl UiState {
                     self.say(format!("could not start: {e}"), true);
                 }
             },
+            Msg::RedeployPlan(r) => self.redeploy_offer(r),
             Msg::Opened(id) => self.opened(id),
             Msg::Drift {
                 release,
@@ -568,6 +581,7 @@ impl UiState {
                             fx.push(Effect::StartRelease {
                                 version: v,
                                 rtype: f.rtype,
+                                scope: Scope::default(),
                             });
                         }
                         // Stays open until the release has started (or says why not).
@@ -608,6 +622,15 @@ impl UiState {
         match then {
             Then::Submit(op) => fx.push(Effect::Submit(op)),
             Then::Resume => fx.push(Effect::Resume),
+            Then::Start {
+                version,
+                rtype,
+                scope,
+            } => fx.push(Effect::StartRelease {
+                version,
+                rtype,
+                scope,
+            }),
         }
     }
 
@@ -732,6 +755,7 @@ impl UiState {
                     })
                 }
             },
+            Action::Redeploy => self.redeploy(fx),
             Action::Search => {
                 let term = self.focused_pane().search.as_ref().map(|s| s.term.clone());
                 let prompt = Prompt::new(PromptFor::Search, term.as_deref().unwrap_or(""));
@@ -785,7 +809,12 @@ impl UiState {
                 self.item = step(self.item, up, n);
             }
             Focus::Drift => {
-                let n = self.drift.overview.as_ref().map_or(0, |o| o.rows.len());
+                // The overview's rows; without drift data, the plan's environments.
+                let n = match (&self.drift.overview, &self.plan) {
+                    (Some(o), _) => o.rows.len(),
+                    (None, Some(p)) => p.environments.len(),
+                    (None, None) => 0,
+                };
                 self.drift.selected = step(self.drift.selected, up, n);
                 self.drift.key_scroll = 0;
             }

@@ -238,6 +238,7 @@ impl Default for Keymap {
             (Key::ch('u'), Action::Resume),
             (Key::ch('D'), Action::RefreshDrift),
             (Key::ch('H'), Action::EnvHistory),
+            (Key::ch('P'), Action::Redeploy),
         ];
         let search = [
             (Key::ch('n'), Action::SearchNext),

@@ -7,6 +7,7 @@ use super::action::Action;
 use super::keymap::Keymap;
 use crate::engine::request::Op;
 use crate::plan::ReleaseType;
+use crate::release::Scope;
 
 /// The overlay that has the keyboard.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +184,12 @@ pub enum Then {
     Submit(Op),
     /// Start a driver for the watched release (its driver is gone).
     Resume,
+    /// Create a release of this scope and start its driver (a redeploy).
+    Start {
+        version: String,
+        rtype: ReleaseType,
+        scope: Scope,
+    },
 }
 
 /// "Are you sure?", with what will happen, and on a protected environment the environment's

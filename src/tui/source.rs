@@ -38,7 +38,12 @@ impl Launcher for NoLauncher {
     fn actor(&self) -> String {
         self.actor.clone()
     }
-    fn start_release(&self, _: &str, _: ReleaseType) -> Result<ReleaseDir, String> {
+    fn start_release(
+        &self,
+        _: &str,
+        _: ReleaseType,
+        _: &crate::release::Scope,
+    ) -> Result<ReleaseDir, String> {
         Err("this cockpit cannot start releases".into())
     }
     fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String> {
@@ -46,6 +51,9 @@ impl Launcher for NoLauncher {
     }
     fn suggest(&self) -> Result<(String, ReleaseType), String> {
         Err("no suggestion here".into())
+    }
+    fn redeploy_plan(&self, _: &str) -> Result<crate::release::Redeploy, String> {
+        Err("this cockpit cannot start releases".into())
     }
 }
 
@@ -414,8 +422,14 @@ impl Source for ReleaseSource {
                 });
             }
             Effect::Suggest => self.spawn(move || Msg::Suggested(launcher.suggest())),
-            Effect::StartRelease { version, rtype } => {
-                self.spawn(move || Msg::Started(launcher.start_release(&version, rtype).map(|r| r.id)))
+            Effect::StartRelease {
+                version,
+                rtype,
+                scope,
+            } => self
+                .spawn(move || Msg::Started(launcher.start_release(&version, rtype, &scope).map(|r| r.id))),
+            Effect::PlanRedeploy { env } => {
+                self.spawn(move || Msg::RedeployPlan(launcher.redeploy_plan(&env)))
             }
             Effect::Resume => {
                 let Some(w) = self.watched.as_ref() else { return };

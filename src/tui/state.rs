@@ -31,6 +31,8 @@ pub struct BoardRow {
     pub driver: Option<u32>,
     /// Where it is live: environments (or `env/target`s) whose live release it is.
     pub live_on: Vec<String>,
+    /// `partial: deploy-prod` for a partial release (`run --only`, `redeploy`).
+    pub partial: Option<String>,
 }
 
 /// The driver to show for a release: none once it has finished (its driver is only on its way
@@ -52,6 +54,7 @@ impl BoardRow {
             finished_at: Some(s.finished_at),
             driver: None,
             live_on: Vec::new(),
+            partial: crate::engine::state::partial_text(&s.only),
         }
     }
 
@@ -67,6 +70,7 @@ impl BoardRow {
             finished_at: st.finished.as_ref().map(|f| f.at),
             driver,
             live_on: Vec::new(),
+            partial: st.partial(),
         }
     }
 }
@@ -241,6 +245,16 @@ pub struct UiState {
 }
 
 impl UiState {
+    /// The environment of the environments pane's selected row: the drift overview's row, or
+    /// without drift data the plan's environment in that place.
+    pub fn selected_env(&self) -> Option<String> {
+        match (&self.drift.overview, &self.plan) {
+            (Some(o), _) => o.rows.get(self.drift.selected).map(|r| r.env.clone()),
+            (None, Some(p)) => p.environments.keys().nth(self.drift.selected).cloned(),
+            (None, None) => None,
+        }
+    }
+
     pub fn new(keymap: Keymap, theme: Theme) -> UiState {
         UiState {
             release: ReleaseState::default(),
@@ -352,20 +366,6 @@ impl UiState {
             .iter()
             .position(|g| g.reached_by.is_some() && !g.satisfied());
         waiting.or(of_stage).or(Some(self.gate.min(gates.len() - 1)))
-    }
-
-    /// The environment the environments pane has selected: its row's environment in the drift
-    /// summary, else (no summary yet) the plan's first environment.
-    pub fn selected_env(&self) -> Option<String> {
-        if let Some(o) = &self.drift.overview
-            && let Some(r) = o
-                .rows
-                .get(self.drift.selected.min(o.rows.len().saturating_sub(1)))
-        {
-            return Some(r.env.clone());
-        }
-        let plan = self.plan.as_ref()?;
-        plan.environments.keys().next().cloned()
     }
 
     /// What of this state decides where things go on screen.

@@ -138,6 +138,7 @@ fn start() -> Journal {
                     ("Error budget healthy".into(), true),
                 ],
             }],
+            only: vec![],
         },
     );
     j.push(
@@ -324,6 +325,7 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             finished_at: Some(t0() - chrono::Duration::days(2) + chrono::Duration::seconds(754)),
             driver: None,
             live_on: Vec::new(),
+            partial: None,
         },
         BoardRow {
             id: "2.3.0".into(),
@@ -335,6 +337,7 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             finished_at: Some(t0() - chrono::Duration::days(9) + chrono::Duration::seconds(1980)),
             driver: None,
             live_on: Vec::new(),
+            partial: None,
         },
     ]));
     let live = journal
@@ -414,6 +417,7 @@ pub fn fanout(n: usize) -> Journal {
                 stage("verify", &["rollout"], &[], &[]),
             ],
             gates: vec![],
+            only: vec![],
         },
     );
     j.push(

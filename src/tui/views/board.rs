@@ -46,7 +46,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         let head = Line::from(vec![
             Span::styled(format!("{sym} "), ui.theme.release_word(&r.state)),
             Span::raw(format!("{:<12} ", fit(&r.version, 12))),
-            Span::styled(format!("{:<7} ", fit(&r.rtype, 7)), ui.theme.dim()),
+            Span::styled(format!("{:<7} ", fit(&r.rtype, 8)), ui.theme.dim()),
             Span::styled(r.state.clone(), ui.theme.release_word(&r.state)),
         ]);
         // Where it is live (▲), in place of "no driver" (the usual case then: it has finished).
@@ -57,7 +57,11 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             ),
             _ => Span::styled(driver, ui.theme.dim()),
         };
-        let detail = Line::from(vec![Span::raw(format!("  {bar} {done}/{total}  {when}  ")), tail]);
+        let mut detail = vec![Span::raw(format!("  {bar} {done}/{total}  {when}  ")), tail];
+        if let Some(p) = &r.partial {
+            detail.push(Span::styled(format!("  {p}"), ui.theme.dim()));
+        }
+        let detail = Line::from(detail);
         for line in [head, detail] {
             let mut line = fit_line(line, width);
             if i == ui.board_selected {

@@ -101,7 +101,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
                 "no drift snapshot yet: D probes the environments"
             };
             lines.push(Line::from(Span::styled(status, ui.theme.dim())));
-            plan_lines(ui, &mut lines);
+            plan_lines(ui, focused, &mut lines);
         }
         Some(o) => overview_lines(o, ui, focused, height.saturating_sub(lines.len()), &mut lines),
     }
@@ -138,10 +138,15 @@ fn live_spans(ui: &UiState, env: &str, target: Option<&str>) -> Vec<Span<'static
 
 /// Without drift data: the plan's environments (protected, held by this release, targets) and
 /// what runs on each.
-fn plan_lines(ui: &UiState, lines: &mut Vec<Line<'_>>) {
+fn plan_lines(ui: &UiState, focused: bool, lines: &mut Vec<Line<'_>>) {
     let Some(plan) = &ui.plan else { return };
-    for env in plan.environments.values() {
-        let mut spans = vec![Span::raw(env.name.clone())];
+    for (i, env) in plan.environments.values().enumerate() {
+        // Focused, the selected environment is marked (`P` redeploys to it).
+        let mut spans = if focused && i == ui.drift.selected {
+            vec![Span::styled(env.name.clone(), ui.theme.selected(true))]
+        } else {
+            vec![Span::raw(env.name.clone())]
+        };
         if env.protected {
             spans.push(Span::styled(" (protected)", ui.theme.warn()));
         }
@@ -150,10 +155,21 @@ fn plan_lines(ui: &UiState, lines: &mut Vec<Line<'_>>) {
         }
         spans.extend(live_spans(ui, &env.name, None));
         lines.push(Line::from(spans));
-        for t in &env.targets {
-            let mut spans = vec![Span::styled(format!("  {}/{t}", env.name), ui.theme.dim())];
-            spans.extend(live_spans(ui, &env.name, Some(t)));
-            lines.push(Line::from(spans));
+        // Per target when the journals say something about them, else one line naming them.
+        let known = ui.places.iter().any(|p| {
+            p.env == env.name && p.target.is_some() && (p.live.is_some() || p.in_progress.is_some())
+        });
+        if known {
+            for t in &env.targets {
+                let mut spans = vec![Span::styled(format!("  {}/{t}", env.name), ui.theme.dim())];
+                spans.extend(live_spans(ui, &env.name, Some(t)));
+                lines.push(Line::from(spans));
+            }
+        } else if !env.targets.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!("  targets: {}", env.targets.join(", ")),
+                ui.theme.dim(),
+            )));
         }
     }
 }

@@ -12,15 +12,39 @@ use crate::tui::keymap::Layer;
 use crate::tui::state::UiState;
 
 pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
-    let entries: Vec<(String, String)> = ui
-        .keymap
-        .grouped()
-        .into_iter()
-        .map(|(layer, keys, a)| match layer {
-            Layer::Global => (keys, a.describe().to_string()),
-            l => (keys, format!("{}: {}", l.name(), a.describe())),
-        })
-        .collect();
+    // The tab keys share one line (`1-5  focus a pane`, the panes in tab order): room for the rest.
+    let mut entries: Vec<(String, String)> = Vec::new();
+    let mut tabs: Vec<String> = Vec::new();
+    for (layer, keys, a) in ui.keymap.grouped() {
+        match (layer, a) {
+            (Layer::Global, Action::Tab(_)) => {
+                if tabs.is_empty() {
+                    entries.push((String::new(), String::new()));
+                }
+                tabs.push(keys);
+            }
+            (Layer::Global, _) => entries.push((keys, a.describe().to_string())),
+            (l, _) => entries.push((keys, format!("{}: {}", l.name(), a.describe()))),
+        }
+    }
+    if let Some(slot) = entries.iter_mut().find(|(k, d)| k.is_empty() && d.is_empty()) {
+        let keys: Vec<&str> = tabs.iter().map(String::as_str).collect();
+        // `1-5` when they are the digits in order (as by default), else each of them.
+        let digits: Vec<u32> = keys
+            .iter()
+            .filter_map(|k| {
+                (k.chars().count() == 1)
+                    .then(|| k.chars().next()?.to_digit(10))
+                    .flatten()
+            })
+            .collect();
+        let in_order = digits.len() == keys.len() && digits.windows(2).all(|w| w[1] == w[0] + 1);
+        let label = match (in_order, keys.first(), keys.last()) {
+            (true, Some(a), Some(b)) if keys.len() > 1 => format!("{a}-{b}"),
+            _ => keys.join("/"),
+        };
+        *slot = (label, "focus a pane (tab when narrow)".to_string());
+    }
     let rows_avail = usize::from(area.height.saturating_sub(2)).max(1);
     let ncols = entries.len().div_ceil(rows_avail).max(1);
     let nrows = entries.len().div_ceil(ncols).max(1);
