@@ -246,6 +246,9 @@ pub struct Submitted {
     pub kind: &'static str,
     /// The release's state including the appended event.
     pub state: ReleaseState,
+    /// A rollback request links itself to the incidents open on the environments it rolls back
+    /// (see [`super::incidents`]): their numbers, or why linking failed (the request stands).
+    pub linked: Result<Vec<u64>, String>,
 }
 
 /// Check `op` against the release as of now, under the journal's lock, and append it as `actor`.
@@ -261,9 +264,39 @@ pub fn submit(
         Ok::<_, SubmitError>(vec![op.check(&st, actor)?])
     })?;
     let last = written.last().expect("one event appended");
+    let linked = match op {
+        Op::Rollback { stage } => {
+            let before = ReleaseState::from_records(&seen);
+            let envs = rollback_envs(&before, stage.as_deref());
+            let plan_dir = rdir.path.parent().unwrap_or(std::path::Path::new("."));
+            super::incidents::Incidents::at(plan_dir)
+                .link(actor, &envs, &rdir.id, "rollback", Some(last.seq))
+                .map_err(|e| e.to_string())
+        }
+        _ => Ok(Vec::new()),
+    };
     Ok(Submitted {
         seq: last.seq,
         kind: last.event.kind(),
         state: ReleaseState::from_records(seen.iter().chain(written.iter())),
+        linked,
     })
+}
+
+/// The environments a rollback of `st` (from `stage` on, or all of it) touches: those of its
+/// stages in scope that ran there.
+pub fn rollback_envs(st: &ReleaseState, stage: Option<&str>) -> Vec<String> {
+    let from = stage
+        .and_then(|s| st.stages.iter().position(|x| x.decl.id == s))
+        .unwrap_or(0);
+    let mut envs: Vec<String> = Vec::new();
+    for s in &st.stages[from..] {
+        if let Some(env) = &s.decl.environment
+            && s.targets.iter().any(|t| !t.attempts.is_empty())
+            && !envs.contains(env)
+        {
+            envs.push(env.clone());
+        }
+    }
+    envs
 }
