@@ -321,6 +321,28 @@ pub fn link_open_incidents(
     Incidents::of_plan(store, plan)?.link(actor, env_names, release_id, kind, None)
 }
 
+/// The release live on `env` of `plan` (a fanned-out environment whose targets differ: the
+/// newest live among them), the default an incident is about.
+pub fn live_release(
+    store: &Store,
+    plan: &crate::plan::Plan,
+    env: &str,
+) -> Result<Option<String>, JournalError> {
+    let h = super::history::History::open(store, &plan.name)?;
+    let open = h.open_releases()?;
+    let rows = super::envs::places(plan, &h, &open);
+    let own = rows.iter().find(|p| p.env == env && p.target.is_none());
+    Ok(own
+        .and_then(|p| p.live.as_ref())
+        .or_else(|| {
+            rows.iter()
+                .filter(|p| p.env == env && p.target.is_some())
+                .filter_map(|p| p.live.as_ref())
+                .max_by_key(|d| d.at)
+        })
+        .map(|d| d.id.clone()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

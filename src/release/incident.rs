@@ -10,8 +10,6 @@ use serde_json::json;
 use super::{Context, exit, refused, usage};
 use crate::ansi::clean;
 use crate::engine::driver::masker_for;
-use crate::engine::envs::places;
-use crate::engine::history::History;
 use crate::engine::incidents::{Incident, IncidentError, Incidents};
 use crate::journal::{self, JournalError, Store, Verified};
 use crate::plan::Plan;
@@ -50,7 +48,7 @@ impl Context {
                     )));
                 }
             },
-            None => live_on(&plan, &store, env)?,
+            None => crate::engine::incidents::live_release(&store, &plan, env)?,
         };
         let actor = self.actor();
         let i = inc
@@ -205,23 +203,6 @@ impl Context {
         };
         Ok(code)
     }
-}
-
-/// The release live on `env` (a fanned-out environment: its targets' newest live release).
-fn live_on(plan: &Plan, store: &Store, env: &str) -> Result<Option<String>> {
-    let h = History::open(store, &plan.name)?;
-    let open = h.open_releases()?;
-    let rows = places(plan, &h, &open);
-    let own = rows.iter().find(|p| p.env == env && p.target.is_none());
-    Ok(own
-        .and_then(|p| p.live.as_ref())
-        .or_else(|| {
-            rows.iter()
-                .filter(|p| p.env == env && p.target.is_some())
-                .filter_map(|p| p.live.as_ref())
-                .max_by_key(|d| d.at)
-        })
-        .map(|d| d.id.clone()))
 }
 
 /// A summary or note as given: trimmed; refused when (required and) empty, too long, or

@@ -61,11 +61,13 @@ pub enum Action {
     Resume,
     /// Probe the environments again (drift).
     RefreshDrift,
+    /// Open an incident on the environment selected in the environments pane.
+    OpenIncident,
 }
 
 impl Action {
     /// Every action once, in help order (tabs as 1..5).
-    pub const ALL: [Action; 43] = [
+    pub const ALL: [Action; 44] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -109,6 +111,7 @@ impl Action {
         Action::NewRelease,
         Action::Resume,
         Action::RefreshDrift,
+        Action::OpenIncident,
     ];
 
     /// The action's name in the settings file and the palette: `approve`, `tab-3`.
@@ -153,6 +156,7 @@ impl Action {
             Action::NewRelease => "new-release",
             Action::Resume => "resume",
             Action::RefreshDrift => "refresh-drift",
+            Action::OpenIncident => "open-incident",
         };
         s.to_string()
     }
@@ -208,6 +212,7 @@ impl Action {
             Action::NewRelease => "start a new release",
             Action::Resume => "resume a release nobody drives",
             Action::RefreshDrift => "probe the environments again",
+            Action::OpenIncident => "open an incident on the selected environment",
         }
     }
 

@@ -237,6 +237,7 @@ impl Default for Keymap {
             (Key::ch('n'), Action::NewRelease),
             (Key::ch('u'), Action::Resume),
             (Key::ch('D'), Action::RefreshDrift),
+            (Key::ch('I'), Action::OpenIncident),
         ];
         let search = [
             (Key::ch('n'), Action::SearchNext),

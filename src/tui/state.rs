@@ -13,6 +13,7 @@ use super::output_pane::{OutputPane, PaneId};
 use super::theme::{Glyph, Theme};
 use crate::drift::overview::Overview;
 use crate::engine::history::Summary;
+use crate::engine::incidents::Incident;
 use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus, TargetState};
 use crate::plan::Plan;
@@ -231,6 +232,8 @@ pub struct UiState {
     pub typical: Typical,
     /// The environments pane.
     pub drift: DriftPane,
+    /// The plan's open incidents (from its incidents journal), oldest first.
+    pub incidents: Vec<Incident>,
 }
 
 impl UiState {
@@ -269,7 +272,33 @@ impl UiState {
             target_filter: None,
             typical: Typical::default(),
             drift: DriftPane::default(),
+            incidents: Vec::new(),
         }
+    }
+
+    /// The newest open incident on `env`.
+    pub fn incident_on(&self, env: &str) -> Option<&Incident> {
+        self.incidents.iter().rev().find(|i| i.is_open() && i.env == env)
+    }
+
+    /// The rows of the environments pane: the drift overview's (an environment or one of its
+    /// targets), else the plan's environments.
+    pub fn env_rows(&self) -> Vec<String> {
+        match self.drift.overview.as_ref().filter(|o| !o.rows.is_empty()) {
+            Some(o) => o.rows.iter().map(|r| r.env.clone()).collect(),
+            None => self
+                .plan
+                .as_ref()
+                .map(|p| p.environments.keys().cloned().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The environment of the environments pane's selected row.
+    pub fn selected_env(&self) -> Option<String> {
+        let rows = self.env_rows();
+        rows.get(self.drift.selected.min(rows.len().saturating_sub(1)))
+            .cloned()
     }
 
     pub fn layout(&self) -> Layout {

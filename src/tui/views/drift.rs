@@ -78,6 +78,25 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
         return;
     }
     let mut lines: Vec<Line> = Vec::new();
+    // Open incidents first: a banner per environment with one.
+    for i in ui.incidents.iter().filter(|i| i.is_open()) {
+        let about = i
+            .release
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled("⚠ ", ui.theme.glyph(Glyph::Failed)),
+            Span::styled(
+                format!("incident #{} on {}{about}: {}", i.number, i.env, i.summary),
+                ui.theme.glyph(Glyph::Failed),
+            ),
+            Span::styled(
+                format!(" (opened {} by {})", when(i.opened_at), i.opened_by),
+                ui.theme.dim(),
+            ),
+        ]));
+    }
     // What is happening: probing, an error, loading.
     if pane.probing {
         lines.push(Line::from(vec![
@@ -101,7 +120,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
                 "no drift snapshot yet: D probes the environments"
             };
             lines.push(Line::from(Span::styled(status, ui.theme.dim())));
-            plan_lines(ui, &mut lines);
+            plan_lines(ui, focused, &mut lines);
         }
         Some(o) => overview_lines(o, ui, focused, height.saturating_sub(lines.len()), &mut lines),
     }
@@ -111,17 +130,28 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
 }
 
 /// Without drift data: the plan's environments (protected, held by this release, targets).
-fn plan_lines(ui: &UiState, lines: &mut Vec<Line<'_>>) {
+fn plan_lines(ui: &UiState, focused: bool, lines: &mut Vec<Line<'_>>) {
     let Some(plan) = &ui.plan else { return };
-    for env in plan.environments.values() {
+    let sel = ui.drift.selected.min(plan.environments.len().saturating_sub(1));
+    for (n, env) in plan.environments.values().enumerate() {
         let mut spans = vec![Span::raw(env.name.clone())];
+        if let Some(i) = ui.incident_on(&env.name) {
+            spans.push(Span::styled(
+                format!(" ⚠ incident #{}", i.number),
+                ui.theme.glyph(Glyph::Failed),
+            ));
+        }
         if env.protected {
             spans.push(Span::styled(" (protected)", ui.theme.warn()));
         }
         if ui.release.env_holds.contains(&env.name) {
             spans.push(Span::styled(" held by this release", ui.theme.dim()));
         }
-        lines.push(Line::from(spans));
+        let mut line = Line::from(spans);
+        if focused && n == sel {
+            line = line.style(ui.theme.selected(true));
+        }
+        lines.push(line);
         if !env.targets.is_empty() {
             lines.push(Line::from(Span::styled(
                 format!("  targets: {}", env.targets.join(", ")),
@@ -212,6 +242,12 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
                 Some(_) => t.warn(),
             };
             spans.push(Span::styled(format!("{dist:<dist_w$} "), dstyle));
+        }
+        if let Some(inc) = ui.incident_on(&r.env) {
+            spans.push(Span::styled(
+                format!("⚠ #{} ", inc.number),
+                t.glyph(Glyph::Failed),
+            ));
         }
         spans.push(Span::styled(word, style));
         let mut line = Line::from(spans);
