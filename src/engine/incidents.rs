@@ -287,7 +287,7 @@ impl Incidents {
             Ok::<_, JournalError>(
                 fold(seen)
                     .iter()
-                    .filter(|i| i.is_open() && envs.iter().any(|e| *e == i.env))
+                    .filter(|i| i.is_open() && envs.contains(&i.env))
                     .map(|i| Event::IncidentLinked {
                         number: i.number,
                         release: release.to_string(),
