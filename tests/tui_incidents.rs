@@ -135,6 +135,26 @@ fn an_open_incident_shows_on_its_environment_and_in_the_status_bar() {
     assert!(screen.contains("⚠ incident #2 on prod (0.9)"), "{screen}");
     assert_eq!(screen.matches("incident #2").count(), 1, "{screen}");
 
+    // A rollback of the watched release linking itself to it is said.
+    let mut linked = incident(2, "prod", Some("0.9"), true);
+    linked.links.push(flightdeck::engine::incidents::Link {
+        release: watched.clone(),
+        kind: "rollback".into(),
+        request: Some(40),
+        by: "tester".into(),
+        at: fixture::now(),
+    });
+    ui.update(Msg::Incidents(Ok(vec![linked.clone()])));
+    let n = ui.notice.as_ref().expect("a notice");
+    assert_eq!(
+        n.text,
+        format!("rollback of {watched} linked to incident #2 on prod")
+    );
+    // Said once: the same list again says nothing new.
+    ui.notice = None;
+    ui.update(Msg::Incidents(Ok(vec![linked])));
+    assert!(ui.notice.is_none());
+
     // A journal that cannot be read is said in the status bar.
     ui.update(Msg::Incidents(Err("incidents.jsonl:2: broken".into())));
     assert_eq!(

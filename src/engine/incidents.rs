@@ -395,6 +395,32 @@ mod tests {
     }
 
     #[test]
+    fn link_open_incidents_links_a_redeploy_on_the_plans_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store {
+            root: dir.path().to_path_buf(),
+        };
+        let inc = Incidents::of_plan(&store, "shop").unwrap();
+        inc.open(none(), "alice", "prod", Some("2.4.0"), "down").unwrap();
+        inc.open(none(), "alice", "staging", None, "slow").unwrap();
+        let linked =
+            link_open_incidents(&store, "shop", &["prod".into()], "2.3.1", "redeploy", "bob").unwrap();
+        assert_eq!(linked, [1]);
+        let all = inc.load().unwrap();
+        assert_eq!(
+            all[0].links,
+            [Link {
+                release: "2.3.1".into(),
+                kind: "redeploy".into(),
+                request: None,
+                by: "bob".into(),
+                at: all[0].links[0].at,
+            }]
+        );
+        assert!(all[1].links.is_empty());
+    }
+
+    #[test]
     fn linking_without_an_incidents_journal_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let inc = Incidents::at(dir.path());

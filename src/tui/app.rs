@@ -235,6 +235,24 @@ impl UiState {
             Msg::Tick => {}
             Msg::Problem(p) => self.problem = p,
             Msg::Incidents(Ok(all)) => {
+                // A rollback of the watched release that linked itself to an incident known
+                // before: say so.
+                for i in &all {
+                    let Some(before) = self.incidents.iter().find(|b| b.number == i.number) else {
+                        continue;
+                    };
+                    for l in i.links.iter().skip(before.links.len()) {
+                        if l.release == self.release.id {
+                            self.say(
+                                format!(
+                                    "{} of {} linked to incident #{} on {}",
+                                    l.kind, l.release, i.number, i.env
+                                ),
+                                false,
+                            );
+                        }
+                    }
+                }
                 self.incidents = all;
                 if self
                     .problem
