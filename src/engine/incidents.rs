@@ -421,6 +421,71 @@ mod tests {
     }
 
     #[test]
+    fn a_rollback_touches_the_environments_of_its_stages_that_deployed() {
+        use crate::event::{Outcome, RunKey, RunKind, StageDecl};
+        let decl = |id: &str, needs: &[&str], env: Option<&str>, has_rollback: bool| StageDecl {
+            id: id.into(),
+            needs: needs.iter().map(|n| n.to_string()).collect(),
+            environment: env.map(str::to_string),
+            targets: vec![],
+            gates: vec![],
+            has_rollback,
+            retries: 0,
+        };
+        let mut events = vec![Event::ReleaseCreated {
+            id: "1.0".into(),
+            version: "1.0".into(),
+            rtype: Default::default(),
+            plan: "p".into(),
+            plan_path: "/nowhere/flightdeck.toml".into(),
+            stages: vec![
+                decl("stage", &[], Some("staging"), true),
+                decl("prod", &["stage"], Some("prod"), true),
+                decl("dr", &["stage"], Some("dr"), false),
+                decl("qa", &[], Some("qa"), true),
+            ],
+            gates: vec![],
+        }];
+        // Deployed: stage, prod, dr; qa's deploy failed.
+        for (id, ok) in [("stage", true), ("prod", true), ("dr", true), ("qa", false)] {
+            let run = RunKey {
+                stage: id.into(),
+                target: None,
+                attempt: 1,
+            };
+            events.push(Event::RunStarted {
+                run: run.clone(),
+                run_kind: RunKind::Deploy,
+                log: format!("logs/{id}.1.log"),
+            });
+            events.push(Event::RunFinished {
+                run,
+                run_kind: RunKind::Deploy,
+                outcome: if ok { Outcome::Succeeded } else { Outcome::TimedOut },
+                duration_ms: 1,
+            });
+        }
+        let recs: Vec<Record> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Record {
+                seq: i as u64 + 1,
+                ts: Utc::now(),
+                actor: "driver".into(),
+                prev: String::new(),
+                event,
+            })
+            .collect();
+        let st = crate::engine::state::ReleaseState::from_records(&recs);
+        use crate::engine::request::rollback_envs;
+        // dr has no rollback command, qa never deployed.
+        assert_eq!(rollback_envs(&st, None), ["staging", "prod"]);
+        assert_eq!(rollback_envs(&st, Some("prod")), ["prod"]);
+        assert_eq!(rollback_envs(&st, Some("stage")), ["staging", "prod"]);
+        assert!(rollback_envs(&st, Some("qa")).is_empty());
+    }
+
+    #[test]
     fn linking_without_an_incidents_journal_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let inc = Incidents::at(dir.path());

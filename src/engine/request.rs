@@ -265,7 +265,7 @@ pub fn submit(
     })?;
     let last = written.last().expect("one event appended");
     let linked = match op {
-        Op::Rollback { stage } => {
+        Op::Rollback { stage, .. } => {
             let before = ReleaseState::from_records(&seen);
             let envs = rollback_envs(&before, stage.as_deref());
             let plan_dir = rdir.path.parent().unwrap_or(std::path::Path::new("."));
@@ -283,16 +283,36 @@ pub fn submit(
     })
 }
 
-/// The environments a rollback of `st` (from `stage` on, or all of it) touches: those of its
-/// stages in scope that ran there.
+/// The environments a rollback of `st` (from `stage` on: it and every stage that needs it,
+/// directly or not; or all of it) touches: those where a stage in scope with a rollback command
+/// has a successful deploy, as the driver's rollback order counts them.
 pub fn rollback_envs(st: &ReleaseState, stage: Option<&str>) -> Vec<String> {
-    let from = stage
-        .and_then(|s| st.stages.iter().position(|x| x.decl.id == s))
-        .unwrap_or(0);
+    let mut scope: Option<std::collections::BTreeSet<&str>> = stage.map(|s| [s].into());
+    if let Some(set) = scope.as_mut() {
+        loop {
+            let before = set.len();
+            for s in &st.stages {
+                if s.decl.needs.iter().any(|n| set.contains(n.as_str())) {
+                    set.insert(s.decl.id.as_str());
+                }
+            }
+            if set.len() == before {
+                break;
+            }
+        }
+    }
     let mut envs: Vec<String> = Vec::new();
-    for s in &st.stages[from..] {
+    for s in &st.stages {
+        if scope.as_ref().is_some_and(|sc| !sc.contains(s.decl.id.as_str())) || !s.decl.has_rollback {
+            continue;
+        }
+        let deployed = s.targets.iter().any(|t| {
+            t.attempts
+                .iter()
+                .any(|a| a.outcome.as_ref().is_some_and(|o| o.is_success()))
+        });
         if let Some(env) = &s.decl.environment
-            && s.targets.iter().any(|t| !t.attempts.is_empty())
+            && deployed
             && !envs.contains(env)
         {
             envs.push(env.clone());
