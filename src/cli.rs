@@ -213,7 +213,15 @@ enum Command {
         rollback: bool,
     },
     /// Check a journal's hash chain; names the first altered line.
-    Verify { release: Option<String> },
+    Verify {
+        release: Option<String>,
+        /// Check the plan's incidents journal instead of a release's.
+        #[arg(long, conflicts_with = "release")]
+        incidents: bool,
+    },
+    /// Incidents on the plan's environments: open, resolve, list.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
     /// Release notes from conventional commits, grouped (default: newest release tag..HEAD).
     Notes {
         /// FROM..TO (or FROM.. / ..TO): tags, versions, commit id prefixes, HEAD.
@@ -262,6 +270,35 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum IncidentCommand {
+    /// Open an incident on an environment; prints its number.
+    Open {
+        /// The environment it is on.
+        #[arg(long, value_name = "ENV")]
+        env: String,
+        /// The release it is about (default: the one live on ENV).
+        #[arg(long, value_name = "R")]
+        release: Option<String>,
+        /// What is wrong, in one line.
+        summary: String,
+    },
+    /// Resolve incident N; says how long recovery took.
+    Resolve {
+        number: u64,
+        #[arg(long, default_value = "", value_name = "T")]
+        note: String,
+    },
+    /// List incidents, oldest first, with recovery times and linked rollbacks/redeploys.
+    List {
+        /// Only the open ones.
+        #[arg(long)]
+        open: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Args, Debug, Clone, Copy)]
 struct DriveFlags {
     /// At an unsatisfied gate, exit 3 (paused) instead of waiting.
@@ -296,6 +333,7 @@ impl Command {
                 | Command::Next { .. }
                 | Command::Completions { .. }
                 | Command::Man
+                | Command::Incident(_)
                 | Command::Approve { .. }
                 | Command::Tick { .. }
                 | Command::Recheck { .. }
@@ -322,6 +360,7 @@ impl Command {
                 | Command::Drift(_)
                 | Command::Completions { .. }
                 | Command::Man
+                | Command::Incident(IncidentCommand::List { .. })
         )
     }
 }
@@ -500,7 +539,15 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             follow,
             rollback,
         } => ctx.logs(&release, &stage, target.as_deref(), attempt, follow, rollback),
-        Command::Verify { release } => ctx.verify(release.as_deref()),
+        Command::Verify { incidents: true, .. } => ctx.verify_incidents(),
+        Command::Verify { release, .. } => ctx.verify(release.as_deref()),
+        Command::Incident(IncidentCommand::Open {
+            env,
+            release,
+            summary,
+        }) => ctx.incident_open(&env, release.as_deref(), &summary),
+        Command::Incident(IncidentCommand::Resolve { number, note }) => ctx.incident_resolve(number, &note),
+        Command::Incident(IncidentCommand::List { open, json }) => ctx.incident_list(open, json),
         Command::Notes { range, format } => ctx.notes(range.as_deref(), format == NotesFormat::Json),
         Command::Next { json } => ctx.next(json),
         Command::Drift(args) => ctx.drift(args.query()),
@@ -626,7 +673,19 @@ fn answered(answer: Answer) -> Result<u8> {
         kind,
         started_driver,
         handled,
+        linked,
     } = answer;
+    match linked {
+        Ok(numbers) => {
+            for n in numbers {
+                crate::outln!("linked to incident #{n}, open on an environment this rolls back");
+            }
+        }
+        Err(e) => crate::errln!(
+            "flightdeck: warning: not linked to the open incidents: {}",
+            clean(&e)
+        ),
+    }
     let starter = if started_driver {
         " (started a background driver)"
     } else {

@@ -371,6 +371,33 @@ pub enum Event {
     Note {
         message: String,
     },
+
+    // ---- incidents (a plan's incidents journal, `<plan>/.incidents/incidents.jsonl`) ----
+    /// Someone opened incident `number` on `env` (against `release`, the one live there then).
+    IncidentOpened {
+        number: u64,
+        env: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        release: Option<String>,
+        summary: String,
+    },
+    /// Incident `number` was resolved.
+    IncidentResolved {
+        number: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
+    /// A recovery (`rollback` request or `redeploy` release) started while incident `number` was
+    /// open on an environment it touches.
+    IncidentLinked {
+        number: u64,
+        release: String,
+        /// How: `rollback` or `redeploy` (`kind` names the event itself).
+        recovery: String,
+        /// The release journal's request sequence number, for a rollback request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<u64>,
+    },
 }
 
 impl Event {
@@ -407,6 +434,9 @@ impl Event {
             Event::TagCreated { .. } => "tag_created",
             Event::DriftSnapshot { .. } => "drift_snapshot",
             Event::Note { .. } => "note",
+            Event::IncidentOpened { .. } => "incident_opened",
+            Event::IncidentResolved { .. } => "incident_resolved",
+            Event::IncidentLinked { .. } => "incident_linked",
         }
     }
 
@@ -436,6 +466,8 @@ impl Event {
             | Event::RollbackStarted { reason, .. } => f(reason),
             Event::Approved { note, .. } | Event::Ticked { note, .. } => f(note),
             Event::RequestHandled { message, .. } | Event::Note { message } => f(message),
+            Event::IncidentOpened { summary, .. } => f(summary),
+            Event::IncidentResolved { note, .. } => f(note),
             Event::RunFinished { outcome: o, .. } | Event::CheckFinished { outcome: o, .. } => outcome(o, f),
             Event::DriftSnapshot { errors, .. } => errors.iter_mut().for_each(f),
             // Made of ids, names, numbers and hashes only (`stage_waiting`'s reason is composed of
@@ -456,7 +488,8 @@ impl Event {
             | Event::RecheckRequested { .. }
             | Event::RollbackFinished { .. }
             | Event::ReleaseCommits { .. }
-            | Event::TagCreated { .. } => {}
+            | Event::TagCreated { .. }
+            | Event::IncidentLinked { .. } => {}
         }
     }
 

@@ -416,7 +416,10 @@ impl<W: Write> Printer<W> {
                 }
             )),
             Event::Note { message } => Some(format!("note: {message}")),
-            Event::RunSpawned { .. } => None,
+            Event::RunSpawned { .. }
+            | Event::IncidentOpened { .. }
+            | Event::IncidentResolved { .. }
+            | Event::IncidentLinked { .. } => None,
         };
         if let Some(line) = line {
             let line = if two_lines {

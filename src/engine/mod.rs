@@ -4,6 +4,7 @@ pub mod driver;
 pub mod envs;
 pub mod history;
 pub mod identity;
+pub mod incidents;
 pub mod request;
 pub mod runner;
 pub mod scheduler;

@@ -262,6 +262,9 @@ pub struct Submitted {
     pub kind: &'static str,
     /// The release's state including the appended event.
     pub state: ReleaseState,
+    /// A rollback request links itself to the incidents open on the environments it rolls back
+    /// (see [`super::incidents`]): their numbers, or why linking failed (the request stands).
+    pub linked: Result<Vec<u64>, String>,
 }
 
 /// Check `op` against the release as of now, under the journal's lock, and append it as `actor`.
@@ -277,9 +280,59 @@ pub fn submit(
         Ok::<_, SubmitError>(vec![op.check(&st, actor)?])
     })?;
     let last = written.last().expect("one event appended");
+    let linked = match op {
+        Op::Rollback { stage, .. } => {
+            let before = ReleaseState::from_records(&seen);
+            let envs = rollback_envs(&before, stage.as_deref());
+            let plan_dir = rdir.path.parent().unwrap_or(std::path::Path::new("."));
+            super::incidents::Incidents::at(plan_dir)
+                .link(actor, &envs, &rdir.id, "rollback", Some(last.seq))
+                .map_err(|e| e.to_string())
+        }
+        _ => Ok(Vec::new()),
+    };
     Ok(Submitted {
         seq: last.seq,
         kind: last.event.kind(),
         state: ReleaseState::from_records(seen.iter().chain(written.iter())),
+        linked,
     })
+}
+
+/// The environments a rollback of `st` (from `stage` on: it and every stage that needs it,
+/// directly or not; or all of it) touches: those where a stage in scope with a rollback command
+/// has a successful deploy, as the driver's rollback order counts them.
+pub fn rollback_envs(st: &ReleaseState, stage: Option<&str>) -> Vec<String> {
+    let mut scope: Option<std::collections::BTreeSet<&str>> = stage.map(|s| [s].into());
+    if let Some(set) = scope.as_mut() {
+        loop {
+            let before = set.len();
+            for s in &st.stages {
+                if s.decl.needs.iter().any(|n| set.contains(n.as_str())) {
+                    set.insert(s.decl.id.as_str());
+                }
+            }
+            if set.len() == before {
+                break;
+            }
+        }
+    }
+    let mut envs: Vec<String> = Vec::new();
+    for s in &st.stages {
+        if scope.as_ref().is_some_and(|sc| !sc.contains(s.decl.id.as_str())) || !s.decl.has_rollback {
+            continue;
+        }
+        let deployed = s.targets.iter().any(|t| {
+            t.attempts
+                .iter()
+                .any(|a| a.outcome.as_ref().is_some_and(|o| o.is_success()))
+        });
+        if let Some(env) = &s.decl.environment
+            && deployed
+            && !envs.contains(env)
+        {
+            envs.push(env.clone());
+        }
+    }
+    envs
 }

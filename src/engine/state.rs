@@ -757,6 +757,8 @@ impl ReleaseState {
             Event::TagCreated { tag, .. } => self.tag = Some(tag.clone()),
             Event::DriftSnapshot { .. } => {}
             Event::Note { .. } => {}
+            // A plan's incidents journal, never a release's (see `engine::incidents`).
+            Event::IncidentOpened { .. } | Event::IncidentResolved { .. } | Event::IncidentLinked { .. } => {}
         }
     }
 

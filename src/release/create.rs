@@ -128,6 +128,33 @@ impl Context {
         }
         journal.append(&self.actor(), events)?;
         drop(lock);
+        // A release going back (a redeploy, type rollback) links itself to the incidents open on
+        // the environments it deploys to: their recovery. A broken incidents journal only warns.
+        if rtype == ReleaseType::Rollback {
+            let envs: Vec<String> = plan
+                .stages
+                .iter()
+                .filter(|s| only.is_empty() || only.contains(&s.id))
+                .filter_map(|s| s.environment.clone())
+                .collect();
+            match crate::engine::incidents::link_open_incidents(
+                &store,
+                &plan.name,
+                &envs,
+                &rdir.id,
+                "redeploy",
+                &self.actor(),
+            ) {
+                Ok(numbers) => {
+                    for n in numbers {
+                        crate::errln!(
+                            "flightdeck: linked to incident #{n}, open on an environment this redeploys"
+                        );
+                    }
+                }
+                Err(e) => crate::errln!("flightdeck: warning: not linked to the open incidents: {e}"),
+            }
+        }
         Ok(rdir)
     }
 }

@@ -40,6 +40,14 @@ impl Context {
             rows.retain(|p| p.env == e);
         }
         let drift = drift_of(&plan, &store, &rows);
+        // Open incidents: a broken incidents journal is said, and what chains before it shown.
+        let (incidents, broken) = crate::engine::incidents::Incidents::of_plan(&store, &plan.name)?
+            .load_lenient()
+            .unwrap_or_else(|e| (Vec::new(), Some(e)));
+        if let Some(e) = broken {
+            crate::errln!("flightdeck: warning: {}", clean(&e.to_string()));
+        }
+        let open_incident = super::incident::open_by_env(&incidents);
         if json {
             let v: Vec<serde_json::Value> = rows
                 .iter()
@@ -51,6 +59,12 @@ impl Context {
                             "drift".into(),
                             d.as_ref().map_or(serde_json::Value::Null, |d| d.json()),
                         );
+                        m.insert(
+                            "incident".into(),
+                            open_incident
+                                .get(p.env.as_str())
+                                .map_or(serde_json::Value::Null, |i| super::incident::brief_json(i)),
+                        );
                     }
                     o
                 })
@@ -58,12 +72,18 @@ impl Context {
             crate::outln!("{}", serde_json::Value::Array(v));
             return Ok(exit::OK);
         }
-        let mut table: Vec<[String; 5]> = vec![[
+        let with_incidents = !open_incident.is_empty();
+        let mut table: Vec<[String; 6]> = vec![[
             "ENVIRONMENT".into(),
             "LIVE".into(),
             "PREVIOUS".into(),
             "DEPLOYING NOW".into(),
             "DRIFT".into(),
+            if with_incidents {
+                "INCIDENT".into()
+            } else {
+                String::new()
+            },
         ]];
         for (p, d) in rows.iter().zip(&drift) {
             let name = match &p.target {
@@ -81,7 +101,23 @@ impl Context {
                 .as_ref()
                 .map_or("—".to_string(), |r| format!("{} ({})", r.version, r.state));
             let drift = d.as_ref().map_or("—".to_string(), |d| d.text(now));
-            table.push([name, live, previous, now_text, drift].map(|c| clean(&c).into_owned()));
+            // The incident on the environment's own row; its name marked with `!`.
+            let incident = open_incident.get(p.env.as_str()).filter(|_| p.target.is_none());
+            let name = if incident.is_some() {
+                format!("! {name}")
+            } else {
+                name
+            };
+            let incident = incident.map_or(String::new(), |i| {
+                format!(
+                    "#{} {} (opened {} by {})",
+                    i.number,
+                    i.summary,
+                    ago(now, i.opened_at),
+                    i.opened_by
+                )
+            });
+            table.push([name, live, previous, now_text, drift, incident].map(|c| clean(&c).into_owned()));
         }
         print_table(&table);
         Ok(exit::OK)

@@ -28,6 +28,8 @@ pub struct Answer {
     pub started_driver: bool,
     /// `None`: no answer yet (the driver is busy or slow); else accepted or not, and why.
     pub handled: Option<(bool, String)>,
+    /// The incidents a rollback request linked itself to, or why linking failed.
+    pub linked: std::result::Result<Vec<u64>, String>,
 }
 
 impl Context {
@@ -55,6 +57,7 @@ impl Context {
             kind: sub.kind,
             started_driver: false,
             handled: None,
+            linked: sub.linked.clone(),
         };
         if rdir.live_driver().is_none() {
             // Another process may become the driver in between (exit 4): that is fine too.

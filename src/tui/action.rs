@@ -65,11 +65,13 @@ pub enum Action {
     EnvHistory,
     /// Redeploy the previous live release to the selected environment (`flightdeck redeploy`).
     Redeploy,
+    /// Open an incident on the environment selected in the environments pane.
+    OpenIncident,
 }
 
 impl Action {
     /// Every action once, in help order (tabs as 1..5).
-    pub const ALL: [Action; 45] = [
+    pub const ALL: [Action; 46] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -115,6 +117,7 @@ impl Action {
         Action::RefreshDrift,
         Action::EnvHistory,
         Action::Redeploy,
+        Action::OpenIncident,
     ];
 
     /// The action's name in the settings file and the palette: `approve`, `tab-3`.
@@ -161,6 +164,7 @@ impl Action {
             Action::RefreshDrift => "refresh-drift",
             Action::EnvHistory => "env-history",
             Action::Redeploy => "redeploy",
+            Action::OpenIncident => "open-incident",
         };
         s.to_string()
     }
@@ -218,6 +222,7 @@ impl Action {
             Action::RefreshDrift => "probe the environments again",
             Action::EnvHistory => "history of the selected environment",
             Action::Redeploy => "redeploy previous version to env",
+            Action::OpenIncident => "open an incident on the selected environment",
         }
     }
 

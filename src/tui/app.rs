@@ -91,6 +91,14 @@ pub enum Msg {
     Tick,
     /// Reading the journal or a log failed (shown in the status bar; `None`: cleared).
     Problem(Option<String>),
+    /// The plan's incidents (reloaded whenever its incidents journal changes), or why they
+    /// could not be read.
+    Incidents(Result<Vec<crate::engine::incidents::Incident>, String>),
+    /// The answer to [`Effect::OpenIncident`]: its number, or why not.
+    IncidentOpened {
+        env: String,
+        result: Result<u64, String>,
+    },
     /// The watched release's journal does not chain at some line (file:line and why): its state
     /// is what came before, and the release needs attention.
     Broken(String),
@@ -176,6 +184,9 @@ pub enum Effect {
     Resume,
     /// Watch another release of the plan ([`Msg::Opened`]).
     Open(String),
+    /// Open an incident on `env` (about the release live there) as the cockpit's user
+    /// ([`Msg::IncidentOpened`]).
+    OpenIncident { env: String, summary: String },
     /// Ring the terminal bell: the release needs a person.
     Bell,
     /// Turn the terminal's mouse capture on or off (off: its own text selection works).
@@ -253,6 +264,39 @@ impl UiState {
             Msg::Said { text, error } => self.say(text, error),
             Msg::Tick => {}
             Msg::Problem(p) => self.problem = p,
+            Msg::Incidents(Ok(all)) => {
+                // A rollback of the watched release that linked itself to an incident known
+                // before: say so.
+                for i in &all {
+                    let Some(before) = self.incidents.iter().find(|b| b.number == i.number) else {
+                        continue;
+                    };
+                    for l in i.links.iter().skip(before.links.len()) {
+                        if l.release == self.release.id {
+                            self.say(
+                                format!(
+                                    "{} of {} linked to incident #{} on {}",
+                                    l.kind, l.release, i.number, i.env
+                                ),
+                                false,
+                            );
+                        }
+                    }
+                }
+                self.incidents = all;
+                if self
+                    .problem
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("incidents: "))
+                {
+                    self.problem = None;
+                }
+            }
+            Msg::Incidents(Err(e)) => self.problem = Some(format!("incidents: {e}")),
+            Msg::IncidentOpened { env, result } => match result {
+                Ok(n) => self.say(format!("incident #{n} opened on {env}"), false),
+                Err(e) => self.say(format!("could not open an incident on {env}: {e}"), true),
+            },
             Msg::Broken(why) => self.release.attention = Some(why),
             Msg::Submitted { op, result } => match result {
                 Ok(seq) if op.for_driver() => {
@@ -615,6 +659,14 @@ impl UiState {
             })),
             PromptFor::Filter => self.set_filter(TargetFilter::parse(&text)),
             PromptFor::Search => self.start_search(text, fx),
+            PromptFor::Incident { env } => {
+                if text.is_empty() {
+                    p.error = Some("a summary is required (it goes in the incidents journal)".into());
+                    self.modal = Some(Modal::Prompt(p));
+                } else {
+                    fx.push(Effect::OpenIncident { env, summary: text });
+                }
+            }
         }
     }
 
@@ -756,6 +808,7 @@ impl UiState {
                 }
             },
             Action::Redeploy => self.redeploy(fx),
+            Action::OpenIncident => self.open_incident(),
             Action::Search => {
                 let term = self.focused_pane().search.as_ref().map(|s| s.term.clone());
                 let prompt = Prompt::new(PromptFor::Search, term.as_deref().unwrap_or(""));
@@ -809,12 +862,7 @@ impl UiState {
                 self.item = step(self.item, up, n);
             }
             Focus::Drift => {
-                // The overview's rows; without drift data, the plan's environments.
-                let n = match (&self.drift.overview, &self.plan) {
-                    (Some(o), _) => o.rows.len(),
-                    (None, Some(p)) => p.environments.len(),
-                    (None, None) => 0,
-                };
+                let n = self.env_rows().len();
                 self.drift.selected = step(self.drift.selected, up, n);
                 self.drift.key_scroll = 0;
             }
@@ -830,6 +878,24 @@ impl UiState {
             self.gate = g;
         }
         self.auto_select = false;
+    }
+
+    /// `I`: a prompt for the summary of an incident on the environments pane's selected row.
+    fn open_incident(&mut self) {
+        if self.focus != Focus::Drift {
+            let tab = self.keymap.key_of(Action::Tab(3)).unwrap_or_else(|| "4".into());
+            self.say(
+                format!("select an environment in the environments pane first ({tab}, ↑/↓), then open the incident there"),
+                true,
+            );
+            return;
+        }
+        match self.selected_env() {
+            Some(env) => {
+                self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Incident { env }, "")));
+            }
+            None => self.say("the plan has no environments to open an incident on", true),
+        }
     }
 
     fn quit_now(&mut self, fx: &mut Vec<Effect>) {

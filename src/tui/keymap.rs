@@ -239,6 +239,7 @@ impl Default for Keymap {
             (Key::ch('D'), Action::RefreshDrift),
             (Key::ch('H'), Action::EnvHistory),
             (Key::ch('P'), Action::Redeploy),
+            (Key::ch('I'), Action::OpenIncident),
         ];
         let search = [
             (Key::ch('n'), Action::SearchNext),

@@ -147,6 +147,8 @@ pub enum PromptFor {
     Search,
     /// Filter a fan-out's targets: `failed`, `running`, or part of a name.
     Filter,
+    /// Open an incident on an environment: the summary is required.
+    Incident { env: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +176,7 @@ impl Prompt {
             }
             PromptFor::Search => "Search the log".into(),
             PromptFor::Filter => "Filter targets: failed, running, or a name (empty: all)".into(),
+            PromptFor::Incident { env } => format!("Open an incident on {env}: what is wrong (required)"),
         }
     }
 }

@@ -103,6 +103,11 @@ pub struct ReleaseSource {
     buf: Vec<u8>,
     /// The environments pane's drift summary and the pipeline's typical durations.
     views: ViewData,
+    /// The plan's incidents journal, its watcher and what it looked like when last read
+    /// (`None`: not read yet).
+    incidents: crate::engine::incidents::Incidents,
+    _incidents_watcher: Option<notify::RecommendedWatcher>,
+    incidents_seen: Option<Option<(Option<std::time::SystemTime>, u64)>>,
 }
 
 /// The board is reloaded at most this often (it reads every listed release's journal).
@@ -137,6 +142,15 @@ impl ReleaseSource {
         let open_watcher = watch_folder(&open_dir, move || {
             let _ = otx.try_send(());
         });
+        let incidents = crate::engine::incidents::Incidents::at(&plan_dir);
+        // Its folder is made here so it can be watched before the first incident is opened.
+        let incidents_watcher = incidents.path().parent().and_then(|dir| {
+            let _ = std::fs::create_dir_all(dir);
+            let itx = tx.clone();
+            crate::journal::watch_changes(dir, move || {
+                let _ = itx.try_send(());
+            })
+        });
         let mut src = ReleaseSource {
             store,
             plan_name: plan_name.to_string(),
@@ -161,6 +175,9 @@ impl ReleaseSource {
             board_dirty: true,
             buf: vec![0; 64 * 1024],
             views: ViewData::default(),
+            incidents,
+            _incidents_watcher: incidents_watcher,
+            incidents_seen: None,
         };
         match rdir {
             Some(r) => src.watch(r, None),
@@ -332,6 +349,14 @@ impl Source for ReleaseSource {
             out.push(Msg::Places(Arc::new(places)));
         }
         self.views_poll();
+        // The incidents journal changed (or was never read): read it again (it is small).
+        let seen = std::fs::metadata(self.incidents.path())
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()));
+        if self.incidents_seen.as_ref() != Some(&seen) {
+            self.incidents_seen = Some(seen);
+            out.push(Msg::Incidents(self.incidents.load().map_err(|e| e.to_string())));
+        }
         let Some(w) = self.watched.as_mut() else {
             return out;
         };
@@ -422,6 +447,26 @@ impl Source for ReleaseSource {
                 });
             }
             Effect::Suggest => self.spawn(move || Msg::Suggested(launcher.suggest())),
+            Effect::OpenIncident { env, summary } => {
+                let (store, incidents, plan) = (
+                    self.store.clone(),
+                    self.incidents.clone(),
+                    self.views.plan.clone(),
+                );
+                self.spawn(move || {
+                    let result = (|| {
+                        let plan = plan.ok_or("the plan is not loaded")?;
+                        let release = crate::engine::incidents::live_release(&store, &plan, &env)
+                            .map_err(|e| e.to_string())?;
+                        let masker = Arc::new(crate::engine::driver::masker_for(&plan));
+                        incidents
+                            .open(masker, &launcher.actor(), &env, release.as_deref(), &summary)
+                            .map(|i| i.number)
+                            .map_err(|e| e.to_string())
+                    })();
+                    Msg::IncidentOpened { env, result }
+                });
+            }
             Effect::StartRelease {
                 version,
                 rtype,

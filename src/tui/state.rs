@@ -14,6 +14,7 @@ use super::theme::{Glyph, Theme};
 use crate::drift::overview::Overview;
 use crate::engine::envs::{Place, live_on};
 use crate::engine::history::Summary;
+use crate::engine::incidents::Incident;
 use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus, TargetState};
 use crate::plan::Plan;
@@ -242,19 +243,11 @@ pub struct UiState {
     pub drift: DriftPane,
     /// What runs where (the environments pane's live column, the board's marks).
     pub places: Arc<Vec<Place>>,
+    /// The plan's open incidents (from its incidents journal), oldest first.
+    pub incidents: Vec<Incident>,
 }
 
 impl UiState {
-    /// The environment of the environments pane's selected row: the drift overview's row, or
-    /// without drift data the plan's environment in that place.
-    pub fn selected_env(&self) -> Option<String> {
-        match (&self.drift.overview, &self.plan) {
-            (Some(o), _) => o.rows.get(self.drift.selected).map(|r| r.env.clone()),
-            (None, Some(p)) => p.environments.keys().nth(self.drift.selected).cloned(),
-            (None, None) => None,
-        }
-    }
-
     pub fn new(keymap: Keymap, theme: Theme) -> UiState {
         UiState {
             release: ReleaseState::default(),
@@ -291,7 +284,33 @@ impl UiState {
             typical: Typical::default(),
             drift: DriftPane::default(),
             places: Arc::default(),
+            incidents: Vec::new(),
         }
+    }
+
+    /// The newest open incident on `env`.
+    pub fn incident_on(&self, env: &str) -> Option<&Incident> {
+        self.incidents.iter().rev().find(|i| i.is_open() && i.env == env)
+    }
+
+    /// The rows of the environments pane: the drift overview's (an environment or one of its
+    /// targets), else the plan's environments.
+    pub fn env_rows(&self) -> Vec<String> {
+        match self.drift.overview.as_ref().filter(|o| !o.rows.is_empty()) {
+            Some(o) => o.rows.iter().map(|r| r.env.clone()).collect(),
+            None => self
+                .plan
+                .as_ref()
+                .map(|p| p.environments.keys().cloned().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The environment of the environments pane's selected row.
+    pub fn selected_env(&self) -> Option<String> {
+        let rows = self.env_rows();
+        rows.get(self.drift.selected.min(rows.len().saturating_sub(1)))
+            .cloned()
     }
 
     pub fn layout(&self) -> Layout {

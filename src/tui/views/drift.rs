@@ -78,6 +78,25 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, focused: bool) {
         return;
     }
     let mut lines: Vec<Line> = Vec::new();
+    // Open incidents first: a banner per environment with one.
+    for i in ui.incidents.iter().filter(|i| i.is_open()) {
+        let about = i
+            .release
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled("⚠ ", ui.theme.glyph(Glyph::Failed)),
+            Span::styled(
+                format!("incident #{} on {}{about}: {}", i.number, i.env, i.summary),
+                ui.theme.glyph(Glyph::Failed),
+            ),
+            Span::styled(
+                format!(" (opened {} by {})", when(i.opened_at), i.opened_by),
+                ui.theme.dim(),
+            ),
+        ]));
+    }
     // What is happening: probing, an error, loading.
     if pane.probing {
         lines.push(Line::from(vec![
@@ -136,17 +155,20 @@ fn live_spans(ui: &UiState, env: &str, target: Option<&str>) -> Vec<Span<'static
     out
 }
 
-/// Without drift data: the plan's environments (protected, held by this release, targets) and
-/// what runs on each.
+/// Without drift data: the plan's environments (protected, held by this release, targets), what
+/// runs on each and their open incidents; focused, the selected one is marked (`P`, `I`, `H` act
+/// on it).
 fn plan_lines(ui: &UiState, focused: bool, lines: &mut Vec<Line<'_>>) {
     let Some(plan) = &ui.plan else { return };
-    for (i, env) in plan.environments.values().enumerate() {
-        // Focused, the selected environment is marked (`P` redeploys to it).
-        let mut spans = if focused && i == ui.drift.selected {
-            vec![Span::styled(env.name.clone(), ui.theme.selected(true))]
-        } else {
-            vec![Span::raw(env.name.clone())]
-        };
+    let sel = ui.drift.selected.min(plan.environments.len().saturating_sub(1));
+    for (n, env) in plan.environments.values().enumerate() {
+        let mut spans = vec![Span::raw(env.name.clone())];
+        if let Some(i) = ui.incident_on(&env.name) {
+            spans.push(Span::styled(
+                format!(" ⚠ incident #{}", i.number),
+                ui.theme.glyph(Glyph::Failed),
+            ));
+        }
         if env.protected {
             spans.push(Span::styled(" (protected)", ui.theme.warn()));
         }
@@ -154,7 +176,11 @@ fn plan_lines(ui: &UiState, focused: bool, lines: &mut Vec<Line<'_>>) {
             spans.push(Span::styled(" held by this release", ui.theme.dim()));
         }
         spans.extend(live_spans(ui, &env.name, None));
-        lines.push(Line::from(spans));
+        let mut line = Line::from(spans);
+        if focused && n == sel {
+            line = line.style(ui.theme.selected(true));
+        }
+        lines.push(line);
         // Per target when the journals say something about them, else one line naming them.
         let known = ui.places.iter().any(|p| {
             p.env == env.name && p.target.is_some() && (p.live.is_some() || p.in_progress.is_some())
@@ -255,6 +281,12 @@ fn overview_lines<'a>(o: &'a Overview, ui: &UiState, focused: bool, room: usize,
                 Some(_) => t.warn(),
             };
             spans.push(Span::styled(format!("{dist:<dist_w$} "), dstyle));
+        }
+        if let Some(inc) = ui.incident_on(&r.env) {
+            spans.push(Span::styled(
+                format!("⚠ #{} ", inc.number),
+                t.glyph(Glyph::Failed),
+            ));
         }
         spans.push(Span::styled(word, style));
         spans.extend(live_spans(ui, &r.env, r.target.as_deref()));

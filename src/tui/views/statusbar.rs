@@ -31,6 +31,21 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
         (4, Span::raw(format!("  {}", when(ui, now)))),
         (3, Span::styled(format!("  {driver}"), ui.theme.dim())),
     ];
+    // An open incident about the watched release.
+    if let Some(i) = ui
+        .incidents
+        .iter()
+        .rev()
+        .find(|i| i.is_open() && !st.id.is_empty() && i.release.as_deref() == Some(st.id.as_str()))
+    {
+        segs.push((
+            0,
+            Span::styled(
+                format!("  ⚠ incident #{} on {}: {}", i.number, i.env, i.summary),
+                ui.theme.glyph(crate::tui::theme::Glyph::Failed),
+            ),
+        ));
+    }
     if let Some(p) = &ui.problem {
         segs.push((
             1,
