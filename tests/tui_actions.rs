@@ -288,15 +288,43 @@ fn retry_takes_the_selected_failed_target_and_shows_the_answer() {
 }
 
 #[test]
-fn a_finished_release_is_read_only_but_for_a_rollback() {
+fn a_finished_release_takes_what_the_cli_takes_and_says_what_to_do_otherwise() {
     let mut ui = fixture::ui(&fixture::failed(), (160, 48));
-    for c in ['a', 't', 'r', 's', 'c', 'e', 'u'] {
+    // Nothing to approve, tick, re-check, cancel or resume once it has finished: the notice says
+    // what can still be done.
+    for c in ['a', 't', 'c', 'e', 'u'] {
         assert!(ui.update(key(c)).is_empty(), "{c}");
         assert!(ui.modal.is_none(), "{c}");
-        assert!(notice(&ui).0.contains("it is read-only"), "{c}: {:?}", ui.notice);
+        let (text, error) = notice(&ui);
+        assert!(error, "{c}: {text}");
+        assert!(
+            text.contains("has finished (failed): nothing to")
+                && text.contains("R rolls it back, r retries a stage, n starts a new release"),
+            "{c}: {text}"
+        );
     }
+    // A retry of the failed stage goes to the driver, as `flightdeck retry` does (it reopens the
+    // release); so does a skip, whose answer the driver gives.
+    ui.focus = Focus::Pipeline;
+    ui.auto_select = false;
+    ui.stage = 2;
+    ui.target = 4;
+    let fx = ui.update(key('r'));
+    assert!(
+        matches!(&fx[..], [Effect::Submit(Op::Retry { stage, target }), ..]
+            if stage == "deploy-eu" && target.as_deref() == Some("eu-5")),
+        "{fx:?}"
+    );
+    ui.update(key('s'));
+    assert!(
+        matches!(&ui.modal, Some(flightdeck::tui::modal::Modal::Prompt(_))),
+        "skip asks for its reason: {:?}",
+        ui.modal
+    );
+    ui.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
     // The driver accepts a rollback of a finished release (`flightdeck rollback` does): so does
-    // the cockpit, with the preview.
+    // the cockpit, with the preview (the whole release: no stage chosen).
+    ui.auto_select = true;
     ui.update(key('R'));
     let c = confirm(&ui);
     assert_eq!(c.title, "Roll back release 2.4.0?");

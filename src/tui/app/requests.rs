@@ -6,6 +6,7 @@ use super::Effect;
 use crate::engine::request::Op;
 use crate::engine::scheduler::{Scope, rollback_plan};
 use crate::engine::state::{ReleaseState, StageStatus};
+use crate::tui::action::Action;
 use crate::tui::layout::Focus;
 use crate::tui::modal::{Confirm, Modal, Prompt, PromptFor, Then};
 use crate::tui::state::UiState;
@@ -96,18 +97,29 @@ impl UiState {
         out
     }
 
-    /// Refuse (with a notice) when the release cannot take requests: none open, or finished.
+    /// Refuse (with a notice) what a release cannot take: none is open, or it has finished and
+    /// `what` (approve, tick, re-check, cancel, resume) means nothing once it has. The notice
+    /// says what can still be done with a finished release: the same as with the CLI.
     pub(super) fn can_act(&mut self, what: &str) -> bool {
-        if self.release.id.is_empty() {
-            self.say(format!("no release to {what}: `n` starts one"), true);
+        if !self.has_release(what) {
             return false;
         }
         if self.release.finished.is_some() {
+            let key = |a: Action| {
+                self.keymap
+                    .keys(crate::tui::keymap::Layer::Global, a)
+                    .first()
+                    .map(|k| k.label())
+                    .unwrap_or_default()
+            };
             self.say(
                 format!(
-                    "release {} has finished ({}); it is read-only",
+                    "release {} has finished ({}): nothing to {what} any more; {} rolls it back, {} retries a stage, {} starts a new release",
                     self.release.id,
-                    self.release.state_word(false)
+                    self.release.state_word(false),
+                    key(Action::Rollback),
+                    key(Action::Retry),
+                    key(Action::NewRelease),
                 ),
                 true,
             );
@@ -116,8 +128,19 @@ impl UiState {
         true
     }
 
+    /// Refuse (with a notice) when no release is open.
+    fn has_release(&mut self, what: &str) -> bool {
+        if self.release.id.is_empty() {
+            self.say(format!("no release to {what}: `n` starts one"), true);
+            return false;
+        }
+        true
+    }
+
+    /// The selected stage, to retry or skip. A finished release takes these too (a retry of a
+    /// failed stage reopens it, as `flightdeck retry` does): the driver answers whether it can.
     pub(super) fn stage_for_action(&mut self, what: &str) -> Option<String> {
-        if !self.can_act(what) {
+        if !self.has_release(what) {
             return None;
         }
         match self.release.stages.get(self.stage) {
