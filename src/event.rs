@@ -308,6 +308,11 @@ pub enum Event {
         /// run. Stages without targets are not rolled back by a target-scoped rollback.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         targets: Vec<String>,
+        /// Newer releases live (or deploying) where it rolls back, which whoever asked was
+        /// shown and chose to roll back over (`--force`, or the cockpit's confirmation of its
+        /// warning): `2.5.0 (2.5.0) live on prod/eu since 2026-12-04 20:50 UTC`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        forced_over: Vec<String>,
     },
     RecheckRequested {
         gate: String,

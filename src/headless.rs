@@ -347,15 +347,24 @@ impl<W: Write> Printer<W> {
             Event::SkipRequested { stage, reason } => {
                 Some(format!("skip of {stage} requested by {}: {reason}", rec.actor))
             }
-            Event::RollbackRequested { stage, targets } => Some(format!(
-                "rollback{}{} requested by {}",
+            Event::RollbackRequested {
+                stage,
+                targets,
+                forced_over,
+            } => Some(format!(
+                "rollback{}{} requested by {}{}",
                 stage.as_ref().map(|s| format!(" from {s}")).unwrap_or_default(),
                 if targets.is_empty() {
                     String::new()
                 } else {
                     format!(" on {}", targets.join(", "))
                 },
-                rec.actor
+                rec.actor,
+                if forced_over.is_empty() {
+                    String::new()
+                } else {
+                    format!(", forced over {}", forced_over.join("; "))
+                }
             )),
             Event::RecheckRequested { gate, item } => Some(format!(
                 "re-check of gate {gate} item {} requested by {}",

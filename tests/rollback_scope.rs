@@ -159,6 +159,13 @@ fn a_newer_live_release_refuses_the_rollback_unless_forced() {
     assert!(stdout_of(&out).contains("accepted"), "{}", stdout_of(&out));
     ws.wait_for_state("1.0", "partially_rolled_back");
     assert_eq!(ledger(&ws), "rb eu 1.0\n");
+    // The journal says what it was forced over (and an unforced request says nothing).
+    let asked = ws.events("1.0", "rollback_requested");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let over = asked[0]["forced_over"].as_array().expect("forced_over");
+    assert_eq!(over.len(), 1, "{over:?}");
+    let over = over[0].as_str().unwrap();
+    assert!(over.starts_with("1.1 (1.1) live on prod/eu since "), "{over}");
     // 1.1 is still what runs everywhere: 1.0's rollback finished later, but its deploys are
     // older than 1.1's.
     assert_eq!(

@@ -146,7 +146,8 @@ fn rollback_previews_the_order_and_targets_before_asking() {
         c.then,
         Then::Submit(Op::Rollback {
             stage: None,
-            targets: vec![]
+            targets: vec![],
+            forced_over: vec![],
         })
     );
     // Esc: nothing happens.
@@ -164,7 +165,8 @@ fn rollback_previews_the_order_and_targets_before_asking() {
         submits(&ui.update(code(KeyCode::Enter))),
         [Op::Rollback {
             stage: Some("test".into()),
-            targets: vec![]
+            targets: vec![],
+            forced_over: vec![],
         }]
     );
 }
@@ -338,7 +340,8 @@ fn a_finished_release_takes_what_the_cli_takes_and_says_what_to_do_otherwise() {
         c.then,
         Then::Submit(Op::Rollback {
             stage: None,
-            targets: vec![]
+            targets: vec![],
+            forced_over: vec![],
         })
     );
 }
@@ -362,6 +365,7 @@ fn rolled_back(outcomes: &[(&str, Option<&str>, Outcome)]) -> Journal {
         Event::RollbackRequested {
             stage: None,
             targets: vec![],
+            forced_over: vec![],
         },
     );
     j.push(
@@ -463,7 +467,8 @@ fn rollback_on_a_rollback_failed_release_offers_to_retry_exactly_what_failed() {
         submits(&ui.update(code(KeyCode::Enter))),
         [Op::Rollback {
             stage: None,
-            targets: vec![]
+            targets: vec![],
+            forced_over: vec![],
         }]
     );
 
@@ -492,6 +497,7 @@ fn rollback_during_a_rollback_is_refused_like_the_driver_does() {
         Event::RollbackRequested {
             stage: None,
             targets: vec![],
+            forced_over: vec![],
         },
     );
     j.push(
@@ -667,6 +673,11 @@ fn rollback_of_the_selected_target_says_where_a_newer_release_is_live() {
     ui.update(key('R'));
     let c = confirm(&ui);
     assert_eq!(c.title, "Roll back 2.4.0 on prod/eu-2 only?");
+    // What the journal will say it was forced over, once confirmed.
+    let over = format!(
+        "2.5.0 (2.5.0) live on prod/eu-2 since {}",
+        later.format("%Y-%m-%d %H:%M UTC")
+    );
     assert_eq!(
         c.body[0],
         format!(
@@ -684,7 +695,8 @@ fn rollback_of_the_selected_target_says_where_a_newer_release_is_live() {
         c.then,
         Then::Submit(Op::Rollback {
             stage: None,
-            targets: vec!["prod/eu-2".into()]
+            targets: vec!["prod/eu-2".into()],
+            forced_over: vec![over.clone()],
         })
     );
     // The other choices, a Tab away: from the stage, then the whole release.
@@ -718,7 +730,8 @@ fn rollback_of_the_selected_target_says_where_a_newer_release_is_live() {
         submits(&ui.update(code(KeyCode::Enter))),
         [Op::Rollback {
             stage: None,
-            targets: vec!["prod/eu-2".into()]
+            targets: vec!["prod/eu-2".into()],
+            forced_over: vec![over.clone()],
         }]
     );
     // Sent, then answered (the existing machinery).
@@ -726,6 +739,7 @@ fn rollback_of_the_selected_target_says_where_a_newer_release_is_live() {
         op: Op::Rollback {
             stage: None,
             targets: vec!["prod/eu-2".into()],
+            forced_over: vec![],
         },
         result: Ok(500),
     });
@@ -753,4 +767,77 @@ fn rollback_of_the_selected_target_says_where_a_newer_release_is_live() {
         error && text.contains("nothing to roll back on prod/eu-4"),
         "{text}"
     );
+}
+
+#[test]
+fn marked_targets_are_rolled_back_together() {
+    let mut ui = fixture::ui(&fixture::failed(), (160, 48));
+    // Nothing selected to mark: said how.
+    ui.update(key(' '));
+    let (text, error) = notice(&ui);
+    assert!(
+        error && text.contains("select a target of a fanned-out stage"),
+        "{text}"
+    );
+    ui.focus = Focus::Pipeline;
+    ui.auto_select = false;
+    // A stage without targets has none to mark.
+    ui.stage = 0;
+    ui.update(key(' '));
+    assert!(notice(&ui).1);
+    assert!(ui.marked.is_empty());
+    // deploy-eu: mark eu-1 and eu-3, mark and unmark eu-2.
+    ui.stage = 2;
+    for t in [0, 1, 1, 2] {
+        ui.target = t;
+        ui.update(key(' '));
+    }
+    assert_eq!(ui.marked, ["prod/eu-1", "prod/eu-3"]);
+    assert_eq!(
+        notice(&ui).0,
+        "prod/eu-3 marked (2 marked: R rolls back the marked targets)"
+    );
+    let text = screen::text(&screen::draw(&ui, 160, 48));
+    assert!(
+        text.contains("marked prod/eu-1, prod/eu-3 (R rolls them back, Esc clears)"),
+        "{text}"
+    );
+    // R offers the marked set first, then the selected target, the stage, the whole release.
+    ui.update(key('R'));
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Roll back 2.4.0 on prod/eu-1, prod/eu-3 only?");
+    let body = c.body.join("\n");
+    assert!(body.contains("In this order (newest first), 2 run(s):"), "{body}");
+    assert!(
+        body.contains("deploy-eu on eu-1") && body.contains("deploy-eu on eu-3"),
+        "{body}"
+    );
+    assert!(!body.contains("eu-2") && !body.contains("eu-5"), "{body}");
+    let others: Vec<&str> = c.others.iter().map(|o| o.title.as_str()).collect();
+    assert_eq!(
+        others,
+        [
+            "Roll back 2.4.0 on prod/eu-3 only?",
+            "Roll back from stage deploy-eu?",
+            "Roll back release 2.4.0?"
+        ]
+    );
+    typed(&mut ui, "prod");
+    assert_eq!(
+        submits(&ui.update(code(KeyCode::Enter))),
+        [Op::Rollback {
+            stage: None,
+            targets: vec!["prod/eu-1".into(), "prod/eu-3".into()],
+            forced_over: vec![],
+        }]
+    );
+    // Esc clears the marks (a filter first, when there is one).
+    ui.update(code(KeyCode::Esc));
+    assert!(ui.marked.is_empty());
+    assert_eq!(notice(&ui).0, "2 target(s) unmarked");
+    // A release opened anew starts with none.
+    ui.update(key(' '));
+    assert_eq!(ui.marked.len(), 1);
+    ui.update(Msg::Opened("2.5.0".into()));
+    assert!(ui.marked.is_empty());
 }

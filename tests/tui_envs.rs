@@ -123,7 +123,30 @@ fn h_opens_the_selected_environments_history() {
         !text.lines().any(|l| l.contains(" by ") && l.contains("failed")),
         "{text}"
     );
+    assert!(
+        text.contains("↑/↓ select, P redeploys the selected version, Esc closes"),
+        "{text}"
+    );
+    // ↓ selects the older release; P offers to redeploy its version there (the same
+    // confirmation as from the environment's row follows the source's answer).
+    ui.update(screen::code(crossterm::event::KeyCode::Down));
+    assert!(matches!(&ui.modal, Some(Modal::EnvHistory(h)) if h.selected == 1));
+    ui.update(screen::code(crossterm::event::KeyCode::Down));
+    assert!(
+        matches!(&ui.modal, Some(Modal::EnvHistory(h)) if h.selected == 1),
+        "the selection stays on the last row"
+    );
+    assert_eq!(
+        ui.update(screen::key('P')),
+        [Effect::PlanRedeploy {
+            env: "staging".into(),
+            version: Some("1.0".into())
+        }]
+    );
+    assert!(ui.modal.is_none());
     // Esc closes it.
+    ui.update(screen::key('H'));
+    assert!(ui.modal.is_some());
     ui.update(screen::code(crossterm::event::KeyCode::Esc));
     assert!(ui.modal.is_none());
 }

@@ -35,7 +35,13 @@ fn redeploy_from_an_environment_row_is_previewed_and_needs_the_protected_name() 
 
     ui.update(key('4'));
     assert_eq!(ui.focus, Focus::Drift);
-    assert_eq!(ui.update(key('P')), [Effect::PlanRedeploy { env: "prod".into() }]);
+    assert_eq!(
+        ui.update(key('P')),
+        [Effect::PlanRedeploy {
+            env: "prod".into(),
+            version: None
+        }]
+    );
     ui.update(Msg::RedeployPlan(Ok(prod_plan())));
     let c = match &ui.modal {
         Some(Modal::Confirm(c)) => c.clone(),
@@ -73,7 +79,13 @@ fn nothing_to_redeploy_is_said_and_a_drift_row_names_its_environment() {
     ui.update(key('4'));
     // The overview's second row is prod/eu-1: its environment is prod.
     ui.update(key('j'));
-    assert_eq!(ui.update(key('P')), [Effect::PlanRedeploy { env: "prod".into() }]);
+    assert_eq!(
+        ui.update(key('P')),
+        [Effect::PlanRedeploy {
+            env: "prod".into(),
+            version: None
+        }]
+    );
     ui.update(Msg::RedeployPlan(Err(
         "no previous live release on prod to redeploy".into(),
     )));
@@ -89,7 +101,8 @@ fn nothing_to_redeploy_is_said_and_a_drift_row_names_its_environment() {
     assert_eq!(
         ui.update(key('P')),
         [Effect::PlanRedeploy {
-            env: "staging".into()
+            env: "staging".into(),
+            version: None
         }]
     );
 }

@@ -260,7 +260,7 @@ fn palette_and_new_release_form() {
     });
     let t = text(&buf);
     assert!(t.contains(": retr"), "{t}");
-    assert!(t.contains("retry the selected stage or target"), "{t}");
+    assert!(t.contains("retry selected stage/target"), "{t}");
     let buf = snap("new_release_80x24", &fixture::failed(), 80, 24, |ui| {
         typed(ui, "n");
         ui.update(Msg::Suggested(Ok((

@@ -247,6 +247,21 @@ pub struct Newer {
 }
 
 impl Newer {
+    /// `2.5.0 (2.5.0-2) live on prod/eu since 2026-12-04 20:50 UTC`, or `2.5.0 (…) deploying
+    /// to prod/eu`: what a forced rollback journals it was forced over.
+    pub fn describe(&self) -> String {
+        match self.since {
+            Some(at) => format!(
+                "{} ({}) live on {} since {}",
+                self.version,
+                self.id,
+                self.place(),
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!("{} ({}) deploying to {}", self.version, self.id, self.place()),
+        }
+    }
+
     /// `prod/eu`, or `prod`.
     pub fn place(&self) -> String {
         match &self.target {

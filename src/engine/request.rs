@@ -44,6 +44,9 @@ pub enum Op {
     Rollback {
         stage: Option<String>,
         targets: Vec<String>,
+        /// Newer releases live where it rolls back, acknowledged (see
+        /// [`crate::engine::envs::Newer::describe`]); journaled with the request.
+        forced_over: Vec<String>,
     },
     UnlockEnv {
         env: String,
@@ -90,7 +93,7 @@ impl Op {
             Op::Retry { stage, target: None } => format!("retry {stage}"),
             Op::Skip { stage, .. } => format!("skip {stage}"),
             Op::Cancel => "cancel the release".into(),
-            Op::Rollback { stage, targets } => {
+            Op::Rollback { stage, targets, .. } => {
                 let on = if targets.is_empty() {
                     String::new()
                 } else {
@@ -227,7 +230,11 @@ impl Op {
                 })
             }
             Op::Cancel => Ok(Event::CancelRequested {}),
-            Op::Rollback { stage: s, targets } => {
+            Op::Rollback {
+                stage: s,
+                targets,
+                forced_over,
+            } => {
                 if let Some(s) = s {
                     stage(s)?;
                 }
@@ -235,6 +242,7 @@ impl Op {
                 Ok(Event::RollbackRequested {
                     stage: s.clone(),
                     targets: targets.clone(),
+                    forced_over: forced_over.clone(),
                 })
             }
             Op::UnlockEnv { env, reason } => {

@@ -651,7 +651,11 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
                 format!("retrying {what}"),
             )
         }
-        Event::RollbackRequested { stage, targets } => {
+        Event::RollbackRequested {
+            stage,
+            targets,
+            forced_over,
+        } => {
             let scope = Scope::new(stage.as_deref(), targets);
             let order = match rollback_request(plan, st, scope) {
                 Ok(order) => order,
@@ -663,12 +667,15 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
             } else {
                 format!(" on {}", scope.targets_text())
             };
-            let what = match stage {
+            let mut what = match stage {
                 Some(s) => format!("rollback from stage `{s}`{on} requested"),
                 None if retrying => "retry of the rollback requested".into(),
                 None if !targets.is_empty() => format!("rollback{on} requested"),
                 None => "rollback of the whole release requested".into(),
             };
+            if !forced_over.is_empty() {
+                what.push_str(&format!(", forced over {}", forced_over.join("; ")));
+            }
             let n = order.len();
             let mut msg = if retrying {
                 format!("retrying the rollback: {n} run(s) that did not succeed")
@@ -1207,6 +1214,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: vec![],
+                forced_over: vec![],
             },
         );
         assert!(ok, "{msg}");
@@ -1232,6 +1240,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: vec![],
+                forced_over: vec![],
             },
         );
         assert!(!ok, "{msg}");
@@ -1253,6 +1262,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: vec![],
+                forced_over: vec![],
             },
         );
         assert!(ok);
@@ -1299,6 +1309,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: vec![],
+                forced_over: vec![],
             },
         );
         assert!(ok);
@@ -1327,7 +1338,8 @@ mod tests {
             old,
             Event::RollbackRequested {
                 stage: Some("b".into()),
-                targets: vec![]
+                targets: vec![],
+                forced_over: vec![],
             }
         );
         assert!(!serde_json::to_string(&old).unwrap().contains("targets"));
@@ -1341,6 +1353,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: bad.to_vec(),
+                forced_over: vec![],
             },
         );
         assert!(!ok && msg.contains("no target `t9`"), "{msg}");
@@ -1372,6 +1385,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: two.to_vec(),
+                forced_over: vec![],
             },
         );
         assert!(ok, "{msg}");
@@ -1404,6 +1418,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: vec![],
+                forced_over: vec![],
             },
         );
         assert!(ok);
@@ -1434,6 +1449,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: vec![],
+                forced_over: vec![],
             },
         );
         assert!(ok);
@@ -1492,6 +1508,7 @@ mod tests {
             Event::RollbackRequested {
                 stage: None,
                 targets: vec![],
+                forced_over: vec![],
             },
         );
         assert!(ok, "{msg}");

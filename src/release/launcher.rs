@@ -21,9 +21,9 @@ pub trait Launcher: Send + Sync {
     fn start_driver(&self, rdir: &ReleaseDir) -> Result<(), String>;
     /// The suggested next version and type (`flightdeck next`).
     fn suggest(&self) -> Result<(String, ReleaseType), String>;
-    /// What redeploying the previous live release to `env` would run (`flightdeck redeploy
-    /// --env ENV`), or why there is nothing to redeploy.
-    fn redeploy_plan(&self, env: &str) -> Result<Redeploy, String>;
+    /// What redeploying `version` (default: the previous live release there) to `env` would
+    /// run (`flightdeck redeploy [VERSION] --env ENV`), or why there is nothing to redeploy.
+    fn redeploy_plan(&self, version: Option<&str>, env: &str) -> Result<Redeploy, String>;
 }
 
 impl Context {
@@ -110,7 +110,7 @@ impl Launcher for Context {
             .map_err(|e| e.to_string())
     }
 
-    fn redeploy_plan(&self, env: &str) -> std::result::Result<Redeploy, String> {
-        Context::redeploy_plan(self, None, env).map_err(|e| format!("{e:#}"))
+    fn redeploy_plan(&self, version: Option<&str>, env: &str) -> std::result::Result<Redeploy, String> {
+        Context::redeploy_plan(self, version, env).map_err(|e| format!("{e:#}"))
     }
 }

@@ -23,21 +23,29 @@ impl Context {
         let rdir = self.find(release)?;
         let st = load_state(&rdir)?;
         check_targets(&st, &targets).map_err(usage)?;
-        if !force {
-            let plan = self.plan_for(&rdir)?;
-            // What the driver would refuse, it refuses (and journals) itself.
-            if let Ok(order) = rollback_request(&plan, &st, Scope::new(stage.as_deref(), &targets)) {
-                let newer = newer_on(&places_of(&self.store()?, &plan)?, &st, &order);
-                if !newer.is_empty() {
-                    return Err(refused(format!(
-                        "{}, newer than {} there; `flightdeck rollback {} --force` rolls it back anyway",
-                        newer_text(&newer),
-                        st.version,
-                        st.id
-                    )));
-                }
+        let plan = self.plan_for(&rdir)?;
+        let mut forced_over = Vec::new();
+        // What the driver would refuse, it refuses (and journals) itself.
+        if let Ok(order) = rollback_request(&plan, &st, Scope::new(stage.as_deref(), &targets)) {
+            let newer = newer_on(&places_of(&self.store()?, &plan)?, &st, &order);
+            if !newer.is_empty() && !force {
+                return Err(refused(format!(
+                    "{}, newer than {} there; `flightdeck rollback {} --force` rolls it back anyway",
+                    newer_text(&newer),
+                    st.version,
+                    st.id
+                )));
             }
+            // Forced: the journal says over what.
+            forced_over = newer.iter().map(|n| n.describe()).collect();
         }
-        self.request(Some(&rdir.id), Op::Rollback { stage, targets })
+        self.request(
+            Some(&rdir.id),
+            Op::Rollback {
+                stage,
+                targets,
+                forced_over,
+            },
+        )
     }
 }

@@ -49,6 +49,8 @@ pub enum Action {
     // Targets.
     /// Filter a fan-out's targets (failed, running, or by name).
     Filter,
+    /// Mark the selected target (or unmark it): a rollback then offers the marked set first.
+    Mark,
     // Acting on the release.
     Approve,
     Tick,
@@ -71,7 +73,7 @@ pub enum Action {
 
 impl Action {
     /// Every action once, in help order (tabs as 1..5).
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 47] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -105,6 +107,7 @@ impl Action {
         Action::ClosePane,
         Action::Zoom,
         Action::Filter,
+        Action::Mark,
         Action::Approve,
         Action::Tick,
         Action::Recheck,
@@ -152,6 +155,7 @@ impl Action {
             Action::ClosePane => "close-pane",
             Action::Zoom => "zoom",
             Action::Filter => "filter",
+            Action::Mark => "mark",
             Action::Approve => "approve",
             Action::Tick => "tick",
             Action::Recheck => "recheck",
@@ -191,7 +195,7 @@ impl Action {
             Action::Tab(_) => "tab: checklist",
             Action::Help => "toggle this help",
             Action::Palette => "palette: search every action",
-            Action::Back => "close; clear search/filter",
+            Action::Back => "close; clear search/filter/marks",
             Action::Quit => "quit (the release goes on)",
             Action::Suspend => "suspend (fg resumes)",
             Action::Follow => "follow the end of the output",
@@ -209,20 +213,21 @@ impl Action {
             Action::SplitPane => "add an output pane (up to 4)",
             Action::ClosePane => "close the focused output pane",
             Action::Zoom => "zoom the output pane",
-            Action::Filter => "filter targets: failed/running/name",
+            Action::Filter => "filter targets by state, name",
+            Action::Mark => "mark targets to roll back",
             Action::Approve => "approve the selected gate",
-            Action::Tick => "tick a checklist item (with a note)",
-            Action::Recheck => "re-run the selected automatic check",
-            Action::Retry => "retry the selected stage or target",
-            Action::Skip => "skip a stage (reason required)",
+            Action::Tick => "tick an item (with a note)",
+            Action::Recheck => "re-run the selected check",
+            Action::Retry => "retry selected stage/target",
+            Action::Skip => "skip a stage (with a reason)",
             Action::Cancel => "cancel the release",
-            Action::Rollback => "roll back (shows a preview first)",
+            Action::Rollback => "roll back (preview first)",
             Action::NewRelease => "start a new release",
-            Action::Resume => "resume a release nobody drives",
+            Action::Resume => "resume a driverless release",
             Action::RefreshDrift => "probe the environments again",
-            Action::EnvHistory => "history of the selected environment",
-            Action::Redeploy => "redeploy previous version to env",
-            Action::OpenIncident => "open an incident on the selected environment",
+            Action::EnvHistory => "history of the selected env",
+            Action::Redeploy => "redeploy to the selected env",
+            Action::OpenIncident => "open an incident on the env",
         }
     }
 

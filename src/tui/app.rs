@@ -177,9 +177,9 @@ pub enum Effect {
         rtype: ReleaseType,
         scope: Scope,
     },
-    /// Work out what redeploying the previous live release to `env` would run
-    /// ([`Msg::RedeployPlan`]).
-    PlanRedeploy { env: String },
+    /// Work out what redeploying `version` (default: the previous live release there) to `env`
+    /// would run ([`Msg::RedeployPlan`]).
+    PlanRedeploy { env: String, version: Option<String> },
     /// Start a detached driver for the watched release, whose driver is gone.
     Resume,
     /// Watch another release of the plan ([`Msg::Opened`]).
@@ -520,12 +520,32 @@ impl UiState {
                     Some(Action::Back | Action::EnvHistory) => {}
                     Some(Action::Quit) => self.quit_now(fx),
                     Some(Action::Up) => {
-                        h.scroll = h.scroll.saturating_sub(1);
+                        h.selected = h.selected.saturating_sub(1);
                         self.modal = Some(Modal::EnvHistory(h));
                     }
                     Some(Action::Down) => {
-                        h.scroll = (h.scroll + 1).min(n.saturating_sub(1));
+                        h.selected = (h.selected + 1).min(n.saturating_sub(1));
                         self.modal = Some(Modal::EnvHistory(h));
+                    }
+                    // Redeploy the selected release's version there: the same confirmation as
+                    // from the environment's row.
+                    Some(Action::Redeploy) => {
+                        let version = h
+                            .rows
+                            .as_ref()
+                            .and_then(|r| r.as_ref().ok())
+                            .and_then(|r| r.get(h.selected))
+                            .map(|(s, _)| s.version.clone());
+                        match version {
+                            Some(v) => fx.push(Effect::PlanRedeploy {
+                                env: h.env.clone(),
+                                version: Some(v),
+                            }),
+                            None => {
+                                self.modal = Some(Modal::EnvHistory(h));
+                                self.say("no release selected to redeploy", true);
+                            }
+                        }
                     }
                     _ => self.modal = Some(Modal::EnvHistory(h)),
                 }
@@ -694,9 +714,15 @@ impl UiState {
             Action::Help => self.modal = Some(Modal::Help),
             Action::Palette => self.modal = Some(Modal::Palette(Palette::default())),
             Action::Back => {
-                // Esc in the output clears its search (or leaves the zoom); else the filter.
-                if !self.output_back(fx) && self.target_filter.is_some() {
+                // Esc in the output clears its search (or leaves the zoom); else the filter; else
+                // the marks.
+                if self.output_back(fx) {
+                } else if self.target_filter.is_some() {
                     self.set_filter(None);
+                } else if !self.marked.is_empty() {
+                    let n = self.marked.len();
+                    self.marked.clear();
+                    self.say(format!("{n} target(s) unmarked"), false);
                 }
             }
             Action::FocusNext | Action::FocusPrev if self.output_focus_step(action == Action::FocusNext) => {}
@@ -786,6 +812,7 @@ impl UiState {
                 fx.push(Effect::Suggest);
             }
             Action::Resume => self.resume(),
+            Action::Mark => self.toggle_mark(),
             Action::Filter => {
                 let now = self.target_filter.as_ref().map_or("", TargetFilter::text);
                 self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, now)));
@@ -797,7 +824,7 @@ impl UiState {
                     self.modal = Some(Modal::EnvHistory(EnvHistory {
                         env,
                         rows: None,
-                        scroll: 0,
+                        selected: 0,
                     }));
                 }
                 None => {

@@ -227,6 +227,7 @@ impl Default for Keymap {
             (Key::ch('x'), Action::ClosePane),
             (Key::ch('z'), Action::Zoom),
             (Key::ch('f'), Action::Filter),
+            (Key::ch(' '), Action::Mark),
             (Key::ch('a'), Action::Approve),
             (Key::ch('t'), Action::Tick),
             (Key::ch('e'), Action::Recheck),

@@ -27,8 +27,8 @@ pub struct EnvHistory {
     /// `None` while loading; the releases that reached it (newest finish first, with what they
     /// did there), or why they could not be read.
     pub rows: Option<Result<Vec<(crate::engine::history::Summary, String)>, String>>,
-    /// The first row shown.
-    pub scroll: usize,
+    /// The selected row (`P` redeploys its version there); the view keeps it in sight.
+    pub selected: usize,
 }
 
 /// A line of text being typed.

@@ -52,7 +52,7 @@ impl Launcher for NoLauncher {
     fn suggest(&self) -> Result<(String, ReleaseType), String> {
         Err("no suggestion here".into())
     }
-    fn redeploy_plan(&self, _: &str) -> Result<crate::release::Redeploy, String> {
+    fn redeploy_plan(&self, _: Option<&str>, _: &str) -> Result<crate::release::Redeploy, String> {
         Err("this cockpit cannot start releases".into())
     }
 }
@@ -362,6 +362,11 @@ impl Source for ReleaseSource {
         };
         // A release folder removed under us (its driver then exits): looked at once per poll.
         let gone = !w.rdir.journal().exists();
+        // Whether the driver lives is looked at before the journal is read, and said after the
+        // records: a driver seen gone wrote everything it ever will before this read, so its
+        // death never reaches the state ahead of its last records (a finished release is never
+        // offered to be resumed).
+        let driver = w.probe.check();
         match w.tail.poll() {
             // The records before a line that does not chain, then the release needs attention.
             Ok(recs) if w.tail.broken().is_some() => {
@@ -399,7 +404,6 @@ impl Source for ReleaseSource {
                 out.push(Msg::Problem(Some(text)));
             }
         }
-        let driver = w.probe.check();
         if self.driver != Some(driver) {
             self.driver = Some(driver);
             out.push(Msg::Driver(driver));
@@ -473,8 +477,8 @@ impl Source for ReleaseSource {
                 scope,
             } => self
                 .spawn(move || Msg::Started(launcher.start_release(&version, rtype, &scope).map(|r| r.id))),
-            Effect::PlanRedeploy { env } => {
-                self.spawn(move || Msg::RedeployPlan(launcher.redeploy_plan(&env)))
+            Effect::PlanRedeploy { env, version } => {
+                self.spawn(move || Msg::RedeployPlan(launcher.redeploy_plan(version.as_deref(), &env)))
             }
             Effect::Resume => {
                 let Some(w) = self.watched.as_ref() else { return };

@@ -245,6 +245,9 @@ pub struct UiState {
     pub places: Arc<Vec<Place>>,
     /// The plan's open incidents (from its incidents journal), oldest first.
     pub incidents: Vec<Incident>,
+    /// Targets marked (Space) for a rollback of several, as a rollback names them (`prod/eu`),
+    /// in the order marked. A new release watched starts with none.
+    pub marked: Vec<String>,
 }
 
 impl UiState {
@@ -273,6 +276,7 @@ impl UiState {
             modal: None,
             sent: BTreeMap::new(),
             notice: None,
+            marked: Vec::new(),
             bell: true,
             mouse_capture: true,
             attention: Attention::default(),
@@ -304,6 +308,31 @@ impl UiState {
                 .map(|p| p.environments.keys().cloned().collect())
                 .unwrap_or_default(),
         }
+    }
+
+    /// The target selected in the pipeline, as a rollback names it (`prod/eu`, or `eu` for a
+    /// stage without an environment): when a fanned-out stage and one of its targets are chosen.
+    pub fn selected_target_place(&self) -> Option<String> {
+        if self.focus != Focus::Pipeline || self.auto_select {
+            return None;
+        }
+        let s = self.release.stages.get(self.stage)?;
+        if s.decl.targets.is_empty() {
+            return None;
+        }
+        let t = s.targets.get(self.target)?.target.as_deref()?;
+        Some(match &s.decl.environment {
+            Some(e) => format!("{e}/{t}"),
+            None => t.to_string(),
+        })
+    }
+
+    /// Whether target `t` of stage `stage` is marked.
+    pub fn is_marked(&self, stage: &crate::engine::state::StageState, t: &str) -> bool {
+        self.marked.iter().any(|m| match &stage.decl.environment {
+            Some(e) => m.strip_prefix(e.as_str()).and_then(|r| r.strip_prefix('/')) == Some(t),
+            None => m == t,
+        })
     }
 
     /// The environment of the environments pane's selected row.

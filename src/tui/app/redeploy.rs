@@ -1,5 +1,6 @@
-//! Redeploying from the environments pane: `P` on an environment's row asks what
-//! `flightdeck redeploy --env ENV` would run (the previous live release there, the stages on it),
+//! Redeploying from the environments pane: `P` on an environment's row (or on a release of its
+//! history overlay) asks what `flightdeck redeploy [VERSION] --env ENV` would run (the previous
+//! live release there, or the version chosen; the stages on it),
 //! shows it in a confirmation (the environment's name to type when it is protected), and starts
 //! that release as `redeploy --detach` does.
 
@@ -20,7 +21,7 @@ impl UiState {
             return;
         }
         match self.selected_env() {
-            Some(env) => fx.push(Effect::PlanRedeploy { env }),
+            Some(env) => fx.push(Effect::PlanRedeploy { env, version: None }),
             None => self.say("no environment selected to redeploy to", true),
         }
     }

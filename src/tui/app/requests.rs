@@ -38,7 +38,7 @@ impl UiState {
                             .any(|e| Some(e) == s.decl.environment.as_ref())
                 })
                 .find_map(|s| protected(&s.decl.environment)),
-            Op::Rollback { stage, targets } => {
+            Op::Rollback { stage, targets, .. } => {
                 let order = rollback_plan(plan, st, Scope::new(stage.as_deref(), targets));
                 order
                     .iter()
@@ -321,8 +321,9 @@ impl UiState {
     /// also on a finished release, as `flightdeck rollback` does; on a `rollback_failed` one it
     /// retries the rollback runs that did not succeed.
     ///
-    /// With the pipeline focused on a fanned-out stage's target: that target (on its
-    /// environment) first; Tab offers from the selected stage on, then the whole release.
+    /// With targets marked (Space): the marked set first. With the pipeline focused on a
+    /// fanned-out stage's target: that target (on its environment). Tab offers the others: from
+    /// the selected stage on, then the whole release.
     pub(super) fn rollback(&mut self) {
         if self.release.id.is_empty() {
             self.say("no release to roll back: `n` starts one", true);
@@ -334,15 +335,13 @@ impl UiState {
             .then(|| self.release.stages.get(self.stage))
             .flatten();
         let from = chosen.map(|s| s.decl.id.clone());
-        let target = chosen.filter(|s| !s.decl.targets.is_empty()).and_then(|s| {
-            let t = s.targets.get(self.target)?.target.as_deref()?;
-            Some(match &s.decl.environment {
-                Some(e) => format!("{e}/{t}"),
-                None => t.to_string(),
-            })
-        });
         let mut scopes: Vec<(Option<String>, Vec<String>)> = Vec::new();
-        if let Some(t) = target {
+        if !self.marked.is_empty() {
+            scopes.push((None, self.marked.clone()));
+        }
+        if let Some(t) = self.selected_target_place()
+            && (self.marked.len() != 1 || self.marked[0] != t)
+        {
             scopes.push((None, vec![t]));
         }
         if from.is_some() {
@@ -375,6 +374,40 @@ impl UiState {
         self.modal = Some(Modal::Confirm(first));
     }
 
+    /// Space: mark the selected target of a fanned-out stage, or unmark it.
+    pub(super) fn toggle_mark(&mut self) {
+        let Some(place) = self.selected_target_place() else {
+            self.say(
+                "select a target of a fanned-out stage in the pipeline to mark it (←/→)",
+                true,
+            );
+            return;
+        };
+        let rollback = self
+            .keymap
+            .keys(crate::tui::keymap::Layer::Global, Action::Rollback)
+            .first()
+            .map(|k| k.label())
+            .unwrap_or_default();
+        if let Some(i) = self.marked.iter().position(|m| *m == place) {
+            self.marked.remove(i);
+            let left = match self.marked.len() {
+                0 => "none marked".to_string(),
+                n => format!("{n} marked"),
+            };
+            self.say(format!("{place} unmarked ({left})"), false);
+        } else {
+            self.marked.push(place.clone());
+            self.say(
+                format!(
+                    "{place} marked ({} marked: {rollback} rolls back the marked targets)",
+                    self.marked.len()
+                ),
+                false,
+            );
+        }
+    }
+
     /// The confirmation of one rollback choice.
     fn rollback_confirm(&self, scope: Scope) -> Confirm {
         let retrying = scope.is_whole()
@@ -384,9 +417,21 @@ impl UiState {
                 .rollback
                 .as_ref()
                 .is_some_and(|r| r.finished != Some(true));
+        let forced_over = self
+            .plan
+            .as_ref()
+            .map(|plan| {
+                let order = rollback_plan(plan, &self.release, scope);
+                crate::engine::envs::newer_on(&self.places, &self.release, &order)
+                    .iter()
+                    .map(|n| n.describe())
+                    .collect()
+            })
+            .unwrap_or_default();
         let op = Op::Rollback {
             stage: scope.from.map(String::from),
             targets: scope.targets.to_vec(),
+            forced_over,
         };
         let typed = self.protected_env(&op);
         let on = scope.targets_text();

@@ -191,12 +191,19 @@ fn env_history(buf: &mut Buffer, area: Rect, ui: &UiState, h: &EnvHistory) {
             t.dim(),
         ))),
         Some(Ok(rows)) => {
-            let first = h.scroll.min(rows.len().saturating_sub(1));
+            let selected = h.selected.min(rows.len().saturating_sub(1));
+            // A window of rows that holds the selected one: room for the two "more" lines
+            // whenever there is more than fits.
+            let shown = if rows.len() <= room {
+                rows.len()
+            } else {
+                room.saturating_sub(2).max(1)
+            };
+            let first = selected.saturating_sub(shown - 1);
             if first > 0 {
                 lines.push(Line::from(Span::styled(format!("… {first} newer (↑)"), t.dim())));
             }
-            let shown = room.saturating_sub(usize::from(first > 0) + 1).max(1);
-            for (s, outcome) in rows.iter().skip(first).take(shown) {
+            for (i, (s, outcome)) in rows.iter().enumerate().skip(first).take(shown) {
                 let style = match outcome.as_str() {
                     "succeeded" => t.glyph(Glyph::Succeeded),
                     "failed" => t.glyph(Glyph::Failed),
@@ -211,8 +218,13 @@ fn env_history(buf: &mut Buffer, area: Rect, ui: &UiState, h: &EnvHistory) {
                     .duration_ms()
                     .map(|ms| format!("  took {}", super::short_duration(ms)))
                     .unwrap_or_default();
+                let version = format!("{:<12} ", fit(&s.version, 12));
                 lines.push(Line::from(vec![
-                    Span::raw(format!("{:<12} ", fit(&s.version, 12))),
+                    if i == selected {
+                        Span::styled(version, t.selected(true))
+                    } else {
+                        Span::raw(version)
+                    },
                     Span::styled(format!("{outcome:<12} "), style),
                     Span::raw(format!("by {}{approved}{took}  ", s.started_by)),
                     Span::styled(s.finished_at.format("%Y-%m-%d %H:%M").to_string(), t.dim()),
@@ -224,6 +236,18 @@ fn env_history(buf: &mut Buffer, area: Rect, ui: &UiState, h: &EnvHistory) {
             }
         }
     }
-    lines.push(Line::from(Span::styled("Esc closes", t.dim())));
+    let redeploy = ui
+        .keymap
+        .keys(
+            crate::tui::keymap::Layer::Global,
+            crate::tui::action::Action::Redeploy,
+        )
+        .first()
+        .map(|k| format!("{} redeploys the selected version, ", k.label()))
+        .unwrap_or_default();
+    lines.push(Line::from(Span::styled(
+        format!("↑/↓ select, {redeploy}Esc closes"),
+        t.dim(),
+    )));
     frame(buf, area, ui, &format!("History of {}", h.env), lines, 50);
 }

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
@@ -359,6 +360,27 @@ fn details<'a>(
         ),
         Tag::Other,
     ));
+    if !ui.marked.is_empty() {
+        let rollback = ui
+            .keymap
+            .keys(
+                crate::tui::keymap::Layer::Global,
+                crate::tui::action::Action::Rollback,
+            )
+            .first()
+            .map(|k| format!(" ({} rolls them back, Esc clears)", k.label()))
+            .unwrap_or_default();
+        out.push((
+            fit_line(
+                Line::from(vec![
+                    Span::styled("marked ", ui.theme.key()),
+                    Span::raw(format!("{}{rollback}", ui.marked.join(", "))),
+                ]),
+                width,
+            ),
+            Tag::Other,
+        ));
+    }
     let visible = ui.visible_targets();
     if let Some(f) = &ui.target_filter {
         out.push((
@@ -447,6 +469,9 @@ fn details<'a>(
         if let Some(n) = attempt {
             spans.push(Span::raw(format!(" #{n}")));
         }
+        if t.target.as_deref().is_some_and(|n| ui.is_marked(s, n)) {
+            spans.push(Span::styled(" marked", ui.theme.key()));
+        }
         spans.push(Span::styled("  ←/→ select, f filter", ui.theme.dim()));
         out.push((fit_line(Line::from(spans), width), Tag::Other));
     }
@@ -472,11 +497,19 @@ fn named_grid<'a>(
             let g = Glyph::of_target(t);
             let name = format!("{:<name_w$} ", fit(t.label(), name_w));
             spans.push(Span::styled(format!("{} ", g.symbol(secs)), ui.theme.glyph(g)));
-            if idx == ui.target {
-                spans.push(Span::styled(name, ui.theme.selected(focused)));
+            let marked = t.target.as_deref().is_some_and(|n| ui.is_marked(s, n));
+            let style = if idx == ui.target {
+                ui.theme.selected(focused)
             } else {
-                spans.push(Span::raw(name));
-            }
+                Style::default()
+            };
+            // A marked target is underlined (and named in the line below the grid).
+            let style = if marked {
+                style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
+            } else {
+                style
+            };
+            spans.push(Span::styled(name, style));
         }
         out.push(fit_line(Line::from(spans), width));
     }
