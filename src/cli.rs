@@ -39,6 +39,11 @@ struct Global {
     /// Who you are, for the journal (default: FLIGHTDECK_USER, git's user.name, $USER).
     #[arg(long = "as", global = true, value_name = "NAME")]
     actor: Option<String>,
+    /// The shared store, `postgres://host/db` (default: FLIGHTDECK_STORE, then `[plan] store`,
+    /// then the local data directory). Credentials come from PGPASSWORD, PGPASSFILE or
+    /// ~/.pgpass; TLS from `sslmode=require|verify-ca|verify-full` and `sslrootcert`.
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,6 +227,9 @@ enum Command {
     /// Incidents on the plan's environments: open, resolve, list.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// The shared store on PostgreSQL: its schema, its figures, copying data in and out.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Release notes from conventional commits, grouped (default: newest release tag..HEAD).
     Notes {
         /// FROM..TO (or FROM.. / ..TO): tags, versions, commit id prefixes, HEAD.
@@ -299,6 +307,29 @@ enum IncidentCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum StoreCommand {
+    /// Bring the store's schema up to date (every command also does on first use); a schema
+    /// newer than this flightdeck is refused and left as it is.
+    Migrate,
+    /// The store's URL (no password), schema version, what it holds, the round trip, and
+    /// whether observers hear of appends at once (LISTEN/NOTIFY) or poll.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a local data directory into the store, hash chains intact (again: only what is new).
+    Import {
+        /// The data directory (the one `--data-dir` names).
+        dir: PathBuf,
+    },
+    /// Copy the store into a new local data directory, which `verify` accepts.
+    Export {
+        /// A new or empty folder.
+        dir: PathBuf,
+    },
+}
+
 #[derive(Args, Debug, Clone, Copy)]
 struct DriveFlags {
     /// At an unsatisfied gate, exit 3 (paused) instead of waiting.
@@ -334,6 +365,7 @@ impl Command {
                 | Command::Completions { .. }
                 | Command::Man
                 | Command::Incident(_)
+                | Command::Store(StoreCommand::Status { .. })
                 | Command::Approve { .. }
                 | Command::Tick { .. }
                 | Command::Recheck { .. }
@@ -361,7 +393,33 @@ impl Command {
                 | Command::Completions { .. }
                 | Command::Man
                 | Command::Incident(IncidentCommand::List { .. })
+                | Command::Store(_)
         )
+    }
+
+    /// Commands that read or write releases (all of them on the local data directory so far).
+    fn uses_releases(&self) -> Option<&'static str> {
+        Some(match self {
+            Command::Cockpit { .. } => "cockpit",
+            Command::Run { .. } => "run",
+            Command::Redeploy { .. } => "redeploy",
+            Command::Resume { .. } => "resume",
+            Command::Approve { .. } => "approve",
+            Command::Tick { .. } => "tick",
+            Command::Recheck { .. } => "recheck",
+            Command::Cancel { .. } => "cancel",
+            Command::Retry { .. } => "retry",
+            Command::Skip { .. } => "skip",
+            Command::Rollback { .. } => "rollback",
+            Command::UnlockEnv { .. } => "unlock-env",
+            Command::Status { .. } => "status",
+            Command::List { .. } => "list",
+            Command::Envs { .. } => "envs",
+            Command::Logs { .. } => "logs",
+            Command::Verify { .. } => "verify",
+            Command::Incident(_) => "incident",
+            _ => return None,
+        })
     }
 }
 
@@ -399,6 +457,7 @@ pub fn run() -> Result<ExitCode> {
         data_dir: cli.global.data_dir,
         actor: cli.global.actor,
         allow_duplicate: false,
+        store_url: cli.global.store,
     };
     let code = ctx
         .identify(command.acts())
@@ -458,6 +517,9 @@ fn report(e: &color_eyre::Report) -> u8 {
 }
 
 fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
+    if let Some(name) = command.uses_releases() {
+        ctx.local_store_only(name)?;
+    }
     match command {
         Command::Cockpit {
             release,
@@ -548,6 +610,10 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         }) => ctx.incident_open(&env, release.as_deref(), &summary),
         Command::Incident(IncidentCommand::Resolve { number, note }) => ctx.incident_resolve(number, &note),
         Command::Incident(IncidentCommand::List { open, json }) => ctx.incident_list(open, json),
+        Command::Store(StoreCommand::Migrate) => ctx.store_migrate(),
+        Command::Store(StoreCommand::Status { json }) => ctx.store_status(json),
+        Command::Store(StoreCommand::Import { dir }) => ctx.store_import(&dir),
+        Command::Store(StoreCommand::Export { dir }) => ctx.store_export(&dir),
         Command::Notes { range, format } => ctx.notes(range.as_deref(), format == NotesFormat::Json),
         Command::Next { json } => ctx.next(json),
         Command::Drift(args) => ctx.drift(args.query()),

@@ -11,6 +11,7 @@ pub mod git;
 pub mod headless;
 pub mod journal;
 pub mod mask;
+pub mod pgstore;
 pub mod plan;
 pub mod procgroup;
 pub mod release;

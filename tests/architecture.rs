@@ -23,6 +23,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The plan, storage, drift: the foundations.
     ("plan", &["event", "files"]),
     ("journal", &["event", "mask", "files"]),
+    // The shared store on PostgreSQL: the same journals and files, through the journal's format.
+    ("pgstore", &["journal", "event", "files"]),
     // Git: versions, tags, release notes, commit walks.
     ("git", &["plan", "event"]),
     ("drift", &["plan", "git", "event", "mask", "procgroup", "files"]),
@@ -54,6 +56,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "runlog",
             "engine",
             "journal",
+            "pgstore",
             "plan",
             "drift",
             "git",
@@ -108,6 +111,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "cli",
         &[
             "runlog",
+            "pgstore",
             "release",
             "demo",
             "tui",
@@ -284,19 +288,19 @@ fn the_layer_table_has_no_cycle() {
     }
 }
 
-#[test]
-fn only_the_cockpit_uses_ui_crates() {
+/// Where `crates` are used outside `module`: `file:line: text` each.
+fn crates_used_outside(module: &str, crates: &[&str]) -> Vec<String> {
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
     let mut violations = Vec::new();
     for f in &files {
-        if module_of(f) == "tui" {
+        if module_of(f) == module {
             continue;
         }
         let text = std::fs::read_to_string(f).unwrap();
         for (i, line) in text.lines().enumerate() {
             let code = code(line);
-            if ["ratatui", "crossterm"]
+            if crates
                 .iter()
                 .any(|c| code.contains(&format!("{c}::")) || code.contains(&format!("use {c}")))
             {
@@ -304,9 +308,25 @@ fn only_the_cockpit_uses_ui_crates() {
             }
         }
     }
+    violations
+}
+
+#[test]
+fn only_the_cockpit_uses_ui_crates() {
+    let violations = crates_used_outside("tui", &["ratatui", "crossterm"]);
     assert!(
         violations.is_empty(),
         "UI crates used outside src/tui:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn only_the_shared_store_speaks_to_postgresql() {
+    let violations = crates_used_outside("pgstore", &["sqlx"]);
+    assert!(
+        violations.is_empty(),
+        "sqlx used outside src/pgstore:\n{}",
         violations.join("\n")
     );
 }

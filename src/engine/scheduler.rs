@@ -781,6 +781,7 @@ mod tests {
             git: Default::default(),
             drift: Default::default(),
             check_timeout: Plan::DEFAULT_CHECK_TIMEOUT,
+            store: None,
         }
     }
 

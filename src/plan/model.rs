@@ -36,6 +36,9 @@ pub struct Plan {
     /// `[plan] check_timeout`: how long an automatic checklist check (a command or a drift
     /// check) may run before it is ended (SIGTERM, grace, SIGKILL) and counts as timed out.
     pub check_timeout: Duration,
+    /// `[plan] store`: the shared store's URL (`postgres://host/db`; never credentials), chosen
+    /// when neither `--store` nor `FLIGHTDECK_STORE` names one. `None`: the local data dir.
+    pub store: Option<String>,
 }
 
 impl Plan {

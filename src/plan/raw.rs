@@ -48,6 +48,8 @@ pub(super) struct RawPlan {
     pub tag_on_success: Field<Flag>,
     /// How long an automatic checklist check may run.
     pub check_timeout: Field<DurationValue>,
+    /// The shared store (`postgres://host/db`), without credentials.
+    pub store: Field<Text>,
 }
 
 #[derive(Deserialize)]

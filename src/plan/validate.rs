@@ -57,6 +57,7 @@ pub(super) fn validate(
     let stages = check.stages(&environments, &gates);
     let git = check.git_config(&dir);
     let check_timeout = check.check_timeout();
+    let store = check.store();
 
     let plan = Plan {
         path,
@@ -71,6 +72,7 @@ pub(super) fn validate(
         git,
         drift,
         check_timeout,
+        store,
     };
     (plan, check.issues)
 }
@@ -274,6 +276,47 @@ impl Checker<'_> {
             }
         }
         (name, max_parallel, (secrets, locations))
+    }
+
+    /// `store` of `[plan]`: a PostgreSQL URL without a password (credentials come from libpq's
+    /// usual sources: PGPASSWORD, PGPASSFILE, ~/.pgpass).
+    fn store(&mut self) -> Option<String> {
+        let s = self
+            .parsed
+            .file
+            .get_ref()
+            .plan
+            .as_ref()
+            .and_then(|p| p.get_ref().store.clone())?;
+        let text = &s.get_ref().0;
+        let at = s.span().start;
+        let Some(rest) = text
+            .strip_prefix("postgres://")
+            .or_else(|| text.strip_prefix("postgresql://"))
+        else {
+            self.report(
+                at,
+                format!("store `{text}` is not a PostgreSQL URL (postgres://host/db); leave it out for the local data directory"),
+            );
+            return None;
+        };
+        // The authority is what comes before the first `/`, `?` or `#`.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let query_password = rest
+            .split_once('?')
+            .is_some_and(|(_, q)| q.split('&').any(|kv| kv.starts_with("password=")));
+        if authority
+            .rsplit_once('@')
+            .is_some_and(|(user, _)| user.contains(':'))
+            || query_password
+        {
+            self.report(
+                at,
+                "store must not hold a password: the plan is in the repository; use PGPASSWORD, PGPASSFILE or ~/.pgpass",
+            );
+            return None;
+        }
+        Some(text.clone())
     }
 
     /// `check_timeout` of `[plan]`.

@@ -17,6 +17,7 @@ pub mod observe;
 pub mod redeploy;
 pub mod request;
 pub mod rollback;
+pub mod store;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -89,6 +90,8 @@ pub struct Context {
     pub actor: Option<String>,
     /// Start a release even while another of the same version is unfinished.
     pub allow_duplicate: bool,
+    /// `--store URL` (see [`Context::shared_store`] for the order of the others).
+    pub store_url: Option<String>,
 }
 
 impl Context {
@@ -101,6 +104,8 @@ impl Context {
             // The demo's own sandbox: it refuses to start over a live demo release by itself,
             // and an interrupted earlier one must not stop a new one.
             allow_duplicate: true,
+            // The demo's sandbox is local.
+            store_url: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! inside the plans' shell commands, where a scenario needs a run to take time.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod tmux;
 
 use std::fmt::Display;
@@ -172,6 +173,7 @@ impl Workspace {
         let mut cmd = Command::cargo_bin("flightdeck").expect("the flightdeck binary");
         cmd.current_dir(self.path())
             .env_remove("FLIGHTDECK_PLAN")
+            .env_remove("FLIGHTDECK_STORE")
             .envs(self.vars())
             .args(args)
             .timeout(DEADLINE);
@@ -210,6 +212,7 @@ impl Workspace {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"));
         cmd.current_dir(self.path())
             .env_remove("FLIGHTDECK_PLAN")
+            .env_remove("FLIGHTDECK_STORE")
             .envs(self.vars());
         let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
         cmd.args(&args)

@@ -1,0 +1,247 @@
+//! A real PostgreSQL server of a test's own: `initdb` and `pg_ctl` from Debian's package (under
+//! `/usr/lib/postgresql/*/bin`), in a temp folder, on a free port on 127.0.0.1, run as the
+//! `postgres` user when the tests run as root (initdb refuses root). Password authentication
+//! (scram-sha-256) over TCP, so credentials really come from where libpq users keep them.
+//! Dropping it stops the server.
+//!
+//! Missing PostgreSQL: under `CI=true` the test fails (`.ci/run` installs the package); elsewhere
+//! [`Pg::start`] says loudly that the test is skipped and returns `None`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The superuser the tests connect as, and its password.
+pub const USER: &str = "flightdeck";
+pub const PASSWORD: &str = "s3cr3t-pw";
+
+pub struct Pg {
+    /// Holds the data directory, the socket and the server's log.
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+/// The newest PostgreSQL's bin folder.
+fn bin_dir() -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, b)| b)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl Pg {
+    /// A fresh server, or `None` (skipped, said on stderr) where PostgreSQL is not installed and
+    /// this is not CI.
+    #[track_caller]
+    pub fn start() -> Option<Pg> {
+        let Some(bin) = bin_dir() else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): under CI=true this fails; .ci/run installs it"
+                );
+            }
+            eprintln!(
+                "\n*** SKIPPED {}: PostgreSQL is not installed (apt-get install -y postgresql) ***\n",
+                std::panic::Location::caller()
+            );
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("fd-pg")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let as_postgres = is_root();
+        if as_postgres {
+            let out = Command::new("chown")
+                .args(["postgres:", dir.path().to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "chown: {out:?}");
+        }
+        let pg = Pg {
+            dir,
+            port: 0,
+            bin,
+            as_postgres,
+        };
+        let pwfile = pg.dir.path().join("pw");
+        std::fs::write(&pwfile, PASSWORD).unwrap();
+        if as_postgres {
+            Command::new("chown")
+                .args(["postgres:", pwfile.to_str().unwrap()])
+                .status()
+                .unwrap();
+        }
+        pg.run_ok(
+            "initdb",
+            &[
+                "-D",
+                pg.data().to_str().unwrap(),
+                "-U",
+                USER,
+                "--pwfile",
+                pwfile.to_str().unwrap(),
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        );
+        let mut pg = pg;
+        pg.port = free_port();
+        pg.start_again();
+        Some(pg)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Run one of the server's programs (as `postgres` when root).
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let exe = self.bin.join(program);
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        cmd.args(args).env_remove("PGPASSWORD").output().unwrap()
+    }
+
+    #[track_caller]
+    fn run_ok(&self, program: &str, args: &[&str]) -> Output {
+        let out = self.run(program, args);
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}\n{}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+        );
+        out
+    }
+
+    /// Start the server (again) on its port; waits until it accepts connections.
+    pub fn start_again(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+            self.port,
+            self.dir.path().display()
+        );
+        self.run_ok(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-l",
+                self.dir.path().join("log").to_str().unwrap(),
+                "-o",
+                &opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+    }
+
+    /// Stop the server at once (as a crash or an outage would).
+    pub fn stop(&self) {
+        self.run_ok(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
+    /// The URL of database `postgres`, without the password (tests give it as PGPASSWORD).
+    pub fn url(&self) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The URL with the password in it (for library calls; never printed by flightdeck).
+    pub fn url_with_password(&self) -> String {
+        format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Run SQL through psql (over the socket, as the superuser); its output, unaligned.
+    #[track_caller]
+    pub fn psql(&self, sql: &str) -> String {
+        let sock = self.dir.path().to_str().unwrap().to_string();
+        let port = self.port.to_string();
+        let out = self.run_ok(
+            "psql",
+            &[
+                "-h",
+                &sock,
+                "-p",
+                &port,
+                "-U",
+                USER,
+                "-d",
+                "postgres",
+                "-XAtq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+}
+
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}

@@ -1,0 +1,407 @@
+//! The shared store on a real PostgreSQL server (started by the test, see `common::pg`):
+//! selecting it, its schema (migrated on first use, a newer one refused), `store status`, and
+//! `store import` / `store export` keeping every hash chain so that `verify` passes; at the
+//! library level, the database's own guards: a line that does not chain is refused, an append
+//! with a stale driver epoch is refused, and appends are notified.
+
+mod common;
+
+use std::time::Duration;
+
+use common::pg::{PASSWORD, Pg};
+use common::{DEADLINE, Workspace, stderr_of, stdout_of, wait_until};
+use flightdeck::pgstore::{PgStore, StoreError};
+
+const PLAN: &str = r#"
+[plan]
+name = "shop"
+
+[environments.staging]
+
+[environments.prod]
+targets = ["eu", "us"]
+
+[[stage]]
+id = "stage"
+environment = "staging"
+run = "echo staging {version}"
+rollback = "echo undo staging"
+
+[[stage]]
+id = "prod"
+needs = ["stage"]
+environment = "prod"
+run = "echo deploying {target}; test ! -f fail-{target}-{version}"
+rollback = "echo undo {target}"
+"#;
+
+/// A workspace whose commands reach the server's password through PGPASSWORD, as libpq users do.
+fn workspace(pg: &Pg) -> Workspace {
+    Workspace::new(PLAN)
+        .env("PGPASSWORD", PASSWORD)
+        .env("FD_TEST_STORE", &pg.url())
+}
+
+fn with_store(pg: &Pg, args: &[&str]) -> Vec<String> {
+    let mut v = vec!["--store".to_string(), pg.url()];
+    v.extend(args.iter().map(|s| s.to_string()));
+    v
+}
+
+#[test]
+fn without_a_store_the_store_commands_say_how_to_choose_one() {
+    let ws = Workspace::new(PLAN);
+    let out = ws.expect(["store", "status"], 2);
+    let err = stderr_of(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no shared store selected: give --store URL, set FLIGHTDECK_STORE"),
+        "{err}"
+    );
+    // Not a PostgreSQL URL: said, with the password never shown.
+    let out = ws.expect(["--store", "mysql://u:pw@db/x", "store", "status"], 2);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("is not a PostgreSQL URL") && !err.contains("pw@"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_plan_naming_a_store_with_a_password_is_refused_at_its_line() {
+    let plan = PLAN.replace(
+        "name = \"shop\"",
+        "name = \"shop\"\nstore = \"postgres://ops:hunter2@db.internal/flightdeck\"",
+    );
+    let ws = Workspace::new(&plan);
+    let out = ws.expect(["check"], 2);
+    let err = stderr_of(&out);
+    assert!(err.contains("flightdeck.toml:4:9"), "{err}");
+    assert!(err.contains("store must not hold a password"), "{err}");
+    let plan = PLAN.replace("name = \"shop\"", "name = \"shop\"\nstore = \"db.internal\"");
+    let out = Workspace::new(&plan).expect(["check"], 2);
+    assert!(
+        stderr_of(&out).contains("flightdeck.toml:4:9: store `db.internal` is not a PostgreSQL URL"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn commands_not_yet_on_the_shared_store_refuse_rather_than_use_local_files() {
+    let ws = Workspace::new(PLAN);
+    for args in [vec!["list"], vec!["run", "1.0"], vec!["status"]] {
+        let mut full = vec!["--store", "postgres://db.internal/flightdeck"];
+        full.extend(args.iter());
+        let out = ws.expect(&full, 2);
+        let err = stderr_of(&out);
+        assert!(
+            err.contains(
+                "does not run on the PostgreSQL store yet (--store selects postgres://db.internal/flightdeck)"
+            ),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        !ws.data_dir().join("plans").exists(),
+        "nothing was written locally"
+    );
+}
+
+#[test]
+fn migrate_and_status_over_a_real_server_with_the_password_from_pgpassword() {
+    let Some(pg) = Pg::start() else { return };
+    let ws = workspace(&pg);
+    let out = ws.expect(with_store(&pg, &["store", "migrate"]), 0);
+    assert!(
+        stdout_of(&out).contains("schema migrated from version 0 to 1"),
+        "{}",
+        stdout_of(&out)
+    );
+    let out = ws.expect(with_store(&pg, &["store", "migrate"]), 0);
+    assert!(
+        stdout_of(&out).contains("schema version 1 is current"),
+        "{}",
+        stdout_of(&out)
+    );
+
+    let out = ws.expect(with_store(&pg, &["store", "status"]), 0);
+    let text = stdout_of(&out);
+    assert!(
+        text.contains(&format!("store         {} (from --store)", pg.url())),
+        "{text}"
+    );
+    assert!(
+        text.contains("schema        version 1 (this flightdeck: 1)"),
+        "{text}"
+    );
+    assert!(text.contains("0 plan(s), 0 release(s), 0 event(s)"), "{text}");
+    assert!(
+        text.contains("live updates  LISTEN/NOTIFY: a notification came back in"),
+        "{text}"
+    );
+    assert!(!text.contains(PASSWORD), "{text}");
+
+    // FLIGHTDECK_STORE, with the password in the URL: never shown.
+    let ws2 = Workspace::new(PLAN).env("FLIGHTDECK_STORE", &pg.url_with_password());
+    let out = ws2.expect(["store", "status", "--json"], 0);
+    let text = stdout_of(&out);
+    assert!(!text.contains(PASSWORD), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["source"], "FLIGHTDECK_STORE");
+    assert_eq!(v["schema"], 1);
+    assert_eq!(
+        v["url"],
+        format!("postgres://flightdeck:***@127.0.0.1:{}/postgres", pg.port)
+    );
+    assert_eq!(v["notify"]["listen"], true);
+    assert!(v["round_trip_ms"].as_f64().unwrap() > 0.0);
+
+    // Without the password: one line naming the store and the cause.
+    let ws3 = Workspace::new(PLAN);
+    let out = ws3.expect(with_store(&pg, &["store", "status"]), 1);
+    let err = stderr_of(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("{}: cannot connect", pg.url())), "{err}");
+
+    // The plan's own choice, when neither --store nor FLIGHTDECK_STORE says.
+    let plan = PLAN.replace(
+        "name = \"shop\"",
+        &format!("name = \"shop\"\nstore = \"{}\"", pg.url()),
+    );
+    let ws4 = Workspace::new(&plan).env("PGPASSWORD", PASSWORD);
+    let out = ws4.expect(["store", "status"], 0);
+    assert!(
+        stdout_of(&out).contains("(from [plan] store in "),
+        "{}",
+        stdout_of(&out)
+    );
+}
+
+#[test]
+fn a_schema_newer_than_the_binary_is_refused_and_left_alone() {
+    let Some(pg) = Pg::start() else { return };
+    let ws = workspace(&pg);
+    ws.expect(with_store(&pg, &["store", "migrate"]), 0);
+    pg.psql("UPDATE fd_meta SET value = '7' WHERE key = 'schema_version'");
+    for cmd in [["store", "status"], ["store", "migrate"]] {
+        let out = ws.expect(with_store(&pg, &cmd), 1);
+        let err = stderr_of(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("the store's schema is version 7, newer than this flightdeck knows (1)"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        pg.psql("SELECT value FROM fd_meta WHERE key = 'schema_version'"),
+        "7"
+    );
+}
+
+/// Every file under `dir`, relative, with its bytes; derived files and locks left out.
+fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                if name != ".open" {
+                    todo.push(p);
+                }
+            } else if !name.ends_with(".lock") && name != ".index.jsonl" && name != ".latest" {
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn import_then_export_keeps_every_chain_and_verify_passes() {
+    let Some(pg) = Pg::start() else { return };
+    let ws = workspace(&pg);
+    ws.expect(["run", "1.0"], 0);
+    ws.touch("fail-us-1.1");
+    ws.expect(["run", "1.1"], 1);
+    ws.expect(["rollback", "1.1"], 0);
+    ws.wait_for_state("1.1", "rolled_back");
+    ws.expect(["incident", "open", "--env", "prod", "prod is slow"], 0);
+    let local = tree(&ws.data_dir());
+
+    let out = ws.expect(
+        with_store(&pg, &["store", "import", ws.data_dir().to_str().unwrap()]),
+        0,
+    );
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("imported ") && text.contains(": 3 journal(s)"),
+        "{text}"
+    );
+    assert_eq!(pg.psql("SELECT count(*) FROM fd_releases"), "2");
+    let lines: usize = ws.journal("1.0").len() + ws.journal("1.1").len() + 1;
+    assert_eq!(pg.psql("SELECT count(*) FROM fd_events"), lines.to_string());
+
+    // Again: nothing new.
+    let out = ws.expect(
+        with_store(&pg, &["store", "import", ws.data_dir().to_str().unwrap()]),
+        0,
+    );
+    assert!(
+        stdout_of(&out).contains("0 journal(s), 0 line(s) (3 already up to date)"),
+        "{}",
+        stdout_of(&out)
+    );
+
+    // Export into a new data dir: the same journals, heads, logs and files, byte for byte.
+    let back = ws.path().join("back");
+    ws.expect(with_store(&pg, &["store", "export", back.to_str().unwrap()]), 0);
+    assert_eq!(tree(&back), local);
+    // verify accepts it, and the commands read it (the index is rebuilt from the journals).
+    for id in ["1.0", "1.1"] {
+        let out = ws.expect(["--data-dir", back.to_str().unwrap(), "verify", id], 0);
+        assert!(stdout_of(&out).contains("intact"), "{}", stdout_of(&out));
+    }
+    ws.expect(["--data-dir", back.to_str().unwrap(), "verify", "--incidents"], 0);
+    let out = ws.expect(["--data-dir", back.to_str().unwrap(), "list"], 0);
+    assert!(stdout_of(&out).contains("rolled_back"), "{}", stdout_of(&out));
+
+    // Export never writes over a data directory.
+    let out = ws.expect(with_store(&pg, &["store", "export", back.to_str().unwrap()]), 1);
+    assert!(stderr_of(&out).contains("not empty"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn import_refuses_an_altered_journal_by_its_line_and_imports_the_rest() {
+    let Some(pg) = Pg::start() else { return };
+    let ws = workspace(&pg);
+    ws.expect(["run", "1.0"], 0);
+    ws.expect(["run", "1.1"], 0);
+    // Change line 2 of 1.0's journal (its time).
+    let path = ws.journal_path("1.0");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    assert!(lines[1].contains(r#""ts":"20"#), "{}", lines[1]);
+    lines[1] = lines[1].replacen(r#""ts":"20"#, r#""ts":"19"#, 1);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = ws.expect(
+        with_store(&pg, &["store", "import", ws.data_dir().to_str().unwrap()]),
+        1,
+    );
+    let err = stderr_of(&out);
+    assert!(err.contains(&format!("{}:2: altered", path.display())), "{err}");
+    assert!(err.contains("not imported"), "{err}");
+    assert_eq!(pg.psql("SELECT string_agg(id, ',') FROM fd_releases"), "1.1");
+}
+
+fn record(seq: u64, prev: &str, actor: &str) -> String {
+    format!(
+        r#"{{"seq":{seq},"ts":"2026-12-04T10:00:00Z","actor":"{actor}","prev":"{prev}","kind":"note","text":"n{seq}"}}"#
+    )
+}
+
+fn hash(line: &str) -> String {
+    flightdeck::journal::line_hash(line.as_bytes())
+}
+
+#[test]
+fn the_database_refuses_lines_that_do_not_chain_and_never_changes_one() {
+    let Some(pg) = Pg::start() else { return };
+    let mut s = PgStore::open(&pg.url_with_password()).unwrap();
+    let l1 = record(1, "", "a");
+    let l2 = record(2, &hash(&l1), "a");
+    s.append("shop", "1.0", None, &[l1.clone(), l2.clone()]).unwrap();
+    assert_eq!(s.last("shop", "1.0").unwrap(), Some((2, hash(&l2))));
+    // A line naming another line before it, a gap, a repeated number: refused, nothing added.
+    for bad in [
+        record(3, &hash(&l1), "a"),
+        record(4, &hash(&l2), "a"),
+        record(2, &hash(&l1), "a"),
+    ] {
+        match s.append("shop", "1.0", None, std::slice::from_ref(&bad)) {
+            Err(StoreError::Chain { cause, .. }) => {
+                assert!(cause.contains("journal shop/1.0: line 3"), "{cause}")
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    assert_eq!(s.read_after("shop", "1.0", 0, 100).unwrap().len(), 2);
+    // Lines are never updated or deleted, even by hand.
+    let out = std::panic::catch_unwind(|| pg.psql("DELETE FROM fd_events"));
+    assert!(out.is_err(), "a DELETE must be refused");
+    assert_eq!(pg.psql("SELECT count(*) FROM fd_events"), "2");
+}
+
+#[test]
+fn a_driver_whose_lease_was_taken_over_can_never_append_again() {
+    let Some(pg) = Pg::start() else { return };
+    let mut a = PgStore::open(&pg.url_with_password()).unwrap();
+    let mut b = PgStore::open(&pg.url_with_password()).unwrap();
+    let ttl = Duration::from_millis(300);
+    let mut lease_a = a
+        .acquire_lease("shop", "1.0", "driver-a", "host-a", 10, ttl)
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease_a.epoch, 1);
+    let l1 = record(1, "", "driver");
+    a.append("shop", "1.0", Some(1), std::slice::from_ref(&l1))
+        .unwrap();
+    // Held: the other driver is told by whom.
+    let held = b
+        .acquire_lease("shop", "1.0", "driver-b", "host-b", 20, ttl)
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (held.holder.as_str(), held.host.as_str(), held.epoch),
+        ("driver-a", "host-a", 1)
+    );
+    // A stops renewing (paused, cut off): once the lease expired, B takes it over with epoch 2.
+    let mut lease_b = None;
+    wait_until(DEADLINE, "driver B takes the expired lease over", || {
+        lease_b = b
+            .acquire_lease("shop", "1.0", "driver-b", "host-b", 20, ttl)
+            .unwrap()
+            .ok();
+        lease_b.is_some()
+    });
+    let lease_b = lease_b.unwrap();
+    assert_eq!(lease_b.epoch, 2);
+    // A wakes up and tries to go on: every append of epoch 1 is refused by the database.
+    let l2 = record(2, &hash(&l1), "driver");
+    match a.append("shop", "1.0", Some(1), std::slice::from_ref(&l2)) {
+        Err(StoreError::Fenced { cause, .. }) => assert!(
+            cause.contains("an append with driver epoch 1 was refused: the lease is at epoch 2"),
+            "{cause}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!a.renew_lease(&mut lease_a, ttl).unwrap(), "A's lease is gone");
+    b.append("shop", "1.0", Some(2), &[l2]).unwrap();
+    // Given up, the lease is free, and the next epoch is 3 (never 1 again).
+    b.release_lease(&lease_b).unwrap();
+    let c = a
+        .acquire_lease("shop", "1.0", "driver-c", "host-c", 30, ttl)
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.epoch, 3);
+}
+
+#[test]
+fn an_append_is_notified_with_its_plan_journal_and_sequence_number() {
+    let Some(pg) = Pg::start() else { return };
+    let mut s = PgStore::open(&pg.url_with_password()).unwrap();
+    let mut l = flightdeck::pgstore::Listener::open(&s).unwrap();
+    let l1 = record(1, "", "a");
+    s.append("shop", "1.0", None, &[l1]).unwrap();
+    let mut got = None;
+    wait_until(DEADLINE, "the notification arrives", || {
+        got = l.recv(Duration::from_millis(200)).unwrap();
+        got.is_some()
+    });
+    let n = got.unwrap();
+    assert_eq!((n.plan.as_str(), n.journal.as_str(), n.seq), ("shop", "1.0", 1));
+}
