@@ -405,3 +405,56 @@ fn an_append_is_notified_with_its_plan_journal_and_sequence_number() {
     let n = got.unwrap();
     assert_eq!((n.plan.as_str(), n.journal.as_str(), n.seq), ("shop", "1.0", 1));
 }
+
+#[test]
+fn tls_require_and_verify_full_against_the_servers_own_ca() {
+    let Some(pg) = Pg::start_tls() else { return };
+    let ws = Workspace::new(PLAN).env("PGPASSWORD", PASSWORD);
+    let status = |url: &str, code: i32| ws.expect(["--store", url, "store", "status"], code);
+    // The server takes TLS connections only: without TLS, turned away.
+    let url = format!(
+        "postgres://flightdeck@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    );
+    let out = status(&url, 1);
+    assert!(stderr_of(&out).contains("cannot connect"), "{}", stderr_of(&out));
+    // Encrypted without checking the certificate (libpq's `require`).
+    let url = format!(
+        "postgres://flightdeck@127.0.0.1:{}/postgres?sslmode=require",
+        pg.port
+    );
+    status(&url, 0);
+    // The certificate checked against the CA, and the host name against it.
+    let ca = pg.ca();
+    let url = format!(
+        "postgres://flightdeck@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+        pg.port,
+        ca.display()
+    );
+    let out = status(&url, 0);
+    assert!(
+        stdout_of(&out).contains("schema        version 1"),
+        "{}",
+        stdout_of(&out)
+    );
+    // A CA that did not sign it: refused, in one line naming the store.
+    let other = pg.path().join("other-ca.crt");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(pg.path().join("other.key"))
+        .arg("-out")
+        .arg(&other)
+        .args(["-subj", "/CN=someone else", "-days", "2"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let url = format!(
+        "postgres://flightdeck@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+        pg.port,
+        other.display()
+    );
+    let out = status(&url, 1);
+    let err = stderr_of(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
+}

@@ -799,7 +799,7 @@ fn marked_targets_are_rolled_back_together() {
     );
     let text = screen::text(&screen::draw(&ui, 160, 48));
     assert!(
-        text.contains("marked prod/eu-1, prod/eu-3 (R rolls them back, Esc clears)"),
+        text.contains("marked (R rolls them back, Esc clears): prod/eu-1, prod/eu-3"),
         "{text}"
     );
     // R offers the marked set first, then the selected target, the stage, the whole release.

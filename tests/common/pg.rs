@@ -21,6 +21,10 @@ pub struct Pg {
     pub port: u16,
     bin: PathBuf,
     as_postgres: bool,
+    /// Serves TLS with a certificate for `localhost` and 127.0.0.1 signed by [`Pg::ca`].
+    tls: bool,
+    /// fsync on (for benchmarks against fsynced files); off in tests, for speed.
+    durable: bool,
 }
 
 /// The newest PostgreSQL's bin folder.
@@ -48,6 +52,28 @@ impl Pg {
     /// this is not CI.
     #[track_caller]
     pub fn start() -> Option<Pg> {
+        Pg::start_with(false)
+    }
+
+    /// A fresh server that also speaks TLS (`ssl = on`), its certificate signed by a CA of its
+    /// own ([`Pg::ca`]) for `localhost` and 127.0.0.1.
+    #[track_caller]
+    pub fn start_tls() -> Option<Pg> {
+        Pg::start_with(true)
+    }
+
+    /// A fresh server that fsyncs its commits, as a production one does (benchmarks).
+    #[track_caller]
+    pub fn start_durable() -> Option<Pg> {
+        let mut pg = Pg::start_with(false)?;
+        pg.stop();
+        pg.durable = true;
+        pg.start_again();
+        Some(pg)
+    }
+
+    #[track_caller]
+    fn start_with(tls: bool) -> Option<Pg> {
         let Some(bin) = bin_dir() else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!(
@@ -78,6 +104,8 @@ impl Pg {
             port: 0,
             bin,
             as_postgres,
+            tls,
+            durable: false,
         };
         let pwfile = pg.dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD).unwrap();
@@ -104,10 +132,96 @@ impl Pg {
                 "--no-instructions",
             ],
         );
+        if tls {
+            pg.make_certificates();
+            // Over TCP, TLS only: a connection that did not encrypt is turned away.
+            std::fs::write(
+                pg.data().join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n",
+            )
+            .unwrap();
+        }
         let mut pg = pg;
         pg.port = free_port();
         pg.start_again();
         Some(pg)
+    }
+
+    /// The CA certificate that signed the server's (for `sslrootcert`).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// A CA and a server certificate signed by it, with openssl; the key readable by the server
+    /// only.
+    fn make_certificates(&self) {
+        let d = self.dir.path();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        std::fs::write(d.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=flightdeck test CA",
+            "-days",
+            "2",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ]);
+        std::fs::set_permissions(d.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        if self.as_postgres {
+            for f in ["server.key", "server.crt"] {
+                Command::new("chown")
+                    .args(["postgres:", d.join(f).to_str().unwrap()])
+                    .status()
+                    .unwrap();
+            }
+        }
     }
 
     fn data(&self) -> PathBuf {
@@ -142,11 +256,20 @@ impl Pg {
 
     /// Start the server (again) on its port; waits until it accepts connections.
     pub fn start_again(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+        let mut opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
             self.port,
             self.dir.path().display()
         );
+        if !self.durable {
+            opts.push_str(" -c fsync=off -c full_page_writes=off");
+        }
+        if self.tls {
+            let d = self.dir.path().display();
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key"
+            ));
+        }
         self.run_ok(
             "pg_ctl",
             &[

@@ -370,11 +370,12 @@ fn details<'a>(
             .first()
             .map(|k| format!(" ({} rolls them back, Esc clears)", k.label()))
             .unwrap_or_default();
+        // The keys first: a long list of names is what gets cut.
         out.push((
             fit_line(
                 Line::from(vec![
-                    Span::styled("marked ", ui.theme.key()),
-                    Span::raw(format!("{}{rollback}", ui.marked.join(", "))),
+                    Span::styled(format!("marked{rollback}: "), ui.theme.key()),
+                    Span::raw(ui.marked.join(", ")),
                 ]),
                 width,
             ),
