@@ -119,6 +119,16 @@ enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Say no at a gate: the release ends `rejected` (exit 1), its running commands stopped,
+    /// nothing rolled back (`rollback` is a separate decision). Only someone who may approve the
+    /// gate may reject it.
+    Reject {
+        release: String,
+        gate: String,
+        /// Why (journaled; required).
+        #[arg(long, value_name = "T")]
+        reason: String,
+    },
     /// Tick a manual checklist item (its text, a unique prefix of it, or its number).
     Tick {
         release: String,
@@ -367,6 +377,7 @@ impl Command {
                 | Command::Incident(_)
                 | Command::Store(StoreCommand::Status { .. })
                 | Command::Approve { .. }
+                | Command::Reject { .. }
                 | Command::Tick { .. }
                 | Command::Recheck { .. }
                 | Command::Cancel { .. }
@@ -405,6 +416,7 @@ impl Command {
             Command::Redeploy { .. } => "redeploy",
             Command::Resume { .. } => "resume",
             Command::Approve { .. } => "approve",
+            Command::Reject { .. } => "reject",
             Command::Tick { .. } => "tick",
             Command::Recheck { .. } => "recheck",
             Command::Cancel { .. } => "cancel",
@@ -568,6 +580,11 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         } => tick(ctx, &release, &gate, &item, note),
         Command::Recheck { release, gate, item } => recheck(ctx, &release, &gate, &item),
         Command::Cancel { release } => request(ctx, release.as_deref(), Op::Cancel),
+        Command::Reject {
+            release,
+            gate,
+            reason,
+        } => request(ctx, Some(&release), Op::Reject { gate, reason }),
         Command::Retry {
             release,
             stage,
@@ -675,7 +692,7 @@ fn approve(ctx: &Context, release: &str, gate: &str, note: String) -> Result<u8>
     crate::outln!(
         "{actor} approved gate {gate} of {} ({}/{} approvals)",
         clean(&st.id),
-        g.approvals.len(),
+        g.counted(),
         g.decl.approvals
     );
     Ok(exit::OK)

@@ -69,6 +69,52 @@ pub struct GateDecl {
     pub approvals: u32,
     /// Item texts; `true` where the item is an automatic check.
     pub checklist: Vec<(String, bool)>,
+    /// Who may approve, as the plan wrote it (`@cab`, `lead`): for messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// The people who may approve (teams expanded when the release was created); `None`:
+    /// anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible: Option<Vec<String>>,
+    /// Whoever started the release may approve it. Journals written before the policy existed
+    /// have no such field: they allowed it.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub allow_self_approval: bool,
+    /// An approval older than this (seconds) when the gate is reached no longer counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_secs: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl GateDecl {
+    /// Whether `actor` may approve (or reject) this gate of a release `started_by` started; why
+    /// not, in words (`carol is not in approvers: @cab, lead`, `sam started this release`).
+    pub fn may_approve(
+        &self,
+        actor: &str,
+        started_by: &str,
+        same: impl Fn(&str, &str) -> bool,
+    ) -> Result<(), String> {
+        if let Some(people) = &self.eligible
+            && !people.iter().any(|p| same(p, actor))
+        {
+            return Err(format!(
+                "{actor} is not in approvers: {}",
+                self.approvers.join(", ")
+            ));
+        }
+        if !self.allow_self_approval && !started_by.trim().is_empty() && same(actor, started_by) {
+            return Err(format!("{actor} started this release"));
+        }
+        Ok(())
+    }
 }
 
 /// One commit of a release's range.
@@ -122,6 +168,8 @@ pub enum FinalState {
     PartiallyRolledBack,
     RollbackFailed,
     Cancelled,
+    /// Someone who may approve a gate said no (`reject`): nothing was rolled back.
+    Rejected,
 }
 
 /// flightdeck's process exit codes, in one place: `run`, `resume`, the cockpit with
@@ -149,6 +197,7 @@ impl FinalState {
             FinalState::PartiallyRolledBack => "partially_rolled_back",
             FinalState::RollbackFailed => "rollback_failed",
             FinalState::Cancelled => "cancelled",
+            FinalState::Rejected => "rejected",
         }
     }
 
@@ -161,7 +210,8 @@ impl FinalState {
             FinalState::Failed
             | FinalState::RolledBack
             | FinalState::PartiallyRolledBack
-            | FinalState::RollbackFailed => exit::FAILED,
+            | FinalState::RollbackFailed
+            | FinalState::Rejected => exit::FAILED,
         }
     }
 }
@@ -289,9 +339,23 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         note: String,
     },
+    /// An approval (or rejection) that does not count, and why (not an approver, self-approval,
+    /// already approved): journaled by whoever asked, as evidence.
+    ApprovalRefused {
+        gate: String,
+        /// `approve` or `reject`.
+        asked: String,
+        reason: String,
+    },
 
     // ---- requests (any process), handled by the driver ----
     CancelRequested {},
+    /// A decision not to go on, at a gate, by someone who may approve it: the release ends
+    /// `rejected` (running commands are stopped as for a cancel); nothing is rolled back.
+    RejectRequested {
+        gate: String,
+        reason: String,
+    },
     RetryRequested {
         stage: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -426,7 +490,9 @@ impl Event {
             Event::CheckFinished { .. } => "check_finished",
             Event::Approved { .. } => "approved",
             Event::Ticked { .. } => "ticked",
+            Event::ApprovalRefused { .. } => "approval_refused",
             Event::CancelRequested { .. } => "cancel_requested",
+            Event::RejectRequested { .. } => "reject_requested",
             Event::RetryRequested { .. } => "retry_requested",
             Event::SkipRequested { .. } => "skip_requested",
             Event::RollbackRequested { .. } => "rollback_requested",
@@ -467,6 +533,8 @@ impl Event {
             | Event::StageFailed { reason, .. }
             | Event::StageSkipped { reason, .. }
             | Event::SkipRequested { reason, .. }
+            | Event::RejectRequested { reason, .. }
+            | Event::ApprovalRefused { reason, .. }
             | Event::EnvUnlocked { reason, .. }
             | Event::RollbackStarted { reason, .. } => f(reason),
             Event::Approved { note, .. } | Event::Ticked { note, .. } => f(note),
@@ -503,6 +571,7 @@ impl Event {
         matches!(
             self,
             Event::CancelRequested {}
+                | Event::RejectRequested { .. }
                 | Event::RetryRequested { .. }
                 | Event::SkipRequested { .. }
                 | Event::RollbackRequested { .. }

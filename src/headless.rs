@@ -338,7 +338,14 @@ impl<W: Write> Printer<W> {
                 rec.actor,
                 gate_tally(st, gate)
             )),
+            Event::ApprovalRefused { gate, asked, reason } => {
+                Some(format!("gate {gate}: {asked} by {} refused: {reason}", rec.actor))
+            }
             Event::CancelRequested {} => Some(format!("cancel requested by {}", rec.actor)),
+            Event::RejectRequested { gate, reason } => Some(format!(
+                "gate {gate}: rejection requested by {}: {reason}",
+                rec.actor
+            )),
             Event::RetryRequested { stage, target } => Some(format!(
                 "retry of {} requested by {}",
                 run_label(stage, target.as_deref()),
@@ -449,7 +456,7 @@ fn gate_tally(st: &ReleaseState, gate: &str) -> String {
             " (checklist {}/{}, approvals {}/{})",
             g.items_done(),
             g.decl.checklist.len(),
-            g.approvals.len(),
+            g.counted(),
             g.decl.approvals
         ),
         None => String::new(),
@@ -644,20 +651,37 @@ pub fn status_text(
                 && stage.status != StageStatus::Running
             {
                 let missing = gs.missing();
-                let who: Vec<String> = gs.approvals.iter().map(|a| c(&a.actor)).collect();
+                // Who counts, then whose approval expired (it stays in the journal).
+                let who: Vec<String> = gs
+                    .approvals
+                    .iter()
+                    .filter(|a| !gs.expired(a))
+                    .map(|a| c(&a.actor))
+                    .collect();
+                let expired: Vec<String> = gs
+                    .approvals
+                    .iter()
+                    .filter(|a| gs.expired(a))
+                    .map(|a| c(&a.actor))
+                    .collect();
                 let missing: Vec<String> = missing.iter().map(|m| c(m)).collect();
                 let _ = writeln!(
                     s,
-                    "      gate {}: checklist {}/{}, approvals {}/{}{}{}",
+                    "      gate {}: checklist {}/{}, approvals {}/{}{}{}{}",
                     c(g),
                     gs.items_done(),
                     gs.decl.checklist.len(),
-                    gs.approvals.len(),
+                    gs.counted(),
                     gs.decl.approvals,
                     if who.is_empty() {
                         String::new()
                     } else {
                         format!(" ({})", who.join(", "))
+                    },
+                    if expired.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (expired: {})", expired.join(", "))
                     },
                     if missing.is_empty() {
                         String::new()
@@ -724,7 +748,7 @@ pub fn status_json(st: &ReleaseState, live_driver: Option<u32>) -> serde_json::V
                 "name": g.decl.name,
                 "satisfied": g.satisfied(),
                 "approvals_needed": g.decl.approvals,
-                "approvals": g.approvals.iter().map(|a| json!({"by": a.actor, "at": a.at, "note": a.note})).collect::<Vec<_>>(),
+                "approvals": g.approvals.iter().map(|a| json!({"by": a.actor, "at": a.at, "note": a.note, "expired": g.expired(a)})).collect::<Vec<_>>(),
                 "checklist": g.decl.checklist.iter().enumerate().map(|(i, (item, auto))| json!({
                     "item": item,
                     "automatic": auto,

@@ -44,7 +44,7 @@ fn an_approval_during_the_start_snapshot_counts() {
     let ws = Workspace::new(PLAN);
     ws.flightdeck(["run", "1.0", "--detach"]).assert().success();
     let out = ws
-        .flightdeck(["approve", "1.0", "signoff"])
+        .flightdeck(["approve", "1.0", "signoff", "--as", "approver"])
         .output()
         .expect("approve");
     assert!(out.status.success(), "{}", stdout_of(&out));

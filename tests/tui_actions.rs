@@ -841,3 +841,58 @@ fn marked_targets_are_rolled_back_together() {
     ui.update(Msg::Opened("2.5.0".into()));
     assert!(ui.marked.is_empty());
 }
+
+#[test]
+fn reject_asks_why_then_confirms_then_submits() {
+    let mut ui = fixture::ui(&fixture::gated(), (160, 48));
+    ui.update(key('X'));
+    match &ui.modal {
+        Some(Modal::Prompt(p)) => assert_eq!(p.title(), "Reject at gate signoff: why (required)"),
+        other => panic!("{other:?}"),
+    }
+    // No reason, no rejection.
+    assert!(submits(&ui.update(code(KeyCode::Enter))).is_empty());
+    match &ui.modal {
+        Some(Modal::Prompt(p)) => assert!(p.error.as_deref().unwrap().contains("a reason is required")),
+        other => panic!("{other:?}"),
+    }
+    typed(&mut ui, "error budget exhausted");
+    assert!(submits(&ui.update(code(KeyCode::Enter))).is_empty());
+    let c = confirm(&ui);
+    assert_eq!(c.title, "Reject release 2.4.0 at gate signoff?");
+    let body = c.body.join("\n");
+    assert!(body.contains("Reason: error budget exhausted"), "{body}");
+    assert!(body.contains("ends rejected"), "{body}");
+    assert!(
+        body.contains("Nothing is rolled back; R rolls it back afterwards"),
+        "{body}"
+    );
+    let protected = c.typed.clone();
+    if let Some(env) = &protected {
+        typed(&mut ui, env);
+    }
+    let fx = if protected.is_some() {
+        ui.update(code(KeyCode::Enter))
+    } else {
+        ui.update(key('y'))
+    };
+    assert_eq!(
+        submits(&fx),
+        [Op::Reject {
+            gate: "signoff".into(),
+            reason: "error budget exhausted".into()
+        }]
+    );
+    // The driver's refusal shows like any refused request.
+    ui.update(Msg::Submitted {
+        op: Op::Reject {
+            gate: "signoff".into(),
+            reason: "x".into(),
+        },
+        result: Err(
+            "only someone who may approve gate `signoff` may reject it: bob is not in approvers: @cab".into(),
+        ),
+    });
+    let (text, error) = notice(&ui);
+    assert!(error && text.contains("bob is not in approvers: @cab"), "{text}");
+}

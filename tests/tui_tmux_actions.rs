@@ -142,7 +142,9 @@ fn a_driver_dying_at_a_gate_is_noticed_and_the_release_resumed() {
     });
     // The resumed release goes on: approving finishes it.
     ws.flightdeck(["tick", "4.0.0", "go", "1"]).assert().success();
-    ws.flightdeck(["approve", "4.0.0", "go"]).assert().success();
+    ws.flightdeck(["approve", "4.0.0", "go", "--as", "approver"])
+        .assert()
+        .success();
     let after = tmux.wait_for("=DONE=");
     assert!(after.contains("EXIT=0"), "{after}");
 }
@@ -170,7 +172,9 @@ fn a_cockpit_killed_outright_loses_nothing() {
     assert_eq!(st["state"], "paused", "{st}");
     assert!(st["driver"].as_u64().is_some(), "its driver is alive: {st}");
     ws.flightdeck(["tick", "5.0.0", "go", "1"]).assert().success();
-    ws.flightdeck(["approve", "5.0.0", "go"]).assert().success();
+    ws.flightdeck(["approve", "5.0.0", "go", "--as", "approver"])
+        .assert()
+        .success();
     ws.wait_for_state("5.0.0", "succeeded");
 }
 

@@ -103,6 +103,10 @@ pub fn release_created_only(
         .map(|g| GateDecl {
             name: g.name.clone(),
             approvals: g.approvals,
+            approvers: g.approvers.clone(),
+            eligible: g.eligible.clone(),
+            allow_self_approval: g.allow_self_approval,
+            expires_secs: g.expires.map(|d| d.as_secs()),
             checklist: g
                 .checklist
                 .iter()
@@ -605,42 +609,45 @@ impl Driver {
         let snapshot = crate::drift::snapshot_to(&plan, &path, &opts);
         tokio::pin!(snapshot);
         let mut stopped_by: Option<&str> = None;
-        let result = loop {
-            tokio::select! {
-                r = &mut snapshot => break r,
-                _ = &mut interrupt, if !*interrupted => {
-                    *interrupted = true;
-                    let actor = self.core.opts.actor.clone();
-                    let cancel = vec![Event::CancelRequested {}];
-                    append_folding(&mut self.journal, &mut self.core.state, &actor, cancel)?;
-                }
-                _ = waker.wait_at_most(Duration::from_millis(500)) => {
-                    if self.journal.has_news() && !self.release_gone() {
-                        let (txn, seen) = self.journal.begin()?;
-                        for r in &seen {
-                            self.core.state.apply(r);
+        let result =
+            loop {
+                tokio::select! {
+                    r = &mut snapshot => break r,
+                    _ = &mut interrupt, if !*interrupted => {
+                        *interrupted = true;
+                        let actor = self.core.opts.actor.clone();
+                        let cancel = vec![Event::CancelRequested {}];
+                        append_folding(&mut self.journal, &mut self.core.state, &actor, cancel)?;
+                    }
+                    _ = waker.wait_at_most(Duration::from_millis(500)) => {
+                        if self.journal.has_news() && !self.release_gone() {
+                            let (txn, seen) = self.journal.begin()?;
+                            for r in &seen {
+                                self.core.state.apply(r);
+                            }
+                            drop(txn);
                         }
-                        drop(txn);
                     }
                 }
-            }
-            if stopped_by.is_none() {
-                if self.release_gone() {
-                    stopped_by = Some("the removal of the release folder");
-                } else if self.core.state.cancelling
-                    || self
-                        .core
-                        .state
-                        .pending_requests()
-                        .any(|r| matches!(r.event, Event::CancelRequested {}))
-                {
-                    stopped_by = Some("a cancel");
+                if stopped_by.is_none() {
+                    if self.release_gone() {
+                        stopped_by = Some("the removal of the release folder");
+                    } else if self.core.state.cancelling
+                        || self.core.state.pending_requests().any(|r| {
+                            matches!(r.event, Event::CancelRequested {} | Event::RejectRequested { .. })
+                        })
+                    {
+                        stopped_by = Some(if self.core.state.rejected.is_some() {
+                            "a rejection"
+                        } else {
+                            "a cancel"
+                        });
+                    }
+                    if stopped_by.is_some() {
+                        let _ = stop.send(true);
+                    }
                 }
-                if stopped_by.is_some() {
-                    let _ = stop.send(true);
-                }
-            }
-        };
+            };
         let event = match (stopped_by, result) {
             (Some(why), _) => {
                 let _ = std::fs::remove_file(&path);

@@ -20,6 +20,11 @@ pub enum Op {
         gate: String,
         note: String,
     },
+    /// Say no at a gate: the release ends `rejected` (nothing is rolled back).
+    Reject {
+        gate: String,
+        reason: String,
+    },
     /// `item` is the 0-based index in the gate's checklist.
     Tick {
         gate: String,
@@ -84,6 +89,7 @@ impl Op {
     pub fn describe(&self) -> String {
         match self {
             Op::Approve { gate, .. } => format!("approve gate {gate}"),
+            Op::Reject { gate, .. } => format!("reject at gate {gate}"),
             Op::Tick { gate, item, .. } => format!("tick item {} of gate {gate}", item + 1),
             Op::Recheck { gate, item } => format!("re-check item {} of gate {gate}", item + 1),
             Op::Retry {
@@ -151,10 +157,15 @@ impl Op {
                 if let Some(e) = finished() {
                     return Err(e);
                 }
+                // The gate's policy: who may approve, and not whoever started the release.
+                g.decl
+                    .may_approve(actor, &st.created_by, super::identity::same)
+                    .map_err(OpError::Refused)?;
+                // Once each; an expired approval may be given again.
                 if let Some(a) = g
                     .approvals
                     .iter()
-                    .find(|a| super::identity::same(&a.actor, actor))
+                    .find(|a| super::identity::same(&a.actor, actor) && !g.expired(a))
                 {
                     return Err(OpError::Refused(format!(
                         "{actor} already approved gate `{name}` at {}; each person's approval counts once",
@@ -230,6 +241,26 @@ impl Op {
                 })
             }
             Op::Cancel => Ok(Event::CancelRequested {}),
+            Op::Reject { gate: name, reason } => {
+                let g = gate(name)?;
+                if let Some(e) = finished() {
+                    return Err(e);
+                }
+                if reason.trim().is_empty() {
+                    return Err(OpError::Usage("a rejection needs a reason (--reason T)".into()));
+                }
+                g.decl
+                    .may_approve(actor, &st.created_by, super::identity::same)
+                    .map_err(|why| {
+                        OpError::Refused(format!(
+                            "only someone who may approve gate `{name}` may reject it: {why}"
+                        ))
+                    })?;
+                Ok(Event::RejectRequested {
+                    gate: name.clone(),
+                    reason: reason.clone(),
+                })
+            }
             Op::Rollback {
                 stage: s,
                 targets,
@@ -283,10 +314,32 @@ pub fn submit(
     op: &Op,
 ) -> Result<Submitted, SubmitError> {
     let mut j = rdir.journal_writer(masker)?;
+    // An approval or rejection that does not count is refused, and the refusal journaled (as
+    // evidence: who tried, why not).
+    let mut refusal: Option<String> = None;
     let (written, seen) = j.append_checked(actor, |recs| {
         let st = ReleaseState::from_records(recs);
-        Ok::<_, SubmitError>(vec![op.check(&st, actor)?])
+        match (op.check(&st, actor), op) {
+            (Ok(e), _) => Ok::<_, SubmitError>(vec![e]),
+            (Err(OpError::Refused(why)), Op::Approve { gate, .. } | Op::Reject { gate, .. }) => {
+                refusal = Some(why.clone());
+                Ok(vec![Event::ApprovalRefused {
+                    gate: gate.clone(),
+                    asked: if matches!(op, Op::Approve { .. }) {
+                        "approve"
+                    } else {
+                        "reject"
+                    }
+                    .into(),
+                    reason: why,
+                }])
+            }
+            (Err(e), _) => Err(e.into()),
+        }
     })?;
+    if let Some(why) = refusal {
+        return Err(SubmitError::Op(OpError::Refused(why)));
+    }
     let last = written.last().expect("one event appended");
     let linked = match op {
         Op::Rollback { stage, .. } => {

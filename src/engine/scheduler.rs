@@ -36,9 +36,15 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
 
     if st.cancelling {
         if running.is_empty() && !checks_running {
-            out.push(Decision::Emit(Event::ReleaseFinished {
-                state: FinalState::Cancelled,
-                reason: "cancelled".into(),
+            out.push(Decision::Emit(match &st.rejected {
+                Some(r) => Event::ReleaseFinished {
+                    state: FinalState::Rejected,
+                    reason: format!("rejected at gate {} by {}: {}", r.gate, r.actor, r.reason),
+                },
+                None => Event::ReleaseFinished {
+                    state: FinalState::Cancelled,
+                    reason: "cancelled".into(),
+                },
             }));
         } else {
             out.push(Decision::TerminateAll);
@@ -563,6 +569,32 @@ pub fn handle_request(plan: &Plan, st: &ReleaseState, seq: u64, event: &Event) -
     };
     let finished = st.finished.is_some();
     match event {
+        Event::RejectRequested { gate, .. } => {
+            let who = st.requests.get(&seq).map(|r| r.actor.as_str()).unwrap_or("");
+            if finished {
+                refuse("the release has already finished".into())
+            } else if st.cancelling {
+                refuse("the release is being cancelled".into())
+            } else if st.rollback.is_some() {
+                refuse("the release is rolling back".into())
+            } else {
+                match st.gate(gate) {
+                    None => refuse(format!("no gate `{gate}`")),
+                    // Checked when it was asked; checked again here, against the journal.
+                    Some(g) => match g.decl.may_approve(who, &st.created_by, super::identity::same) {
+                        Err(why) => refuse(format!(
+                            "only someone who may approve gate `{gate}` may reject it: {why}"
+                        )),
+                        Ok(()) => accept(
+                            vec![],
+                            format!(
+                                "rejected at gate `{gate}`: running commands are stopped; nothing is rolled back"
+                            ),
+                        ),
+                    },
+                }
+            }
+        }
         Event::CancelRequested {} => {
             if finished {
                 refuse("the release has already finished".into())
@@ -757,6 +789,7 @@ mod tests {
             Gate {
                 name: "signoff".into(),
                 approvals: 2,
+                allow_self_approval: true,
                 required_for: None,
                 checklist: vec![
                     ChecklistItem::manual("notes"),
@@ -766,6 +799,7 @@ mod tests {
                         drift: None,
                     },
                 ],
+                ..Default::default()
             },
         );
         Plan {
@@ -782,6 +816,7 @@ mod tests {
             drift: Default::default(),
             check_timeout: Plan::DEFAULT_CHECK_TIMEOUT,
             store: None,
+            teams: Default::default(),
         }
     }
 

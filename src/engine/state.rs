@@ -35,8 +35,10 @@ pub struct ReleaseState {
     /// Environments this release holds.
     pub env_holds: BTreeSet<String>,
     pub requests: BTreeMap<u64, Request>,
-    /// A cancel was requested and accepted.
+    /// A cancel (or a rejection) was requested and accepted.
     pub cancelling: bool,
+    /// A rejection accepted: the gate, who said no, and why. The release ends `rejected`.
+    pub rejected: Option<Rejection>,
     pub rollback: Option<RollbackState>,
     /// A stage failed with `on_failure = "halt"`: nothing new starts.
     pub halted: bool,
@@ -218,14 +220,23 @@ impl TargetState {
 pub struct GateState {
     #[serde(flatten)]
     pub decl: GateDecl,
-    /// The stage that reached it first.
+    /// The stage that reached it first, and when.
     pub reached_by: Option<String>,
+    pub reached_at: Option<DateTime<Utc>>,
     /// Distinct people, in order.
     pub approvals: Vec<Mark>,
     /// Per checklist item: who ticked it (manual items).
     pub ticks: Vec<Option<Mark>>,
     /// Per checklist item: the latest automatic check (automatic items).
     pub checks: Vec<Option<CheckState>>,
+}
+
+/// A gate's rejection ([`Event::RejectRequested`], accepted).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    pub gate: String,
+    pub actor: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -259,7 +270,21 @@ impl GateState {
             .count()
     }
     pub fn satisfied(&self) -> bool {
-        self.items_done() == self.decl.checklist.len() && self.approvals.len() as u32 >= self.decl.approvals
+        self.items_done() == self.decl.checklist.len() && self.counted() as u32 >= self.decl.approvals
+    }
+
+    /// Whether approval `a` is too old to count: older than the gate's `expires` when it was
+    /// reached (before it is reached, none is).
+    pub fn expired(&self, a: &Mark) -> bool {
+        match (self.decl.expires_secs, self.reached_at) {
+            (Some(secs), Some(reached)) => a.at + chrono::Duration::seconds(secs as i64) < reached,
+            _ => false,
+        }
+    }
+
+    /// The approvals that count (not expired).
+    pub fn counted(&self) -> usize {
+        self.approvals.iter().filter(|a| !self.expired(a)).count()
     }
     /// What is still missing, for people: `2 approvals (have 1)`, `item 3 "Error budget healthy"`.
     pub fn missing(&self) -> Vec<String> {
@@ -278,7 +303,7 @@ impl GateState {
                 out.push(format!("item {} \"{text}\" ({how})", i + 1));
             }
         }
-        let have = self.approvals.len() as u32;
+        let have = self.counted() as u32;
         if have < self.decl.approvals {
             let who = if have == 0 {
                 String::new()
@@ -510,6 +535,7 @@ impl ReleaseState {
                         checks: vec![None; g.checklist.len()],
                         decl: g.clone(),
                         reached_by: None,
+                        reached_at: None,
                         approvals: Vec::new(),
                     })
                     .collect();
@@ -645,6 +671,7 @@ impl ReleaseState {
             Event::GateReached { stage, gate } => {
                 if let Some(g) = self.gate_mut(gate) {
                     g.reached_by.get_or_insert_with(|| stage.clone());
+                    g.reached_at.get_or_insert(at);
                 }
                 if let Some(s) = self.stage_mut(stage)
                     && s.status == StageStatus::Pending
@@ -668,21 +695,33 @@ impl ReleaseState {
             }
             Event::Approved { gate, note } => {
                 // Each person counts once, however the name was spelled (`bob`, `BOB`, `bob `); a
-                // blank name is nobody.
+                // blank name is nobody; someone the gate's policy does not let approve counts for
+                // nothing, whoever wrote the line. A fresh approval replaces an expired one.
+                let started_by = self.created_by.clone();
                 if let Some(g) = self.gate_mut(gate)
                     && !rec.actor.trim().is_empty()
-                    && !g
-                        .approvals
-                        .iter()
-                        .any(|a| super::identity::same(&a.actor, &rec.actor))
+                    && g.decl
+                        .may_approve(&rec.actor, &started_by, super::identity::same)
+                        .is_ok()
                 {
-                    g.approvals.push(Mark {
+                    let mark = Mark {
                         actor: rec.actor.clone(),
                         at,
                         note: note.clone(),
-                    });
+                    };
+                    match g
+                        .approvals
+                        .iter()
+                        .position(|a| super::identity::same(&a.actor, &rec.actor))
+                    {
+                        None => g.approvals.push(mark),
+                        Some(i) if g.expired(&g.approvals[i]) => g.approvals[i] = mark,
+                        Some(_) => {}
+                    }
                 }
             }
+            // Evidence only: it changes nothing.
+            Event::ApprovalRefused { .. } => {}
             Event::Ticked { gate, item, note } => {
                 if let Some(t) = self.gate_mut(gate).and_then(|g| g.ticks.get_mut(*item))
                     && t.is_none()
@@ -698,6 +737,7 @@ impl ReleaseState {
             | Event::RetryRequested { .. }
             | Event::SkipRequested { .. }
             | Event::RollbackRequested { .. }
+            | Event::RejectRequested { .. }
             | Event::RecheckRequested { .. } => {
                 self.requests.insert(
                     rec.seq,
@@ -720,6 +760,14 @@ impl ReleaseState {
                     r.handled = Some((*accepted, message.clone()));
                     if *accepted && matches!(r.event, Event::CancelRequested {}) {
                         self.cancelling = true;
+                    }
+                    if *accepted && let Event::RejectRequested { gate, reason } = &r.event {
+                        self.cancelling = true;
+                        self.rejected = Some(Rejection {
+                            gate: gate.clone(),
+                            actor: r.actor.clone(),
+                            reason: reason.clone(),
+                        });
                     }
                 }
             }
@@ -823,4 +871,124 @@ impl TargetState {
 /// `partial: a, b` for the stages a partial release chose; `None` for a whole release.
 pub fn partial_text(only: &[String]) -> Option<String> {
     (!only.is_empty()).then(|| format!("partial: {}", only.join(", ")))
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use crate::event::{GateDecl, ReleaseType};
+
+    fn rec(seq: u64, secs: i64, actor: &str, event: Event) -> Record {
+        Record {
+            seq,
+            ts: chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap(),
+            actor: actor.into(),
+            prev: String::new(),
+            event,
+        }
+    }
+
+    fn created(gate: GateDecl) -> Record {
+        rec(
+            1,
+            0,
+            "sam",
+            Event::ReleaseCreated {
+                id: "1.0".into(),
+                version: "1.0".into(),
+                rtype: ReleaseType::Minor,
+                plan: "p".into(),
+                plan_path: "/p/flightdeck.toml".into(),
+                stages: vec![],
+                gates: vec![gate],
+                only: vec![],
+            },
+        )
+    }
+
+    fn approved(seq: u64, secs: i64, actor: &str) -> Record {
+        rec(
+            seq,
+            secs,
+            actor,
+            Event::Approved {
+                gate: "g".into(),
+                note: String::new(),
+            },
+        )
+    }
+
+    fn gate(eligible: Option<&[&str]>, allow_self: bool, expires: Option<u64>) -> GateDecl {
+        GateDecl {
+            name: "g".into(),
+            approvals: 1,
+            checklist: vec![],
+            approvers: eligible
+                .map(|e| e.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+            eligible: eligible.map(|e| e.iter().map(|s| s.to_string()).collect()),
+            allow_self_approval: allow_self,
+            expires_secs: expires,
+        }
+    }
+
+    /// Whatever wrote the line, an approval the policy does not allow counts for nothing.
+    #[test]
+    fn approvals_the_policy_does_not_allow_never_count() {
+        let st = ReleaseState::from_records(&[
+            created(gate(Some(&["carol"]), false, None)),
+            approved(2, 1, "bob"),
+            approved(3, 2, "SAM"),
+        ]);
+        assert!(st.gate("g").unwrap().approvals.is_empty());
+        assert!(!st.gate("g").unwrap().satisfied());
+        let st = ReleaseState::from_records(&[
+            created(gate(Some(&["carol"]), false, None)),
+            approved(2, 1, " Carol "),
+        ]);
+        assert!(st.gate("g").unwrap().satisfied());
+        // Self-approval where the gate allows it.
+        let st = ReleaseState::from_records(&[created(gate(None, true, None)), approved(2, 1, "sam")]);
+        assert!(st.gate("g").unwrap().satisfied());
+        // Journals from before the policy: no field, self-approval allowed as it was.
+        let old: GateDecl = serde_json::from_str(r#"{"name":"g","approvals":1,"checklist":[]}"#).unwrap();
+        assert!(old.allow_self_approval && old.eligible.is_none());
+    }
+
+    #[test]
+    fn an_approval_older_than_expires_when_the_gate_is_reached_is_replaced_by_a_fresh_one() {
+        let reached = rec(
+            3,
+            100,
+            "driver",
+            Event::GateReached {
+                stage: "s".into(),
+                gate: "g".into(),
+            },
+        );
+        let st = ReleaseState::from_records(&[
+            created(gate(None, false, Some(60))),
+            approved(2, 10, "carol"),
+            reached.clone(),
+        ]);
+        let g = st.gate("g").unwrap();
+        assert_eq!((g.approvals.len(), g.counted()), (1, 0));
+        assert!(g.expired(&g.approvals[0]) && !g.satisfied());
+        // Exactly `expires` old still counts.
+        let st = ReleaseState::from_records(&[
+            created(gate(None, false, Some(60))),
+            approved(2, 40, "carol"),
+            reached.clone(),
+        ]);
+        assert!(st.gate("g").unwrap().satisfied());
+        // A fresh approval by the same person replaces the expired one.
+        let st = ReleaseState::from_records(&[
+            created(gate(None, false, Some(60))),
+            approved(2, 10, "carol"),
+            reached,
+            approved(4, 120, "carol"),
+        ]);
+        let g = st.gate("g").unwrap();
+        assert_eq!((g.approvals.len(), g.counted()), (1, 1));
+    }
 }

@@ -39,6 +39,8 @@ pub struct Plan {
     /// `[plan] store`: the shared store's URL (`postgres://host/db`; never credentials), chosen
     /// when neither `--store` nor `FLIGHTDECK_STORE` names one. `None`: the local data dir.
     pub store: Option<String>,
+    /// `[teams]`: team name → its people, in file order.
+    pub teams: IndexMap<String, Vec<String>>,
 }
 
 impl Plan {
@@ -206,11 +208,19 @@ pub struct Watch {
     pub window: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Gate {
     pub name: String,
     /// Distinct people who must approve.
     pub approvals: u32,
+    /// Who may approve, as written (`@cab`, `lead`); empty: anyone.
+    pub approvers: Vec<String>,
+    /// The people `approvers` names, teams expanded (`None`: anyone).
+    pub eligible: Option<Vec<String>>,
+    /// Whoever started the release may approve its gates (default: no).
+    pub allow_self_approval: bool,
+    /// An approval older than this when the gate is reached no longer counts.
+    pub expires: Option<Duration>,
     /// Release types this gate applies to; `None` means all.
     pub required_for: Option<Vec<ReleaseType>>,
     pub checklist: Vec<ChecklistItem>,

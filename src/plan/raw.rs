@@ -34,6 +34,8 @@ pub(super) struct RawFile {
     pub stage: Field<List<Section<RawStage>>>,
     pub gates: Field<Table<Section<RawGate>>>,
     pub drift: Field<Section<RawDrift>>,
+    /// `[teams] cab = ["carol", "dan"]`: named lists of people, `@cab` in a gate's approvers.
+    pub teams: Field<Table<List<Text>>>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +102,12 @@ pub(super) struct RawGate {
     pub approvals: Field<Count>,
     pub required_for: Field<List<Text>>,
     pub checklist: Field<List<Section<RawChecklistItem>>>,
+    /// Who may approve: names and `@team`s (default: anyone).
+    pub approvers: Field<List<Text>>,
+    /// Whether whoever started the release may approve its gates (default: no).
+    pub allow_self_approval: Field<Flag>,
+    /// An approval older than this when the gate is reached no longer counts.
+    pub expires: Field<DurationValue>,
 }
 
 #[derive(Deserialize)]
@@ -663,7 +671,7 @@ mod tests {
         assert_eq!(serde_introspect::<RawWatch>(), ["every", "for"]);
         assert_eq!(
             serde_introspect::<RawFile>(),
-            ["plan", "environments", "stage", "gates", "drift"]
+            ["plan", "environments", "stage", "gates", "drift", "teams"]
         );
     }
 

@@ -53,7 +53,8 @@ pub(super) fn validate(
     let (name, max_parallel, (secrets, secret_locations)) = check.plan_section();
     let environments = check.environments(&dir);
     let drift = check.drift_section(&environments);
-    let gates = check.gates(&environments, &drift);
+    let teams = check.teams();
+    let gates = check.gates(&environments, &drift, &teams);
     let stages = check.stages(&environments, &gates);
     let git = check.git_config(&dir);
     let check_timeout = check.check_timeout();
@@ -73,6 +74,7 @@ pub(super) fn validate(
         drift,
         check_timeout,
         store,
+        teams,
     };
     (plan, check.issues)
 }
@@ -635,10 +637,125 @@ impl Checker<'_> {
         })
     }
 
+    /// `[teams]`: each a list of names (trimmed, not empty, each person once).
+    fn teams(&mut self) -> IndexMap<String, Vec<String>> {
+        let mut out = IndexMap::new();
+        let Some(table) = &self.parsed.file.get_ref().teams else {
+            return out;
+        };
+        for (key, members) in &table.get_ref().0 {
+            let name = key.get_ref();
+            self.check_name(key.span().start, "team name", name, "");
+            let mut people: Vec<String> = Vec::new();
+            for m in &members.get_ref().0 {
+                let person = m.get_ref().0.trim();
+                if person.is_empty() || person.chars().any(char::is_control) {
+                    self.report(
+                        m.span().start,
+                        format!("a member of team `{name}` must be a name (not empty, printable)"),
+                    );
+                } else if !people.iter().any(|p| p.eq_ignore_ascii_case(person)) {
+                    people.push(person.to_string());
+                }
+            }
+            if members.get_ref().0.is_empty() {
+                self.report(members.span().start, format!("team `{name}` has nobody in it"));
+            }
+            out.insert(name.clone(), people);
+        }
+        out
+    }
+
+    /// A gate's approval policy: who may approve (teams expanded), self-approval, expiry; a
+    /// policy that can never be met is reported where it is written.
+    fn approval_policy(
+        &mut self,
+        gate: &str,
+        raw: &RawGate,
+        approvals: u32,
+        teams: &IndexMap<String, Vec<String>>,
+    ) -> (Vec<String>, Option<Vec<String>>, bool, Option<Duration>) {
+        let mut written = Vec::new();
+        let mut eligible: Option<Vec<String>> = None;
+        if let Some(list) = &raw.approvers {
+            let mut people: Vec<String> = Vec::new();
+            let mut add = |p: &str| {
+                if !people.iter().any(|q| q.eq_ignore_ascii_case(p)) {
+                    people.push(p.to_string());
+                }
+            };
+            for entry in &list.get_ref().0 {
+                let text = entry.get_ref().0.trim();
+                written.push(text.to_string());
+                if let Some(team) = text.strip_prefix('@') {
+                    match teams.get(team) {
+                        Some(members) => members.iter().for_each(|m| add(m)),
+                        None => {
+                            let hint = hint::suffix(team, teams.keys().map(String::as_str));
+                            let known = if teams.is_empty() {
+                                "there is no [teams] table".to_string()
+                            } else {
+                                format!(
+                                    "teams: {}",
+                                    teams.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                                )
+                            };
+                            self.report(
+                                entry.span().start,
+                                format!(
+                                    "unknown team `@{team}` in approvers of gate `{gate}` ({known}){hint}"
+                                ),
+                            );
+                        }
+                    }
+                } else if text.is_empty() || text.chars().any(char::is_control) {
+                    self.report(
+                        entry.span().start,
+                        format!("an approver of gate `{gate}` must be a name or @team"),
+                    );
+                } else {
+                    add(text);
+                }
+            }
+            if list.get_ref().0.is_empty() {
+                self.report(
+                    list.span().start,
+                    format!("approvers of gate `{gate}` is empty, so nobody could approve it; remove it to let anyone approve"),
+                );
+            }
+            if approvals as usize > people.len()
+                && let Some(a) = &raw.approvals
+            {
+                self.report(
+                    a.span().start,
+                    format!(
+                        "gate `{gate}` needs {approvals} approvals but only {} people may approve it ({}): it could never open",
+                        people.len(),
+                        written.join(", ")
+                    ),
+                );
+            }
+            eligible = Some(people);
+        }
+        let allow_self = raw.allow_self_approval.as_ref().is_some_and(|f| f.get_ref().0);
+        let expires = match &raw.expires {
+            Some(e) => match self.duration(e, "expires") {
+                Some(d) if d.is_zero() => {
+                    self.report(e.span().start, "expires must be greater than 0");
+                    None
+                }
+                d => d,
+            },
+            None => None,
+        };
+        (written, eligible, allow_self, expires)
+    }
+
     fn gates(
         &mut self,
         environments: &IndexMap<String, Environment>,
         drift: &DriftConfig,
+        teams: &IndexMap<String, Vec<String>>,
     ) -> IndexMap<String, Gate> {
         let mut out = IndexMap::new();
         let Some(table) = &self.parsed.file.get_ref().gates else {
@@ -662,11 +779,17 @@ impl Checker<'_> {
                 .as_ref()
                 .map(|c| self.checklist(name, c, environments, drift))
                 .unwrap_or_default();
+            let (approvers, eligible, allow_self_approval, expires) =
+                self.approval_policy(name, raw, approvals, teams);
             out.insert(
                 name.clone(),
                 Gate {
                     name: name.clone(),
                     approvals,
+                    approvers,
+                    eligible,
+                    allow_self_approval,
+                    expires,
                     required_for,
                     checklist,
                 },

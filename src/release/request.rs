@@ -101,12 +101,11 @@ fn unknown_gate(st: &ReleaseState, gate: &str) -> color_eyre::Report {
 fn find_item(items: &[(String, bool)], gate: &str, spec: &str) -> Result<usize, String> {
     let g = crate::plan::Gate {
         name: gate.to_string(),
-        approvals: 0,
-        required_for: None,
         checklist: items
             .iter()
             .map(|(t, _)| crate::plan::ChecklistItem::manual(t.clone()))
             .collect(),
+        ..Default::default()
     };
     g.find_item(spec)
 }

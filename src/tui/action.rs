@@ -53,6 +53,8 @@ pub enum Action {
     Mark,
     // Acting on the release.
     Approve,
+    /// Say no at the selected gate (a reason, then a confirmation): the release ends rejected.
+    Reject,
     Tick,
     Recheck,
     Retry,
@@ -73,7 +75,7 @@ pub enum Action {
 
 impl Action {
     /// Every action once, in help order (tabs as 1..5).
-    pub const ALL: [Action; 47] = [
+    pub const ALL: [Action; 48] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -109,6 +111,7 @@ impl Action {
         Action::Filter,
         Action::Mark,
         Action::Approve,
+        Action::Reject,
         Action::Tick,
         Action::Recheck,
         Action::Retry,
@@ -157,6 +160,7 @@ impl Action {
             Action::Filter => "filter",
             Action::Mark => "mark",
             Action::Approve => "approve",
+            Action::Reject => "reject",
             Action::Tick => "tick",
             Action::Recheck => "recheck",
             Action::Retry => "retry",
@@ -216,6 +220,7 @@ impl Action {
             Action::Filter => "filter targets by state, name",
             Action::Mark => "mark targets to roll back",
             Action::Approve => "approve the selected gate",
+            Action::Reject => "reject at the selected gate",
             Action::Tick => "tick an item (with a note)",
             Action::Recheck => "re-run the selected check",
             Action::Retry => "retry selected stage/target",

@@ -679,6 +679,14 @@ impl UiState {
             })),
             PromptFor::Filter => self.set_filter(TargetFilter::parse(&text)),
             PromptFor::Search => self.start_search(text, fx),
+            PromptFor::Reject { gate } => {
+                if text.is_empty() {
+                    p.error = Some("a reason is required (it goes in the journal)".into());
+                    self.modal = Some(Modal::Prompt(p));
+                } else {
+                    self.reject_confirm(gate, text);
+                }
+            }
             PromptFor::Incident { env } => {
                 if text.is_empty() {
                     p.error = Some("a summary is required (it goes in the incidents journal)".into());
@@ -813,6 +821,7 @@ impl UiState {
             }
             Action::Resume => self.resume(),
             Action::Mark => self.toggle_mark(),
+            Action::Reject => self.reject(),
             Action::Filter => {
                 let now = self.target_filter.as_ref().map_or("", TargetFilter::text);
                 self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, now)));

@@ -229,6 +229,7 @@ impl Default for Keymap {
             (Key::ch('f'), Action::Filter),
             (Key::ch(' '), Action::Mark),
             (Key::ch('a'), Action::Approve),
+            (Key::ch('X'), Action::Reject),
             (Key::ch('t'), Action::Tick),
             (Key::ch('e'), Action::Recheck),
             (Key::ch('r'), Action::Retry),

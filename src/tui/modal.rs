@@ -149,6 +149,8 @@ pub enum PromptFor {
     Filter,
     /// Open an incident on an environment: the summary is required.
     Incident { env: String },
+    /// Reject a release at a gate: the reason is required.
+    Reject { gate: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +179,7 @@ impl Prompt {
             PromptFor::Search => "Search the log".into(),
             PromptFor::Filter => "Filter targets: failed, running, or a name (empty: all)".into(),
             PromptFor::Incident { env } => format!("Open an incident on {env}: what is wrong (required)"),
+            PromptFor::Reject { gate } => format!("Reject at gate {gate}: why (required)"),
         }
     }
 }

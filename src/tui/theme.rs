@@ -303,7 +303,7 @@ impl Theme {
     pub fn release_word(&self, word: &str) -> Style {
         let g = match word {
             "succeeded" => Glyph::Succeeded,
-            "failed" | "attention" => Glyph::Failed,
+            "failed" | "attention" | "rejected" => Glyph::Failed,
             "rolled_back" | "partially_rolled_back" => Glyph::RolledBack,
             "rollback_failed" => Glyph::RollbackFailed,
             "cancelled" => Glyph::Cancelled,

@@ -22,7 +22,7 @@ impl UiState {
         };
         let st = &self.release;
         match op {
-            Op::Approve { gate, .. } => st
+            Op::Approve { gate, .. } | Op::Reject { gate, .. } => st
                 .stages
                 .iter()
                 .filter(|s| s.decl.gates.contains(gate))
@@ -152,6 +152,48 @@ impl UiState {
         }
     }
 
+    /// `X`: say no at the selected gate. The reason first, then a confirmation (the protected
+    /// environment's name typed, as for an approval).
+    pub(super) fn reject(&mut self) {
+        if !self.can_act("reject") {
+            return;
+        }
+        let Some(gi) = self.selected_gate() else {
+            self.say("this release has no gates to reject at", true);
+            return;
+        };
+        let gate = self.release.gates[gi].decl.name.clone();
+        self.modal = Some(Modal::Prompt(crate::tui::modal::Prompt::new(
+            crate::tui::modal::PromptFor::Reject { gate },
+            "",
+        )));
+    }
+
+    /// The confirmation of a rejection with its reason.
+    pub(super) fn reject_confirm(&mut self, gate: String, reason: String) {
+        let op = Op::Reject {
+            gate: gate.clone(),
+            reason: reason.clone(),
+        };
+        let rollback = self
+            .keymap
+            .keys(crate::tui::keymap::Layer::Global, Action::Rollback)
+            .first()
+            .map(|k| k.label())
+            .unwrap_or_default();
+        let body = vec![
+            format!("Reason: {reason}"),
+            format!(
+                "Release {} ends rejected: its running commands are stopped, no further stage starts.",
+                self.release.id
+            ),
+            format!("Nothing is rolled back; {rollback} rolls it back afterwards, if you decide to."),
+        ];
+        let typed = self.protected_env(&op);
+        let title = format!("Reject release {} at gate {gate}?", self.release.id);
+        self.modal = Some(Modal::Confirm(Confirm::new(title, body, Then::Submit(op), typed)));
+    }
+
     pub(super) fn approve(&mut self) {
         if !self.can_act("approve") {
             return;
@@ -167,7 +209,7 @@ impl UiState {
         };
         let mut body = vec![format!(
             "{} of {} approvals so far{}",
-            g.approvals.len(),
+            g.counted(),
             g.decl.approvals,
             if g.approvals.is_empty() {
                 String::new()

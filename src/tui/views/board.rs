@@ -82,6 +82,8 @@ fn release_symbol(word: &str, secs: i64) -> &'static str {
         "rolled_back" | "partially_rolled_back" => Glyph::RolledBack.symbol(secs),
         "rollback_failed" => Glyph::RollbackFailed.symbol(secs),
         "cancelled" => Glyph::Cancelled.symbol(secs),
+        // Someone said no at a gate.
+        "rejected" => "⊠",
         "paused" => Glyph::Gated.symbol(secs),
         // The driver is gone mid-run.
         "interrupted" => "⊗",

@@ -84,7 +84,7 @@ fn body(ui: &UiState, focused: bool, width: usize) -> Body<'_> {
                 g.decl.name,
                 g.items_done(),
                 g.decl.checklist.len(),
-                g.approvals.len(),
+                g.counted(),
                 g.decl.approvals
             )),
         ]);
@@ -142,15 +142,18 @@ fn body(ui: &UiState, focused: bool, width: usize) -> Body<'_> {
             } else {
                 format!(": {}", a.note)
             };
+            // An expired approval stays in sight, marked, and counts for nothing.
+            let (glyph, expired) = if g.expired(a) {
+                (Glyph::Skipped, " (expired)")
+            } else {
+                (Glyph::Succeeded, "")
+            };
             lines.push(fit_line(
                 Line::from(vec![
                     Span::raw("  "),
-                    Span::styled(
-                        format!("{} ", Glyph::Succeeded.symbol(0)),
-                        ui.theme.glyph(Glyph::Succeeded),
-                    ),
+                    Span::styled(format!("{} ", glyph.symbol(0)), ui.theme.glyph(glyph)),
                     Span::raw(format!(
-                        "approved by {} at {}{note}",
+                        "approved by {} at {}{note}{expired}",
                         a.actor,
                         a.at.format("%H:%M:%S")
                     )),
@@ -158,7 +161,7 @@ fn body(ui: &UiState, focused: bool, width: usize) -> Body<'_> {
                 width,
             ));
         }
-        let still = (g.decl.approvals as usize).saturating_sub(g.approvals.len());
+        let still = (g.decl.approvals as usize).saturating_sub(g.counted());
         if still > 0 {
             lines.push(fit_line(
                 Line::from(vec![
