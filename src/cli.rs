@@ -118,6 +118,11 @@ enum Command {
         gate: String,
         #[arg(long, default_value = "")]
         note: String,
+        /// Where the gate takes signed approvals: the SSH key to sign with (a private key, or a
+        /// public one whose private half is in ssh-agent). Default: FLIGHTDECK_SIGNING_KEY, then
+        /// git's user.signingkey when gpg.format = ssh.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// Say no at a gate: the release ends `rejected` (exit 1), its running commands stopped,
     /// nothing rolled back (`rollback` is a separate decision). Only someone who may approve the
@@ -470,6 +475,7 @@ pub fn run() -> Result<ExitCode> {
         actor: cli.global.actor,
         allow_duplicate: false,
         store_url: cli.global.store,
+        signing_key: None,
     };
     let code = ctx
         .identify(command.acts())
@@ -571,7 +577,15 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             ctx.redeploy(version.as_deref(), &env, drive.mode())
         }
         Command::Resume { release, drive } => ctx.resume(release.as_deref(), drive.mode()),
-        Command::Approve { release, gate, note } => approve(ctx, &release, &gate, note),
+        Command::Approve {
+            release,
+            gate,
+            note,
+            key,
+        } => {
+            ctx.signing_key = key;
+            approve(ctx, &release, &gate, note)
+        }
         Command::Tick {
             release,
             gate,
@@ -686,6 +700,7 @@ fn approve(ctx: &Context, release: &str, gate: &str, note: String) -> Result<u8>
     let op = Op::Approve {
         gate: gate.to_string(),
         note,
+        signed: None,
     };
     let st = ctx.submit(&rdir, &actor, &op)?.state;
     let g = st.gate(gate).expect("checked");

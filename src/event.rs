@@ -83,6 +83,19 @@ pub struct GateDecl {
     /// An approval older than this (seconds) when the gate is reached no longer counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_secs: Option<u64>,
+    /// Approvals must be signed by a key listed here: the gate's `allowed_signers` file (public
+    /// keys) as it was when the release was created, so anyone holding the journal can check
+    /// every signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signers: Option<String>,
+}
+
+/// An approval's signature: the statement signed (see `crate::sign::Statement`) and the
+/// armored SSH signature over it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed {
+    pub statement: String,
+    pub signature: String,
 }
 
 fn yes() -> bool {
@@ -332,6 +345,9 @@ pub enum Event {
         gate: String,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         note: String,
+        /// Where the gate takes signed approvals only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed: Option<Signed>,
     },
     Ticked {
         gate: String,

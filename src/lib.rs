@@ -16,5 +16,6 @@ pub mod plan;
 pub mod procgroup;
 pub mod release;
 pub mod runlog;
+pub mod sign;
 pub mod term;
 pub mod tui;

@@ -16,12 +16,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("procgroup", &[]),
     ("files", &[]),
     ("ansi", &[]),
+    ("sign", &[]),
     // The run-log format (writer and reader), over the masker.
     ("runlog", &["mask"]),
     // Printing through the sanitiser.
     ("term", &["ansi"]),
     // The plan, storage, drift: the foundations.
-    ("plan", &["event", "files"]),
+    ("plan", &["event", "files", "sign"]),
     ("journal", &["event", "mask", "files"]),
     // The shared store on PostgreSQL: the same journals and files, through the journal's format.
     ("pgstore", &["journal", "event", "files"]),
@@ -41,13 +42,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "mask",
             "procgroup",
             "files",
+            "sign",
         ],
     ),
     // Observers and front ends.
     (
         "headless",
         &[
-            "runlog", "engine", "journal", "plan", "drift", "git", "event", "mask", "files", "ansi", "term",
+            "runlog", "engine", "journal", "plan", "drift", "git", "event", "mask", "files", "sign", "ansi",
+            "term",
         ],
     ),
     (
@@ -65,6 +68,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "mask",
             "procgroup",
             "files",
+            "sign",
             "ansi",
             "term",
         ],
@@ -84,6 +88,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "mask",
             "procgroup",
             "files",
+            "sign",
             "ansi",
             "term",
         ],
@@ -103,6 +108,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "mask",
             "procgroup",
             "files",
+            "sign",
             "ansi",
             "term",
         ],
@@ -125,6 +131,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "mask",
             "procgroup",
             "files",
+            "sign",
             "ansi",
             "term",
         ],

@@ -221,6 +221,7 @@ fn journaled_names_notes_and_reasons_are_printed_sanitised_and_counted_once() {
         vec![Event::Approved {
             gate: "signoff".into(),
             note: "n\x1b[2J".into(),
+            signed: None,
         }],
     )
     .unwrap();
@@ -229,6 +230,7 @@ fn journaled_names_notes_and_reasons_are_printed_sanitised_and_counted_once() {
         vec![Event::Approved {
             gate: "signoff".into(),
             note: String::new(),
+            signed: None,
         }],
     )
     .unwrap();
@@ -243,6 +245,7 @@ fn journaled_names_notes_and_reasons_are_printed_sanitised_and_counted_once() {
         vec![Event::Approved {
             gate: "signoff".into(),
             note: String::new(),
+            signed: None,
         }],
     )
     .unwrap();

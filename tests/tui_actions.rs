@@ -54,7 +54,8 @@ fn approve_asks_first_then_submits_as_an_approval() {
         submits(&fx),
         [Op::Approve {
             gate: "signoff".into(),
-            note: String::new()
+            note: String::new(),
+            signed: None,
         }]
     );
     assert!(ui.modal.is_none());
@@ -63,6 +64,7 @@ fn approve_asks_first_then_submits_as_an_approval() {
         op: Op::Approve {
             gate: "signoff".into(),
             note: String::new(),
+            signed: None,
         },
         result: Err("carol already approved gate `signoff`; each person's approval counts once".into()),
     });

@@ -107,6 +107,7 @@ pub fn release_created_only(
             eligible: g.eligible.clone(),
             allow_self_approval: g.allow_self_approval,
             expires_secs: g.expires.map(|d| d.as_secs()),
+            signers: g.signers.as_ref().map(|(_, text)| text.clone()),
             checklist: g
                 .checklist
                 .iter()

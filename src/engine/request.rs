@@ -19,6 +19,9 @@ pub enum Op {
     Approve {
         gate: String,
         note: String,
+        /// The approver's signature, where the gate takes signed approvals only (the front end
+        /// signs: see `crate::release::Context::submit`).
+        signed: Option<crate::event::Signed>,
     },
     /// Say no at a gate: the release ends `rejected` (nothing is rolled back).
     Reject {
@@ -152,14 +155,22 @@ impl Op {
                 })
         };
         match self {
-            Op::Approve { gate: name, note } => {
+            Op::Approve {
+                gate: name,
+                note,
+                signed,
+            } => {
                 let g = gate(name)?;
                 if let Some(e) = finished() {
                     return Err(e);
                 }
-                // The gate's policy: who may approve, and not whoever started the release.
+                // The gate's policy: who may approve, and not whoever started the release; a
+                // signature where it takes signed approvals only (what the signer saw is checked
+                // as the line is folded: the journal's last line has no successor yet).
                 g.decl
                     .may_approve(actor, &st.created_by, super::identity::same)
+                    .map_err(OpError::Refused)?;
+                st.check_signed(&g.decl, actor, signed.as_ref(), chrono::Utc::now(), false)
                     .map_err(OpError::Refused)?;
                 // Once each; an expired approval may be given again.
                 if let Some(a) = g
@@ -175,6 +186,7 @@ impl Op {
                 Ok(Event::Approved {
                     gate: name.clone(),
                     note: note.clone(),
+                    signed: signed.clone(),
                 })
             }
             Op::Tick {

@@ -1079,6 +1079,7 @@ mod tests {
             Event::Approved {
                 gate: "signoff".into(),
                 note: String::new(),
+                signed: None,
             },
         );
         sim.push(
@@ -1086,6 +1087,7 @@ mod tests {
             Event::Approved {
                 gate: "signoff".into(),
                 note: String::new(),
+                signed: None,
             },
         );
         sim.push(
@@ -1108,6 +1110,7 @@ mod tests {
             Event::Approved {
                 gate: "signoff".into(),
                 note: String::new(),
+                signed: None,
             },
         );
         sim.run(|_, _| Outcome::Succeeded);

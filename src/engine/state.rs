@@ -43,6 +43,14 @@ pub struct ReleaseState {
     /// A stage failed with `on_failure = "halt"`: nothing new starts.
     pub halted: bool,
     pub last_seq: u64,
+    /// The hashes of the lines folded so far but the last (each line names the one before it):
+    /// what a signed approval may say its signer saw.
+    #[serde(skip)]
+    pub line_hashes: std::collections::HashSet<String>,
+    /// Approvals that do not count because their signature does not hold (line, why): a gate
+    /// that takes signed approvals only, and a line unsigned, signed by someone else, or
+    /// altered. `verify` names them.
+    pub bad_signatures: Vec<(u64, String)>,
     /// What the release ships, when the plan lives in a git repository.
     pub commits: Option<CommitRange>,
     /// The tag created for this release (`tag_on_success`).
@@ -456,6 +464,54 @@ impl ReleaseState {
         }
     }
 
+    /// Whether `signed` is `actor`'s signature, by a key the gate's signers file lists for them,
+    /// over a statement naming this plan, release, version and gate, a line of this journal
+    /// (`seen`, when `check_seen`), and a time not after `at` (give or take five minutes of
+    /// clock skew); why not.
+    pub fn check_signed(
+        &self,
+        decl: &crate::event::GateDecl,
+        actor: &str,
+        signed: Option<&crate::event::Signed>,
+        at: DateTime<Utc>,
+        check_seen: bool,
+    ) -> Result<(), String> {
+        use crate::sign::{AllowedSigners, Statement};
+        let Some(text) = &decl.signers else {
+            return Ok(());
+        };
+        let Some(signed) = signed else {
+            return Err(format!(
+                "unsigned: gate {} takes only approvals signed with a key in its signers file",
+                decl.name
+            ));
+        };
+        let st = Statement::parse(&signed.statement)
+            .ok_or("the signed text is not a flightdeck approval statement")?;
+        let mut wrong = Vec::new();
+        if st.plan != self.plan {
+            wrong.push(format!("plan {}", st.plan));
+        }
+        if st.release != self.id || st.version != self.version {
+            wrong.push(format!("release {} ({})", st.release, st.version));
+        }
+        if st.gate != decl.name {
+            wrong.push(format!("gate {}", st.gate));
+        }
+        if !wrong.is_empty() {
+            return Err(format!("the signed statement is about {}", wrong.join(", ")));
+        }
+        if check_seen && !self.line_hashes.contains(&st.seen) {
+            return Err("the signed statement names a line this journal does not have".into());
+        }
+        if st.at > at + chrono::Duration::minutes(5) {
+            return Err("the signed statement is dated after the approval".into());
+        }
+        let signers =
+            AllowedSigners::parse(text).map_err(|(line, why)| format!("signers file line {line}: {why}"))?;
+        signers.verify(actor, signed.statement.as_bytes(), &signed.signature)
+    }
+
     /// Some targets of a stage were rolled back while others still run this release (a rollback
     /// scoped to targets).
     pub fn partially_rolled_back(&self) -> bool {
@@ -480,6 +536,9 @@ impl ReleaseState {
     /// Apply one record. Pure: no I/O, no clock.
     pub fn apply(&mut self, rec: &Record) {
         self.last_seq = rec.seq;
+        if !rec.prev.is_empty() {
+            self.line_hashes.insert(rec.prev.clone());
+        }
         self.updated_at = Some(rec.ts);
         let at = rec.ts;
         match &rec.event {
@@ -693,10 +752,22 @@ impl ReleaseState {
                     c.outcome = Some(outcome.clone());
                 }
             }
-            Event::Approved { gate, note } => {
+            Event::Approved { gate, note, signed } => {
                 // Each person counts once, however the name was spelled (`bob`, `BOB`, `bob `); a
                 // blank name is nobody; someone the gate's policy does not let approve counts for
-                // nothing, whoever wrote the line. A fresh approval replaces an expired one.
+                // nothing, whoever wrote the line; where the gate takes signed approvals only, one
+                // whose signature does not hold counts for nothing either (and is named). A fresh
+                // approval replaces an expired one.
+                if let Some(g) = self.gate(gate)
+                    && g.decl.signers.is_some()
+                    && let Err(why) = self.check_signed(&g.decl, &rec.actor, signed.as_ref(), at, true)
+                {
+                    self.bad_signatures.push((
+                        rec.seq,
+                        format!("approval of gate {gate} by {}: {why}", rec.actor),
+                    ));
+                    return;
+                }
                 let started_by = self.created_by.clone();
                 if let Some(g) = self.gate_mut(gate)
                     && !rec.actor.trim().is_empty()
@@ -914,6 +985,7 @@ mod policy_tests {
             Event::Approved {
                 gate: "g".into(),
                 note: String::new(),
+                signed: None,
             },
         )
     }
@@ -929,6 +1001,7 @@ mod policy_tests {
             eligible: eligible.map(|e| e.iter().map(|s| s.to_string()).collect()),
             allow_self_approval: allow_self,
             expires_secs: expires,
+            signers: None,
         }
     }
 

@@ -443,6 +443,7 @@ mod tests {
                         Event::Approved {
                             gate: "prod".into(),
                             note: secret.into(),
+                            signed: None,
                         },
                     ],
                 )
@@ -499,6 +500,7 @@ mod tests {
             event: Event::Approved {
                 gate: "prod".into(),
                 note: String::new(),
+                signed: None,
             },
         };
         serde_json::to_string(&rec).unwrap()
@@ -749,7 +751,7 @@ mod tests {
                             outcome: Outcome::Error { message: text.clone() },
                             duration_ms: 1234,
                         },
-                        Event::Approved { gate: "prod".into(), note: secret.clone() },
+                        Event::Approved { gate: "prod".into(), note: secret.clone(), signed: None },
                         Event::StageSkipped { stage: "deploy".into(), reason: text },
                     ]).unwrap());
                 }
@@ -776,7 +778,7 @@ mod tests {
                             prop_assert_eq!(run, &key);
                             prop_assert_eq!(*duration_ms, 1234);
                         }
-                        Event::Approved { gate, note } => {
+                        Event::Approved { gate, note, .. } => {
                             prop_assert_eq!(gate.as_str(), "prod");
                             prop_assert_eq!(note.as_str(), "***");
                         }

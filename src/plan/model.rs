@@ -221,6 +221,9 @@ pub struct Gate {
     pub allow_self_approval: bool,
     /// An approval older than this when the gate is reached no longer counts.
     pub expires: Option<Duration>,
+    /// `signers`: the OpenSSH `allowed_signers` file approvals must be signed by a key of
+    /// (resolved against the plan's directory), and its text as read when the plan was loaded.
+    pub signers: Option<(PathBuf, String)>,
     /// Release types this gate applies to; `None` means all.
     pub required_for: Option<Vec<ReleaseType>>,
     pub checklist: Vec<ChecklistItem>,

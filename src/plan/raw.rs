@@ -108,6 +108,8 @@ pub(super) struct RawGate {
     pub allow_self_approval: Field<Flag>,
     /// An approval older than this when the gate is reached no longer counts.
     pub expires: Field<DurationValue>,
+    /// Approvals must be signed by a key in this OpenSSH `allowed_signers` file.
+    pub signers: Field<Text>,
 }
 
 #[derive(Deserialize)]

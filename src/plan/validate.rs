@@ -54,7 +54,7 @@ pub(super) fn validate(
     let environments = check.environments(&dir);
     let drift = check.drift_section(&environments);
     let teams = check.teams();
-    let gates = check.gates(&environments, &drift, &teams);
+    let gates = check.gates(&environments, &drift, &teams, &dir);
     let stages = check.stages(&environments, &gates);
     let git = check.git_config(&dir);
     let check_timeout = check.check_timeout();
@@ -751,11 +751,40 @@ impl Checker<'_> {
         (written, eligible, allow_self, expires)
     }
 
+    /// A gate's `signers`: an OpenSSH `allowed_signers` file that must be there and parse.
+    fn signers(&mut self, gate: &str, value: &Spanned<Text>, dir: &Path) -> Option<(PathBuf, String)> {
+        let rel = &value.get_ref().0;
+        let path = dir.join(rel);
+        let at = value.span().start;
+        let text = match crate::files::read_text_bounded(&path, crate::files::MAX_INPUT) {
+            Ok(t) => t,
+            Err(e) => {
+                self.report(
+                    at,
+                    format!("signers file `{rel}` of gate `{gate}` cannot be read: {e}"),
+                );
+                return None;
+            }
+        };
+        if let Err((line, why)) = crate::sign::AllowedSigners::parse(&text) {
+            self.report(
+                at,
+                format!(
+                    "signers file `{rel}` of gate `{gate}`: {}:{line}: {why}",
+                    path.display()
+                ),
+            );
+            return None;
+        }
+        Some((path, text))
+    }
+
     fn gates(
         &mut self,
         environments: &IndexMap<String, Environment>,
         drift: &DriftConfig,
         teams: &IndexMap<String, Vec<String>>,
+        dir: &Path,
     ) -> IndexMap<String, Gate> {
         let mut out = IndexMap::new();
         let Some(table) = &self.parsed.file.get_ref().gates else {
@@ -781,6 +810,7 @@ impl Checker<'_> {
                 .unwrap_or_default();
             let (approvers, eligible, allow_self_approval, expires) =
                 self.approval_policy(name, raw, approvals, teams);
+            let signers = raw.signers.as_ref().and_then(|s| self.signers(name, s, dir));
             out.insert(
                 name.clone(),
                 Gate {
@@ -790,6 +820,7 @@ impl Checker<'_> {
                     eligible,
                     allow_self_approval,
                     expires,
+                    signers,
                     required_for,
                     checklist,
                 },

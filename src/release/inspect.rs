@@ -247,11 +247,25 @@ impl Context {
         let head = std::fs::read_to_string(rdir.head()).ok();
         let code = match journal::verify(&rdir.journal(), head.as_deref())? {
             Verified::Intact { lines } => {
-                crate::outln!(
-                    "{}: intact ({lines} lines, hash chain verified)",
-                    rdir.journal().display()
-                );
-                Ok(exit::OK)
+                // Every signed approval checked again: a chain recomputed by hand cannot forge
+                // a signature.
+                let st = super::load_state(&rdir)?;
+                for (line, why) in &st.bad_signatures {
+                    crate::outln!(
+                        "{}:{line}: signature does not hold: {}",
+                        rdir.journal().display(),
+                        clean(why)
+                    );
+                }
+                if st.bad_signatures.is_empty() {
+                    crate::outln!(
+                        "{}: intact ({lines} lines, hash chain verified)",
+                        rdir.journal().display()
+                    );
+                    Ok(exit::OK)
+                } else {
+                    Ok(exit::FAILED)
+                }
             }
             Verified::Altered { line, reason } => {
                 crate::outln!("{}:{line}: altered: {}", rdir.journal().display(), clean(&reason));

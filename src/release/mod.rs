@@ -92,6 +92,8 @@ pub struct Context {
     pub allow_duplicate: bool,
     /// `--store URL` (see [`Context::shared_store`] for the order of the others).
     pub store_url: Option<String>,
+    /// `approve --key FILE` (see [`Context::signing_key`] for the order of the others).
+    pub signing_key: Option<PathBuf>,
 }
 
 impl Context {
@@ -106,6 +108,7 @@ impl Context {
             allow_duplicate: true,
             // The demo's sandbox is local.
             store_url: None,
+            signing_key: None,
         }
     }
 

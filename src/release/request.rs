@@ -34,11 +34,45 @@ pub struct Answer {
 
 impl Context {
     /// Check `op` under the journal lock against the state as of that moment, and append it.
+    /// An approval of a gate that takes signed approvals only is signed here first (the
+    /// command line and the cockpit alike), when a key is found.
     pub fn submit(&self, rdir: &ReleaseDir, actor: &str, op: &Op) -> Result<request::Submitted> {
         let plan = self.plan_for(rdir)?;
         let masker = std::sync::Arc::new(driver::masker_for(&plan));
+        let mut no_key = None;
+        let signed_op;
+        let op = match op {
+            Op::Approve {
+                gate,
+                note,
+                signed: None,
+            } => {
+                let st = load_state(rdir)?;
+                match st.gate(gate).filter(|g| g.decl.signers.is_some()) {
+                    None => op,
+                    Some(_) => match self.signing_key(&plan)? {
+                        None => {
+                            no_key = Some(());
+                            op
+                        }
+                        Some(key) => {
+                            signed_op = Op::Approve {
+                                gate: gate.clone(),
+                                note: note.clone(),
+                                signed: Some(sign_approval(rdir, &st, gate, &key)?),
+                            };
+                            &signed_op
+                        }
+                    },
+                }
+            }
+            _ => op,
+        };
         request::submit(rdir, masker, actor, op).map_err(|e| match e {
             SubmitError::Op(OpError::Usage(m)) => usage(m),
+            SubmitError::Op(OpError::Refused(m)) if no_key.is_some() => refused(format!(
+                "{m}; no signing key found: give --key FILE, set FLIGHTDECK_SIGNING_KEY, or set git's user.signingkey with gpg.format = ssh"
+            )),
             SubmitError::Op(OpError::Refused(m)) => refused(m),
             SubmitError::Journal(j @ journal::JournalError::Broken { .. }) => refused(j.to_string()),
             SubmitError::Journal(j) => j.into(),
@@ -87,6 +121,64 @@ impl Context {
         let g = st.gate(gate).ok_or_else(|| unknown_gate(&st, gate))?;
         find_item(&g.decl.checklist, gate, spec).map_err(usage)
     }
+}
+
+impl Context {
+    /// The SSH key approvals are signed with: `--key FILE`, else FLIGHTDECK_SIGNING_KEY, else
+    /// git's `user.signingkey` when `gpg.format = ssh` (the plan's repository's configuration,
+    /// then the user's), as git signs commits. `None`: there is none.
+    pub fn signing_key(&self, plan: &crate::plan::Plan) -> Result<Option<std::path::PathBuf>> {
+        if let Some(k) = &self.signing_key {
+            return Ok(Some(k.clone()));
+        }
+        if let Some(k) = std::env::var_os("FLIGHTDECK_SIGNING_KEY").filter(|k| !k.is_empty()) {
+            return Ok(Some(k.into()));
+        }
+        let config = git2::Repository::discover(&plan.dir)
+            .and_then(|r| r.config())
+            .or_else(|_| git2::Config::open_default());
+        let Ok(config) = config else { return Ok(None) };
+        if config.get_string("gpg.format").ok().as_deref() != Some("ssh") {
+            return Ok(None);
+        }
+        let Ok(key) = config.get_string("user.signingkey") else {
+            return Ok(None);
+        };
+        // A literal key (`key::ssh-ed25519 AAAA…`): its private half is in ssh-agent.
+        if let Some(literal) = key.strip_prefix("key::") {
+            let file = std::env::temp_dir().join(format!("flightdeck-signing-{}.pub", std::process::id()));
+            std::fs::write(&file, format!("{literal}\n"))?;
+            return Ok(Some(file));
+        }
+        let path = match key.strip_prefix("~/") {
+            Some(rest) => std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(rest)),
+            None => Some(key.into()),
+        };
+        Ok(path)
+    }
+}
+
+/// Sign an approval of `gate`: the statement names the plan, the release, the gate, the last
+/// line written (from the journal's head) and now.
+fn sign_approval(
+    rdir: &ReleaseDir,
+    st: &ReleaseState,
+    gate: &str,
+    key: &std::path::Path,
+) -> Result<crate::event::Signed> {
+    let head = std::fs::read_to_string(rdir.head()).unwrap_or_default();
+    let seen = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+    let statement = crate::sign::Statement {
+        plan: st.plan.clone(),
+        release: st.id.clone(),
+        version: st.version.clone(),
+        gate: gate.to_string(),
+        seen,
+        at: chrono::Utc::now(),
+    }
+    .text();
+    let signature = crate::sign::sign(key, statement.as_bytes()).map_err(|e| color_eyre::eyre::eyre!(e))?;
+    Ok(crate::event::Signed { statement, signature })
 }
 
 fn unknown_gate(st: &ReleaseState, gate: &str) -> color_eyre::Report {

@@ -141,6 +141,7 @@ fn start() -> Journal {
                 eligible: None,
                 allow_self_approval: false,
                 expires_secs: None,
+                signers: None,
             }],
             only: vec![],
         },
@@ -254,6 +255,7 @@ pub fn gated() -> Journal {
         Event::Approved {
             gate: "signoff".into(),
             note: String::new(),
+            signed: None,
         },
     );
     j

@@ -206,6 +206,7 @@ impl UiState {
         let op = Op::Approve {
             gate: g.decl.name.clone(),
             note: String::new(),
+            signed: None,
         };
         let mut body = vec![format!(
             "{} of {} approvals so far{}",
