@@ -117,10 +117,19 @@ fn an_open_incident_shows_on_its_environment_and_in_the_status_bar() {
         screen.contains(&format!("⚠ incident #2 on prod ({watched}): checkout")),
         "{screen}"
     );
-    // The prod rows carry the marker, the others do not.
+    // The prod rows carry the marker, the others do not; so does the release's row on the board.
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("⚠ #2")).collect();
-    assert_eq!(rows.len(), 2, "{screen}");
-    assert!(rows.iter().all(|l| l.contains("prod/eu-")), "{screen}");
+    assert_eq!(rows.len(), 3, "{screen}");
+    assert_eq!(
+        rows.iter().filter(|l| l.contains("prod/eu-")).count(),
+        2,
+        "{screen}"
+    );
+    assert!(
+        rows.iter()
+            .any(|l| l.starts_with(&format!("│◐ {watched}")) && l.contains("running ⚠ #2")),
+        "{screen}"
+    );
     let status = screen.lines().last().unwrap_or_default().to_string();
     let status = if status.trim().is_empty() {
         screen.lines().rev().nth(1).unwrap().to_string()

@@ -43,12 +43,24 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             _ => elapsed(r.created_at, r.finished_at, now),
         };
         let sym = release_symbol(&r.state, now.timestamp());
-        let head = Line::from(vec![
+        let mut head = vec![
             Span::styled(format!("{sym} "), ui.theme.release_word(&r.state)),
             Span::raw(format!("{:<12} ", fit(&r.version, 12))),
             Span::styled(format!("{:<7} ", fit(&r.rtype, 8)), ui.theme.dim()),
             Span::styled(r.state.clone(), ui.theme.release_word(&r.state)),
-        ]);
+        ];
+        // The open incidents about it.
+        for inc in ui
+            .incidents
+            .iter()
+            .filter(|inc| inc.is_open() && inc.release.as_deref() == Some(r.id.as_str()))
+        {
+            head.push(Span::styled(
+                format!(" ⚠ #{}", inc.number),
+                ui.theme.glyph(Glyph::Failed),
+            ));
+        }
+        let head = Line::from(head);
         // Where it is live (▲), in place of "no driver" (the usual case then: it has finished).
         let tail = match (r.driver, r.live_on.is_empty()) {
             (None, false) => Span::styled(
