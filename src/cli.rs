@@ -245,6 +245,9 @@ enum Command {
     /// The shared store on PostgreSQL: its schema, its figures, copying data in and out.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Freeze windows (`[[freeze]]` in the plan): when stages on an environment do not start.
+    #[command(subcommand)]
+    Freeze(FreezeCommand),
     /// Release notes from conventional commits, grouped (default: newest release tag..HEAD).
     Notes {
         /// FROM..TO (or FROM.. / ..TO): tags, versions, commit id prefixes, HEAD.
@@ -323,6 +326,15 @@ enum IncidentCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum FreezeCommand {
+    /// The windows in force now and those beginning in the next 30 days.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum StoreCommand {
     /// Bring the store's schema up to date (every command also does on first use); a schema
     /// newer than this flightdeck is refused and left as it is.
@@ -381,6 +393,7 @@ impl Command {
                 | Command::Man
                 | Command::Incident(_)
                 | Command::Store(StoreCommand::Status { .. })
+                | Command::Freeze(FreezeCommand::List { .. })
                 | Command::Approve { .. }
                 | Command::Reject { .. }
                 | Command::Tick { .. }
@@ -410,6 +423,7 @@ impl Command {
                 | Command::Man
                 | Command::Incident(IncidentCommand::List { .. })
                 | Command::Store(_)
+                | Command::Freeze(FreezeCommand::List { .. })
         )
     }
 
@@ -641,6 +655,7 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         }) => ctx.incident_open(&env, release.as_deref(), &summary),
         Command::Incident(IncidentCommand::Resolve { number, note }) => ctx.incident_resolve(number, &note),
         Command::Incident(IncidentCommand::List { open, json }) => ctx.incident_list(open, json),
+        Command::Freeze(FreezeCommand::List { json }) => ctx.freeze_list(json),
         Command::Store(StoreCommand::Migrate) => ctx.store_migrate(),
         Command::Store(StoreCommand::Status { json }) => ctx.store_status(json),
         Command::Store(StoreCommand::Import { dir }) => ctx.store_import(&dir),

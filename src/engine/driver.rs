@@ -867,7 +867,41 @@ impl Core {
         }
         let mut progressed = false;
         let mut events = Vec::new();
+        // Stages held back by a freeze window this pass (said once each).
+        let mut frozen: Vec<String> = Vec::new();
+        let now = chrono::Utc::now();
         for d in decisions {
+            // A deploy on a frozen environment does not start (nor takes the environment): the
+            // stage waits, and goes on by itself once the window ends (waiting stages are looked
+            // at every second). What runs already finishes; rollbacks are not held back.
+            let frozen_env = match &d {
+                Decision::Start {
+                    key,
+                    kind: RunKind::Deploy,
+                } => self
+                    .state
+                    .stage(&key.stage)
+                    .and_then(|s| s.decl.environment.clone())
+                    .map(|e| (key.stage.clone(), e)),
+                Decision::Acquire { stage, env } => Some((stage.clone(), env.clone())),
+                _ => None,
+            }
+            .and_then(|(stage, env)| {
+                crate::plan::freeze::frozen(&self.plan.freezes, &env, now).map(|(_, why)| (stage, why))
+            });
+            if let Some((stage, why)) = frozen_env {
+                if !frozen.contains(&stage) {
+                    let reason = format!("waiting: {why}");
+                    if self.state.stage(&stage).and_then(|s| s.waiting.as_deref()) != Some(reason.as_str()) {
+                        events.push(Event::StageWaiting {
+                            stage: stage.clone(),
+                            reason,
+                        });
+                    }
+                    frozen.push(stage);
+                }
+                continue;
+            }
             match d {
                 Decision::Emit(e) => events.push(e),
                 Decision::Start { key, kind } => {

@@ -817,6 +817,7 @@ mod tests {
             check_timeout: Plan::DEFAULT_CHECK_TIMEOUT,
             store: None,
             teams: Default::default(),
+            freezes: Vec::new(),
         }
     }
 

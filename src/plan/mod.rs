@@ -1,6 +1,7 @@
 //! `flightdeck.toml`: types, loading with spans (file:line:col), validation.
 
 pub mod duration;
+pub mod freeze;
 mod hint;
 mod load;
 pub mod model;

@@ -41,6 +41,8 @@ pub struct Plan {
     pub store: Option<String>,
     /// `[teams]`: team name → its people, in file order.
     pub teams: IndexMap<String, Vec<String>>,
+    /// `[[freeze]]`: when stages on some environments do not start, in file order.
+    pub freezes: Vec<super::freeze::Freeze>,
 }
 
 impl Plan {

@@ -36,6 +36,21 @@ pub(super) struct RawFile {
     pub drift: Field<Section<RawDrift>>,
     /// `[teams] cab = ["carol", "dan"]`: named lists of people, `@cab` in a gate's approvers.
     pub teams: Field<Table<List<Text>>>,
+    /// `[[freeze]]`: windows when stages on some environments do not start.
+    pub freeze: Field<List<Section<RawFreeze>>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawFreeze {
+    pub environments: Field<List<Text>>,
+    pub reason: Field<Text>,
+    /// Recurring: a cron expression, how long each window lasts, in which time zone.
+    pub cron: Field<Text>,
+    pub duration: Field<DurationValue>,
+    pub timezone: Field<Text>,
+    /// Fixed: RFC 3339 times with their offset.
+    pub from: Field<Text>,
+    pub to: Field<Text>,
 }
 
 #[derive(Deserialize)]
@@ -143,6 +158,9 @@ impl Described for RawDriftCheck {
 }
 impl Described for RawStage {
     const LIST: &'static str = "an array of tables (write each stage as [[stage]])";
+}
+impl Described for RawFreeze {
+    const LIST: &'static str = "an array of tables (write each window as [[freeze]])";
 }
 impl Described for RawChecklistItem {
     const WHAT: &'static str = "a table like { item = \"...\" }";
@@ -673,7 +691,15 @@ mod tests {
         assert_eq!(serde_introspect::<RawWatch>(), ["every", "for"]);
         assert_eq!(
             serde_introspect::<RawFile>(),
-            ["plan", "environments", "stage", "gates", "drift", "teams"]
+            [
+                "plan",
+                "environments",
+                "stage",
+                "gates",
+                "drift",
+                "teams",
+                "freeze"
+            ]
         );
     }
 

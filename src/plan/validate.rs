@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -19,8 +20,8 @@ use super::model::{
 };
 use super::model::{DriftCheck, DriftConfig, StateFormat};
 use super::raw::{
-    Count, DurationValue, List, OneOrMany, Parsed, RawChecklistItem, RawEnvironment, RawGate, RawPlan,
-    RawStage, RawWatch, Section, Span, Table, Text,
+    Count, DurationValue, List, OneOrMany, Parsed, RawChecklistItem, RawEnvironment, RawFreeze, RawGate,
+    RawPlan, RawStage, RawWatch, Section, Span, Table, Text,
 };
 use super::raw::{RawDrift, RawDriftCheck};
 use super::source::{Issue, SourceMap};
@@ -54,6 +55,7 @@ pub(super) fn validate(
     let environments = check.environments(&dir);
     let drift = check.drift_section(&environments);
     let teams = check.teams();
+    let freezes = check.freezes(&environments);
     let gates = check.gates(&environments, &drift, &teams, &dir);
     let stages = check.stages(&environments, &gates);
     let git = check.git_config(&dir);
@@ -75,6 +77,7 @@ pub(super) fn validate(
         check_timeout,
         store,
         teams,
+        freezes,
     };
     (plan, check.issues)
 }
@@ -635,6 +638,164 @@ impl Checker<'_> {
             env: env.name.clone(),
             baseline: raw.baseline.as_ref().map(|b| b.get_ref().0.clone()),
         })
+    }
+
+    /// `[[freeze]]`: each on known environments, with a reason, and either a cron window
+    /// (`cron`, `duration`, optional `timezone`, default UTC) or a fixed one (`from`, `to`).
+    fn freezes(&mut self, environments: &IndexMap<String, Environment>) -> Vec<super::freeze::Freeze> {
+        use super::freeze::{Freeze, When};
+        let mut out = Vec::new();
+        let Some(list) = &self.parsed.file.get_ref().freeze else {
+            return out;
+        };
+        for (i, entry) in list.get_ref().0.iter().enumerate() {
+            let at = entry.span().start;
+            let raw: &Section<RawFreeze> = entry.get_ref();
+            let place = format!("in freeze {}", i + 1);
+            self.unknown_keys(raw, &place);
+            let mut ok = true;
+            let mut envs = Vec::new();
+            match &raw.environments {
+                None => {
+                    self.report(at, format!("freeze {} has no `environments`", i + 1));
+                    ok = false;
+                }
+                Some(list) if list.get_ref().0.is_empty() => {
+                    self.report(
+                        list.span().start,
+                        format!("environments of freeze {} is empty", i + 1),
+                    );
+                    ok = false;
+                }
+                Some(list) => {
+                    for e in &list.get_ref().0 {
+                        let name = &e.get_ref().0;
+                        if environments.contains_key(name) {
+                            envs.push(name.clone());
+                        } else {
+                            let hint = hint::suffix(name, environments.keys().map(String::as_str));
+                            self.report(
+                                e.span().start,
+                                format!("unknown environment `{name}` in freeze {}{hint}", i + 1),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            let reason = match &raw.reason {
+                Some(r) if !r.get_ref().0.trim().is_empty() => r.get_ref().0.trim().to_string(),
+                Some(r) => {
+                    self.report(r.span().start, "a freeze's reason must not be empty");
+                    ok = false;
+                    String::new()
+                }
+                None => {
+                    self.report(
+                        at,
+                        format!(
+                            "freeze {} has no `reason` (it is shown to whoever it stops)",
+                            i + 1
+                        ),
+                    );
+                    ok = false;
+                    String::new()
+                }
+            };
+            let when = match (&raw.cron, &raw.from, &raw.to) {
+                (Some(cron), None, None) => {
+                    let text = cron.get_ref().0.trim().to_string();
+                    if let Err(e) = croner::Cron::from_str(&text) {
+                        self.report(cron.span().start, format!("bad cron expression `{text}`: {e}"));
+                        ok = false;
+                    }
+                    let duration = match &raw.duration {
+                        Some(d) => match self.duration(d, "duration") {
+                            Some(d) if !d.is_zero() => d,
+                            Some(_) => {
+                                self.report(d.span().start, "a freeze's duration must be greater than 0");
+                                ok = false;
+                                Duration::ZERO
+                            }
+                            None => {
+                                ok = false;
+                                Duration::ZERO
+                            }
+                        },
+                        None => {
+                            self.report(
+                                cron.span().start,
+                                format!("freeze {} has a `cron` but no `duration`", i + 1),
+                            );
+                            ok = false;
+                            Duration::ZERO
+                        }
+                    };
+                    let timezone = match &raw.timezone {
+                        None => chrono_tz::UTC,
+                        Some(tz) => match tz.get_ref().0.parse::<chrono_tz::Tz>() {
+                            Ok(tz) => tz,
+                            Err(_) => {
+                                self.report(
+                                    tz.span().start,
+                                    format!(
+                                        "unknown time zone `{}` (an IANA name, like Europe/Berlin)",
+                                        tz.get_ref().0
+                                    ),
+                                );
+                                ok = false;
+                                chrono_tz::UTC
+                            }
+                        },
+                    };
+                    When::Cron {
+                        cron: text,
+                        duration,
+                        timezone,
+                    }
+                }
+                (None, Some(from), Some(to)) => {
+                    let mut time = |v: &Spanned<Text>, name: &str| match chrono::DateTime::parse_from_rfc3339(
+                        v.get_ref().0.trim(),
+                    ) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            self.report(
+                                v.span().start,
+                                format!(
+                                    "bad `{name}` time `{}`: {e} (RFC 3339, like 2026-12-20T00:00:00+01:00)",
+                                    v.get_ref().0
+                                ),
+                            );
+                            None
+                        }
+                    };
+                    match (time(from, "from"), time(to, "to")) {
+                        (Some(f), Some(t)) if t > f => When::Fixed { from: f, to: t },
+                        (Some(_), Some(_)) => {
+                            self.report(to.span().start, format!("freeze {} ends before it starts", i + 1));
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                }
+                _ => {
+                    self.report(
+                        at,
+                        format!("freeze {} needs either `cron` (with `duration`, optionally `timezone`) or `from` and `to`", i + 1),
+                    );
+                    continue;
+                }
+            };
+            if ok {
+                out.push(Freeze {
+                    environments: envs,
+                    reason,
+                    when,
+                });
+            }
+        }
+        out
     }
 
     /// `[teams]`: each a list of names (trimmed, not empty, each person once).

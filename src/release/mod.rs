@@ -10,6 +10,7 @@
 pub mod create;
 pub mod driver;
 pub mod envs;
+pub mod freeze;
 pub mod incident;
 pub mod inspect;
 pub mod launcher;
