@@ -124,6 +124,15 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
     },
+    /// Let a release through the freeze windows in force now: one person's override, journaled.
+    /// `freeze_override_approvals` distinct people (default 1; not whoever started the release)
+    /// are needed before its stages proceed.
+    OverrideFreeze {
+        release: String,
+        /// Why (journaled; required).
+        #[arg(long, value_name = "T")]
+        reason: String,
+    },
     /// Say no at a gate: the release ends `rejected` (exit 1), its running commands stopped,
     /// nothing rolled back (`rollback` is a separate decision). Only someone who may approve the
     /// gate may reject it.
@@ -396,6 +405,7 @@ impl Command {
                 | Command::Freeze(FreezeCommand::List { .. })
                 | Command::Approve { .. }
                 | Command::Reject { .. }
+                | Command::OverrideFreeze { .. }
                 | Command::Tick { .. }
                 | Command::Recheck { .. }
                 | Command::Cancel { .. }
@@ -436,6 +446,7 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::Approve { .. } => "approve",
             Command::Reject { .. } => "reject",
+            Command::OverrideFreeze { .. } => "override-freeze",
             Command::Tick { .. } => "tick",
             Command::Recheck { .. } => "recheck",
             Command::Cancel { .. } => "cancel",
@@ -613,6 +624,7 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             gate,
             reason,
         } => request(ctx, Some(&release), Op::Reject { gate, reason }),
+        Command::OverrideFreeze { release, reason } => override_freeze(ctx, &release, reason),
         Command::Retry {
             release,
             stage,
@@ -707,6 +719,43 @@ fn cockpit(
         launcher,
         opts,
     )?)
+}
+
+fn override_freeze(ctx: &Context, release: &str, reason: String) -> Result<u8> {
+    let rdir = ctx.find(Some(release))?;
+    let actor = ctx.actor();
+    let st = ctx.submit(&rdir, &actor, &Op::OverrideFreeze { reason })?.state;
+    let plan = ctx.plan_for(&rdir)?;
+    let now = chrono::Utc::now();
+    // The windows in force now on the release's environments, and how far their override got.
+    let mut said = false;
+    let mut envs: Vec<&str> = st
+        .stages
+        .iter()
+        .filter_map(|s| s.decl.environment.as_deref())
+        .collect();
+    envs.sort_unstable();
+    envs.dedup();
+    for env in envs {
+        if let Some((span, why)) = crate::plan::freeze::frozen(&plan.freezes, env, now) {
+            let by = st.overrides_of(span);
+            crate::outln!(
+                "{}: overridden by {} ({}/{} needed)",
+                clean(&why),
+                clean(&by.join(", ")),
+                by.len(),
+                plan.freeze_override_approvals
+            );
+            said = true;
+        }
+    }
+    if !said {
+        crate::outln!(
+            "{actor} overrode the freeze for {} (no window is in force now)",
+            clean(&st.id)
+        );
+    }
+    Ok(exit::OK)
 }
 
 fn approve(ctx: &Context, release: &str, gate: &str, note: String) -> Result<u8> {

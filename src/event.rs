@@ -355,6 +355,11 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         note: String,
     },
+    /// One person's override of the freeze windows in force now, for this release (`reason`
+    /// required). Enough distinct people (`freeze_override_approvals`) let its stages through.
+    FreezeOverridden {
+        reason: String,
+    },
     /// An approval (or rejection) that does not count, and why (not an approver, self-approval,
     /// already approved): journaled by whoever asked, as evidence.
     ApprovalRefused {
@@ -507,6 +512,7 @@ impl Event {
             Event::Approved { .. } => "approved",
             Event::Ticked { .. } => "ticked",
             Event::ApprovalRefused { .. } => "approval_refused",
+            Event::FreezeOverridden { .. } => "freeze_overridden",
             Event::CancelRequested { .. } => "cancel_requested",
             Event::RejectRequested { .. } => "reject_requested",
             Event::RetryRequested { .. } => "retry_requested",
@@ -551,6 +557,7 @@ impl Event {
             | Event::SkipRequested { reason, .. }
             | Event::RejectRequested { reason, .. }
             | Event::ApprovalRefused { reason, .. }
+            | Event::FreezeOverridden { reason }
             | Event::EnvUnlocked { reason, .. }
             | Event::RollbackStarted { reason, .. } => f(reason),
             Event::Approved { note, .. } | Event::Ticked { note, .. } => f(note),

@@ -338,6 +338,9 @@ impl<W: Write> Printer<W> {
                 rec.actor,
                 gate_tally(st, gate)
             )),
+            Event::FreezeOverridden { reason } => {
+                Some(format!("freeze overridden by {}: {reason}", rec.actor))
+            }
             Event::ApprovalRefused { gate, asked, reason } => {
                 Some(format!("gate {gate}: {asked} by {} refused: {reason}", rec.actor))
             }

@@ -196,3 +196,57 @@ reason = "weekend"
             .all(|w| w[0]["start"].as_str() <= w[1]["start"].as_str())
     );
 }
+
+#[test]
+fn two_people_override_a_freeze_and_the_stage_proceeds() {
+    let text = plan(-60, 3600, "prod").replace(
+        "name = \"frozen\"",
+        "name = \"frozen\"\nfreeze_override_approvals = 2",
+    );
+    let ws = Workspace::new(&text);
+    ws.expect(["run", "1.0", "--detach"], 0);
+    ws.wait_for_event("1.0", "stage_waiting", |e| e["stage"] == "deploy");
+    // Whoever started the release cannot override it alone; a reason is required.
+    let out = ws.expect(["override-freeze", "1.0", "--reason", "hotfix for an outage"], 1);
+    assert!(
+        stderr_of(&out).contains("tester started this release: someone else must override the freeze"),
+        "{}",
+        stderr_of(&out)
+    );
+    ws.expect(["override-freeze", "1.0", "--reason", " ", "--as", "carol"], 2);
+    // One override: not enough yet, and said so.
+    let out = ws.expect(
+        ["override-freeze", "1.0", "--reason", "outage", "--as", "carol"],
+        0,
+    );
+    let said = common::stdout_of(&out);
+    assert!(
+        said.contains("prod frozen until") && said.contains("overridden by carol (1/2 needed)"),
+        "{said}"
+    );
+    ws.wait_for_event("1.0", "stage_waiting", |e| {
+        e["stage"] == "deploy"
+            && e["reason"]
+                .as_str()
+                .unwrap()
+                .ends_with("; overridden by carol (1/2)")
+    });
+    assert!(!ws.exists("deployed"));
+    // The same person again does not count twice (the fold's unit tests show it in full); a
+    // second person lets it through.
+    let out = ws.expect(
+        ["override-freeze", "1.0", "--reason", "outage", "--as", "CAROL"],
+        0,
+    );
+    assert!(
+        common::stdout_of(&out).contains("(1/2 needed)"),
+        "{}",
+        common::stdout_of(&out)
+    );
+    ws.expect(["override-freeze", "1.0", "--reason", "agreed", "--as", "dan"], 0);
+    ws.wait_for_state("1.0", "succeeded");
+    assert!(ws.exists("deployed"));
+    let overrides = ws.events("1.0", "freeze_overridden");
+    assert_eq!(overrides.len(), 3);
+    assert_eq!(overrides[2]["reason"], "agreed");
+}

@@ -887,7 +887,19 @@ impl Core {
                 _ => None,
             }
             .and_then(|(stage, env)| {
-                crate::plan::freeze::frozen(&self.plan.freezes, &env, now).map(|(_, why)| (stage, why))
+                let (span, why) = crate::plan::freeze::frozen(&self.plan.freezes, &env, now)?;
+                // Enough distinct people overrode this window for this release: it goes on.
+                let by = self.state.overrides_of(span);
+                if by.len() as u32 >= self.plan.freeze_override_approvals {
+                    return None;
+                }
+                let need = self.plan.freeze_override_approvals;
+                let have = if by.is_empty() {
+                    String::new()
+                } else {
+                    format!("; overridden by {} ({}/{need})", by.join(", "), by.len())
+                };
+                Some((stage, format!("{why}{have}")))
             });
             if let Some((stage, why)) = frozen_env {
                 if !frozen.contains(&stage) {

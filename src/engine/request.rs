@@ -23,6 +23,10 @@ pub enum Op {
         /// signs: see `crate::release::Context::submit`).
         signed: Option<crate::event::Signed>,
     },
+    /// One person's override of the freeze windows in force (a reason is required).
+    OverrideFreeze {
+        reason: String,
+    },
     /// Say no at a gate: the release ends `rejected` (nothing is rolled back).
     Reject {
         gate: String,
@@ -85,7 +89,10 @@ pub enum SubmitError {
 impl Op {
     /// Answered by the driver (the others count once appended).
     pub fn for_driver(&self) -> bool {
-        !matches!(self, Op::Approve { .. } | Op::Tick { .. } | Op::UnlockEnv { .. })
+        !matches!(
+            self,
+            Op::Approve { .. } | Op::Tick { .. } | Op::UnlockEnv { .. } | Op::OverrideFreeze { .. }
+        )
     }
 
     /// A short phrase for messages: `approve gate prod-signoff`.
@@ -93,6 +100,7 @@ impl Op {
         match self {
             Op::Approve { gate, .. } => format!("approve gate {gate}"),
             Op::Reject { gate, .. } => format!("reject at gate {gate}"),
+            Op::OverrideFreeze { .. } => "override the freeze".into(),
             Op::Tick { gate, item, .. } => format!("tick item {} of gate {gate}", item + 1),
             Op::Recheck { gate, item } => format!("re-check item {} of gate {gate}", item + 1),
             Op::Retry {
@@ -253,6 +261,22 @@ impl Op {
                 })
             }
             Op::Cancel => Ok(Event::CancelRequested {}),
+            Op::OverrideFreeze { reason } => {
+                if let Some(e) = finished() {
+                    return Err(e);
+                }
+                if reason.trim().is_empty() {
+                    return Err(OpError::Usage("an override needs a reason (--reason T)".into()));
+                }
+                if super::identity::same(actor, &st.created_by) {
+                    return Err(OpError::Refused(format!(
+                        "{actor} started this release: someone else must override the freeze"
+                    )));
+                }
+                Ok(Event::FreezeOverridden {
+                    reason: reason.clone(),
+                })
+            }
             Op::Reject { gate: name, reason } => {
                 let g = gate(name)?;
                 if let Some(e) = finished() {

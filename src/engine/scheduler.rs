@@ -818,6 +818,7 @@ mod tests {
             store: None,
             teams: Default::default(),
             freezes: Vec::new(),
+            freeze_override_approvals: 1,
         }
     }
 

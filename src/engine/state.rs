@@ -39,6 +39,8 @@ pub struct ReleaseState {
     pub cancelling: bool,
     /// A rejection accepted: the gate, who said no, and why. The release ends `rejected`.
     pub rejected: Option<Rejection>,
+    /// Overrides of freeze windows (who, when, why), in order.
+    pub freeze_overrides: Vec<Mark>,
     pub rollback: Option<RollbackState>,
     /// A stage failed with `on_failure = "halt"`: nothing new starts.
     pub halted: bool,
@@ -512,6 +514,21 @@ impl ReleaseState {
         signers.verify(actor, signed.statement.as_bytes(), &signed.signature)
     }
 
+    /// The distinct people who overrode a freeze window spanning `span` (their override given
+    /// while it was in force).
+    pub fn overrides_of(&self, span: crate::plan::freeze::Span) -> Vec<&str> {
+        let mut who: Vec<&str> = Vec::new();
+        for m in &self.freeze_overrides {
+            if span.start <= m.at
+                && m.at < span.end
+                && !who.iter().any(|w| super::identity::same(w, &m.actor))
+            {
+                who.push(&m.actor);
+            }
+        }
+        who
+    }
+
     /// Some targets of a stage were rolled back while others still run this release (a rollback
     /// scoped to targets).
     pub fn partially_rolled_back(&self) -> bool {
@@ -793,6 +810,16 @@ impl ReleaseState {
             }
             // Evidence only: it changes nothing.
             Event::ApprovalRefused { .. } => {}
+            // Whoever started the release cannot let it through a freeze by themselves.
+            Event::FreezeOverridden { reason } => {
+                if !rec.actor.trim().is_empty() && !super::identity::same(&rec.actor, &self.created_by) {
+                    self.freeze_overrides.push(Mark {
+                        actor: rec.actor.clone(),
+                        at,
+                        note: reason.clone(),
+                    });
+                }
+            }
             Event::Ticked { gate, item, note } => {
                 if let Some(t) = self.gate_mut(gate).and_then(|g| g.ticks.get_mut(*item))
                     && t.is_none()
@@ -1063,5 +1090,40 @@ mod policy_tests {
         ]);
         let g = st.gate("g").unwrap();
         assert_eq!((g.approvals.len(), g.counted()), (1, 1));
+    }
+
+    #[test]
+    fn freeze_overrides_count_distinct_people_within_the_window_and_never_the_starter() {
+        let ov = |seq: u64, secs: i64, actor: &str| {
+            rec(
+                seq,
+                secs,
+                actor,
+                Event::FreezeOverridden {
+                    reason: "outage".into(),
+                },
+            )
+        };
+        let st = ReleaseState::from_records(&[
+            created(gate(None, false, None)),
+            ov(2, 5, "carol"),
+            ov(3, 50, "carol"),
+            ov(4, 60, " CAROL "),
+            ov(5, 70, "sam"),
+            ov(6, 200, "dan"),
+        ]);
+        let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        let window = crate::plan::freeze::Span {
+            start: at(10),
+            end: at(100),
+        };
+        // carol once (her override before the window does not count for it), sam (who started
+        // the release) not at all, dan after it ended not.
+        assert_eq!(st.overrides_of(window), ["carol"]);
+        let later = crate::plan::freeze::Span {
+            start: at(150),
+            end: at(300),
+        };
+        assert_eq!(st.overrides_of(later), ["dan"]);
     }
 }

@@ -43,6 +43,9 @@ pub struct Plan {
     pub teams: IndexMap<String, Vec<String>>,
     /// `[[freeze]]`: when stages on some environments do not start, in file order.
     pub freezes: Vec<super::freeze::Freeze>,
+    /// `[plan] freeze_override_approvals`: distinct people (not whoever started the release)
+    /// whose `override-freeze` lets a release's stages through a window in force (default 1).
+    pub freeze_override_approvals: u32,
 }
 
 impl Plan {

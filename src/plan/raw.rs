@@ -67,6 +67,8 @@ pub(super) struct RawPlan {
     pub check_timeout: Field<DurationValue>,
     /// The shared store (`postgres://host/db`), without credentials.
     pub store: Field<Text>,
+    /// How many distinct people must override a freeze before a stage proceeds (default 1).
+    pub freeze_override_approvals: Field<Count>,
 }
 
 #[derive(Deserialize)]

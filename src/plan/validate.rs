@@ -56,6 +56,7 @@ pub(super) fn validate(
     let drift = check.drift_section(&environments);
     let teams = check.teams();
     let freezes = check.freezes(&environments);
+    let freeze_override_approvals = check.freeze_override_approvals();
     let gates = check.gates(&environments, &drift, &teams, &dir);
     let stages = check.stages(&environments, &gates);
     let git = check.git_config(&dir);
@@ -78,6 +79,7 @@ pub(super) fn validate(
         store,
         teams,
         freezes,
+        freeze_override_approvals,
     };
     (plan, check.issues)
 }
@@ -638,6 +640,28 @@ impl Checker<'_> {
             env: env.name.clone(),
             baseline: raw.baseline.as_ref().map(|b| b.get_ref().0.clone()),
         })
+    }
+
+    /// `[plan] freeze_override_approvals`: at least 1 (default 1).
+    fn freeze_override_approvals(&mut self) -> u32 {
+        let Some(n) = self
+            .parsed
+            .file
+            .get_ref()
+            .plan
+            .as_ref()
+            .and_then(|p| p.get_ref().freeze_override_approvals.clone())
+        else {
+            return 1;
+        };
+        match self.count(&n, "freeze_override_approvals", u32::MAX as usize) {
+            Some(0) => {
+                self.report(n.span().start, "freeze_override_approvals must be at least 1");
+                1
+            }
+            Some(v) => v as u32,
+            None => 1,
+        }
     }
 
     /// `[[freeze]]`: each on known environments, with a reason, and either a cron window
