@@ -336,11 +336,27 @@ enum IncidentCommand {
 
 #[derive(Subcommand, Debug)]
 enum FreezeCommand {
-    /// The windows in force now and those beginning in the next 30 days.
+    /// The windows in force now and those beginning in the next 30 days (the plan's and the
+    /// ad-hoc ones).
     List {
         #[arg(long)]
         json: bool,
     },
+    /// Freeze environments outside the plan (in the middle of an incident), journaled at plan
+    /// level: every release's deploys there wait until TIME or `freeze remove`.
+    Add {
+        /// An environment (repeatable).
+        #[arg(long = "env", value_name = "ENV", required = true)]
+        envs: Vec<String>,
+        /// An RFC 3339 time, or a duration from now (`2h`).
+        #[arg(long, value_name = "TIME")]
+        until: String,
+        /// Why (shown to whoever it stops; required).
+        #[arg(long, value_name = "T")]
+        reason: String,
+    },
+    /// End ad-hoc freeze N now.
+    Remove { number: u64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -460,6 +476,7 @@ impl Command {
             Command::Logs { .. } => "logs",
             Command::Verify { .. } => "verify",
             Command::Incident(_) => "incident",
+            Command::Freeze(FreezeCommand::Add { .. } | FreezeCommand::Remove { .. }) => "freeze",
             _ => return None,
         })
     }
@@ -668,6 +685,8 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         Command::Incident(IncidentCommand::Resolve { number, note }) => ctx.incident_resolve(number, &note),
         Command::Incident(IncidentCommand::List { open, json }) => ctx.incident_list(open, json),
         Command::Freeze(FreezeCommand::List { json }) => ctx.freeze_list(json),
+        Command::Freeze(FreezeCommand::Add { envs, until, reason }) => ctx.freeze_add(&envs, &until, &reason),
+        Command::Freeze(FreezeCommand::Remove { number }) => ctx.freeze_remove(number),
         Command::Store(StoreCommand::Migrate) => ctx.store_migrate(),
         Command::Store(StoreCommand::Status { json }) => ctx.store_status(json),
         Command::Store(StoreCommand::Import { dir }) => ctx.store_import(&dir),

@@ -471,6 +471,18 @@ pub enum Event {
         release: Option<String>,
         summary: String,
     },
+    /// An ad-hoc freeze (a plan's freezes journal, `<plan>/.freezes/freezes.jsonl`): deploys on
+    /// `environments` do not start until `until` (or until it is removed).
+    FreezeAdded {
+        number: u64,
+        environments: Vec<String>,
+        until: DateTime<Utc>,
+        reason: String,
+    },
+    /// Ad-hoc freeze `number` was ended early.
+    FreezeRemoved {
+        number: u64,
+    },
     /// Incident `number` was resolved.
     IncidentResolved {
         number: u64,
@@ -529,6 +541,8 @@ impl Event {
             Event::Note { .. } => "note",
             Event::IncidentOpened { .. } => "incident_opened",
             Event::IncidentResolved { .. } => "incident_resolved",
+            Event::FreezeAdded { .. } => "freeze_added",
+            Event::FreezeRemoved { .. } => "freeze_removed",
             Event::IncidentLinked { .. } => "incident_linked",
         }
     }
@@ -558,6 +572,7 @@ impl Event {
             | Event::RejectRequested { reason, .. }
             | Event::ApprovalRefused { reason, .. }
             | Event::FreezeOverridden { reason }
+            | Event::FreezeAdded { reason, .. }
             | Event::EnvUnlocked { reason, .. }
             | Event::RollbackStarted { reason, .. } => f(reason),
             Event::Approved { note, .. } | Event::Ticked { note, .. } => f(note),
@@ -585,7 +600,8 @@ impl Event {
             | Event::RollbackFinished { .. }
             | Event::ReleaseCommits { .. }
             | Event::TagCreated { .. }
-            | Event::IncidentLinked { .. } => {}
+            | Event::IncidentLinked { .. }
+            | Event::FreezeRemoved { .. } => {}
         }
     }
 

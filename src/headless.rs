@@ -438,7 +438,9 @@ impl<W: Write> Printer<W> {
             Event::RunSpawned { .. }
             | Event::IncidentOpened { .. }
             | Event::IncidentResolved { .. }
-            | Event::IncidentLinked { .. } => None,
+            | Event::IncidentLinked { .. }
+            | Event::FreezeAdded { .. }
+            | Event::FreezeRemoved { .. } => None,
         };
         if let Some(line) = line {
             let line = if two_lines {

@@ -250,3 +250,112 @@ fn two_people_override_a_freeze_and_the_stage_proceeds() {
     assert_eq!(overrides.len(), 3);
     assert_eq!(overrides[2]["reason"], "agreed");
 }
+
+#[test]
+fn an_ad_hoc_freeze_holds_deploys_until_it_is_removed() {
+    // The plan's own window is over already; the ad-hoc freeze is what holds prod.
+    let ws = Workspace::new(&plan(-120, -60, "prod"));
+    let out = ws.expect(
+        [
+            "freeze",
+            "add",
+            "--env",
+            "prod",
+            "--until",
+            "2h",
+            "--reason",
+            "incident #7 in progress",
+        ],
+        0,
+    );
+    let said = common::stdout_of(&out);
+    assert!(said.starts_with("freeze #1 on prod until "), "{said}");
+    ws.expect(
+        ["freeze", "add", "--env", "qa", "--until", "2h", "--reason", "x"],
+        2,
+    );
+    ws.expect(
+        [
+            "freeze",
+            "add",
+            "--env",
+            "prod",
+            "--until",
+            "yesterday",
+            "--reason",
+            "x",
+        ],
+        2,
+    );
+    let listed = common::stdout_of(&ws.expect(["freeze", "list"], 0));
+    assert!(
+        listed.contains("prod  now, until ")
+            && listed.contains("incident #7 in progress (ad-hoc freeze #1 by tester)"),
+        "{listed}"
+    );
+    ws.expect(["run", "1.0", "--detach"], 0);
+    let ev = ws.wait_for_event("1.0", "stage_waiting", |e| e["stage"] == "deploy");
+    assert!(
+        ev["reason"]
+            .as_str()
+            .unwrap()
+            .contains("(incident #7 in progress (ad-hoc freeze #1 by tester))"),
+        "{ev}"
+    );
+    assert!(!ws.exists("deployed"));
+    // Ended early: the deploy goes on by itself.
+    let out = ws.expect(["freeze", "remove", "1", "--as", "carol"], 0);
+    assert!(common::stdout_of(&out).contains("freeze #1 on prod ended"));
+    ws.wait_for_state("1.0", "succeeded");
+    assert!(ws.exists("deployed"));
+    let out = ws.expect(["freeze", "remove", "1"], 2);
+    assert!(
+        stderr_of(&out).contains("already ended by carol"),
+        "{}",
+        stderr_of(&out)
+    );
+    ws.expect(["freeze", "remove", "9"], 2);
+    // The journal is a chained journal like a release's.
+    let journal = ws.data_dir().join("plans/frozen/.freezes/freezes.jsonl");
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+}
+
+#[test]
+fn a_freezes_journal_that_does_not_chain_holds_every_deploy() {
+    let ws = Workspace::new(&plan(-120, -60, "prod"));
+    ws.expect(
+        [
+            "freeze", "add", "--env", "prod", "--until", "1h", "--reason", "careful",
+        ],
+        0,
+    );
+    ws.expect(
+        [
+            "freeze", "add", "--env", "prod", "--until", "1h", "--reason", "second",
+        ],
+        0,
+    );
+    // Someone edits the first line: a freeze must not be lost to it.
+    let journal = ws.data_dir().join("plans/frozen/.freezes/freezes.jsonl");
+    let text = std::fs::read_to_string(&journal)
+        .unwrap()
+        .replacen("careful", "CAREFUL", 1);
+    std::fs::write(&journal, text).unwrap();
+    ws.expect(["run", "1.0", "--detach"], 0);
+    // Which environments it froze cannot be known any more: every deploy is held, staging's too.
+    let ev = ws.wait_for_event("1.0", "stage_waiting", |e| e["stage"] == "stage");
+    let reason = ev["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("staging: deploys are held: ") && reason.contains("freezes.jsonl:2"),
+        "{reason}"
+    );
+    assert!(ws.events("1.0", "run_started").is_empty());
+    let out = ws.expect(["freeze", "list"], 1);
+    assert!(
+        stderr_of(&out).contains("hash chain is broken"),
+        "{}",
+        stderr_of(&out)
+    );
+    ws.expect(["cancel", "1.0"], 0);
+}

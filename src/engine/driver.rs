@@ -870,6 +870,10 @@ impl Core {
         // Stages held back by a freeze window this pass (said once each).
         let mut frozen: Vec<String> = Vec::new();
         let now = chrono::Utc::now();
+        // The plan's windows and the ad-hoc freezes of its freezes journal (read once a pass,
+        // when a deploy is about to start). A journal that does not chain holds every deploy:
+        // a freeze must never be lost to a broken file.
+        let mut windows: Option<Result<Vec<crate::plan::freeze::Freeze>, String>> = None;
         for d in decisions {
             // A deploy on a frozen environment does not start (nor takes the environment): the
             // stage waits, and goes on by itself once the window ends (waiting stages are looked
@@ -887,7 +891,20 @@ impl Core {
                 _ => None,
             }
             .and_then(|(stage, env)| {
-                let (span, why) = crate::plan::freeze::frozen(&self.plan.freezes, &env, now)?;
+                let all = windows.get_or_insert_with(|| {
+                    let dir = self.store.plan_dir(&self.rdir.plan).map_err(|e| e.to_string())?;
+                    let adhoc = crate::engine::freezes::Freezes::at(&dir)
+                        .load()
+                        .map_err(|e| e.to_string())?;
+                    let mut all = self.plan.freezes.clone();
+                    all.extend(adhoc.iter().map(crate::engine::freezes::AdHoc::as_freeze));
+                    Ok(all)
+                });
+                let all = match all {
+                    Ok(all) => all,
+                    Err(e) => return Some((stage, format!("{env}: deploys are held: {e}"))),
+                };
+                let (span, why) = crate::plan::freeze::frozen(all, &env, now)?;
                 // Enough distinct people overrode this window for this release: it goes on.
                 let by = self.state.overrides_of(span);
                 if by.len() as u32 >= self.plan.freeze_override_approvals {

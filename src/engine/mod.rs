@@ -2,6 +2,7 @@
 
 pub mod driver;
 pub mod envs;
+pub mod freezes;
 pub mod history;
 pub mod identity;
 pub mod incidents;

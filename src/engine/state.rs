@@ -904,7 +904,11 @@ impl ReleaseState {
             Event::DriftSnapshot { .. } => {}
             Event::Note { .. } => {}
             // A plan's incidents journal, never a release's (see `engine::incidents`).
-            Event::IncidentOpened { .. } | Event::IncidentResolved { .. } | Event::IncidentLinked { .. } => {}
+            Event::IncidentOpened { .. }
+            | Event::IncidentResolved { .. }
+            | Event::IncidentLinked { .. }
+            | Event::FreezeAdded { .. }
+            | Event::FreezeRemoved { .. } => {}
         }
     }
 

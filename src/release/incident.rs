@@ -207,7 +207,7 @@ impl Context {
 
 /// A summary or note as given: trimmed; refused when (required and) empty, too long, or
 /// spanning lines.
-fn text_arg(what: &str, text: &str, required: bool) -> Result<String> {
+pub(super) fn text_arg(what: &str, text: &str, required: bool) -> Result<String> {
     let t = text.trim();
     if required && t.is_empty() {
         return Err(usage(format!("{what} must not be empty")));
