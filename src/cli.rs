@@ -91,6 +91,10 @@ enum Command {
         /// Start it even while another release of this version of the plan is unfinished.
         #[arg(long)]
         allow_duplicate: bool,
+        /// Schedule it: it waits (`scheduled`, in a background driver) until TIME, an RFC 3339
+        /// time or `HH:MM` (the next one, local time), then starts like any release.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
     },
     /// Deploy an earlier version to one environment again: a release of type `rollback` that
     /// runs only the stages on ENV (default VERSION: the previous live release there).
@@ -605,9 +609,21 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             only,
             drive,
             allow_duplicate,
+            at: None,
         } => {
             ctx.allow_duplicate = allow_duplicate;
             ctx.run(version.as_deref(), rtype, &only, drive.mode())
+        }
+        Command::Run {
+            version,
+            rtype,
+            only,
+            allow_duplicate,
+            at: Some(at),
+            ..
+        } => {
+            ctx.allow_duplicate = allow_duplicate;
+            ctx.run_at(version.as_deref(), rtype, &only, &at)
         }
         Command::Redeploy {
             version,

@@ -471,6 +471,10 @@ pub enum Event {
         release: Option<String>,
         summary: String,
     },
+    /// `run --at`: the release waits (`scheduled`) until `at`, then starts like any other.
+    ReleaseScheduled {
+        at: DateTime<Utc>,
+    },
     /// An ad-hoc freeze (a plan's freezes journal, `<plan>/.freezes/freezes.jsonl`): deploys on
     /// `environments` do not start until `until` (or until it is removed).
     FreezeAdded {
@@ -542,6 +546,7 @@ impl Event {
             Event::IncidentOpened { .. } => "incident_opened",
             Event::IncidentResolved { .. } => "incident_resolved",
             Event::FreezeAdded { .. } => "freeze_added",
+            Event::ReleaseScheduled { .. } => "release_scheduled",
             Event::FreezeRemoved { .. } => "freeze_removed",
             Event::IncidentLinked { .. } => "incident_linked",
         }
@@ -601,7 +606,8 @@ impl Event {
             | Event::ReleaseCommits { .. }
             | Event::TagCreated { .. }
             | Event::IncidentLinked { .. }
-            | Event::FreezeRemoved { .. } => {}
+            | Event::FreezeRemoved { .. }
+            | Event::ReleaseScheduled { .. } => {}
         }
     }
 

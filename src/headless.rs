@@ -338,6 +338,10 @@ impl<W: Write> Printer<W> {
                 rec.actor,
                 gate_tally(st, gate)
             )),
+            Event::ReleaseScheduled { at } => Some(format!(
+                "scheduled to start at {}",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            )),
             Event::FreezeOverridden { reason } => {
                 Some(format!("freeze overridden by {}: {reason}", rec.actor))
             }

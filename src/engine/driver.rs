@@ -523,11 +523,24 @@ impl Driver {
                 continue;
             }
             let waiting_env = self.core.state.stages.iter().any(|s| s.waiting.is_some());
+            let now = chrono::Utc::now();
+            // Scheduled: asleep until the time comes (no wake-up before it, but for the
+            // journal's news), then a cycle starts it.
+            let scheduled = self.core.state.waiting_for_schedule(now);
+            let until_start = self
+                .core
+                .state
+                .scheduled_at
+                .filter(|_| scheduled)
+                .and_then(|at| (at - now).to_std().ok());
             let wait = if waiting_env {
                 Duration::from_secs(1)
+            } else if let Some(d) = until_start {
+                d.min(Duration::from_secs(3600))
             } else {
                 Duration::from_secs(3600)
             };
+            let due = scheduled;
             dirty = tokio::select! {
                 biased;
                 _ = &mut interrupt, if !interrupted => {
@@ -549,7 +562,10 @@ impl Driver {
                 // Our own appends wake the watcher too: only another process's append (or the
                 // periodic re-check of a held environment) needs a cycle. The waker's fallback
                 // also brings the loop back to check that the release folder still exists.
-                _ = waker.wait_at_most(wait) => waiting_env || self.journal.has_news(),
+                _ = waker.wait_at_most(wait) => {
+                    waiting_env || self.journal.has_news()
+                        || (due && !self.core.state.waiting_for_schedule(chrono::Utc::now()))
+                }
             };
         }
     }
@@ -863,6 +879,10 @@ impl Core {
         {
             // Hold the finishing decisions back until the release's end is recorded.
             fx.finishing = Some(state);
+            return Ok(false);
+        }
+        // Scheduled for later (`run --at`): nothing starts before then; a cancel still ends it.
+        if self.state.waiting_for_schedule(chrono::Utc::now()) && !self.state.cancelling {
             return Ok(false);
         }
         let mut progressed = false;

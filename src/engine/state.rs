@@ -41,6 +41,8 @@ pub struct ReleaseState {
     pub rejected: Option<Rejection>,
     /// Overrides of freeze windows (who, when, why), in order.
     pub freeze_overrides: Vec<Mark>,
+    /// `run --at`: nothing starts before then.
+    pub scheduled_at: Option<DateTime<Utc>>,
     pub rollback: Option<RollbackState>,
     /// A stage failed with `on_failure = "halt"`: nothing new starts.
     pub halted: bool,
@@ -450,6 +452,9 @@ impl ReleaseState {
         if let Some(f) = &self.finished {
             return f.state.as_str();
         }
+        if self.waiting_for_schedule(Utc::now()) && !self.cancelling {
+            return "scheduled";
+        }
         if !driver_alive {
             return if self.driver_stopped.is_some() {
                 "paused"
@@ -527,6 +532,16 @@ impl ReleaseState {
             }
         }
         who
+    }
+
+    /// Scheduled (`run --at`) for after `now`, and nothing started yet.
+    pub fn waiting_for_schedule(&self, now: DateTime<Utc>) -> bool {
+        self.scheduled_at.is_some_and(|at| at > now)
+            && self.finished.is_none()
+            && self
+                .stages
+                .iter()
+                .all(|s| s.targets.iter().all(|t| t.attempts.is_empty()))
     }
 
     /// Some targets of a stage were rolled back while others still run this release (a rollback
@@ -810,6 +825,7 @@ impl ReleaseState {
             }
             // Evidence only: it changes nothing.
             Event::ApprovalRefused { .. } => {}
+            Event::ReleaseScheduled { at: when } => self.scheduled_at = Some(*when),
             // Whoever started the release cannot let it through a freeze by themselves.
             Event::FreezeOverridden { reason } => {
                 if !rec.actor.trim().is_empty() && !super::identity::same(&rec.actor, &self.created_by) {

@@ -20,6 +20,8 @@ pub struct Scope {
     pub only: Vec<String>,
     /// A redeploy: the earlier release whose version this one deploys again.
     pub redeploy_of: Option<Source>,
+    /// `run --at TIME`: the release waits, `scheduled`, until then.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The release a redeploy deploys again.
@@ -125,6 +127,9 @@ impl Context {
                 omitted: 0,
                 notes: "notes.md".into(),
             });
+        }
+        if let Some(at) = scope.at {
+            events.push(crate::event::Event::ReleaseScheduled { at });
         }
         journal.append(&self.actor(), events)?;
         drop(lock);

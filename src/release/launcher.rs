@@ -42,6 +42,7 @@ impl Context {
                 let scope = Scope {
                     only,
                     redeploy_of: None,
+                    at: None,
                 };
                 let rdir = self.create_scoped(Some(&version), rtype, &scope)?;
                 if let Err(code) = self.spawn_driver(&rdir, false)? {

@@ -37,8 +37,41 @@ impl Context {
         let scope = super::create::Scope {
             only: only.to_vec(),
             redeploy_of: None,
+            at: None,
         };
         self.run_scoped(version, rtype, &scope, flags)
+    }
+
+    /// `run --at TIME`: create the release scheduled for TIME and start its background driver,
+    /// which waits until then.
+    pub fn run_at(
+        &self,
+        version: Option<&str>,
+        rtype: Option<ReleaseType>,
+        only: &[String],
+        at: &str,
+    ) -> Result<u8> {
+        let at = parse_at(at, chrono::Local::now())?;
+        let scope = super::create::Scope {
+            only: only.to_vec(),
+            redeploy_of: None,
+            at: Some(at),
+        };
+        let code = self.run_scoped(
+            version,
+            rtype,
+            &scope,
+            DriveMode {
+                no_wait: false,
+                detach: true,
+            },
+        )?;
+        crate::errln!(
+            "flightdeck: scheduled to start at {} ({} local time)",
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            at.with_timezone(&chrono::Local).format("%a %H:%M")
+        );
+        Ok(code)
     }
 
     /// `run` and `redeploy`: create a release of `scope` and drive it.
@@ -293,4 +326,36 @@ fn block_ending_signals(how: nix::sys::signal::SigmaskHow) {
         set.add(sig);
     }
     let _ = nix::sys::signal::pthread_sigmask(how, Some(&set), None);
+}
+
+/// `--at TIME`: an RFC 3339 time, or `HH:MM` (today's, or tomorrow's once it has passed, local
+/// time); never in the past.
+pub fn parse_at(text: &str, now: chrono::DateTime<chrono::Local>) -> Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    let t = text.trim();
+    let at = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(t) {
+        t.with_timezone(&chrono::Utc)
+    } else if let Ok(hm) = chrono::NaiveTime::parse_from_str(t, "%H:%M") {
+        let mut day = now.date_naive();
+        if day.and_time(hm) <= now.naive_local() {
+            day = day.succ_opt().unwrap_or(day);
+        }
+        match chrono::Local.from_local_datetime(&day.and_time(hm)).earliest() {
+            Some(local) => local.with_timezone(&chrono::Utc),
+            None => {
+                return Err(super::usage(format!(
+                    "--at {t}: that local time does not exist (a daylight-saving change); give an RFC 3339 time"
+                )));
+            }
+        }
+    } else {
+        return Err(super::usage(format!(
+            "--at `{}`: give an RFC 3339 time (2026-12-05T06:00:00+01:00) or HH:MM",
+            crate::ansi::clean(t)
+        )));
+    };
+    if at <= now.with_timezone(&chrono::Utc) {
+        return Err(super::usage(format!("--at {t} is in the past")));
+    }
+    Ok(at)
 }

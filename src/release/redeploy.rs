@@ -30,6 +30,7 @@ impl Redeploy {
         Scope {
             only: self.stages.clone(),
             redeploy_of: self.source.clone(),
+            at: None,
         }
     }
 }

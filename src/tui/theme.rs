@@ -308,6 +308,7 @@ impl Theme {
             "rollback_failed" => Glyph::RollbackFailed,
             "cancelled" => Glyph::Cancelled,
             "paused" => Glyph::Gated,
+            "scheduled" => Glyph::Waiting,
             "interrupted" => Glyph::TimedOut,
             _ => Glyph::Running,
         };

@@ -97,6 +97,8 @@ fn release_symbol(word: &str, secs: i64) -> &'static str {
         // Someone said no at a gate.
         "rejected" => "⊠",
         "paused" => Glyph::Gated.symbol(secs),
+        // `run --at`: waiting for its time.
+        "scheduled" => Glyph::Waiting.symbol(secs),
         // The driver is gone mid-run.
         "interrupted" => "⊗",
         _ => Glyph::Running.symbol(secs),
