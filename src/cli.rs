@@ -261,6 +261,15 @@ enum Command {
     /// Freeze windows (`[[freeze]]` in the plan): when stages on an environment do not start.
     #[command(subcommand)]
     Freeze(FreezeCommand),
+    /// The plan's scheduled releases (`run --at`) and freeze windows of the next 30 days.
+    Schedule {
+        #[arg(long, conflicts_with = "ics")]
+        json: bool,
+        /// Print it as an iCalendar (RFC 5545) file instead, for calendars:
+        /// `flightdeck schedule --ics > releases.ics`.
+        #[arg(long)]
+        ics: bool,
+    },
     /// Release notes from conventional commits, grouped (default: newest release tag..HEAD).
     Notes {
         /// FROM..TO (or FROM.. / ..TO): tags, versions, commit id prefixes, HEAD.
@@ -423,6 +432,7 @@ impl Command {
                 | Command::Incident(_)
                 | Command::Store(StoreCommand::Status { .. })
                 | Command::Freeze(FreezeCommand::List { .. })
+                | Command::Schedule { .. }
                 | Command::Approve { .. }
                 | Command::Reject { .. }
                 | Command::OverrideFreeze { .. }
@@ -454,6 +464,7 @@ impl Command {
                 | Command::Incident(IncidentCommand::List { .. })
                 | Command::Store(_)
                 | Command::Freeze(FreezeCommand::List { .. })
+                | Command::Schedule { .. }
         )
     }
 
@@ -480,6 +491,7 @@ impl Command {
             Command::Logs { .. } => "logs",
             Command::Verify { .. } => "verify",
             Command::Incident(_) => "incident",
+            Command::Schedule { .. } => "schedule",
             Command::Freeze(FreezeCommand::Add { .. } | FreezeCommand::Remove { .. }) => "freeze",
             _ => return None,
         })
@@ -701,6 +713,7 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         Command::Incident(IncidentCommand::Resolve { number, note }) => ctx.incident_resolve(number, &note),
         Command::Incident(IncidentCommand::List { open, json }) => ctx.incident_list(open, json),
         Command::Freeze(FreezeCommand::List { json }) => ctx.freeze_list(json),
+        Command::Schedule { json, ics } => ctx.schedule(json, ics),
         Command::Freeze(FreezeCommand::Add { envs, until, reason }) => ctx.freeze_add(&envs, &until, &reason),
         Command::Freeze(FreezeCommand::Remove { number }) => ctx.freeze_remove(number),
         Command::Store(StoreCommand::Migrate) => ctx.store_migrate(),

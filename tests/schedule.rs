@@ -105,3 +105,95 @@ fn hh_mm_is_the_next_such_local_time() {
     );
     assert!(parse_at("25:00", now).is_err());
 }
+
+#[test]
+fn schedule_lists_scheduled_releases_and_freeze_windows_in_time_order() {
+    let plan = format!(
+        "{PLAN}\n[[freeze]]\nenvironments = [\"prod\"]\nfrom = \"{}\"\nto = \"{}\"\nreason = \"holiday\"\n",
+        in_secs(7200),
+        in_secs(10800)
+    )
+    .replace("[[stage]]", "[environments.prod]\n\n[[stage]]");
+    let ws = Workspace::new(&plan);
+    let out = ws.expect(["schedule"], 0);
+    assert!(
+        stdout_of(&out).contains("prod frozen: holiday"),
+        "{}",
+        stdout_of(&out)
+    );
+    ws.expect(["run", "3.0", "--at", &in_secs(3600)], 0);
+    let text = stdout_of(&ws.expect(["schedule"], 0));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].ends_with("release 3.0 (3.0) starts, by tester"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("until") && lines[1].ends_with("prod frozen: holiday"),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout_of(&ws.expect(["schedule", "--json"], 0))).unwrap();
+    assert_eq!(v[0]["kind"], "release");
+    assert_eq!(v[1]["kind"], "freeze");
+    ws.expect(["cancel", "3.0"], 0);
+}
+
+/// The `.ics` read back by an independent parser (Python's `icalendar`).
+#[test]
+fn schedule_ics_is_a_calendar_an_independent_parser_reads() {
+    let python_has_it = std::process::Command::new("python3")
+        .args(["-c", "import icalendar"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !python_has_it {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("Python's icalendar package is missing: .ci/run installs it (pip install icalendar)");
+        }
+        eprintln!("\n*** SKIPPED: Python's icalendar package is not installed (pip install icalendar) ***\n");
+        return;
+    }
+    let plan = format!(
+        "{PLAN}\n[[freeze]]\nenvironments = [\"prod\"]\nfrom = \"{}\"\nto = \"{}\"\nreason = \"holiday, with a comma; and more\"\n",
+        in_secs(7200),
+        in_secs(10800)
+    )
+    .replace("[[stage]]", "[environments.prod]\n\n[[stage]]");
+    let ws = Workspace::new(&plan);
+    let at = in_secs(3600);
+    ws.expect(["run", "4.0", "--at", &at], 0);
+    let ics = stdout_of(&ws.expect(["schedule", "--ics"], 0));
+    std::fs::write(ws.file("s.ics"), &ics).unwrap();
+    let script = r#"
+import sys, icalendar
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
+for e in cal.walk('VEVENT'):
+    end = e.get('DTEND')
+    print(e['UID'], '|', e['SUMMARY'], '|', e['DTSTART'].dt.isoformat(), '|', end.dt.isoformat() if end else '-')
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(ws.file("s.ics"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{ics}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let start = chrono::DateTime::parse_from_rfc3339(&at).unwrap();
+    assert!(
+        lines[0].starts_with("release-sched-4.0@flightdeck | release 4.0 (4.0) starts, by tester | ")
+            && lines[0].contains(&start.format("%Y-%m-%dT%H:%M:%S").to_string()),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("| prod frozen: holiday, with a comma; and more |"),
+        "{text}"
+    );
+    ws.expect(["cancel", "4.0"], 0);
+}

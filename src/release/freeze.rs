@@ -17,6 +17,14 @@ fn journal_refusal(e: JournalError) -> color_eyre::Report {
     }
 }
 
+/// A line of `schedule`: when, until when (a window), what, and the same as JSON.
+type Entry = (
+    chrono::DateTime<chrono::Utc>,
+    Option<chrono::DateTime<chrono::Utc>>,
+    String,
+    serde_json::Value,
+);
+
 /// How far ahead `freeze list` looks.
 pub const AHEAD_DAYS: i64 = 30;
 
@@ -134,6 +142,103 @@ impl Context {
                 format!("{} until {}", fmt(s.start), fmt(s.end))
             };
             crate::outln!("{e:<w$}  {when}  {}", f.reason);
+        }
+        Ok(exit::OK)
+    }
+}
+
+impl Context {
+    /// `schedule [--json]`: the plan's scheduled releases and the freeze windows of the next 30
+    /// days (the plan's and the ad-hoc ones), in time order.
+    pub fn schedule(&self, json: bool, ics: bool) -> Result<u8> {
+        let (mut plan, freezes) = self.freezes()?;
+        plan.freezes.extend(
+            freezes
+                .load()
+                .map_err(journal_refusal)?
+                .iter()
+                .map(crate::engine::freezes::AdHoc::as_freeze),
+        );
+        let store = self.store()?;
+        let now = chrono::Utc::now();
+        let until = now + chrono::Duration::days(AHEAD_DAYS);
+        let mut rows: Vec<Entry> = Vec::new();
+        for rdir in store.open_releases(&plan.name)? {
+            let Ok((st, _)) = crate::engine::state::ReleaseState::load(&rdir.journal()) else {
+                continue;
+            };
+            if let Some(at) = st.scheduled_at.filter(|_| st.waiting_for_schedule(now)) {
+                rows.push((
+                    at,
+                    None,
+                    format!("release {} ({}) starts, by {}", clean(&st.id), clean(&st.version), clean(&st.created_by)),
+                    serde_json::json!({"kind": "release", "release": st.id, "version": st.version, "at": at, "by": st.created_by}),
+                ));
+            }
+        }
+        for f in &plan.freezes {
+            for s in f.spans(now, until) {
+                rows.push((
+                    s.start,
+                    Some(s.end),
+                    format!("{} frozen: {}", f.environments.join(", "), clean(&f.reason)),
+                    serde_json::json!({"kind": "freeze", "environments": f.environments, "reason": f.reason, "start": s.start, "end": s.end, "active": s.start <= now}),
+                ));
+            }
+        }
+        rows.sort_by_key(|(at, end, _, _)| (*at, *end));
+        if ics {
+            // RFC 5545, for stakeholders' calendars: a release as the moment it starts, a
+            // freeze as its window. UIDs are stable, so a calendar re-imported updates itself.
+            use icalendar::{Component, EventLike};
+            let mut cal = icalendar::Calendar::new();
+            cal.name(&format!("flightdeck: {}", plan.name));
+            for (at, end, what, v) in &rows {
+                let mut e = icalendar::Event::new();
+                let uid = match v["kind"].as_str() {
+                    Some("release") => format!(
+                        "release-{}-{}@flightdeck",
+                        plan.name,
+                        v["release"].as_str().unwrap_or("")
+                    ),
+                    _ => format!(
+                        "freeze-{}-{}-{}@flightdeck",
+                        plan.name,
+                        at.timestamp(),
+                        v["environments"]
+                            .as_array()
+                            .map(|e| e.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("+"))
+                            .unwrap_or_default()
+                    ),
+                };
+                e.uid(&uid).summary(what).timestamp(now).starts(*at);
+                if let Some(end) = end {
+                    e.ends(*end);
+                }
+                cal.push(e.done());
+            }
+            // Every text in it went through `clean` (release ids, reasons) or is a plan name
+            // checked to be a plain folder name: nothing in it can drive a terminal.
+            crate::term::die_quietly_on_closed_pipe();
+            print!("{}", cal.done());
+            return Ok(exit::OK);
+        }
+        if json {
+            let v: Vec<&serde_json::Value> = rows.iter().map(|(_, _, _, v)| v).collect();
+            crate::outln!("{}", serde_json::to_string_pretty(&v)?);
+            return Ok(exit::OK);
+        }
+        if rows.is_empty() {
+            crate::outln!("nothing scheduled and no freeze window in the next {AHEAD_DAYS} days");
+        }
+        let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%a %Y-%m-%d %H:%M UTC").to_string();
+        for (at, end, what, _) in &rows {
+            let when = match end {
+                Some(e) if *at <= now => format!("now, until {}", fmt(*e)),
+                Some(e) => format!("{} until {}", fmt(*at), fmt(*e)),
+                None => fmt(*at),
+            };
+            crate::outln!("{when}  {what}");
         }
         Ok(exit::OK)
     }
