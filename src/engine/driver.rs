@@ -524,8 +524,9 @@ impl Driver {
             }
             let waiting_env = self.core.state.stages.iter().any(|s| s.waiting.is_some());
             let now = chrono::Utc::now();
-            // Scheduled: asleep until the time comes (no wake-up before it, but for the
-            // journal's news), then a cycle starts it.
+            // Scheduled: the wait lasts until the time comes (other wake-ups, the journal's news
+            // and the waker's check of the folder, make no scheduling pass before it); then a
+            // cycle starts it.
             let scheduled = self.core.state.waiting_for_schedule(now);
             let until_start = self
                 .core

@@ -3,19 +3,12 @@
 
 use color_eyre::eyre::Result;
 
-use super::{Context, exit, refused, usage};
+use super::{Context, exit, usage};
 use crate::ansi::clean;
 use crate::engine::freezes::{FreezeError, Freezes};
-use crate::journal::JournalError;
 use crate::plan::freeze::Span;
 
-/// A broken freezes journal refuses (exit 1, one line naming the file and the line).
-fn journal_refusal(e: JournalError) -> color_eyre::Report {
-    match e {
-        j @ JournalError::Broken { .. } => refused(j.to_string()),
-        j => j.into(),
-    }
-}
+use super::incident::journal_refusal;
 
 /// A line of `schedule`: when, until when (a window), what, and the same as JSON.
 type Entry = (

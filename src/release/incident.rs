@@ -223,8 +223,9 @@ pub(super) fn text_arg(what: &str, text: &str, required: bool) -> Result<String>
     Ok(t.to_string())
 }
 
-/// A broken incidents journal refuses (exit 1, one line naming the file and the line).
-fn journal_refusal(e: JournalError) -> color_eyre::Report {
+/// A broken plan-level journal (incidents, freezes) refuses (exit 1, one line naming the file
+/// and the line).
+pub(super) fn journal_refusal(e: JournalError) -> color_eyre::Report {
     match e {
         j @ JournalError::Broken { .. } => refused(j.to_string()),
         j => j.into(),
