@@ -197,3 +197,47 @@ for e in cal.walk('VEVENT'):
     );
     ws.expect(["cancel", "4.0"], 0);
 }
+
+/// The driver's threads as (voluntary context switches, all asleep): each switch is a thread going
+/// to sleep after a wake-up.
+fn wakeups(pid: i32) -> (u64, bool) {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the driver lives");
+    let statuses: Vec<String> = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+        .collect();
+    let field = |s: &str, name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let switches = statuses
+        .iter()
+        .map(|s| field(s, "voluntary_ctxt_switches:").parse::<u64>().unwrap())
+        .sum();
+    let asleep = statuses.iter().all(|s| field(s, "State:").starts_with('S'));
+    (switches, asleep)
+}
+
+#[test]
+fn a_waiting_scheduled_driver_makes_no_wake_ups_yet_hears_a_cancel() {
+    let ws = Workspace::new(PLAN);
+    ws.expect(["run", "3.0", "--at", &in_secs(3600)], 0);
+    let pid = ws.status("3.0")["driver"].as_u64().expect("a driver") as i32;
+    // Once it has settled (every thread asleep, and still so with no wake-up 300 ms later: a
+    // driver still busy starting up is running, not asleep), a two-second window of waiting wakes
+    // it not once: no polling, no periodic fallback.
+    let mut last = wakeups(pid);
+    common::wait_until(common::DEADLINE, "the driver settles", || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let now = wakeups(pid);
+        let settled = last.1 && now == last;
+        last = now;
+        settled
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(wakeups(pid).0, last.0, "the waiting driver woke up");
+    // Yet it is listening: a cancel ends it at once.
+    ws.expect(["cancel", "3.0"], 0);
+    ws.wait_for_state("3.0", "cancelled");
+}

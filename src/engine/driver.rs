@@ -13,7 +13,7 @@ use super::runner::{self, Job, JobMsg, JobSpec, Stopper};
 use super::scheduler::{Decision, decide, handle_request};
 use super::state::ReleaseState;
 use crate::event::{CommitRef, Event, FinalState, GateDecl, Outcome, RunKey, RunKind, StageDecl};
-use crate::journal::{Journal, JournalError, ReleaseDir, Store, Txn, Waker};
+use crate::journal::{Journal, JournalError, RecursiveMode, ReleaseDir, Store, Txn, Waker};
 use crate::plan::{Plan, ReleaseType};
 use crate::procgroup;
 use crate::runlog::Masker;
@@ -432,9 +432,15 @@ impl Driver {
         &mut self,
         interrupt: impl std::future::Future<Output = ()>,
     ) -> Result<DriveEnd, DriveError> {
-        // Requests from other processes arrive through the journal: watch that file only (run
-        // logs change constantly and are none of the driver's business).
-        let mut waker = Waker::watch(&self.core.rdir.journal(), Duration::from_millis(500));
+        // Requests from other processes arrive through the journal: watch that file (run logs
+        // change constantly and are none of the driver's business), and the plan's folder, not
+        // recursively, for the release folder being removed or moved away.
+        let journal = self.core.rdir.journal();
+        let mut paths = vec![(journal.as_path(), RecursiveMode::NonRecursive)];
+        if let Some(plan_dir) = self.core.rdir.path.parent() {
+            paths.push((plan_dir, RecursiveMode::NonRecursive));
+        }
+        let mut waker = Waker::watch(&paths, Duration::from_millis(500));
         tokio::pin!(interrupt);
         let mut interrupted = false;
         if self.core.state.finished.is_none() {
@@ -561,8 +567,8 @@ impl Driver {
                     true
                 }
                 // Our own appends wake the watcher too: only another process's append (or the
-                // periodic re-check of a held environment) needs a cycle. The waker's fallback
-                // also brings the loop back to check that the release folder still exists.
+                // periodic re-check of a held environment) needs a cycle. A change in the plan's
+                // folder brings the loop back to check that the release folder still exists.
                 _ = waker.wait_at_most(wait) => {
                     waiting_env || self.journal.has_news()
                         || (due && !self.core.state.waiting_for_schedule(chrono::Utc::now()))

@@ -133,10 +133,21 @@ impl Tail {
 /// Call `on_change` whenever something under `path` (a folder, recursively, or a file) changes,
 /// through inotify (the `notify` crate). Opening or reading a file is not a change: observers open
 /// files all the time and would otherwise wake themselves. Closing a file that was open for
-/// writing is: that is how a dead driver shows (its lock file closes). `None` when the watch cannot be set up
-/// (callers keep a periodic fallback, so that only delays them).
+/// writing is: that is how a dead driver shows (its lock file closes). An error of the watch
+/// itself (the kernel's queue overflowed) counts as a change too: something may have been missed.
+/// `None` when the watch cannot be set up (callers keep a periodic fallback, so that only delays
+/// them).
 pub fn watch_changes(
     path: &Path,
+    on_change: impl Fn() + Send + 'static,
+) -> Option<notify::RecommendedWatcher> {
+    watch_paths(&[(path, RecursiveMode::Recursive)], on_change)
+}
+
+/// [`watch_changes`] over several paths, each recursively or not; `None` unless every watch is
+/// set up.
+pub fn watch_paths(
+    paths: &[(&Path, RecursiveMode)],
     on_change: impl Fn() + Send + 'static,
 ) -> Option<notify::RecommendedWatcher> {
     notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -148,17 +159,18 @@ pub fn watch_changes(
             EventKind::Access(_) => false,
             _ => true,
         };
-        if res.is_ok_and(|e| change(&e.kind)) {
+        if res.map_or(true, |e| change(&e.kind)) {
             on_change();
         }
     })
-    .and_then(|mut w| w.watch(path, RecursiveMode::Recursive).map(|()| w))
     .ok()
+    .and_then(|mut w| paths.iter().all(|(p, mode)| w.watch(p, *mode).is_ok()).then_some(w))
 }
 
-/// Wakes a waiting task when anything under a watched path changes. Falls back to a periodic wake
-/// (`fallback`) so a missed notification (or a filesystem without inotify) only delays, never
-/// stalls, an observer.
+/// Wakes a waiting task when anything under a watched path changes. Where the watch could not be
+/// set up (no inotify, or no watches left), it falls back to a periodic wake (`fallback`), so that
+/// only delays, never stalls, its owner. With the watch in place it wakes for nothing else: an idle
+/// driver (a scheduled release waiting for its time) makes no wake-ups at all.
 pub struct Waker {
     _watcher: Option<notify::RecommendedWatcher>,
     rx: tokio::sync::mpsc::Receiver<()>,
@@ -166,10 +178,10 @@ pub struct Waker {
 }
 
 impl Waker {
-    pub fn watch(path: &Path, fallback: Duration) -> Waker {
+    pub fn watch(paths: &[(&Path, RecursiveMode)], fallback: Duration) -> Waker {
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         // A full channel already holds a wake-up: coalesce.
-        let watcher = watch_changes(path, move || {
+        let watcher = watch_paths(paths, move || {
             let _ = tx.try_send(());
         });
         Waker {
@@ -179,9 +191,14 @@ impl Waker {
         }
     }
 
-    /// Wait until something changed, `max` passed or the fallback period passed.
+    /// Wait until something changed or `max` passed (or, without a watch, the fallback period).
     pub async fn wait_at_most(&mut self, max: Duration) {
-        let _ = tokio::time::timeout(max.min(self.fallback), self.rx.recv()).await;
+        let max = if self._watcher.is_some() {
+            max
+        } else {
+            max.min(self.fallback)
+        };
+        let _ = tokio::time::timeout(max, self.rx.recv()).await;
     }
 }
 
