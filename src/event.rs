@@ -272,6 +272,9 @@ pub enum Event {
     StageWaiting {
         stage: String,
         reason: String,
+        /// The wait is a freeze window (the release is paused by it), not another release.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        frozen: bool,
     },
     RunStarted {
         #[serde(flatten)]

@@ -230,7 +230,7 @@ impl<W: Write> Printer<W> {
                     format!("release {} {word}: {reason}", st.id)
                 })
             }
-            Event::StageWaiting { stage, reason } => Some(format!("stage {stage} {reason}")),
+            Event::StageWaiting { stage, reason, .. } => Some(format!("stage {stage} {reason}")),
             Event::RunStarted { run, run_kind, .. } => {
                 let what = if *run_kind == RunKind::Rollback {
                     "rollback started"

@@ -580,3 +580,52 @@ fn eta_is_unknown_or_partial_without_history() {
         "ETA 50s + gate"
     );
 }
+
+#[test]
+fn the_board_shows_the_freeze_in_force_a_scheduled_release_and_the_overrides_banner() {
+    use flightdeck::plan::freeze::{Freeze, When};
+    let t0 = fixture::t0();
+    let buf = snap("board_freeze_scheduled", &fixture::mid_run(), 160, 48, |ui| {
+        let mut rows = ui.board.clone();
+        rows.insert(
+            0,
+            flightdeck::tui::state::BoardRow {
+                id: "2.5.0".into(),
+                version: "2.5.0".into(),
+                state: "scheduled".into(),
+                progress: (0, 5),
+                finished_at: None,
+                scheduled_at: Some(t0 + chrono::Duration::hours(3)),
+                ..rows[0].clone()
+            },
+        );
+        ui.update(Msg::Board(rows));
+        ui.freezes = vec![Freeze {
+            environments: vec!["prod".into()],
+            reason: "year-end \x1b[31mfreeze".into(),
+            when: When::Fixed {
+                from: (t0 - chrono::Duration::hours(1)).fixed_offset(),
+                to: (t0 + chrono::Duration::hours(30)).fixed_offset(),
+            },
+        }];
+        ui.freeze_windows =
+            flightdeck::plan::freeze::windows(&ui.freezes, t0, t0 + chrono::Duration::days(30), 64);
+        for who in ["carol", "dan", "carol"] {
+            ui.release.freeze_overrides.push(flightdeck::engine::state::Mark {
+                actor: who.into(),
+                at: t0,
+                note: "hotfix for the checkout outage".into(),
+            });
+        }
+    });
+    let t = text(&buf);
+    // Control characters never reach the screen.
+    assert!(t.contains("❄ prod frozen "), "{t}");
+    assert!(t.contains("  until Sat 16:00 (year-end [31mfreeze)"), "{t}");
+    assert!(!t.contains('\x1b'), "{t}");
+    assert!(t.contains("starts Fri 13:00 UTC"), "{t}");
+    assert!(
+        t.contains("❄ freeze overridden by carol, dan: hotfix for the checkout outage"),
+        "{t}"
+    );
+}

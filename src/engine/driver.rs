@@ -952,6 +952,7 @@ impl Core {
                         events.push(Event::StageWaiting {
                             stage: stage.clone(),
                             reason,
+                            frozen: true,
                         });
                     }
                     frozen.push(stage);
@@ -1053,6 +1054,7 @@ impl Core {
             vec![Event::StageWaiting {
                 stage: stage.into(),
                 reason,
+                frozen: false,
             }]
         })
     }

@@ -146,6 +146,8 @@ pub struct StageState {
     /// Since when it waits for its environment (the first `stage_waiting` of this wait): its
     /// place in the environment's first-come-first-served queue.
     pub waiting_since: Option<DateTime<Utc>>,
+    /// What it waits for is a freeze window.
+    pub frozen: bool,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
     pub on_failure: Option<OnFailure>,
@@ -463,7 +465,11 @@ impl ReleaseState {
             };
         }
         let running = self.stages.iter().any(|s| s.status == StageStatus::Running);
-        let gated = self.stages.iter().any(|s| s.status == StageStatus::Gated);
+        // At a gate, or held by a freeze window: it waits for people (or the clock).
+        let gated = self
+            .stages
+            .iter()
+            .any(|s| s.status == StageStatus::Gated || (s.status == StageStatus::Pending && s.frozen));
         if gated && !running && self.rollback.is_none() {
             "paused"
         } else {
@@ -607,6 +613,7 @@ impl ReleaseState {
                         status: StageStatus::Pending,
                         waiting: None,
                         waiting_since: None,
+                        frozen: false,
                         reason: None,
                         on_failure: None,
                         started_at: None,
@@ -649,18 +656,29 @@ impl ReleaseState {
                 self.env_holds.clear();
                 self.cancelling = false;
             }
-            Event::StageWaiting { stage, reason } => {
+            Event::StageWaiting {
+                stage,
+                reason,
+                frozen,
+            } => {
                 if let Some(s) = self.stage_mut(stage) {
                     if s.waiting.is_none() {
                         s.waiting_since = Some(at);
                     }
                     s.waiting = Some(reason.clone());
+                    s.frozen = *frozen;
+                    // Only a stage the scheduler tries to start waits: its gate, if any, is
+                    // behind it.
+                    if s.status == StageStatus::Gated {
+                        s.status = StageStatus::Pending;
+                    }
                 }
             }
             Event::RunStarted { run, run_kind, log } => {
                 if let Some(s) = self.stage_mut(&run.stage) {
                     s.waiting = None;
                     s.waiting_since = None;
+                    s.frozen = false;
                     if *run_kind == RunKind::Deploy {
                         s.status = StageStatus::Running;
                         s.started_at.get_or_insert(at);

@@ -10,9 +10,9 @@ pub mod store;
 mod tail;
 
 pub use append::{Journal, Txn};
+pub use notify::RecursiveMode;
 pub use read::{LoadWarning, Verified, attention_reason, read_journal, torn_path, verify};
 pub use store::{DriverLock, DriverProbe, ReleaseDir, Store};
-pub use notify::RecursiveMode;
 pub use tail::{SyncWaker, Tail, Waker, watch_changes};
 
 use std::path::PathBuf;

@@ -164,7 +164,12 @@ pub fn watch_paths(
         }
     })
     .ok()
-    .and_then(|mut w| paths.iter().all(|(p, mode)| w.watch(p, *mode).is_ok()).then_some(w))
+    .and_then(|mut w| {
+        paths
+            .iter()
+            .all(|(p, mode)| w.watch(p, *mode).is_ok())
+            .then_some(w)
+    })
 }
 
 /// Wakes a waiting task when anything under a watched path changes. Where the watch could not be

@@ -112,17 +112,84 @@ impl Freeze {
 
     /// `prod frozen until Mon 08:00 (weekend)`: the end in the window's own time zone.
     pub fn describe(&self, env: &str, span: Span, now: DateTime<Utc>) -> String {
-        let fmt = if span.end - now < chrono::Duration::days(6) {
+        format!(
+            "{env} frozen until {} ({})",
+            self.local(span.end, now),
+            self.reason
+        )
+    }
+
+    /// `t` on the window's own clock: `Mon 08:00` within six days of `now`, else with the date.
+    pub fn local(&self, t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+        let fmt = if (t - now).abs() < chrono::Duration::days(6) {
             "%a %H:%M"
         } else {
             "%Y-%m-%d %H:%M"
         };
-        let end = match &self.when {
-            When::Cron { timezone, .. } => span.end.with_timezone(timezone).format(fmt).to_string(),
-            When::Fixed { to, .. } => span.end.with_timezone(&to.timezone()).format(fmt).to_string(),
-        };
-        format!("{env} frozen until {end} ({})", self.reason)
+        match &self.when {
+            When::Cron { timezone, .. } => t.with_timezone(timezone).format(fmt).to_string(),
+            When::Fixed { to, .. } => t.with_timezone(&to.timezone()).format(fmt).to_string(),
+        }
     }
+}
+
+/// The windows of `freezes` overlapping `from..=until` (at most `cap` of each freeze), in order
+/// of start, each with the index of its freeze.
+pub fn windows(
+    freezes: &[Freeze],
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    cap: usize,
+) -> Vec<(Span, usize)> {
+    let mut out: Vec<(Span, usize)> = freezes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.spans(from, until).into_iter().take(cap).map(move |s| (s, i)))
+        .collect();
+    out.sort_by_key(|(s, i)| (s.start, s.end, *i));
+    out
+}
+
+/// What to say about freezes at `now`, from [`windows`], as what and when: the window in force
+/// that ends last (`prod, staging frozen`, `until Mon 08:00 (weekend)`), else the next to begin
+/// (`next freeze: prod`, `Fri 16:00 → Mon 08:00 (weekend)`).
+pub fn headline(
+    freezes: &[Freeze],
+    windows: &[(Span, usize)],
+    now: DateTime<Utc>,
+) -> Option<(String, String)> {
+    let active = windows
+        .iter()
+        .filter(|(s, _)| s.start <= now && now < s.end)
+        .max_by_key(|(s, _)| s.end);
+    if let Some((s, i)) = active {
+        let f = freezes.get(*i)?;
+        return Some((
+            format!("{} frozen", f.environments.join(", ")),
+            format!("until {} ({})", f.local(s.end, now), f.reason),
+        ));
+    }
+    let (s, i) = windows.iter().find(|(s, _)| s.start > now)?;
+    let f = freezes.get(*i)?;
+    Some((
+        format!("next freeze: {}", f.environments.join(", ")),
+        format!(
+            "{} → {} ({})",
+            f.local(s.start, now),
+            f.local(s.end, now),
+            f.reason
+        ),
+    ))
+}
+
+/// The next time after `now` at which a window of [`windows`] begins or ends: when what
+/// [`headline`] says changes by the clock alone.
+pub fn next_change(windows: &[(Span, usize)], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    windows
+        .iter()
+        .flat_map(|(s, _)| [s.start, s.end])
+        .filter(|t| *t > now)
+        .min()
 }
 
 /// The freeze in force on `env` at `now`, if any: the one that ends last, and its description.
@@ -211,5 +278,38 @@ mod tests {
         assert!(frozen(&all, "prod", now).unwrap().1.contains("holiday freeze"));
         assert!(frozen(&all, "qa", now).is_none());
         assert!(frozen(&all, "staging", utc("2027-01-04T07:00:00Z")).is_none());
+    }
+
+    #[test]
+    fn the_headline_names_the_window_in_force_else_the_next_and_when_it_changes() {
+        let holidays = Freeze {
+            environments: vec!["prod".into(), "staging".into()],
+            reason: "holiday freeze".into(),
+            when: When::Fixed {
+                from: DateTime::parse_from_rfc3339("2026-12-20T00:00:00+01:00").unwrap(),
+                to: DateTime::parse_from_rfc3339("2027-01-04T08:00:00+01:00").unwrap(),
+            },
+        };
+        let all = [weekend(), holidays];
+        // Thursday 3 December: the weekend comes first.
+        let now = utc("2026-12-03T10:00:00Z");
+        let w = windows(&all, now, now + chrono::Duration::days(30), 64);
+        let said = |now| headline(&all, &w, now).map(|(what, when)| format!("{what} {when}"));
+        assert_eq!(
+            said(now).unwrap(),
+            "next freeze: prod Fri 16:00 → Mon 08:00 (weekend)"
+        );
+        assert_eq!(next_change(&w, now), Some(utc("2026-12-04T15:00:00Z")));
+        // In force: until when, on the window's clock; then it ends.
+        let now = utc("2026-12-05T10:00:00Z");
+        assert_eq!(said(now).unwrap(), "prod frozen until Mon 08:00 (weekend)");
+        assert_eq!(next_change(&w, now), Some(utc("2026-12-07T07:00:00Z")));
+        // During the holidays both are in force on prod: the one ending last is named.
+        let now = utc("2026-12-26T12:00:00Z");
+        let w = windows(&all, now, now + chrono::Duration::days(30), 64);
+        let (what, when) = headline(&all, &w, now).unwrap();
+        assert_eq!(what, "prod, staging frozen");
+        assert_eq!(when, "until 2027-01-04 08:00 (holiday freeze)");
+        assert!(headline(&all, &[], now).is_none());
     }
 }

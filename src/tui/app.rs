@@ -94,6 +94,9 @@ pub enum Msg {
     /// The plan's incidents (reloaded whenever its incidents journal changes), or why they
     /// could not be read.
     Incidents(Result<Vec<crate::engine::incidents::Incident>, String>),
+    /// The plan's ad-hoc freezes (reloaded whenever its freezes journal changes), or why they
+    /// could not be read.
+    Freezes(Result<Vec<crate::engine::freezes::AdHoc>, String>),
     /// The answer to [`Effect::OpenIncident`]: its number, or why not.
     IncidentOpened {
         env: String,
@@ -198,6 +201,16 @@ pub enum Effect {
 }
 
 impl UiState {
+    /// Work out the freeze windows of the next 30 days again (the plan's and the ad-hoc ones).
+    fn refresh_freezes(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        self.freezes = self.plan.iter().flat_map(|p| p.freezes.iter().cloned()).collect();
+        self.freezes.extend(self.adhoc_freezes.iter().cloned());
+        // At most 64 windows of each freeze: a headline needs the first few.
+        self.freeze_windows =
+            crate::plan::freeze::windows(&self.freezes, now, now + chrono::Duration::days(30), 64);
+        self.freezes_from = Some(now);
+    }
+
     /// Apply one message; returns what the loop must do.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         let mut fx = Vec::new();
@@ -242,7 +255,10 @@ impl UiState {
                     self.modal = Some(Self::resume_offer(&self.release));
                 }
             }
-            Msg::Plan(p) => self.plan = p,
+            Msg::Plan(p) => {
+                self.plan = p;
+                self.refresh_freezes(chrono::Utc::now());
+            }
             Msg::OutputGrew { pane, log, lines } => self.output_grew(pane, &log, lines),
             Msg::LinesRead {
                 pane,
@@ -262,7 +278,16 @@ impl UiState {
                 result,
             } => self.search_done(pane, generation, result),
             Msg::Said { text, error } => self.say(text, error),
-            Msg::Tick => {}
+            Msg::Tick => {
+                // The freeze windows are worked out for 30 days ahead: again once a day.
+                let now = chrono::Utc::now();
+                if self
+                    .freezes_from
+                    .is_none_or(|t| now - t > chrono::Duration::days(1))
+                {
+                    self.refresh_freezes(now);
+                }
+            }
             Msg::Problem(p) => self.problem = p,
             Msg::Incidents(Ok(all)) => {
                 // A rollback of the watched release that linked itself to an incident known
@@ -293,6 +318,18 @@ impl UiState {
                 }
             }
             Msg::Incidents(Err(e)) => self.problem = Some(format!("incidents: {e}")),
+            Msg::Freezes(Ok(all)) => {
+                self.adhoc_freezes = all.iter().map(crate::engine::freezes::AdHoc::as_freeze).collect();
+                self.refresh_freezes(chrono::Utc::now());
+                if self
+                    .problem
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("freezes: "))
+                {
+                    self.problem = None;
+                }
+            }
+            Msg::Freezes(Err(e)) => self.problem = Some(format!("freezes: {e}")),
             Msg::IncidentOpened { env, result } => match result {
                 Ok(n) => self.say(format!("incident #{n} opened on {env}"), false),
                 Err(e) => self.say(format!("could not open an incident on {env}: {e}"), true),

@@ -191,15 +191,22 @@ where
     let _ = apply(ui, source, &mut queue);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
-    // The 1 Hz clock's sleep, kept across wake-ups (armed once per second, not once per wake).
+    // The clock's sleep, kept across wake-ups (armed once per second, not once per wake): the
+    // 1 Hz clock while something runs (`tick_for` is `Some(None)`), else one wake-up when the
+    // screen changes by the clock alone (`Some(Some(at))`: a freeze window begins or ends).
     let mut tick: Option<std::pin::Pin<Box<dyn Future<Output = ()> + '_>>> = None;
+    let mut tick_for: Option<Option<DateTime<Utc>>> = None;
     loop {
         if let Some(code) = ui.quit {
             return Ok(code);
         }
         let now = Instant::now();
+        // One wall-clock reading for the frame and for when to wake next: a timer that fires a
+        // little early (the monotonic and the wall clock drift apart) draws the frame before the
+        // change and is armed again for it, never past it.
+        let wall = clock.now();
         if dirty && last_draw.is_none_or(|t| now >= t + cfg.frame) {
-            terminal.draw(|f| views::render(f, ui, clock.now()))?;
+            terminal.draw(|f| views::render(f, ui, wall))?;
             stats.draws += 1;
             last_draw = Some(now);
             dirty = false;
@@ -210,11 +217,19 @@ where
             None
         };
         if ui.needs_clock() {
-            if tick.is_none() {
+            if tick_for != Some(None) {
                 tick = Some(Box::pin(clock.sleep_until(now + Duration::from_secs(1))));
+                tick_for = Some(None);
+            }
+        } else if let Some(at) = ui.wake_at(wall) {
+            if tick_for != Some(Some(at)) {
+                let wait = (at - wall).to_std().unwrap_or_default();
+                tick = Some(Box::pin(clock.sleep_until(now + wait + Duration::from_millis(1))));
+                tick_for = Some(Some(at));
             }
         } else {
             tick = None;
+            tick_for = None;
         }
         enum Woke {
             Input(Option<io::Result<TermEvent>>),
@@ -240,6 +255,7 @@ where
             Woke::Frame => {}
             Woke::Tick => {
                 tick = None;
+                tick_for = None;
                 queue.push_back(Msg::Tick);
                 queue.extend(source.poll());
             }

@@ -103,11 +103,51 @@ pub struct ReleaseSource {
     buf: Vec<u8>,
     /// The environments pane's drift summary and the pipeline's typical durations.
     views: ViewData,
-    /// The plan's incidents journal, its watcher and what it looked like when last read
-    /// (`None`: not read yet).
+    /// The plan's incidents journal, and its following.
     incidents: crate::engine::incidents::Incidents,
-    _incidents_watcher: Option<notify::RecommendedWatcher>,
-    incidents_seen: Option<Option<(Option<std::time::SystemTime>, u64)>>,
+    incidents_file: Followed,
+    /// The plan's ad-hoc freezes journal, and its following.
+    freezes: crate::engine::freezes::Freezes,
+    freezes_file: Followed,
+}
+
+/// A small plan-level journal the cockpit follows (incidents, ad-hoc freezes): its folder
+/// watched (made here, so it is watched before its first record), and the file re-read
+/// whenever its time or size changed.
+struct Followed {
+    path: std::path::PathBuf,
+    _watcher: Option<notify::RecommendedWatcher>,
+    /// What it looked like when last read (`None`: not read yet).
+    seen: Option<Option<(Option<std::time::SystemTime>, u64)>>,
+}
+
+impl Followed {
+    fn new(path: &std::path::Path, tx: &tokio::sync::mpsc::Sender<()>) -> Followed {
+        let tx = tx.clone();
+        let watcher = path.parent().and_then(|dir| {
+            let _ = std::fs::create_dir_all(dir);
+            crate::journal::watch_changes(dir, move || {
+                let _ = tx.try_send(());
+            })
+        });
+        Followed {
+            path: path.to_path_buf(),
+            _watcher: watcher,
+            seen: None,
+        }
+    }
+
+    /// Whether it changed since the last call (true the first time).
+    fn changed(&mut self) -> bool {
+        let seen = std::fs::metadata(&self.path)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()));
+        if self.seen.as_ref() == Some(&seen) {
+            return false;
+        }
+        self.seen = Some(seen);
+        true
+    }
 }
 
 /// The board is reloaded at most this often (it reads every listed release's journal).
@@ -143,14 +183,9 @@ impl ReleaseSource {
             let _ = otx.try_send(());
         });
         let incidents = crate::engine::incidents::Incidents::at(&plan_dir);
-        // Its folder is made here so it can be watched before the first incident is opened.
-        let incidents_watcher = incidents.path().parent().and_then(|dir| {
-            let _ = std::fs::create_dir_all(dir);
-            let itx = tx.clone();
-            crate::journal::watch_changes(dir, move || {
-                let _ = itx.try_send(());
-            })
-        });
+        let incidents_file = Followed::new(incidents.path(), &tx);
+        let freezes = crate::engine::freezes::Freezes::at(&plan_dir);
+        let freezes_file = Followed::new(freezes.path(), &tx);
         let mut src = ReleaseSource {
             store,
             plan_name: plan_name.to_string(),
@@ -176,8 +211,9 @@ impl ReleaseSource {
             buf: vec![0; 64 * 1024],
             views: ViewData::default(),
             incidents,
-            _incidents_watcher: incidents_watcher,
-            incidents_seen: None,
+            incidents_file,
+            freezes,
+            freezes_file,
         };
         match rdir {
             Some(r) => src.watch(r, None),
@@ -349,13 +385,13 @@ impl Source for ReleaseSource {
             out.push(Msg::Places(Arc::new(places)));
         }
         self.views_poll();
-        // The incidents journal changed (or was never read): read it again (it is small).
-        let seen = std::fs::metadata(self.incidents.path())
-            .ok()
-            .map(|m| (m.modified().ok(), m.len()));
-        if self.incidents_seen.as_ref() != Some(&seen) {
-            self.incidents_seen = Some(seen);
+        // The incidents or freezes journal changed (or was never read): read it again (they are
+        // small).
+        if self.incidents_file.changed() {
             out.push(Msg::Incidents(self.incidents.load().map_err(|e| e.to_string())));
+        }
+        if self.freezes_file.changed() {
+            out.push(Msg::Freezes(self.freezes.load().map_err(|e| e.to_string())));
         }
         let Some(w) = self.watched.as_mut() else {
             return out;

@@ -18,6 +18,7 @@ use crate::engine::incidents::Incident;
 use crate::engine::request::Op;
 use crate::engine::state::{ReleaseState, StageStatus, TargetState};
 use crate::plan::Plan;
+use crate::plan::freeze::{Freeze, Span as FreezeSpan};
 
 /// One release of the plan, as the board lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +35,8 @@ pub struct BoardRow {
     pub live_on: Vec<String>,
     /// `partial: deploy-prod` for a partial release (`run --only`, `redeploy`).
     pub partial: Option<String>,
+    /// When it starts, for a release scheduled (`run --at`) and not started yet.
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 /// The driver to show for a release: none once it has finished (its driver is only on its way
@@ -56,6 +59,7 @@ impl BoardRow {
             driver: None,
             live_on: Vec::new(),
             partial: crate::engine::state::partial_text(&s.only),
+            scheduled_at: None,
         }
     }
 
@@ -72,6 +76,7 @@ impl BoardRow {
             driver,
             live_on: Vec::new(),
             partial: st.partial(),
+            scheduled_at: st.scheduled_at.filter(|_| st.waiting_for_schedule(Utc::now())),
         }
     }
 }
@@ -248,6 +253,14 @@ pub struct UiState {
     /// Targets marked (Space) for a rollback of several, as a rollback names them (`prod/eu`),
     /// in the order marked. A new release watched starts with none.
     pub marked: Vec<String>,
+    /// The plan's ad-hoc freezes (from its freezes journal), as windows.
+    pub adhoc_freezes: Vec<Freeze>,
+    /// Every freeze (the plan's `[[freeze]]`s, then the ad-hoc ones), their windows over 30
+    /// days from `freezes_from` (when they were last worked out), in order of start: the
+    /// board's freeze line.
+    pub freezes: Vec<Freeze>,
+    pub freeze_windows: Vec<(FreezeSpan, usize)>,
+    pub freezes_from: Option<DateTime<Utc>>,
 }
 
 impl UiState {
@@ -289,7 +302,23 @@ impl UiState {
             drift: DriftPane::default(),
             places: Arc::default(),
             incidents: Vec::new(),
+            adhoc_freezes: Vec::new(),
+            freezes: Vec::new(),
+            freeze_windows: Vec::new(),
+            freezes_from: None,
         }
+    }
+
+    /// What the board says about freezes at `now`: the window in force, else the next (what,
+    /// when).
+    pub fn freeze_headline(&self, now: DateTime<Utc>) -> Option<(String, String)> {
+        crate::plan::freeze::headline(&self.freezes, &self.freeze_windows, now)
+    }
+
+    /// When the screen changes by the clock alone, with nothing running (a freeze window
+    /// begins or ends): the event loop wakes then, and not before.
+    pub fn wake_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        crate::plan::freeze::next_change(&self.freeze_windows, now)
     }
 
     /// The newest open incident on `env`.

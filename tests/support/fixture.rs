@@ -332,6 +332,7 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             driver: None,
             live_on: Vec::new(),
             partial: None,
+            scheduled_at: None,
         },
         BoardRow {
             id: "2.3.0".into(),
@@ -344,6 +345,7 @@ pub fn ui(journal: &Journal, size: (u16, u16)) -> UiState {
             driver: None,
             live_on: Vec::new(),
             partial: None,
+            scheduled_at: None,
         },
     ]));
     let live = journal

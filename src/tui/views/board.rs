@@ -23,6 +23,13 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         return;
     }
     let mut lines = Vec::new();
+    // The freeze in force, else the next one: what holds the releases below (or will).
+    let headline = ui.freeze_headline(now);
+    if let Some((what, when)) = &headline {
+        for text in [format!("❄ {what}"), format!("  {when}")] {
+            lines.push(fit_line(Line::from(Span::styled(text, ui.theme.warn())), width));
+        }
+    }
     if rows.is_empty() {
         lines.push(Line::from(fit("no releases yet", width)));
     }
@@ -38,8 +45,10 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         // Elapsed while the cockpit's clock ticks for it; otherwise (nothing wakes the cockpit to
         // redraw it) when it started.
         let ticking = r.id == ui.release.id && ui.needs_clock();
-        let when = match (r.finished_at, r.created_at) {
-            (None, Some(at)) if !ticking => format!("since {}", at.format("%H:%M")),
+        let when = match (r.scheduled_at, r.finished_at, r.created_at) {
+            // Scheduled: when it starts.
+            (Some(at), ..) => format!("starts {}", at.format("%a %H:%M UTC")),
+            (None, None, Some(at)) if !ticking => format!("since {}", at.format("%H:%M")),
             _ => elapsed(r.created_at, r.finished_at, now),
         };
         let sym = release_symbol(&r.state, now.timestamp());
@@ -82,7 +91,8 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             lines.push(line);
         }
     }
-    let lines = super::clip_lines(lines, height, Some(ui.board_selected * 2 + 1), ui.theme.dim());
+    let keep = ui.board_selected * 2 + 1 + 2 * usize::from(headline.is_some());
+    let lines = super::clip_lines(lines, height, Some(keep), ui.theme.dim());
     Paragraph::new(lines).render(inner, buf);
 }
 

@@ -46,6 +46,22 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             ),
         ));
     }
+    // Freeze overrides given for the watched release: who let it through, and why.
+    if let Some(last) = st.freeze_overrides.last() {
+        let mut who: Vec<&str> = Vec::new();
+        for m in &st.freeze_overrides {
+            if !who.contains(&m.actor.as_str()) {
+                who.push(&m.actor);
+            }
+        }
+        segs.push((
+            0,
+            Span::styled(
+                format!("  ❄ freeze overridden by {}: {}", who.join(", "), last.note),
+                ui.theme.warn(),
+            ),
+        ));
+    }
     if let Some(p) = &ui.problem {
         segs.push((
             1,
@@ -151,6 +167,14 @@ fn needed(ui: &UiState) -> Option<String> {
             g.decl.name,
             k(Action::Tick),
             k(Action::Approve)
+        ));
+    }
+    // Held by a freeze window: what holds it, and how it goes on before the window ends.
+    if let Some(s) = st.stages.iter().find(|s| s.frozen && s.waiting.is_some()) {
+        return Some(format!(
+            "{} {}; `flightdeck override-freeze` lets it through",
+            s.decl.id,
+            s.waiting.as_deref().unwrap_or_default()
         ));
     }
     None
