@@ -85,7 +85,7 @@ fn only_approvals_signed_by_a_listed_key_count() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(
         err.contains("unsigned: gate signoff takes only approvals signed with a key in its signers file")
-            && err.contains("no signing key found: give --key FILE, set FLIGHTDECK_SIGNING_KEY"),
+            && err.contains("no signing key found: set FLIGHTDECK_SIGNING_KEY, or git"),
         "{err}"
     );
     // Signed with a key the file does not list for carol.
@@ -370,4 +370,53 @@ fn git_s_ssh_signing_key_is_used_as_for_commits() {
         "{}",
         stderr_of(&out)
     );
+}
+
+#[test]
+fn the_cockpit_signs_its_approval_and_says_when_it_has_no_key() {
+    if common::tmux::missing() {
+        return;
+    }
+    let (ws, _carol, _dan, _mallory) = workspace();
+    // The cockpit's user under tmux is `tester`: list a key for them.
+    let tester = keygen(&ws.path().join("keys"), "tester");
+    let mut signers = std::fs::read_to_string(ws.file("allowed_signers")).unwrap();
+    signers.push_str(&format!("tester {}\n", public(&tester)));
+    std::fs::write(ws.file("allowed_signers"), signers).unwrap();
+    ws.run_to_gate("1.0");
+    let home = format!("HOME='{}'", ws.path().display());
+    // No key anywhere: the approval is refused, and the cockpit says what to set.
+    let tmux = common::tmux::Tmux::new("sign-nokey");
+    tmux.start(
+        &ws,
+        "cockpit 1.0",
+        &format!("{home} FLIGHTDECK_SIGNING_KEY="),
+        (160, 40),
+    );
+    tmux.wait_for("needs a person");
+    tmux.keys(&["a"]);
+    tmux.wait_for("Approve gate signoff?");
+    tmux.keys(&["y"]);
+    tmux.wait_for("no signing key found: set FLIGHTDECK_SIGNING_KEY");
+    assert!(ws.events("1.0", "approved").is_empty());
+    drop(tmux);
+    // With a key: the cockpit signs as `approve` does, and the approval counts.
+    let tmux = common::tmux::Tmux::new("sign-key");
+    let key = format!("{home} FLIGHTDECK_SIGNING_KEY='{}'", tester.display());
+    tmux.start(&ws, "cockpit 1.0 --exit-when-done", &key, (160, 40));
+    tmux.wait_for("needs a person");
+    tmux.keys(&["a"]);
+    tmux.wait_for("Approve gate signoff?");
+    tmux.keys(&["y"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+    let approved = ws.events("1.0", "approved");
+    assert_eq!(approved.len(), 1, "{approved:?}");
+    assert_eq!(approved[0]["actor"], "tester");
+    assert!(
+        approved[0]["signed"]["signature"]
+            .as_str()
+            .is_some_and(|s| s.contains("BEGIN SSH SIGNATURE"))
+    );
+    ws.expect(["verify", "1.0"], 0);
 }

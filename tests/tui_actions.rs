@@ -898,3 +898,20 @@ fn reject_asks_why_then_confirms_then_submits() {
     let (text, error) = notice(&ui);
     assert!(error && text.contains("bob is not in approvers: @cab"), "{text}");
 }
+
+#[test]
+fn a_rejected_release_offers_its_rollback_in_the_status_bar() {
+    let mut j = fixture::gated();
+    j.push(
+        300,
+        "driver",
+        Event::ReleaseFinished {
+            state: FinalState::Rejected,
+            reason: "rejected at gate signoff by carol: error budget exhausted".into(),
+        },
+    );
+    let ui = fixture::ui(&j, (160, 48));
+    let t = screen::text(screen::terminal(&ui, 160, 48).backend().buffer());
+    assert!(t.contains("rejected"), "{t}");
+    assert!(t.contains("R rolls back what it deployed"), "{t}");
+}

@@ -24,6 +24,19 @@ pub trait Launcher: Send + Sync {
     /// What redeploying `version` (default: the previous live release there) to `env` would
     /// run (`flightdeck redeploy [VERSION] --env ENV`), or why there is nothing to redeploy.
     fn redeploy_plan(&self, version: Option<&str>, env: &str) -> Result<Redeploy, String>;
+    /// Check a request under the journal lock and append it as the user; its sequence number.
+    /// By default unsigned; a [`Context`] signs an approval of a gate that takes signed
+    /// approvals only, as `approve` does.
+    fn submit(
+        &self,
+        rdir: &ReleaseDir,
+        masker: std::sync::Arc<crate::runlog::Masker>,
+        op: &crate::engine::request::Op,
+    ) -> Result<u64, String> {
+        crate::engine::request::submit(rdir, masker, &self.actor(), op)
+            .map(|s| s.seq)
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl Context {
@@ -113,5 +126,16 @@ impl Launcher for Context {
 
     fn redeploy_plan(&self, version: Option<&str>, env: &str) -> std::result::Result<Redeploy, String> {
         Context::redeploy_plan(self, version, env).map_err(|e| format!("{e:#}"))
+    }
+
+    fn submit(
+        &self,
+        rdir: &ReleaseDir,
+        _: std::sync::Arc<crate::runlog::Masker>,
+        op: &crate::engine::request::Op,
+    ) -> std::result::Result<u64, String> {
+        Context::submit(self, rdir, &Context::actor(self), op)
+            .map(|s| s.seq)
+            .map_err(|e| e.to_string())
     }
 }

@@ -70,8 +70,8 @@ impl Context {
         };
         request::submit(rdir, masker, actor, op).map_err(|e| match e {
             SubmitError::Op(OpError::Usage(m)) => usage(m),
-            SubmitError::Op(OpError::Refused(m)) if no_key.is_some() => refused(format!(
-                "{m}; no signing key found: give --key FILE, set FLIGHTDECK_SIGNING_KEY, or set git's user.signingkey with gpg.format = ssh"
+            SubmitError::Op(OpError::Refused(m)) if no_key.is_some() && m.starts_with("unsigned") => refused(format!(
+                "no signing key found: set FLIGHTDECK_SIGNING_KEY, or git's user.signingkey with gpg.format = ssh, or give `approve --key FILE` ({m})"
             )),
             SubmitError::Op(OpError::Refused(m)) => refused(m),
             SubmitError::Journal(j @ journal::JournalError::Broken { .. }) => refused(j.to_string()),

@@ -474,15 +474,14 @@ impl Source for ReleaseSource {
                             .map(crate::engine::driver::masker_for)
                             .unwrap_or_else(|| crate::runlog::Masker::new(Vec::<String>::new())),
                     );
-                    let result = crate::engine::request::submit(&rdir, masker, &launcher.actor(), &op)
-                        .map_err(|e| e.to_string())
-                        .and_then(|sub| {
-                            // Like the CLI: a request for the driver starts one when none is alive.
-                            if op.for_driver() && rdir.live_driver().is_none() {
-                                launcher.start_driver(&rdir)?;
-                            }
-                            Ok(sub.seq)
-                        });
+                    // As the CLI does: signed where the gate wants it.
+                    let result = launcher.submit(&rdir, masker, &op).and_then(|seq| {
+                        // Like the CLI: a request for the driver starts one when none is alive.
+                        if op.for_driver() && rdir.live_driver().is_none() {
+                            launcher.start_driver(&rdir)?;
+                        }
+                        Ok(seq)
+                    });
                     Msg::Submitted { op, result }
                 });
             }

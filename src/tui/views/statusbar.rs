@@ -88,7 +88,11 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             ui.theme.key()
         };
         let mark = if n.error { "✗ " } else { "› " };
-        segs.push((1, Span::styled(format!("  {mark}{}", n.text), style)));
+        // A refusal answers what the person just did: it outranks the standing hints.
+        segs.push((
+            u8::from(!n.error),
+            Span::styled(format!("  {mark}{}", n.text), style),
+        ));
     }
     if !ui.mouse_capture {
         let k = ui
@@ -138,6 +142,14 @@ fn needed(ui: &UiState) -> Option<String> {
         if f.state == crate::event::FinalState::RollbackFailed {
             return Some(format!(
                 "ended: {}  {} retries the rollback",
+                f.reason,
+                k(Action::Rollback)
+            ));
+        }
+        // Rejected: nothing was rolled back by itself; the rollback is the person's call.
+        if f.state == crate::event::FinalState::Rejected {
+            return Some(format!(
+                "ended: {}  {} rolls back what it deployed",
                 f.reason,
                 k(Action::Rollback)
             ));
