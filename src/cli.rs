@@ -468,7 +468,7 @@ impl Command {
         )
     }
 
-    /// Commands that read or write releases (all of them on the local data directory so far).
+    /// Commands that read or write releases (on a shared store, through its local mirror).
     fn uses_releases(&self) -> Option<&'static str> {
         Some(match self {
             Command::Cockpit { .. } => "cockpit",
@@ -492,7 +492,8 @@ impl Command {
             Command::Verify { .. } => "verify",
             Command::Incident(_) => "incident",
             Command::Schedule { .. } => "schedule",
-            Command::Freeze(FreezeCommand::Add { .. } | FreezeCommand::Remove { .. }) => "freeze",
+            Command::Freeze(_) => "freeze",
+            Command::Drive { .. } => "drive",
             _ => return None,
         })
     }
@@ -571,7 +572,7 @@ fn report(e: &color_eyre::Report) -> u8 {
         err_line(&format!("flightdeck: {}", clean(msg)));
         return exit::LOCKED;
     }
-    if let Some(DriveError::Locked { .. }) = e.downcast_ref::<DriveError>() {
+    if let Some(DriveError::Locked { .. } | DriveError::Leased { .. }) = e.downcast_ref::<DriveError>() {
         err_line(&format!("flightdeck: {e}"));
         return exit::LOCKED;
     }
@@ -593,8 +594,8 @@ fn report(e: &color_eyre::Report) -> u8 {
 }
 
 fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
-    if let Some(name) = command.uses_releases() {
-        ctx.local_store_only(name)?;
+    if command.uses_releases().is_some() {
+        ctx.attach_shared_store()?;
     }
     match command {
         Command::Cockpit {

@@ -88,23 +88,91 @@ fn a_plan_naming_a_store_with_a_password_is_refused_at_its_line() {
 }
 
 #[test]
-fn commands_not_yet_on_the_shared_store_refuse_rather_than_use_local_files() {
+fn an_unreachable_store_is_one_line_and_nothing_is_written_locally() {
     let ws = Workspace::new(PLAN);
     for args in [vec!["list"], vec!["run", "1.0"], vec!["status"]] {
-        let mut full = vec!["--store", "postgres://db.internal/flightdeck"];
+        let mut full = vec!["--store", "postgres://ops:hunter2@db.invalid/flightdeck"];
         full.extend(args.iter());
-        let out = ws.expect(&full, 2);
+        let out = ws.expect(&full, 1);
         let err = stderr_of(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
         assert!(
-            err.contains(
-                "does not run on the PostgreSQL store yet (--store selects postgres://db.internal/flightdeck)"
-            ),
+            err.contains("postgres://ops:***@db.invalid/flightdeck: cannot connect"),
             "{args:?}: {err}"
         );
+        assert!(!err.contains("hunter2"), "{err}");
     }
     assert!(
         !ws.data_dir().join("plans").exists(),
         "nothing was written locally"
+    );
+}
+
+const GATED: &str = r#"
+[plan]
+name = "shared"
+
+[environments.prod]
+
+[gates.go]
+approvals = 1
+
+[[stage]]
+id = "build"
+run = "echo built {version}"
+
+[[stage]]
+id = "deploy"
+needs = ["build"]
+gate = "go"
+environment = "prod"
+run = "echo deployed {version}"
+"#;
+
+/// One operator's machine: its own checkout of the plan and its own data directory (the local
+/// mirror), the store selected by FLIGHTDECK_STORE, the password from PGPASSWORD.
+fn machine(pg: &Pg) -> Workspace {
+    Workspace::new(GATED)
+        .env("PGPASSWORD", PASSWORD)
+        .env("FLIGHTDECK_STORE", &pg.url())
+}
+
+#[test]
+fn two_machines_share_one_release_through_the_store() {
+    let Some(pg) = Pg::start() else { return };
+    let (a, b) = (machine(&pg), machine(&pg));
+    // The driver runs on a.
+    a.expect(["run", "1.0", "--detach", "--as", "releaser"], 0);
+    a.wait_for_event("1.0", "gate_reached", |_| true);
+    // b sees it, paused at its gate and driven (by a's lease), and approves it.
+    let listed = stdout_of(&b.expect(["list"], 0));
+    assert!(listed.contains("1.0") && listed.contains("paused"), "{listed}");
+    let st = b.status("1.0");
+    assert_eq!(st["state"], "paused", "{st}");
+    assert!(st["driver"].is_number(), "{st}");
+    let out = b.expect(["approve", "1.0", "go", "--as", "bob"], 0);
+    let said = stdout_of(&out);
+    assert!(
+        said.contains("bob approved gate go of 1.0 (1/1 approvals)"),
+        "{said}"
+    );
+    assert!(!said.contains("started a background driver"), "{said}");
+    // a's driver goes on by itself; both machines see the end, and the same journal.
+    a.wait_for_state("1.0", "succeeded");
+    b.wait_for_state("1.0", "succeeded");
+    assert_eq!(a.journal("1.0"), b.journal("1.0"));
+    assert_eq!(b.events("1.0", "approved")[0]["actor"], "bob");
+    b.expect(["verify", "1.0"], 0);
+    // No driver was started on b: a's lease said one lives.
+    let release = |ws: &Workspace| ws.data_dir().join("plans").join("shared").join("1.0");
+    assert!(release(&a).join("driver.log").exists());
+    assert!(!release(&b).join("driver.log").exists());
+    // A data directory mirrors one store only.
+    let other = b.expect(["--store", "postgres://elsewhere.invalid/x", "list"], 2);
+    assert!(
+        stderr_of(&other).contains("this data directory mirrors the store"),
+        "{}",
+        stderr_of(&other)
     );
 }
 

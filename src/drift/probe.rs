@@ -127,6 +127,8 @@ pub async fn run_probe(spec: &ProbeSpec, opts: &ProbeOptions) -> Result<State, C
         .arg(&spec.command)
         .current_dir(&spec.cwd)
         .envs(spec.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        // The shared store's URL (a password may be in it) is flightdeck's, not the command's.
+        .env_remove("FLIGHTDECK_STORE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -27,6 +27,9 @@ pub enum DriveError {
     Journal(#[from] JournalError),
     #[error("release {id} is driven by another process (pid {pid})")]
     Locked { id: String, pid: String },
+    /// On a shared store: another machine's driver holds the release's lease.
+    #[error("release {id} is {why}")]
+    Leased { id: String, why: String },
     #[error("{0}")]
     Plan(String),
     /// The release folder was removed under the driver: nothing can be recorded any more.
@@ -277,7 +280,7 @@ impl Driver {
         // A secret too short to mask would hide ordinary text in every log and journal field.
         plan.check_secrets_in_env()
             .map_err(|e| DriveError::Plan(e.to_string()))?;
-        let lock = match rdir.lock_driver()? {
+        let mut lock = match rdir.lock_driver()? {
             Ok(l) => l,
             Err(pid) => {
                 return Err(DriveError::Locked {
@@ -286,6 +289,16 @@ impl Driver {
                 });
             }
         };
+        // On a shared store, the release's lease too: its epoch fences every append of ours.
+        if let Some((replica, key)) = crate::journal::replica::for_path(&rdir.journal()) {
+            if let Err(why) = replica.take_lease(&key)? {
+                return Err(DriveError::Leased {
+                    id: rdir.id.clone(),
+                    why,
+                });
+            }
+            lock.hold_lease(crate::journal::replica::LeaseGuard::new(replica, key));
+        }
         // The plan's index (rebuilt if this data dir predates it), so every unfinished release
         // is marked open: those are the ones that can hold an environment.
         super::history::History::open(&store, &rdir.plan)?;

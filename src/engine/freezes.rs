@@ -16,8 +16,8 @@ use crate::mask::Masker;
 use crate::plan::freeze::{Freeze, When};
 
 /// The freezes folder in a plan's folder, and its journal.
-pub const DIR: &str = ".freezes";
-pub const FILE: &str = "freezes.jsonl";
+pub const DIR: &str = crate::journal::replica::PLAN_JOURNALS[1].0;
+pub const FILE: &str = crate::journal::replica::PLAN_JOURNALS[1].1;
 
 /// One ad-hoc freeze as its events describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -19,9 +19,9 @@ use crate::journal::{Journal, JournalError, LoadWarning, Store, read_journal};
 use crate::mask::Masker;
 
 /// The incidents folder in a plan's folder.
-pub const DIR: &str = ".incidents";
+pub const DIR: &str = crate::journal::replica::PLAN_JOURNALS[0].0;
 /// The incidents journal in [`DIR`].
-pub const FILE: &str = "incidents.jsonl";
+pub const FILE: &str = crate::journal::replica::PLAN_JOURNALS[0].1;
 
 /// A recovery linked to an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -253,6 +253,8 @@ async fn run_command(
         .arg(cmd)
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        // The shared store's URL (a password may be in it) is flightdeck's, not the command's.
+        .env_remove("FLIGHTDECK_STORE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -28,6 +28,8 @@ pub struct Journal {
     /// [`super::ReleaseDir::open_marker`]), so the finished-release index never trusts an entry
     /// whose journal grew after it was closed.
     open_marker: Option<PathBuf>,
+    /// The shared store this journal mirrors, when the data directory is a replica's.
+    replica: Option<(&'static super::replica::Shared, super::replica::JournalKey)>,
 }
 
 impl Journal {
@@ -73,6 +75,7 @@ impl Journal {
             next_seq: 1,
             last_hash: String::new(),
             open_marker: None,
+            replica: super::replica::for_path(path),
         })
     }
 
@@ -125,8 +128,17 @@ impl Journal {
     /// until [`Txn::commit`]. Dropping the transaction discards what was pushed.
     pub fn begin(&mut self) -> Result<(Txn<'_>, Vec<Record>), JournalError> {
         self.file.lock().map_err(io_err(&self.path))?;
-        match self.catch_up() {
-            Ok(seen) => {
+        // On a replica, the store's lock too, and what the store holds beyond the local file.
+        let caught_up = self.catch_up().and_then(|mut seen| {
+            let Some((replica, key)) = self.replica.clone() else {
+                return Ok((seen, None));
+            };
+            let (remote, lines) = replica.begin(&key, self.next_seq - 1)?;
+            seen.extend(self.take_down(&lines)?);
+            Ok((seen, Some(remote)))
+        });
+        match caught_up {
+            Ok((seen, remote)) => {
                 // What a dropped transaction returns to: after what others wrote, before ours.
                 let saved = (self.next_seq, self.last_hash.clone());
                 let txn = Txn {
@@ -134,6 +146,7 @@ impl Journal {
                     buf: Vec::new(),
                     saved,
                     done: false,
+                    remote,
                 };
                 Ok((txn, seen))
             }
@@ -141,6 +154,61 @@ impl Journal {
                 let _ = self.file.unlock();
                 Err(e)
             }
+        }
+    }
+
+    /// Bring down what the shared store holds beyond the local file (a replica's journal), without
+    /// taking the store's lock: how observers catch up. The lines read; none without a replica.
+    pub fn pull(&mut self) -> Result<Vec<Record>, JournalError> {
+        let Some((replica, key)) = self.replica.clone() else {
+            return Ok(Vec::new());
+        };
+        self.file.lock().map_err(io_err(&self.path))?;
+        let result = self.catch_up().and_then(|_| {
+            let lines = replica.read_after(&key, self.next_seq - 1)?;
+            self.take_down(&lines)
+        });
+        let _ = self.file.unlock();
+        result
+    }
+
+    /// Under the local lock, after catching up locally: check that `lines` (from the store)
+    /// continue the chain, and write them to the local file.
+    fn take_down(&mut self, lines: &[String]) -> Result<Vec<Record>, JournalError> {
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut chain = self.chain();
+        let mut records = Vec::with_capacity(lines.len());
+        let mut buf = Vec::new();
+        for line in lines {
+            let at = chain.line();
+            let rec = chain
+                .link(line.as_bytes())
+                .map_err(|reason| self.broken(at, format!("the shared store's line: {reason}")))?;
+            records.push(rec);
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+        }
+        if let Some(marker) = &self.open_marker {
+            mark(marker)?;
+        }
+        self.file.write_all(&buf).map_err(io_err(&self.path))?;
+        self.len += buf.len() as u64;
+        (self.next_seq, self.last_hash) = (chain.next_seq, chain.last_hash);
+        self.write_head();
+        Ok(records)
+    }
+
+    /// The head lets `verify` notice an altered last line; it is advisory, so not fsynced.
+    /// Fixed width, so rewriting it in place never leaves a longer old tail behind.
+    fn write_head(&self) {
+        if let Some(head) = &self.head {
+            use std::os::unix::fs::FileExt;
+            let _ = head.write_at(
+                format!("{:020} {}\n", self.next_seq - 1, self.last_hash).as_bytes(),
+                0,
+            );
         }
     }
 
@@ -222,6 +290,8 @@ pub struct Txn<'a> {
     /// Chain position before the transaction, restored if it is dropped uncommitted.
     saved: (u64, String),
     done: bool,
+    /// The append on the shared store (holding its lock), on a replica.
+    remote: Option<Box<dyn super::replica::ReplicaTxn>>,
 }
 
 impl Txn<'_> {
@@ -275,16 +345,25 @@ impl Txn<'_> {
             if let Some(marker) = &j.open_marker {
                 mark(marker)?;
             }
+            // The store first: the local file only ever holds what the store took.
+            if let Some(remote) = self.remote.take() {
+                let text = std::str::from_utf8(&self.buf).expect("records are JSON text");
+                let lines: Vec<String> = text.lines().map(str::to_string).collect();
+                remote.commit(&lines)?;
+            }
             j.file.write_all(&self.buf).map_err(io_err(&j.path))?;
             if durable {
                 j.file.sync_data().map_err(io_err(&j.path))?;
             }
             j.len += self.buf.len() as u64;
-            // The head lets `verify` notice an altered last line; it is advisory, so not fsynced.
-            // Fixed width, so rewriting it in place never leaves a longer old tail behind.
-            if let Some(head) = &j.head {
-                use std::os::unix::fs::FileExt;
-                let _ = head.write_at(format!("{:020} {}\n", j.next_seq - 1, j.last_hash).as_bytes(), 0);
+            j.write_head();
+            // A release's files (its plan copy, drift snapshots, notes) follow its journal up.
+            if let Some((replica, key)) = &j.replica
+                && super::replica::is_release(key)
+                && let Some(dir) = j.path.parent()
+                && let Err(e) = replica.put_files(key, dir)
+            {
+                eprintln!("flightdeck: {e}");
             }
             Ok(())
         })();

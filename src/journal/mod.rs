@@ -10,6 +10,7 @@ pub mod store;
 mod tail;
 
 pub use append::{Journal, Txn};
+pub mod replica;
 pub use notify::RecursiveMode;
 pub use read::{LoadWarning, Verified, attention_reason, read_journal, torn_path, verify};
 pub use store::{DriverLock, DriverProbe, ReleaseDir, Store};
@@ -34,6 +35,9 @@ pub enum JournalError {
         line: usize,
         reason: String,
     },
+    /// The shared store failed or refused (one line, naming the store).
+    #[error("{0}")]
+    Store(String),
     #[error("release `{0}` not found{1}")]
     NotFound(String, String),
     #[error("{0}")]

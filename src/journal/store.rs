@@ -305,7 +305,7 @@ pub fn sanitize_id(version: &str) -> String {
 }
 
 /// Point `<plan>/latest` at `id` (written aside, then renamed: never half a name).
-fn write_latest(plan_dir: &Path, id: &str) -> Result<(), JournalError> {
+pub(crate) fn write_latest(plan_dir: &Path, id: &str) -> Result<(), JournalError> {
     let tmp = plan_dir.join(format!(".{LATEST}.{}", std::process::id()));
     std::fs::write(&tmp, id).map_err(io_err(&tmp))?;
     let dest = plan_dir.join(LATEST);
@@ -391,7 +391,7 @@ impl ReleaseDir {
     }
 
     pub fn journal(&self) -> PathBuf {
-        self.path.join("journal.jsonl")
+        self.path.join(super::replica::RELEASE_JOURNAL)
     }
     pub fn head(&self) -> PathBuf {
         self.path.join("head")
@@ -435,21 +435,32 @@ impl ReleaseDir {
             Ok(()) => {
                 file.set_len(0).map_err(io_err(&path))?;
                 write!(file, "{}", std::process::id()).map_err(io_err(&path))?;
-                Ok(Ok(DriverLock { _file: file }))
+                Ok(Ok(DriverLock {
+                    _file: file,
+                    lease: None,
+                }))
             }
             Err(std::fs::TryLockError::WouldBlock) => Ok(Err(read_pid(&mut file))),
             Err(std::fs::TryLockError::Error(e)) => Err(JournalError::Io { path, source: e }),
         }
     }
 
-    /// The pid of the live driver, if one holds the lock.
+    /// The pid of the live driver, if one holds the lock; on a shared store, 0 for a driver on
+    /// another machine (it holds the release's lease).
     pub fn live_driver(&self) -> Option<u32> {
         let path = self.driver_lock_path();
-        let mut file = File::open(&path).ok()?;
-        match file.try_lock_shared() {
-            Ok(()) => None,
-            Err(_) => read_pid(&mut file).or(Some(0)),
-        }
+        let local = File::open(&path)
+            .ok()
+            .and_then(|mut file| match file.try_lock_shared() {
+                Ok(()) => None,
+                Err(_) => read_pid(&mut file).or(Some(0)),
+            });
+        local.or_else(|| self.remote_driver().map(|_| 0))
+    }
+
+    /// On a shared store, the driver holding the release's lease: `(host, pid)`.
+    pub fn remote_driver(&self) -> Option<(String, u32)> {
+        super::replica::remote_driver(&self.journal())
     }
 }
 
@@ -463,6 +474,8 @@ pub struct DriverProbe {
     /// The pid read when the lock was last seen held, and the lock file's modification time
     /// then (a new driver rewrites it; `fstat` is no file event, a read would be).
     held_by: Option<(u32, Option<std::time::SystemTime>)>,
+    /// The release's journal (its lease, on a shared store).
+    journal: PathBuf,
 }
 
 impl DriverProbe {
@@ -471,11 +484,18 @@ impl DriverProbe {
             path: rdir.driver_lock_path(),
             file: None,
             held_by: None,
+            journal: rdir.journal(),
         }
     }
 
-    /// The pid of the live driver (0 when its pid cannot be read), if one holds the lock.
+    /// The pid of the live driver (0 when its pid cannot be read, or when it runs on another
+    /// machine: on a shared store, it holds the release's lease), if there is one.
     pub fn check(&mut self) -> Option<u32> {
+        self.check_local()
+            .or_else(|| super::replica::remote_driver(&self.journal).map(|_| 0))
+    }
+
+    fn check_local(&mut self) -> Option<u32> {
         if self.file.is_none() {
             self.file = File::open(&self.path).ok();
         }
@@ -509,8 +529,17 @@ fn read_pid(file: &mut File) -> Option<u32> {
     s.trim().parse().ok()
 }
 
-/// Held while a process drives a release; released when dropped or when the process dies.
+/// Held while a process drives a release; released when dropped or when the process dies. On a
+/// shared store it holds the release's lease as well.
 #[derive(Debug)]
 pub struct DriverLock {
     _file: File,
+    lease: Option<super::replica::LeaseGuard>,
+}
+
+impl DriverLock {
+    /// Keep the release's lease on the shared store for as long as the lock.
+    pub fn hold_lease(&mut self, lease: super::replica::LeaseGuard) {
+        self.lease = Some(lease);
+    }
 }

@@ -18,6 +18,7 @@
 //! runtime, so the synchronous callers (the command line) need none.
 
 pub mod journal;
+pub mod replica;
 pub mod schema;
 pub mod transfer;
 

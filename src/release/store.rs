@@ -50,18 +50,31 @@ impl Context {
             }))
     }
 
-    /// Commands other than `store` work on the local data directory only, so far: refuse one
-    /// when a shared store is selected, rather than let it quietly use local files nobody else
-    /// sees.
-    pub fn local_store_only(&self, command: &str) -> Result<()> {
-        match self.shared_store()? {
-            None => Ok(()),
-            Some(s) => Err(usage(format!(
-                "`{command}` does not run on the PostgreSQL store yet ({} selects {}); `flightdeck store export DIR` copies it into a local data directory for `--data-dir DIR`",
-                s.source,
-                pgstore::redact(&s.url)
-            ))),
+    /// When a shared store is selected: make the data directory its local mirror (the one given
+    /// with `--data-dir`, else one of this user's per store), install the store behind it for
+    /// the rest of the process, and bring the mirror up to date. Every command then works on the
+    /// mirror as on a data directory of its own, while every append goes to the store first.
+    /// The driver it starts finds the store the same way (FLIGHTDECK_STORE in its environment).
+    pub fn attach_shared_store(&mut self) -> Result<()> {
+        let Some(s) = self.shared_store()? else {
+            return Ok(());
+        };
+        let root = match &self.data_dir {
+            Some(d) => d.clone(),
+            None => mirror_dir(&s.url)?,
+        };
+        claim_mirror(&root, &s.url)?;
+        let replica = std::sync::Arc::new(pgstore::replica::PgReplica::open(&s.url, &self.actor())?);
+        crate::journal::replica::install(&root, replica.clone());
+        self.data_dir = Some(root);
+        // The driver this process may start inherits it (never on its command line).
+        if std::env::var("FLIGHTDECK_STORE").ok().as_deref() != Some(s.url.as_str()) {
+            // SAFETY: set before any thread of ours that reads the environment is started.
+            unsafe { std::env::set_var("FLIGHTDECK_STORE", &s.url) };
         }
+        crate::journal::replica::pull_all()?;
+        replica.follow();
+        Ok(())
     }
 
     fn selected(&self) -> Result<Selected> {
@@ -192,5 +205,53 @@ fn bytes(n: u64) -> String {
         n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
         n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
         n => format!("{n} B"),
+    }
+}
+
+/// This user's mirror of the store at `url`: `<cache>/flightdeck/stores/<host>-<db>-<hash>`.
+fn mirror_dir(url: &str) -> Result<std::path::PathBuf> {
+    use sha2::Digest;
+    let shown = pgstore::redact(url);
+    let hash = hex::encode(sha2::Sha256::digest(shown.as_bytes()));
+    let slug: String = shown
+        .split_once("://")
+        .map_or(shown.as_str(), |(_, rest)| rest)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(48)
+        .collect();
+    let dirs = directories::ProjectDirs::from("", "", "flightdeck")
+        .ok_or_else(|| usage("no home directory for the store's local mirror; give --data-dir DIR"))?;
+    Ok(dirs
+        .cache_dir()
+        .join("stores")
+        .join(format!("{slug}-{}", &hash[..12])))
+}
+
+/// A data directory mirrors one store only: the first use writes `.store` (the URL without its
+/// password); a directory that mirrors another store, or holds releases of its own, is refused.
+fn claim_mirror(root: &Path, url: &str) -> Result<()> {
+    let marker = root.join(".store");
+    let shown = pgstore::redact(url);
+    match std::fs::read_to_string(&marker) {
+        Ok(held) if held.trim() == shown => Ok(()),
+        Ok(held) => Err(usage(format!(
+            "{}: this data directory mirrors the store {}, not {shown}; give another --data-dir",
+            root.display(),
+            held.trim()
+        ))),
+        Err(_) => {
+            let has_releases = std::fs::read_dir(root.join("plans")).is_ok_and(|mut d| d.next().is_some());
+            if has_releases {
+                return Err(usage(format!(
+                    "{}: this data directory holds releases of its own; `flightdeck store import {}` copies them into the store, and another --data-dir (or none) mirrors it",
+                    root.display(),
+                    root.display()
+                )));
+            }
+            std::fs::create_dir_all(root).map_err(|e| eyre!("{}: {e}", root.display()))?;
+            std::fs::write(&marker, format!("{shown}\n")).map_err(|e| eyre!("{}: {e}", marker.display()))?;
+            Ok(())
+        }
     }
 }

@@ -1,0 +1,227 @@
+//! A shared store the local data directory mirrors (PostgreSQL, through `pgstore`).
+//!
+//! With a replica installed, the data directory is a verified local copy of the store, and every
+//! command, the driver and the cockpit work on it exactly as on a data directory of their own:
+//!
+//! - **Appends go to the store first.** [`super::Journal::begin`] takes the journal's lock on the
+//!   store as well as the local file lock, and brings down what the store holds beyond the local
+//!   file (checking the chain line by line) before anything is decided; [`super::Txn::commit`]
+//!   appends to the store (where the database checks the chain again, and a driver's fencing
+//!   epoch) and writes the local file only once the store took the lines. A local file is thus
+//!   always a prefix of the store's journal.
+//! - **Reads catch up first.** [`pull`] brings a journal's new lines (and the release's files)
+//!   down without taking the store's lock; observers call it when notified, and commands before
+//!   they read.
+//!
+//! The journal layer defines the interface; `pgstore` implements it, and `release` installs it
+//! for the process ([`install`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use super::JournalError;
+
+/// A journal on the store: its plan and its name (a release id, or `.incidents` / `.freezes` for
+/// the plan-level journals).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JournalKey {
+    pub plan: String,
+    pub journal: String,
+}
+
+/// The store behind the local data directory.
+pub trait Replica: Send + Sync {
+    /// Lock journal `key` on the store for an append (until the returned transaction is committed
+    /// or dropped), and return its lines after sequence number `after`, in order.
+    fn begin(&self, key: &JournalKey, after: u64)
+    -> Result<(Box<dyn ReplicaTxn>, Vec<String>), JournalError>;
+    /// The lines of journal `key` after `after`, in order, without locking.
+    fn read_after(&self, key: &JournalKey, after: u64) -> Result<Vec<String>, JournalError>;
+    /// Every journal the store holds and its last sequence number.
+    fn journals(&self) -> Result<Vec<(JournalKey, u64)>, JournalError>;
+    /// Copy the release's files (not its journal, lock or logs) up when they changed.
+    fn put_files(&self, key: &JournalKey, dir: &Path) -> Result<(), JournalError>;
+    /// Copy the release's files down when they changed.
+    fn get_files(&self, key: &JournalKey, dir: &Path) -> Result<(), JournalError>;
+    /// Who drives the release, by its lease on the store: `(host, pid)` while the lease holds.
+    fn driver(&self, key: &JournalKey) -> Option<(String, u32)>;
+    /// Take the release's lease for this process (its appends then carry the lease's epoch, and
+    /// the store refuses them once another driver took it over). `Err(why)`: someone holds it.
+    fn take_lease(&self, key: &JournalKey) -> Result<Result<(), String>, JournalError>;
+    /// Give the lease up (the driver ends).
+    fn drop_lease(&self, key: &JournalKey);
+    /// Whether this process still holds the lease: `Some(false)` once it was lost (taken over,
+    /// or not renewed in time); `None` when it never took one.
+    fn lease_held(&self, key: &JournalKey) -> Option<bool>;
+}
+
+/// An append in progress on the store: holds the journal's lock there until committed or
+/// dropped.
+pub trait ReplicaTxn: Send {
+    /// Append `lines` (whole records, without newlines, numbered on from the store's last line).
+    fn commit(self: Box<Self>, lines: &[String]) -> Result<(), JournalError>;
+}
+
+struct Installed {
+    root: PathBuf,
+    replica: Arc<dyn Replica>,
+}
+
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+/// Make the data directory at `root` a mirror of `replica` for the rest of the process (once).
+pub fn install(root: &Path, replica: Arc<dyn Replica>) {
+    let _ = INSTALLED.set(Installed {
+        root: root.to_path_buf(),
+        replica,
+    });
+}
+
+/// The replica, if one is installed.
+pub fn installed() -> Option<&'static Arc<dyn Replica>> {
+    INSTALLED.get().map(|i| &i.replica)
+}
+
+/// The replica and the journal key of the journal file at `path`, when the path is inside the
+/// mirrored data directory: `<root>/plans/<plan>/<journal>/<file>`.
+pub fn for_path(path: &Path) -> Option<(&'static Arc<dyn Replica>, JournalKey)> {
+    let i = INSTALLED.get()?;
+    let rel = path.strip_prefix(&i.root).ok()?;
+    let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
+    match parts.as_slice() {
+        ["plans", plan, journal, _file] => Some((
+            &i.replica,
+            JournalKey {
+                plan: plan.to_string(),
+                journal: journal.to_string(),
+            },
+        )),
+        _ => None,
+    }
+}
+
+/// The plan-level journals: their folder under the plan's (also their name on the store), and
+/// their file.
+pub const PLAN_JOURNALS: [(&str, &str); 2] =
+    [(".incidents", "incidents.jsonl"), (".freezes", "freezes.jsonl")];
+
+/// A release's journal file in its folder.
+pub const RELEASE_JOURNAL: &str = "journal.jsonl";
+
+/// The file a journal key is mirrored to under `root`.
+pub fn path_of(root: &Path, key: &JournalKey) -> PathBuf {
+    let dir = root.join("plans").join(&key.plan).join(&key.journal);
+    let file = PLAN_JOURNALS
+        .iter()
+        .find(|(d, _)| *d == key.journal)
+        .map_or(RELEASE_JOURNAL, |(_, f)| f);
+    dir.join(file)
+}
+
+/// The mirrored data directory's root, if a replica is installed.
+pub fn root() -> Option<&'static Path> {
+    INSTALLED.get().map(|i| i.root.as_path())
+}
+
+/// Whether `key` names a release's journal (not a plan-level one).
+pub fn is_release(key: &JournalKey) -> bool {
+    !key.journal.starts_with('.')
+}
+
+/// The error for a store that failed under an append or a read.
+pub fn store_error(path: &Path, why: impl std::fmt::Display) -> JournalError {
+    JournalError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(format!("the shared store: {why}")),
+    }
+}
+
+/// Shared for callers that only hold an `Arc`.
+pub type Shared = Arc<dyn Replica>;
+
+/// A driver's lease on a release, given up when dropped (with its driver lock).
+pub struct LeaseGuard {
+    replica: &'static Shared,
+    key: JournalKey,
+}
+
+impl LeaseGuard {
+    pub fn new(replica: &'static Shared, key: JournalKey) -> LeaseGuard {
+        LeaseGuard { replica, key }
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        self.replica.drop_lease(&self.key);
+    }
+}
+
+impl std::fmt::Debug for LeaseGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LeaseGuard({}/{})", self.key.plan, self.key.journal)
+    }
+}
+
+/// Who drives the release whose journal is at `path`, by its lease on the store, when the
+/// data directory is a replica's and no local driver holds it: `(host, pid)`.
+pub fn remote_driver(path: &Path) -> Option<(String, u32)> {
+    let (replica, key) = for_path(path)?;
+    if !is_release(&key) {
+        return None;
+    }
+    replica.driver(&key)
+}
+
+/// The sequence number of the last line of the local journal at `path`, from its head (0: none).
+fn local_last(path: &Path) -> u64 {
+    std::fs::read_to_string(path.with_file_name("head"))
+        .ok()
+        .and_then(|h| h.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Bring the mirror up to date with the store: every journal the store holds beyond its local
+/// copy (a new release's folder made, its files brought down). How many journals changed; none
+/// without a replica.
+pub fn pull_all() -> Result<usize, JournalError> {
+    let (Some(replica), Some(root)) = (installed(), root()) else {
+        return Ok(0);
+    };
+    let mut changed = 0;
+    for (key, last) in replica.journals()? {
+        if local_last(&path_of(root, &key)) >= last {
+            continue;
+        }
+        pull(&key)?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+/// Bring one journal (and, for a release, its files) down from the store; its new records.
+pub fn pull(key: &JournalKey) -> Result<Vec<crate::event::Record>, JournalError> {
+    let (Some(replica), Some(root)) = (installed(), root()) else {
+        return Ok(Vec::new());
+    };
+    super::store::check_component("plan name", &key.plan)?;
+    super::store::check_component("journal", &key.journal)?;
+    let path = path_of(root, key);
+    let dir = path.parent().expect("a journal lives in a folder");
+    let new = !dir.exists();
+    std::fs::create_dir_all(dir).map_err(super::io_err(dir))?;
+    let masker = Arc::new(crate::mask::Masker::new(Vec::<String>::new()));
+    let mut journal = super::Journal::open(&path, masker)?;
+    if is_release(key) {
+        let rdir = super::ReleaseDir::from_path(dir);
+        let logs = rdir.logs();
+        std::fs::create_dir_all(&logs).map_err(super::io_err(&logs))?;
+        // Its files first: what the journal's lines name is there when they are read.
+        replica.get_files(key, dir)?;
+        journal = journal.marking_open(rdir.open_marker());
+        if new && let Some(plan_dir) = dir.parent() {
+            super::store::write_latest(plan_dir, &key.journal)?;
+        }
+    }
+    journal.pull()
+}

@@ -1,0 +1,478 @@
+//! The store as the replica behind a local data directory ([`crate::journal::replica`]): appends
+//! under the journal's advisory lock held from `begin` to `commit` (a session lock, so the driver
+//! can fold what it read before it decides what to append), the driver's lease with its fencing
+//! epoch renewed by a thread of its own, and release files copied up and down when they change.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::{PgStore, StoreError, journal::Lease};
+use crate::journal::JournalError;
+use crate::journal::replica::{JournalKey, Replica, ReplicaTxn};
+
+/// How long a driver's lease lasts unless renewed (renewed every third of it): how soon `resume`
+/// elsewhere may take a dead driver's release over. `FLIGHTDECK_LEASE_TTL` (seconds) changes it.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+
+/// The lease time in force: `FLIGHTDECK_LEASE_TTL` seconds (at least 1), else [`LEASE_TTL`].
+pub fn lease_ttl() -> Duration {
+    std::env::var("FLIGHTDECK_LEASE_TTL")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 1.0)
+        .map_or(LEASE_TTL, Duration::from_secs_f64)
+}
+
+/// Files of a release folder that are not copied: the journal (it goes line by line), its head,
+/// the driver's lock and log (this machine's), torn lines set aside.
+const LOCAL_ONLY: [&str; 5] = [
+    "journal.jsonl",
+    "head",
+    "driver.lock",
+    "driver.log",
+    "journal.torn",
+];
+
+struct Held {
+    lease: Lease,
+    /// Set by the renewing thread when the lease was lost; set by `drop_lease` to stop it.
+    lost: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+/// The store behind this process's data directory.
+pub struct PgReplica {
+    url: String,
+    conn: Arc<Mutex<PgStore>>,
+    leases: Mutex<HashMap<JournalKey, Held>>,
+    /// Release files as last copied up or down: path → (length, modification time).
+    files: Mutex<HashMap<std::path::PathBuf, (u64, Option<std::time::SystemTime>)>>,
+    holder: String,
+}
+
+/// Run `f` on the connection. A [`PgStore`] blocks on a small runtime of its own, which cannot
+/// be done on a thread that drives another runtime (the driver's): there, `f` runs on a scoped
+/// thread of its own while this one waits, as a blocking call would.
+fn with_store<T: Send>(
+    conn: &Mutex<PgStore>,
+    f: impl FnOnce(&mut PgStore) -> Result<T, StoreError> + Send,
+) -> Result<T, StoreError> {
+    let run = || {
+        let mut store = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut store)
+    };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return run();
+    }
+    std::thread::scope(|s| {
+        s.spawn(run)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+fn journal_error(e: StoreError) -> JournalError {
+    JournalError::Store(e.to_string())
+}
+
+fn lock_key(key: &JournalKey) -> String {
+    format!("flightdeck/{}/{}", key.plan, key.journal)
+}
+
+impl PgReplica {
+    /// Connect (bringing the schema up to date) as `holder` (who drives, in leases).
+    pub fn open(url: &str, holder: &str) -> Result<PgReplica, StoreError> {
+        let store = PgStore::open(url)?;
+        Ok(PgReplica {
+            url: url.to_string(),
+            conn: Arc::new(Mutex::new(store)),
+            leases: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
+            holder: holder.to_string(),
+        })
+    }
+
+    fn with<T: Send>(
+        &self,
+        f: impl FnOnce(&mut PgStore) -> Result<T, StoreError> + Send,
+    ) -> Result<T, JournalError> {
+        with_store(&self.conn, f).map_err(journal_error)
+    }
+
+    fn epoch(&self, key: &JournalKey) -> Option<i64> {
+        let leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        leases.get(key).map(|h| h.lease.epoch)
+    }
+}
+
+impl PgStore {
+    /// Take journal `key`'s advisory lock for this session (waiting at most 30 s for it).
+    fn lock_journal(&mut self, key: &str) -> Result<(), StoreError> {
+        let r = self.rt.block_on(async {
+            sqlx::query("SET lock_timeout = '30s'")
+                .execute(&mut self.conn)
+                .await?;
+            sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut self.conn)
+                .await
+        });
+        r.map(drop).map_err(|e| self.sql_error("locking a journal", e))
+    }
+
+    fn unlock_journal(&mut self, key: &str) -> Result<(), StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut self.conn),
+        );
+        r.map(drop).map_err(|e| self.sql_error("unlocking a journal", e))
+    }
+
+    /// Every journal and its last sequence number, releases in the order they were created.
+    pub fn journals(&mut self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query(
+                "SELECT e.plan, e.journal, max(e.seq), min(coalesce(r.created_at, '-infinity'))
+                   FROM fd_events e LEFT JOIN fd_releases r ON r.plan = e.plan AND r.id = e.journal
+                  GROUP BY e.plan, e.journal ORDER BY 4, 1, 2",
+            )
+            .fetch_all(&mut self.conn),
+        );
+        let rows = r.map_err(|e| self.sql_error("listing journals", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get::<i64, _>(2) as u64))
+            .collect())
+    }
+
+    /// The release's files and their sizes.
+    pub fn file_sizes(&mut self, plan: &str, release: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query(
+                "SELECT path, sum(length(data))::bigint FROM fd_chunks WHERE plan = $1 AND release = $2 AND path NOT LIKE 'logs/%' GROUP BY path",
+            )
+            .bind(plan)
+            .bind(release)
+            .fetch_all(&mut self.conn),
+        );
+        let rows = r.map_err(|e| self.sql_error("listing release files", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get::<i64, _>(1) as u64))
+            .collect())
+    }
+
+    /// One release file's bytes.
+    pub fn file(&mut self, plan: &str, release: &str, path: &str) -> Result<Vec<u8>, StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query(
+                "SELECT data FROM fd_chunks WHERE plan = $1 AND release = $2 AND path = $3 ORDER BY n",
+            )
+            .bind(plan)
+            .bind(release)
+            .bind(path)
+            .fetch_all(&mut self.conn),
+        );
+        let rows = r.map_err(|e| self.sql_error("reading a release file", e))?;
+        Ok(rows.into_iter().flat_map(|r| r.get::<Vec<u8>, _>(0)).collect())
+    }
+
+    /// Who holds the release's lease while it has not expired: (host, pid).
+    pub fn lease_holder(&mut self, plan: &str, release: &str) -> Result<Option<(String, u32)>, StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query(
+                "SELECT host, pid FROM fd_leases WHERE plan = $1 AND release = $2 AND expires_at > clock_timestamp()",
+            )
+            .bind(plan)
+            .bind(release)
+            .fetch_optional(&mut self.conn),
+        );
+        let row = r.map_err(|e| self.sql_error("reading the driver's lease", e))?;
+        Ok(row.map(|r| (r.get(0), r.get::<i32, _>(1).max(0) as u32)))
+    }
+}
+
+struct PgTxn {
+    conn: Arc<Mutex<PgStore>>,
+    key: JournalKey,
+    epoch: Option<i64>,
+    locked: bool,
+}
+
+impl ReplicaTxn for PgTxn {
+    fn commit(mut self: Box<Self>, lines: &[String]) -> Result<(), JournalError> {
+        let (key, epoch) = (&self.key, self.epoch);
+        let r = with_store(&self.conn, |store| {
+            let r = store.append(&key.plan, &key.journal, epoch, lines);
+            let _ = store.unlock_journal(&lock_key(key));
+            r
+        });
+        self.locked = false;
+        r.map_err(journal_error)
+    }
+}
+
+impl Drop for PgTxn {
+    fn drop(&mut self) {
+        if self.locked {
+            let key = &self.key;
+            let _ = with_store(&self.conn, |store| store.unlock_journal(&lock_key(key)));
+        }
+    }
+}
+
+impl Replica for PgReplica {
+    fn begin(
+        &self,
+        key: &JournalKey,
+        after: u64,
+    ) -> Result<(Box<dyn ReplicaTxn>, Vec<String>), JournalError> {
+        let epoch = self.epoch(key);
+        let lines = self.with(|s| {
+            s.lock_journal(&lock_key(key))?;
+            match s.read_after(&key.plan, &key.journal, after, i64::MAX) {
+                Ok(rows) => Ok(rows.into_iter().map(|(_, l)| l).collect::<Vec<_>>()),
+                Err(e) => {
+                    let _ = s.unlock_journal(&lock_key(key));
+                    Err(e)
+                }
+            }
+        })?;
+        let txn = PgTxn {
+            conn: self.conn.clone(),
+            key: key.clone(),
+            epoch,
+            locked: true,
+        };
+        Ok((Box::new(txn), lines))
+    }
+
+    fn read_after(&self, key: &JournalKey, after: u64) -> Result<Vec<String>, JournalError> {
+        self.with(|s| s.read_after(&key.plan, &key.journal, after, i64::MAX))
+            .map(|rows| rows.into_iter().map(|(_, l)| l).collect())
+    }
+
+    fn journals(&self) -> Result<Vec<(JournalKey, u64)>, JournalError> {
+        self.with(|s| s.journals()).map(|rows| {
+            rows.into_iter()
+                .map(|(plan, journal, last)| (JournalKey { plan, journal }, last))
+                .collect()
+        })
+    }
+
+    fn put_files(&self, key: &JournalKey, dir: &Path) -> Result<(), JournalError> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = entry.metadata() else { continue };
+            if !meta.is_file() || LOCAL_ONLY.contains(&name.as_str()) || name.starts_with('.') {
+                continue;
+            }
+            let seen = (meta.len(), meta.modified().ok());
+            let path = entry.path();
+            {
+                let files = self
+                    .files
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if files.get(&path) == Some(&seen) {
+                    continue;
+                }
+            }
+            let data = std::fs::read(&path).map_err(crate::journal::io_error(&path))?;
+            self.with(|s| s.put_file(&key.plan, &key.journal, &name, &data))?;
+            let mut files = self
+                .files
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            files.insert(path, seen);
+        }
+        Ok(())
+    }
+
+    fn get_files(&self, key: &JournalKey, dir: &Path) -> Result<(), JournalError> {
+        let sizes = self.with(|s| s.file_sizes(&key.plan, &key.journal))?;
+        for (name, size) in sizes {
+            // Only plain names, never over what stays local.
+            if name.contains('/') || name.starts_with('.') || LOCAL_ONLY.contains(&name.as_str()) {
+                continue;
+            }
+            let path = dir.join(&name);
+            if std::fs::metadata(&path).is_ok_and(|m| m.len() == size) {
+                continue;
+            }
+            let data = self.with(|s| s.file(&key.plan, &key.journal, &name))?;
+            // Whole or not at all: written aside, then renamed into place.
+            let tmp = dir.join(format!(".{name}.pulled"));
+            std::fs::write(&tmp, &data).map_err(crate::journal::io_error(&tmp))?;
+            std::fs::rename(&tmp, &path).map_err(crate::journal::io_error(&path))?;
+            if let Ok(m) = std::fs::metadata(&path) {
+                let mut files = self
+                    .files
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                files.insert(path, (m.len(), m.modified().ok()));
+            }
+        }
+        Ok(())
+    }
+
+    fn driver(&self, key: &JournalKey) -> Option<(String, u32)> {
+        self.with(|s| s.lease_holder(&key.plan, &key.journal))
+            .ok()
+            .flatten()
+    }
+
+    fn take_lease(&self, key: &JournalKey) -> Result<Result<(), String>, JournalError> {
+        let ttl = lease_ttl();
+        let host = hostname();
+        let pid = std::process::id();
+        let got = self.with(|s| s.acquire_lease(&key.plan, &key.journal, &self.holder, &host, pid, ttl))?;
+        let lease = match got {
+            Ok(lease) => lease,
+            Err(held) => {
+                return Ok(Err(format!(
+                    "driven by {} (pid {} on {}) until its lease expires at {}",
+                    held.holder,
+                    held.pid,
+                    held.host,
+                    held.expires_at.format("%H:%M:%S UTC")
+                )));
+            }
+        };
+        let lost = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        // Renewed on a connection of its own, every third of the lease: a renewal that finds the
+        // lease taken over (or cannot reach the store before it expires) marks it lost.
+        let (url, mut renewing, flag, halt) = (self.url.clone(), lease.clone(), lost.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("flightdeck-lease".into())
+            .spawn(move || {
+                let mut store = PgStore::connect(&url).ok();
+                while !halt.load(Ordering::SeqCst) {
+                    std::thread::park_timeout(ttl / 3);
+                    if halt.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if store.is_none() {
+                        store = PgStore::connect(&url).ok();
+                    }
+                    match store.as_mut().map(|s| s.renew_lease(&mut renewing, ttl)) {
+                        Some(Ok(true)) => {}
+                        Some(Ok(false)) => {
+                            flag.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                        // Unreachable: try again; past the expiry the lease is as good as lost.
+                        Some(Err(_)) | None => {
+                            store = None;
+                            if chrono::Utc::now() > renewing.expires_at {
+                                flag.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(|e| JournalError::Store(format!("cannot start the lease's renewal: {e}")))?;
+        let mut leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        leases.insert(key.clone(), Held { lease, lost, stop });
+        Ok(Ok(()))
+    }
+
+    fn drop_lease(&self, key: &JournalKey) {
+        let held = {
+            let mut leases = self
+                .leases
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            leases.remove(key)
+        };
+        if let Some(h) = held {
+            h.stop.store(true, Ordering::SeqCst);
+            let _ = self.with(|s| s.release_lease(&h.lease));
+        }
+    }
+
+    fn lease_held(&self, key: &JournalKey) -> Option<bool> {
+        let leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        leases.get(key).map(|h| !h.lost.load(Ordering::SeqCst))
+    }
+}
+
+impl PgReplica {
+    /// Keep the local mirror following the store, on a thread of its own: LISTEN first, then
+    /// bring down everything after what the mirror has, then each journal notified as it is
+    /// notified; with no notification for a while (or LISTEN impossible, behind a pooler in
+    /// transaction mode), everything again, as a safety net. Notifications are lost across
+    /// reconnects, so nothing depends on them alone. Local observers (the driver, the cockpit,
+    /// a command waiting for an answer) see the mirror's files change, as ever.
+    pub fn follow(&self) {
+        let url = self.url.clone();
+        let opts = {
+            let store = self
+                .conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            store.opts.clone()
+        };
+        // (Reading the options blocks on nothing.)
+        let spawned = std::thread::Builder::new()
+            .name("flightdeck-follow".into())
+            .spawn(move || {
+                use crate::journal::replica::{pull, pull_all};
+                loop {
+                    let listener = super::Listener::connect(&opts, &url, &[super::journal::CHANNEL]);
+                    let _ = pull_all();
+                    let Ok(mut listener) = listener else {
+                        std::thread::sleep(POLL);
+                        continue;
+                    };
+                    loop {
+                        match listener.recv(POLL) {
+                            Ok(Some(n)) => {
+                                let _ = pull(&JournalKey {
+                                    plan: n.plan,
+                                    journal: n.journal,
+                                });
+                            }
+                            Ok(None) => {
+                                let _ = pull_all();
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("flightdeck: cannot follow the shared store: {e}");
+        }
+    }
+}
+
+/// How long the follower waits for a notification before it reads everything again anyway.
+const POLL: Duration = Duration::from_secs(5);
+
+/// This machine's name, as leases show it.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into())
+}
