@@ -526,3 +526,84 @@ fn tls_require_and_verify_full_against_the_servers_own_ca() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("cannot connect"), "{err}");
 }
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only asks whether the process (group, when negative) exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: a plain signal to a process this test started.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+#[test]
+fn a_stopped_drivers_release_is_taken_over_elsewhere_and_it_never_writes_again() {
+    let Some(pg) = Pg::start() else { return };
+    let plan = r#"
+[plan]
+name = "takeover"
+
+[[stage]]
+id = "work"
+run = "sleep 60"
+"#;
+    // Two machines by name; leases of 2 s.
+    let machine = |host: &str| {
+        Workspace::new(plan)
+            .env("PGPASSWORD", PASSWORD)
+            .env("FLIGHTDECK_STORE", &pg.url())
+            .env("FLIGHTDECK_LEASE_TTL", "2")
+            .env("FLIGHTDECK_HOSTNAME", host)
+    };
+    let (a, b) = (machine("host-a"), machine("host-b"));
+    a.expect(["run", "1.0", "--detach"], 0);
+    let pgid = a.wait_for_event("1.0", "run_spawned", |_| true)["pgid"]
+        .as_i64()
+        .unwrap() as i32;
+    let driver = a.status("1.0")["driver"].as_u64().unwrap() as i32;
+    // a's driver stops answering (paused, cut off): its lease runs out.
+    signal(driver, libc::SIGSTOP);
+    b.expect(["list"], 0);
+    let held = b.expect(["resume", "1.0", "--detach"], 4);
+    assert!(
+        stderr_of(&held).contains("host-a"),
+        "while the lease holds: {}",
+        stderr_of(&held)
+    );
+    wait_until(DEADLINE, "b takes the release over", || {
+        b.flightdeck(["resume", "1.0", "--detach"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    b.wait_for_event("1.0", "driver_started", |e| e["host"] == "host-b");
+    // The run a started is not b's to end (its process group is host-a's): said, and left.
+    assert!(b.has_event("1.0", "note", |e| {
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the previous driver ran on host-a"))
+    }));
+    assert!(alive(-pgid), "b ended a process of another machine");
+    // b runs the work again (a's run counts as interrupted), and then waits for it.
+    b.wait_for_event("1.0", "run_spawned", |e| e["pgid"] != pgid);
+    // a wakes up: its lease is gone. It ends its own job and exits, writing nothing.
+    let lines_before = b.journal("1.0").len();
+    signal(driver, libc::SIGCONT);
+    wait_until(DEADLINE, "a's driver exits", || !alive(driver));
+    wait_until(DEADLINE, "a's job ends with it", || !alive(-pgid));
+    let log = std::fs::read_to_string(
+        a.data_dir()
+            .join("plans")
+            .join("takeover")
+            .join("1.0")
+            .join("driver.log"),
+    )
+    .unwrap();
+    assert!(log.contains("its lease on the shared store was lost"), "{log}");
+    // Nothing reached the store from a after the takeover.
+    b.expect(["list"], 0);
+    assert_eq!(b.journal("1.0").len(), lines_before, "{:?}", b.journal("1.0"));
+    b.expect(["cancel", "1.0"], 0);
+    b.wait_for_state("1.0", "cancelled");
+    b.expect(["verify", "1.0"], 0);
+}

@@ -204,6 +204,8 @@ pub struct Driver {
     rx: mpsc::UnboundedReceiver<JobMsg>,
     /// Released (under the journal's lock) just before the driver exits.
     lock: Option<crate::journal::DriverLock>,
+    /// Told when the release's lease on a shared store was lost: another driver may have it now.
+    lease_lost: Arc<tokio::sync::Notify>,
 }
 
 /// What the driver knows, apart from the journal handle (so a transaction can borrow the journal
@@ -290,8 +292,10 @@ impl Driver {
             }
         };
         // On a shared store, the release's lease too: its epoch fences every append of ours.
+        let lease_lost = Arc::new(tokio::sync::Notify::new());
         if let Some((replica, key)) = crate::journal::replica::for_path(&rdir.journal()) {
-            if let Err(why) = replica.take_lease(&key)? {
+            let lost = lease_lost.clone();
+            if let Err(why) = replica.take_lease(&key, Box::new(move || lost.notify_one()))? {
                 return Err(DriveError::Leased {
                     id: rdir.id.clone(),
                     why,
@@ -326,6 +330,7 @@ impl Driver {
             tx,
             rx,
             lock: Some(lock),
+            lease_lost,
         };
         d.journal_id = file_id(&d.core.rdir.journal());
         d.recover()?;
@@ -348,9 +353,17 @@ impl Driver {
             .collect();
         let mut events = Vec::new();
         let mut ended = Vec::new();
+        // Process groups are this machine's: those of a driver that ran on another (a shared
+        // store's takeover) are not ours to end, and their numbers may be anyone's here.
+        let here = hostname();
+        let elsewhere = core
+            .state
+            .driver_host
+            .clone()
+            .filter(|h| !h.is_empty() && *h != here);
         for (_, _, pgids) in &stale {
             for pgid in pgids {
-                if procgroup::group_alive(*pgid) {
+                if elsewhere.is_none() && procgroup::group_alive(*pgid) {
                     procgroup::terminate_group_blocking(*pgid, grace);
                     ended.push(*pgid);
                 }
@@ -359,6 +372,16 @@ impl Driver {
         if !ended.is_empty() {
             events.push(Event::Note {
                 message: format!("ended process group(s) {ended:?} that the previous driver had running"),
+            });
+        }
+        let left: Vec<i32> = stale.iter().flat_map(|(_, _, g)| g.iter().copied()).collect();
+        if let Some(host) = &elsewhere
+            && !left.is_empty()
+        {
+            events.push(Event::Note {
+                message: format!(
+                    "the previous driver ran on {host}: its process group(s) {left:?} there were not ended from {here}; their runs count as interrupted"
+                ),
             });
         }
         let strays = procgroup::marked_groups(&core.rdir.path);
@@ -571,6 +594,14 @@ impl Driver {
                     let cancel = vec![Event::CancelRequested {}];
                     append_folding(&mut self.journal, &mut self.core.state, &actor, cancel)?;
                     true
+                }
+                // Another driver may own the release now: this one must not act any more (the
+                // store refuses its appends anyway). Its jobs are ended as it goes.
+                () = self.lease_lost.notified() => {
+                    return Err(DriveError::Leased {
+                        id: self.core.rdir.id.clone(),
+                        why: "no longer driven by this process: its lease on the shared store was lost (taken over, or not renewed in time)".into(),
+                    });
                 }
                 msg = self.rx.recv() => {
                     self.inbox.push(msg.expect("the driver holds a sender"));
@@ -1292,12 +1323,7 @@ fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default()
-}
+pub use crate::journal::replica::hostname;
 
 /// Where a release's plan copy says its commands run.
 pub fn plan_for_release(rdir: &ReleaseDir, state: &ReleaseState) -> Result<Plan, DriveError> {

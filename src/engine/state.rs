@@ -29,6 +29,8 @@ pub struct ReleaseState {
     /// Pid of the driver according to the journal (started and not stopped). Whether it is alive
     /// is not a journal fact: see [`ReleaseState::state_word`].
     pub driver_pid: Option<u32>,
+    /// The machine of the last driver started.
+    pub driver_host: Option<String>,
     /// Why the last driver stopped on purpose (e.g. `--no-wait` at a gate).
     pub driver_stopped: Option<String>,
     pub finished: Option<Finished>,
@@ -638,8 +640,9 @@ impl ReleaseState {
                     })
                     .collect();
             }
-            Event::DriverStarted { pid, .. } => {
+            Event::DriverStarted { pid, host } => {
                 self.driver_pid = Some(*pid);
+                self.driver_host = Some(host.clone());
                 self.driver_stopped = None;
             }
             Event::DriverStopped { reason, .. } => {

@@ -46,8 +46,13 @@ pub trait Replica: Send + Sync {
     /// Who drives the release, by its lease on the store: `(host, pid)` while the lease holds.
     fn driver(&self, key: &JournalKey) -> Option<(String, u32)>;
     /// Take the release's lease for this process (its appends then carry the lease's epoch, and
-    /// the store refuses them once another driver took it over). `Err(why)`: someone holds it.
-    fn take_lease(&self, key: &JournalKey) -> Result<Result<(), String>, JournalError>;
+    /// the store refuses them once another driver took it over); `on_lost` is called once if it
+    /// is lost (taken over, or not renewed in time). `Err(why)`: someone holds it.
+    fn take_lease(
+        &self,
+        key: &JournalKey,
+        on_lost: Box<dyn Fn() + Send + Sync>,
+    ) -> Result<Result<(), String>, JournalError>;
     /// Give the lease up (the driver ends).
     fn drop_lease(&self, key: &JournalKey);
     /// Whether this process still holds the lease: `Some(false)` once it was lost (taken over,
@@ -134,6 +139,16 @@ pub fn store_error(path: &Path, why: impl std::fmt::Display) -> JournalError {
         path: path.to_path_buf(),
         source: std::io::Error::other(format!("the shared store: {why}")),
     }
+}
+
+/// This machine's name, as drivers journal it and leases show it: FLIGHTDECK_HOSTNAME, else the
+/// host name (containers often have a random one).
+pub fn hostname() -> String {
+    std::env::var("FLIGHTDECK_HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()))
+        .unwrap_or_default()
 }
 
 /// Shared for callers that only hold an `Arc`.

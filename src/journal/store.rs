@@ -458,6 +458,23 @@ impl ReleaseDir {
         local.or_else(|| self.remote_driver().map(|_| 0))
     }
 
+    /// Who drives the release, as said to a person: `pid 4242`, or on a shared store `pid 4242 on
+    /// ci-runner-3 (it holds the release's lease until it stops renewing it)`.
+    pub fn driver_said(&self) -> Option<String> {
+        let path = self.driver_lock_path();
+        let local = File::open(&path)
+            .ok()
+            .and_then(|mut file| match file.try_lock_shared() {
+                Ok(()) => None,
+                Err(_) => Some(read_pid(&mut file).map_or("pid unknown".to_string(), |p| format!("pid {p}"))),
+            });
+        local.or_else(|| {
+            self.remote_driver().map(|(host, pid)| {
+                format!("pid {pid} on {host}: it holds the release's lease on the shared store until it stops renewing it")
+            })
+        })
+    }
+
     /// On a shared store, the driver holding the release's lease: `(host, pid)`.
     pub fn remote_driver(&self) -> Option<(String, u32)> {
         super::replica::remote_driver(&self.journal())

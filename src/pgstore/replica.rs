@@ -334,9 +334,13 @@ impl Replica for PgReplica {
             .flatten()
     }
 
-    fn take_lease(&self, key: &JournalKey) -> Result<Result<(), String>, JournalError> {
+    fn take_lease(
+        &self,
+        key: &JournalKey,
+        on_lost: Box<dyn Fn() + Send + Sync>,
+    ) -> Result<Result<(), String>, JournalError> {
         let ttl = lease_ttl();
-        let host = hostname();
+        let host = crate::journal::replica::hostname();
         let pid = std::process::id();
         let got = self.with(|s| s.acquire_lease(&key.plan, &key.journal, &self.holder, &host, pid, ttl))?;
         let lease = match got {
@@ -372,6 +376,7 @@ impl Replica for PgReplica {
                         Some(Ok(true)) => {}
                         Some(Ok(false)) => {
                             flag.store(true, Ordering::SeqCst);
+                            on_lost();
                             break;
                         }
                         // Unreachable: try again; past the expiry the lease is as good as lost.
@@ -379,6 +384,8 @@ impl Replica for PgReplica {
                             store = None;
                             if chrono::Utc::now() > renewing.expires_at {
                                 flag.store(true, Ordering::SeqCst);
+                                on_lost();
+                                break;
                             }
                         }
                     }
@@ -468,11 +475,3 @@ impl PgReplica {
 
 /// How long the follower waits for a notification before it reads everything again anyway.
 const POLL: Duration = Duration::from_secs(5);
-
-/// This machine's name, as leases show it.
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".into())
-}

@@ -69,10 +69,7 @@ impl Context {
             }
             if let Some(status) = child.try_wait()? {
                 if status.code() == Some(i32::from(exit::LOCKED)) {
-                    let holder = rdir
-                        .live_driver()
-                        .map(|p| format!(" (pid {p})"))
-                        .unwrap_or_default();
+                    let holder = rdir.driver_said().map(|d| format!(" ({d})")).unwrap_or_default();
                     crate::errln!(
                         "flightdeck: release {} is driven by another process{holder}",
                         rdir.id

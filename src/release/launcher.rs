@@ -112,7 +112,11 @@ impl Launcher for Context {
     fn start_driver(&self, rdir: &ReleaseDir) -> std::result::Result<(), String> {
         match self.spawn_driver(rdir, false) {
             Ok(Ok(_child)) => Ok(()),
-            Ok(Err(_)) => Err(format!("release {} is driven by another process", rdir.id)),
+            Ok(Err(_)) => Err(format!(
+                "release {} is driven by another process{}",
+                rdir.id,
+                rdir.driver_said().map(|d| format!(" ({d})")).unwrap_or_default()
+            )),
             Err(e) => Err(format!("{e:#}")),
         }
     }

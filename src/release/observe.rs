@@ -96,9 +96,9 @@ impl Context {
         let rdir = self.find(release)?;
         let state = load_state(&rdir)?;
         refuse_broken(&state)?;
-        if let Some(pid) = rdir.live_driver() {
+        if let Some(who) = rdir.driver_said() {
             crate::errln!(
-                "flightdeck: release {} is driven by another process (pid {pid})",
+                "flightdeck: release {} is driven by another process ({who})",
                 rdir.id
             );
             return Ok(exit::LOCKED);
