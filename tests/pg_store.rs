@@ -163,6 +163,9 @@ fn two_machines_share_one_release_through_the_store() {
     assert_eq!(a.journal("1.0"), b.journal("1.0"));
     assert_eq!(b.events("1.0", "approved")[0]["actor"], "bob");
     b.expect(["verify", "1.0"], 0);
+    // The run logs came too, streamed by a's driver.
+    let log = stdout_of(&b.expect(["logs", "1.0", "deploy"], 0));
+    assert!(log.contains("deployed 1.0"), "{log}");
     // No driver was started on b: a's lease said one lives.
     let release = |ws: &Workspace| ws.data_dir().join("plans").join("shared").join("1.0");
     assert!(release(&a).join("driver.log").exists());
@@ -182,13 +185,13 @@ fn migrate_and_status_over_a_real_server_with_the_password_from_pgpassword() {
     let ws = workspace(&pg);
     let out = ws.expect(with_store(&pg, &["store", "migrate"]), 0);
     assert!(
-        stdout_of(&out).contains("schema migrated from version 0 to 1"),
+        stdout_of(&out).contains("schema migrated from version 0 to 2"),
         "{}",
         stdout_of(&out)
     );
     let out = ws.expect(with_store(&pg, &["store", "migrate"]), 0);
     assert!(
-        stdout_of(&out).contains("schema version 1 is current"),
+        stdout_of(&out).contains("schema version 2 is current"),
         "{}",
         stdout_of(&out)
     );
@@ -200,7 +203,7 @@ fn migrate_and_status_over_a_real_server_with_the_password_from_pgpassword() {
         "{text}"
     );
     assert!(
-        text.contains("schema        version 1 (this flightdeck: 1)"),
+        text.contains("schema        version 2 (this flightdeck: 2)"),
         "{text}"
     );
     assert!(text.contains("0 plan(s), 0 release(s), 0 event(s)"), "{text}");
@@ -217,7 +220,7 @@ fn migrate_and_status_over_a_real_server_with_the_password_from_pgpassword() {
     assert!(!text.contains(PASSWORD), "{text}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["source"], "FLIGHTDECK_STORE");
-    assert_eq!(v["schema"], 1);
+    assert_eq!(v["schema"], 2);
     assert_eq!(
         v["url"],
         format!("postgres://flightdeck:***@127.0.0.1:{}/postgres", pg.port)
@@ -257,7 +260,10 @@ fn a_schema_newer_than_the_binary_is_refused_and_left_alone() {
         let err = stderr_of(&out);
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
         assert!(
-            err.contains("the store's schema is version 7, newer than this flightdeck knows (1)"),
+            err.contains(&format!(
+                "the store's schema is version 7, newer than this flightdeck knows ({})",
+                flightdeck::pgstore::SCHEMA_VERSION
+            )),
             "{err}"
         );
     }
@@ -501,7 +507,7 @@ fn tls_require_and_verify_full_against_the_servers_own_ca() {
     );
     let out = status(&url, 0);
     assert!(
-        stdout_of(&out).contains("schema        version 1"),
+        stdout_of(&out).contains("schema        version 2"),
         "{}",
         stdout_of(&out)
     );

@@ -205,7 +205,13 @@ pub fn pull_all() -> Result<usize, JournalError> {
     };
     let mut changed = 0;
     for (key, last) in replica.journals()? {
-        if local_last(&path_of(root, &key)) >= last {
+        let path = path_of(root, &key);
+        // A release still open may have new output (or files) with no new line.
+        let open = is_release(&key)
+            && path
+                .parent()
+                .is_some_and(|dir| super::ReleaseDir::from_path(dir).is_marked_open());
+        if local_last(&path) >= last && !open {
             continue;
         }
         pull(&key)?;

@@ -43,6 +43,113 @@ struct Held {
     /// Set by the renewing thread when the lease was lost; set by `drop_lease` to stop it.
     lost: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    /// The output streamer: told to stop, woken, then waited for (its last output goes up
+    /// before the driver ends).
+    streamer: Option<Streamer>,
+}
+
+struct Streamer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// At most this much output per row.
+pub const OUTPUT_ROW: usize = 64 * 1024;
+/// Output is sent up at most this long after it was written (and batched meanwhile).
+pub const OUTPUT_BATCH: Duration = Duration::from_millis(100);
+
+/// Stream the run logs in `logs` (of the release `key`) up to the store while they grow: woken
+/// by inotify, it waits [`OUTPUT_BATCH`] to batch, then sends what is new in rows of at most
+/// [`OUTPUT_ROW`]; idle, it sleeps. Stopped, it sends what is left, then ends.
+fn stream_output(url: &str, key: JournalKey, logs: std::path::PathBuf) -> Result<Streamer, JournalError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (wake, rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let mut store = PgStore::connect(url).map_err(journal_error)?;
+    let mut sent = store
+        .output_held(&key.plan, &key.journal)
+        .map_err(journal_error)?;
+    let _ = std::fs::create_dir_all(&logs);
+    let changed = wake.clone();
+    let watcher = crate::journal::watch_changes(&logs, move || {
+        let _ = changed.try_send(());
+    });
+    let halt = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("flightdeck-output".into())
+        .spawn(move || {
+            let _watcher = watcher;
+            loop {
+                let stopping = rx.recv().is_err() || halt.load(Ordering::SeqCst);
+                if !stopping {
+                    std::thread::sleep(OUTPUT_BATCH);
+                    while rx.try_recv().is_ok() {}
+                }
+                if let Err(e) = send_output(&mut store, &key, &logs, &mut sent) {
+                    eprintln!("flightdeck: streaming output to the shared store: {e}");
+                }
+                if stopping || halt.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| JournalError::Store(format!("cannot start streaming output: {e}")))?;
+    Ok(Streamer { wake, stop, thread })
+}
+
+/// Send what the logs hold beyond what was sent (`sent`: path → (bytes, chunks)).
+fn send_output(
+    store: &mut PgStore,
+    key: &JournalKey,
+    logs: &Path,
+    sent: &mut HashMap<String, (u64, i64)>,
+) -> Result<(), StoreError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(entries) = std::fs::read_dir(logs) else {
+        return Ok(());
+    };
+    let mut rows: Vec<(String, i64, u64, Vec<u8>)> = Vec::new();
+    let mut flush = |rows: &mut Vec<(String, i64, u64, Vec<u8>)>, sent: &mut HashMap<String, (u64, i64)>| {
+        store.put_output(&key.plan, &key.journal, rows)?;
+        for (p, n, o, d) in rows.drain(..) {
+            sent.insert(p, (o + d.len() as u64, n + 1));
+        }
+        Ok::<_, StoreError>(())
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = format!("logs/{name}");
+        let (off, n) = sent.get(&rel).copied().unwrap_or((0, 0));
+        let Ok(mut f) = std::fs::File::open(entry.path()) else {
+            continue;
+        };
+        let size = f.metadata().map_or(0, |m| m.len());
+        if size <= off || f.seek(SeekFrom::Start(off)).is_err() {
+            continue;
+        }
+        let (mut at, mut next) = (off, n);
+        let mut buf = vec![0u8; OUTPUT_ROW];
+        while at < size {
+            let want = ((size - at) as usize).min(OUTPUT_ROW);
+            if f.read_exact(&mut buf[..want]).is_err() {
+                break;
+            }
+            rows.push((rel.clone(), next, at, buf[..want].to_vec()));
+            at += want as u64;
+            next += 1;
+            // Sent 64 rows at a time: memory stays bounded during a flood.
+            if rows.len() >= 64 {
+                flush(&mut rows, sent)?;
+            }
+        }
+    }
+    if !rows.is_empty() {
+        flush(&mut rows, sent)?;
+    }
+    Ok(())
 }
 
 /// The store behind this process's data directory.
@@ -158,7 +265,7 @@ impl PgStore {
     pub fn file_sizes(&mut self, plan: &str, release: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let r = self.rt.block_on(
             sqlx::query(
-                "SELECT path, sum(length(data))::bigint FROM fd_chunks WHERE plan = $1 AND release = $2 AND path NOT LIKE 'logs/%' GROUP BY path",
+                "SELECT path, sum(length(data))::bigint FROM fd_chunks WHERE plan = $1 AND release = $2 AND off IS NULL GROUP BY path",
             )
             .bind(plan)
             .bind(release)
@@ -168,6 +275,81 @@ impl PgStore {
         Ok(rows
             .into_iter()
             .map(|r| (r.get(0), r.get::<i64, _>(1) as u64))
+            .collect())
+    }
+
+    /// Streamed output: the run logs of a release so far, path → (bytes held, chunks held).
+    pub fn output_held(
+        &mut self,
+        plan: &str,
+        release: &str,
+    ) -> Result<HashMap<String, (u64, i64)>, StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query(
+                "SELECT path, coalesce(sum(length(data)), 0)::bigint, count(*) FROM fd_chunks
+                  WHERE plan = $1 AND release = $2 AND off IS NOT NULL GROUP BY path",
+            )
+            .bind(plan)
+            .bind(release)
+            .fetch_all(&mut self.conn),
+        );
+        let rows = r.map_err(|e| self.sql_error("reading streamed output", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), (r.get::<i64, _>(1) as u64, r.get::<i64, _>(2))))
+            .collect())
+    }
+
+    /// Append streamed output: `(path, n, off, bytes)` rows in one transaction.
+    pub fn put_output(
+        &mut self,
+        plan: &str,
+        release: &str,
+        rows: &[(String, i64, u64, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let r = self.rt.block_on(async {
+            let mut tx = sqlx::Connection::begin(&mut self.conn).await?;
+            for (path, n, off, data) in rows {
+                sqlx::query(
+                    "INSERT INTO fd_chunks (plan, release, path, n, off, data) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(plan)
+                .bind(release)
+                .bind(path)
+                .bind(n)
+                .bind(*off as i64)
+                .bind(data)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        });
+        r.map_err(|e| self.sql_error("streaming output", e))
+    }
+
+    /// Streamed output of `path` from byte `from` on (whole chunks, in order).
+    pub fn output_from(
+        &mut self,
+        plan: &str,
+        release: &str,
+        path: &str,
+        from: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query(
+                "SELECT off, data FROM fd_chunks WHERE plan = $1 AND release = $2 AND path = $3
+                  AND off IS NOT NULL AND off + length(data) > $4 ORDER BY n",
+            )
+            .bind(plan)
+            .bind(release)
+            .bind(path)
+            .bind(from as i64)
+            .fetch_all(&mut self.conn),
+        );
+        let rows = r.map_err(|e| self.sql_error("reading streamed output", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<i64, _>(0) as u64, r.get::<Vec<u8>, _>(1)))
             .collect())
     }
 
@@ -302,6 +484,39 @@ impl Replica for PgReplica {
     }
 
     fn get_files(&self, key: &JournalKey, dir: &Path) -> Result<(), JournalError> {
+        // Run logs as far as they were streamed: what the local copy lacks, appended.
+        let held = self.with(|s| s.output_held(&key.plan, &key.journal))?;
+        for (rel, (size, _)) in held {
+            let Some(name) = rel
+                .strip_prefix("logs/")
+                .filter(|n| !n.contains('/') && !n.starts_with('.'))
+            else {
+                continue;
+            };
+            let path = dir.join("logs").join(name);
+            let have = std::fs::metadata(&path).map_or(0, |m| m.len());
+            if have >= size {
+                continue;
+            }
+            let chunks = self.with(|s| s.output_from(&key.plan, &key.journal, &rel, have))?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(crate::journal::io_error(&path))?;
+            let mut pos = have;
+            for (off, data) in chunks {
+                // Chunks are contiguous: a gap would mean a chunk not committed yet.
+                if off > pos {
+                    break;
+                }
+                let skip = ((pos - off) as usize).min(data.len());
+                use std::io::Write;
+                f.write_all(&data[skip..])
+                    .map_err(crate::journal::io_error(&path))?;
+                pos = off + data.len() as u64;
+            }
+        }
         let sizes = self.with(|s| s.file_sizes(&key.plan, &key.journal))?;
         for (name, size) in sizes {
             // Only plain names, never over what stays local.
@@ -392,11 +607,27 @@ impl Replica for PgReplica {
                 }
             })
             .map_err(|e| JournalError::Store(format!("cannot start the lease's renewal: {e}")))?;
+        // The driver's run logs follow it up, so that a cockpit elsewhere follows them live.
+        let logs = crate::journal::replica::root()
+            .map(|root| crate::journal::replica::path_of(root, key))
+            .and_then(|p| p.parent().map(|d| d.join("logs")));
+        let streamer = match logs {
+            Some(logs) => Some(stream_output(&self.url, key.clone(), logs)?),
+            None => None,
+        };
         let mut leases = self
             .leases
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        leases.insert(key.clone(), Held { lease, lost, stop });
+        leases.insert(
+            key.clone(),
+            Held {
+                lease,
+                lost,
+                stop,
+                streamer,
+            },
+        );
         Ok(Ok(()))
     }
 
@@ -410,6 +641,11 @@ impl Replica for PgReplica {
         };
         if let Some(h) = held {
             h.stop.store(true, Ordering::SeqCst);
+            if let Some(st) = h.streamer {
+                st.stop.store(true, Ordering::SeqCst);
+                let _ = st.wake.try_send(());
+                let _ = st.thread.join();
+            }
             let _ = self.with(|s| s.release_lease(&h.lease));
         }
     }
@@ -445,30 +681,62 @@ impl PgReplica {
             .spawn(move || {
                 use crate::journal::replica::{pull, pull_all};
                 loop {
-                    let listener = super::Listener::connect(&opts, &url, &[super::journal::CHANNEL]);
+                    let channels = [super::journal::CHANNEL, OUTPUT_CHANNEL];
+                    let listener = super::Listener::connect(&opts, &url, &channels);
                     let _ = pull_all();
                     let Ok(mut listener) = listener else {
                         std::thread::sleep(POLL);
                         continue;
                     };
                     loop {
-                        match listener.recv(POLL) {
-                            Ok(Some(n)) => {
-                                let _ = pull(&JournalKey {
-                                    plan: n.plan,
-                                    journal: n.journal,
-                                });
-                            }
+                        let first = match listener.recv_raw(POLL) {
+                            Ok(Some(p)) => p,
                             Ok(None) => {
                                 let _ = pull_all();
+                                continue;
                             }
                             Err(_) => break,
+                        };
+                        // What else was told meanwhile: each journal pulled once.
+                        let mut told = std::collections::BTreeSet::new();
+                        let mut payload = Some(first);
+                        while let Some(p) = payload.take() {
+                            if let Ok(t) = serde_json::from_str::<Told>(&p) {
+                                told.insert(t.key());
+                            }
+                            payload = listener.recv_raw(Duration::ZERO).ok().flatten();
+                        }
+                        for key in told {
+                            let _ = pull(&key);
                         }
                     }
                 }
             });
         if let Err(e) = spawned {
             eprintln!("flightdeck: cannot follow the shared store: {e}");
+        }
+    }
+}
+
+/// The channel new output is notified on (`fd_output_notify`).
+pub const OUTPUT_CHANNEL: &str = "flightdeck_output";
+
+/// What a notification tells: a journal's new line, or a release's new output.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum Told {
+    Line { plan: String, journal: String },
+    Output { plan: String, release: String },
+}
+
+impl Told {
+    fn key(self) -> JournalKey {
+        match self {
+            Told::Line { plan, journal } => JournalKey { plan, journal },
+            Told::Output { plan, release } => JournalKey {
+                plan,
+                journal: release,
+            },
         }
     }
 }

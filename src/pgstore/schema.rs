@@ -11,19 +11,20 @@
 //! - `fd_leases`: one row per release: the driver holding it, until when, and its epoch (a
 //!   fencing token that only grows: a lease is given up by expiring it, never by deleting the
 //!   row, so an epoch is never handed out twice).
-//! - `fd_chunks`: run logs and release files (`plan.toml`, `driver.log`, `logs/…`) in numbered
-//!   chunks.
+//! - `fd_chunks`: run logs and release files (`plan.toml`, `logs/…`) in numbered chunks. A run
+//!   log is streamed while it grows: each chunk carries its byte offset (`off`, version 2), and
+//!   observers are told of new output on `flightdeck_output` (plan, release, path).
 
 use super::{PgStore, StoreError};
 
 /// The schema version this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The key of the advisory lock migrations hold.
 const MIGRATION_LOCK: i64 = 0x666c_6967_6874;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE fd_meta (
@@ -123,6 +124,21 @@ END
 $$;
 CREATE TRIGGER fd_events_frozen BEFORE UPDATE OR DELETE ON fd_events
     FOR EACH ROW EXECUTE FUNCTION fd_events_frozen();
+"#;
+
+/// Version 2: run logs streamed while they grow (a chunk's byte offset in its file), and output
+/// notified.
+const V2: &str = r#"
+ALTER TABLE fd_chunks ADD COLUMN off bigint;
+CREATE FUNCTION fd_output_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('flightdeck_output',
+        json_build_object('plan', NEW.plan, 'release', NEW.release, 'path', NEW.path)::text);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER fd_output_notify AFTER INSERT ON fd_chunks
+    FOR EACH ROW WHEN (NEW.off IS NOT NULL) EXECUTE FUNCTION fd_output_notify();
 "#;
 
 /// What [`PgStore::migrate`] did.
