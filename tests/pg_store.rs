@@ -613,3 +613,64 @@ run = "sleep 60"
     b.wait_for_state("1.0", "cancelled");
     b.expect(["verify", "1.0"], 0);
 }
+
+#[test]
+fn the_database_stopped_mid_release_loses_nothing_and_holds_new_work_past_the_lease() {
+    let Some(pg) = Pg::start() else { return };
+    let plan = r#"
+[plan]
+name = "outage"
+
+[[stage]]
+id = "one"
+run = "while [ ! -f step1 ]; do sleep 0.05; done; echo one"
+
+[[stage]]
+id = "two"
+needs = ["one"]
+run = "echo two"
+"#;
+    let machine = || {
+        Workspace::new(plan)
+            .env("PGPASSWORD", PASSWORD)
+            .env("FLIGHTDECK_STORE", &pg.url())
+            .env("FLIGHTDECK_LEASE_TTL", "1")
+    };
+    let (a, b) = (machine(), machine());
+    a.expect(["run", "1.0", "--detach"], 0);
+    a.wait_for_event("1.0", "run_spawned", |e| e["stage"] == "one");
+    let driver = a.status("1.0")["driver"].as_u64().unwrap() as i32;
+    // The database goes away. Past the lease, the driver starts nothing new; what runs goes
+    // on, and what it journals meanwhile is kept here, fsynced, in order.
+    pg.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::write(a.file("step1"), "").unwrap();
+    a.wait_for_event("1.0", "stage_succeeded", |e| e["stage"] == "one");
+    a.wait_for_event("1.0", "stage_waiting", |e| {
+        e["stage"] == "two"
+            && e["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("the shared store has been out of reach"))
+    });
+    assert!(alive(driver), "the driver crashed with the store away");
+    assert!(!a.has_event("1.0", "run_started", |e| e["stage"] == "two"));
+    // Looking is still possible: this machine's copy, said to be one.
+    let out = a.expect(["status", "1.0"], 0);
+    assert!(
+        stderr_of(&out).contains("the shared store is out of reach"),
+        "{}",
+        stderr_of(&out)
+    );
+    // It comes back: the lease is renewed (nobody took it), the lines written meanwhile go up
+    // first, in order, and the release goes on.
+    pg.start_again();
+    a.wait_for_state("1.0", "succeeded");
+    b.expect(["list"], 0);
+    b.wait_for_state("1.0", "succeeded");
+    assert_eq!(a.journal("1.0"), b.journal("1.0"));
+    b.expect(["verify", "1.0"], 0);
+    assert!(
+        !a.data_dir().join("plans/outage/1.0/journal.unsent").exists(),
+        "nothing was refused"
+    );
+}

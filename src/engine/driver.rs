@@ -204,8 +204,8 @@ pub struct Driver {
     rx: mpsc::UnboundedReceiver<JobMsg>,
     /// Released (under the journal's lock) just before the driver exits.
     lock: Option<crate::journal::DriverLock>,
-    /// Told when the release's lease on a shared store was lost: another driver may have it now.
-    lease_lost: Arc<tokio::sync::Notify>,
+    /// On a shared store, the release's lease as its renewals find it.
+    lease: Option<tokio::sync::watch::Receiver<crate::journal::replica::LeaseState>>,
 }
 
 /// What the driver knows, apart from the journal handle (so a transaction can borrow the journal
@@ -227,6 +227,8 @@ struct Core {
     /// The release's end has been recorded (tag, end snapshot): its finishing events may be
     /// journaled now. Reset once they are.
     end_done: bool,
+    /// Why nothing new starts (the shared store out of reach past the lease), while it holds.
+    store_held: Option<String>,
 }
 
 /// What another release holds: its id and environments (none once it has finished), and the
@@ -292,10 +294,16 @@ impl Driver {
             }
         };
         // On a shared store, the release's lease too: its epoch fences every append of ours.
-        let lease_lost = Arc::new(tokio::sync::Notify::new());
+        let mut lease = None;
         if let Some((replica, key)) = crate::journal::replica::for_path(&rdir.journal()) {
-            let lost = lease_lost.clone();
-            if let Err(why) = replica.take_lease(&key, Box::new(move || lost.notify_one()))? {
+            let (tell, told) = tokio::sync::watch::channel(crate::journal::replica::LeaseState::Held);
+            lease = Some(told);
+            if let Err(why) = replica.take_lease(
+                &key,
+                Box::new(move |s| {
+                    let _ = tell.send(s);
+                }),
+            )? {
                 return Err(DriveError::Leased {
                     id: rdir.id.clone(),
                     why,
@@ -321,6 +329,7 @@ impl Driver {
                 holds: HashMap::new(),
                 probes: HashMap::new(),
                 end_done: false,
+                store_held: None,
             },
             jobs: HashMap::new(),
             inbox: Vec::new(),
@@ -330,7 +339,7 @@ impl Driver {
             tx,
             rx,
             lock: Some(lock),
-            lease_lost,
+            lease,
         };
         d.journal_id = file_id(&d.core.rdir.journal());
         d.recover()?;
@@ -597,11 +606,37 @@ impl Driver {
                 }
                 // Another driver may own the release now: this one must not act any more (the
                 // store refuses its appends anyway). Its jobs are ended as it goes.
-                () = self.lease_lost.notified() => {
-                    return Err(DriveError::Leased {
-                        id: self.core.rdir.id.clone(),
-                        why: "no longer driven by this process: its lease on the shared store was lost (taken over, or not renewed in time)".into(),
-                    });
+                                changed = async {
+                    match self.lease.as_mut() {
+                        Some(rx) => rx.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    use crate::journal::replica::LeaseState;
+                    let state = match (changed, self.lease.as_ref()) {
+                        (Ok(()), Some(rx)) => *rx.borrow(),
+                        _ => {
+                            self.lease = None;
+                            LeaseState::Held
+                        }
+                    };
+                    match state {
+                        LeaseState::Lost => {
+                            return Err(DriveError::Leased {
+                                id: self.core.rdir.id.clone(),
+                                why: "no longer driven by this process: its lease on the shared store was lost (another driver took it over)".into(),
+                            });
+                        }
+                        // Out of reach past the lease's expiry: another driver may take over, so
+                        // nothing new starts (what runs goes on) until the lease is renewed.
+                        LeaseState::Lapsed => {
+                            self.core.store_held = Some(
+                                "the shared store has been out of reach for longer than the driver's lease: nothing new starts until it is back".into(),
+                            );
+                        }
+                        LeaseState::Held => self.core.store_held = None,
+                    }
+                    true
                 }
                 msg = self.rx.recv() => {
                     self.inbox.push(msg.expect("the driver holds a sender"));
@@ -946,6 +981,30 @@ impl Core {
         // a freeze must never be lost to a broken file.
         let mut windows: Option<Result<Vec<crate::plan::freeze::Freeze>, String>> = None;
         for d in decisions {
+            // The shared store out of reach past the lease: nothing new starts (another driver
+            // may have taken over); each stage that would start says why.
+            let held = match (&self.store_held, &d) {
+                (Some(why), Decision::Start { key, .. }) => Some((why, Some(key.stage.clone()))),
+                (Some(why), Decision::Acquire { stage, .. }) => Some((why, Some(stage.clone()))),
+                (Some(why), Decision::RunCheck { .. }) => Some((why, None)),
+                _ => None,
+            };
+            if let Some((why, stage)) = held {
+                if let Some(stage) = stage
+                    && !frozen.contains(&stage)
+                {
+                    let reason = format!("waiting: {why}");
+                    if self.state.stage(&stage).and_then(|s| s.waiting.as_deref()) != Some(reason.as_str()) {
+                        events.push(Event::StageWaiting {
+                            stage: stage.clone(),
+                            reason,
+                            frozen: false,
+                        });
+                    }
+                    frozen.push(stage);
+                }
+                continue;
+            }
             // A deploy on a frozen environment does not start (nor takes the environment): the
             // stage waits, and goes on by itself once the window ends (waiting stages are looked
             // at every second). What runs already finishes; rollbacks are not held back.

@@ -133,9 +133,30 @@ impl Journal {
             let Some((replica, key)) = self.replica.clone() else {
                 return Ok((seen, None));
             };
-            let (remote, lines) = replica.begin(&key, self.next_seq - 1)?;
-            seen.extend(self.take_down(&lines)?);
-            Ok((seen, Some(remote)))
+            match replica.begin(&key, self.next_seq - 1) {
+                Ok(b) => {
+                    seen.extend(self.take_down(&b.lines)?);
+                    // Lines this driver wrote while the store was out of reach go first, in
+                    // order, with whatever this transaction adds.
+                    let unsent = if b.last + 1 < self.next_seq {
+                        self.lines_after(b.last)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((
+                        seen,
+                        Some(Remote {
+                            txn: b.txn,
+                            unsent,
+                            store_last: b.last,
+                        }),
+                    ))
+                }
+                // The store is out of reach: the driver holding the lease writes on here (fsynced,
+                // in order) and sends it all once the store is back.
+                Err(JournalError::StoreUnreachable(_)) if replica.may_buffer(&key) => Ok((seen, None)),
+                Err(e) => Err(e),
+            }
         });
         match caught_up {
             Ok((seen, remote)) => {
@@ -291,7 +312,16 @@ pub struct Txn<'a> {
     saved: (u64, String),
     done: bool,
     /// The append on the shared store (holding its lock), on a replica.
-    remote: Option<Box<dyn super::replica::ReplicaTxn>>,
+    remote: Option<Remote>,
+}
+
+/// An append on the shared store: its transaction, and the local lines the store does not have
+/// yet (written while it was out of reach), sent first.
+struct Remote {
+    txn: Box<dyn super::replica::ReplicaTxn>,
+    unsent: Vec<String>,
+    /// The store's last sequence number when the transaction began.
+    store_last: u64,
 }
 
 impl Txn<'_> {
@@ -339,17 +369,41 @@ impl Txn<'_> {
         self.done = true;
         let j = &mut *self.journal;
         let result = (|| {
+            // The store first: the local file only ever holds what the store took, but for what
+            // the driver writes while the store is out of reach (sent first next time).
+            let mut durable = durable;
+            if let Some(remote) = self.remote.take() {
+                let text = std::str::from_utf8(&self.buf).expect("records are JSON text");
+                let mut lines = remote.unsent.clone();
+                lines.extend(text.lines().map(str::to_string));
+                if !lines.is_empty() {
+                    match remote.txn.commit(&lines) {
+                        Ok(()) => {}
+                        Err(JournalError::StoreUnreachable(_))
+                            if j.replica.as_ref().is_some_and(|(r, k)| r.may_buffer(k)) =>
+                        {
+                            durable = true;
+                        }
+                        Err(e) => {
+                            // Refused (another driver took over meanwhile): what was written
+                            // here alone is set aside, so the local file is the store's again.
+                            if !remote.unsent.is_empty() {
+                                j.set_aside_unsent(remote.store_last)?;
+                                self.saved = (j.next_seq, j.last_hash.clone());
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+            } else if j.replica.is_some() {
+                // Written while the store is out of reach: fsynced, always.
+                durable = true;
+            }
             if self.buf.is_empty() {
                 return Ok(());
             }
             if let Some(marker) = &j.open_marker {
                 mark(marker)?;
-            }
-            // The store first: the local file only ever holds what the store took.
-            if let Some(remote) = self.remote.take() {
-                let text = std::str::from_utf8(&self.buf).expect("records are JSON text");
-                let lines: Vec<String> = text.lines().map(str::to_string).collect();
-                remote.commit(&lines)?;
             }
             j.file.write_all(&self.buf).map_err(io_err(&j.path))?;
             if durable {
@@ -372,6 +426,58 @@ impl Txn<'_> {
         }
         let _ = j.file.unlock();
         result
+    }
+}
+
+impl Journal {
+    /// The local file's lines after sequence number `seq` (read from the start: only lines
+    /// written while the store was out of reach are ever looked for this way).
+    fn lines_after(&mut self, seq: u64) -> Result<Vec<String>, JournalError> {
+        let mut data = Vec::with_capacity(self.len as usize);
+        self.file.seek(SeekFrom::Start(0)).map_err(io_err(&self.path))?;
+        (&self.file)
+            .take(self.len)
+            .read_to_end(&mut data)
+            .map_err(io_err(&self.path))?;
+        let text = String::from_utf8_lossy(&data);
+        Ok(text.lines().skip(seq as usize).map(str::to_string).collect())
+    }
+
+    /// Cut the local file back to the store's `store_last` lines, keeping what is cut in
+    /// `journal.unsent` beside it (never deleted): lines written while the store was out of reach
+    /// that the store then refused.
+    fn set_aside_unsent(&mut self, store_last: u64) -> Result<(), JournalError> {
+        let mut data = Vec::with_capacity(self.len as usize);
+        self.file.seek(SeekFrom::Start(0)).map_err(io_err(&self.path))?;
+        (&self.file)
+            .take(self.len)
+            .read_to_end(&mut data)
+            .map_err(io_err(&self.path))?;
+        let mut kept = 0usize;
+        let mut last_hash = String::new();
+        for line in data.split_inclusive(|b| *b == b'\n').take(store_last as usize) {
+            kept += line.len();
+            last_hash = line_hash(line.strip_suffix(b"\n").unwrap_or(line));
+        }
+        let side = self.path.with_file_name("journal.unsent");
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&side)
+            .map_err(io_err(&side))?;
+        f.write_all(&data[kept..]).map_err(io_err(&side))?;
+        f.sync_data().map_err(io_err(&side))?;
+        self.file.set_len(kept as u64).map_err(io_err(&self.path))?;
+        self.len = kept as u64;
+        self.next_seq = store_last + 1;
+        self.last_hash = last_hash;
+        self.write_head();
+        eprintln!(
+            "flightdeck: {}: the shared store refused the lines written while it was out of reach; they are kept in {}",
+            self.path.display(),
+            side.display()
+        );
+        Ok(())
     }
 }
 

@@ -38,6 +38,9 @@ pub enum JournalError {
     /// The shared store failed or refused (one line, naming the store).
     #[error("{0}")]
     Store(String),
+    /// The shared store is out of reach (one line, naming it): worth retrying later.
+    #[error("{0}")]
+    StoreUnreachable(String),
     #[error("release `{0}` not found{1}")]
     NotFound(String, String),
     #[error("{0}")]

@@ -29,12 +29,37 @@ pub struct JournalKey {
     pub journal: String,
 }
 
+/// A driver's lease as its renewals find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Renewed in time.
+    Held,
+    /// Not renewed before it expired (the store is out of reach): another driver may take the
+    /// release over, so no new work starts; renewed again (nobody took it), it is `Held`.
+    Lapsed,
+    /// Another driver took it over: this one must stop.
+    Lost,
+}
+
+/// An append begun on the store ([`Replica::begin`]).
+pub struct Begun {
+    /// Holds the journal's lock on the store until committed or dropped.
+    pub txn: Box<dyn ReplicaTxn>,
+    /// The store's lines after the local file's last.
+    pub lines: Vec<String>,
+    /// The store's last sequence number (behind the local file's when lines written while the
+    /// store was out of reach are still to be sent).
+    pub last: u64,
+}
+
 /// The store behind the local data directory.
 pub trait Replica: Send + Sync {
     /// Lock journal `key` on the store for an append (until the returned transaction is committed
     /// or dropped), and return its lines after sequence number `after`, in order.
-    fn begin(&self, key: &JournalKey, after: u64)
-    -> Result<(Box<dyn ReplicaTxn>, Vec<String>), JournalError>;
+    fn begin(&self, key: &JournalKey, after: u64) -> Result<Begun, JournalError>;
+    /// Whether this process may write `key`'s lines locally while the store is out of reach (to
+    /// send them, in order, once it is back): only the driver holding the release's lease.
+    fn may_buffer(&self, key: &JournalKey) -> bool;
     /// The lines of journal `key` after `after`, in order, without locking.
     fn read_after(&self, key: &JournalKey, after: u64) -> Result<Vec<String>, JournalError>;
     /// Every journal the store holds and its last sequence number.
@@ -46,12 +71,12 @@ pub trait Replica: Send + Sync {
     /// Who drives the release, by its lease on the store: `(host, pid)` while the lease holds.
     fn driver(&self, key: &JournalKey) -> Option<(String, u32)>;
     /// Take the release's lease for this process (its appends then carry the lease's epoch, and
-    /// the store refuses them once another driver took it over); `on_lost` is called once if it
-    /// is lost (taken over, or not renewed in time). `Err(why)`: someone holds it.
+    /// the store refuses them once another driver took it over); `on_change` is told when it
+    /// lapses, is renewed again, or is lost. `Err(why)`: someone holds it.
     fn take_lease(
         &self,
         key: &JournalKey,
-        on_lost: Box<dyn Fn() + Send + Sync>,
+        on_change: Box<dyn Fn(LeaseState) + Send + Sync>,
     ) -> Result<Result<(), String>, JournalError>;
     /// Give the lease up (the driver ends).
     fn drop_lease(&self, key: &JournalKey);

@@ -49,6 +49,13 @@ pub enum StoreError {
         what: String,
         cause: String,
     },
+    /// The connection was lost (or never made) under a call: the store is out of reach.
+    #[error("{url}: {what}: {cause}")]
+    Lost {
+        url: String,
+        what: String,
+        cause: String,
+    },
     /// An append with a driver's epoch that is not the lease's any more.
     #[error("{url}: {cause}")]
     Fenced { url: String, cause: String },
@@ -128,6 +135,13 @@ pub struct Status {
     pub notify: Result<Duration, String>,
 }
 
+impl StoreError {
+    /// Whether the store is out of reach (rather than refusing): worth retrying later.
+    pub fn unreachable(&self) -> bool {
+        matches!(self, StoreError::Connect { .. } | StoreError::Lost { .. })
+    }
+}
+
 impl PgStore {
     /// Connect, without looking at the schema.
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
@@ -172,6 +186,25 @@ impl PgStore {
             Some(d) => d.message().to_string(),
             None => one_line(&e),
         };
+        let lost = matches!(
+            e,
+            sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+        ) || e.as_database_error().is_some_and(|d| {
+            d.code()
+                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
+        });
+        if lost {
+            return StoreError::Lost {
+                url: self.url.clone(),
+                what: what.to_string(),
+                cause,
+            };
+        }
         match code.as_deref() {
             Some(STALE_EPOCH) => StoreError::Fenced {
                 url: self.url.clone(),

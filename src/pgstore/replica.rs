@@ -13,7 +13,7 @@ use sqlx::Row;
 
 use super::{PgStore, StoreError, journal::Lease};
 use crate::journal::JournalError;
-use crate::journal::replica::{JournalKey, Replica, ReplicaTxn};
+use crate::journal::replica::{Begun, JournalKey, LeaseState, Replica, ReplicaTxn};
 
 /// How long a driver's lease lasts unless renewed (renewed every third of it): how soon `resume`
 /// elsewhere may take a dead driver's release over. `FLIGHTDECK_LEASE_TTL` (seconds) changes it.
@@ -155,23 +155,39 @@ fn send_output(
 /// The store behind this process's data directory.
 pub struct PgReplica {
     url: String,
-    conn: Arc<Mutex<PgStore>>,
+    conn: Arc<Mutex<Slot>>,
     leases: Mutex<HashMap<JournalKey, Held>>,
     /// Release files as last copied up or down: path → (length, modification time).
     files: Mutex<HashMap<std::path::PathBuf, (u64, Option<std::time::SystemTime>)>>,
     holder: String,
+    /// The connection's options (the follower's LISTEN connection uses them).
+    opts: sqlx::postgres::PgConnectOptions,
 }
 
-/// Run `f` on the connection. A [`PgStore`] blocks on a small runtime of its own, which cannot
-/// be done on a thread that drives another runtime (the driver's): there, `f` runs on a scoped
-/// thread of its own while this one waits, as a blocking call would.
+/// The replica's connection: made again on the next call after it was lost.
+struct Slot {
+    url: String,
+    store: Option<PgStore>,
+}
+
+/// Run `f` on the connection (connecting first if it was lost). A [`PgStore`] blocks on a small
+/// runtime of its own, which cannot be done on a thread that drives another runtime (the
+/// driver's): there, `f` runs on a scoped thread of its own while this one waits, as a blocking
+/// call would.
 fn with_store<T: Send>(
-    conn: &Mutex<PgStore>,
+    conn: &Mutex<Slot>,
     f: impl FnOnce(&mut PgStore) -> Result<T, StoreError> + Send,
 ) -> Result<T, StoreError> {
     let run = || {
-        let mut store = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut store)
+        let mut slot = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.store.is_none() {
+            slot.store = Some(PgStore::connect(&slot.url)?);
+        }
+        let r = f(slot.store.as_mut().expect("connected above"));
+        if r.as_ref().is_err_and(StoreError::unreachable) {
+            slot.store = None;
+        }
+        r
     };
     if tokio::runtime::Handle::try_current().is_err() {
         return run();
@@ -184,7 +200,11 @@ fn with_store<T: Send>(
 }
 
 fn journal_error(e: StoreError) -> JournalError {
-    JournalError::Store(e.to_string())
+    if e.unreachable() {
+        JournalError::StoreUnreachable(e.to_string())
+    } else {
+        JournalError::Store(e.to_string())
+    }
 }
 
 fn lock_key(key: &JournalKey) -> String {
@@ -195,13 +215,51 @@ impl PgReplica {
     /// Connect (bringing the schema up to date) as `holder` (who drives, in leases).
     pub fn open(url: &str, holder: &str) -> Result<PgReplica, StoreError> {
         let store = PgStore::open(url)?;
-        Ok(PgReplica {
+        Ok(PgReplica::with_connection(
+            url,
+            holder,
+            store.opts.clone(),
+            Some(store),
+        ))
+    }
+
+    /// [`PgReplica::open`], or, when the store is out of reach, one that connects on its next
+    /// use (the reason is returned with it): a mirror stays readable while its store is away.
+    pub fn open_or_offline(url: &str, holder: &str) -> Result<(PgReplica, Option<StoreError>), StoreError> {
+        match PgStore::open(url) {
+            Ok(store) => Ok((
+                PgReplica::with_connection(url, holder, store.opts.clone(), Some(store)),
+                None,
+            )),
+            Err(e) if e.unreachable() => {
+                let opts: sqlx::postgres::PgConnectOptions =
+                    url.parse().map_err(|_| StoreError::Connect {
+                        url: super::redact(url),
+                        cause: "not a PostgreSQL URL".into(),
+                    })?;
+                Ok((PgReplica::with_connection(url, holder, opts, None), Some(e)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn with_connection(
+        url: &str,
+        holder: &str,
+        opts: sqlx::postgres::PgConnectOptions,
+        store: Option<PgStore>,
+    ) -> PgReplica {
+        PgReplica {
+            opts,
             url: url.to_string(),
-            conn: Arc::new(Mutex::new(store)),
+            conn: Arc::new(Mutex::new(Slot {
+                url: url.to_string(),
+                store,
+            })),
             leases: Mutex::new(HashMap::new()),
             files: Mutex::new(HashMap::new()),
             holder: holder.to_string(),
-        })
+        }
     }
 
     fn with<T: Send>(
@@ -384,7 +442,7 @@ impl PgStore {
 }
 
 struct PgTxn {
-    conn: Arc<Mutex<PgStore>>,
+    conn: Arc<Mutex<Slot>>,
     key: JournalKey,
     epoch: Option<i64>,
     locked: bool,
@@ -413,16 +471,18 @@ impl Drop for PgTxn {
 }
 
 impl Replica for PgReplica {
-    fn begin(
-        &self,
-        key: &JournalKey,
-        after: u64,
-    ) -> Result<(Box<dyn ReplicaTxn>, Vec<String>), JournalError> {
+    fn begin(&self, key: &JournalKey, after: u64) -> Result<Begun, JournalError> {
         let epoch = self.epoch(key);
-        let lines = self.with(|s| {
+        let (lines, last) = self.with(|s| {
             s.lock_journal(&lock_key(key))?;
-            match s.read_after(&key.plan, &key.journal, after, i64::MAX) {
-                Ok(rows) => Ok(rows.into_iter().map(|(_, l)| l).collect::<Vec<_>>()),
+            let read = s
+                .read_after(&key.plan, &key.journal, after, i64::MAX)
+                .and_then(|rows| Ok((rows, s.last(&key.plan, &key.journal)?)));
+            match read {
+                Ok((rows, last)) => Ok((
+                    rows.into_iter().map(|(_, l)| l).collect::<Vec<_>>(),
+                    last.map_or(0, |(seq, _)| seq),
+                )),
                 Err(e) => {
                     let _ = s.unlock_journal(&lock_key(key));
                     Err(e)
@@ -435,7 +495,15 @@ impl Replica for PgReplica {
             epoch,
             locked: true,
         };
-        Ok((Box::new(txn), lines))
+        Ok(Begun {
+            txn: Box::new(txn),
+            lines,
+            last,
+        })
+    }
+
+    fn may_buffer(&self, key: &JournalKey) -> bool {
+        self.lease_held(key) == Some(true)
     }
 
     fn read_after(&self, key: &JournalKey, after: u64) -> Result<Vec<String>, JournalError> {
@@ -552,7 +620,7 @@ impl Replica for PgReplica {
     fn take_lease(
         &self,
         key: &JournalKey,
-        on_lost: Box<dyn Fn() + Send + Sync>,
+        on_change: Box<dyn Fn(LeaseState) + Send + Sync>,
     ) -> Result<Result<(), String>, JournalError> {
         let ttl = lease_ttl();
         let host = crate::journal::replica::hostname();
@@ -573,12 +641,14 @@ impl Replica for PgReplica {
         let lost = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         // Renewed on a connection of its own, every third of the lease: a renewal that finds the
-        // lease taken over (or cannot reach the store before it expires) marks it lost.
+        // lease taken over marks it lost; one that cannot reach the store before it expires
+        // lapses it until a renewal works again.
         let (url, mut renewing, flag, halt) = (self.url.clone(), lease.clone(), lost.clone(), stop.clone());
         std::thread::Builder::new()
             .name("flightdeck-lease".into())
             .spawn(move || {
                 let mut store = PgStore::connect(&url).ok();
+                let mut lapsed = false;
                 while !halt.load(Ordering::SeqCst) {
                     std::thread::park_timeout(ttl / 3);
                     if halt.load(Ordering::SeqCst) {
@@ -588,19 +658,23 @@ impl Replica for PgReplica {
                         store = PgStore::connect(&url).ok();
                     }
                     match store.as_mut().map(|s| s.renew_lease(&mut renewing, ttl)) {
-                        Some(Ok(true)) => {}
+                        Some(Ok(true)) => {
+                            if std::mem::take(&mut lapsed) {
+                                on_change(LeaseState::Held);
+                            }
+                        }
                         Some(Ok(false)) => {
                             flag.store(true, Ordering::SeqCst);
-                            on_lost();
+                            on_change(LeaseState::Lost);
                             break;
                         }
-                        // Unreachable: try again; past the expiry the lease is as good as lost.
+                        // Out of reach: tried again; past the expiry another driver may take
+                        // over, so the driver starts nothing new until the lease is renewed.
                         Some(Err(_)) | None => {
                             store = None;
-                            if chrono::Utc::now() > renewing.expires_at {
-                                flag.store(true, Ordering::SeqCst);
-                                on_lost();
-                                break;
+                            if !lapsed && chrono::Utc::now() > renewing.expires_at {
+                                lapsed = true;
+                                on_change(LeaseState::Lapsed);
                             }
                         }
                     }
@@ -668,14 +742,7 @@ impl PgReplica {
     /// a command waiting for an answer) see the mirror's files change, as ever.
     pub fn follow(&self) {
         let url = self.url.clone();
-        let opts = {
-            let store = self
-                .conn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            store.opts.clone()
-        };
-        // (Reading the options blocks on nothing.)
+        let opts = self.opts.clone();
         let spawned = std::thread::Builder::new()
             .name("flightdeck-follow".into())
             .spawn(move || {

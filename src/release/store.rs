@@ -64,7 +64,15 @@ impl Context {
             None => mirror_dir(&s.url)?,
         };
         claim_mirror(&root, &s.url)?;
-        let replica = std::sync::Arc::new(pgstore::replica::PgReplica::open(&s.url, &self.actor())?);
+        // A mirror that exists stays readable while its store is out of reach: said, once.
+        let has_copy = root.join("plans").exists();
+        let (replica, away) = pgstore::replica::PgReplica::open_or_offline(&s.url, &self.actor())?;
+        if let Some(e) = &away
+            && !has_copy
+        {
+            return Err(eyre!("{e}"));
+        }
+        let replica = std::sync::Arc::new(replica);
         crate::journal::replica::install(&root, replica.clone());
         self.data_dir = Some(root);
         // The driver this process may start inherits it (never on its command line).
@@ -72,7 +80,14 @@ impl Context {
             // SAFETY: set before any thread of ours that reads the environment is started.
             unsafe { std::env::set_var("FLIGHTDECK_STORE", &s.url) };
         }
-        crate::journal::replica::pull_all()?;
+        match away {
+            None => {
+                crate::journal::replica::pull_all()?;
+            }
+            Some(e) => crate::errln!(
+                "flightdeck: the shared store is out of reach ({e}): this is this machine's copy of it as last read; nothing can be changed until it is back"
+            ),
+        }
         replica.follow();
         Ok(())
     }
