@@ -408,6 +408,8 @@ fn approve_the_demo_gate_from_the_cockpit(name: &str, size: (u16, u16)) {
         wait_for_demo_state(&ws, &dir, "1.5.0", "paused")["state"],
         "paused"
     );
+    // The second `t` follows at once: the cockpit ticks the next item, not the one whose tick
+    // is still on its way.
     for _ in 0..2 {
         tmux.keys(&["t"]);
         tmux.wait_for("note, optional");

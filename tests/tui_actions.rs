@@ -915,3 +915,29 @@ fn a_rejected_release_offers_its_rollback_in_the_status_bar() {
     assert!(t.contains("rejected"), "{t}");
     assert!(t.contains("R rolls back what it deployed"), "{t}");
 }
+
+#[test]
+fn a_second_tick_right_after_the_first_passes_its_item_by() {
+    // The fixture's gate has one manual item (then an automatic one).
+    let mut ui = fixture::ui(&fixture::mid_run(), (160, 48));
+    ui.update(key('t'));
+    let first = submits(&ui.update(code(KeyCode::Enter)));
+    assert!(
+        matches!(first.as_slice(), [Op::Tick { item: 0, .. }]),
+        "{first:?}"
+    );
+    // Its record has not arrived yet: `t` does not offer the same item again.
+    ui.update(key('t'));
+    assert!(ui.modal.is_none());
+    assert!(notice(&ui).0.contains("every manual item is ticked"));
+    // A refused tick is no longer on its way: `t` offers that item again.
+    ui.update(Msg::Submitted {
+        op: first[0].clone(),
+        result: Err("refused".into()),
+    });
+    ui.update(key('t'));
+    match &ui.modal {
+        Some(Modal::Prompt(p)) => assert!(p.title().starts_with("Tick item 1:"), "{}", p.title()),
+        other => panic!("{other:?}"),
+    }
+}

@@ -345,7 +345,12 @@ impl UiState {
                     self.answers();
                 }
                 Ok(_) => self.say(format!("{}: done", op.describe()), false),
-                Err(e) => self.say(format!("{} refused: {e}", op.describe()), true),
+                Err(e) => {
+                    if let Op::Tick { gate, item, .. } = &op {
+                        self.ticking.retain(|(g, i)| !(g == gate && i == item));
+                    }
+                    self.say(format!("{} refused: {e}", op.describe()), true)
+                }
             },
             Msg::Suggested(s) => {
                 if let Some(Modal::Start(f)) = &mut self.modal {
@@ -424,6 +429,13 @@ impl UiState {
         for r in recs {
             self.release.apply(r);
         }
+        // Ticks the journal now shows are no longer in flight.
+        let release = &self.release;
+        self.ticking.retain(|(gate, item)| {
+            release
+                .gate(gate)
+                .is_some_and(|g| g.ticks.get(*item).is_some_and(Option::is_none))
+        });
         if self.auto_select {
             self.select_running();
         }
@@ -709,11 +721,15 @@ impl UiState {
                     fx.push(Effect::Submit(Op::Skip { stage, reason: text }));
                 }
             }
-            PromptFor::Tick { gate, item, .. } => fx.push(Effect::Submit(Op::Tick {
-                gate,
-                item,
-                note: text,
-            })),
+            PromptFor::Tick { gate, item, .. } => {
+                // Until the journal shows it, the next `t` passes this item by.
+                self.ticking.push((gate.clone(), item));
+                fx.push(Effect::Submit(Op::Tick {
+                    gate,
+                    item,
+                    note: text,
+                }))
+            }
             PromptFor::Filter => self.set_filter(TargetFilter::parse(&text)),
             PromptFor::Search => self.start_search(text, fx),
             PromptFor::Reject { gate } => {

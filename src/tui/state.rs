@@ -227,6 +227,9 @@ pub struct UiState {
     pub modal: Option<Modal>,
     /// Requests this cockpit sent, by sequence number, until the driver answers.
     pub sent: BTreeMap<u64, Op>,
+    /// Checklist items this cockpit is ticking (gate, item), until the journal shows them ticked
+    /// or the tick is refused.
+    pub ticking: Vec<(String, usize)>,
     pub notice: Option<Notice>,
     /// Ring the bell when the release needs a person.
     pub bell: bool,
@@ -288,6 +291,7 @@ impl UiState {
             search_gen: 0,
             modal: None,
             sent: BTreeMap::new(),
+            ticking: Vec::new(),
             notice: None,
             marked: Vec::new(),
             bell: true,

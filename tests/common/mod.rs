@@ -47,6 +47,42 @@ pub fn poll_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// With `FLIGHTDECK_TEST_STORE=postgres`, every workspace runs on the shared store: a database of
+/// its own, on one PostgreSQL server per test binary (stopped, and its folder removed, when the
+/// binary exits), so that the same end-to-end tests run against both stores (`.ci/run` runs them
+/// so). The URL of the workspace's database.
+fn shared_store_for_tests() -> Option<String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    if std::env::var("FLIGHTDECK_TEST_STORE").ok().as_deref() != Some("postgres") {
+        return None;
+    }
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let pg = SHARED_SERVER
+        .get_or_init(|| {
+            let pg = pg::Pg::start();
+            extern "C" fn stop_at_exit() {
+                if let Some(Some(pg)) = SHARED_SERVER.get() {
+                    pg.stop_quietly();
+                    let _ = std::fs::remove_dir_all(pg.dir.path());
+                }
+            }
+            // SAFETY: registers a plain function run once at process exit.
+            unsafe { libc::atexit(stop_at_exit) };
+            pg
+        })
+        .as_ref()?;
+    let db = format!("ws{}", NEXT.fetch_add(1, Ordering::SeqCst));
+    pg.psql(&format!("CREATE DATABASE {db}"));
+    Some(format!("postgres://{}@127.0.0.1:{}/{db}", pg::USER, pg.port))
+}
+
+static SHARED_SERVER: std::sync::OnceLock<Option<pg::Pg>> = std::sync::OnceLock::new();
+
+/// Whether the workspaces of this run are on the shared store ([`shared_store_for_tests`]).
+pub fn on_shared_store() -> bool {
+    std::env::var("FLIGHTDECK_TEST_STORE").ok().as_deref() == Some("postgres")
+}
+
 /// The path of a plan fixture under `tests/fixtures/engine/`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -85,11 +121,15 @@ impl Workspace {
             .to_string();
         std::fs::write(root.join("flightdeck.toml"), text).expect("write plan");
         std::fs::create_dir(root.join(".io")).expect("io dir");
-        Workspace {
+        let ws = Workspace {
             dir,
             plan_name,
             env: Vec::new(),
             spawned: 0,
+        };
+        match shared_store_for_tests() {
+            Some(url) => ws.env("FLIGHTDECK_STORE", &url).env("PGPASSWORD", pg::PASSWORD),
+            None => ws,
         }
     }
 

@@ -287,6 +287,22 @@ impl Pg {
         );
     }
 
+    /// Stop the server at once, whatever happens (at exit: nothing may panic there).
+    pub fn stop_quietly(&self) {
+        let data = self.data();
+        let _ = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
     /// Stop the server at once (as a crash or an outage would).
     pub fn stop(&self) {
         self.run_ok(

@@ -250,8 +250,16 @@ impl UiState {
         let item = if self.focus == Focus::Checklist {
             self.item
         } else {
-            // Not chosen in the checklist: the first manual item still open.
-            match (0..g.decl.checklist.len()).find(|&i| !g.decl.checklist[i].1 && g.ticks[i].is_none()) {
+            // Not chosen in the checklist: the first manual item still open (and not being
+            // ticked already: a second `t` right after the first ticks the next item).
+            let in_flight = |i: usize| {
+                self.ticking
+                    .iter()
+                    .any(|(gate, item)| *gate == g.decl.name && *item == i)
+            };
+            match (0..g.decl.checklist.len())
+                .find(|&i| !g.decl.checklist[i].1 && g.ticks[i].is_none() && !in_flight(i))
+            {
                 Some(i) => i,
                 None => {
                     let name = g.decl.name.clone();
