@@ -129,7 +129,7 @@ fn main() {
     let replica = Arc::new(
         flightdeck::pgstore::replica::PgReplica::open(&server.url_with_password(), "bench").unwrap(),
     );
-    flightdeck::journal::replica::install(mirror.path(), replica.clone());
+    flightdeck::journal::replica::install(mirror.path(), replica.clone(), "bench");
     replica.follow();
     let head = mirror.path().join("plans/bench/r1/head");
     let mirrored = |seq: u64| {
@@ -179,6 +179,188 @@ fn main() {
     );
 
     flood(&server, &mut store);
+    chain(&server);
+    observers(&server, &mut store);
+}
+
+/// A chain of `STORE_CHAIN` stages (default 1,000) of `true`, each needing the one before, through
+/// the real binary on each store, twice each, interleaved: the whole run per stage.
+fn chain(server: &pg::Pg) {
+    let stages: usize = std::env::var("STORE_CHAIN")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let mut plan = String::from("[plan]\nname = \"chain\"\nmax_parallel = 1\n");
+    for i in 0..stages {
+        plan.push_str(&format!("\n[[stage]]\nid = \"s{i}\"\nrun = \"true\"\n"));
+        if i > 0 {
+            plan.push_str(&format!("needs = [\"s{}\"]\n", i - 1));
+        }
+    }
+    let exe = env!("CARGO_BIN_EXE_flightdeck");
+    let run = |store_url: Option<&str>, version: &str| -> Duration {
+        let ws = tempfile::tempdir().unwrap();
+        std::fs::write(ws.path().join("flightdeck.toml"), &plan).unwrap();
+        let mut cmd = std::process::Command::new(exe);
+        cmd.current_dir(ws.path())
+            .args(["run", version])
+            .env("FLIGHTDECK_DATA_DIR", ws.path().join("data"))
+            .env("FLIGHTDECK_USER", "bench")
+            .env_remove("FLIGHTDECK_STORE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(url) = store_url {
+            cmd.env("FLIGHTDECK_STORE", url).env("PGPASSWORD", pg::PASSWORD);
+        }
+        let t = Instant::now();
+        assert!(cmd.status().unwrap().success(), "the chain run failed");
+        t.elapsed()
+    };
+    let (mut files, mut pgs) = (Vec::new(), Vec::new());
+    for round in 0..2 {
+        files.push(run(None, &format!("1.{round}")));
+        pgs.push(run(Some(&server.url()), &format!("2.{round}")));
+    }
+    files.sort();
+    pgs.sort();
+    let per = |d: Duration| ms(d) / stages as f64;
+    println!("chain of {stages} stages, 2 each, interleaved (best):");
+    println!(
+        "  files       {:.0} ms   {:.2} ms per stage",
+        ms(files[0]),
+        per(files[0])
+    );
+    println!(
+        "  postgresql  {:.0} ms   {:.2} ms per stage   (+{:.2} ms per stage, {:.2}x)",
+        ms(pgs[0]),
+        per(pgs[0]),
+        per(pgs[0]) - per(files[0]),
+        pgs[0].as_secs_f64() / files[0].as_secs_f64()
+    );
+}
+
+/// `STORE_OBSERVERS` (default 50) observers of one running release, each a real `flightdeck logs
+/// --follow` process with a mirror of its own: the delay until the last of them has a new line
+/// in its mirror, the server's connections while they watch, and the server's CPU over the
+/// window.
+fn observers(server: &pg::Pg, store: &mut PgStore) {
+    let n: usize = std::env::var("STORE_OBSERVERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    let exe = env!("CARGO_BIN_EXE_flightdeck");
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ws.path().join("flightdeck.toml"),
+        "[plan]\nname = \"watched\"\n\n[[stage]]\nid = \"work\"\nrun = \"while [ ! -f stop ]; do sleep 0.1; done\"\n",
+    )
+    .unwrap();
+    let flightdeck = |dir: &std::path::Path| {
+        let mut c = std::process::Command::new(exe);
+        c.current_dir(ws.path())
+            .env("FLIGHTDECK_DATA_DIR", dir)
+            .env("FLIGHTDECK_USER", "bench")
+            .env("FLIGHTDECK_STORE", server.url())
+            .env("PGPASSWORD", pg::PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let driver_dir = ws.path().join("data");
+    assert!(
+        flightdeck(&driver_dir)
+            .args(["run", "1.0", "--detach"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mirrors: Vec<std::path::PathBuf> = (0..n).map(|i| ws.path().join(format!("m{i}"))).collect();
+    let mut children: Vec<std::process::Child> = mirrors
+        .iter()
+        .map(|m| {
+            flightdeck(m)
+                .args(["logs", "1.0", "work", "--follow"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let head = |m: &std::path::Path| {
+        std::fs::read_to_string(m.join("plans/watched/1.0/head"))
+            .ok()
+            .and_then(|h| h.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (last, _) = store.last("watched", "1.0").unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mirrors.iter().any(|m| head(m) < last) {
+        assert!(Instant::now() < deadline, "the observers never caught up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let connections: i64 = store.count_connections().unwrap();
+    let cpu_before = postgres_cpu();
+    let t0 = Instant::now();
+    let mut delays = Vec::new();
+    for _ in 0..20 {
+        let (seq, prev) = store.last("watched", "1.0").unwrap().unwrap();
+        let l = line(seq + 1, &prev);
+        let t = Instant::now();
+        store
+            .append("watched", "1.0", None, std::slice::from_ref(&l))
+            .unwrap();
+        while mirrors.iter().any(|m| head(m) < seq + 1) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "an observer never saw line {}",
+                seq + 1
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        delays.push(t.elapsed());
+    }
+    let window = t0.elapsed();
+    let cpu = postgres_cpu() - cpu_before;
+    delays.sort();
+    println!("{n} observers (`logs --follow`, a mirror each) of one release, 20 new lines:");
+    println!(
+        "  delay to the last observer: median {:.1} ms   max {:.1} ms   (goal: 100 ms)",
+        ms(pct(&delays, 0.5)),
+        ms(pct(&delays, 1.0))
+    );
+    println!(
+        "  the server: {connections} connections while they watch; {:.0} ms of CPU over {:.1} s ({:.1}%)",
+        cpu * 1000.0,
+        window.as_secs_f64(),
+        100.0 * cpu / window.as_secs_f64()
+    );
+    std::fs::write(ws.path().join("stop"), "").unwrap();
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// CPU seconds used so far by every PostgreSQL process (the server and its backends).
+fn postgres_cpu() -> f64 {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut total = 0.0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) else {
+            continue;
+        };
+        if comm.trim() != "postgres" {
+            continue;
+        }
+        if let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) {
+            let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = after.split_whitespace().collect();
+            let (u, s): (f64, f64) = (
+                f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0),
+                f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0),
+            );
+            total += (u + s) / tick;
+        }
+    }
+    total
 }
 
 /// A stage printing `STORE_FLOOD` lines (`seq 1 N`), through the real binary, three times on each

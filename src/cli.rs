@@ -415,6 +415,15 @@ impl DriveFlags {
 }
 
 impl Command {
+    /// Commands that start a release's driver and watch it until it ends.
+    fn watches(&self) -> bool {
+        match self {
+            Command::Run { drive, at, .. } => !drive.detach && at.is_none(),
+            Command::Resume { drive, .. } | Command::Redeploy { drive, .. } => !drive.detach,
+            _ => false,
+        }
+    }
+
     /// Commands that only read and print: a closed pipe ends them at once, silently.
     fn only_prints(&self) -> bool {
         matches!(
@@ -594,6 +603,12 @@ fn report(e: &color_eyre::Report) -> u8 {
 }
 
 fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
+    // A watching `run`/`resume`/`redeploy` turns Ctrl-C and SIGTERM into a cancel: from the very
+    // start they are held pending, in every thread (threads inherit the mask, and a signal
+    // goes to any thread not holding it), until the watcher takes them.
+    if command.watches() {
+        crate::release::hold_ending_signals();
+    }
     if command.uses_releases().is_some() {
         ctx.attach_shared_store()?;
     }

@@ -199,11 +199,15 @@ fn a_torn_last_journal_line_is_tolerated_and_set_aside_by_the_next_append() {
 
     let out = ws.expect(["status", "1.0"], 0);
     assert!(stdout_of(&out).contains("paused"), "{}", stdout_of(&out));
-    assert!(
-        stderr_of(&out).contains("warning") && stderr_of(&out).contains("torn"),
-        "{}",
-        stderr_of(&out)
-    );
+    // On a shared store, the command's catch-up with the store (a write to the local copy)
+    // sets the fragment aside at once; on files, reading only warns.
+    if !common::on_shared_store() {
+        assert!(
+            stderr_of(&out).contains("warning") && stderr_of(&out).contains("torn"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
     let out = ws.expect(["status", "1.0", "--json"], 0);
     let st: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON despite the torn line");
     assert_eq!(st["state"], "paused");

@@ -54,6 +54,10 @@ impl Journal {
     /// Open (creating if needed) the journal at `path`. `masker` masks secret values in the
     /// free-text fields of every event appended (see [`Event::visit_text_mut`]).
     pub fn open(path: &Path, masker: Arc<Masker>) -> Result<Journal, JournalError> {
+        let replica = super::replica::for_path(path);
+        if replica.is_some() {
+            super::replica::claim()?;
+        }
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -75,7 +79,7 @@ impl Journal {
             next_seq: 1,
             last_hash: String::new(),
             open_marker: None,
-            replica: super::replica::for_path(path),
+            replica,
         })
     }
 

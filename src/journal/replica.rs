@@ -95,16 +95,38 @@ pub trait ReplicaTxn: Send {
 struct Installed {
     root: PathBuf,
     replica: Arc<dyn Replica>,
+    /// What `<root>/.store` says (the store's URL without its password), written with the first
+    /// thing the mirror holds.
+    marker: String,
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
 
-/// Make the data directory at `root` a mirror of `replica` for the rest of the process (once).
-pub fn install(root: &Path, replica: Arc<dyn Replica>) {
+/// The file naming the store a data directory mirrors.
+pub const MARKER: &str = ".store";
+
+/// Make the data directory at `root` a mirror of `replica` for the rest of the process (once);
+/// `marker` is what its `.store` file says (written with the first thing written there, so that
+/// a command refused before it writes leaves nothing behind).
+pub fn install(root: &Path, replica: Arc<dyn Replica>, marker: &str) {
     let _ = INSTALLED.set(Installed {
         root: root.to_path_buf(),
         replica,
+        marker: marker.to_string(),
     });
+}
+
+/// Before the first write into the mirror: its folder and its `.store` file.
+pub fn claim() -> Result<(), JournalError> {
+    let Some(i) = INSTALLED.get() else {
+        return Ok(());
+    };
+    let marker = i.root.join(MARKER);
+    if marker.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&i.root).map_err(super::io_err(&i.root))?;
+    std::fs::write(&marker, format!("{}\n", i.marker)).map_err(super::io_err(&marker))
 }
 
 /// The replica, if one is installed.
@@ -210,7 +232,22 @@ pub fn remote_driver(path: &Path) -> Option<(String, u32)> {
     if !is_release(&key) {
         return None;
     }
-    replica.driver(&key)
+    replica.driver(&key).filter(|(host, pid)| !dead_here(host, *pid))
+}
+
+/// Whether a lease's holder is a process of this machine that is gone: its lease is stale (a
+/// driver here dies with its lease still running; nobody need wait for it to expire).
+pub fn dead_here(host: &str, pid: u32) -> bool {
+    if host != hostname() || pid == 0 {
+        return false;
+    }
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
 }
 
 /// The sequence number of the last line of the local journal at `path`, from its head (0: none).
@@ -254,6 +291,7 @@ pub fn pull(key: &JournalKey) -> Result<Vec<crate::event::Record>, JournalError>
     super::store::check_component("journal", &key.journal)?;
     let path = path_of(root, key);
     let dir = path.parent().expect("a journal lives in a folder");
+    claim()?;
     let new = !dir.exists();
     std::fs::create_dir_all(dir).map_err(super::io_err(dir))?;
     let masker = Arc::new(crate::mask::Masker::new(Vec::<String>::new()));

@@ -233,6 +233,21 @@ impl PgStore {
         }
     }
 
+    /// Expire the lease of `epoch` (a dead driver's), if it is still that epoch's.
+    pub fn expire_lease(&mut self, plan: &str, release: &str, epoch: i64) -> Result<(), StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query(
+                "UPDATE fd_leases SET expires_at = '-infinity' WHERE plan = $1 AND release = $2 AND epoch = $3",
+            )
+            .bind(plan)
+            .bind(release)
+            .bind(epoch)
+            .execute(&mut self.conn),
+        );
+        r.map(|_| ())
+            .map_err(|e| self.sql_error("expiring a dead driver's lease", e))
+    }
+
     /// Give the lease up: it expires now (the row stays, so its epoch is never handed out again).
     pub fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
         let r = self.rt.block_on(

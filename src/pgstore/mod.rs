@@ -222,6 +222,15 @@ impl PgStore {
         }
     }
 
+    /// The server's connections (every backend serving a client).
+    pub fn count_connections(&mut self) -> Result<i64, StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+                .fetch_one(&mut self.conn),
+        );
+        r.map_err(|e| self.sql_error("counting connections", e))
+    }
+
     /// The figures `store status` shows.
     pub fn status(&mut self) -> Result<Status, StoreError> {
         let schema = self.schema_version()?;

@@ -625,7 +625,18 @@ impl Replica for PgReplica {
         let ttl = lease_ttl();
         let host = crate::journal::replica::hostname();
         let pid = std::process::id();
-        let got = self.with(|s| s.acquire_lease(&key.plan, &key.journal, &self.holder, &host, pid, ttl))?;
+        let mut got =
+            self.with(|s| s.acquire_lease(&key.plan, &key.journal, &self.holder, &host, pid, ttl))?;
+        // Held by a driver of this machine that is gone: its lease is expired now, and taken.
+        if let Err(held) = &got
+            && crate::journal::replica::dead_here(&held.host, held.pid as u32)
+        {
+            let epoch = held.epoch;
+            got = self.with(|s| {
+                s.expire_lease(&key.plan, &key.journal, epoch)?;
+                s.acquire_lease(&key.plan, &key.journal, &self.holder, &host, pid, ttl)
+            })?;
+        }
         let lease = match got {
             Ok(lease) => lease,
             Err(held) => {

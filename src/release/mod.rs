@@ -34,7 +34,7 @@ pub use crate::event::exit;
 pub use create::{MAX_VERSION, Scope, Source};
 pub use inspect::DriftQuery;
 pub use launcher::Launcher;
-pub use observe::DriveMode;
+pub use observe::{DriveMode, hold_ending_signals};
 pub use redeploy::Redeploy;
 pub use request::Answer;
 

@@ -318,6 +318,12 @@ impl Context {
     }
 }
 
+/// Hold SIGINT, SIGTERM and SIGHUP pending in this thread and every thread it starts from now
+/// on, until a watching command takes them (`run`, `resume` and `redeploy` call it first).
+pub fn hold_ending_signals() {
+    block_ending_signals(nix::sys::signal::SigmaskHow::SIG_BLOCK);
+}
+
 /// Hold (`SIG_BLOCK`) or deliver (`SIG_UNBLOCK`) SIGINT, SIGTERM and SIGHUP for this thread.
 fn block_ending_signals(how: nix::sys::signal::SigmaskHow) {
     use nix::sys::signal::{SigSet, Signal};

@@ -73,7 +73,7 @@ impl Context {
             return Err(eyre!("{e}"));
         }
         let replica = std::sync::Arc::new(replica);
-        crate::journal::replica::install(&root, replica.clone());
+        crate::journal::replica::install(&root, replica.clone(), &pgstore::redact(&s.url));
         self.data_dir = Some(root);
         // The driver this process may start inherits it (never on its command line).
         if std::env::var("FLIGHTDECK_STORE").ok().as_deref() != Some(s.url.as_str()) {
@@ -243,10 +243,10 @@ fn mirror_dir(url: &str) -> Result<std::path::PathBuf> {
         .join(format!("{slug}-{}", &hash[..12])))
 }
 
-/// A data directory mirrors one store only: the first use writes `.store` (the URL without its
-/// password); a directory that mirrors another store, or holds releases of its own, is refused.
+/// A data directory mirrors one store only: its `.store` names it (written with the first thing
+/// written there); one that mirrors another store, or holds releases of its own, is refused.
 fn claim_mirror(root: &Path, url: &str) -> Result<()> {
-    let marker = root.join(".store");
+    let marker = root.join(crate::journal::replica::MARKER);
     let shown = pgstore::redact(url);
     match std::fs::read_to_string(&marker) {
         Ok(held) if held.trim() == shown => Ok(()),
@@ -264,8 +264,6 @@ fn claim_mirror(root: &Path, url: &str) -> Result<()> {
                     root.display()
                 )));
             }
-            std::fs::create_dir_all(root).map_err(|e| eyre!("{}: {e}", root.display()))?;
-            std::fs::write(&marker, format!("{shown}\n")).map_err(|e| eyre!("{}: {e}", marker.display()))?;
             Ok(())
         }
     }

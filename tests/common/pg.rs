@@ -256,8 +256,9 @@ impl Pg {
 
     /// Start the server (again) on its port; waits until it accepts connections.
     pub fn start_again(&self) {
+        // Room for many observers (each holds two connections: its reads and its LISTEN).
         let mut opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
             self.port,
             self.dir.path().display()
         );
