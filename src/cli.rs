@@ -739,7 +739,13 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         Command::Notes { range, format } => ctx.notes(range.as_deref(), format == NotesFormat::Json),
         Command::Next { json } => ctx.next(json),
         Command::Drift(args) => ctx.drift(args.query()),
-        Command::Demo { dir, debug_panic } => crate::demo::run(ctx, dir.as_deref(), debug_panic),
+        Command::Demo { dir, debug_panic } => {
+            // The demo is a sandbox on local files, whatever store is selected around it; the
+            // drivers it starts must not find one either.
+            // SAFETY: before any thread of ours is started.
+            unsafe { std::env::remove_var("FLIGHTDECK_STORE") };
+            crate::demo::run(ctx, dir.as_deref(), debug_panic)
+        }
         Command::Completions { shell } => generated(|out| {
             clap_complete::generate(shell, &mut Cli::command(), "flightdeck", out);
             Ok(())

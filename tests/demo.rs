@@ -23,10 +23,12 @@ id = "noop"
 run = "true"
 "#;
 
-/// `flightdeck --data-dir D/data --plan D/flightdeck.toml ARGS`: commands on the demo in `dir`.
+/// `flightdeck --data-dir D/data --plan D/flightdeck.toml ARGS`: commands on the demo in `dir`
+/// (a sandbox on local files, whatever store the workspace is on).
 fn on_demo(ws: &Workspace, dir: &Path, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = ws.flightdeck(["--data-dir"]);
-    cmd.arg(dir.join("data"))
+    cmd.env("FLIGHTDECK_STORE", "")
+        .arg(dir.join("data"))
         .arg("--plan")
         .arg(dir.join("flightdeck.toml"))
         .args(args);

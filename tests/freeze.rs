@@ -44,8 +44,9 @@ reason = "a drill"
 
 #[test]
 fn a_frozen_environment_holds_its_stage_until_the_window_ends() {
-    let ws = Workspace::new(&plan(-60, 4, "prod"));
+    // From before the window is set (a workspace on a shared store takes a moment to make).
     let started = Instant::now();
+    let ws = Workspace::new(&plan(-60, 4, "prod"));
     ws.expect(["run", "1.0", "--detach"], 0);
     // staging is not frozen: its stage runs; prod's waits, saying why and until when.
     let ev = ws.wait_for_event("1.0", "stage_waiting", |e| e["stage"] == "deploy");

@@ -8,6 +8,16 @@ mod common;
 use common::*;
 
 /// A release that waits for two approvals before `ship`, which leaves a file behind.
+/// These tests edit the file store's own files by hand: on local files always (a shared store's
+/// database refuses such edits itself, `tests/pg_store.rs`).
+fn files_workspace(plan: &str) -> Workspace {
+    Workspace::new(plan).on_files()
+}
+
+fn files_fixture(name: &str) -> Workspace {
+    Workspace::from_fixture(name).on_files()
+}
+
 const GATED: &str = r#"
 [plan]
 name = "forged"
@@ -62,7 +72,7 @@ fn driver_gone(ws: &Workspace, id: &str) -> bool {
 
 #[test]
 fn a_forged_approval_is_not_obeyed_and_the_release_needs_attention() {
-    let ws = Workspace::new(GATED);
+    let ws = files_workspace(GATED);
     ws.run_to_gate("1.0");
     ws.expect(["approve", "1.0", "signoff", "--as", "alice"], 0);
     let line = forge_approval(&ws, "1.0", "bob");
@@ -128,7 +138,7 @@ fn a_forged_approval_is_not_obeyed_and_the_release_needs_attention() {
 
 #[test]
 fn a_driver_finding_a_broken_chain_mid_run_ends_its_jobs_and_exits_1() {
-    let mut ws = Workspace::new(
+    let mut ws = files_workspace(
         r#"
 [plan]
 name = "midrun"
@@ -175,7 +185,7 @@ run = "touch @WS@/after"
 #[test]
 fn a_whole_line_that_breaks_the_chain_is_never_deleted_by_the_next_append() {
     for junk in [None, Some("{\"kind\":\"approved\",\"gate\":\"signoff\"}\n")] {
-        let ws = Workspace::new(GATED);
+        let ws = files_workspace(GATED);
         ws.expect(["run", "1.0", "--no-wait"], 3);
         let line = match junk {
             None => forge_approval(&ws, "1.0", "bob"),
@@ -208,7 +218,7 @@ const TORN: &str = r#"{"seq":99,"ts":"2026-01-01T00:00:00Z","actor":"dri"#;
 
 #[test]
 fn garbage_without_a_newline_fails_verify_until_set_aside_then_verify_reports_it() {
-    let ws = Workspace::from_fixture("gated.toml");
+    let ws = files_fixture("gated.toml");
     ws.expect(["run", "1.0", "--no-wait"], 3);
     let n = journal_text(&ws, "1.0").lines().count();
     append(&ws, "1.0", TORN);
@@ -257,7 +267,7 @@ run = "echo shipped"
 #[test]
 fn secrets_too_short_to_mask_are_refused_by_check_and_run() {
     for value in ["", "o", "abc"] {
-        let ws = Workspace::new(SECRET_PLAN).env("TOK", value);
+        let ws = files_workspace(SECRET_PLAN).env("TOK", value);
         for args in [vec!["check"], vec!["run", "1.0"], vec!["run", "1.0", "--detach"]] {
             let out = ws.expect(&args, 2);
             let err = stderr_of(&out);
@@ -270,7 +280,7 @@ fn secrets_too_short_to_mask_are_refused_by_check_and_run() {
         assert!(!ws.journal_path("1.0").exists(), "no release was started");
     }
     // Unset: nothing to mask, fine.
-    let ws = Workspace::new(SECRET_PLAN);
+    let ws = files_workspace(SECRET_PLAN);
     ws.expect(["check"], 0);
     // A release started without it is not resumed, nor driven, with a short one.
     ws.expect(["run", "1.0", "--no-wait"], 3);
@@ -296,7 +306,7 @@ fn secrets_too_short_to_mask_are_refused_by_check_and_run() {
 #[test]
 fn secrets_spelling_journal_words_leave_the_journal_whole() {
     for secret in ["actor", "release_created", "signoff", "2026", "approved"] {
-        let ws = Workspace::new(SECRET_PLAN).env("TOK", secret);
+        let ws = files_workspace(SECRET_PLAN).env("TOK", secret);
         ws.expect(["run", "1.0", "--no-wait"], 3);
         ws.expect(
             [

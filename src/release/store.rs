@@ -256,7 +256,16 @@ fn claim_mirror(root: &Path, url: &str) -> Result<()> {
             held.trim()
         ))),
         Err(_) => {
-            let has_releases = std::fs::read_dir(root.join("plans")).is_ok_and(|mut d| d.next().is_some());
+            // A release folder: `plans/<plan>/<id>/journal.jsonl` (saved drift runs and the
+            // like are no releases).
+            let has_releases = std::fs::read_dir(root.join("plans")).is_ok_and(|plans| {
+                plans.flatten().any(|plan| {
+                    std::fs::read_dir(plan.path()).is_ok_and(|ids| {
+                        ids.flatten()
+                            .any(|id| id.path().join(crate::journal::replica::RELEASE_JOURNAL).is_file())
+                    })
+                })
+            });
             if has_releases {
                 return Err(usage(format!(
                     "{}: this data directory holds releases of its own; `flightdeck store import {}` copies them into the store, and another --data-dir (or none) mirrors it",

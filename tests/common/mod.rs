@@ -140,6 +140,25 @@ impl Workspace {
         Workspace::new(&text)
     }
 
+    /// On local files whatever `FLIGHTDECK_TEST_STORE` says: for the tests of the file store's
+    /// own files (a journal edited by hand, a torn line); on a shared store the database refuses
+    /// such edits itself (`tests/pg_store.rs`).
+    pub fn on_files(mut self) -> Workspace {
+        self.env
+            .retain(|(k, _)| k != "FLIGHTDECK_STORE" && k != "PGPASSWORD");
+        self.env("FLIGHTDECK_STORE", "")
+    }
+
+    /// The shared store's variables of this workspace as shell assignments (`KEY='value' ...`),
+    /// for commands started another way (the cockpit under tmux); empty on local files.
+    pub fn store_env(&self) -> String {
+        self.env
+            .iter()
+            .filter(|(k, _)| k == "FLIGHTDECK_STORE" || k == "PGPASSWORD")
+            .map(|(k, v)| format!("{k}='{v}' "))
+            .collect()
+    }
+
     /// Set an environment variable for every later command of this workspace.
     pub fn env(mut self, key: &str, value: &str) -> Workspace {
         self.env.push((key.to_string(), value.to_string()));

@@ -94,9 +94,10 @@ impl Tmux {
     pub fn start(&self, ws: &Workspace, args: &str, env: &str, size: (u16, u16)) {
         let exe = env!("CARGO_BIN_EXE_flightdeck");
         let script = format!(
-            "cd '{}' && FLIGHTDECK_SETTINGS= {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
+            "cd '{}' && FLIGHTDECK_SETTINGS= {} {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
              echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; echo =DONE=; sleep 60",
             ws.path().display(),
+            ws.store_env(),
             ws.data_dir().display()
         );
         let (w, h) = (size.0.to_string(), size.1.to_string());
