@@ -114,6 +114,8 @@ pub struct PgStore {
     pub(crate) opts: PgConnectOptions,
     /// The URL as shown: without the password.
     pub url: String,
+    /// `lock_timeout` is set on this connection (journal locks wait at most 30 s).
+    pub(crate) lock_timeout_set: bool,
 }
 
 /// What `store status` shows.
@@ -167,6 +169,7 @@ impl PgStore {
             conn,
             opts,
             url: shown,
+            lock_timeout_set: false,
         })
     }
 

@@ -281,15 +281,18 @@ impl PgReplica {
 impl PgStore {
     /// Take journal `key`'s advisory lock for this session (waiting at most 30 s for it).
     fn lock_journal(&mut self, key: &str) -> Result<(), StoreError> {
-        let r = self.rt.block_on(async {
-            sqlx::query("SET lock_timeout = '30s'")
-                .execute(&mut self.conn)
-                .await?;
+        if !self.lock_timeout_set {
+            let r = self
+                .rt
+                .block_on(sqlx::query("SET lock_timeout = '30s'").execute(&mut self.conn));
+            r.map_err(|e| self.sql_error("locking a journal", e))?;
+            self.lock_timeout_set = true;
+        }
+        let r = self.rt.block_on(
             sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
                 .bind(key)
-                .execute(&mut self.conn)
-                .await
-        });
+                .execute(&mut self.conn),
+        );
         r.map(drop).map_err(|e| self.sql_error("locking a journal", e))
     }
 
@@ -300,6 +303,80 @@ impl PgStore {
                 .execute(&mut self.conn),
         );
         r.map(drop).map_err(|e| self.sql_error("unlocking a journal", e))
+    }
+
+    /// Under the journal's lock: its lines after `after`, and its last sequence number, in one
+    /// round trip.
+    fn lines_and_last(
+        &mut self,
+        plan: &str,
+        journal: &str,
+        after: u64,
+    ) -> Result<(Vec<String>, u64), StoreError> {
+        let r = self.rt.block_on(
+            sqlx::query(
+                "WITH m AS (SELECT max(seq) AS last FROM fd_events WHERE plan = $1 AND journal = $2)
+                 SELECT m.last, e.line FROM m LEFT JOIN fd_events e
+                   ON e.plan = $1 AND e.journal = $2 AND e.seq > $3
+                 ORDER BY e.seq",
+            )
+            .bind(plan)
+            .bind(journal)
+            .bind(after as i64)
+            .fetch_all(&mut self.conn),
+        );
+        let rows = r.map_err(|e| self.sql_error("reading a journal", e))?;
+        let last = rows
+            .first()
+            .and_then(|r| r.get::<Option<i64>, _>(0))
+            .map_or(0, |l| l as u64);
+        let lines = rows
+            .into_iter()
+            .filter_map(|r| r.get::<Option<String>, _>(1))
+            .collect();
+        Ok((lines, last))
+    }
+
+    /// Under the journal's lock, knowing its last line is `after`: append `lines` in one
+    /// statement (atomic by itself; the schema's guard checks each line in order).
+    fn append_after(
+        &mut self,
+        plan: &str,
+        journal: &str,
+        epoch: Option<i64>,
+        after: u64,
+        lines: &[String],
+    ) -> Result<(), StoreError> {
+        if after == 0 && !journal.starts_with('.') {
+            let r = self.rt.block_on(
+                sqlx::query("INSERT INTO fd_releases (plan, id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(plan)
+                    .bind(journal)
+                    .execute(&mut self.conn),
+            );
+            r.map_err(|e| self.sql_error("appending to a journal", e))?;
+        }
+        let hashes: Vec<String> = lines
+            .iter()
+            .map(|l| crate::journal::line_hash(l.as_bytes()))
+            .collect();
+        let r = self.rt.block_on(
+            sqlx::query(
+                "INSERT INTO fd_events (plan, journal, seq, line, hash, epoch)
+                 SELECT $1, $2, $3 + t.o, t.l, t.h, $4
+                   FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS t(l, h, o)
+                  ORDER BY t.o",
+            )
+            .bind(plan)
+            .bind(journal)
+            .bind(after as i64)
+            .bind(epoch)
+            .bind(lines)
+            .bind(&hashes)
+            .execute(&mut self.conn),
+        );
+        r.map(drop)
+            .map_err(|e| self.sql_error("appending to a journal", e))
     }
 
     /// Every journal and its last sequence number, releases in the order they were created.
@@ -445,14 +522,16 @@ struct PgTxn {
     conn: Arc<Mutex<Slot>>,
     key: JournalKey,
     epoch: Option<i64>,
+    /// The journal's last sequence number on the store, read under the lock.
+    last: u64,
     locked: bool,
 }
 
 impl ReplicaTxn for PgTxn {
     fn commit(mut self: Box<Self>, lines: &[String]) -> Result<(), JournalError> {
-        let (key, epoch) = (&self.key, self.epoch);
+        let (key, epoch, last) = (&self.key, self.epoch, self.last);
         let r = with_store(&self.conn, |store| {
-            let r = store.append(&key.plan, &key.journal, epoch, lines);
+            let r = store.append_after(&key.plan, &key.journal, epoch, last, lines);
             let _ = store.unlock_journal(&lock_key(key));
             r
         });
@@ -475,14 +554,8 @@ impl Replica for PgReplica {
         let epoch = self.epoch(key);
         let (lines, last) = self.with(|s| {
             s.lock_journal(&lock_key(key))?;
-            let read = s
-                .read_after(&key.plan, &key.journal, after, i64::MAX)
-                .and_then(|rows| Ok((rows, s.last(&key.plan, &key.journal)?)));
-            match read {
-                Ok((rows, last)) => Ok((
-                    rows.into_iter().map(|(_, l)| l).collect::<Vec<_>>(),
-                    last.map_or(0, |(seq, _)| seq),
-                )),
+            match s.lines_and_last(&key.plan, &key.journal, after) {
+                Ok(read) => Ok(read),
                 Err(e) => {
                     let _ = s.unlock_journal(&lock_key(key));
                     Err(e)
@@ -493,6 +566,7 @@ impl Replica for PgReplica {
             conn: self.conn.clone(),
             key: key.clone(),
             epoch,
+            last,
             locked: true,
         };
         Ok(Begun {
@@ -779,7 +853,9 @@ impl PgReplica {
                         let mut told = std::collections::BTreeSet::new();
                         let mut payload = Some(first);
                         while let Some(p) = payload.take() {
-                            if let Ok(t) = serde_json::from_str::<Told>(&p) {
+                            if let Ok(t) = serde_json::from_str::<Told>(&p)
+                                && !already_here(&t)
+                            {
                                 told.insert(t.key());
                             }
                             payload = listener.recv_raw(Duration::ZERO).ok().flatten();
@@ -803,18 +879,47 @@ pub const OUTPUT_CHANNEL: &str = "flightdeck_output";
 #[derive(Debug, serde::Deserialize)]
 #[serde(untagged)]
 enum Told {
-    Line { plan: String, journal: String },
+    Line { plan: String, journal: String, seq: u64 },
     Output { plan: String, release: String },
 }
 
 impl Told {
     fn key(self) -> JournalKey {
         match self {
-            Told::Line { plan, journal } => JournalKey { plan, journal },
+            Told::Line { plan, journal, .. } => JournalKey { plan, journal },
             Told::Output { plan, release } => JournalKey {
                 plan,
                 journal: release,
             },
+        }
+    }
+}
+
+/// Whether the mirror has what a notification tells of already: a line it holds (its own
+/// appends), or output this process streams itself (it drives that release).
+fn already_here(t: &Told) -> bool {
+    use crate::journal::replica::{installed, path_of, root};
+    let (Some(replica), Some(root)) = (installed(), root()) else {
+        return false;
+    };
+    match t {
+        Told::Line { plan, journal, seq } => {
+            let key = JournalKey {
+                plan: plan.clone(),
+                journal: journal.clone(),
+            };
+            let head = path_of(root, &key).with_file_name("head");
+            std::fs::read_to_string(head)
+                .ok()
+                .and_then(|h| h.split_whitespace().next()?.parse::<u64>().ok())
+                .is_some_and(|have| have >= *seq)
+        }
+        Told::Output { plan, release } => {
+            let key = JournalKey {
+                plan: plan.clone(),
+                journal: release.clone(),
+            };
+            replica.lease_held(&key) == Some(true)
         }
     }
 }
