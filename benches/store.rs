@@ -197,25 +197,8 @@ fn chain(server: &pg::Pg) {
             plan.push_str(&format!("needs = [\"s{}\"]\n", i - 1));
         }
     }
-    let exe = env!("CARGO_BIN_EXE_flightdeck");
-    let run = |store_url: Option<&str>, version: &str| -> Duration {
-        let ws = tempfile::tempdir().unwrap();
-        std::fs::write(ws.path().join("flightdeck.toml"), &plan).unwrap();
-        let mut cmd = std::process::Command::new(exe);
-        cmd.current_dir(ws.path())
-            .args(["run", version])
-            .env("FLIGHTDECK_DATA_DIR", ws.path().join("data"))
-            .env("FLIGHTDECK_USER", "bench")
-            .env_remove("FLIGHTDECK_STORE")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if let Some(url) = store_url {
-            cmd.env("FLIGHTDECK_STORE", url).env("PGPASSWORD", pg::PASSWORD);
-        }
-        let t = Instant::now();
-        assert!(cmd.status().unwrap().success(), "the chain run failed");
-        t.elapsed()
-    };
+    let run =
+        |store_url: Option<&str>, version: &str| -> Duration { run_release(&plan, store_url, version).0 };
     let (mut files, mut pgs) = (Vec::new(), Vec::new());
     for round in 0..2 {
         files.push(run(None, &format!("1.{round}")));
@@ -363,6 +346,27 @@ fn postgres_cpu() -> f64 {
     total
 }
 
+/// `flightdeck run VERSION` of `plan` in a new workspace, on the store at `store_url` (else on
+/// files), to its end: how long it took, and the workspace.
+fn run_release(plan: &str, store_url: Option<&str>, version: &str) -> (Duration, tempfile::TempDir) {
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("flightdeck.toml"), plan).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"));
+    cmd.current_dir(ws.path())
+        .args(["run", version])
+        .env("FLIGHTDECK_DATA_DIR", ws.path().join("data"))
+        .env("FLIGHTDECK_USER", "bench")
+        .env_remove("FLIGHTDECK_STORE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(url) = store_url {
+        cmd.env("FLIGHTDECK_STORE", url).env("PGPASSWORD", pg::PASSWORD);
+    }
+    let t = Instant::now();
+    assert!(cmd.status().unwrap().success(), "the release {version} failed");
+    (t.elapsed(), ws)
+}
+
 /// A stage printing `STORE_FLOOD` lines (`seq 1 N`), through the real binary, three times on each
 /// store, interleaved: the stage's duration as journaled, the whole `run`, and what the streamed
 /// output took in the database.
@@ -371,26 +375,9 @@ fn flood(server: &pg::Pg, store: &mut PgStore) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2_000_000);
-    let exe = env!("CARGO_BIN_EXE_flightdeck");
     let plan = format!("[plan]\nname = \"flood\"\n\n[[stage]]\nid = \"flood\"\nrun = \"seq 1 {lines}\"\n");
     let run = |store_url: Option<&str>, version: &str| -> (Duration, Duration) {
-        let ws = tempfile::tempdir().unwrap();
-        std::fs::write(ws.path().join("flightdeck.toml"), &plan).unwrap();
-        let mut cmd = std::process::Command::new(exe);
-        cmd.current_dir(ws.path())
-            .args(["run", version])
-            .env("FLIGHTDECK_DATA_DIR", ws.path().join("data"))
-            .env("FLIGHTDECK_USER", "bench")
-            .env_remove("FLIGHTDECK_STORE")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if let Some(url) = store_url {
-            cmd.env("FLIGHTDECK_STORE", url).env("PGPASSWORD", pg::PASSWORD);
-        }
-        let t = Instant::now();
-        let status = cmd.status().unwrap();
-        let wall = t.elapsed();
-        assert!(status.success(), "the flood run failed");
+        let (wall, ws) = run_release(&plan, store_url, version);
         let journal = std::fs::read_to_string(
             ws.path()
                 .join("data/plans/flood")

@@ -305,6 +305,19 @@ fn import_then_export_keeps_every_chain_and_verify_passes() {
     ws.expect(["rollback", "1.1"], 0);
     ws.wait_for_state("1.1", "rolled_back");
     ws.expect(["incident", "open", "--env", "prod", "prod is slow"], 0);
+    ws.expect(
+        [
+            "freeze",
+            "add",
+            "--env",
+            "prod",
+            "--until",
+            "2h",
+            "--reason",
+            "an incident",
+        ],
+        0,
+    );
     let local = tree(&ws.data_dir());
 
     let out = ws.expect(
@@ -313,11 +326,12 @@ fn import_then_export_keeps_every_chain_and_verify_passes() {
     );
     let text = stdout_of(&out);
     assert!(
-        text.contains("imported ") && text.contains(": 3 journal(s)"),
+        text.contains("imported ") && text.contains(": 4 journal(s)"),
         "{text}"
     );
     assert_eq!(pg.psql("SELECT count(*) FROM fd_releases"), "2");
-    let lines: usize = ws.journal("1.0").len() + ws.journal("1.1").len() + 1;
+    // The two releases' journals, the incident's line and the freeze's.
+    let lines: usize = ws.journal("1.0").len() + ws.journal("1.1").len() + 2;
     assert_eq!(pg.psql("SELECT count(*) FROM fd_events"), lines.to_string());
 
     // Again: nothing new.
@@ -326,7 +340,7 @@ fn import_then_export_keeps_every_chain_and_verify_passes() {
         0,
     );
     assert!(
-        stdout_of(&out).contains("0 journal(s), 0 line(s) (3 already up to date)"),
+        stdout_of(&out).contains("0 journal(s), 0 line(s) (4 already up to date)"),
         "{}",
         stdout_of(&out)
     );
@@ -343,6 +357,8 @@ fn import_then_export_keeps_every_chain_and_verify_passes() {
     ws.expect(["--data-dir", back.to_str().unwrap(), "verify", "--incidents"], 0);
     let out = ws.expect(["--data-dir", back.to_str().unwrap(), "list"], 0);
     assert!(stdout_of(&out).contains("rolled_back"), "{}", stdout_of(&out));
+    let out = ws.expect(["--data-dir", back.to_str().unwrap(), "freeze", "list"], 0);
+    assert!(stdout_of(&out).contains("an incident"), "{}", stdout_of(&out));
 
     // Export never writes over a data directory.
     let out = ws.expect(with_store(&pg, &["store", "export", back.to_str().unwrap()]), 1);

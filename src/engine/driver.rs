@@ -955,6 +955,30 @@ impl Core {
     }
 
     /// One scheduling pass. Returns whether anything was journaled.
+    /// A stage that may not start this pass (`held`: those said so far): said once, as a
+    /// `stage_waiting` with `why`, unless it already waits for that.
+    fn held_back(
+        &self,
+        events: &mut Vec<Event>,
+        held: &mut Vec<String>,
+        stage: String,
+        why: &str,
+        frozen: bool,
+    ) {
+        if held.contains(&stage) {
+            return;
+        }
+        let reason = format!("waiting: {why}");
+        if self.state.stage(&stage).and_then(|s| s.waiting.as_deref()) != Some(reason.as_str()) {
+            events.push(Event::StageWaiting {
+                stage: stage.clone(),
+                reason,
+                frozen,
+            });
+        }
+        held.push(stage);
+    }
+
     fn step(&mut self, txn: &mut Txn<'_>, fx: &mut Effects) -> Result<bool, DriveError> {
         let decisions = decide(&self.plan, &self.state);
         if !self.end_done
@@ -990,18 +1014,8 @@ impl Core {
                 _ => None,
             };
             if let Some((why, stage)) = held {
-                if let Some(stage) = stage
-                    && !frozen.contains(&stage)
-                {
-                    let reason = format!("waiting: {why}");
-                    if self.state.stage(&stage).and_then(|s| s.waiting.as_deref()) != Some(reason.as_str()) {
-                        events.push(Event::StageWaiting {
-                            stage: stage.clone(),
-                            reason,
-                            frozen: false,
-                        });
-                    }
-                    frozen.push(stage);
+                if let Some(stage) = stage {
+                    self.held_back(&mut events, &mut frozen, stage, why, false);
                 }
                 continue;
             }
@@ -1049,17 +1063,7 @@ impl Core {
                 Some((stage, format!("{why}{have}")))
             });
             if let Some((stage, why)) = frozen_env {
-                if !frozen.contains(&stage) {
-                    let reason = format!("waiting: {why}");
-                    if self.state.stage(&stage).and_then(|s| s.waiting.as_deref()) != Some(reason.as_str()) {
-                        events.push(Event::StageWaiting {
-                            stage: stage.clone(),
-                            reason,
-                            frozen: true,
-                        });
-                    }
-                    frozen.push(stage);
-                }
+                self.held_back(&mut events, &mut frozen, stage, &why, true);
                 continue;
             }
             match d {

@@ -434,15 +434,21 @@ impl Txn<'_> {
 }
 
 impl Journal {
-    /// The local file's lines after sequence number `seq` (read from the start: only lines
-    /// written while the store was out of reach are ever looked for this way).
-    fn lines_after(&mut self, seq: u64) -> Result<Vec<String>, JournalError> {
+    /// Every byte of the journal accounted for (its whole lines), read from the start.
+    fn read_all(&mut self) -> Result<Vec<u8>, JournalError> {
         let mut data = Vec::with_capacity(self.len as usize);
         self.file.seek(SeekFrom::Start(0)).map_err(io_err(&self.path))?;
         (&self.file)
             .take(self.len)
             .read_to_end(&mut data)
             .map_err(io_err(&self.path))?;
+        Ok(data)
+    }
+
+    /// The local file's lines after sequence number `seq` (read from the start: only lines
+    /// written while the store was out of reach are ever looked for this way).
+    fn lines_after(&mut self, seq: u64) -> Result<Vec<String>, JournalError> {
+        let data = self.read_all()?;
         let text = String::from_utf8_lossy(&data);
         Ok(text.lines().skip(seq as usize).map(str::to_string).collect())
     }
@@ -451,12 +457,7 @@ impl Journal {
     /// `journal.unsent` beside it (never deleted): lines written while the store was out of reach
     /// that the store then refused.
     fn set_aside_unsent(&mut self, store_last: u64) -> Result<(), JournalError> {
-        let mut data = Vec::with_capacity(self.len as usize);
-        self.file.seek(SeekFrom::Start(0)).map_err(io_err(&self.path))?;
-        (&self.file)
-            .take(self.len)
-            .read_to_end(&mut data)
-            .map_err(io_err(&self.path))?;
+        let data = self.read_all()?;
         let mut kept = 0usize;
         let mut last_hash = String::new();
         for line in data.split_inclusive(|b| *b == b'\n').take(store_last as usize) {

@@ -448,26 +448,27 @@ impl ReleaseDir {
     /// The pid of the live driver, if one holds the lock; on a shared store, 0 for a driver on
     /// another machine (it holds the release's lease).
     pub fn live_driver(&self) -> Option<u32> {
-        let path = self.driver_lock_path();
-        let local = File::open(&path)
-            .ok()
-            .and_then(|mut file| match file.try_lock_shared() {
-                Ok(()) => None,
-                Err(_) => read_pid(&mut file).or(Some(0)),
-            });
-        local.or_else(|| self.remote_driver().map(|_| 0))
+        match self.local_driver() {
+            Some(pid) => Some(pid.unwrap_or(0)),
+            None => self.remote_driver().map(|_| 0),
+        }
+    }
+
+    /// A driver of this machine holding the lock: its pid, when the lock file says it.
+    fn local_driver(&self) -> Option<Option<u32>> {
+        let mut file = File::open(self.driver_lock_path()).ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => None,
+            Err(_) => Some(read_pid(&mut file)),
+        }
     }
 
     /// Who drives the release, as said to a person: `pid 4242`, or on a shared store `pid 4242 on
     /// ci-runner-3 (it holds the release's lease until it stops renewing it)`.
     pub fn driver_said(&self) -> Option<String> {
-        let path = self.driver_lock_path();
-        let local = File::open(&path)
-            .ok()
-            .and_then(|mut file| match file.try_lock_shared() {
-                Ok(()) => None,
-                Err(_) => Some(read_pid(&mut file).map_or("pid unknown".to_string(), |p| format!("pid {p}"))),
-            });
+        let local = self
+            .local_driver()
+            .map(|pid| pid.map_or("pid unknown".to_string(), |p| format!("pid {p}")));
         local.or_else(|| {
             self.remote_driver().map(|(host, pid)| {
                 format!("pid {pid} on {host}: it holds the release's lease on the shared store until it stops renewing it")

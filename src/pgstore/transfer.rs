@@ -21,9 +21,7 @@ use crate::journal::{self, JournalError, Store, Verified, io_error};
 /// The size of a chunk of a run log or release file.
 pub const CHUNK: usize = 64 * 1024;
 
-/// The incidents journal's name in the store, and its file under a plan's folder.
-pub const INCIDENTS: &str = ".incidents";
-const INCIDENTS_FILE: &str = ".incidents/incidents.jsonl";
+use crate::journal::replica::PLAN_JOURNALS;
 
 /// What an import or export moved, and what it refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,10 +62,14 @@ impl PgStore {
                     }
                 }
             }
-            let incidents = plan_dir.join(INCIDENTS_FILE);
-            if incidents.exists() {
-                let head = std::fs::read_to_string(incidents.with_file_name("head")).ok();
-                self.import_journal(&plan, INCIDENTS, &incidents, head.as_deref(), &mut t)?;
+            // The plan-level journals (incidents, ad-hoc freezes), named on the store by their
+            // folder.
+            for (name, file) in PLAN_JOURNALS {
+                let path = plan_dir.join(name).join(file);
+                if path.exists() {
+                    let head = std::fs::read_to_string(path.with_file_name("head")).ok();
+                    self.import_journal(&plan, name, &path, head.as_deref(), &mut t)?;
+                }
             }
         }
         Ok(t)
@@ -198,7 +200,6 @@ impl PgStore {
             }));
         }
         let mut t = Transfer::default();
-        let mut plans: Vec<String> = Vec::new();
         for (plan, id) in self.releases()? {
             check_component("plan name", &plan)?;
             check_component("release id", &id)?;
@@ -210,14 +211,13 @@ impl PgStore {
                 t.files += 1;
                 t.bytes += data.len() as u64;
             }
-            if !plans.contains(&plan) {
-                plans.push(plan);
-            }
         }
-        for plan in plans {
-            if self.last(&plan, INCIDENTS)?.is_some() {
-                let path = to.join("plans").join(&plan).join(INCIDENTS_FILE);
-                self.export_journal(&plan, INCIDENTS, &path, &mut t)?;
+        // The plan-level journals, also of plans with no release.
+        for (plan, name, _) in self.journals()? {
+            if let Some((_, file)) = PLAN_JOURNALS.iter().find(|(n, _)| *n == name) {
+                check_component("plan name", &plan)?;
+                let path = to.join("plans").join(&plan).join(name.as_str()).join(file);
+                self.export_journal(&plan, &name, &path, &mut t)?;
             }
         }
         Ok(t)
