@@ -142,7 +142,15 @@ impl Journal {
                     seen.extend(self.take_down(&b.lines)?);
                     // Lines this driver wrote while the store was out of reach go first, in
                     // order, with whatever this transaction adds.
-                    let unsent = if b.last + 1 < self.next_seq {
+                                        let unsent = if b.last + 1 < self.next_seq {
+                        // Only the driver that wrote them sends them (with its epoch).
+                        if !replica.may_buffer(&key) {
+                            return Err(JournalError::Store(format!(
+                                "{}: the driver here has {} line(s) the shared store does not have yet (written while it was out of reach); try again once it has sent them",
+                                self.path.display(),
+                                self.next_seq - 1 - b.last
+                            )));
+                        }
                         self.lines_after(b.last)?
                     } else {
                         Vec::new()
