@@ -8,7 +8,7 @@
 //! that can change are the marked ones, and readers never need to open every journal.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{Journal, JournalError, io_err};
@@ -433,8 +433,12 @@ impl ReleaseDir {
         };
         match locked {
             Ok(()) => {
-                file.set_len(0).map_err(io_err(&path))?;
-                write!(file, "{}", std::process::id()).map_err(io_err(&path))?;
+                // Written in place at a fixed width, never truncated first: a probe reading it
+                // meanwhile sees the old pid or the new one, never an empty file (pid "0").
+                use std::os::unix::fs::FileExt;
+                let pid = format!("{:>10}", std::process::id());
+                file.write_all_at(pid.as_bytes(), 0).map_err(io_err(&path))?;
+                file.set_len(pid.len() as u64).map_err(io_err(&path))?;
                 Ok(Ok(DriverLock {
                     _file: file,
                     lease: None,
