@@ -224,12 +224,12 @@ fn a_waiting_scheduled_driver_makes_no_wake_ups_yet_hears_a_cancel() {
     let ws = Workspace::new(PLAN);
     ws.expect(["run", "3.0", "--at", &in_secs(3600)], 0);
     let pid = ws.status("3.0")["driver"].as_u64().expect("a driver") as i32;
-        // Once it has settled (every thread asleep, and still so with no wake-up a second later: a
+    // Once it has settled (every thread asleep, and still so with no wake-up a second later: a
     // driver still busy starting up is running, not asleep), a two-second window of waiting wakes
     // it not once: no polling, no periodic fallback.
     let mut last = wakeups(pid);
     common::wait_until(common::DEADLINE, "the driver settles", || {
-                std::thread::sleep(std::time::Duration::from_millis(1000));
+        std::thread::sleep(std::time::Duration::from_millis(1000));
         let now = wakeups(pid);
         let settled = last.1 && now == last;
         last = now;
