@@ -631,6 +631,63 @@ run = "sleep 60"
 }
 
 #[test]
+fn a_killed_drivers_release_is_resumed_on_another_machine_once_its_lease_expired() {
+    let Some(pg) = Pg::start() else { return };
+    let shared = tempfile::tempdir().unwrap();
+    let mark = shared.path().join("started");
+    // The first run (a's) marks that it began and hangs; the second (b's) finishes.
+    let plan = format!(
+        r#"
+[plan]
+name = "killed"
+
+[[stage]]
+id = "work"
+run = "if [ -f '{m}' ]; then echo second run; else touch '{m}'; sleep 60; fi"
+
+[[stage]]
+id = "after"
+needs = ["work"]
+run = "echo after {{version}}"
+"#,
+        m = mark.display()
+    );
+    let machine = |host: &str| {
+        Workspace::new(&plan)
+            .env("PGPASSWORD", PASSWORD)
+            .env("FLIGHTDECK_STORE", &pg.url())
+            .env("FLIGHTDECK_LEASE_TTL", "2")
+            .env("FLIGHTDECK_HOSTNAME", host)
+    };
+    let (a, b) = (machine("host-a"), machine("host-b"));
+    a.expect(["run", "1.0", "--detach"], 0);
+    let pgid = a.wait_for_event("1.0", "run_spawned", |_| true)["pgid"]
+        .as_i64()
+        .unwrap() as i32;
+    let driver = a.status("1.0")["driver"].as_u64().unwrap() as i32;
+    signal(driver, libc::SIGKILL);
+    wait_until(DEADLINE, "a's driver is gone", || !alive(driver));
+    // On b the lease still names a's driver until it expires: resume is refused, naming it.
+    let held = b.expect(["resume", "1.0", "--detach"], 4);
+    assert!(stderr_of(&held).contains("host-a"), "{}", stderr_of(&held));
+    wait_until(DEADLINE, "b resumes once the lease expired", || {
+        b.flightdeck(["resume", "1.0", "--detach"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    b.wait_for_event("1.0", "driver_started", |e| e["host"] == "host-b");
+    b.wait_for_state("1.0", "succeeded");
+    let log = stdout_of(&b.expect(["logs", "1.0", "work"], 0));
+    assert!(log.contains("second run"), "{log}");
+    a.wait_for_state("1.0", "succeeded");
+    assert_eq!(a.journal("1.0"), b.journal("1.0"));
+    a.expect(["verify", "1.0"], 0);
+    // a's orphaned first run was host-a's to end, not b's.
+    assert!(alive(-pgid));
+    signal(-pgid, libc::SIGKILL);
+}
+
+#[test]
 fn the_database_stopped_mid_release_loses_nothing_and_holds_new_work_past_the_lease() {
     let Some(pg) = Pg::start() else { return };
     let plan = r#"

@@ -129,6 +129,93 @@ pub fn claim() -> Result<(), JournalError> {
     std::fs::write(&marker, format!("{}\n", i.marker)).map_err(super::io_err(&marker))
 }
 
+/// What the installed store is called where it is shown: its URL without the password.
+pub fn store_name() -> Option<&'static str> {
+    INSTALLED.get().map(|i| i.marker.as_str())
+}
+
+/// How this process's shared store is faring, as last seen: a state that `status` and the
+/// cockpit show (never a crash).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Out of reach since when, and why; `None` while the store answers.
+    pub away: Option<(std::time::SystemTime, String)>,
+    /// Whether appends are notified here (`Ok`), or why this process polls instead (behind a
+    /// pooler in transaction mode LISTEN does not work); `None`: not known yet (this process
+    /// does not follow the store, or has not found out).
+    pub notify: Option<Result<(), String>>,
+}
+
+type HealthWatcher = Box<dyn Fn() + Send + Sync>;
+
+static HEALTH: std::sync::Mutex<(Health, Vec<HealthWatcher>)> = std::sync::Mutex::new((
+    Health {
+        away: None,
+        notify: None,
+    },
+    Vec::new(),
+));
+
+fn update_health(change: impl FnOnce(&mut Health)) {
+    let mut h = HEALTH.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let before = h.0.clone();
+    change(&mut h.0);
+    if h.0 != before {
+        for w in &h.1 {
+            w();
+        }
+    }
+}
+
+/// The store answered (`Ok`), or is out of reach (`Err`, why). Only a change is kept: an outage
+/// keeps the time it began.
+pub fn report_reachable(outcome: Result<(), String>) {
+    update_health(|h| match outcome {
+        Ok(()) => h.away = None,
+        Err(why) => {
+            if h.away.is_none() {
+                h.away = Some((std::time::SystemTime::now(), why));
+            }
+        }
+    });
+}
+
+/// Notifications arrive (`Ok`), or this process polls, and why.
+pub fn report_notify(outcome: Result<(), String>) {
+    update_health(|h| h.notify = Some(outcome));
+}
+
+/// The store's health as last seen, with its name; `None` without a shared store.
+pub fn health() -> Option<(&'static str, Health)> {
+    let name = store_name()?;
+    let h = HEALTH.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some((name, h.0.clone()))
+}
+
+/// Call `f` (from whichever thread noticed) whenever the store's health changes.
+pub fn on_health_change(f: impl Fn() + Send + Sync + 'static) {
+    let mut h = HEALTH.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    h.1.push(Box::new(f));
+}
+
+/// The store's health as one line for a person, when there is something to say: out of reach
+/// (since when, why), or polling.
+pub fn health_said(now: std::time::SystemTime) -> Option<String> {
+    let (name, h) = health()?;
+    if let Some((since, why)) = &h.away {
+        let ago = now.duration_since(*since).unwrap_or_default().as_secs();
+        return Some(format!(
+            "the shared store {name} is out of reach ({ago}s): showing this machine's copy as last read; nothing can be changed until it is back ({why})"
+        ));
+    }
+    match &h.notify {
+        Some(Err(why)) => Some(format!(
+            "the shared store {name} cannot notify this machine: it polls ({why})"
+        )),
+        _ => None,
+    }
+}
+
 /// The replica, if one is installed.
 pub fn installed() -> Option<&'static Arc<dyn Replica>> {
     INSTALLED.get().map(|i| &i.replica)

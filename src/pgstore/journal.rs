@@ -337,6 +337,36 @@ impl Listener {
         }
     }
 
+    /// Whether a notification this connection sends itself comes back within `wait` (it must
+    /// LISTEN on `channel`): behind a pooler in transaction mode it never does, LISTEN having run
+    /// on a server connection that went back to the pool. Other notifications that arrive
+    /// meanwhile are dropped (the caller reads everything after this anyway).
+    pub fn probe(&mut self, channel: &str, wait: Duration) -> Result<bool, StoreError> {
+        let nonce = format!("probe-{}-{:?}", std::process::id(), std::time::Instant::now());
+        let listener = self.listener.as_mut().expect("a listener until dropped");
+        let sent = self.rt.block_on(
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(&nonce)
+                .execute(&mut *listener),
+        );
+        sent.map_err(|e| StoreError::Lost {
+            url: self.url.clone(),
+            what: "listening for appends".into(),
+            cause: one_line(&e),
+        })?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            if self.recv_raw(left)?.as_deref() == Some(nonce.as_str()) {
+                return Ok(true);
+            }
+        }
+    }
+
     /// The next append notified within `wait`.
     pub fn recv(&mut self, wait: Duration) -> Result<Option<Notice>, StoreError> {
         Ok(self.recv_raw(wait)?.and_then(|p| serde_json::from_str(&p).ok()))

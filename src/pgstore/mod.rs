@@ -107,6 +107,14 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// The connection options of `url` (what it leaves out comes from libpq's environment). No
+/// `extra_float_digits` at startup: PgBouncer refuses startup parameters it does not know, and
+/// no value read here is a float.
+pub(crate) fn options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let opts: PgConnectOptions = url.parse()?;
+    Ok(opts.application_name("flightdeck").extra_float_digits(None))
+}
+
 /// A connection to the store.
 pub struct PgStore {
     pub(crate) rt: tokio::runtime::Runtime,
@@ -114,8 +122,6 @@ pub struct PgStore {
     pub(crate) opts: PgConnectOptions,
     /// The URL as shown: without the password.
     pub url: String,
-    /// `lock_timeout` is set on this connection (journal locks wait at most 30 s).
-    pub(crate) lock_timeout_set: bool,
 }
 
 /// What `store status` shows.
@@ -142,6 +148,18 @@ impl StoreError {
     pub fn unreachable(&self) -> bool {
         matches!(self, StoreError::Connect { .. } | StoreError::Lost { .. })
     }
+
+    /// The error without the store's name in front (for where the store is named already).
+    pub fn cause_said(&self) -> String {
+        match self {
+            StoreError::Connect { cause, .. } => format!("cannot connect: {cause}"),
+            StoreError::Lost { what, cause, .. } | StoreError::Sql { what, cause, .. } => {
+                format!("{what}: {cause}")
+            }
+            StoreError::Newer { .. } | StoreError::Journal(_) => self.to_string(),
+            StoreError::Fenced { cause, .. } | StoreError::Chain { cause, .. } => cause.clone(),
+        }
+    }
 }
 
 impl PgStore {
@@ -152,8 +170,7 @@ impl PgStore {
             url: shown.clone(),
             cause,
         };
-        let opts: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| failed(one_line(&e)))?;
-        let opts = opts.application_name("flightdeck");
+        let opts = options(url).map_err(|e| failed(one_line(&e)))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -169,7 +186,6 @@ impl PgStore {
             conn,
             opts,
             url: shown,
-            lock_timeout_set: false,
         })
     }
 
@@ -209,6 +225,15 @@ impl PgStore {
             };
         }
         match code.as_deref() {
+            // A named prepared statement missing or already there: the connection is shared
+            // per transaction by a pooler that does not keep statements (PgBouncer before 1.21).
+            Some("26000" | "42P05") => StoreError::Sql {
+                url: self.url.clone(),
+                what: what.to_string(),
+                cause: format!(
+                    "{cause} (a pooler in transaction mode that does not keep prepared statements, such as PgBouncer before 1.21: add `statement-cache-capacity=0` to the store's URL)"
+                ),
+            },
             Some(STALE_EPOCH) => StoreError::Fenced {
                 url: self.url.clone(),
                 cause,

@@ -170,33 +170,70 @@ struct Slot {
     store: Option<PgStore>,
 }
 
-/// Run `f` on the connection (connecting first if it was lost). A [`PgStore`] blocks on a small
-/// runtime of its own, which cannot be done on a thread that drives another runtime (the
-/// driver's): there, `f` runs on a scoped thread of its own while this one waits, as a blocking
-/// call would.
+/// Run `f` where a [`PgStore`] may block: a [`PgStore`] blocks on a small runtime of its own,
+/// which cannot be done (nor dropped) on a thread that drives another runtime (the driver's):
+/// there, `f` runs on a scoped thread of its own while this one waits, as a blocking call would.
+fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+}
+
+/// Run `f` on the connection (connecting first if it was lost; dropping it when it is lost).
 fn with_store<T: Send>(
     conn: &Mutex<Slot>,
     f: impl FnOnce(&mut PgStore) -> Result<T, StoreError> + Send,
 ) -> Result<T, StoreError> {
-    let run = || {
+    blocking(|| {
         let mut slot = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if slot.store.is_none() {
-            slot.store = Some(PgStore::connect(&slot.url)?);
+            slot.store = Some(noted(PgStore::connect(&slot.url))?);
         }
-        let r = f(slot.store.as_mut().expect("connected above"));
+        let r = noted(f(slot.store.as_mut().expect("connected above")));
         if r.as_ref().is_err_and(StoreError::unreachable) {
             slot.store = None;
         }
         r
-    };
-    if tokio::runtime::Handle::try_current().is_err() {
-        return run();
-    }
-    std::thread::scope(|s| {
-        s.spawn(run)
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
+}
+
+/// Tell the process's store health (`status`, the cockpit) whether the store answered.
+fn noted<T>(r: Result<T, StoreError>) -> Result<T, StoreError> {
+    crate::journal::replica::report_reachable(match &r {
+        Err(e) if e.unreachable() => Err(e.cause_said()),
+        _ => Ok(()),
+    });
+    r
+}
+
+/// Take the connection out of the slot for a transaction (connecting one if it is out or in
+/// use by another transaction): a transaction's statements must all go on its connection, with
+/// no other call's in between, and nothing may wait on the slot while it is open.
+fn take_store(conn: &Mutex<Slot>) -> Result<PgStore, StoreError> {
+    blocking(|| {
+        let (taken, url) = {
+            let mut slot = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (slot.store.take(), slot.url.clone())
+        };
+        match taken {
+            Some(store) => Ok(store),
+            None => noted(PgStore::connect(&url)),
+        }
+    })
+}
+
+/// Give a transaction's connection back to the slot (or drop it, if the slot has another).
+fn put_back(conn: &Mutex<Slot>, store: PgStore) {
+    blocking(move || {
+        let mut slot = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.store.is_none() {
+            slot.store = Some(store);
+        } else {
+            drop(slot);
+            drop(store);
+        }
+    });
 }
 
 fn journal_error(e: StoreError) -> JournalError {
@@ -233,7 +270,7 @@ impl PgReplica {
             )),
             Err(e) if e.unreachable() => {
                 let opts: sqlx::postgres::PgConnectOptions =
-                    url.parse().map_err(|_| StoreError::Connect {
+                    super::options(url).map_err(|_| StoreError::Connect {
                         url: super::redact(url),
                         cause: "not a PostgreSQL URL".into(),
                     })?;
@@ -279,30 +316,28 @@ impl PgReplica {
 }
 
 impl PgStore {
-    /// Take journal `key`'s advisory lock for this session (waiting at most 30 s for it).
-    fn lock_journal(&mut self, key: &str) -> Result<(), StoreError> {
-        if !self.lock_timeout_set {
-            let r = self
-                .rt
-                .block_on(sqlx::query("SET lock_timeout = '30s'").execute(&mut self.conn));
-            r.map_err(|e| self.sql_error("locking a journal", e))?;
-            self.lock_timeout_set = true;
-        }
-        let r = self.rt.block_on(
-            sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+    /// Open a transaction holding journal `key`'s advisory lock (waiting at most 30 s for it).
+    /// A transaction lock, not a session one: it ends with the transaction whatever happens to
+    /// the client, and it works behind a pooler in transaction mode (PgBouncer), where a session
+    /// lock would stay with a server connection that others go on to use.
+    fn begin_locked(&mut self, key: &str) -> Result<(), StoreError> {
+        let r = self.rt.block_on(async {
+            sqlx::raw_sql("BEGIN; SET LOCAL lock_timeout = '30s'")
+                .execute(&mut self.conn)
+                .await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                 .bind(key)
-                .execute(&mut self.conn),
-        );
+                .execute(&mut self.conn)
+                .await
+        });
         r.map(drop).map_err(|e| self.sql_error("locking a journal", e))
     }
 
-    fn unlock_journal(&mut self, key: &str) -> Result<(), StoreError> {
-        let r = self.rt.block_on(
-            sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
-                .bind(key)
-                .execute(&mut self.conn),
-        );
-        r.map(drop).map_err(|e| self.sql_error("unlocking a journal", e))
+    /// End the transaction `begin_locked` opened: commit it, or roll it back.
+    fn end_txn(&mut self, commit: bool) -> Result<(), StoreError> {
+        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+        let r = self.rt.block_on(sqlx::raw_sql(sql).execute(&mut self.conn));
+        r.map(drop).map_err(|e| self.sql_error("committing an append", e))
     }
 
     /// Under the journal's lock: its lines after `after`, and its last sequence number, in one
@@ -520,31 +555,61 @@ impl PgStore {
 
 struct PgTxn {
     conn: Arc<Mutex<Slot>>,
+    /// The transaction's connection, out of the slot until it ends.
+    store: Option<PgStore>,
     key: JournalKey,
     epoch: Option<i64>,
     /// The journal's last sequence number on the store, read under the lock.
     last: u64,
-    locked: bool,
+}
+
+impl PgTxn {
+    /// End the transaction (rolled back on any error) and give its connection back, unless it
+    /// was lost.
+    fn finish(&mut self, outcome: Result<(), StoreError>) -> Result<(), StoreError> {
+        let Some(mut store) = self.store.take() else {
+            return outcome;
+        };
+        let (store, outcome) = blocking(move || {
+            let outcome = noted(match outcome {
+                Ok(()) => store.end_txn(true),
+                Err(e) => {
+                    if !e.unreachable() {
+                        let _ = store.end_txn(false);
+                    }
+                    Err(e)
+                }
+            });
+            if outcome.as_ref().is_err_and(StoreError::unreachable) {
+                drop(store);
+                return (None, outcome);
+            }
+            (Some(store), outcome)
+        });
+        if let Some(store) = store {
+            put_back(&self.conn, store);
+        }
+        outcome
+    }
 }
 
 impl ReplicaTxn for PgTxn {
     fn commit(mut self: Box<Self>, lines: &[String]) -> Result<(), JournalError> {
-        let (key, epoch, last) = (&self.key, self.epoch, self.last);
-        let r = with_store(&self.conn, |store| {
-            let r = store.append_after(&key.plan, &key.journal, epoch, last, lines);
-            let _ = store.unlock_journal(&lock_key(key));
-            r
-        });
-        self.locked = false;
-        r.map_err(journal_error)
+        let (key, epoch, last) = (self.key.clone(), self.epoch, self.last);
+        let store = self.store.as_mut().expect("open until it ends");
+        let appended = blocking(|| store.append_after(&key.plan, &key.journal, epoch, last, lines));
+        self.finish(appended).map_err(journal_error)
     }
 }
 
 impl Drop for PgTxn {
     fn drop(&mut self) {
-        if self.locked {
-            let key = &self.key;
-            let _ = with_store(&self.conn, |store| store.unlock_journal(&lock_key(key)));
+        if self.store.is_some() {
+            let _ = self.finish(Err(StoreError::Sql {
+                url: String::new(),
+                what: "an append".into(),
+                cause: "given up".into(),
+            }));
         }
     }
 }
@@ -552,23 +617,23 @@ impl Drop for PgTxn {
 impl Replica for PgReplica {
     fn begin(&self, key: &JournalKey, after: u64) -> Result<Begun, JournalError> {
         let epoch = self.epoch(key);
-        let (lines, last) = self.with(|s| {
-            s.lock_journal(&lock_key(key))?;
-            match s.lines_and_last(&key.plan, &key.journal, after) {
-                Ok(read) => Ok(read),
-                Err(e) => {
-                    let _ = s.unlock_journal(&lock_key(key));
-                    Err(e)
-                }
-            }
-        })?;
-        let txn = PgTxn {
+        let mut txn = PgTxn {
             conn: self.conn.clone(),
+            store: Some(take_store(&self.conn).map_err(journal_error)?),
             key: key.clone(),
             epoch,
-            last,
-            locked: true,
+            last: 0,
         };
+        let store = txn.store.as_mut().expect("just taken");
+        let read = blocking(|| {
+            store.begin_locked(&lock_key(key))?;
+            store.lines_and_last(&key.plan, &key.journal, after)
+        });
+        let (lines, last) = match read {
+            Ok(read) => read,
+            Err(e) => return Err(journal_error(txn.finish(Err(e)).unwrap_err())),
+        };
+        txn.last = last;
         Ok(Begun {
             txn: Box::new(txn),
             lines,
@@ -832,14 +897,39 @@ impl PgReplica {
             .name("flightdeck-follow".into())
             .spawn(move || {
                 use crate::journal::replica::{pull, pull_all};
+                use crate::journal::replica::{report_notify, report_reachable};
+                let probe = format!("flightdeck_probe_{}", std::process::id());
                 loop {
-                    let channels = [super::journal::CHANNEL, OUTPUT_CHANNEL];
+                    let channels = [super::journal::CHANNEL, OUTPUT_CHANNEL, probe.as_str()];
                     let listener = super::Listener::connect(&opts, &url, &channels);
                     let _ = pull_all();
-                    let Ok(mut listener) = listener else {
-                        std::thread::sleep(POLL);
-                        continue;
+                    let mut listener = match listener {
+                        Ok(l) => l,
+                        Err(e) => {
+                            report_reachable(Err(e.cause_said()));
+                            std::thread::sleep(POLL);
+                            continue;
+                        }
                     };
+                    // Is anything notified here? Behind a pooler in transaction mode nothing
+                    // is: then this process reads everything every POLLED, and says so.
+                    match listener.probe(&probe, PROBE_WAIT) {
+                        Ok(true) => report_notify(Ok(())),
+                        Ok(false) => {
+                            drop(listener);
+                            report_notify(Err(format!(
+                                "a notification it sent itself did not come back within {}s: behind a pooler in transaction mode LISTEN does not work; it reads the store every {}s",
+                                PROBE_WAIT.as_secs(),
+                                POLLED.as_secs()
+                            )));
+                            loop {
+                                let _ = pull_all();
+                                std::thread::sleep(POLLED);
+                            }
+                        }
+                        Err(_) => continue,
+                    }
+                    let _ = pull_all();
                     loop {
                         let first = match listener.recv_raw(POLL) {
                             Ok(Some(p)) => p,
@@ -926,3 +1016,7 @@ fn already_here(t: &Told) -> bool {
 
 /// How long the follower waits for a notification before it reads everything again anyway.
 const POLL: Duration = Duration::from_secs(5);
+/// How long the follower waits for the notification it sent itself, once connected.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
+/// How often a follower that cannot be notified (behind a pooler) reads everything.
+const POLLED: Duration = Duration::from_secs(1);

@@ -49,10 +49,47 @@ impl Context {
         let rdir = self.find(release)?;
         let st = load_state(&rdir)?;
         let live = rdir.live_driver();
+        // On a shared store: the driver of another machine, and how the store is faring.
+        let remote = live.filter(|p| *p == 0).and_then(|_| rdir.remote_driver());
+        let health = crate::journal::replica::health();
         if json {
-            crate::outln!("{}", status_json(&st, live));
+            let mut v = status_json(&st, live);
+            if let Some(o) = v.as_object_mut() {
+                if let Some((host, pid)) = &remote {
+                    o.insert("driver".into(), serde_json::json!(pid));
+                    o.insert("driver_host".into(), serde_json::json!(host));
+                }
+                if let Some((name, h)) = &health {
+                    let since = h
+                        .away
+                        .as_ref()
+                        .map(|(t, _)| chrono::DateTime::<chrono::Utc>::from(*t));
+                    o.insert(
+                        "store".into(),
+                        serde_json::json!({
+                            "url": name,
+                            "reachable": h.away.is_none(),
+                            "away_since": since,
+                            "away_why": h.away.as_ref().map(|(_, why)| why),
+                            "notified": h.notify.as_ref().map(Result::is_ok),
+                            "polling_why": h.notify.as_ref().and_then(|n| n.as_ref().err()),
+                        }),
+                    );
+                }
+            }
+            crate::outln!("{v}");
         } else {
-            crate::term::out_text(&status_text(&st, live, chrono::Utc::now()));
+            let mut text = status_text(&st, live, chrono::Utc::now());
+            if let Some((host, pid)) = &remote {
+                text.push_str(&format!(
+                    "  driven by pid {pid} on {}: it holds the release's lease on the shared store\n",
+                    crate::ansi::clean(host)
+                ));
+            }
+            if let Some(said) = crate::journal::replica::health_said(std::time::SystemTime::now()) {
+                text.push_str(&format!("  {}\n", crate::ansi::clean(&said)));
+            }
+            crate::term::out_text(&text);
         }
         Ok(exit::OK)
     }

@@ -84,9 +84,12 @@ impl Context {
             None => {
                 crate::journal::replica::pull_all()?;
             }
-            Some(e) => crate::errln!(
-                "flightdeck: the shared store is out of reach ({e}): this is this machine's copy of it as last read; nothing can be changed until it is back"
-            ),
+            Some(e) => {
+                crate::journal::replica::report_reachable(Err(e.cause_said()));
+                crate::errln!(
+                    "flightdeck: the shared store is out of reach ({e}): this is this machine's copy of it as last read; nothing can be changed until it is back"
+                )
+            }
         }
         replica.follow();
         Ok(())

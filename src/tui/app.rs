@@ -51,6 +51,8 @@ pub enum Msg {
     },
     /// Whether a driver holds the watched release's lock (and its pid).
     Driver(Option<u32>),
+    /// How the shared store is faring, as this process last saw it (none without one).
+    StoreHealth(Option<crate::journal::replica::Health>),
     /// The plan (the watched release's own copy, or the plan in the current directory when no
     /// release is open): protected environments, rollback order, the start screen.
     Plan(Option<Arc<Plan>>),
@@ -289,6 +291,7 @@ impl UiState {
                 }
             }
             Msg::Problem(p) => self.problem = p,
+            Msg::StoreHealth(h) => self.store_health = h,
             Msg::Incidents(Ok(all)) => {
                 // A rollback of the watched release that linked itself to an incident known
                 // before: say so.

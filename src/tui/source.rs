@@ -109,6 +109,8 @@ pub struct ReleaseSource {
     /// The plan's ad-hoc freezes journal, and its following.
     freezes: crate::engine::freezes::Freezes,
     freezes_file: Followed,
+    /// The shared store's health as last sent (`None`: not sent yet).
+    store_health: Option<Option<crate::journal::replica::Health>>,
 }
 
 /// A small plan-level journal the cockpit follows (incidents, ad-hoc freezes): its folder
@@ -186,6 +188,11 @@ impl ReleaseSource {
         let incidents_file = Followed::new(incidents.path(), &tx);
         let freezes = crate::engine::freezes::Freezes::at(&plan_dir);
         let freezes_file = Followed::new(freezes.path(), &tx);
+        // The shared store coming and going wakes the loop (from the thread that noticed).
+        let htx = tx.clone();
+        crate::journal::replica::on_health_change(move || {
+            let _ = htx.try_send(());
+        });
         let mut src = ReleaseSource {
             store,
             plan_name: plan_name.to_string(),
@@ -214,6 +221,7 @@ impl ReleaseSource {
             incidents_file,
             freezes,
             freezes_file,
+            store_health: None,
         };
         match rdir {
             Some(r) => src.watch(r, None),
@@ -392,6 +400,11 @@ impl Source for ReleaseSource {
         }
         if self.freezes_file.changed() {
             out.push(Msg::Freezes(self.freezes.load().map_err(|e| e.to_string())));
+        }
+        let health = crate::journal::replica::health().map(|(_, h)| h);
+        if self.store_health.as_ref() != Some(&health) {
+            self.store_health = Some(health.clone());
+            out.push(Msg::StoreHealth(health));
         }
         let Some(w) = self.watched.as_mut() else {
             return out;

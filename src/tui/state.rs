@@ -243,6 +243,8 @@ pub struct UiState {
     pub quit: Option<u8>,
     /// The last failure reading the journal or a log, until a read succeeds again.
     pub problem: Option<String>,
+    /// The shared store's health (out of reach, or polling), when there is one.
+    pub store_health: Option<crate::journal::replica::Health>,
     /// The pipeline shows only these targets of a fan-out (`f`; Esc clears).
     pub target_filter: Option<TargetFilter>,
     /// Typical stage durations (from the plan's earlier releases).
@@ -301,6 +303,7 @@ impl UiState {
             exit_when_done: false,
             quit: None,
             problem: None,
+            store_health: None,
             target_filter: None,
             typical: Typical::default(),
             drift: DriftPane::default(),

@@ -385,3 +385,110 @@ fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// PgBouncer in transaction mode in front of a [`Pg`]: every transaction may go to another
+/// server connection, so LISTEN (which lives on one) does not work through it. Debian's
+/// `pgbouncer` package; run as `postgres` when the tests run as root (it refuses root). Dropping
+/// it stops it.
+pub struct Bouncer {
+    pub port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Bouncer {
+    /// Start one in front of `pg` (the same user and password), or `None` (skipped, said on
+    /// stderr) where PgBouncer is not installed and this is not CI.
+    #[track_caller]
+    pub fn start(pg: &Pg) -> Option<Bouncer> {
+        let exe = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .map(Path::new)
+            .find(|p| p.exists());
+        let Some(exe) = exe else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("PgBouncer is not installed: under CI=true this fails; .ci/run installs it");
+            }
+            eprintln!(
+                "\n*** SKIPPED {}: PgBouncer is not installed (apt-get install -y pgbouncer) ***\n",
+                std::panic::Location::caller()
+            );
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("fd-pgbouncer")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let port = free_port();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("users.txt"),
+            format!("\"{USER}\" \"{PASSWORD}\"\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("pgbouncer.ini"),
+            format!(
+                "[databases]\n* = host=127.0.0.1 port={}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\nauth_type = scram-sha-256\nauth_file = {d}/users.txt\npool_mode = transaction\ndefault_pool_size = 3\nmax_client_conn = 200\nlogfile = {d}/pgbouncer.log\n",
+                pg.port
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(exe);
+        cmd.arg(dir.path().join("pgbouncer.ini"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if is_root() {
+            use std::os::unix::process::CommandExt;
+            let id = |flag: &str| -> u32 {
+                let out = Command::new("id").args([flag, "postgres"]).output().unwrap();
+                String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+            };
+            for f in ["users.txt", "pgbouncer.ini"] {
+                Command::new("chown")
+                    .args(["postgres:", dir.path().join(f).to_str().unwrap()])
+                    .status()
+                    .unwrap();
+            }
+            Command::new("chown")
+                .args(["postgres:", dir.path().to_str().unwrap()])
+                .status()
+                .unwrap();
+            cmd.gid(id("-g")).uid(id("-u"));
+        }
+        let child = cmd.spawn().expect("start pgbouncer");
+        let bouncer = Bouncer {
+            port,
+            child,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + super::DEADLINE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer did not listen on {port}: {}",
+                std::fs::read_to_string(bouncer._dir.path().join("pgbouncer.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(bouncer)
+    }
+
+    /// The URL of database `postgres` through the pooler, without the password. PgBouncer before
+    /// 1.21 keeps no prepared statements in transaction mode: the URL says not to cache them.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{USER}@127.0.0.1:{}/postgres?statement-cache-capacity=0",
+            self.port
+        )
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -62,6 +62,27 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             ),
         ));
     }
+    // The shared store out of reach (what is shown is this machine's copy), or not notifying.
+    if let Some(h) = &ui.store_health {
+        if let Some((since, _)) = &h.away {
+            let since = DateTime::<chrono::Local>::from(*since).format("%H:%M:%S");
+            segs.push((
+                0,
+                Span::styled(
+                    format!("  ⚠ shared store out of reach since {since}: this machine's copy, nothing can be changed"),
+                    ui.theme.glyph(crate::tui::theme::Glyph::Failed),
+                ),
+            ));
+        } else if matches!(h.notify, Some(Err(_))) {
+            segs.push((
+                2,
+                Span::styled(
+                    "  shared store: polling (no notifications here)".to_string(),
+                    ui.theme.warn(),
+                ),
+            ));
+        }
+    }
     if let Some(p) = &ui.problem {
         segs.push((
             1,
