@@ -255,6 +255,35 @@ enum Command {
     /// Incidents on the plan's environments: open, resolve, list.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// A post-release review: what went well, what did not, action items with an owner and a
+    /// due date (each flag repeatable); `--close N` closes an action item; with none of them,
+    /// the review is shown.
+    Review {
+        release: String,
+        #[arg(long = "went-well", value_name = "T")]
+        went_well: Vec<String>,
+        #[arg(long = "went-wrong", value_name = "T")]
+        went_wrong: Vec<String>,
+        /// An action item; each needs its own --owner and --due, in the same order.
+        #[arg(long, value_name = "T")]
+        action: Vec<String>,
+        #[arg(long, value_name = "NAME")]
+        owner: Vec<String>,
+        /// Its due date, YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        due: Vec<String>,
+        /// Write the review in $EDITOR, from a template.
+        #[arg(long)]
+        editor: bool,
+        /// Close action item N.
+        #[arg(long, value_name = "N", conflicts_with_all = ["went_well", "went_wrong", "action", "owner", "due", "editor"])]
+        close: Option<u64>,
+        /// Why it is closed (with --close).
+        #[arg(long, default_value = "", value_name = "T", requires = "close")]
+        note: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The shared store on PostgreSQL: its schema, its figures, copying data in and out.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -269,6 +298,36 @@ enum Command {
         /// `flightdeck schedule --ics > releases.ics`.
         #[arg(long)]
         ics: bool,
+    },
+    /// DORA delivery metrics on one environment (default: the plan's last in DAG order):
+    /// deployment frequency, lead time for changes, change failure rate, failed deployment
+    /// recovery time and rework rate, each with its counts, DORA band, trend against the window
+    /// before and a sparkline per bucket.
+    Metrics {
+        /// The environment (default: the plan's last in DAG order, usually prod).
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// The window: this long before now (`90d`, `12w`, `36h`; default 90d).
+        #[arg(long, value_name = "DURATION", conflicts_with_all = ["from", "to"])]
+        since: Option<String>,
+        /// The window's start: YYYY-MM-DD (UTC) or an RFC 3339 time.
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// The window's end (default: now): YYYY-MM-DD (that whole day included) or an RFC 3339
+        /// time.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// The buckets of the series.
+        #[arg(long, value_enum, default_value_t = MetricsBy::Week)]
+        by: MetricsBy,
+        /// A hotfix or redeploy this soon after a deployment makes it a change failure.
+        #[arg(long, value_name = "DURATION")]
+        rework_window: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Every plan in the store (each on its own last environment, or ENV).
+        #[arg(long)]
+        all: bool,
     },
     /// Release notes from conventional commits, grouped (default: newest release tag..HEAD).
     Notes {
@@ -436,9 +495,11 @@ impl Command {
                 | Command::Verify { .. }
                 | Command::Notes { .. }
                 | Command::Next { .. }
+                | Command::Metrics { .. }
                 | Command::Completions { .. }
                 | Command::Man
                 | Command::Incident(_)
+                | Command::Review { .. }
                 | Command::Store(StoreCommand::Status { .. })
                 | Command::Freeze(FreezeCommand::List { .. })
                 | Command::Schedule { .. }
@@ -467,6 +528,7 @@ impl Command {
                 | Command::Verify { .. }
                 | Command::Notes { .. }
                 | Command::Next { .. }
+                | Command::Metrics { .. }
                 | Command::Drift(_)
                 | Command::Completions { .. }
                 | Command::Man
@@ -496,10 +558,12 @@ impl Command {
             Command::UnlockEnv { .. } => "unlock-env",
             Command::Status { .. } => "status",
             Command::List { .. } => "list",
+            Command::Metrics { .. } => "metrics",
             Command::Envs { .. } => "envs",
             Command::Logs { .. } => "logs",
             Command::Verify { .. } => "verify",
             Command::Incident(_) => "incident",
+            Command::Review { .. } => "review",
             Command::Schedule { .. } => "schedule",
             Command::Freeze(_) => "freeze",
             Command::Drive { .. } => "drive",
@@ -705,6 +769,25 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         Command::UnlockEnv { release, env, reason } => unlock_env(ctx, &release, &env, &reason),
         Command::Status { release, json } => ctx.status(release.as_deref(), json),
         Command::List { all, limit, json } => ctx.list(all, limit, json),
+        Command::Metrics {
+            env,
+            since,
+            from,
+            to,
+            by,
+            rework_window,
+            json,
+            all,
+        } => ctx.metrics(&crate::release::metrics::MetricsArgs {
+            env,
+            since,
+            from,
+            to,
+            by: by.into(),
+            rework_window,
+            json,
+            all,
+        }),
         Command::Envs {
             env,
             history,
@@ -728,6 +811,31 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         }) => ctx.incident_open(&env, release.as_deref(), &summary),
         Command::Incident(IncidentCommand::Resolve { number, note }) => ctx.incident_resolve(number, &note),
         Command::Incident(IncidentCommand::List { open, json }) => ctx.incident_list(open, json),
+        Command::Review {
+            release,
+            went_well,
+            went_wrong,
+            action,
+            owner,
+            due,
+            editor,
+            close,
+            note,
+            json,
+        } => ctx.review(
+            &release,
+            crate::release::review::ReviewArgs {
+                went_well,
+                went_wrong,
+                actions: action,
+                owners: owner,
+                dues: due,
+                editor,
+                close,
+                note,
+                json,
+            },
+        ),
         Command::Freeze(FreezeCommand::List { json }) => ctx.freeze_list(json),
         Command::Schedule { json, ics } => ctx.schedule(json, ics),
         Command::Freeze(FreezeCommand::Add { envs, until, reason }) => ctx.freeze_add(&envs, &until, &reason),
@@ -947,6 +1055,24 @@ fn generated(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>)
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     write(&mut out).and_then(|()| std::io::Write::flush(&mut out))?;
     Ok(exit::OK)
+}
+
+/// The buckets of `flightdeck metrics`' series.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum MetricsBy {
+    Day,
+    Week,
+    Month,
+}
+
+impl From<MetricsBy> for crate::engine::metrics::By {
+    fn from(b: MetricsBy) -> Self {
+        match b {
+            MetricsBy::Day => Self::Day,
+            MetricsBy::Week => Self::Week,
+            MetricsBy::Month => Self::Month,
+        }
+    }
 }
 
 /// How `flightdeck notes` prints.

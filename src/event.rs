@@ -496,6 +496,30 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         note: String,
     },
+    // ---- post-release reviews (a plan's reviews journal, `<plan>/.reviews/reviews.jsonl`) ----
+    /// What went well and what did not in `release`, as one person recorded it.
+    ReviewNoted {
+        release: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        went_well: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        went_wrong: Vec<String>,
+    },
+    /// Action item `number` of `release`'s review (numbered per release), for `owner` by `due`.
+    ActionAdded {
+        release: String,
+        number: u64,
+        text: String,
+        owner: String,
+        due: chrono::NaiveDate,
+    },
+    /// Action item `number` of `release`'s review was closed.
+    ActionClosed {
+        release: String,
+        number: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
     /// A recovery (`rollback` request or `redeploy` release) started while incident `number` was
     /// open on an environment it touches.
     IncidentLinked {
@@ -552,6 +576,9 @@ impl Event {
             Event::ReleaseScheduled { .. } => "release_scheduled",
             Event::FreezeRemoved { .. } => "freeze_removed",
             Event::IncidentLinked { .. } => "incident_linked",
+            Event::ReviewNoted { .. } => "review_noted",
+            Event::ActionAdded { .. } => "action_added",
+            Event::ActionClosed { .. } => "action_closed",
         }
     }
 
@@ -586,7 +613,12 @@ impl Event {
             Event::Approved { note, .. } | Event::Ticked { note, .. } => f(note),
             Event::RequestHandled { message, .. } | Event::Note { message } => f(message),
             Event::IncidentOpened { summary, .. } => f(summary),
-            Event::IncidentResolved { note, .. } => f(note),
+            Event::IncidentResolved { note, .. } | Event::ActionClosed { note, .. } => f(note),
+            Event::ReviewNoted {
+                went_well, went_wrong, ..
+            } => went_well.iter_mut().chain(went_wrong.iter_mut()).for_each(f),
+            // The owner is a person's name, as an actor is: not masked.
+            Event::ActionAdded { text, .. } => f(text),
             Event::RunFinished { outcome: o, .. } | Event::CheckFinished { outcome: o, .. } => outcome(o, f),
             Event::DriftSnapshot { errors, .. } => errors.iter_mut().for_each(f),
             // Made of ids, names, numbers and hashes only (`stage_waiting`'s reason is composed of

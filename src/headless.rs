@@ -443,6 +443,9 @@ impl<W: Write> Printer<W> {
             | Event::IncidentOpened { .. }
             | Event::IncidentResolved { .. }
             | Event::IncidentLinked { .. }
+            | Event::ReviewNoted { .. }
+            | Event::ActionAdded { .. }
+            | Event::ActionClosed { .. }
             | Event::FreezeAdded { .. }
             | Event::FreezeRemoved { .. } => None,
         };

@@ -195,3 +195,49 @@ fn a_journal_that_does_not_chain_is_never_indexed() {
     assert!(finished_ids(&h).is_empty());
     assert!(r.is_marked_open());
 }
+
+#[test]
+fn an_index_from_before_metrics_is_rebuilt_with_what_metrics_needs() {
+    let (_tmp, store) = store();
+    release(&store, "1.0", Some(FinalState::Succeeded));
+    let h = History::open(&store, "p").unwrap();
+    h.open_releases().unwrap();
+    let index = store.plan_dir("p").unwrap().join(INDEX);
+    let text = std::fs::read_to_string(&index).unwrap();
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(header["revision"], 1);
+    // As an older binary wrote it: no revision in the header, no `shipped` nor `deploy`.
+    let mut line: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(line["shipped"], serde_json::json!([]));
+    assert_eq!(line["envs"][0]["deploy"]["ok"], true);
+    line.as_object_mut().unwrap().remove("shipped");
+    line["envs"][0].as_object_mut().unwrap().remove("deploy");
+    let old_line = line.to_string();
+    std::fs::write(&index, format!("{{\"flightdeck_index\":1,\"plan\":\"p\"}}\n{old_line}\n")).unwrap();
+
+    // The line loads as it is (the fields are optional) ...
+    let old: flightdeck::engine::history::Summary = serde_json::from_str(&old_line).unwrap();
+    assert_eq!(old.shipped, None);
+    assert_eq!(old.envs[0].deploy, None);
+    // ... and the index is rebuilt once, filling them.
+    let h = History::open(&store, "p").unwrap();
+    let s = h.finished().next().unwrap();
+    assert_eq!(s.shipped, Some(vec![]));
+    assert!(s.envs[0].deploy.is_some_and(|d| d.ok));
+    assert!(std::fs::read_to_string(&index).unwrap().contains("\"revision\":1"));
+
+    // A line an older binary appended to a current index lacks them too: `complete` folds its
+    // journal again (the index is left as it is).
+    std::fs::write(
+        &index,
+        format!("{{\"flightdeck_index\":1,\"plan\":\"p\",\"revision\":1}}\n{old_line}\n"),
+    )
+    .unwrap();
+    let h = History::open(&store, "p").unwrap();
+    let s = h.finished().next().unwrap();
+    assert_eq!(s.shipped, None);
+    let s = h.complete(s);
+    assert_eq!(s.shipped, Some(vec![]));
+    assert!(s.envs[0].deploy.is_some_and(|d| d.ok));
+}

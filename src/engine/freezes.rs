@@ -4,14 +4,15 @@
 //! release's (lock, chain, fsync) and read with the chain checked. Every driver of the plan
 //! holds its deploys back on a frozen environment as for a `[[freeze]]` of the plan.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::{Event, Record};
-use crate::journal::{Journal, JournalError, LoadWarning, read_journal};
+use super::plan_journal::PlanJournal;
+use crate::journal::{Journal, JournalError};
 use crate::mask::Masker;
 use crate::plan::freeze::{Freeze, When};
 
@@ -101,43 +102,29 @@ pub enum FreezeError {
 /// A plan's ad-hoc freezes journal.
 #[derive(Debug, Clone)]
 pub struct Freezes {
-    path: PathBuf,
+    journal: PlanJournal,
 }
 
 impl Freezes {
     /// The freezes of the plan whose folder is `plan_dir`.
     pub fn at(plan_dir: &Path) -> Freezes {
         Freezes {
-            path: plan_dir.join(DIR).join(FILE),
+            journal: PlanJournal::at(plan_dir, (DIR, FILE)),
         }
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.journal.path()
     }
 
     /// Every ad-hoc freeze; none when there is no journal yet. A line that does not chain is an
     /// error naming the file and the line.
     pub fn load(&self) -> Result<Vec<AdHoc>, JournalError> {
-        if !self.path.exists() {
-            return Ok(Vec::new());
-        }
-        let (records, warnings) = read_journal(&self.path)?;
-        if let Some((line, reason)) = warnings.iter().find_map(LoadWarning::broken) {
-            return Err(JournalError::Broken {
-                path: self.path.clone(),
-                line,
-                reason: reason.to_string(),
-            });
-        }
-        Ok(fold(&records))
+        Ok(fold(&self.journal.records()?))
     }
 
     fn writer(&self, masker: Arc<Masker>) -> Result<Journal, JournalError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(crate::journal::io_error(dir))?;
-        }
-        Journal::open(&self.path, masker)
+        self.journal.writer(masker)
     }
 
     /// Add a freeze as `actor`; its number is the next one, assigned under the journal's lock.
@@ -166,7 +153,7 @@ impl Freezes {
 
     /// End freeze `number` now, as `actor`.
     pub fn remove(&self, masker: Arc<Masker>, actor: &str, number: u64) -> Result<AdHoc, FreezeError> {
-        if !self.path.exists() {
+        if !self.path().exists() {
             return Err(FreezeError::Unknown { number, count: 0 });
         }
         let mut j = self.writer(masker)?;

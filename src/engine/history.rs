@@ -37,6 +37,11 @@ pub const INDEX: &str = ".index.jsonl";
 const LOCK: &str = ".index.lock";
 /// The index format; an index of another format is rebuilt.
 pub const FORMAT: u32 = 1;
+/// The fields its lines carry, within [`FORMAT`]: an index written before revision 1 (no
+/// `shipped` or per-environment `deploy`, which `metrics` needs) is rebuilt once from the
+/// journals, which fills them. Older binaries ignore the revision and keep reading and appending
+/// to the index (their lines load here too, without those fields: see [`History::complete`]).
+pub const REVISION: u32 = 1;
 
 /// What a release did to one environment (or one target of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +74,41 @@ pub struct EnvResult {
     pub outcome: EnvOutcome,
     /// When its last run there (deploy or rollback) finished.
     pub at: DateTime<Utc>,
+    /// Its deploy runs there, rollbacks aside: when the last one finished and whether every
+    /// stage's last attempt there succeeded (a release rolled back later still deployed). `None`
+    /// in index lines written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeployRun>,
+}
+
+/// How a release's deploy runs on one environment (or target) ended, before any rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRun {
+    /// When the last of them finished.
+    pub at: DateTime<Utc>,
+    /// Every stage's last attempt there succeeded.
+    pub ok: bool,
+}
+
+/// One commit a release shipped, as the index keeps it for lead time: the first 16 hex digits
+/// of its id (enough to tell a plan's commits apart: 64 bits) and its time (seconds since the
+/// epoch). Written as a two-element array, `["0123456789abcdef", 1700000000]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippedCommit(pub String, pub i64);
+
+impl ShippedCommit {
+    /// Digits of the commit id kept.
+    pub const ID_LEN: usize = 16;
+
+    pub fn of(c: &crate::event::CommitRef) -> ShippedCommit {
+        let id = c.sha.get(..Self::ID_LEN).unwrap_or(&c.sha).to_ascii_lowercase();
+        ShippedCommit(id, c.time.timestamp())
+    }
+
+    /// The id prefix as a number (the key commits are told apart by); `None` when it is not hex.
+    pub fn key(&self) -> Option<u64> {
+        u64::from_str_radix(&self.0, 16).ok()
+    }
 }
 
 /// One finished release, as the index keeps it.
@@ -99,6 +139,13 @@ pub struct Summary {
     pub stage_ms: BTreeMap<String, u64>,
     /// The journal's length (bytes) when the summary was made.
     pub journal_len: u64,
+    /// The commits it shipped: its journaled commit range (`release_commits`, newest first, as
+    /// many as the journal lists), for lead time. Empty without git or for a redeploy; `None`
+    /// in index lines written before it was recorded ([`History::complete`] folds their
+    /// journal again). A release of a plan that never tags lists every commit since the first
+    /// (capped at the journal's 10,000), so its line grows with them, as its journal does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipped: Option<Vec<ShippedCommit>>,
 }
 
 impl Summary {
@@ -129,6 +176,12 @@ impl Summary {
             only: st.only.clone(),
             stage_ms: stage_ms(st),
             journal_len,
+            shipped: Some(
+                st.commits
+                    .as_ref()
+                    .map(|c| c.commits.iter().map(ShippedCommit::of).collect())
+                    .unwrap_or_default(),
+            ),
         })
     }
 
@@ -147,7 +200,8 @@ impl Summary {
 /// Per environment (and target), what the release did there: rolled back wins over failed,
 /// which wins over deployed; stages that never ran there leave nothing.
 fn env_results(st: &ReleaseState) -> Vec<EnvResult> {
-    let mut out: BTreeMap<(String, Option<String>), (EnvOutcome, DateTime<Utc>)> = BTreeMap::new();
+    let mut out: BTreeMap<(String, Option<String>), (EnvOutcome, DateTime<Utc>, Option<DeployRun>)> =
+        BTreeMap::new();
     for s in &st.stages {
         let Some(env) = &s.decl.environment else { continue };
         for t in &s.targets {
@@ -165,28 +219,42 @@ fn env_results(st: &ReleaseState) -> Vec<EnvResult> {
                 (None, None) => None,
             };
             let Some((outcome, at)) = outcome else { continue };
-            let at = at.or(st.finished.as_ref().map(|f| f.at)).unwrap_or_default();
+            let fallback = || st.finished.as_ref().map(|f| f.at).unwrap_or_default();
+            let at = at.unwrap_or_else(fallback);
+            // Its deploy run there, whatever became of it later.
+            let deploy = t.attempts.last().filter(|a| a.outcome.is_some()).map(|a| DeployRun {
+                at: a.finished_at.unwrap_or_else(fallback),
+                ok: a.outcome == Some(Outcome::Succeeded),
+            });
             let rank = |o: EnvOutcome| match o {
                 EnvOutcome::Deployed => 0,
                 EnvOutcome::Failed => 1,
                 EnvOutcome::RolledBack => 2,
             };
             out.entry((env.clone(), t.target.clone()))
-                .and_modify(|(o, when)| {
+                .and_modify(|(o, when, d)| {
                     if rank(outcome) > rank(*o) {
                         *o = outcome;
                     }
                     *when = (*when).max(at);
+                    *d = match (*d, deploy) {
+                        (Some(a), Some(b)) => Some(DeployRun {
+                            at: a.at.max(b.at),
+                            ok: a.ok && b.ok,
+                        }),
+                        (a, b) => a.or(b),
+                    };
                 })
-                .or_insert((outcome, at));
+                .or_insert((outcome, at, deploy));
         }
     }
     out.into_iter()
-        .map(|((env, target), (outcome, at))| EnvResult {
+        .map(|((env, target), (outcome, at, deploy))| EnvResult {
             env,
             target,
             outcome,
             at,
+            deploy,
         })
         .collect()
 }
@@ -207,6 +275,9 @@ pub fn stage_ms(st: &ReleaseState) -> BTreeMap<String, u64> {
 struct Header {
     flightdeck_index: u32,
     plan: String,
+    /// [`REVISION`]; absent (0) in indexes written before it.
+    #[serde(default)]
+    revision: u32,
 }
 
 /// A plan's history: its open releases and its finished-release index.
@@ -248,7 +319,7 @@ impl History {
         self.dir.join(INDEX)
     }
 
-    /// The index exists and is of this binary's format.
+    /// The index exists, is of this binary's format and carries the fields of its revision.
     fn current(&self) -> bool {
         let Ok(f) = File::open(self.index_path()) else {
             return false;
@@ -258,7 +329,8 @@ impl History {
             return false;
         }
         let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
-        serde_json::from_slice::<Header>(first).is_ok_and(|h| h.flightdeck_index == FORMAT)
+        serde_json::from_slice::<Header>(first)
+            .is_ok_and(|h| h.flightdeck_index == FORMAT && h.revision >= REVISION)
     }
 
     fn lock(&self) -> Result<File, JournalError> {
@@ -306,6 +378,7 @@ impl History {
         let mut text = serde_json::to_string(&Header {
             flightdeck_index: FORMAT,
             plan: self.plan.clone(),
+            revision: REVISION,
         })
         .expect("a header serializes");
         text.push('\n');
@@ -389,6 +462,26 @@ impl History {
                 .open_releases(&self.plan)
                 .map(|v| v.into_iter().map(|r| r.id).collect())
                 .unwrap_or_default(),
+        }
+    }
+
+    /// `s` with the fields an older binary's index line lacks ([`Summary::shipped`], each
+    /// environment's [`EnvResult::deploy`]): its journal folded again, read only (the index is
+    /// left as it is). A summary that has them, or whose journal cannot be read, comes back as
+    /// it is.
+    pub fn complete(&self, s: Summary) -> Summary {
+        if s.shipped.is_some() {
+            return s;
+        }
+        let Ok(rdir) = self.store.release(&self.plan, &s.id) else {
+            return s;
+        };
+        match crate::journal::read_journal(&rdir.journal()) {
+            Ok((recs, warnings)) if warnings.iter().all(|w| w.broken().is_none()) => {
+                let st = ReleaseState::from_records(&recs);
+                Summary::of(&st, s.journal_len).unwrap_or(s)
+            }
+            _ => s,
         }
     }
 

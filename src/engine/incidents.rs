@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::event::{Event, Record};
-use crate::journal::{Journal, JournalError, LoadWarning, Store, read_journal};
+use super::plan_journal::PlanJournal;
+use crate::journal::{Journal, JournalError, Store};
 use crate::mask::Masker;
 
 /// The incidents folder in a plan's folder.
@@ -144,14 +145,14 @@ pub enum IncidentError {
 /// A plan's incidents journal.
 #[derive(Debug, Clone)]
 pub struct Incidents {
-    path: PathBuf,
+    journal: PlanJournal,
 }
 
 impl Incidents {
     /// The incidents of the plan whose folder is `plan_dir`.
     pub fn at(plan_dir: &Path) -> Incidents {
         Incidents {
-            path: plan_dir.join(DIR).join(FILE),
+            journal: PlanJournal::at(plan_dir, (DIR, FILE)),
         }
     }
 
@@ -162,46 +163,29 @@ impl Incidents {
 
     /// The journal file.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.journal.path()
     }
 
     /// Its `head` file (the last line written, for `verify`).
     pub fn head(&self) -> PathBuf {
-        self.path.with_file_name("head")
+        self.journal.head()
     }
 
     /// Every incident, by number; none when the journal does not exist yet. A line that does not
     /// chain is an error naming the file and the line (nothing is acted on then).
     pub fn load(&self) -> Result<Vec<Incident>, JournalError> {
-        match self.load_lenient()? {
-            (_, Some(broken)) => Err(broken),
-            (all, None) => Ok(all),
-        }
+        Ok(fold(&self.journal.records()?))
     }
 
     /// Every incident up to the first line that does not chain, and that line's error if any
     /// (for views that must still show what they can).
     pub fn load_lenient(&self) -> Result<(Vec<Incident>, Option<JournalError>), JournalError> {
-        if !self.path.exists() {
-            return Ok((Vec::new(), None));
-        }
-        let (records, warnings) = read_journal(&self.path)?;
-        let broken = warnings.into_iter().find_map(|w| match w {
-            LoadWarning::Broken { line, reason } => Some(JournalError::Broken {
-                path: self.path.clone(),
-                line,
-                reason,
-            }),
-            LoadWarning::TornLastLine { .. } => None,
-        });
+        let (records, broken) = self.journal.records_lenient()?;
         Ok((fold(&records), broken))
     }
 
     fn writer(&self, masker: Arc<Masker>) -> Result<Journal, JournalError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(crate::journal::io_error(dir))?;
-        }
-        Journal::open(&self.path, masker)
+        self.journal.writer(masker)
     }
 
     /// Open an incident as `actor`: its number is the next one, assigned under the journal's
@@ -237,7 +221,7 @@ impl Incidents {
         number: u64,
         note: &str,
     ) -> Result<Incident, IncidentError> {
-        if !self.path.exists() {
+        if !self.path().exists() {
             return Err(IncidentError::Unknown { number, count: 0 });
         }
         let mut j = self.writer(masker)?;
@@ -278,7 +262,7 @@ impl Incidents {
         kind: &str,
         request: Option<u64>,
     ) -> Result<Vec<u64>, JournalError> {
-        if !self.path.exists() {
+        if !self.path().exists() {
             return Ok(Vec::new());
         }
         // Only ids, names and numbers: nothing to mask.

@@ -944,6 +944,9 @@ impl ReleaseState {
             Event::IncidentOpened { .. }
             | Event::IncidentResolved { .. }
             | Event::IncidentLinked { .. }
+            | Event::ReviewNoted { .. }
+            | Event::ActionAdded { .. }
+            | Event::ActionClosed { .. }
             | Event::FreezeAdded { .. }
             | Event::FreezeRemoved { .. } => {}
         }

@@ -241,8 +241,11 @@ pub fn for_path(path: &Path) -> Option<(&'static Arc<dyn Replica>, JournalKey)> 
 
 /// The plan-level journals: their folder under the plan's (also their name on the store), and
 /// their file.
-pub const PLAN_JOURNALS: [(&str, &str); 2] =
-    [(".incidents", "incidents.jsonl"), (".freezes", "freezes.jsonl")];
+pub const PLAN_JOURNALS: [(&str, &str); 3] = [
+    (".incidents", "incidents.jsonl"),
+    (".freezes", "freezes.jsonl"),
+    (".reviews", "reviews.jsonl"),
+];
 
 /// A release's journal file in its folder.
 pub const RELEASE_JOURNAL: &str = "journal.jsonl";

@@ -125,7 +125,7 @@ impl Context {
 }
 
 /// Columns padded to their widest cell (in terminal columns), two spaces apart.
-fn print_table<const N: usize>(rows: &[[String; N]]) {
+pub(super) fn print_table<const N: usize>(rows: &[[String; N]]) {
     use unicode_width::UnicodeWidthStr;
     let widths: Vec<usize> = (0..N)
         .map(|i| rows.iter().map(|r| r[i].width()).max().unwrap_or(0))

@@ -14,9 +14,11 @@ pub mod freeze;
 pub mod incident;
 pub mod inspect;
 pub mod launcher;
+pub mod metrics;
 pub mod observe;
 pub mod redeploy;
 pub mod request;
+pub mod review;
 pub mod rollback;
 pub mod store;
 

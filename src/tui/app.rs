@@ -99,6 +99,9 @@ pub enum Msg {
     /// The plan's ad-hoc freezes (reloaded whenever its freezes journal changes), or why they
     /// could not be read.
     Freezes(Result<Vec<crate::engine::freezes::AdHoc>, String>),
+    /// The plan's reviews (reloaded whenever its reviews journal changes), or why they could
+    /// not be read.
+    Reviews(Result<Vec<crate::engine::reviews::Review>, String>),
     /// The answer to [`Effect::OpenIncident`]: its number, or why not.
     IncidentOpened {
         env: String,
@@ -333,6 +336,21 @@ impl UiState {
                 }
             }
             Msg::Freezes(Err(e)) => self.problem = Some(format!("freezes: {e}")),
+            Msg::Reviews(Ok(all)) => {
+                self.actions = all
+                    .into_iter()
+                    .flat_map(|r| r.actions)
+                    .filter(crate::engine::reviews::Action::is_open)
+                    .collect();
+                if self
+                    .problem
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("reviews: "))
+                {
+                    self.problem = None;
+                }
+            }
+            Msg::Reviews(Err(e)) => self.problem = Some(format!("reviews: {e}")),
             Msg::IncidentOpened { env, result } => match result {
                 Ok(n) => self.say(format!("incident #{n} opened on {env}"), false),
                 Err(e) => self.say(format!("could not open an incident on {env}: {e}"), true),

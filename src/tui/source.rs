@@ -109,6 +109,9 @@ pub struct ReleaseSource {
     /// The plan's ad-hoc freezes journal, and its following.
     freezes: crate::engine::freezes::Freezes,
     freezes_file: Followed,
+    /// The plan's reviews journal, and its following.
+    reviews: crate::engine::reviews::Reviews,
+    reviews_file: Followed,
     /// The shared store's health as last sent (`None`: not sent yet).
     store_health: Option<Option<crate::journal::replica::Health>>,
 }
@@ -188,6 +191,8 @@ impl ReleaseSource {
         let incidents_file = Followed::new(incidents.path(), &tx);
         let freezes = crate::engine::freezes::Freezes::at(&plan_dir);
         let freezes_file = Followed::new(freezes.path(), &tx);
+        let reviews = crate::engine::reviews::Reviews::at(&plan_dir);
+        let reviews_file = Followed::new(reviews.path(), &tx);
         // The shared store coming and going wakes the loop (from the thread that noticed).
         let htx = tx.clone();
         crate::journal::replica::on_health_change(move || {
@@ -221,6 +226,8 @@ impl ReleaseSource {
             incidents_file,
             freezes,
             freezes_file,
+            reviews,
+            reviews_file,
             store_health: None,
         };
         match rdir {
@@ -400,6 +407,9 @@ impl Source for ReleaseSource {
         }
         if self.freezes_file.changed() {
             out.push(Msg::Freezes(self.freezes.load().map_err(|e| e.to_string())));
+        }
+        if self.reviews_file.changed() {
+            out.push(Msg::Reviews(self.reviews.load().map_err(|e| e.to_string())));
         }
         let health = crate::journal::replica::health().map(|(_, h)| h);
         if self.store_health.as_ref() != Some(&health) {

@@ -266,6 +266,8 @@ pub struct UiState {
     pub freezes: Vec<Freeze>,
     pub freeze_windows: Vec<(FreezeSpan, usize)>,
     pub freezes_from: Option<DateTime<Utc>>,
+    /// The plan's open review action items (from its reviews journal), oldest release first.
+    pub actions: Vec<crate::engine::reviews::Action>,
 }
 
 impl UiState {
@@ -313,6 +315,7 @@ impl UiState {
             freezes: Vec::new(),
             freeze_windows: Vec::new(),
             freezes_from: None,
+            actions: Vec::new(),
         }
     }
 

@@ -30,6 +30,41 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             lines.push(fit_line(Line::from(Span::styled(text, ui.theme.warn())), width));
         }
     }
+    // Open action items of post-release reviews: how many (and overdue), then a few of them,
+    // overdue first, then by due date.
+    let mut actions: Vec<&crate::engine::reviews::Action> = ui.actions.iter().collect();
+    actions.sort_by_key(|a| (!a.overdue(now), a.due, a.release.clone(), a.number));
+    let overdue = actions.iter().filter(|a| a.overdue(now)).count();
+    if !actions.is_empty() {
+        let head = match overdue {
+            0 => format!("☐ {} open review actions", actions.len()),
+            n => format!("☐ {} open review actions, {n} overdue", actions.len()),
+        };
+        lines.push(fit_line(Line::from(Span::styled(head, ui.theme.warn())), width));
+    }
+    const SHOWN: usize = 3;
+    for a in actions.iter().take(SHOWN) {
+        let (mark, style) = if a.overdue(now) {
+            ("⚠", ui.theme.glyph(Glyph::Failed))
+        } else {
+            ("·", ui.theme.dim())
+        };
+        // What is cut when narrow is the end of the text.
+        let text = format!(
+            " {mark} {}#{} {} {}: {}",
+            a.release,
+            a.number,
+            a.due.format("%b %-d"),
+            a.owner,
+            a.text
+        );
+        lines.push(fit_line(Line::from(Span::styled(text, style)), width));
+    }
+    if actions.len() > SHOWN {
+        let more = format!("   +{} more: `flightdeck review RELEASE`", actions.len() - SHOWN);
+        lines.push(fit_line(Line::from(Span::styled(more, ui.theme.dim())), width));
+    }
+    let above = lines.len();
     if rows.is_empty() {
         lines.push(Line::from(fit("no releases yet", width)));
     }
@@ -69,6 +104,11 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
                 ui.theme.glyph(Glyph::Failed),
             ));
         }
+        // Its review's open action items.
+        let open = ui.actions.iter().filter(|a| a.release == r.id).count();
+        if open > 0 {
+            head.push(Span::styled(format!(" ☐{open}"), ui.theme.warn()));
+        }
         let head = Line::from(head);
         // Where it is live (▲), in place of "no driver" (the usual case then: it has finished).
         let tail = match (r.driver, r.live_on.is_empty()) {
@@ -91,7 +131,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
             lines.push(line);
         }
     }
-    let keep = ui.board_selected * 2 + 1 + 2 * usize::from(headline.is_some());
+    let keep = ui.board_selected * 2 + 1 + above;
     let lines = super::clip_lines(lines, height, Some(keep), ui.theme.dim());
     Paragraph::new(lines).render(inner, buf);
 }
