@@ -102,7 +102,7 @@ fn the_status_bar_says_when_the_shared_store_is_away_or_cannot_notify() {
     let bar = last(&ui);
     let local = chrono::DateTime::<chrono::Local>::from(since).format("%H:%M:%S").to_string();
     assert!(
-        bar.contains(&format!("⚠ shared store out of reach since {local}: this machine's copy, nothing can be changed")),
+        bar.contains(&format!("⚠ shared store out of reach since {local} (read-only copy)")),
         "{bar}"
     );
     ui.update(Msg::StoreHealth(Some(Health::default())));

@@ -203,9 +203,15 @@ pub fn on_health_change(f: impl Fn() + Send + Sync + 'static) {
 pub fn health_said(now: std::time::SystemTime) -> Option<String> {
     let (name, h) = health()?;
     if let Some((since, why)) = &h.away {
+        // Said with its time when the outage began before this process looked.
         let ago = now.duration_since(*since).unwrap_or_default().as_secs();
+        let since = if ago >= 1 {
+            format!(" since {}", chrono::DateTime::<chrono::Local>::from(*since).format("%H:%M:%S"))
+        } else {
+            String::new()
+        };
         return Some(format!(
-            "the shared store {name} is out of reach ({ago}s): showing this machine's copy as last read; nothing can be changed until it is back ({why})"
+            "the shared store {name} is out of reach{since}: showing this machine's copy as last read; nothing can be changed until it is back ({why})"
         ));
     }
     match &h.notify {

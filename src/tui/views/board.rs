@@ -42,8 +42,10 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         };
         lines.push(fit_line(Line::from(Span::styled(head, ui.theme.warn())), width));
     }
-    const SHOWN: usize = 3;
-    for a in actions.iter().take(SHOWN) {
+    // The items themselves only in room the releases do not need (at most three).
+    let spare = height.saturating_sub(lines.len() + 2 * rows.len().max(1));
+    let shown = spare.min(3).min(actions.len());
+    for a in actions.iter().take(shown) {
         let (mark, style) = if a.overdue(now) {
             ("⚠", ui.theme.glyph(Glyph::Failed))
         } else {
@@ -60,8 +62,8 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
         );
         lines.push(fit_line(Line::from(Span::styled(text, style)), width));
     }
-    if actions.len() > SHOWN {
-        let more = format!("   +{} more: `flightdeck review RELEASE`", actions.len() - SHOWN);
+    if actions.len() > shown && spare > shown {
+        let more = format!("   +{} more: `flightdeck review RELEASE`", actions.len() - shown);
         lines.push(fit_line(Line::from(Span::styled(more, ui.theme.dim())), width));
     }
     let above = lines.len();

@@ -69,7 +69,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             segs.push((
                 0,
                 Span::styled(
-                    format!("  ⚠ shared store out of reach since {since}: this machine's copy, nothing can be changed"),
+                    format!("  ⚠ shared store out of reach since {since} (read-only copy)"),
                     ui.theme.glyph(crate::tui::theme::Glyph::Failed),
                 ),
             ));
