@@ -615,7 +615,9 @@ impl Event {
             Event::IncidentOpened { summary, .. } => f(summary),
             Event::IncidentResolved { note, .. } | Event::ActionClosed { note, .. } => f(note),
             Event::ReviewNoted {
-                went_well, went_wrong, ..
+                went_well,
+                went_wrong,
+                ..
             } => went_well.iter_mut().chain(went_wrong.iter_mut()).for_each(f),
             // The owner is a person's name, as an actor is: not masked.
             Event::ActionAdded { text, .. } => f(text),

@@ -214,7 +214,11 @@ fn an_index_from_before_metrics_is_rebuilt_with_what_metrics_needs() {
     line.as_object_mut().unwrap().remove("shipped");
     line["envs"][0].as_object_mut().unwrap().remove("deploy");
     let old_line = line.to_string();
-    std::fs::write(&index, format!("{{\"flightdeck_index\":1,\"plan\":\"p\"}}\n{old_line}\n")).unwrap();
+    std::fs::write(
+        &index,
+        format!("{{\"flightdeck_index\":1,\"plan\":\"p\"}}\n{old_line}\n"),
+    )
+    .unwrap();
 
     // The line loads as it is (the fields are optional) ...
     let old: flightdeck::engine::history::Summary = serde_json::from_str(&old_line).unwrap();
@@ -225,7 +229,11 @@ fn an_index_from_before_metrics_is_rebuilt_with_what_metrics_needs() {
     let s = h.finished().next().unwrap();
     assert_eq!(s.shipped, Some(vec![]));
     assert!(s.envs[0].deploy.is_some_and(|d| d.ok));
-    assert!(std::fs::read_to_string(&index).unwrap().contains("\"revision\":1"));
+    assert!(
+        std::fs::read_to_string(&index)
+            .unwrap()
+            .contains("\"revision\":1")
+    );
 
     // A line an older binary appended to a current index lacks them too: `complete` folds its
     // journal again (the index is left as it is).

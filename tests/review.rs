@@ -62,7 +62,16 @@ fn a_review_is_recorded_shown_and_its_action_items_closed() {
     );
     // A second review adds to it, numbering on.
     ws.expect(
-        ["review", "1.0", "--action", "write it down", "--owner", "dan", "--due", "2999-01-01"],
+        [
+            "review",
+            "1.0",
+            "--action",
+            "write it down",
+            "--owner",
+            "dan",
+            "--due",
+            "2999-01-01",
+        ],
         0,
     );
     let r = review_json(&ws, "1.0");
@@ -77,12 +86,24 @@ fn a_review_is_recorded_shown_and_its_action_items_closed() {
     assert_eq!(actions[0]["overdue"], true);
     assert_eq!(actions[1]["overdue"], false);
     let text = stdout_of(&ws.expect(["review", "1.0"], 0));
-    assert!(text.contains("#1 tune the alerts  owner bob  due 2020-01-31  OVERDUE"), "{text}");
-    assert!(text.contains("#2 script the rollback  owner carol  due 2999-12-31  open"), "{text}");
+    assert!(
+        text.contains("#1 tune the alerts  owner bob  due 2020-01-31  OVERDUE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#2 script the rollback  owner carol  due 2999-12-31  open"),
+        "{text}"
+    );
     // Closing one; closing it again is refused with who closed it; an unknown number is a usage
     // error naming the range.
-    let closed = stdout_of(&ws.expect(["review", "1.0", "--close", "1", "--note", "thresholds raised"], 0));
-    assert!(closed.contains("action item #1 of 1.0 closed by tester: tune the alerts"), "{closed}");
+    let closed = stdout_of(&ws.expect(
+        ["review", "1.0", "--close", "1", "--note", "thresholds raised"],
+        0,
+    ));
+    assert!(
+        closed.contains("action item #1 of 1.0 closed by tester: tune the alerts"),
+        "{closed}"
+    );
     let again = ws.expect(["review", "1.0", "--close", "1"], 1);
     assert!(
         stderr_of(&again).contains("action item #1 of 1.0 was already closed by tester"),
@@ -116,10 +137,22 @@ fn bad_review_input_is_one_line_and_records_nothing() {
             "each --action needs its own --owner and --due, in the same order (1 --action, 1 --owner, 0 --due)",
         ),
         (
-            &["review", "1.0", "--action", "a", "--owner", "bob", "--due", "2026-02-30"],
+            &[
+                "review",
+                "1.0",
+                "--action",
+                "a",
+                "--owner",
+                "bob",
+                "--due",
+                "2026-02-30",
+            ],
             "--due: due date `2026-02-30` is not a date YYYY-MM-DD",
         ),
-        (&["review", "9.9", "--went-well", "x"], "release `9.9` not found for plan `reviewed`"),
+        (
+            &["review", "9.9", "--went-well", "x"],
+            "release `9.9` not found for plan `reviewed`",
+        ),
         (
             &["review", "1.0", "--went-well", "two\nlines"],
             "--went-well holds control characters",
@@ -131,7 +164,11 @@ fn bad_review_input_is_one_line_and_records_nothing() {
         assert!(err.contains(want), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
-    assert!(!ws.data_dir().join("plans/reviewed/.reviews/reviews.jsonl").exists());
+    assert!(
+        !ws.data_dir()
+            .join("plans/reviewed/.reviews/reviews.jsonl")
+            .exists()
+    );
 }
 
 #[test]
@@ -146,9 +183,17 @@ fn the_editor_fills_in_the_template_and_a_bad_line_is_named() {
     )
     .unwrap();
     let bad = ws.file("bad-editor.sh");
-    std::fs::write(&bad, "#!/bin/sh\nprintf '## Actions\\n- no owner here\\n' > \"$1\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "#!/bin/sh\nprintf '## Actions\\n- no owner here\\n' > \"$1\"\n",
+    )
+    .unwrap();
     for f in [&good, &bad] {
-        std::process::Command::new("chmod").arg("+x").arg(f).status().unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(f)
+            .status()
+            .unwrap();
     }
     let refused = ws
         .flightdeck(["review", "1.0", "--editor"])
@@ -158,7 +203,9 @@ fn the_editor_fills_in_the_template_and_a_bad_line_is_named() {
     assert_eq!(refused.status.code(), Some(2));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        err.contains("review-reviewed-1.0.md:2: an action item is `- what | owner | YYYY-MM-DD` (nothing recorded)"),
+        err.contains(
+            "review-reviewed-1.0.md:2: an action item is `- what | owner | YYYY-MM-DD` (nothing recorded)"
+        ),
         "{err}"
     );
     let ok = ws

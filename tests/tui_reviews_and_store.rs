@@ -64,7 +64,9 @@ fn open_action_items_show_on_the_board_overdue_first() {
     assert!(!screen.contains("write it down"), "{screen}");
     // The release's own row counts them.
     assert!(
-        screen.lines().any(|l| l.contains(&format!("{watched} ")) && l.contains("running ☐2")),
+        screen
+            .lines()
+            .any(|l| l.contains(&format!("{watched} ")) && l.contains("running ☐2")),
         "{screen}"
     );
     insta::assert_snapshot!("board_action_items_120x36", terminal(&ui, 120, 36).backend());
@@ -93,16 +95,24 @@ fn the_status_bar_says_when_the_shared_store_is_away_or_cannot_notify() {
         away: None,
         notify: Some(Err("behind a pooler".into())),
     })));
-    assert!(last(&ui).contains("shared store: polling (no notifications here)"), "{}", last(&ui));
+    assert!(
+        last(&ui).contains("shared store: polling (no notifications here)"),
+        "{}",
+        last(&ui)
+    );
     let since = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_348_000);
     ui.update(Msg::StoreHealth(Some(Health {
         away: Some((since, "cannot connect: refused".into())),
         notify: Some(Ok(())),
     })));
     let bar = last(&ui);
-    let local = chrono::DateTime::<chrono::Local>::from(since).format("%H:%M:%S").to_string();
+    let local = chrono::DateTime::<chrono::Local>::from(since)
+        .format("%H:%M:%S")
+        .to_string();
     assert!(
-        bar.contains(&format!("⚠ shared store out of reach since {local} (read-only copy)")),
+        bar.contains(&format!(
+            "⚠ shared store out of reach since {local} (read-only copy)"
+        )),
         "{bar}"
     );
     ui.update(Msg::StoreHealth(Some(Health::default())));

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::event::{Event, Record};
 use super::plan_journal::PlanJournal;
+use crate::event::{Event, Record};
 use crate::journal::{Journal, JournalError};
 use crate::mask::Masker;
 use crate::plan::freeze::{Freeze, When};

@@ -200,8 +200,9 @@ impl Summary {
 /// Per environment (and target), what the release did there: rolled back wins over failed,
 /// which wins over deployed; stages that never ran there leave nothing.
 fn env_results(st: &ReleaseState) -> Vec<EnvResult> {
-    let mut out: BTreeMap<(String, Option<String>), (EnvOutcome, DateTime<Utc>, Option<DeployRun>)> =
-        BTreeMap::new();
+    // (env, target) -> (outcome, when, the deploy runs).
+    type Place = (String, Option<String>);
+    let mut out: BTreeMap<Place, (EnvOutcome, DateTime<Utc>, Option<DeployRun>)> = BTreeMap::new();
     for s in &st.stages {
         let Some(env) = &s.decl.environment else { continue };
         for t in &s.targets {
@@ -222,10 +223,14 @@ fn env_results(st: &ReleaseState) -> Vec<EnvResult> {
             let fallback = || st.finished.as_ref().map(|f| f.at).unwrap_or_default();
             let at = at.unwrap_or_else(fallback);
             // Its deploy run there, whatever became of it later.
-            let deploy = t.attempts.last().filter(|a| a.outcome.is_some()).map(|a| DeployRun {
-                at: a.finished_at.unwrap_or_else(fallback),
-                ok: a.outcome == Some(Outcome::Succeeded),
-            });
+            let deploy = t
+                .attempts
+                .last()
+                .filter(|a| a.outcome.is_some())
+                .map(|a| DeployRun {
+                    at: a.finished_at.unwrap_or_else(fallback),
+                    ok: a.outcome == Some(Outcome::Succeeded),
+                });
             let rank = |o: EnvOutcome| match o {
                 EnvOutcome::Deployed => 0,
                 EnvOutcome::Failed => 1,

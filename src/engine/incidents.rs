@@ -14,8 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::event::{Event, Record};
 use super::plan_journal::PlanJournal;
+use crate::event::{Event, Record};
 use crate::journal::{Journal, JournalError, Store};
 use crate::mask::Masker;
 

@@ -166,7 +166,11 @@ pub mod thresholds {
 /// The band of `deployments` successful deployments in `days`.
 pub fn frequency_band(deployments: u64, days: f64) -> Band {
     use thresholds::*;
-    let per_day = if days > 0.0 { deployments as f64 / days } else { 0.0 };
+    let per_day = if days > 0.0 {
+        deployments as f64 / days
+    } else {
+        0.0
+    };
     if per_day > FREQUENCY_ELITE_PER_DAY {
         Band::Elite
     } else if per_day >= FREQUENCY_HIGH_PER_DAY {
@@ -401,7 +405,11 @@ impl Deployment {
 
     /// Whether it counts as a change failure.
     fn failed(&self) -> bool {
-        !self.ok || self.rolled_back.is_some() || self.rollback_failed || self.incident.is_some() || self.reworked
+        !self.ok
+            || self.rolled_back.is_some()
+            || self.rollback_failed
+            || self.incident.is_some()
+            || self.reworked
     }
 }
 
@@ -551,7 +559,8 @@ where
             Some(next_event(d.finish).map(|e| (e - d.finish).max(0)))
         } else {
             // Failing by its incident only: until the incident was resolved.
-            d.incident.map(|(opened, resolved)| resolved.map(|r| (r - opened).max(0)))
+            d.incident
+                .map(|(opened, resolved)| resolved.map(|r| (r - opened).max(0)))
         };
         let add = |f: &mut Figures| {
             f.total += 1;
@@ -667,7 +676,13 @@ mod tests {
     }
 
     /// A release on prod: `outcome` there at hour `h` (a rollback, if any, an hour later).
-    fn release(id: &str, rtype: ReleaseType, h: f64, outcome: EnvOutcome, shipped: Vec<ShippedCommit>) -> Summary {
+    fn release(
+        id: &str,
+        rtype: ReleaseType,
+        h: f64,
+        outcome: EnvOutcome,
+        shipped: Vec<ShippedCommit>,
+    ) -> Summary {
         let (at_, deploy) = match outcome {
             EnvOutcome::Deployed => (at(h), DeployRun { at: at(h), ok: true }),
             EnvOutcome::Failed => (at(h), DeployRun { at: at(h), ok: false }),
@@ -712,7 +727,13 @@ mod tests {
     }
 
     fn staging_only(id: &str, h: f64) -> Summary {
-        let mut s = release(id, ReleaseType::Minor, h, EnvOutcome::Deployed, vec![commit(99, h - 1.0)]);
+        let mut s = release(
+            id,
+            ReleaseType::Minor,
+            h,
+            EnvOutcome::Deployed,
+            vec![commit(99, h - 1.0)],
+        );
         s.envs.retain(|e| e.env == "staging");
         s
     }
@@ -753,18 +774,42 @@ mod tests {
             // Before both windows: ships commit 10, which 1.4 ships again.
             release("0.1", Minor, -400.0, Deployed, vec![commit(10, -405.0)]),
             // Before the window (the previous one): ships commits 1 and 2.
-            release("0.9", Minor, -30.0, Deployed, vec![commit(1, -40.0), commit(2, -35.0)]),
+            release(
+                "0.9",
+                Minor,
+                -30.0,
+                Deployed,
+                vec![commit(1, -40.0), commit(2, -35.0)],
+            ),
             // Ships 2 again (not new) and 3.
-            release("1.0", Minor, 10.0, Deployed, vec![commit(2, -35.0), commit(3, 4.0)]),
+            release(
+                "1.0",
+                Minor,
+                10.0,
+                Deployed,
+                vec![commit(2, -35.0), commit(3, 4.0)],
+            ),
             // Failed on prod: its commit 4 is shipped by the next one.
             release("1.1", Minor, 20.0, Failed, vec![commit(4, 15.0)]),
-            release("1.2", Minor, 30.0, Deployed, vec![commit(4, 15.0), commit(5, 28.0)]),
+            release(
+                "1.2",
+                Minor,
+                30.0,
+                Deployed,
+                vec![commit(4, 15.0), commit(5, 28.0)],
+            ),
             // A hotfix 10 h after 1.2: 1.2 failed.
             release("1.2.1", Hotfix, 40.0, Deployed, vec![commit(6, 39.0)]),
             // Deployed, then rolled back an hour later.
             release("1.3", Minor, 100.0, RolledBack, vec![commit(7, 90.0)]),
             // An incident names it, opened at 130 h, resolved at 133 h.
-            release("1.4", Minor, 120.0, Deployed, vec![commit(8, 110.0), commit(10, -405.0)]),
+            release(
+                "1.4",
+                Minor,
+                120.0,
+                Deployed,
+                vec![commit(8, 110.0), commit(10, -405.0)],
+            ),
             // A redeploy 50 h later: outside the 24 h window, 1.4 is not reworked by it.
             release("1.4-2", Rollback, 170.0, Deployed, vec![]),
             // Never reached prod.
@@ -791,13 +836,22 @@ mod tests {
         assert_eq!(c.recovered, 4);
         assert_eq!(c.recovery_median_ms(), Some(6.5 * H as f64));
         // The previous window: 0.9 only, its two commits.
-        assert_eq!((m.previous.deployments, m.previous.total, m.previous.failed), (1, 1, 0));
+        assert_eq!(
+            (m.previous.deployments, m.previous.total, m.previous.failed),
+            (1, 1, 0)
+        );
         assert_eq!(m.previous.lead_ms, [5 * H, 10 * H]);
         // Two weekly buckets: 1.0 .. 1.4 in the first, 1.4-2 in the second.
         assert_eq!(m.buckets.len(), 2);
         assert_eq!(m.buckets[0].start, at(0.0));
-        assert_eq!((m.buckets[0].figures.deployments, m.buckets[0].figures.total), (5, 6));
-        assert_eq!((m.buckets[1].figures.deployments, m.buckets[1].figures.rework), (1, 1));
+        assert_eq!(
+            (m.buckets[0].figures.deployments, m.buckets[0].figures.total),
+            (5, 6)
+        );
+        assert_eq!(
+            (m.buckets[1].figures.deployments, m.buckets[1].figures.rework),
+            (1, 1)
+        );
         assert!(!m.capped);
 
         // The same answers whatever the order the summaries come in (oldest first here: 0.1,
@@ -809,7 +863,10 @@ mod tests {
         let mut more = all.clone();
         more.push(release("1.4-3", Rollback, 125.0, Deployed, vec![]));
         let m2 = compute(&q, || more.clone().into_iter(), &incidents);
-        assert_eq!((m2.current.failed, m2.current.total, m2.current.rework), (4, 8, 3));
+        assert_eq!(
+            (m2.current.failed, m2.current.total, m2.current.rework),
+            (4, 8, 3)
+        );
     }
 
     #[test]
@@ -836,8 +893,20 @@ mod tests {
     fn lead_time_is_never_negative_and_a_commit_counts_once() {
         let all = vec![
             // A commit dated after its deployment (a skewed clock).
-            release("1.0", ReleaseType::Minor, 10.0, EnvOutcome::Deployed, vec![commit(1, 12.0)]),
-            release("1.1", ReleaseType::Minor, 20.0, EnvOutcome::Deployed, vec![commit(1, 12.0)]),
+            release(
+                "1.0",
+                ReleaseType::Minor,
+                10.0,
+                EnvOutcome::Deployed,
+                vec![commit(1, 12.0)],
+            ),
+            release(
+                "1.1",
+                ReleaseType::Minor,
+                20.0,
+                EnvOutcome::Deployed,
+                vec![commit(1, 12.0)],
+            ),
         ];
         let m = compute(&query(0.0, 48.0, By::Day), || all.clone().into_iter(), &[]);
         assert_eq!(m.current.lead_ms, [0]);
@@ -851,7 +920,10 @@ mod tests {
         assert_eq!(s.shipped, None);
         assert_eq!(s.envs[0].deploy, None);
         let m = compute(&query(0.0, 48.0, By::Day), || std::iter::once(s.clone()), &[]);
-        assert_eq!((m.current.deployments, m.current.total, m.current.commits()), (1, 1, 0));
+        assert_eq!(
+            (m.current.deployments, m.current.total, m.current.commits()),
+            (1, 1, 0)
+        );
     }
 
     #[test]
@@ -896,11 +968,23 @@ mod tests {
     #[test]
     fn buckets_start_on_days_mondays_and_months() {
         let t = Utc.with_ymd_and_hms(2025, 3, 5, 13, 30, 0).unwrap();
-        assert_eq!(By::Day.floor(t), Utc.with_ymd_and_hms(2025, 3, 5, 0, 0, 0).unwrap());
-        assert_eq!(By::Week.floor(t), Utc.with_ymd_and_hms(2025, 3, 3, 0, 0, 0).unwrap());
-        assert_eq!(By::Month.floor(t), Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            By::Day.floor(t),
+            Utc.with_ymd_and_hms(2025, 3, 5, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            By::Week.floor(t),
+            Utc.with_ymd_and_hms(2025, 3, 3, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            By::Month.floor(t),
+            Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap()
+        );
         let jan31 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
-        assert_eq!(By::Month.next(jan31), Utc.with_ymd_and_hms(2025, 2, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            By::Month.next(jan31),
+            Utc.with_ymd_and_hms(2025, 2, 1, 0, 0, 0).unwrap()
+        );
         let q = Query {
             env: "prod".into(),
             from: t,

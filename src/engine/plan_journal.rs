@@ -43,13 +43,14 @@ impl PlanJournal {
             return Ok((Vec::new(), None));
         }
         let (records, warnings) = read_journal(&self.path)?;
-        let broken = warnings.iter().find_map(LoadWarning::broken).map(|(line, reason)| {
-            JournalError::Broken {
+        let broken = warnings
+            .iter()
+            .find_map(LoadWarning::broken)
+            .map(|(line, reason)| JournalError::Broken {
                 path: self.path.clone(),
                 line,
                 reason: reason.to_string(),
-            }
-        });
+            });
         Ok((records, broken))
     }
 

@@ -132,10 +132,7 @@ pub fn fold<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<Review> {
             _ => {}
         }
     }
-    order
-        .into_iter()
-        .filter_map(|r| by.remove(&r))
-        .collect()
+    order.into_iter().filter_map(|r| by.remove(&r)).collect()
 }
 
 /// What a review adds: its entries and action items (text, owner, due).
@@ -340,7 +337,9 @@ pub fn parse_template(text: &str) -> Result<Entries, (usize, String)> {
                 other => {
                     return Err((
                         n,
-                        format!("unknown section `{other}` (the sections are: Went well, Went wrong, Actions)"),
+                        format!(
+                            "unknown section `{other}` (the sections are: Went well, Went wrong, Actions)"
+                        ),
                     ));
                 }
             };
@@ -387,7 +386,10 @@ mod tests {
     fn the_template_reads_back_and_bad_lines_are_named() {
         let filled = template("shop", "1.0")
             .replace("## Went well\n- ", "## Went well\n- quick rollback")
-            .replace("## Went wrong\n- ", "## Went wrong\n- slow canary\n- noisy alerts")
+            .replace(
+                "## Went wrong\n- ",
+                "## Went wrong\n- slow canary\n- noisy alerts",
+            )
             .replace("## Actions\n- ", "## Actions\n- tune alerts | bob | 2026-12-10");
         let e = parse_template(&filled).unwrap();
         assert_eq!(e.went_well, ["quick rollback"]);

@@ -206,7 +206,10 @@ pub fn health_said(now: std::time::SystemTime) -> Option<String> {
         // Said with its time when the outage began before this process looked.
         let ago = now.duration_since(*since).unwrap_or_default().as_secs();
         let since = if ago >= 1 {
-            format!(" since {}", chrono::DateTime::<chrono::Local>::from(*since).format("%H:%M:%S"))
+            format!(
+                " since {}",
+                chrono::DateTime::<chrono::Local>::from(*since).format("%H:%M:%S")
+            )
         } else {
             String::new()
         };

@@ -58,6 +58,7 @@ fn lock_key(plan: &str, journal: &str) -> String {
 impl PgStore {
     /// The last line of a journal: its sequence number and hash (`None`: it has none).
     pub fn last(&mut self, plan: &str, journal: &str) -> Result<Option<(u64, String)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "SELECT seq, hash FROM fd_events WHERE plan = $1 AND journal = $2 ORDER BY seq DESC LIMIT 1",
@@ -66,6 +67,7 @@ impl PgStore {
             .bind(journal)
             .fetch_optional(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let row = r.map_err(|e| self.sql_error("reading a journal's last line", e))?;
         Ok(row.map(|r| (r.get::<i64, _>(0) as u64, r.get::<String, _>(1))))
     }
@@ -128,6 +130,7 @@ impl PgStore {
         after: u64,
         limit: i64,
     ) -> Result<Vec<(u64, String)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "SELECT seq, line FROM fd_events WHERE plan = $1 AND journal = $2 AND seq > $3 ORDER BY seq LIMIT $4",
@@ -138,6 +141,7 @@ impl PgStore {
             .bind(limit)
             .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("reading a journal", e))?;
         Ok(rows
             .into_iter()
@@ -147,10 +151,12 @@ impl PgStore {
 
     /// The plans the store holds, and each plan's releases, oldest first.
     pub fn releases(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query("SELECT plan, id FROM fd_releases ORDER BY plan, created_at, id")
                 .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("listing releases", e))?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
@@ -166,6 +172,7 @@ impl PgStore {
         pid: u32,
         ttl: Duration,
     ) -> Result<Result<Lease, LeaseHeld>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(async {
             let row = sqlx::query(
                 "INSERT INTO fd_leases AS l (plan, release, epoch, holder, host, pid, expires_at)
@@ -207,12 +214,14 @@ impl PgStore {
                 expires_at: row.get(4),
             }))
         });
+        let r = self.unpin(pinned, r);
         r.map_err(|e| self.sql_error("taking the driver's lease", e))
     }
 
     /// Extend the lease for `ttl` from now, while it is still this epoch's (even if it expired
     /// and nobody took it over). `Ok(false)`: another driver holds it now.
     pub fn renew_lease(&mut self, lease: &mut Lease, ttl: Duration) -> Result<bool, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "UPDATE fd_leases SET expires_at = clock_timestamp() + $4 * interval '1 millisecond'
@@ -224,6 +233,7 @@ impl PgStore {
             .bind(ttl.as_millis() as f64)
             .fetch_optional(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         match r.map_err(|e| self.sql_error("renewing the driver's lease", e))? {
             Some(row) => {
                 lease.expires_at = row.get(0);
@@ -235,6 +245,7 @@ impl PgStore {
 
     /// Expire the lease of `epoch` (a dead driver's), if it is still that epoch's.
     pub fn expire_lease(&mut self, plan: &str, release: &str, epoch: i64) -> Result<(), StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "UPDATE fd_leases SET expires_at = '-infinity' WHERE plan = $1 AND release = $2 AND epoch = $3",
@@ -244,12 +255,14 @@ impl PgStore {
             .bind(epoch)
             .execute(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         r.map(|_| ())
             .map_err(|e| self.sql_error("expiring a dead driver's lease", e))
     }
 
     /// Give the lease up: it expires now (the row stays, so its epoch is never handed out again).
     pub fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "UPDATE fd_leases SET expires_at = '-infinity' WHERE plan = $1 AND release = $2 AND epoch = $3",
@@ -259,6 +272,7 @@ impl PgStore {
             .bind(lease.epoch)
             .execute(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         r.map(|_| ())
             .map_err(|e| self.sql_error("giving the driver's lease up", e))
     }
@@ -350,10 +364,14 @@ impl Listener {
                 .bind(&nonce)
                 .execute(&mut *listener),
         );
-        sent.map_err(|e| StoreError::Lost {
-            url: self.url.clone(),
-            what: "listening for appends".into(),
-            cause: one_line(&e),
+        sent.map_err(|e| {
+            let (url, what, cause) = (self.url.clone(), "listening for appends".into(), one_line(&e));
+            // The server refused it (not the connection lost): no retrying will help.
+            if e.as_database_error().is_some() {
+                StoreError::Sql { url, what, cause }
+            } else {
+                StoreError::Lost { url, what, cause }
+            }
         })?;
         let deadline = std::time::Instant::now() + wait;
         loop {

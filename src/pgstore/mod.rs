@@ -115,6 +115,18 @@ pub(crate) fn options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     Ok(opts.application_name("flightdeck").extra_float_digits(None))
 }
 
+/// Whether `url` says the store is behind a pooler in transaction mode that keeps no prepared
+/// statements (PgBouncer before 1.21): `statement-cache-capacity=0`. Then every call runs in a
+/// transaction of its own (the pooler hands a server connection over only between
+/// transactions, and a statement's Parse and Bind must reach the same one), and nothing waits
+/// for notifications (LISTEN cannot work there).
+pub fn pooled(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, q)| {
+        q.split('&')
+            .any(|kv| kv.replace(' ', "") == "statement-cache-capacity=0")
+    })
+}
+
 /// A connection to the store.
 pub struct PgStore {
     pub(crate) rt: tokio::runtime::Runtime,
@@ -122,6 +134,12 @@ pub struct PgStore {
     pub(crate) opts: PgConnectOptions,
     /// The URL as shown: without the password.
     pub url: String,
+    /// Behind a pooler in transaction mode that keeps no prepared statements (the URL says
+    /// `statement-cache-capacity=0`): every statement runs in a transaction, so that its Parse
+    /// and its Bind reach one server connection.
+    pub(crate) pinned: bool,
+    /// A transaction of ours is open on the connection (nothing more to pin).
+    pub(crate) in_txn: bool,
 }
 
 /// What `store status` shows.
@@ -186,6 +204,8 @@ impl PgStore {
             conn,
             opts,
             url: shown,
+            pinned: pooled(url),
+            in_txn: false,
         })
     }
 
@@ -194,6 +214,34 @@ impl PgStore {
         let mut s = PgStore::connect(url)?;
         s.migrate()?;
         Ok(s)
+    }
+
+    /// Behind a pooler (see [`pooled`]), open a transaction so that the next statements' Parse
+    /// and Bind reach one server connection; `Ok(false)`: nothing to do.
+    pub(crate) fn pin(&mut self) -> Result<bool, sqlx::Error> {
+        if !self.pinned || self.in_txn {
+            return Ok(false);
+        }
+        self.rt.block_on(sqlx::raw_sql("BEGIN").execute(&mut self.conn))?;
+        Ok(true)
+    }
+
+    /// End what [`PgStore::pin`] began: committed when `r` is a success, else rolled back.
+    pub(crate) fn unpin<T>(
+        &mut self,
+        pinned: Result<bool, sqlx::Error>,
+        r: Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        match pinned {
+            Err(e) => return Err(e),
+            Ok(false) => return r,
+            Ok(true) => {}
+        }
+        let end = if r.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self.rt.block_on(sqlx::raw_sql(end).execute(&mut self.conn));
+        let v = r?;
+        ended?;
+        Ok(v)
     }
 
     /// An error of `what` as one line naming the store; the schema's own refusals keep theirs.
@@ -205,18 +253,23 @@ impl PgStore {
             Some(d) => d.message().to_string(),
             None => one_line(&e),
         };
-        let lost = matches!(
-            e,
-            sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::Protocol(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed
-        ) || e.as_database_error().is_some_and(|d| {
-            d.code()
-                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
-        });
+        // A statement's Bind that reached another server connection than its Parse: a pooler in
+        // transaction mode (said as such below, never taken for the store being away).
+        let mixed = code.as_deref() == Some("08P01") && cause.contains("prepared statement");
+        let lost = !mixed
+            && matches!(
+                e,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            )
+            || e.as_database_error().is_some_and(|d| {
+                d.code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
+            });
         if lost {
             return StoreError::Lost {
                 url: self.url.clone(),
@@ -227,11 +280,11 @@ impl PgStore {
         match code.as_deref() {
             // A named prepared statement missing or already there: the connection is shared
             // per transaction by a pooler that does not keep statements (PgBouncer before 1.21).
-            Some("26000" | "42P05") => StoreError::Sql {
+            Some("26000" | "42P05") | Some("08P01") => StoreError::Sql {
                 url: self.url.clone(),
                 what: what.to_string(),
                 cause: format!(
-                    "{cause} (a pooler in transaction mode that does not keep prepared statements, such as PgBouncer before 1.21: add `statement-cache-capacity=0` to the store's URL)"
+                    "{cause} (a pooler in transaction mode that does not keep prepared statements, such as PgBouncer before 1.21: add `statement-cache-capacity=0` to the store's URL, and flightdeck runs every call in a transaction of its own)"
                 ),
             },
             Some(STALE_EPOCH) => StoreError::Fenced {
@@ -252,16 +305,19 @@ impl PgStore {
 
     /// The server's connections (every backend serving a client).
     pub fn count_connections(&mut self) -> Result<i64, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
                 .fetch_one(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         r.map_err(|e| self.sql_error("counting connections", e))
     }
 
     /// The figures `store status` shows.
     pub fn status(&mut self) -> Result<Status, StoreError> {
         let schema = self.schema_version()?;
+        let pinned = self.pin();
         let r = self.rt.block_on(async {
             let server: String = sqlx::query_scalar("SHOW server_version")
                 .fetch_one(&mut self.conn)
@@ -284,6 +340,7 @@ impl PgStore {
             trips.sort();
             Ok::<_, sqlx::Error>((server, row, trips[trips.len() / 2]))
         });
+        let r = self.unpin(pinned, r);
         let (server, row, round_trip) = r.map_err(|e| self.sql_error("reading the store's figures", e))?;
         let notify = self.notify_round_trip();
         Ok(Status {
@@ -307,13 +364,13 @@ impl PgStore {
         let mut listener =
             Listener::connect(&self.opts, &self.url, &[channel.as_str()]).map_err(|e| e.to_string())?;
         let t = Instant::now();
-        self.rt
-            .block_on(
-                sqlx::query("SELECT pg_notify($1, 'probe')")
-                    .bind(&channel)
-                    .execute(&mut self.conn),
-            )
-            .map_err(|e| one_line(&e))?;
+        let pinned = self.pin();
+        let r = self.rt.block_on(
+            sqlx::query("SELECT pg_notify($1, 'probe')")
+                .bind(&channel)
+                .execute(&mut self.conn),
+        );
+        self.unpin(pinned, r).map_err(|e| one_line(&e))?;
         match listener.recv_raw(Duration::from_secs(2)) {
             Ok(Some(_)) => Ok(t.elapsed()),
             Ok(None) => Err(

@@ -330,6 +330,7 @@ impl PgStore {
                 .execute(&mut self.conn)
                 .await
         });
+        self.in_txn = true;
         r.map(drop).map_err(|e| self.sql_error("locking a journal", e))
     }
 
@@ -337,6 +338,7 @@ impl PgStore {
     fn end_txn(&mut self, commit: bool) -> Result<(), StoreError> {
         let sql = if commit { "COMMIT" } else { "ROLLBACK" };
         let r = self.rt.block_on(sqlx::raw_sql(sql).execute(&mut self.conn));
+        self.in_txn = false;
         r.map(drop).map_err(|e| self.sql_error("committing an append", e))
     }
 
@@ -348,6 +350,7 @@ impl PgStore {
         journal: &str,
         after: u64,
     ) -> Result<(Vec<String>, u64), StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "WITH m AS (SELECT max(seq) AS last FROM fd_events WHERE plan = $1 AND journal = $2)
@@ -360,6 +363,7 @@ impl PgStore {
             .bind(after as i64)
             .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("reading a journal", e))?;
         let last = rows
             .first()
@@ -383,18 +387,21 @@ impl PgStore {
         lines: &[String],
     ) -> Result<(), StoreError> {
         if after == 0 && !journal.starts_with('.') {
+            let pinned = self.pin();
             let r = self.rt.block_on(
                 sqlx::query("INSERT INTO fd_releases (plan, id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(plan)
                     .bind(journal)
                     .execute(&mut self.conn),
             );
+            let r = self.unpin(pinned, r);
             r.map_err(|e| self.sql_error("appending to a journal", e))?;
         }
         let hashes: Vec<String> = lines
             .iter()
             .map(|l| crate::journal::line_hash(l.as_bytes()))
             .collect();
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "INSERT INTO fd_events (plan, journal, seq, line, hash, epoch)
@@ -410,12 +417,14 @@ impl PgStore {
             .bind(&hashes)
             .execute(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         r.map(drop)
             .map_err(|e| self.sql_error("appending to a journal", e))
     }
 
     /// Every journal and its last sequence number, releases in the order they were created.
     pub fn journals(&mut self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "SELECT e.plan, e.journal, max(e.seq), min(coalesce(r.created_at, '-infinity'))
@@ -424,6 +433,7 @@ impl PgStore {
             )
             .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("listing journals", e))?;
         Ok(rows
             .into_iter()
@@ -433,6 +443,7 @@ impl PgStore {
 
     /// The release's files and their sizes.
     pub fn file_sizes(&mut self, plan: &str, release: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "SELECT path, sum(length(data))::bigint FROM fd_chunks WHERE plan = $1 AND release = $2 AND off IS NULL GROUP BY path",
@@ -441,6 +452,7 @@ impl PgStore {
             .bind(release)
             .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("listing release files", e))?;
         Ok(rows
             .into_iter()
@@ -454,6 +466,7 @@ impl PgStore {
         plan: &str,
         release: &str,
     ) -> Result<HashMap<String, (u64, i64)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "SELECT path, coalesce(sum(length(data)), 0)::bigint, count(*) FROM fd_chunks
@@ -463,6 +476,7 @@ impl PgStore {
             .bind(release)
             .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("reading streamed output", e))?;
         Ok(rows
             .into_iter()
@@ -505,6 +519,7 @@ impl PgStore {
         path: &str,
         from: u64,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "SELECT off, data FROM fd_chunks WHERE plan = $1 AND release = $2 AND path = $3
@@ -516,6 +531,7 @@ impl PgStore {
             .bind(from as i64)
             .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("reading streamed output", e))?;
         Ok(rows
             .into_iter()
@@ -525,6 +541,7 @@ impl PgStore {
 
     /// One release file's bytes.
     pub fn file(&mut self, plan: &str, release: &str, path: &str) -> Result<Vec<u8>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "SELECT data FROM fd_chunks WHERE plan = $1 AND release = $2 AND path = $3 ORDER BY n",
@@ -534,12 +551,14 @@ impl PgStore {
             .bind(path)
             .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("reading a release file", e))?;
         Ok(rows.into_iter().flat_map(|r| r.get::<Vec<u8>, _>(0)).collect())
     }
 
     /// Who holds the release's lease while it has not expired: (host, pid).
     pub fn lease_holder(&mut self, plan: &str, release: &str) -> Result<Option<(String, u32)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query(
                 "SELECT host, pid FROM fd_leases WHERE plan = $1 AND release = $2 AND expires_at > clock_timestamp()",
@@ -548,6 +567,7 @@ impl PgStore {
             .bind(release)
             .fetch_optional(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let row = r.map_err(|e| self.sql_error("reading the driver's lease", e))?;
         Ok(row.map(|r| (r.get(0), r.get::<i32, _>(1).max(0) as u32)))
     }
@@ -899,6 +919,16 @@ impl PgReplica {
                 use crate::journal::replica::{pull, pull_all};
                 use crate::journal::replica::{report_notify, report_reachable};
                 let probe = format!("flightdeck_probe_{}", std::process::id());
+                let poll = |why: String| -> ! {
+                    report_notify(Err(format!("{why}; it reads the store every {}s", POLLED.as_secs())));
+                    loop {
+                        let _ = pull_all();
+                        std::thread::sleep(POLLED);
+                    }
+                };
+                if super::pooled(&url) {
+                    poll("the URL says a pooler in transaction mode (statement-cache-capacity=0), where LISTEN does not work".into());
+                }
                 loop {
                     let channels = [super::journal::CHANNEL, OUTPUT_CHANNEL, probe.as_str()];
                     let listener = super::Listener::connect(&opts, &url, &channels);
@@ -917,17 +947,18 @@ impl PgReplica {
                         Ok(true) => report_notify(Ok(())),
                         Ok(false) => {
                             drop(listener);
-                            report_notify(Err(format!(
-                                "a notification it sent itself did not come back within {}s: behind a pooler in transaction mode LISTEN does not work; it reads the store every {}s",
-                                PROBE_WAIT.as_secs(),
-                                POLLED.as_secs()
-                            )));
-                            loop {
-                                let _ = pull_all();
-                                std::thread::sleep(POLLED);
-                            }
+                            poll(format!(
+                                "a notification it sent itself did not come back within {}s: behind a pooler in transaction mode LISTEN does not work",
+                                PROBE_WAIT.as_secs()
+                            ));
                         }
-                        Err(_) => continue,
+                        Err(e) if e.unreachable() => continue,
+                        // The probe itself refused (a pooler that mixes up statements): no
+                        // notifications here either.
+                        Err(e) => {
+                            drop(listener);
+                            poll(format!("notifications cannot be tested here ({})", e.cause_said()));
+                        }
                     }
                     let _ = pull_all();
                     loop {

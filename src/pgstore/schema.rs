@@ -151,6 +151,7 @@ pub struct Migrated {
 impl PgStore {
     /// The schema version the store holds (0: none yet).
     pub fn schema_version(&mut self) -> Result<i64, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(async {
             let exists: bool = sqlx::query_scalar("SELECT to_regclass('fd_meta') IS NOT NULL")
                 .fetch_one(&mut self.conn)
@@ -164,6 +165,7 @@ impl PgStore {
                     .await?;
             Ok::<_, sqlx::Error>(v.and_then(|v| v.parse().ok()).unwrap_or(0))
         });
+        let r = self.unpin(pinned, r);
         r.map_err(|e| self.sql_error("reading the schema version", e))
     }
 

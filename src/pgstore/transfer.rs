@@ -169,12 +169,14 @@ impl PgStore {
 
     /// A release's files: path → bytes.
     pub fn files(&mut self, plan: &str, release: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let pinned = self.pin();
         let r = self.rt.block_on(
             sqlx::query("SELECT path, data FROM fd_chunks WHERE plan = $1 AND release = $2 ORDER BY path, n")
                 .bind(plan)
                 .bind(release)
                 .fetch_all(&mut self.conn),
         );
+        let r = self.unpin(pinned, r);
         let rows = r.map_err(|e| self.sql_error("reading release files", e))?;
         let mut out: Vec<(String, Vec<u8>)> = Vec::new();
         for row in rows {

@@ -118,11 +118,7 @@ impl Context {
             if let Some(e) = broken {
                 crate::errln!("flightdeck: warning: {}", clean(&e.to_string()));
             }
-            let m = metrics::compute(
-                &q,
-                || history.finished().map(|s| history.complete(s)),
-                &incidents,
-            );
+            let m = metrics::compute(&q, || history.finished().map(|s| history.complete(s)), &incidents);
             answers.push((plan.name.clone(), m));
         }
         if args.json {
@@ -556,7 +552,10 @@ mod tests {
 
     #[test]
     fn sparklines_scale_to_the_largest_value() {
-        assert_eq!(sparkline(&[Some(0.0), Some(1.0), Some(2.0), None, Some(4.0)]), "▁▄▅·█");
+        assert_eq!(
+            sparkline(&[Some(0.0), Some(1.0), Some(2.0), None, Some(4.0)]),
+            "▁▄▅·█"
+        );
         assert_eq!(sparkline(&[Some(0.0), Some(0.0)]), "▁▁");
         assert_eq!(sparkline(&[]), "");
     }

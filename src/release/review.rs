@@ -79,11 +79,7 @@ impl Context {
             print_review(&plan.name, &review, args.json);
             return Ok(exit::OK);
         }
-        let before = reviews
-            .of_release(&id)
-            .map_err(journal_refusal)?
-            .actions
-            .len();
+        let before = reviews.of_release(&id).map_err(journal_refusal)?.actions.len();
         let review = reviews
             .record(masker, &actor, &id, &entries)
             .map_err(journal_refusal)?;
