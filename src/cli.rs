@@ -284,6 +284,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A release report from its journal: summary, timeline (an SVG Gantt chart in HTML), gates
+    /// with their evidence and signatures, failed runs with their output, drift before and
+    /// after, release notes, incidents, rollbacks, the review and the change in delivery metrics.
+    Report {
+        release: String,
+        /// md (Markdown, also for a terminal), html (one self-contained file), json, or junit
+        /// (JUnit XML: a test case per run).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+        /// Write it to FILE instead of printing it.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// The shared store on PostgreSQL: its schema, its figures, copying data in and out.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -368,6 +381,15 @@ enum Command {
     },
     /// Print the man page (roff): `flightdeck man > ~/.local/share/man/man1/flightdeck.1`.
     Man,
+    /// (internal) deliver a release folder's notifications in the background.
+    #[command(hide = true)]
+    NotifySend {
+        /// The release folder.
+        dir: Option<PathBuf>,
+        /// A plan's incidents journal instead (its `[[notify]]`s from --plan).
+        #[arg(long, value_name = "FILE")]
+        incidents: Option<PathBuf>,
+    },
     /// (internal) drive a release folder in the background.
     #[command(hide = true)]
     Drive {
@@ -500,6 +522,7 @@ impl Command {
                 | Command::Man
                 | Command::Incident(_)
                 | Command::Review { .. }
+                | Command::Report { .. }
                 | Command::Store(StoreCommand::Status { .. })
                 | Command::Freeze(FreezeCommand::List { .. })
                 | Command::Schedule { .. }
@@ -529,6 +552,7 @@ impl Command {
                 | Command::Notes { .. }
                 | Command::Next { .. }
                 | Command::Metrics { .. }
+                | Command::Report { .. }
                 | Command::Drift(_)
                 | Command::Completions { .. }
                 | Command::Man
@@ -564,9 +588,11 @@ impl Command {
             Command::Verify { .. } => "verify",
             Command::Incident(_) => "incident",
             Command::Review { .. } => "review",
+            Command::Report { .. } => "report",
             Command::Schedule { .. } => "schedule",
             Command::Freeze(_) => "freeze",
             Command::Drive { .. } => "drive",
+            Command::NotifySend { .. } => "notify-send",
             _ => return None,
         })
     }
@@ -836,6 +862,11 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
                 json,
             },
         ),
+        Command::Report {
+            release,
+            format,
+            output,
+        } => ctx.report(&release, format.into(), output.as_deref()),
         Command::Freeze(FreezeCommand::List { json }) => ctx.freeze_list(json),
         Command::Schedule { json, ics } => ctx.schedule(json, ics),
         Command::Freeze(FreezeCommand::Add { envs, until, reason }) => ctx.freeze_add(&envs, &until, &reason),
@@ -860,6 +891,7 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         }),
         Command::Man => generated(|out| clap_mangen::Man::new(Cli::command()).render(out)),
         Command::Drive { dir, no_wait } => ctx.drive_here(&dir, no_wait),
+        Command::NotifySend { dir, incidents } => ctx.notify_send(dir.as_deref(), incidents.as_deref()),
     }
 }
 
@@ -1071,6 +1103,26 @@ impl From<MetricsBy> for crate::engine::metrics::By {
             MetricsBy::Day => Self::Day,
             MetricsBy::Week => Self::Week,
             MetricsBy::Month => Self::Month,
+        }
+    }
+}
+
+/// How `flightdeck report` writes.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportFormat {
+    Md,
+    Html,
+    Json,
+    Junit,
+}
+
+impl From<ReportFormat> for crate::release::report::Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Md => Self::Md,
+            ReportFormat::Html => Self::Html,
+            ReportFormat::Json => Self::Json,
+            ReportFormat::Junit => Self::Junit,
         }
     }
 }

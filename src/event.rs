@@ -496,6 +496,20 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         note: String,
     },
+    /// A message of `[[notify]]` number `rule` (0-based, in plan order) about the record `about`
+    /// (its sequence number): attempt `attempt` (1-based) ended `outcome` (`delivered`,
+    /// `retrying`, or `given_up`), and why when it did not deliver. `to` names where, never a
+    /// webhook's URL (its host only).
+    NotifySent {
+        rule: u32,
+        about: u64,
+        to: String,
+        event: String,
+        attempt: u32,
+        outcome: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        why: String,
+    },
     // ---- post-release reviews (a plan's reviews journal, `<plan>/.reviews/reviews.jsonl`) ----
     /// What went well and what did not in `release`, as one person recorded it.
     ReviewNoted {
@@ -577,6 +591,7 @@ impl Event {
             Event::FreezeRemoved { .. } => "freeze_removed",
             Event::IncidentLinked { .. } => "incident_linked",
             Event::ReviewNoted { .. } => "review_noted",
+            Event::NotifySent { .. } => "notify_sent",
             Event::ActionAdded { .. } => "action_added",
             Event::ActionClosed { .. } => "action_closed",
         }
@@ -621,6 +636,10 @@ impl Event {
             } => went_well.iter_mut().chain(went_wrong.iter_mut()).for_each(f),
             // The owner is a person's name, as an actor is: not masked.
             Event::ActionAdded { text, .. } => f(text),
+            Event::NotifySent { to, why, .. } => {
+                f(to);
+                f(why)
+            }
             Event::RunFinished { outcome: o, .. } | Event::CheckFinished { outcome: o, .. } => outcome(o, f),
             Event::DriftSnapshot { errors, .. } => errors.iter_mut().for_each(f),
             // Made of ids, names, numbers and hashes only (`stage_waiting`'s reason is composed of

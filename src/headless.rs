@@ -444,6 +444,7 @@ impl<W: Write> Printer<W> {
             | Event::IncidentResolved { .. }
             | Event::IncidentLinked { .. }
             | Event::ReviewNoted { .. }
+            | Event::NotifySent { .. }
             | Event::ActionAdded { .. }
             | Event::ActionClosed { .. }
             | Event::FreezeAdded { .. }
@@ -711,6 +712,9 @@ pub fn status_text(
     if !pending.is_empty() {
         let _ = writeln!(s, "  pending requests: {}", pending.join(", "));
     }
+    if let Some(line) = crate::engine::notify::said(st) {
+        let _ = writeln!(s, "  {}", c(&line));
+    }
     s
 }
 
@@ -787,6 +791,7 @@ pub fn status_json(st: &ReleaseState, live_driver: Option<u32>) -> serde_json::V
         "stages": stages,
         "gates": gates,
         "pending_requests": st.pending_requests().map(|r| json!({"seq": r.seq, "kind": r.kind, "by": r.actor})).collect::<Vec<_>>(),
+        "notifications": st.notifications.iter().map(|((rule, about), d)| json!({"rule": rule, "about": about, "to": d.to, "event": d.event, "attempt": d.attempt, "outcome": d.outcome, "why": d.why, "at": d.at})).collect::<Vec<_>>(),
     })
 }
 

@@ -221,6 +221,14 @@ impl AllowedSigners {
     }
 }
 
+/// The fingerprint of the key that made `signature` (armored SSHSIG), as `ssh-keygen -l` shows
+/// it (`SHA256:...`); `None` when it is not an SSH signature. Says nothing of whether the
+/// signature holds: see [`AllowedSigners::verify`].
+pub fn signer_fingerprint(signature: &str) -> Option<String> {
+    let sig = ssh_key::SshSig::from_pem(signature).ok()?;
+    Some(sig.public_key().fingerprint(ssh_key::HashAlg::Sha256).to_string())
+}
+
 /// An `allowed_signers` principal pattern (`*` and `?` wildcards) against a name, without regard
 /// to ASCII case (as flightdeck compares people).
 fn matches(pattern: &str, name: &str) -> bool {

@@ -172,3 +172,35 @@ async fn the_source_reads_the_reviews_journal_back_when_it_changes() {
     assert_eq!(ui.actions.len(), 1);
     assert_eq!((ui.actions[0].number, ui.actions[0].owner.as_str()), (1, "bob"));
 }
+
+#[test]
+fn the_status_bar_says_when_notifications_do_not_get_through() {
+    let mut ui = fixture::ui_with_drift(&fixture::mid_run(), (160, 48));
+    let bar = |ui: &UiState| {
+        text(&draw(ui, 160, 48))
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let delivery = |outcome: &str, why: &str| flightdeck::engine::state::Delivery {
+        to: "webhook hooks.example.com".into(),
+        event: "gate_waiting".into(),
+        attempt: 2,
+        outcome: outcome.into(),
+        why: why.into(),
+        at: fixture::t0(),
+    };
+    // Delivered: nothing to say.
+    ui.release.notifications.insert((0, 7), delivery("delivered", ""));
+    assert!(!bar(&ui).contains('✉'), "{}", bar(&ui));
+    ui.release
+        .notifications
+        .insert((1, 7), delivery("retrying", "HTTP 500"));
+    let said = bar(&ui);
+    assert!(
+        said.contains("✉ notifications: 1 delivered, 1 retrying, 0 given up (last: webhook hooks.example.com retrying after attempt 2: HTTP 500)"),
+        "{said}"
+    );
+}

@@ -95,8 +95,11 @@ fn help_overlay_is_generated_from_the_keymap() {
         t.contains("1-5") && t.contains("focus a pane (tab when narrow)"),
         "{t}"
     );
+    // The search's next and previous match share a line too.
+    assert!(t.contains("n/N    search: next / previous match"), "{t}");
     for (_, keys, action) in ui.keymap.grouped() {
-        if matches!(action, flightdeck::tui::action::Action::Tab(_)) {
+        use flightdeck::tui::action::Action;
+        if matches!(action, Action::Tab(_) | Action::SearchNext | Action::SearchPrev) {
             continue;
         }
         assert!(t.contains(&keys), "help lacks keys {keys:?}:\n{t}");

@@ -184,7 +184,17 @@ pub fn release_commits(notes: &crate::git::Notes, notes_file: &str) -> Event {
 
 /// The secret values of a plan, from this process's environment.
 pub fn masker_for(plan: &Plan) -> Masker {
-    Masker::new(plan.secrets.iter().filter_map(|name| std::env::var(name).ok()))
+    // Webhook URLs may hold a token: masked like any secret.
+    let hooks = plan.notify.iter().filter_map(|n| match &n.sink {
+        crate::plan::NotifySink::Webhook(url) => Some(url.clone()),
+        crate::plan::NotifySink::Run(_) => None,
+    });
+    Masker::new(
+        plan.secrets
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .chain(hooks),
+    )
 }
 
 pub struct Driver {
@@ -229,6 +239,9 @@ struct Core {
     end_done: bool,
     /// Why nothing new starts (the shared store out of reach past the lease), while it holds.
     store_held: Option<String>,
+    /// A record pushed in this cycle calls for a `[[notify]]` message: a sender is started once
+    /// it is committed.
+    notify_due: bool,
 }
 
 /// What another release holds: its id and environments (none once it has finished), and the
@@ -330,6 +343,7 @@ impl Driver {
                 probes: HashMap::new(),
                 end_done: false,
                 store_held: None,
+                notify_due: false,
             },
             jobs: HashMap::new(),
             inbox: Vec::new(),
@@ -432,6 +446,14 @@ impl Driver {
             core.push(&mut txn, e);
         }
         txn.commit(true)?;
+        // Messages a driver before this one left undelivered (it, or its sender, died).
+        if !core.plan.notify.is_empty()
+            && let Ok((records, _)) = crate::journal::read_journal(&core.rdir.journal())
+            && super::notify::pending(&core.plan, &records)
+        {
+            core.notify_due = true;
+        }
+        core.start_sender_if_due();
         Ok(())
     }
 
@@ -877,6 +899,7 @@ impl Driver {
             durable |= core.steps(&mut txn, &mut effects)?;
         }
         txn.commit(durable)?;
+        self.core.start_sender_if_due();
         self.finishing = effects.finishing;
         for spec in effects.spawn {
             let job = spec.job.clone();
@@ -919,6 +942,20 @@ impl Core {
         }
         let rec = txn.push(DRIVER, e);
         self.state.apply(&rec);
+        if !self.plan.notify.is_empty() && !super::notify::messages(&self.plan, &self.state, &rec).is_empty()
+        {
+            self.notify_due = true;
+        }
+    }
+
+    /// Start the release's notification sender if a committed record called for a message (it
+    /// delivers in a process of its own: an endpoint never slows the driver).
+    fn start_sender_if_due(&mut self) {
+        if std::mem::take(&mut self.notify_due)
+            && let Err(e) = super::notify::spawn_sender(&self.rdir)
+        {
+            eprintln!("flightdeck: cannot start the notification sender: {e}");
+        }
     }
 
     /// Scheduling passes until nothing changes. Returns whether anything was journaled.

@@ -660,6 +660,207 @@ pub fn last_env(plan: &Plan) -> Option<String> {
     envs.last().map(|e| e.to_string())
 }
 
+/// The bands of one window's figures.
+pub struct Bands {
+    pub frequency: Band,
+    pub lead: Option<Band>,
+    pub failure: Option<Band>,
+    pub recovery: Option<Band>,
+    pub rework: Option<Band>,
+}
+
+impl Bands {
+    pub fn of(f: &Figures, days: f64) -> Bands {
+        Bands {
+            frequency: frequency_band(f.deployments, days),
+            lead: f.lead_median_ms().map(lead_time_band),
+            failure: f.failure_rate().map(failure_rate_band),
+            recovery: f.recovery_median_ms().map(recovery_band),
+            // DORA has no clusters for rework rate: banded like change failure rate.
+            rework: f.rework_rate().map(failure_rate_band),
+        }
+    }
+}
+
+/// A series as a line of block characters, one per bucket: `▁` for 0, `▂` to `█` in
+/// proportion to the largest value, `·` where there is nothing to measure (no deployment, no
+/// commit, no failure).
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().flatten().fold(0.0_f64, |a, &b| a.max(b));
+    values
+        .iter()
+        .map(|v| match v {
+            None => '·',
+            Some(v) if *v <= 0.0 || max <= 0.0 => BARS[0],
+            Some(v) => BARS[1 + ((v / max) * 6.0).round().clamp(0.0, 6.0) as usize],
+        })
+        .collect()
+}
+
+/// `250ms`, `12s`, `3m4s`, `5h6m`, `2d3h`.
+pub fn span_text(ms: f64) -> String {
+    if ms < 999.5 {
+        return format!("{}ms", ms.round() as i64);
+    }
+    let s = (ms / 1000.0).round() as i64;
+    match s {
+        ..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+pub fn percent(r: f64) -> String {
+    format!("{:.1}%", r * 100.0)
+}
+
+/// How often: `2.3 a day`, `1.5 a week`, `0.8 a month`.
+pub fn frequency_text(deployments: u64, days: f64) -> String {
+    let per_day = deployments as f64 / days;
+    if per_day >= 1.0 {
+        format!("{per_day:.1} a day")
+    } else if per_day * 7.0 >= 1.0 {
+        format!("{:.1} a week", per_day * 7.0)
+    } else {
+        format!("{:.1} a month", per_day * 30.0)
+    }
+}
+
+/// `up from 3`, `down from 20.0%`, `flat (3)`, `—` (nothing to compare with).
+pub fn trend_text(t: Option<Trend>, before: Option<String>) -> String {
+    match (t, before) {
+        (Some(Trend::Flat), Some(b)) => format!("flat ({b})"),
+        (Some(t), Some(b)) => format!("{} from {b}", t.as_str()),
+        _ => "—".to_string(),
+    }
+}
+
+/// One metric of a window as a person reads it: what it is, the figure, the counts behind it,
+/// its band, its trend against the window before, and its series as a sparkline. The terminal
+/// table (`flightdeck metrics`) and the cockpit's Metrics view both show these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub metric: &'static str,
+    pub figure: String,
+    pub counts: String,
+    pub band: Option<Band>,
+    pub trend: String,
+    pub series: String,
+}
+
+/// The five rows of `m`.
+pub fn table(m: &Metrics) -> Vec<Row> {
+    let q = &m.query;
+    let (c, p) = (&m.current, &m.previous);
+    let days = q.days();
+    let bands = Bands::of(c, days);
+    let series = |f: &dyn Fn(&Figures) -> Option<f64>| -> String {
+        let v: Vec<Option<f64>> = m.buckets.iter().map(|b| f(&b.figures)).collect();
+        sparkline(&v)
+    };
+    let rate_or_dash = |r: Option<f64>| r.map_or("—".to_string(), percent);
+    vec![
+        Row {
+            metric: "deployment frequency",
+            figure: frequency_text(c.deployments, days),
+            counts: format!("{} deployments / {} days", c.deployments, days.round()),
+            band: Some(bands.frequency),
+            trend: trend_text(
+                Trend::of(Some(c.deployments as f64), Some(p.deployments as f64)),
+                Some(p.deployments.to_string()),
+            ),
+            series: series(&|f| Some(f.deployments as f64)),
+        },
+        Row {
+            metric: "lead time for changes",
+            figure: match (c.lead_median_ms(), c.lead_p90_ms()) {
+                (Some(med), Some(p90)) => format!("median {}, p90 {}", span_text(med), span_text(p90 as f64)),
+                _ => "—".into(),
+            },
+            counts: format!("{} commits / {} deployments", c.commits(), c.deployments),
+            band: bands.lead,
+            trend: trend_text(
+                Trend::of(c.lead_median_ms(), p.lead_median_ms()),
+                p.lead_median_ms().map(span_text),
+            ),
+            series: series(&|f| f.lead_median_ms()),
+        },
+        Row {
+            metric: "change failure rate",
+            figure: rate_or_dash(c.failure_rate()),
+            counts: format!("{} failed / {} deployments", c.failed, c.total),
+            band: bands.failure,
+            trend: trend_text(
+                Trend::of(c.failure_rate(), p.failure_rate()),
+                p.failure_rate().map(percent),
+            ),
+            series: series(&|f| f.failure_rate()),
+        },
+        Row {
+            metric: "failed deployment recovery time",
+            figure: c
+                .recovery_median_ms()
+                .map_or("—".to_string(), |ms| format!("median {}", span_text(ms))),
+            counts: format!("{} recovered / {} failures", c.recovered, c.failed),
+            band: bands.recovery,
+            trend: trend_text(
+                Trend::of(c.recovery_median_ms(), p.recovery_median_ms()),
+                p.recovery_median_ms().map(span_text),
+            ),
+            series: series(&|f| f.recovery_median_ms()),
+        },
+        Row {
+            metric: "rework rate",
+            figure: rate_or_dash(c.rework_rate()),
+            counts: format!("{} rework / {} deployments", c.rework, c.total),
+            band: bands.rework,
+            trend: trend_text(
+                Trend::of(c.rework_rate(), p.rework_rate()),
+                p.rework_rate().map(percent),
+            ),
+            series: series(&|f| f.rework_rate()),
+        },
+    ]
+}
+
+/// The metrics of plan `plan` in `store` for `q`: its finished-release index streamed (releases
+/// finished but not indexed yet are indexed on the way) and its incidents. A broken incidents
+/// journal is returned beside the answer: what chains before the break counts.
+pub fn measure(
+    store: &crate::journal::Store,
+    plan: &str,
+    q: &Query,
+) -> Result<(Metrics, Option<crate::journal::JournalError>), crate::journal::JournalError> {
+    let history = super::history::History::open(store, plan)?;
+    history.open_releases()?;
+    let (incidents, broken) = super::incidents::Incidents::of_plan(store, plan)?
+        .load_lenient()
+        .unwrap_or_else(|e| (Vec::new(), Some(e)));
+    let m = compute(q, || history.finished().map(|s| history.complete(s)), &incidents);
+    Ok((m, broken))
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_scale_to_the_largest_value() {
+        assert_eq!(
+            sparkline(&[Some(0.0), Some(1.0), Some(2.0), None, Some(4.0)]),
+            "▁▄▅·█"
+        );
+        assert_eq!(sparkline(&[Some(0.0), Some(0.0)]), "▁▁");
+        assert_eq!(sparkline(&[]), "");
+        assert_eq!(span_text(12_400.0), "12s");
+        assert_eq!(span_text(240.4), "240ms");
+        assert_eq!(span_text(3_726_000.0), "1h2m");
+        assert_eq!(span_text(90_000_000.0), "1d1h");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod history;
 pub mod identity;
 pub mod incidents;
 pub mod metrics;
+pub mod notify;
 pub mod plan_journal;
 pub mod request;
 pub mod reviews;

@@ -819,6 +819,7 @@ mod tests {
             teams: Default::default(),
             freezes: Vec::new(),
             freeze_override_approvals: 1,
+            notify: Vec::new(),
         }
     }
 

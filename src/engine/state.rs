@@ -45,6 +45,8 @@ pub struct ReleaseState {
     pub freeze_overrides: Vec<Mark>,
     /// `run --at`: nothing starts before then.
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// `[[notify]]` messages about this release: (rule, record) -> how its last attempt ended.
+    pub notifications: std::collections::BTreeMap<(u32, u64), Delivery>,
     pub rollback: Option<RollbackState>,
     /// A stage failed with `on_failure = "halt"`: nothing new starts.
     pub halted: bool,
@@ -69,6 +71,25 @@ pub struct ReleaseState {
     /// Stage id -> index in `stages`.
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
+}
+
+/// How a `[[notify]]` message's last attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub to: String,
+    pub event: String,
+    pub attempt: u32,
+    /// `delivered`, `retrying` or `given_up`.
+    pub outcome: String,
+    pub why: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Delivery {
+    /// Delivered or given up: nothing more is tried.
+    pub fn done(&self) -> bool {
+        self.outcome != "retrying"
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -940,6 +961,27 @@ impl ReleaseState {
             Event::TagCreated { tag, .. } => self.tag = Some(tag.clone()),
             Event::DriftSnapshot { .. } => {}
             Event::Note { .. } => {}
+            Event::NotifySent {
+                rule,
+                about,
+                to,
+                event,
+                attempt,
+                outcome,
+                why,
+            } => {
+                self.notifications.insert(
+                    (*rule, *about),
+                    Delivery {
+                        to: to.clone(),
+                        event: event.clone(),
+                        attempt: *attempt,
+                        outcome: outcome.clone(),
+                        why: why.clone(),
+                        at,
+                    },
+                );
+            }
             // A plan's incidents journal, never a release's (see `engine::incidents`).
             Event::IncidentOpened { .. }
             | Event::IncidentResolved { .. }

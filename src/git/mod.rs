@@ -943,6 +943,38 @@ impl Repo {
         Ok(Notes::from_entries(base, head, walked.commits))
     }
 
+    /// Release notes of commits named by id, as a release's journal lists them: each commit
+    /// read from the object database (no walk), grouped as [`Repo::notes_between`] groups
+    /// them. `base` and `head` are commit ids (`base_tag` names the base's tag). The ids the
+    /// repository does not hold (or that are not commit ids) come back apart, in order.
+    pub fn notes_of_commits(
+        &self,
+        base: Option<(&str, Option<&str>)>,
+        head: &str,
+        commits: &[&str],
+    ) -> Result<(Notes, Vec<String>), GitError> {
+        let oid = |s: &str| Oid::from_str(s).map_err(|_| GitError::UnknownRevision(s.to_string()));
+        let base = match base {
+            Some((id, tag)) => Some(Resolved::new(oid(id)?, tag.map(str::to_string))),
+            None => None,
+        };
+        let head = Resolved::new(oid(head)?, None);
+        let mut entries = Vec::with_capacity(commits.len());
+        let mut missing = Vec::new();
+        for id in commits {
+            match Oid::from_str(id).ok().and_then(|o| self.repo.find_commit(o).ok()) {
+                Some(c) => entries.push(entry_of(
+                    c.id(),
+                    c.message_bytes(),
+                    c.author().name_bytes(),
+                    c.time().seconds(),
+                )),
+                None => missing.push((*id).to_string()),
+            }
+        }
+        Ok((Notes::from_entries(base, head, entries), missing))
+    }
+
     /// The suggested next version and release type from the commits since the newest release
     /// tag reachable from HEAD (see [`next_version`]).
     pub fn suggest_next(&self) -> Result<Suggestion, GitError> {
@@ -1044,7 +1076,12 @@ pub fn next_version(current: Option<&str>, notes: &Notes) -> (String, ReleaseTyp
 
 /// A commit as a notes entry.
 fn entry(raw: &walk::RawCommit<'_>) -> Entry {
-    let summary = summary(raw.message);
+    entry_of(raw.id, raw.message, raw.author, raw.time)
+}
+
+/// A commit's id, raw message, author name and time (seconds) as a notes entry.
+fn entry_of(id: Oid, message: &[u8], author: &[u8], time: i64) -> Entry {
+    let summary = summary(message);
     let summary = String::from_utf8_lossy(&summary);
     let (kind, scope, subject, bang) = match parse_subject(&summary) {
         Some(c) => (
@@ -1056,14 +1093,14 @@ fn entry(raw: &walk::RawCommit<'_>) -> Entry {
         None => (None, None, summary.into_owned(), false),
     };
     Entry {
-        commit: raw.id,
-        short: short_id(raw.id),
+        commit: id,
+        short: short_id(id),
         kind,
         scope,
         subject,
-        breaking: bang || breaking_footer(raw.message),
-        author: String::from_utf8_lossy(raw.author).into_owned(),
-        time: to_utc(raw.time),
+        breaking: bang || breaking_footer(message),
+        author: String::from_utf8_lossy(author).into_owned(),
+        time: to_utc(time),
     }
 }
 

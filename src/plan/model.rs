@@ -46,6 +46,60 @@ pub struct Plan {
     /// `[plan] freeze_override_approvals`: distinct people (not whoever started the release)
     /// whose `override-freeze` lets a release's stages through a window in force (default 1).
     pub freeze_override_approvals: u32,
+    /// `[[notify]]`: who hears of what, in file order.
+    pub notify: Vec<Notify>,
+}
+
+/// The events a `[[notify]]` can be `on`.
+pub const NOTIFY_EVENTS: [&str; 6] = [
+    "gate_waiting",
+    "stage_failed",
+    "rollback_started",
+    "rollback_finished",
+    "release_finished",
+    "incident_opened",
+];
+
+/// A `[[notify]]`: where messages about some events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    pub sink: NotifySink,
+    /// Names from [`NOTIFY_EVENTS`].
+    pub on: Vec<String>,
+    /// Only messages about these environments; empty: all.
+    pub environments: Vec<String>,
+    /// Attempts after the first before giving up.
+    pub retries: u32,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+}
+
+impl Notify {
+    pub const DEFAULT_RETRIES: u32 = 5;
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// What it is called where it is shown (journal, status, cockpit): never the webhook's URL,
+    /// which may hold a secret, only its host.
+    pub fn label(&self) -> String {
+        match &self.sink {
+            NotifySink::Webhook(url) => {
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                let host = host.rsplit('@').next().unwrap_or_default();
+                format!("webhook {host}")
+            }
+            NotifySink::Run(cmd) => format!("run `{cmd}`"),
+        }
+    }
+}
+
+/// Where a `[[notify]]` sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifySink {
+    /// An HTTP(S) URL: each message POSTed as JSON.
+    Webhook(String),
+    /// A shell command (in the plan's folder): each message as JSON on its stdin.
+    Run(String),
 }
 
 impl Plan {

@@ -38,6 +38,24 @@ pub(super) struct RawFile {
     pub teams: Field<Table<List<Text>>>,
     /// `[[freeze]]`: windows when stages on some environments do not start.
     pub freeze: Field<List<Section<RawFreeze>>>,
+    /// `[[notify]]`: who hears of what, by webhook or by a command.
+    pub notify: Field<List<Section<RawNotify>>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawNotify {
+    /// An HTTP(S) URL that gets each message as JSON (POST).
+    pub webhook: Field<Text>,
+    /// A shell command that gets each message as JSON on stdin.
+    pub run: Field<Text>,
+    /// The events it hears of.
+    pub on: Field<List<Text>>,
+    /// Only about these environments (default: all).
+    pub environments: Field<List<Text>>,
+    /// Attempts after the first before giving up (default 5).
+    pub retries: Field<Count>,
+    /// How long one attempt may take (default 10s).
+    pub timeout: Field<DurationValue>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +181,9 @@ impl Described for RawStage {
 }
 impl Described for RawFreeze {
     const LIST: &'static str = "an array of tables (write each window as [[freeze]])";
+}
+impl Described for RawNotify {
+    const LIST: &'static str = "an array of tables (write each as [[notify]])";
 }
 impl Described for RawChecklistItem {
     const WHAT: &'static str = "a table like { item = \"...\" }";
@@ -700,7 +721,8 @@ mod tests {
                 "gates",
                 "drift",
                 "teams",
-                "freeze"
+                "freeze",
+                "notify"
             ]
         );
     }

@@ -23,7 +23,7 @@ use super::raw::{
     Count, DurationValue, List, OneOrMany, Parsed, RawChecklistItem, RawEnvironment, RawFreeze, RawGate,
     RawPlan, RawStage, RawWatch, Section, Span, Table, Text,
 };
-use super::raw::{RawDrift, RawDriftCheck};
+use super::raw::{RawDrift, RawDriftCheck, RawNotify};
 use super::source::{Issue, SourceMap};
 use super::template::KNOWN;
 
@@ -62,6 +62,7 @@ pub(super) fn validate(
     let git = check.git_config(&dir);
     let check_timeout = check.check_timeout();
     let store = check.store();
+    let notify = check.notify(&environments);
 
     let plan = Plan {
         path,
@@ -80,6 +81,7 @@ pub(super) fn validate(
         teams,
         freezes,
         freeze_override_approvals,
+        notify,
     };
     (plan, check.issues)
 }
@@ -662,6 +664,146 @@ impl Checker<'_> {
             Some(v) => v as u32,
             None => 1,
         }
+    }
+
+    /// `[[notify]]`: each with one of `webhook` (an http or https URL) or `run` (a command), a
+    /// non-empty `on` of known events, optional known `environments`, `retries` and `timeout`.
+    fn notify(&mut self, environments: &IndexMap<String, Environment>) -> Vec<super::model::Notify> {
+        use super::model::{NOTIFY_EVENTS, Notify, NotifySink};
+        let mut out = Vec::new();
+        let Some(list) = &self.parsed.file.get_ref().notify else {
+            return out;
+        };
+        for (i, entry) in list.get_ref().0.iter().enumerate() {
+            let at = entry.span().start;
+            let raw: &Section<RawNotify> = entry.get_ref();
+            let n = i + 1;
+            self.unknown_keys(raw, &format!("in notify {n}"));
+            let mut ok = true;
+            let sink = match (&raw.webhook, &raw.run) {
+                (Some(url), None) => {
+                    let u = url.get_ref().0.trim().to_string();
+                    let scheme_ok = u.starts_with("https://") || u.starts_with("http://");
+                    let host = u
+                        .split_once("://")
+                        .map_or("", |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""));
+                    if !scheme_ok || host.is_empty() || u.chars().any(char::is_whitespace) {
+                        self.report(
+                            url.span().start,
+                            format!("notify {n}: `webhook` must be an http:// or https:// URL with a host"),
+                        );
+                        ok = false;
+                    }
+                    NotifySink::Webhook(u)
+                }
+                (None, Some(cmd)) => {
+                    let c = cmd.get_ref().0.trim().to_string();
+                    if c.is_empty() {
+                        self.report(cmd.span().start, format!("notify {n}: `run` must not be empty"));
+                        ok = false;
+                    }
+                    NotifySink::Run(c)
+                }
+                (Some(_), Some(cmd)) => {
+                    self.report(
+                        cmd.span().start,
+                        format!("notify {n} has both `webhook` and `run`: give one (write two [[notify]] for both)"),
+                    );
+                    ok = false;
+                    NotifySink::Run(String::new())
+                }
+                (None, None) => {
+                    self.report(at, format!("notify {n} has neither `webhook` nor `run`"));
+                    ok = false;
+                    NotifySink::Run(String::new())
+                }
+            };
+            let mut on = Vec::new();
+            match &raw.on {
+                None => {
+                    self.report(
+                        at,
+                        format!(
+                            "notify {n} has no `on` (the events it hears of: {})",
+                            NOTIFY_EVENTS.join(", ")
+                        ),
+                    );
+                    ok = false;
+                }
+                Some(list) if list.get_ref().0.is_empty() => {
+                    self.report(list.span().start, format!("`on` of notify {n} is empty"));
+                    ok = false;
+                }
+                Some(list) => {
+                    for e in &list.get_ref().0 {
+                        let name = e.get_ref().0.trim();
+                        if NOTIFY_EVENTS.contains(&name) {
+                            if !on.iter().any(|o| o == name) {
+                                on.push(name.to_string());
+                            }
+                        } else {
+                            let hint = hint::suffix(name, NOTIFY_EVENTS.iter().copied());
+                            self.report(
+                                e.span().start,
+                                format!(
+                                    "unknown event `{name}` in notify {n}{hint} (known: {})",
+                                    NOTIFY_EVENTS.join(", ")
+                                ),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            let mut envs = Vec::new();
+            if let Some(list) = &raw.environments {
+                for e in &list.get_ref().0 {
+                    let name = &e.get_ref().0;
+                    if environments.contains_key(name) {
+                        envs.push(name.clone());
+                    } else {
+                        let hint = hint::suffix(name, environments.keys().map(String::as_str));
+                        self.report(
+                            e.span().start,
+                            format!("unknown environment `{name}` in notify {n}{hint}"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            let retries = match &raw.retries {
+                Some(r) => self.count(r, "retries", 20u32).unwrap_or(0),
+                None => Notify::DEFAULT_RETRIES,
+            };
+            let timeout = match &raw.timeout {
+                Some(t) => match self.duration(t, "timeout") {
+                    Some(d) if !d.is_zero() && d <= Duration::from_secs(300) => d,
+                    Some(_) => {
+                        self.report(
+                            t.span().start,
+                            "a notify's timeout must be more than 0 and at most 5m",
+                        );
+                        ok = false;
+                        Notify::DEFAULT_TIMEOUT
+                    }
+                    None => {
+                        ok = false;
+                        Notify::DEFAULT_TIMEOUT
+                    }
+                },
+                None => Notify::DEFAULT_TIMEOUT,
+            };
+            if ok {
+                out.push(Notify {
+                    sink,
+                    on,
+                    environments: envs,
+                    retries,
+                    timeout,
+                });
+            }
+        }
+        out
     }
 
     /// `[[freeze]]`: each on known environments, with a reason, and either a cron window

@@ -118,4 +118,32 @@ impl Context {
         })?;
         Ok(end.exit_code())
     }
+
+    /// `flightdeck notify-send DIR` (internal, started by the driver): deliver the release's
+    /// `[[notify]]` messages still due, journaling each attempt, until none is and it finished.
+    /// `--incidents FILE`: the messages of a plan's incidents journal (started by `incident
+    /// open`), its `[[notify]]`s those of the plan given.
+    pub fn notify_send(&self, dir: Option<&Path>, incidents: Option<&Path>) -> Result<u8> {
+        use crate::engine::notify::{Source, send};
+        match (dir, incidents) {
+            (Some(dir), None) => {
+                let rdir = ReleaseDir::from_path(dir);
+                let state = load_state(&rdir)?;
+                let plan = driver::plan_for_release(&rdir, &state)?;
+                let masker = std::sync::Arc::new(driver::masker_for(&plan));
+                send(Source::Release(&rdir), &plan, masker)?;
+            }
+            (None, Some(path)) => {
+                let plan = self.load_plan()?;
+                let masker = std::sync::Arc::new(driver::masker_for(&plan));
+                send(Source::Incidents(path), &plan, masker)?;
+            }
+            _ => {
+                return Err(super::usage(
+                    "notify-send takes a release folder or --incidents FILE",
+                ));
+            }
+        }
+        Ok(exit::OK)
+    }
 }

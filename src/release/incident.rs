@@ -60,6 +60,19 @@ impl Context {
                 &summary,
             )
             .map_err(journal_refusal)?;
+        // Whoever hears of incidents hears of it, from a sender of its own (never this command).
+        if plan
+            .notify
+            .iter()
+            .any(|n| n.on.iter().any(|o| o == "incident_opened"))
+            && let Err(e) = crate::engine::notify::spawn_incidents_sender(
+                inc.path(),
+                &plan.path,
+                self.data_dir.as_deref(),
+            )
+        {
+            crate::errln!("flightdeck: cannot start the notification sender: {e}");
+        }
         let against = match &i.release {
             Some(r) => format!(" against release {}", clean(r)),
             None => " (no release is live there)".to_string(),

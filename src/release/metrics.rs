@@ -9,12 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Context, exit, usage};
 use crate::ansi::clean;
-use crate::engine::history::History;
-use crate::engine::incidents::Incidents;
-use crate::engine::metrics::{
-    self, Band, By, Figures, Metrics, Query, Trend, failure_rate_band, frequency_band, lead_time_band,
-    recovery_band,
-};
+use crate::engine::metrics::{self, Band, Bands, By, Metrics, Query, Trend};
 use crate::plan::Plan;
 
 /// The window when none is given.
@@ -107,18 +102,11 @@ impl Context {
                 by: args.by,
                 rework_window,
             };
-            let history = History::open(&store, &plan.name)?;
-            // Releases finished but not indexed yet (a driver still closing one, or killed
-            // before it could) are indexed on the way.
-            history.open_releases()?;
             // A broken incidents journal is said; what chains before the break counts.
-            let (incidents, broken) = Incidents::of_plan(&store, &plan.name)?
-                .load_lenient()
-                .unwrap_or_else(|e| (Vec::new(), Some(e)));
+            let (m, broken) = metrics::measure(&store, &plan.name, &q)?;
             if let Some(e) = broken {
                 crate::errln!("flightdeck: warning: {}", clean(&e.to_string()));
             }
-            let m = metrics::compute(&q, || history.finished().map(|s| history.complete(s)), &incidents);
             answers.push((plan.name.clone(), m));
         }
         if args.json {
@@ -265,28 +253,6 @@ fn rate(r: Option<f64>) -> Value {
     r.map_or(Value::Null, |r| json!(r))
 }
 
-/// The bands of one window's figures.
-struct Bands {
-    frequency: Band,
-    lead: Option<Band>,
-    failure: Option<Band>,
-    recovery: Option<Band>,
-    rework: Option<Band>,
-}
-
-impl Bands {
-    fn of(f: &Figures, days: f64) -> Bands {
-        Bands {
-            frequency: frequency_band(f.deployments, days),
-            lead: f.lead_median_ms().map(lead_time_band),
-            failure: f.failure_rate().map(failure_rate_band),
-            recovery: f.recovery_median_ms().map(recovery_band),
-            // DORA has no clusters for rework rate: banded like change failure rate.
-            rework: f.rework_rate().map(failure_rate_band),
-        }
-    }
-}
-
 /// The `--json` answer for one plan.
 fn to_json(plan: &str, m: &Metrics) -> Value {
     let q = &m.query;
@@ -385,72 +351,10 @@ fn to_json(plan: &str, m: &Metrics) -> Value {
     })
 }
 
-/// A series as a line of block characters, one per bucket: `▁` for 0, `▂` to `█` in
-/// proportion to the largest value, `·` where there is nothing to measure (no deployment, no
-/// commit, no failure).
-pub fn sparkline(values: &[Option<f64>]) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let max = values.iter().flatten().fold(0.0_f64, |a, &b| a.max(b));
-    values
-        .iter()
-        .map(|v| match v {
-            None => '·',
-            Some(v) if *v <= 0.0 || max <= 0.0 => BARS[0],
-            Some(v) => BARS[1 + ((v / max) * 6.0).round().clamp(0.0, 6.0) as usize],
-        })
-        .collect()
-}
-
-/// `250ms`, `12s`, `3m4s`, `5h6m`, `2d3h`.
-fn span_text(ms: f64) -> String {
-    if ms < 999.5 {
-        return format!("{}ms", ms.round() as i64);
-    }
-    let s = (ms / 1000.0).round() as i64;
-    match s {
-        ..60 => format!("{s}s"),
-        60..3600 => format!("{}m{}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
-fn percent(r: f64) -> String {
-    format!("{:.1}%", r * 100.0)
-}
-
-/// How often: `2.3 a day`, `1.5 a week`, `0.8 a month`.
-fn frequency_text(deployments: u64, days: f64) -> String {
-    let per_day = deployments as f64 / days;
-    if per_day >= 1.0 {
-        format!("{per_day:.1} a day")
-    } else if per_day * 7.0 >= 1.0 {
-        format!("{:.1} a week", per_day * 7.0)
-    } else {
-        format!("{:.1} a month", per_day * 30.0)
-    }
-}
-
-/// `up from 3`, `down from 20.0%`, `flat (3)`, `—` (nothing to compare with).
-fn trend_text(t: Option<Trend>, before: Option<String>) -> String {
-    match (t, before) {
-        (Some(Trend::Flat), Some(b)) => format!("flat ({b})"),
-        (Some(t), Some(b)) => format!("{} from {b}", t.as_str()),
-        _ => "—".to_string(),
-    }
-}
-
 /// The table for one plan.
 fn print_text(plan: &str, m: &Metrics) {
     let q = &m.query;
-    let (c, p) = (&m.current, &m.previous);
     let days = q.days();
-    let bands = Bands::of(c, days);
-    let word = |b: Option<Band>| b.map_or("—".to_string(), |b| b.as_str().to_string());
-    let series = |f: &dyn Fn(&Figures) -> Option<f64>| -> String {
-        let v: Vec<Option<f64>> = m.buckets.iter().map(|b| f(&b.figures)).collect();
-        sparkline(&v)
-    };
     crate::outln!(
         "DORA metrics of plan {} on {}: {} to {} ({} days, by {}), against the {} days before",
         clean(plan),
@@ -462,76 +366,24 @@ fn print_text(plan: &str, m: &Metrics) {
         days.round()
     );
     crate::outln!("");
-    let rate_or_dash = |r: Option<f64>| r.map_or("—".to_string(), percent);
-    let rows: Vec<[String; 6]> = vec![
+    let mut rows: Vec<[String; 6]> = vec![[
+        "METRIC".into(),
+        "FIGURE".into(),
+        "COUNTS".into(),
+        "BAND".into(),
+        "TREND".into(),
+        format!("BY {}", q.by.as_str().to_uppercase()),
+    ]];
+    rows.extend(metrics::table(m).into_iter().map(|r| {
         [
-            "METRIC".into(),
-            "FIGURE".into(),
-            "COUNTS".into(),
-            "BAND".into(),
-            "TREND".into(),
-            format!("BY {}", q.by.as_str().to_uppercase()),
-        ],
-        [
-            "deployment frequency".into(),
-            frequency_text(c.deployments, days),
-            format!("{} deployments / {} days", c.deployments, days.round()),
-            bands.frequency.as_str().into(),
-            trend_text(
-                Trend::of(Some(c.deployments as f64), Some(p.deployments as f64)),
-                Some(p.deployments.to_string()),
-            ),
-            series(&|f| Some(f.deployments as f64)),
-        ],
-        [
-            "lead time for changes".into(),
-            match (c.lead_median_ms(), c.lead_p90_ms()) {
-                (Some(med), Some(p90)) => format!("median {}, p90 {}", span_text(med), span_text(p90 as f64)),
-                _ => "—".into(),
-            },
-            format!("{} commits / {} deployments", c.commits(), c.deployments),
-            word(bands.lead),
-            trend_text(
-                Trend::of(c.lead_median_ms(), p.lead_median_ms()),
-                p.lead_median_ms().map(span_text),
-            ),
-            series(&|f| f.lead_median_ms()),
-        ],
-        [
-            "change failure rate".into(),
-            rate_or_dash(c.failure_rate()),
-            format!("{} failed / {} deployments", c.failed, c.total),
-            word(bands.failure),
-            trend_text(
-                Trend::of(c.failure_rate(), p.failure_rate()),
-                p.failure_rate().map(percent),
-            ),
-            series(&|f| f.failure_rate()),
-        ],
-        [
-            "failed deployment recovery time".into(),
-            c.recovery_median_ms()
-                .map_or("—".to_string(), |ms| format!("median {}", span_text(ms))),
-            format!("{} recovered / {} failures", c.recovered, c.failed),
-            word(bands.recovery),
-            trend_text(
-                Trend::of(c.recovery_median_ms(), p.recovery_median_ms()),
-                p.recovery_median_ms().map(span_text),
-            ),
-            series(&|f| f.recovery_median_ms()),
-        ],
-        [
-            "rework rate".into(),
-            rate_or_dash(c.rework_rate()),
-            format!("{} rework / {} deployments", c.rework, c.total),
-            word(bands.rework),
-            trend_text(
-                Trend::of(c.rework_rate(), p.rework_rate()),
-                p.rework_rate().map(percent),
-            ),
-            series(&|f| f.rework_rate()),
-        ],
-    ];
+            r.metric.to_string(),
+            r.figure,
+            r.counts,
+            r.band.map_or("—".to_string(), |b| b.as_str().to_string()),
+            r.trend,
+            r.series,
+        ]
+    }));
     super::envs::print_table(&rows);
     crate::outln!("");
     crate::outln!(
@@ -551,16 +403,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sparklines_scale_to_the_largest_value() {
-        assert_eq!(
-            sparkline(&[Some(0.0), Some(1.0), Some(2.0), None, Some(4.0)]),
-            "▁▄▅·█"
-        );
-        assert_eq!(sparkline(&[Some(0.0), Some(0.0)]), "▁▁");
-        assert_eq!(sparkline(&[]), "");
-    }
-
-    #[test]
     fn durations_and_dates_name_their_flag() {
         assert_eq!(span("--since", "90d").unwrap(), Duration::days(90));
         assert_eq!(span("--since", "2w").unwrap(), Duration::days(14));
@@ -575,9 +417,5 @@ mod tests {
         assert_eq!(from, Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap());
         let e = date("--from", "yesterday", false).unwrap_err().to_string();
         assert!(e.starts_with("--from: bad date `yesterday`"), "{e}");
-        assert_eq!(span_text(12_400.0), "12s");
-        assert_eq!(span_text(240.4), "240ms");
-        assert_eq!(span_text(3_726_000.0), "1h2m");
-        assert_eq!(span_text(90_000_000.0), "1d1h");
     }
 }

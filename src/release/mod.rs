@@ -17,6 +17,7 @@ pub mod launcher;
 pub mod metrics;
 pub mod observe;
 pub mod redeploy;
+pub mod report;
 pub mod request;
 pub mod review;
 pub mod rollback;

@@ -71,11 +71,13 @@ pub enum Action {
     Redeploy,
     /// Open an incident on the environment selected in the environments pane.
     OpenIncident,
+    /// The delivery metrics (DORA) of the selected environment (an overlay).
+    Metrics,
 }
 
 impl Action {
     /// Every action once, in help order (tabs as 1..5).
-    pub const ALL: [Action; 48] = [
+    pub const ALL: [Action; 49] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -124,6 +126,7 @@ impl Action {
         Action::EnvHistory,
         Action::Redeploy,
         Action::OpenIncident,
+        Action::Metrics,
     ];
 
     /// The action's name in the settings file and the palette: `approve`, `tab-3`.
@@ -173,6 +176,7 @@ impl Action {
             Action::EnvHistory => "env-history",
             Action::Redeploy => "redeploy",
             Action::OpenIncident => "open-incident",
+            Action::Metrics => "metrics",
         };
         s.to_string()
     }
@@ -233,6 +237,7 @@ impl Action {
             Action::EnvHistory => "history of the selected env",
             Action::Redeploy => "redeploy to the selected env",
             Action::OpenIncident => "open an incident on the env",
+            Action::Metrics => "delivery metrics of the env",
         }
     }
 

@@ -12,7 +12,7 @@ use crossterm::event::{KeyCode, KeyEvent, MouseEvent};
 use super::action::Action;
 use super::keymap::{Key, Layer};
 use super::layout::{Focus, Layout};
-use super::modal::{Edit, EnvHistory, Modal, Palette, Prompt, PromptFor, StartForm, Then};
+use super::modal::{Edit, EnvHistory, MetricsView, Modal, Palette, Prompt, PromptFor, StartForm, Then};
 use super::output_pane::{PaneId, RingLine};
 use super::state::{Attention, BoardRow, Notice, TargetFilter, Typical, UiState};
 use crate::drift::overview::Overview;
@@ -44,6 +44,11 @@ pub enum Msg {
     Board(Vec<BoardRow>),
     /// What runs where: each environment and target's live release (from the plan's history).
     Places(Arc<Vec<Place>>),
+    /// An environment's delivery metrics ([`Effect::Metrics`]).
+    Metrics {
+        env: String,
+        metrics: Result<crate::engine::metrics::Metrics, String>,
+    },
     /// An environment's history ([`Effect::EnvHistory`]).
     EnvHistory {
         env: String,
@@ -203,6 +208,8 @@ pub enum Effect {
     ProbeDrift,
     /// Read the releases that reached an environment ([`Msg::EnvHistory`]).
     EnvHistory(String),
+    /// Work out an environment's delivery metrics over the last 90 days ([`Msg::Metrics`]).
+    Metrics(String),
 }
 
 impl UiState {
@@ -231,6 +238,13 @@ impl UiState {
             Msg::Resize(w, h) => self.size = (w, h),
             Msg::Records(recs) => self.records(&recs, &mut fx),
             Msg::Places(p) => self.places = p,
+            Msg::Metrics { env, metrics } => {
+                if let Some(Modal::Metrics(v)) = &mut self.modal
+                    && v.env == env
+                {
+                    v.metrics = Some(metrics);
+                }
+            }
             Msg::EnvHistory { env, rows } => {
                 if let Some(Modal::EnvHistory(h)) = &mut self.modal
                     && h.env == env
@@ -583,6 +597,14 @@ impl UiState {
             return;
         }
         match modal {
+            Modal::Metrics(v) => {
+                let a = Key::from_event(&ev).and_then(|k| self.keymap.lookup(&[], k));
+                match a {
+                    Some(Action::Back | Action::Metrics) => {}
+                    Some(Action::Quit) => self.quit_now(fx),
+                    _ => self.modal = Some(Modal::Metrics(v)),
+                }
+            }
             Modal::EnvHistory(mut h) => {
                 let a = Key::from_event(&ev).and_then(|k| self.keymap.lookup(&[], k));
                 let n = h.rows.as_ref().and_then(|r| r.as_ref().ok()).map_or(0, Vec::len);
@@ -901,6 +923,25 @@ impl UiState {
                 self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::Filter, now)));
             }
             Action::RefreshDrift => self.refresh_drift(fx),
+            // The environment selected in the environments pane; from elsewhere the plan's
+            // last (usually prod), as `flightdeck metrics` defaults.
+            Action::Metrics => match (self.focus == Focus::Drift)
+                .then(|| self.selected_env())
+                .flatten()
+                .or_else(|| self.plan.as_deref().and_then(crate::engine::metrics::last_env))
+                .or_else(|| self.selected_env())
+            {
+                Some(env) => {
+                    fx.push(Effect::Metrics(env.clone()));
+                    self.modal = Some(Modal::Metrics(MetricsView { env, metrics: None }));
+                }
+                None => {
+                    self.notice = Some(Notice {
+                        text: "no environment to measure: the plan has none".into(),
+                        error: true,
+                    })
+                }
+            },
             Action::EnvHistory => match self.selected_env() {
                 Some(env) => {
                     fx.push(Effect::EnvHistory(env.clone()));

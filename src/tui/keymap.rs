@@ -242,6 +242,7 @@ impl Default for Keymap {
             (Key::ch('H'), Action::EnvHistory),
             (Key::ch('P'), Action::Redeploy),
             (Key::ch('I'), Action::OpenIncident),
+            (Key::ch('M'), Action::Metrics),
         ];
         let search = [
             (Key::ch('n'), Action::SearchNext),

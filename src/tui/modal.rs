@@ -18,6 +18,16 @@ pub enum Modal {
     Confirm(Confirm),
     Start(StartForm),
     EnvHistory(EnvHistory),
+    Metrics(MetricsView),
+}
+
+/// The delivery metrics (DORA) of one environment over the last 90 days: loading until the
+/// source answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsView {
+    pub env: String,
+    /// `None` while loading; the metrics, or why they could not be read.
+    pub metrics: Option<Result<crate::engine::metrics::Metrics, String>>,
 }
 
 /// The history overlay of one environment: loading until the source answers.

@@ -650,6 +650,24 @@ impl Source for ReleaseSource {
                 let _ = super::terminal::set_mouse_capture(on);
             }
             Effect::ProbeDrift => self.probe_drift(),
+            Effect::Metrics(env) => {
+                let (store, plan) = (self.store.clone(), self.plan_name.clone());
+                let answers = self.answers_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let to = chrono::Utc::now();
+                    let q = crate::engine::metrics::Query {
+                        env: env.clone(),
+                        from: to - chrono::Duration::days(90),
+                        to,
+                        by: crate::engine::metrics::By::Week,
+                        rework_window: chrono::Duration::hours(24),
+                    };
+                    let metrics = crate::engine::metrics::measure(&store, &plan, &q)
+                        .map(|(m, _)| m)
+                        .map_err(|e| e.to_string());
+                    let _ = answers.send(Msg::Metrics { env, metrics });
+                });
+            }
             Effect::EnvHistory(env) => {
                 let (store, plan) = (self.store.clone(), self.plan_name.clone());
                 let answers = self.answers_tx.clone();

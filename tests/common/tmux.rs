@@ -94,8 +94,10 @@ impl Tmux {
     pub fn start(&self, ws: &Workspace, args: &str, env: &str, size: (u16, u16)) {
         let exe = env!("CARGO_BIN_EXE_flightdeck");
         let script = format!(
+            // Each marker starts a line of its own (`\r\n`): a cockpit killed outright leaves the
+            // terminal raw and its cursor anywhere, where a marker could wrap.
             "cd '{}' && FLIGHTDECK_SETTINGS= {} {env} FLIGHTDECK_DATA_DIR='{}' FLIGHTDECK_USER=tester '{exe}' {args}; \
-             echo \"EXIT=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; echo =DONE=; sleep 60",
+             code=$?; printf '\\r\\nEXIT=%s\\r\\n' \"$code\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; printf '\\r\\n=DONE=\\r\\n'; sleep 60",
             ws.path().display(),
             ws.store_env(),
             ws.data_dir().display()

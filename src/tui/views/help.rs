@@ -15,8 +15,20 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
     // The tab keys share one line (`1-5  focus a pane`, the panes in tab order): room for the rest.
     let mut entries: Vec<(String, String)> = Vec::new();
     let mut tabs: Vec<String> = Vec::new();
+    // The search's next and previous match share a line too (`n/N  search: next / previous`).
+    let mut next_at: Option<usize> = None;
     for (layer, keys, a) in ui.keymap.grouped() {
         match (layer, a) {
+            (Layer::Search, Action::SearchNext) => {
+                next_at = Some(entries.len());
+                entries.push((keys, format!("{}: {}", layer.name(), a.describe())));
+            }
+            (Layer::Search, Action::SearchPrev) if next_at.is_some() => {
+                let (k, d) = &mut entries[next_at.take().unwrap_or_default()];
+                k.push('/');
+                k.push_str(&keys);
+                *d = format!("{}: next / previous match", layer.name());
+            }
             (Layer::Global, Action::Tab(_)) => {
                 if tabs.is_empty() {
                     entries.push((String::new(), String::new()));

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::{block, fit, fit_line};
-use crate::tui::modal::{Confirm, EnvHistory, Modal, Palette, Prompt, StartForm};
+use crate::tui::modal::{Confirm, EnvHistory, MetricsView, Modal, Palette, Prompt, StartForm};
 use crate::tui::state::UiState;
 use crate::tui::theme::Glyph;
 
@@ -19,6 +19,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
         Some(Modal::Palette(p)) => palette(buf, area, ui, p),
         Some(Modal::Start(f)) => start(buf, area, ui, f),
         Some(Modal::EnvHistory(h)) => env_history(buf, area, ui, h),
+        Some(Modal::Metrics(v)) => metrics(buf, area, ui, v),
         None => {}
     }
 }
@@ -250,4 +251,59 @@ fn env_history(buf: &mut Buffer, area: Rect, ui: &UiState, h: &EnvHistory) {
         t.dim(),
     )));
     frame(buf, area, ui, &format!("History of {}", h.env), lines, 50);
+}
+
+/// The delivery metrics (DORA) of one environment over the last 90 days against the 90 before:
+/// per metric its figure, band and trend, then the counts behind it and its weekly sparkline.
+fn metrics(buf: &mut Buffer, area: Rect, ui: &UiState, v: &MetricsView) {
+    use crate::engine::metrics::Band;
+    let t = &ui.theme;
+    let mut lines: Vec<Line> = Vec::new();
+    match &v.metrics {
+        None => lines.push(Line::from(Span::styled("working it out…", t.dim()))),
+        Some(Err(e)) => lines.push(error_line(e, ui)),
+        Some(Ok(m)) => {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "{} to {}, by week, against the 90 days before",
+                    m.query.from.format("%Y-%m-%d"),
+                    m.query.to.format("%Y-%m-%d")
+                ),
+                t.dim(),
+            )));
+            for row in crate::engine::metrics::table(m) {
+                let (word, style) = match row.band {
+                    Some(Band::Elite) => ("elite", t.glyph(Glyph::Succeeded)),
+                    Some(Band::High) => ("high", t.key()),
+                    Some(Band::Medium) => ("medium", t.warn()),
+                    Some(Band::Low) => ("low", t.glyph(Glyph::Failed)),
+                    None => ("—", t.dim()),
+                };
+                lines.push(Line::from(""));
+                lines.push(Line::from(vec![
+                    Span::raw(format!("{:<32}", row.metric)),
+                    Span::raw(format!("{:<26} ", row.figure)),
+                    Span::styled(format!("{word:<7} "), style),
+                    Span::styled(row.trend, t.dim()),
+                ]));
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {:<30}", row.counts), t.dim()),
+                    Span::raw(row.series),
+                ]));
+            }
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "bands: DORA 2023; `flightdeck metrics --env ENV` for other windows; Esc closes",
+        t.dim(),
+    )));
+    frame(
+        buf,
+        area,
+        ui,
+        &format!("Delivery metrics of {}", v.env),
+        lines,
+        60,
+    );
 }

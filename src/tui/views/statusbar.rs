@@ -83,6 +83,17 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             ));
         }
     }
+    // `[[notify]]` messages of the watched release that did not get through (yet).
+    let troubled = st
+        .notifications
+        .values()
+        .filter(|d| d.outcome != "delivered")
+        .count();
+    if troubled > 0
+        && let Some(line) = crate::engine::notify::said(st)
+    {
+        segs.push((2, Span::styled(format!("  ✉ {line}"), ui.theme.warn())));
+    }
     if let Some(p) = &ui.problem {
         segs.push((
             1,
