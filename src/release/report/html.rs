@@ -405,7 +405,7 @@ pub fn render(r: &Report) -> String {
     for f in &r.failures {
         out.push_str("<div class=\"failure\"><h3>");
         e(&mut out, &f.run.name());
-        out.push_str(" ");
+        out.push(' ');
         badge(&mut out, f.run.outcome.unwrap_or("failed"));
         out.push_str("</h3><p>");
         e(&mut out, f.run.outcome_text.as_deref().unwrap_or(""));

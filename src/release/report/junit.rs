@@ -52,20 +52,20 @@ pub fn render(r: &Report) -> String {
         .iter()
         .filter(|c| matches!(c, Case::Run(run) if run.failed()))
         .count();
-    let skipped = tests
-        - failures
-        - cases
-            .iter()
-            .filter(|c| matches!(c, Case::Run(run) if !run.failed() && run.outcome.is_some()))
-            .count();
+    let passed = cases
+        .iter()
+        .filter(|c| matches!(c, Case::Run(run) if run.outcome == Some("succeeded")))
+        .count();
+    // Runs still going and stages that did not run.
+    let skipped = tests - failures - passed;
     let time = s
         .duration_ms
         .unwrap_or_else(|| r.runs().map(|run| run.ms(now)).sum());
     let mut out = String::with_capacity(1024 + tests * 300);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<testsuites name=\"flightdeck\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{}\">\n",
+        "<testsuites name=\"flightdeck\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{}\">",
         secs(time)
     );
     out.push_str("  <testsuite name=\"");

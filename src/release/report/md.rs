@@ -7,19 +7,23 @@ use std::fmt::Write as _;
 use super::{Report, Tail, human_ms, metric_delta, metric_value, stamp};
 use crate::ansi::clean;
 
-/// Sanitised text for prose.
+/// Sanitised text for prose: `&`, `<` and `>` as entities too, so that no journal or child text
+/// becomes HTML where the Markdown is rendered.
 fn c(s: &str) -> String {
-    clean(s).into_owned()
+    entities(&clean(s))
+}
+
+fn entities(s: &str) -> String {
+    if !s.contains(['&', '<', '>']) {
+        return s.to_string();
+    }
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Sanitised text for a table cell.
 fn cell(s: &str) -> String {
-    let s = clean(s);
-    if s.contains('|') {
-        s.replace('|', "\\|")
-    } else {
-        s.into_owned()
-    }
+    let s = c(s);
+    if s.contains('|') { s.replace('|', "\\|") } else { s }
 }
 
 fn opt_stamp(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -35,8 +39,9 @@ fn fenced(out: &mut String, lines: &[String]) {
         .unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     let _ = writeln!(out, "{fence}text");
+    // Inside a fence nothing is rendered: sanitised only.
     for l in lines {
-        let _ = writeln!(out, "{}", c(l));
+        let _ = writeln!(out, "{}", clean(l));
     }
     let _ = writeln!(out, "{fence}");
 }
@@ -381,6 +386,7 @@ pub fn render(r: &Report) -> String {
             if let Some(md) = &n.markdown {
                 // Its headings one level down, under this section.
                 for l in crate::ansi::clean_lines(md).lines() {
+                    let l = entities(l);
                     match l.strip_prefix("## ") {
                         Some(h) => {
                             let _ = writeln!(out, "### {h}");
