@@ -321,12 +321,18 @@ fn main() {
     let index_mib = std::fs::metadata(&index).unwrap().len() as f64 / 1048576.0;
     let mut times = Vec::new();
     let mut peak = 0;
+    // The baseline, interleaved: another reader of the same index that prints every release
+    // that reached prod (`envs prod --history --limit 0 --json`).
+    let baseline_args = ["envs", "prod", "--history", "--limit", "0", "--json"];
+    let mut baseline = Vec::new();
     for _ in 0..reps {
         let (d, rss, out) = flightdeck(&work, &data, &args);
         check(&serde_json::from_str(&out).unwrap(), n as u64);
         times.push(d);
         peak = peak.max(rss);
+        baseline.push(flightdeck(&work, &data, &baseline_args).0);
     }
+    let (metrics_ms, baseline_ms) = (ms(median(times.clone())), ms(median(baseline)));
     let text = flightdeck(&work, &data, &["metrics", "--from", &from, "--to", &to]);
     println!(
         "flightdeck metrics over {n} finished releases ({:.1} MiB index; journals written in {:.1}s)",
@@ -343,6 +349,10 @@ fn main() {
         ms(median(times)),
         peak as f64 / 1024.0,
         ms(text.0)
+    );
+    println!(
+        "  against `envs prod --history --limit 0 --json` over the same index, interleaved: median {baseline_ms:.0} ms; metrics {:.2}x",
+        metrics_ms / baseline_ms
     );
     println!("  answers checked: deployments, failures, rework, lead time median/p90, recovery median");
 }

@@ -143,12 +143,30 @@ run = "sleep 1000 & echo $! > long.pid; wait"
     );
     ws.wait_for_state("1.0", "cancelled");
     assert!(ws.has_event("1.0", "cancel_requested", |e| e["actor"] == "tester"));
-    if ws.exists("long.pid") {
-        let pid: i32 = ws.read("long.pid").trim().parse().unwrap();
-        assert!(
+    // The stage's sleep is gone: by its pid when the shell wrote it, else (cancelled between
+    // creating long.pid and writing it) by looking for a `sleep 1000` running in this workspace.
+    match ws.read("long.pid").trim().parse::<i32>() {
+        Ok(pid) => assert!(
             process_gone(pid),
             "the stage's sleep (pid {pid}) outlived the cancel"
-        );
+        ),
+        Err(_) => {
+            let here = std::fs::canonicalize(ws.path()).unwrap();
+            let strays: Vec<String> = std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    let p = e.path();
+                    std::fs::read(p.join("cmdline")).is_ok_and(|c| c == b"sleep\x001000\x00")
+                        && std::fs::read_link(p.join("cwd")).is_ok_and(|d| d == here)
+                })
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(
+                strays.is_empty(),
+                "the stage's sleep outlived the cancel: {strays:?}"
+            );
+        }
     }
 }
 

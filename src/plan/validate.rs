@@ -666,6 +666,32 @@ impl Checker<'_> {
         }
     }
 
+    /// The environments `list` names, each reported at its place unless the plan has it
+    /// (`where_`: `freeze 2`); `None` when one is unknown.
+    fn known_environments(
+        &mut self,
+        list: &Spanned<List<Text>>,
+        environments: &IndexMap<String, Environment>,
+        where_: &str,
+    ) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for e in &list.get_ref().0 {
+            let name = &e.get_ref().0;
+            if environments.contains_key(name) {
+                out.push(name.clone());
+            } else {
+                let hint = hint::suffix(name, environments.keys().map(String::as_str));
+                self.report(
+                    e.span().start,
+                    format!("unknown environment `{name}` in {where_}{hint}"),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(out)
+    }
+
     /// `[[notify]]`: each with one of `webhook` (an http or https URL) or `run` (a command), a
     /// non-empty `on` of known events, optional known `environments`, `retries` and `timeout`.
     fn notify(&mut self, environments: &IndexMap<String, Environment>) -> Vec<super::model::Notify> {
@@ -757,18 +783,9 @@ impl Checker<'_> {
             }
             let mut envs = Vec::new();
             if let Some(list) = &raw.environments {
-                for e in &list.get_ref().0 {
-                    let name = &e.get_ref().0;
-                    if environments.contains_key(name) {
-                        envs.push(name.clone());
-                    } else {
-                        let hint = hint::suffix(name, environments.keys().map(String::as_str));
-                        self.report(
-                            e.span().start,
-                            format!("unknown environment `{name}` in notify {n}{hint}"),
-                        );
-                        ok = false;
-                    }
+                match self.known_environments(list, environments, &format!("notify {n}")) {
+                    Some(known) => envs = known,
+                    None => ok = false,
                 }
             }
             let retries = match &raw.retries {
@@ -833,21 +850,11 @@ impl Checker<'_> {
                     );
                     ok = false;
                 }
-                Some(list) => {
-                    for e in &list.get_ref().0 {
-                        let name = &e.get_ref().0;
-                        if environments.contains_key(name) {
-                            envs.push(name.clone());
-                        } else {
-                            let hint = hint::suffix(name, environments.keys().map(String::as_str));
-                            self.report(
-                                e.span().start,
-                                format!("unknown environment `{name}` in freeze {}{hint}", i + 1),
-                            );
-                            ok = false;
-                        }
-                    }
-                }
+                Some(list) => match self.known_environments(list, environments, &format!("freeze {}", i + 1))
+                {
+                    Some(known) => envs = known,
+                    None => ok = false,
+                },
             }
             let reason = match &raw.reason {
                 Some(r) if !r.get_ref().0.trim().is_empty() => r.get_ref().0.trim().to_string(),
