@@ -87,6 +87,16 @@ impl Server {
     }
 }
 
+/// Whether a `notify-send` naming `arg` runs.
+fn sender_running(arg: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+            let c = String::from_utf8_lossy(&c);
+            c.contains("notify-send") && c.contains(arg)
+        })
+    })
+}
+
 fn sent(ws: &Workspace, rule: u64) -> Vec<Value> {
     ws.events("1.0", "notify_sent")
         .into_iter()
@@ -194,6 +204,8 @@ environments = ["staging"]
                 .count()
                 == 2
     });
+    let rdir = ws.release_dir("1.0").to_string_lossy().into_owned();
+    wait_until(DEADLINE, "the release's sender ends", || !sender_running(&rdir));
     let outcomes = |rule| -> Vec<(u64, String)> {
         sent(&ws, rule)
             .iter()
@@ -320,6 +332,9 @@ environments = ["prod"]
         std::fs::read_to_string(&journal).is_ok_and(|t| t.contains(r#""outcome":"delivered""#))
     });
     assert_eq!(ok.received().len(), 1);
+    // With nothing left to deliver, its sender ends (it never idles).
+    let journal_arg = journal.to_string_lossy().into_owned();
+    wait_until(DEADLINE, "the sender ends", || !sender_running(&journal_arg));
     ws.expect(["verify", "--incidents"], 0);
     let listed = common::stdout_of(&ws.expect(["incident", "list", "--json"], 0));
     assert!(listed.contains("checkout answers 500"), "{listed}");

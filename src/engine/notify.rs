@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::state::ReleaseState;
-use crate::event::{Event, FinalState, Record};
+use crate::event::{Event, Record};
 use crate::journal::{Journal, JournalError, ReleaseDir};
 use crate::mask::Masker;
 use crate::plan::{Notify, NotifySink, Plan};
@@ -135,10 +135,7 @@ fn describe(plan: &Plan, st: &ReleaseState, rec: &Record) -> Option<(&'static st
             },
         ),
         Event::ReleaseFinished { state, reason } => {
-            let word = match state {
-                FinalState::Succeeded => "succeeded".to_string(),
-                other => format!("{other:?}").to_lowercase(),
-            };
+            let word = state.as_str().replace('_', " ");
             let reason = if reason.is_empty() {
                 String::new()
             } else {
@@ -386,18 +383,11 @@ impl Source<'_> {
         }
     }
 
-    /// What is due, and whether the sender may end once nothing is (a release: once it
-    /// finished; the incidents journal: at once).
-    fn due(&self, plan: &Plan, records: &[Record]) -> (Vec<Due>, bool) {
+    /// What is due, earliest first.
+    fn due(&self, plan: &Plan, records: &[Record]) -> Vec<Due> {
         match self {
-            Source::Release(_) => {
-                let (due, st) = due(plan, records);
-                (due, st.finished.is_some())
-            }
-            Source::Incidents(_) => (
-                still_due(incident_messages(plan, records), &outcomes(records)),
-                true,
-            ),
+            Source::Release(_) => due(plan, records).0,
+            Source::Incidents(_) => still_due(incident_messages(plan, records), &outcomes(records)),
         }
     }
 }
@@ -474,7 +464,7 @@ fn run(cmd: &str, dir: &Path, timeout: Duration, input: &str) -> Result<(), Stri
     }
 }
 
-/// Deliver what is due for `source` until nothing is (and, for a release, it finished): each
+/// Deliver what is due for `source` until nothing is: each
 /// attempt's outcome journaled (`notify_sent`), retried with backoff, given up after the rule's
 /// retries. Returns at once when another sender holds the journal's lock.
 pub fn send(source: Source<'_>, plan: &Plan, masker: Arc<Masker>) -> Result<(), JournalError> {
@@ -501,13 +491,18 @@ pub fn send(source: Source<'_>, plan: &Plan, masker: Arc<Masker>) -> Result<(), 
                 reason: reason.to_string(),
             });
         }
-        let (due, may_end) = source.due(plan, &records);
+        let due = source.due(plan, &records);
         let now = Utc::now();
         let Some(first) = due.first() else {
-            if may_end {
+            // Nothing due: end, rather than idle while a release waits at a gate for days. A
+            // record committed meanwhile is not lost: its driver starts a sender when it finds
+            // the lock free, and while the lock was still held, this re-read after letting it go
+            // sees the record.
+            lock.unlock().map_err(crate::journal::io_error(&lock_path))?;
+            let (records, _) = crate::journal::read_journal(&path)?;
+            if source.due(plan, &records).is_empty() || lock.try_lock().is_err() {
                 return Ok(());
             }
-            waker.wait(Duration::from_secs(30));
             continue;
         };
         if first.at > now {
@@ -516,8 +511,9 @@ pub fn send(source: Source<'_>, plan: &Plan, masker: Arc<Masker>) -> Result<(), 
             continue;
         }
         let d = first.clone();
+        // Messages come from the same plan's rules: never missing.
         let Some(rule) = plan.notify.get(d.message.rule as usize) else {
-            continue;
+            return Ok(());
         };
         let outcome = deliver(rule, &plan.dir, &d.message.body);
         let (word, why) = match outcome {

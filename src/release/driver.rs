@@ -120,7 +120,7 @@ impl Context {
     }
 
     /// `flightdeck notify-send DIR` (internal, started by the driver): deliver the release's
-    /// `[[notify]]` messages still due, journaling each attempt, until none is and it finished.
+    /// `[[notify]]` messages still due, journaling each attempt, until none is.
     /// `--incidents FILE`: the messages of a plan's incidents journal (started by `incident
     /// open`), its `[[notify]]`s those of the plan given.
     pub fn notify_send(&self, dir: Option<&Path>, incidents: Option<&Path>) -> Result<u8> {
