@@ -570,12 +570,13 @@ name = "takeover"
 id = "work"
 run = "sleep 60"
 "#;
-    // Two machines by name; leases of 2 s.
+    // Two machines by name; leases of 6 s (long enough that the first resume below comes while
+    // the lease holds, even on a loaded machine).
     let machine = |host: &str| {
         Workspace::new(plan)
             .env("PGPASSWORD", PASSWORD)
             .env("FLIGHTDECK_STORE", &pg.url())
-            .env("FLIGHTDECK_LEASE_TTL", "2")
+            .env("FLIGHTDECK_LEASE_TTL", "6")
             .env("FLIGHTDECK_HOSTNAME", host)
     };
     let (a, b) = (machine("host-a"), machine("host-b"));
@@ -656,7 +657,7 @@ run = "echo after {{version}}"
         Workspace::new(&plan)
             .env("PGPASSWORD", PASSWORD)
             .env("FLIGHTDECK_STORE", &pg.url())
-            .env("FLIGHTDECK_LEASE_TTL", "2")
+            .env("FLIGHTDECK_LEASE_TTL", "6")
             .env("FLIGHTDECK_HOSTNAME", host)
     };
     let (a, b) = (machine("host-a"), machine("host-b"));

@@ -591,16 +591,16 @@ impl PgTxn {
             return outcome;
         };
         let (store, outcome) = blocking(move || {
+            // A connection whose transaction may still be open is never given back.
+            let mut clean = true;
             let outcome = noted(match outcome {
                 Ok(()) => store.end_txn(true),
                 Err(e) => {
-                    if !e.unreachable() {
-                        let _ = store.end_txn(false);
-                    }
+                    clean = !e.unreachable() && store.end_txn(false).is_ok();
                     Err(e)
                 }
             });
-            if outcome.as_ref().is_err_and(StoreError::unreachable) {
+            if !clean || outcome.as_ref().is_err_and(StoreError::unreachable) {
                 drop(store);
                 return (None, outcome);
             }
