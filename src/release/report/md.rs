@@ -30,6 +30,14 @@ fn opt_stamp(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(stamp).unwrap_or_else(|| "–".into())
 }
 
+/// A section's heading, after a blank line (whatever the section before ended with).
+fn section(out: &mut String, title: &str) {
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "## {title}\n");
+}
+
 /// A fenced block of sanitised lines.
 fn fenced(out: &mut String, lines: &[String]) {
     let longest = lines
@@ -71,7 +79,7 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(out, "# Release {} of plan {}\n", c(&s.id), c(&s.plan));
 
     // ---- summary
-    let _ = writeln!(out, "## Summary\n");
+    section(&mut out, "Summary");
     let _ = writeln!(out, "| | |\n|---|---|");
     let mut row = |k: &str, v: &str| {
         let _ = writeln!(out, "| {k} | {} |", cell(v));
@@ -106,7 +114,7 @@ pub fn render(r: &Report) -> String {
     }
 
     // ---- timeline
-    let _ = writeln!(out, "\n## Timeline\n");
+    section(&mut out, "Timeline");
     let _ = writeln!(
         out,
         "| stage | environment | status | started | finished | duration | reason |\n|---|---|---|---|---|---|---|"
@@ -151,7 +159,7 @@ pub fn render(r: &Report) -> String {
     }
 
     // ---- gates
-    let _ = writeln!(out, "\n## Gates\n");
+    section(&mut out, "Gates");
     if r.gates.is_empty() {
         let _ = writeln!(out, "No gate applies to this release.");
     }
@@ -245,7 +253,7 @@ pub fn render(r: &Report) -> String {
     }
 
     // ---- failed runs
-    let _ = writeln!(out, "## Failed runs\n");
+    section(&mut out, "Failed runs");
     if r.failures.is_empty() {
         let _ = writeln!(out, "No run failed.\n");
     }
@@ -271,7 +279,7 @@ pub fn render(r: &Report) -> String {
     }
 
     // ---- drift
-    let _ = writeln!(out, "## Drift\n");
+    section(&mut out, "Drift");
     for (title, side) in [
         ("Before (at the start)", &r.drift.before),
         ("After (at the end)", &r.drift.after),
@@ -360,7 +368,7 @@ pub fn render(r: &Report) -> String {
     }
 
     // ---- notes
-    let _ = writeln!(out, "## Release notes\n");
+    section(&mut out, "Release notes");
     match &r.notes {
         None => {
             let _ = writeln!(out, "The journal names no commits (no git repository).\n");
@@ -425,7 +433,7 @@ pub fn render(r: &Report) -> String {
     }
 
     // ---- incidents, rollbacks
-    let _ = writeln!(out, "## Incidents\n");
+    section(&mut out, "Incidents");
     if r.incidents.is_empty() {
         let _ = writeln!(out, "No incident names this release.");
     }
@@ -452,7 +460,7 @@ pub fn render(r: &Report) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "\n## Rollbacks\n");
+    section(&mut out, "Rollbacks");
     if r.rollbacks.requests.is_empty() && r.rollbacks.round.is_none() {
         let _ = writeln!(out, "Never rolled back.");
     }
@@ -502,7 +510,7 @@ pub fn render(r: &Report) -> String {
     }
 
     // ---- review
-    let _ = writeln!(out, "\n## Post-release review\n");
+    section(&mut out, "Post-release review");
     let rv = &r.review;
     if rv.went_well.is_empty() && rv.went_wrong.is_empty() && rv.actions.is_empty() {
         let _ = writeln!(out, "Nobody reviewed it yet.");
@@ -553,7 +561,7 @@ pub fn render(r: &Report) -> String {
     }
 
     // ---- metrics
-    let _ = writeln!(out, "\n## Delivery metrics: what this release changed\n");
+    section(&mut out, "Delivery metrics: what this release changed");
     let m = &r.metrics;
     if let Some(note) = &m.note {
         let _ = writeln!(out, "{}", c(note));
@@ -582,7 +590,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "\n{}", c(&m.method));
     }
     if !r.warnings.is_empty() {
-        let _ = writeln!(out, "\n## Could not be read\n");
+        section(&mut out, "Could not be read");
         for w in &r.warnings {
             let _ = writeln!(out, "- {}", c(w));
         }
