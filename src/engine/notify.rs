@@ -249,32 +249,7 @@ pub struct Due {
 /// How each message's last attempt ended, by (rule, about), from a journal's `notify_sent`
 /// records.
 pub fn outcomes(records: &[Record]) -> std::collections::BTreeMap<(u32, u64), super::state::Delivery> {
-    let mut out = std::collections::BTreeMap::new();
-    for rec in records {
-        if let Event::NotifySent {
-            rule,
-            about,
-            to,
-            event,
-            attempt,
-            outcome,
-            why,
-        } = &rec.event
-        {
-            out.insert(
-                (*rule, *about),
-                super::state::Delivery {
-                    to: to.clone(),
-                    event: event.clone(),
-                    attempt: *attempt,
-                    outcome: outcome.clone(),
-                    why: why.clone(),
-                    at: rec.ts,
-                },
-            );
-        }
-    }
-    out
+    records.iter().filter_map(super::state::Delivery::of).collect()
 }
 
 /// Of `messages`, what is still due given how their attempts ended, earliest first.
@@ -470,12 +445,7 @@ fn run(cmd: &str, dir: &Path, timeout: Duration, input: &str) -> Result<(), Stri
 pub fn send(source: Source<'_>, plan: &Plan, masker: Arc<Masker>) -> Result<(), JournalError> {
     let folder = source.folder();
     let lock_path = folder.join(LOCK);
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(crate::journal::io_error(&lock_path))?;
+    let lock = open_lock(&folder).map_err(crate::journal::io_error(&lock_path))?;
     if lock.try_lock().is_err() {
         return Ok(());
     }
@@ -579,17 +549,20 @@ pub fn spawn_incidents_sender(
     cmd.spawn().map(drop)
 }
 
+/// The sender's lock file in `folder`, opened (made when missing) but not locked.
+fn open_lock(folder: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(folder.join(LOCK))
+}
+
 /// `flightdeck notify-send` detached (its own process group, no stdin); `None` when a sender
 /// holds `folder`'s lock already.
 fn sender_command(folder: &Path) -> std::io::Result<Option<std::process::Command>> {
     use std::os::unix::process::CommandExt;
-    let lock_path = folder.join(LOCK);
-    let busy = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .is_ok_and(|f| f.try_lock().is_err());
+    let busy = open_lock(folder).is_ok_and(|f| f.try_lock().is_err());
     if busy {
         return Ok(None);
     }

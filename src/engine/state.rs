@@ -86,6 +86,32 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The (rule, record) a `notify_sent` record is about, and what it says of the attempt;
+    /// `None` for any other record.
+    pub fn of(rec: &crate::event::Record) -> Option<((u32, u64), Delivery)> {
+        let Event::NotifySent {
+            rule,
+            about,
+            to,
+            event,
+            attempt,
+            outcome,
+            why,
+        } = &rec.event
+        else {
+            return None;
+        };
+        let d = Delivery {
+            to: to.clone(),
+            event: event.clone(),
+            attempt: *attempt,
+            outcome: outcome.clone(),
+            why: why.clone(),
+            at: rec.ts,
+        };
+        Some(((*rule, *about), d))
+    }
+
     /// Delivered or given up: nothing more is tried.
     pub fn done(&self) -> bool {
         self.outcome != "retrying"
@@ -961,26 +987,10 @@ impl ReleaseState {
             Event::TagCreated { tag, .. } => self.tag = Some(tag.clone()),
             Event::DriftSnapshot { .. } => {}
             Event::Note { .. } => {}
-            Event::NotifySent {
-                rule,
-                about,
-                to,
-                event,
-                attempt,
-                outcome,
-                why,
-            } => {
-                self.notifications.insert(
-                    (*rule, *about),
-                    Delivery {
-                        to: to.clone(),
-                        event: event.clone(),
-                        attempt: *attempt,
-                        outcome: outcome.clone(),
-                        why: why.clone(),
-                        at,
-                    },
-                );
+            Event::NotifySent { .. } => {
+                if let Some((key, d)) = Delivery::of(rec) {
+                    self.notifications.insert(key, d);
+                }
             }
             // A plan's incidents journal, never a release's (see `engine::incidents`).
             Event::IncidentOpened { .. }
