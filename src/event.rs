@@ -534,6 +534,82 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         note: String,
     },
+    // ---- release trains ----
+    /// This release is a member of train `train` of workspace `workspace` (its `train_started`
+    /// is record `started` of the workspace's trains journal); its stages on each gate's
+    /// environment wait for that train gate.
+    TrainJoined {
+        train: String,
+        workspace: String,
+        started: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        gates: Vec<TrainGateWait>,
+    },
+    /// A stage's wait on something outside its release is over: another plan's stage in the
+    /// train (`need` = `plan:stage`) or a train gate (`need` = `gate:NAME`). Not `ok`: it will
+    /// never be met, and the stage fails without running.
+    TrainWaitOver {
+        stage: String,
+        need: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    /// (The workspace's trains journal, `@<workspace>/.trains/trains.jsonl`.) Train `train`
+    /// starts: one release per plan.
+    TrainStarted {
+        train: String,
+        members: Vec<TrainPlan>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        gates: Vec<TrainGateDecl>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        rollback_on_failure: bool,
+    },
+    /// The release of one member plan of the train started at record `started` was created.
+    TrainMember {
+        started: u64,
+        plan: String,
+        release: String,
+    },
+    /// One person's approval of a train gate.
+    TrainApproved {
+        started: u64,
+        gate: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
+    /// A train gate's checklist item (0-based) was ticked.
+    TrainTicked {
+        started: u64,
+        gate: String,
+        item: usize,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
+    /// Someone cancelled the train: every unfinished member is cancelled.
+    TrainCancelRequested {
+        started: u64,
+    },
+    /// The train rolls back the members that completed, in this order (`plan/release`, the
+    /// last completed first).
+    TrainRollbackStarted {
+        started: u64,
+        order: Vec<String>,
+        reason: String,
+    },
+    /// One member's rollback (`plan/release`) ended.
+    TrainMemberRolledBack {
+        started: u64,
+        member: String,
+        ok: bool,
+    },
+    /// The train ended: `succeeded`, `failed`, `cancelled`, `rolled_back` or `rollback_failed`.
+    TrainFinished {
+        started: u64,
+        state: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
     /// A recovery (`rollback` request or `redeploy` release) started while incident `number` was
     /// open on an environment it touches.
     IncidentLinked {
@@ -590,6 +666,16 @@ impl Event {
             Event::ReleaseScheduled { .. } => "release_scheduled",
             Event::FreezeRemoved { .. } => "freeze_removed",
             Event::IncidentLinked { .. } => "incident_linked",
+            Event::TrainJoined { .. } => "train_joined",
+            Event::TrainWaitOver { .. } => "train_wait_over",
+            Event::TrainStarted { .. } => "train_started",
+            Event::TrainMember { .. } => "train_member",
+            Event::TrainApproved { .. } => "train_approved",
+            Event::TrainTicked { .. } => "train_ticked",
+            Event::TrainCancelRequested { .. } => "train_cancel_requested",
+            Event::TrainRollbackStarted { .. } => "train_rollback_started",
+            Event::TrainMemberRolledBack { .. } => "train_member_rolled_back",
+            Event::TrainFinished { .. } => "train_finished",
             Event::ReviewNoted { .. } => "review_noted",
             Event::NotifySent { .. } => "notify_sent",
             Event::ActionAdded { .. } => "action_added",
@@ -624,8 +710,14 @@ impl Event {
             | Event::FreezeOverridden { reason }
             | Event::FreezeAdded { reason, .. }
             | Event::EnvUnlocked { reason, .. }
-            | Event::RollbackStarted { reason, .. } => f(reason),
-            Event::Approved { note, .. } | Event::Ticked { note, .. } => f(note),
+            | Event::RollbackStarted { reason, .. }
+            | Event::TrainWaitOver { reason, .. }
+            | Event::TrainRollbackStarted { reason, .. }
+            | Event::TrainFinished { reason, .. } => f(reason),
+            Event::Approved { note, .. }
+            | Event::Ticked { note, .. }
+            | Event::TrainApproved { note, .. }
+            | Event::TrainTicked { note, .. } => f(note),
             Event::RequestHandled { message, .. } | Event::Note { message } => f(message),
             Event::IncidentOpened { summary, .. } => f(summary),
             Event::IncidentResolved { note, .. } | Event::ActionClosed { note, .. } => f(note),
@@ -663,6 +755,11 @@ impl Event {
             | Event::TagCreated { .. }
             | Event::IncidentLinked { .. }
             | Event::FreezeRemoved { .. }
+            | Event::TrainJoined { .. }
+            | Event::TrainStarted { .. }
+            | Event::TrainMember { .. }
+            | Event::TrainCancelRequested { .. }
+            | Event::TrainMemberRolledBack { .. }
             | Event::ReleaseScheduled { .. } => {}
         }
     }
@@ -679,6 +776,35 @@ impl Event {
                 | Event::RecheckRequested { .. }
         )
     }
+}
+
+/// A member plan of a train as it started: its plan file and the version it releases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainPlan {
+    pub plan: String,
+    pub version: String,
+    /// The plan file (absolute).
+    pub file: String,
+}
+
+/// A train gate as the train started with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainGateDecl {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    pub approvals: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checklist: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+}
+
+/// A train gate a member's stages on `environment` wait for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainGateWait {
+    pub gate: String,
+    pub environment: String,
 }
 
 /// What a failing stage does to the rest of the release (`on_failure` in the plan).

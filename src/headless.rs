@@ -439,6 +439,16 @@ impl<W: Write> Printer<W> {
                 }
             )),
             Event::Note { message } => Some(format!("note: {message}")),
+            Event::TrainJoined { train, workspace, .. } => {
+                Some(format!("member of train {train} (workspace {workspace})"))
+            }
+            Event::TrainWaitOver {
+                stage,
+                need,
+                ok: true,
+                ..
+            } => Some(format!("{stage}: {need} is through; it may start")),
+            Event::TrainWaitOver { stage, reason, .. } => Some(format!("{stage}: not run: {reason}")),
             Event::RunSpawned { .. }
             | Event::IncidentOpened { .. }
             | Event::IncidentResolved { .. }
@@ -448,7 +458,15 @@ impl<W: Write> Printer<W> {
             | Event::ActionAdded { .. }
             | Event::ActionClosed { .. }
             | Event::FreezeAdded { .. }
-            | Event::FreezeRemoved { .. } => None,
+            | Event::FreezeRemoved { .. }
+            | Event::TrainStarted { .. }
+            | Event::TrainMember { .. }
+            | Event::TrainApproved { .. }
+            | Event::TrainTicked { .. }
+            | Event::TrainCancelRequested { .. }
+            | Event::TrainRollbackStarted { .. }
+            | Event::TrainMemberRolledBack { .. }
+            | Event::TrainFinished { .. } => None,
         };
         if let Some(line) = line {
             let line = if two_lines {

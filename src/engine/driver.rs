@@ -507,6 +507,13 @@ impl Driver {
         if let Some(plan_dir) = self.core.rdir.path.parent() {
             paths.push((plan_dir, RecursiveMode::NonRecursive));
         }
+        // A train's member also wakes when the train's journal or another member's changes
+        // (what its stages wait for).
+        let train_paths = match &self.core.state.train {
+            Some(link) => crate::engine::train::watch_paths(&self.core.store, link, &self.core.rdir.plan),
+            None => Vec::new(),
+        };
+        paths.extend(train_paths.iter().map(|p| (p.as_path(), RecursiveMode::NonRecursive)));
         let mut waker = Waker::watch(&paths, Duration::from_millis(500));
         tokio::pin!(interrupt);
         let mut interrupted = false;
@@ -1119,6 +1126,11 @@ impl Core {
                     self.start_check(txn, fx, &gate, item);
                 }
                 Decision::Acquire { stage, env } => events.extend(self.acquire(&stage, &env, fx)?),
+                Decision::AwaitTrain { stage, need } => {
+                    if let Some(e) = self.await_train(&stage, &need) {
+                        events.push(e);
+                    }
+                }
                 Decision::TerminateAll => fx.terminate = true,
             }
         }
@@ -1145,6 +1157,37 @@ impl Core {
                 log,
             },
         );
+    }
+
+    /// A wait of the train's (another plan's stage, a train gate): over (met or never), or the
+    /// stage waits, saying for what (journaled only when that changes).
+    fn await_train(&self, stage: &str, need: &str) -> Option<Event> {
+        use crate::engine::train::{Wait, wait_status};
+        let link = self.state.train.as_ref()?;
+        match wait_status(&self.store, link, need) {
+            Wait::Met(_) => Some(Event::TrainWaitOver {
+                stage: stage.into(),
+                need: need.into(),
+                ok: true,
+                reason: String::new(),
+            }),
+            Wait::Never(reason) => Some(Event::TrainWaitOver {
+                stage: stage.into(),
+                need: need.into(),
+                ok: false,
+                reason,
+            }),
+            Wait::Waiting(why) => {
+                let reason = format!("waiting for {why}");
+                (self.state.stage(stage).and_then(|s| s.waiting.as_deref()) != Some(reason.as_str())).then(|| {
+                    Event::StageWaiting {
+                        stage: stage.into(),
+                        reason,
+                        frozen: false,
+                    }
+                })
+            }
+        }
     }
 
     /// Hold `env` for this release unless another unfinished release holds it.

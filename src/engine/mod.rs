@@ -14,3 +14,4 @@ pub mod reviews;
 pub mod runner;
 pub mod scheduler;
 pub mod state;
+pub mod train;

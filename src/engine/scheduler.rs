@@ -18,6 +18,10 @@ pub enum Decision {
     /// The stage needs `env`, which this release does not hold yet: the driver asks the other
     /// releases (I/O) and journals `EnvAcquired` or `StageWaiting`.
     Acquire { stage: String, env: String },
+    /// The stage waits for something of its train outside the release: another plan's stage
+    /// (`plan:stage`) or a train gate (`gate:NAME`); the driver reads it (I/O) and journals
+    /// `TrainWaitOver` or `StageWaiting`.
+    AwaitTrain { stage: String, need: String },
     /// Stop every run in flight (cancel or rollback): SIGTERM, grace, SIGKILL.
     TerminateAll,
 }
@@ -151,6 +155,36 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
             }
             if waiting || st.halted {
                 continue;
+            }
+            // A train's waits: other plans' stages (`needs = ["plan:stage"]`), train gates on
+            // this stage's environment. Outside a train there are none.
+            if let Some(train) = &st.train {
+                if let Some(why) = &s.train_failed {
+                    out.push(Decision::Emit(Event::StageFailed {
+                        stage: s.decl.id.clone(),
+                        on_failure: OnFailure::Halt,
+                        reason: format!("not run: {why}"),
+                    }));
+                    continue;
+                }
+                let gates = train
+                    .gates
+                    .iter()
+                    .filter(|g| s.decl.environment.as_ref() == Some(&g.environment))
+                    .map(|g| format!("gate:{}", g.gate));
+                let mut held = false;
+                for need in ps.after.iter().map(|n| n.name()).chain(gates) {
+                    if !s.train_met.contains(&need) {
+                        out.push(Decision::AwaitTrain {
+                            stage: s.decl.id.clone(),
+                            need,
+                        });
+                        held = true;
+                    }
+                }
+                if held {
+                    continue;
+                }
             }
             // Gates.
             let mut gates_ok = true;
@@ -761,6 +795,7 @@ mod tests {
         Stage {
             id: id.into(),
             needs: needs.iter().map(|s| s.to_string()).collect(),
+            after: vec![],
             environment: None,
             run: vec![Template::new("true")],
             rollback: vec![Template::new("undo")],
@@ -896,6 +931,15 @@ mod tests {
                             );
                         }
                         Decision::Acquire { env, .. } => self.push("driver", Event::EnvAcquired { env }),
+                        Decision::AwaitTrain { stage, need } => self.push(
+                            "driver",
+                            Event::TrainWaitOver {
+                                stage,
+                                need,
+                                ok: true,
+                                reason: String::new(),
+                            },
+                        ),
                         Decision::TerminateAll => {}
                     }
                 }

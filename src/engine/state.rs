@@ -63,6 +63,9 @@ pub struct ReleaseState {
     pub commits: Option<CommitRange>,
     /// The tag created for this release (`tag_on_success`).
     pub tag: Option<String>,
+    /// The train this release is a member of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainLink>,
     /// The journal does not chain at some line (file:line and why): the state is the fold of
     /// the lines before it, and the release needs a person's attention. Not a journal fact: set
     /// by the reader ([`ReleaseState::load`], the cockpit's tail).
@@ -71,6 +74,16 @@ pub struct ReleaseState {
     /// Stage id -> index in `stages`.
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
+}
+
+/// A member release's train (its `train_joined`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrainLink {
+    pub name: String,
+    pub workspace: String,
+    /// The `train_started` record's number in the workspace's trains journal.
+    pub started: u64,
+    pub gates: Vec<crate::event::TrainGateWait>,
 }
 
 /// How a `[[notify]]` message's last attempt ended.
@@ -197,6 +210,12 @@ pub struct StageState {
     pub waiting_since: Option<DateTime<Utc>>,
     /// What it waits for is a freeze window.
     pub frozen: bool,
+    /// Its waits outside the release that are over (`plan:stage`, `gate:NAME`: a train's).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub train_met: BTreeSet<String>,
+    /// A wait of the train's that can never be met: why (the stage fails without running).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_failed: Option<String>,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
     pub on_failure: Option<OnFailure>,
@@ -663,6 +682,8 @@ impl ReleaseState {
                         waiting: None,
                         waiting_since: None,
                         frozen: false,
+                        train_met: BTreeSet::new(),
+                        train_failed: None,
                         reason: None,
                         on_failure: None,
                         started_at: None,
@@ -992,6 +1013,44 @@ impl ReleaseState {
                     self.notifications.insert(key, d);
                 }
             }
+            Event::TrainJoined {
+                train,
+                workspace,
+                started,
+                gates,
+            } => {
+                self.train = Some(TrainLink {
+                    name: train.clone(),
+                    workspace: workspace.clone(),
+                    started: *started,
+                    gates: gates.clone(),
+                });
+            }
+            Event::TrainWaitOver {
+                stage,
+                need,
+                ok,
+                reason,
+            } => {
+                if let Some(s) = self.stage_mut(stage) {
+                    s.waiting = None;
+                    s.waiting_since = None;
+                    if *ok {
+                        s.train_met.insert(need.clone());
+                    } else {
+                        s.train_failed = Some(reason.clone());
+                    }
+                }
+            }
+            // A workspace's trains journal, never a release's (see `engine::train`).
+            Event::TrainStarted { .. }
+            | Event::TrainMember { .. }
+            | Event::TrainApproved { .. }
+            | Event::TrainTicked { .. }
+            | Event::TrainCancelRequested { .. }
+            | Event::TrainRollbackStarted { .. }
+            | Event::TrainMemberRolledBack { .. }
+            | Event::TrainFinished { .. } => {}
             // A plan's incidents journal, never a release's (see `engine::incidents`).
             Event::IncidentOpened { .. }
             | Event::IncidentResolved { .. }

@@ -250,10 +250,12 @@ pub fn for_path(path: &Path) -> Option<(&'static Arc<dyn Replica>, JournalKey)> 
 
 /// The plan-level journals: their folder under the plan's (also their name on the store), and
 /// their file.
-pub const PLAN_JOURNALS: [(&str, &str); 3] = [
+pub const PLAN_JOURNALS: [(&str, &str); 4] = [
     (".incidents", "incidents.jsonl"),
     (".freezes", "freezes.jsonl"),
     (".reviews", "reviews.jsonl"),
+    // A workspace's (its folder is `@NAME`, beside the plans'), see `engine::train`.
+    (".trains", "trains.jsonl"),
 ];
 
 /// A release's journal file in its folder.

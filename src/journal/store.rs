@@ -102,7 +102,8 @@ impl Store {
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|p| check_component("plan name", p).is_ok())
+            // `@NAME`: a workspace's journals (trains), not a plan's releases.
+            .filter(|p| check_component("plan name", p).is_ok() && !p.starts_with('@'))
             .collect();
         out.sort();
         Ok(out)
@@ -119,6 +120,7 @@ impl Store {
                     Ok(rd) => rd
                         .filter_map(|e| e.ok())
                         .filter_map(|e| e.file_name().into_string().ok())
+                        .filter(|p| !p.starts_with('@'))
                         .collect(),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
                     Err(e) => return Err(JournalError::Io { path: dir, source: e }),

@@ -90,7 +90,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Plan, PlanError> {
 }
 
 /// Issues as problems with line and column, sorted by position, duplicates removed.
-fn problems(text: &str, path: &Path, mut issues: Vec<Issue>) -> Vec<Problem> {
+pub(super) fn problems(text: &str, path: &Path, mut issues: Vec<Issue>) -> Vec<Problem> {
     issues.sort();
     issues.dedup();
     let map = SourceMap::new(text);

@@ -9,6 +9,7 @@ mod raw;
 mod source;
 pub mod template;
 mod validate;
+pub mod workspace;
 
 pub use duration::{format_duration, parse_duration};
 pub use hint::did_you_mean;

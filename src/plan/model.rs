@@ -242,6 +242,9 @@ pub struct DriftCheck {
 pub struct Stage {
     pub id: String,
     pub needs: Vec<String>,
+    /// `needs = ["billing:deploy-prod"]`: stages of other plans' releases in the same train
+    /// (met outside a train).
+    pub after: Vec<CrossNeed>,
     pub environment: Option<String>,
     /// Commands run in order with `sh -c`; the first failure fails the run. Never empty.
     pub run: Vec<Template>,
@@ -254,6 +257,23 @@ pub struct Stage {
     pub concurrency: usize,
     pub on_failure: OnFailure,
     pub watch: Option<Watch>,
+}
+
+/// A stage of another plan that a stage waits for in a train, and where the plan names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrossNeed {
+    pub plan: String,
+    pub stage: String,
+    /// 1-based, in the plan file.
+    pub line: usize,
+    pub col: usize,
+}
+
+impl CrossNeed {
+    /// `plan:stage`.
+    pub fn name(&self) -> String {
+        format!("{}:{}", self.plan, self.stage)
+    }
 }
 
 /// A command with `{placeholder}`s, validated at load time. `{{` and `}}` are literal braces and

@@ -161,6 +161,39 @@ pub(super) struct RawDriftCheck {
     pub baseline: Field<Text>,
 }
 
+/// `flightdeck-workspace.toml`: the plans released together, and their trains.
+#[derive(Deserialize)]
+pub(super) struct RawWorkspaceFile {
+    pub workspace: Field<Section<RawWorkspace>>,
+    pub train: Field<Section<RawTrain>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawWorkspace {
+    pub name: Field<Text>,
+    /// Plan files (or globs of them), relative to the workspace file.
+    pub plans: Field<List<Text>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawTrain {
+    /// `halt` (default) or `rollback`: what a member's failure does to the rest of the train.
+    pub on_failure: Field<Text>,
+    pub gates: Field<Table<Section<RawTrainGate>>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RawTrainGate {
+    /// The environment whose stages wait for it, in every member (default: each plan's last
+    /// environment in stage order).
+    pub environment: Field<Text>,
+    pub approvals: Field<Count>,
+    /// Manual items, ticked in the train's journal.
+    pub checklist: Field<List<Text>>,
+    /// Who may approve (default: anyone).
+    pub approvers: Field<List<Text>>,
+}
+
 /// How a table type is named in "expected ..." messages, alone and in a list.
 pub(super) trait Described {
     const WHAT: &'static str = "a table";
@@ -168,6 +201,10 @@ pub(super) trait Described {
 }
 
 impl Described for RawFile {}
+impl Described for RawWorkspaceFile {}
+impl Described for RawWorkspace {}
+impl Described for RawTrain {}
+impl Described for RawTrainGate {}
 impl Described for RawPlan {}
 impl Described for RawEnvironment {}
 impl Described for RawWatch {}
@@ -481,16 +518,16 @@ impl OneOrMany {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-/// A plan file read into raw types.
-pub(super) struct Parsed {
-    pub file: Spanned<Section<RawFile>>,
+/// A plan file (or another file of ours, `F`: the workspace file) read into raw types.
+pub(super) struct Parsed<F = RawFile> {
+    pub file: Spanned<Section<F>>,
     /// What was taken out because its value had the wrong type (already reported), so that
     /// validation does not call it missing: the span of the table that held a dropped key and the
     /// key, or the span of an array element replaced by an empty table and `None`.
     pub dropped: Vec<(Span, Option<String>)>,
 }
 
-impl Parsed {
+impl<F> Parsed<F> {
     /// Whether `key` of the table spanning `table` was present but dropped for a type error.
     pub fn was_dropped(&self, table: &Span, key: &str) -> bool {
         self.dropped
@@ -502,6 +539,15 @@ impl Parsed {
 /// Parse `text`. Syntax errors end the reading (nothing after them would be reliable); wrong value
 /// types are reported (returned with the result) and the rest of the file is still read.
 pub(super) fn parse(text: &str) -> Result<(Parsed, Vec<Issue>), Vec<Issue>> {
+    parse_as::<RawFile>(text)
+}
+
+/// [`parse`] into the file type `F`.
+#[allow(clippy::type_complexity)]
+pub(super) fn parse_as<F>(text: &str) -> Result<(Parsed<F>, Vec<Issue>), Vec<Issue>>
+where
+    F: for<'de> Deserialize<'de> + Described,
+{
     let (root, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         return Err(syntax_issues(text, &errors));
@@ -517,7 +563,7 @@ pub(super) fn parse(text: &str) -> Result<(Parsed, Vec<Issue>), Vec<Issue>> {
             unreachable!("the root of a TOML document is a table")
         };
         let de = toml::de::Deserializer::from(Spanned::new(span.clone(), table));
-        let error = match Section::<RawFile>::deserialize(de) {
+        let error = match Section::<F>::deserialize(de) {
             Ok(file) => {
                 let file = Spanned::new(span, file);
                 return Ok((Parsed { file, dropped }, issues));

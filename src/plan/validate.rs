@@ -16,7 +16,8 @@ use toml::Spanned;
 use super::duration::{format_duration, parse_duration};
 use super::hint;
 use super::model::{
-    ChecklistItem, Environment, Gate, GitConfig, OnFailure, Plan, ReleaseType, Stage, Template, Watch,
+    ChecklistItem, CrossNeed, Environment, Gate, GitConfig, OnFailure, Plan, ReleaseType, Stage, Template,
+    Watch,
 };
 use super::model::{DriftCheck, DriftConfig, StateFormat};
 use super::raw::{
@@ -1319,9 +1320,32 @@ impl Checker<'_> {
             self.unknown_keys(raw, &format!("in {label}"));
 
             let mut needs = Vec::new();
+            let mut after: Vec<CrossNeed> = Vec::new();
             for need in raw.needs.iter().flat_map(|n| &n.get_ref().0) {
                 let name = need.get_ref().0.as_str();
                 let at = need.span().start;
+                // `plan:stage`: a stage of another plan's release in the same train, checked
+                // against the workspace (`check` there); only its form is checked here.
+                if let Some((other, stage)) = name.split_once(':') {
+                    let (other, stage) = (other.trim(), stage.trim());
+                    if other.is_empty() || stage.is_empty() || stage.contains(':') {
+                        self.report(
+                            at,
+                            format!("{label} needs `{name}`: another plan's stage is written `plan:stage`"),
+                        );
+                    } else if after.iter().any(|n| n.plan == other && n.stage == stage) {
+                        self.report(at, format!("{label} lists `{name}` in needs twice"));
+                    } else {
+                        let (line, col) = self.src.line_col(self.src.string_offset(need.span(), 0));
+                        after.push(CrossNeed {
+                            plan: other.to_string(),
+                            stage: stage.to_string(),
+                            line,
+                            col,
+                        });
+                    }
+                    continue;
+                }
                 if needs.iter().any(|n| n == name) {
                     self.report(at, format!("{label} lists `{name}` in needs twice"));
                     continue;
@@ -1447,6 +1471,7 @@ impl Checker<'_> {
                     .map(|id| id.get_ref().0.clone())
                     .unwrap_or_default(),
                 needs,
+                after,
                 environment,
                 run,
                 rollback,
@@ -1614,7 +1639,7 @@ fn or_list(items: &[&str]) -> String {
 
 /// One cycle per strongly connected group of stages (each distinct knot reported once), as stage
 /// indices: the group's first stage in file order, then the shortest way back to it along `needs`.
-fn cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+pub(super) fn cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let mut out = Vec::new();
     for group in strongly_connected(edges) {
         if group.len() < 2 {
@@ -1802,6 +1827,7 @@ mod tests {
             &Stage {
                 id: "s".into(),
                 needs: vec![],
+                after: vec![],
                 environment: None,
                 run: vec![Template::new("true")],
                 rollback: vec![],

@@ -1,0 +1,369 @@
+//! Release trains: a workspace's trains journal (`@<workspace>/.trains/trains.jsonl`, a
+//! [`PlanJournal`] beside the plans' folders) and its fold into [`Train`]s, and what a member
+//! release's waits outside itself come to ([`wait_status`]): another plan's stage in the same
+//! train, or a train gate. Pure over what it reads; the driver journals the outcome.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::plan_journal::PlanJournal;
+use super::state::{ReleaseState, StageStatus, TrainLink};
+use crate::event::{Event, FinalState, Record, TrainGateDecl};
+use crate::journal::{JournalError, ReleaseDir, Store};
+
+/// The trains journal's folder under the workspace's, and its file.
+pub const JOURNAL: (&str, &str) = crate::journal::replica::PLAN_JOURNALS[3];
+
+/// The folder (beside the plans') that keeps a workspace's journals: `@NAME` is never a plan
+/// name (plan names are letters, digits, `.`, `_` and `-`).
+pub fn workspace_folder(workspace: &str) -> String {
+    format!("@{workspace}")
+}
+
+/// The trains journal of `workspace`.
+pub fn journal(store: &Store, workspace: &str) -> Result<PlanJournal, JournalError> {
+    Ok(PlanJournal::at(
+        &store.plan_dir(&workspace_folder(workspace))?,
+        JOURNAL,
+    ))
+}
+
+/// One train, folded from the trains journal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Train {
+    pub name: String,
+    /// Its `train_started` record's number: the train's identity in the journal.
+    pub started: u64,
+    pub started_at: DateTime<Utc>,
+    pub started_by: String,
+    pub members: Vec<Member>,
+    pub gates: Vec<GateState>,
+    pub rollback_on_failure: bool,
+    pub cancel_requested: bool,
+    pub rollback: Option<TrainRollback>,
+    pub finished: Option<TrainEnd>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub plan: String,
+    pub version: String,
+    pub file: String,
+    /// Its release, once created.
+    pub release: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateState {
+    #[serde(flatten)]
+    pub decl: TrainGateDecl,
+    /// Who approved, when, with what note (each person once).
+    pub approvals: Vec<Mark>,
+    /// Ticked checklist items (0-based) and by whom.
+    pub ticked: BTreeMap<usize, Mark>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mark {
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+impl GateState {
+    /// Enough approvals and every item ticked.
+    pub fn open(&self) -> bool {
+        self.approvals.len() as u32 >= self.decl.approvals && self.ticked.len() >= self.decl.checklist.len()
+    }
+
+    /// `0/1 approvals, 1 of 2 items ticked`.
+    pub fn progress(&self) -> String {
+        let mut s = format!("{}/{} approvals", self.approvals.len(), self.decl.approvals);
+        if !self.decl.checklist.is_empty() {
+            s.push_str(&format!(
+                ", {} of {} items ticked",
+                self.ticked.len(),
+                self.decl.checklist.len()
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainRollback {
+    /// `plan/release`, the last completed first.
+    pub order: Vec<String>,
+    pub reason: String,
+    /// Members whose rollback ended, and whether it went well.
+    pub done: Vec<(String, bool)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainEnd {
+    pub state: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Train {
+    pub fn member(&self, plan: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.plan == plan)
+    }
+
+    pub fn gate(&self, name: &str) -> Option<&GateState> {
+        self.gates.iter().find(|g| g.decl.name == name)
+    }
+}
+
+/// Every train of the journal's records, in the order they started.
+pub fn fold(records: &[Record]) -> Vec<Train> {
+    let mut trains: Vec<Train> = Vec::new();
+    let by = |trains: &mut Vec<Train>, started: u64| -> Option<usize> {
+        trains.iter().position(|t| t.started == started)
+    };
+    for rec in records {
+        let mark = || Mark {
+            actor: rec.actor.clone(),
+            at: rec.ts,
+            note: String::new(),
+        };
+        match &rec.event {
+            Event::TrainStarted {
+                train,
+                members,
+                gates,
+                rollback_on_failure,
+            } => trains.push(Train {
+                name: train.clone(),
+                started: rec.seq,
+                started_at: rec.ts,
+                started_by: rec.actor.clone(),
+                members: members
+                    .iter()
+                    .map(|m| Member {
+                        plan: m.plan.clone(),
+                        version: m.version.clone(),
+                        file: m.file.clone(),
+                        release: None,
+                    })
+                    .collect(),
+                gates: gates
+                    .iter()
+                    .map(|g| GateState {
+                        decl: g.clone(),
+                        approvals: Vec::new(),
+                        ticked: BTreeMap::new(),
+                    })
+                    .collect(),
+                rollback_on_failure: *rollback_on_failure,
+                cancel_requested: false,
+                rollback: None,
+                finished: None,
+            }),
+            Event::TrainMember {
+                started,
+                plan,
+                release,
+            } => {
+                if let Some(i) = by(&mut trains, *started)
+                    && let Some(m) = trains[i].members.iter_mut().find(|m| &m.plan == plan)
+                {
+                    m.release = Some(release.clone());
+                }
+            }
+            Event::TrainApproved { started, gate, note } => {
+                if let Some(i) = by(&mut trains, *started)
+                    && let Some(g) = trains[i].gates.iter_mut().find(|g| &g.decl.name == gate)
+                    && !g.approvals.iter().any(|a| a.actor == rec.actor)
+                {
+                    g.approvals.push(Mark {
+                        note: note.clone(),
+                        ..mark()
+                    });
+                }
+            }
+            Event::TrainTicked {
+                started,
+                gate,
+                item,
+                note,
+            } => {
+                if let Some(i) = by(&mut trains, *started)
+                    && let Some(g) = trains[i].gates.iter_mut().find(|g| &g.decl.name == gate)
+                    && *item < g.decl.checklist.len()
+                {
+                    g.ticked.entry(*item).or_insert(Mark {
+                        note: note.clone(),
+                        ..mark()
+                    });
+                }
+            }
+            Event::TrainCancelRequested { started } => {
+                if let Some(i) = by(&mut trains, *started) {
+                    trains[i].cancel_requested = true;
+                }
+            }
+            Event::TrainRollbackStarted { started, order, reason } => {
+                if let Some(i) = by(&mut trains, *started) {
+                    // A rollback reopens a finished train.
+                    trains[i].finished = None;
+                    trains[i].rollback = Some(TrainRollback {
+                        order: order.clone(),
+                        reason: reason.clone(),
+                        done: Vec::new(),
+                    });
+                }
+            }
+            Event::TrainMemberRolledBack { started, member, ok } => {
+                if let Some(i) = by(&mut trains, *started)
+                    && let Some(r) = &mut trains[i].rollback
+                    && !r.done.iter().any(|(m, _)| m == member)
+                {
+                    r.done.push((member.clone(), *ok));
+                }
+            }
+            Event::TrainFinished { started, state, reason } => {
+                if let Some(i) = by(&mut trains, *started) {
+                    trains[i].finished = Some(TrainEnd {
+                        state: state.clone(),
+                        reason: reason.clone(),
+                        at: rec.ts,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    trains
+}
+
+/// The newest train called `name`.
+pub fn find<'t>(trains: &'t [Train], name: &str) -> Option<&'t Train> {
+    trains.iter().rev().find(|t| t.name == name)
+}
+
+/// The trains of `workspace`, read with the chain checked (none before the first).
+pub fn load(store: &Store, workspace: &str) -> Result<Vec<Train>, JournalError> {
+    Ok(fold(&journal(store, workspace)?.records()?))
+}
+
+/// What a wait outside the release comes to now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wait {
+    /// Met: the stage may go on (why, when it is not plainly met: not in this train...).
+    Met(String),
+    /// Never met: the stage fails without running.
+    Never(String),
+    /// Not yet: why (stable text, journaled when it changes).
+    Waiting(String),
+}
+
+/// A member's release folder and its state (the chain checked: a broken journal is waited on,
+/// never taken as an outcome).
+pub fn member_state(store: &Store, plan: &str, release: &str) -> Result<(ReleaseDir, ReleaseState), String> {
+    let rdir = store.release(plan, release).map_err(|e| e.to_string())?;
+    let (st, _) = ReleaseState::load(&rdir.journal()).map_err(|e| e.to_string())?;
+    if let Some(why) = &st.attention {
+        return Err(format!("its journal needs attention: {why}"));
+    }
+    Ok((rdir, st))
+}
+
+/// The member journals a member release's driver should watch for its waits (the other
+/// members' release folders) and the trains journal's folder.
+pub fn watch_paths(store: &Store, link: &TrainLink, me: &str) -> Vec<PathBuf> {
+    let Ok(j) = journal(store, &link.workspace) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = j.path().parent().map(PathBuf::from).into_iter().collect();
+    if let Ok(trains) = load(store, &link.workspace)
+        && let Some(t) = trains.iter().find(|t| t.started == link.started)
+    {
+        for m in &t.members {
+            if m.plan == me {
+                continue;
+            }
+            if let Some(r) = &m.release
+                && let Ok(rdir) = store.release(&m.plan, r)
+            {
+                out.push(rdir.path);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `need` of a stage of a member release of `link`'s train is met: `plan:stage` (that
+/// stage in that plan's member release) or `gate:NAME` (the train gate).
+pub fn wait_status(store: &Store, link: &TrainLink, need: &str) -> Wait {
+    let trains = match load(store, &link.workspace) {
+        Ok(t) => t,
+        Err(e) => return Wait::Waiting(format!("the train's journal cannot be read: {e}")),
+    };
+    let Some(train) = trains.iter().find(|t| t.started == link.started) else {
+        return Wait::Waiting(format!("train {} is not in the workspace's journal", link.name));
+    };
+    if train.cancel_requested {
+        return Wait::Never(format!("train {} was cancelled", train.name));
+    }
+    if let Some(gate) = need.strip_prefix("gate:") {
+        let Some(g) = train.gate(gate) else {
+            return Wait::Met(format!("train {} has no gate {gate}", train.name));
+        };
+        return if g.open() {
+            Wait::Met(String::new())
+        } else {
+            Wait::Waiting(format!("train gate {gate} ({})", g.progress()))
+        };
+    }
+    let Some((plan, stage)) = need.split_once(':') else {
+        return Wait::Met(String::new());
+    };
+    let Some(member) = train.member(plan) else {
+        return Wait::Met(format!("{plan} is not in train {}", train.name));
+    };
+    let Some(release) = &member.release else {
+        return Wait::Waiting(format!("{need}: the release of {plan} is not created yet"));
+    };
+    let st = match member_state(store, plan, release) {
+        Ok((_, st)) => st,
+        Err(e) => return Wait::Waiting(format!("{need}: release {plan}/{release}: {e}")),
+    };
+    let Some(s) = st.stage(stage) else {
+        // The member runs only some stages (`--only`): nothing of that stage to wait for.
+        return Wait::Met(format!("release {plan}/{release} does not run {stage}"));
+    };
+    match s.status {
+        StageStatus::Succeeded | StageStatus::Skipped => Wait::Met(String::new()),
+        StageStatus::Failed | StageStatus::RolledBack | StageStatus::RollbackFailed => Wait::Never(format!(
+            "needs {need}, which did not succeed (release {plan}/{release})"
+        )),
+        _ if st.finished.is_some() || st.cancelling || st.halted => Wait::Never(format!(
+            "needs {need}, which will not run: release {plan}/{release} is {}",
+            st.finished
+                .as_ref()
+                .map_or(if st.cancelling { "cancelling" } else { "halted" }, |f| f.state.as_str())
+        )),
+        StageStatus::Running => Wait::Waiting(format!("{need} (running)")),
+        StageStatus::Gated => Wait::Waiting(format!("{need} (at its gate)")),
+        _ => Wait::Waiting(format!("{need} (pending)")),
+    }
+}
+
+/// A member release's word for the train: how it ended, or where it is.
+pub fn member_word(st: &ReleaseState, live: bool) -> &'static str {
+    match &st.finished {
+        Some(f) => f.state.as_str(),
+        None => st.state_word(live),
+    }
+}
+
+/// Whether a member's release ended well (succeeded).
+pub fn succeeded(st: &ReleaseState) -> bool {
+    st.finished.as_ref().is_some_and(|f| f.state == FinalState::Succeeded)
+}
