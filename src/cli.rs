@@ -44,6 +44,11 @@ struct Global {
     /// ~/.pgpass; TLS from `sslmode=require|verify-ca|verify-full` and `sslrootcert`.
     #[arg(long, global = true, value_name = "URL")]
     store: Option<String>,
+    /// The workspace file (default: flightdeck-workspace.toml in this directory or the nearest
+    /// parent). In a workspace, `flightdeck` opens the workspace board and `check` checks every
+    /// plan of it.
+    #[arg(long, global = true, env = "FLIGHTDECK_WORKSPACE", value_name = "FILE")]
+    workspace: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -255,6 +260,13 @@ enum Command {
     /// Incidents on the plan's environments: open, resolve, list.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// The workspace (flightdeck-workspace.toml): every plan's releases, what runs where.
+    #[command(subcommand)]
+    Ws(WsCommand),
+    /// Release trains: one release per plan of the workspace, started together, with
+    /// cross-plan needs, train gates, and rollback across plans.
+    #[command(subcommand)]
+    Train(TrainCommand),
     /// A post-release review: what went well, what did not, action items with an owner and a
     /// due date (each flag repeatable); `--close N` closes an action item; with none of them,
     /// the review is shown.
@@ -400,6 +412,65 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+enum WsCommand {
+    /// Every plan's releases, newest first: state, progress, what each waits for; the trains.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// What version runs on each environment of each plan (services x environments).
+    Envs {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TrainCommand {
+    /// Start a train: one release per plan (each with its own driver) and the train's journal.
+    Start {
+        name: String,
+        /// The version every member releases (default: each plan's `next`).
+        #[arg(long, value_name = "V")]
+        version: Option<String>,
+        /// Only these plans of the workspace (comma-separated; default: all).
+        #[arg(long, value_delimiter = ',', value_name = "PLAN")]
+        plans: Vec<String>,
+        /// One plan's version: `billing=2.4.0` (repeatable).
+        #[arg(long = "set", value_name = "PLAN=V")]
+        set: Vec<String>,
+        /// Start it even while another release of a member's version is unfinished.
+        #[arg(long)]
+        allow_duplicate: bool,
+    },
+    /// A train's members, its gates, what is blocked on what.
+    Status {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The workspace's trains, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume every member release that needs it (its driver gone), and the train's own driver.
+    Resume { name: String },
+    /// Tick a manual item of a train gate (its text, a unique prefix, or its number).
+    Tick {
+        name: String,
+        gate: String,
+        item: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// The train's own driver (started by `train start`/`resume`): watches the members, ends the
+    /// train, rolls back across plans.
+    #[command(hide = true)]
+    Drive { name: String },
+}
+
+#[derive(Subcommand, Debug)]
 enum IncidentCommand {
     /// Open an incident on an environment; prints its number.
     Open {
@@ -521,6 +592,8 @@ impl Command {
                 | Command::Completions { .. }
                 | Command::Man
                 | Command::Incident(_)
+                | Command::Ws(_)
+                | Command::Train(TrainCommand::Status { .. } | TrainCommand::List { .. })
                 | Command::Review { .. }
                 | Command::Report { .. }
                 | Command::Store(StoreCommand::Status { .. })
@@ -557,6 +630,8 @@ impl Command {
                 | Command::Completions { .. }
                 | Command::Man
                 | Command::Incident(IncidentCommand::List { .. })
+                | Command::Ws(_)
+                | Command::Train(TrainCommand::Status { .. } | TrainCommand::List { .. })
                 | Command::Store(_)
                 | Command::Freeze(FreezeCommand::List { .. })
                 | Command::Schedule { .. }
@@ -587,6 +662,8 @@ impl Command {
             Command::Logs { .. } => "logs",
             Command::Verify { .. } => "verify",
             Command::Incident(_) => "incident",
+            Command::Ws(_) => "ws",
+            Command::Train(_) => "train",
             Command::Review { .. } => "review",
             Command::Report { .. } => "report",
             Command::Schedule { .. } => "schedule",
@@ -634,6 +711,7 @@ pub fn run() -> Result<ExitCode> {
         allow_duplicate: false,
         store_url: cli.global.store,
         signing_key: None,
+        workspace: cli.global.workspace,
     };
     let code = ctx
         .identify(command.acts())
@@ -769,7 +847,10 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             note,
         } => tick(ctx, &release, &gate, &item, note),
         Command::Recheck { release, gate, item } => recheck(ctx, &release, &gate, &item),
-        Command::Cancel { release } => request(ctx, release.as_deref(), Op::Cancel),
+        Command::Cancel { release } => match train_instead(ctx, release.as_deref()) {
+            Some((ws, t)) => ctx.train_cancel(&ws, &t),
+            None => request(ctx, release.as_deref(), Op::Cancel),
+        },
         Command::Reject {
             release,
             gate,
@@ -791,7 +872,14 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             stage,
             targets,
             force,
-        } => answered(ctx.rollback(release.as_deref(), stage, targets, force)?),
+        } => match train_instead(ctx, release.as_deref()) {
+            Some((ws, t)) if stage.is_none() && targets.is_empty() => ctx.train_rollback(&ws, &t),
+            Some((_, t)) => Err(crate::release::usage(format!(
+                "{} is a train: it rolls back whole (no --stage or --target)",
+                clean(&t.name)
+            ))),
+            None => answered(ctx.rollback(release.as_deref(), stage, targets, force)?),
+        },
         Command::UnlockEnv { release, env, reason } => unlock_env(ctx, &release, &env, &reason),
         Command::Status { release, json } => ctx.status(release.as_deref(), json),
         Command::List { all, limit, json } => ctx.list(all, limit, json),
@@ -837,6 +925,23 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         }) => ctx.incident_open(&env, release.as_deref(), &summary),
         Command::Incident(IncidentCommand::Resolve { number, note }) => ctx.incident_resolve(number, &note),
         Command::Incident(IncidentCommand::List { open, json }) => ctx.incident_list(open, json),
+        Command::Ws(WsCommand::Status { json }) => ctx.ws_status(json),
+        Command::Ws(WsCommand::Envs { json }) => ctx.ws_envs(json),
+        Command::Train(TrainCommand::Start {
+            name,
+            version,
+            plans,
+            set,
+            allow_duplicate,
+        }) => {
+            ctx.allow_duplicate = allow_duplicate;
+            ctx.train_start(&name, version.as_deref(), &plans, &set)
+        }
+        Command::Train(TrainCommand::Status { name, json }) => ctx.train_status(&name, json),
+        Command::Train(TrainCommand::List { json }) => ctx.train_list(json),
+        Command::Train(TrainCommand::Resume { name }) => ctx.train_resume(&name),
+        Command::Train(TrainCommand::Tick { name, gate, item, note }) => ctx.train_tick(&name, &gate, &item, note),
+        Command::Train(TrainCommand::Drive { name }) => ctx.train_drive(&name),
         Command::Review {
             release,
             went_well,
@@ -969,7 +1074,14 @@ fn override_freeze(ctx: &Context, release: &str, reason: String) -> Result<u8> {
 }
 
 fn approve(ctx: &Context, release: &str, gate: &str, note: String) -> Result<u8> {
-    let rdir = ctx.find(Some(release))?;
+    let rdir = match ctx.find(Some(release)) {
+        Ok(r) => r,
+        // A train's name: its gate.
+        Err(e) => match ctx.find_train(release) {
+            Some((ws, t)) => return ctx.train_approve(&ws, &t, Some(gate), note),
+            None => return Err(e),
+        },
+    };
     let actor = ctx.actor();
     let op = Op::Approve {
         gate: gate.to_string(),
@@ -1033,6 +1145,18 @@ fn unlock_env(ctx: &Context, release: &str, env: &str, reason: &str) -> Result<u
 }
 
 /// Ask the driver (starting one when none is alive), and say what it answered.
+/// A train of the workspace named where a release was expected (and no release has that name).
+fn train_instead(
+    ctx: &Context,
+    name: Option<&str>,
+) -> Option<(crate::plan::workspace::Workspace, crate::engine::train::Train)> {
+    let name = name?;
+    if ctx.find(Some(name)).is_ok() {
+        return None;
+    }
+    ctx.find_train(name)
+}
+
 fn request(ctx: &Context, release: Option<&str>, op: Op) -> Result<u8> {
     answered(ctx.request(release, op)?)
 }

@@ -367,3 +367,203 @@ pub fn member_word(st: &ReleaseState, live: bool) -> &'static str {
 pub fn succeeded(st: &ReleaseState) -> bool {
     st.finished.as_ref().is_some_and(|f| f.state == FinalState::Succeeded)
 }
+
+/// A train as people see it: its members where they are, the cross-plan waits that block, its
+/// gates. Built by [`view`] for `train status`, `ws status` and the workspace board alike.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainView {
+    pub name: String,
+    pub started: u64,
+    pub started_at: DateTime<Utc>,
+    pub started_by: String,
+    /// `running`, `succeeded`, `failed`, `cancelling`, `cancelled`, `rolling_back`,
+    /// `rolled_back`, `rollback_failed`.
+    pub state: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    pub members: Vec<MemberView>,
+    /// What waits on what across plans (or on a train gate), now.
+    pub blocking: Vec<Arrow>,
+    pub gates: Vec<GateView>,
+    /// The rollback's order (`plan/release`, the last completed first), when it rolls back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollback_order: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub plan: String,
+    pub version: String,
+    pub release: Option<String>,
+    /// The release's state word (`running`, `paused`, `succeeded`...), `not_created`, or
+    /// `unreadable` (with `problem`).
+    pub state: String,
+    pub stages_done: usize,
+    pub stages: usize,
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// `storefront:deploy-prod waits for billing:deploy-prod (running since ...)`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Arrow {
+    /// `plan:stage` that waits.
+    pub from: String,
+    /// `plan:stage`, or `gate:NAME`.
+    pub to: String,
+    /// Where `to` is: a stage status word, or the gate's progress.
+    pub what: String,
+    /// Since when `to` has been running, when it runs.
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Arrow {
+    /// One line: `storefront:deploy-prod waits for billing:deploy-prod, running 40s`.
+    pub fn text(&self, now: DateTime<Utc>) -> String {
+        let to = match self.to.strip_prefix("gate:") {
+            Some(g) => format!("train gate {g}"),
+            None => self.to.clone(),
+        };
+        let since = self
+            .since
+            .map(|s| {
+                let secs = (now - s).num_seconds().max(0) as u64;
+                format!(" {}", crate::plan::format_duration(std::time::Duration::from_secs(secs)))
+            })
+            .unwrap_or_default();
+        format!("{} waits for {to}, {}{since}", self.from, self.what)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateView {
+    pub name: String,
+    pub open: bool,
+    pub progress: String,
+    pub approved_by: Vec<String>,
+    pub checklist: Vec<(String, bool)>,
+}
+
+/// The view of `train`, reading its members' journals (and plan copies) from `store`.
+pub fn view(store: &Store, train: &Train) -> TrainView {
+    let mut members = Vec::new();
+    let mut states: BTreeMap<String, ReleaseState> = BTreeMap::new();
+    let mut plans: BTreeMap<String, crate::plan::Plan> = BTreeMap::new();
+    for m in &train.members {
+        let mut mv = MemberView {
+            plan: m.plan.clone(),
+            version: m.version.clone(),
+            release: m.release.clone(),
+            state: "not_created".into(),
+            stages_done: 0,
+            stages: 0,
+            finished_at: None,
+            problem: None,
+        };
+        if let Some(r) = &m.release {
+            match member_state(store, &m.plan, r) {
+                Ok((rdir, st)) => {
+                    mv.state = member_word(&st, rdir.live_driver().is_some()).to_string();
+                    mv.stages = st.stages.len();
+                    mv.stages_done = st.stages.iter().filter(|s| s.status.is_terminal()).count();
+                    mv.finished_at = st.finished.as_ref().map(|f| f.at);
+                    if let Ok(p) = crate::engine::driver::plan_for_release(&rdir, &st) {
+                        plans.insert(m.plan.clone(), p);
+                    }
+                    states.insert(m.plan.clone(), st);
+                }
+                Err(e) => {
+                    mv.state = "unreadable".into();
+                    mv.problem = Some(e);
+                }
+            }
+        }
+        members.push(mv);
+    }
+    let mut blocking = Vec::new();
+    for (plan_name, st) in &states {
+        if st.finished.is_some() {
+            continue;
+        }
+        let Some(plan) = plans.get(plan_name) else { continue };
+        for s in &st.stages {
+            let started = s.targets.iter().any(|t| !t.attempts.is_empty());
+            if started || s.status.is_terminal() {
+                continue;
+            }
+            let from = format!("{plan_name}:{}", s.decl.id);
+            let after = plan.stage(&s.decl.id).map(|p| p.after.clone()).unwrap_or_default();
+            for need in after {
+                let name = need.name();
+                if s.train_met.contains(&name) {
+                    continue;
+                }
+                let (what, since) = match states.get(&need.plan).and_then(|o| o.stage(&need.stage)) {
+                    Some(o) => (
+                        o.status.as_str().replace('_', " "),
+                        (o.status == StageStatus::Running).then_some(o.started_at).flatten(),
+                    ),
+                    None if train.member(&need.plan).is_none() => continue,
+                    None => ("not started".into(), None),
+                };
+                blocking.push(Arrow {
+                    from: from.clone(),
+                    to: name,
+                    what,
+                    since,
+                });
+            }
+            if let Some(link) = &st.train {
+                for g in link.gates.iter().filter(|g| s.decl.environment.as_ref() == Some(&g.environment)) {
+                    let to = format!("gate:{}", g.gate);
+                    if s.train_met.contains(&to) {
+                        continue;
+                    }
+                    let what = train.gate(&g.gate).map_or_else(String::new, GateState::progress);
+                    blocking.push(Arrow {
+                        from: from.clone(),
+                        to,
+                        what,
+                        since: None,
+                    });
+                }
+            }
+        }
+    }
+    let gates = train
+        .gates
+        .iter()
+        .map(|g| GateView {
+            name: g.decl.name.clone(),
+            open: g.open(),
+            progress: g.progress(),
+            approved_by: g.approvals.iter().map(|a| a.actor.clone()).collect(),
+            checklist: g
+                .decl
+                .checklist
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.clone(), g.ticked.contains_key(&i)))
+                .collect(),
+        })
+        .collect();
+    let (state, reason) = match (&train.finished, &train.rollback) {
+        (Some(end), _) => (end.state.clone(), end.reason.clone()),
+        (None, Some(rb)) => ("rolling_back".to_string(), rb.reason.clone()),
+        (None, None) if train.cancel_requested => ("cancelling".to_string(), String::new()),
+        (None, None) => ("running".to_string(), String::new()),
+    };
+    TrainView {
+        name: train.name.clone(),
+        started: train.started,
+        started_at: train.started_at,
+        started_by: train.started_by.clone(),
+        state,
+        reason,
+        members,
+        blocking,
+        gates,
+        rollback_order: train.rollback.as_ref().map(|r| r.order.clone()).unwrap_or_default(),
+    }
+}

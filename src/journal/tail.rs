@@ -228,6 +228,22 @@ impl SyncWaker {
         }
     }
 
+    /// [`SyncWaker::watch`] of several folders, none recursively (a train's driver: the trains
+    /// journal's folder and each member's release folder).
+    pub fn watch_all(paths: &[std::path::PathBuf]) -> SyncWaker {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let wake = tx.clone();
+        let list: Vec<(&Path, RecursiveMode)> = paths.iter().map(|p| (p.as_path(), RecursiveMode::NonRecursive)).collect();
+        let watcher = watch_paths(&list, move || {
+            let _ = wake.try_send(());
+        });
+        SyncWaker {
+            _watcher: watcher,
+            rx,
+            tx,
+        }
+    }
+
     /// Something another thread can use to wake the waiter at once.
     pub fn handle(&self) -> std::sync::mpsc::SyncSender<()> {
         self.tx.clone()

@@ -22,6 +22,18 @@ pub struct Scope {
     pub redeploy_of: Option<Source>,
     /// `run --at TIME`: the release waits, `scheduled`, until then.
     pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A member of a train: its `train_joined` (journaled with the release's first events, so
+    /// its driver never runs a stage without knowing what it waits for).
+    pub train: Option<TrainJoin>,
+}
+
+/// The train a member release joins (see `Event::TrainJoined`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainJoin {
+    pub train: String,
+    pub workspace: String,
+    pub started: u64,
+    pub gates: Vec<crate::event::TrainGateWait>,
 }
 
 /// The release a redeploy deploys again.
@@ -130,6 +142,14 @@ impl Context {
         }
         if let Some(at) = scope.at {
             events.push(crate::event::Event::ReleaseScheduled { at });
+        }
+        if let Some(j) = &scope.train {
+            events.push(crate::event::Event::TrainJoined {
+                train: j.train.clone(),
+                workspace: j.workspace.clone(),
+                started: j.started,
+                gates: j.gates.clone(),
+            });
         }
         journal.append(&self.actor(), events)?;
         drop(lock);

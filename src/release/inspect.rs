@@ -30,6 +30,9 @@ pub struct DriftQuery {
 
 impl Context {
     pub fn check(&self) -> Result<u8> {
+        if self.in_workspace() {
+            return self.check_workspace();
+        }
         let plan = self.load_plan()?;
         plan.check_secrets_in_env()?;
         let targets: usize = plan.environments.values().map(|e| e.targets.len()).sum();
@@ -41,6 +44,31 @@ impl Context {
             plan.environments.len(),
             targets,
             plan.gates.len()
+        );
+        Ok(exit::OK)
+    }
+
+    /// `check` on a workspace: its file and every plan, and what crosses plans.
+    pub fn check_workspace(&self) -> Result<u8> {
+        let (ws, plans) = self.load_workspace()?;
+        for plan in &plans {
+            plan.check_secrets_in_env()?;
+        }
+        let stages: usize = plans.iter().map(|p| p.stages.len()).sum();
+        let cross: usize = plans
+            .iter()
+            .flat_map(|p| &p.stages)
+            .map(|s| s.after.len())
+            .sum();
+        crate::outln!(
+            "{}: workspace `{}` is valid: {} plan(s) ({}), {} stage(s), {} cross-plan need(s), {} train gate(s)",
+            ws.path.display(),
+            ws.name,
+            plans.len(),
+            plans.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+            stages,
+            cross,
+            ws.train.gates.len()
         );
         Ok(exit::OK)
     }

@@ -22,6 +22,8 @@ pub mod request;
 pub mod review;
 pub mod rollback;
 pub mod store;
+pub mod train;
+pub mod workspace;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -98,6 +100,9 @@ pub struct Context {
     pub store_url: Option<String>,
     /// `approve --key FILE` (see [`Context::signing_key`] for the order of the others).
     pub signing_key: Option<PathBuf>,
+    /// `--workspace FILE` / FLIGHTDECK_WORKSPACE (default: flightdeck-workspace.toml in this
+    /// directory or the nearest parent).
+    pub workspace: Option<PathBuf>,
 }
 
 impl Context {
@@ -113,6 +118,7 @@ impl Context {
             // The demo's sandbox is local.
             store_url: None,
             signing_key: None,
+            workspace: None,
         }
     }
 
@@ -165,6 +171,51 @@ impl Context {
             Some(p) => Ok(p.clone()),
             None => Ok(plan::find_plan_file(&std::env::current_dir()?)?),
         }
+    }
+
+    /// The workspace file: `--workspace`, else the nearest one up from here.
+    pub fn workspace_path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.workspace {
+            return Ok(p.clone());
+        }
+        let here = std::env::current_dir()?;
+        match plan::workspace::find_workspace_file(&here) {
+            Some((p, _)) => Ok(p),
+            None => Err(usage(format!(
+                "no {} in {} or any parent directory (use --workspace FILE or FLIGHTDECK_WORKSPACE)",
+                plan::workspace::WORKSPACE_FILE,
+                here.display()
+            ))),
+        }
+    }
+
+    /// The workspace and every plan of it, all checked (every problem at once, as `file:line:col`).
+    pub fn load_workspace(&self) -> Result<(plan::workspace::Workspace, Vec<Plan>)> {
+        let ws = plan::workspace::load_workspace(&self.workspace_path()?)?;
+        let plans = plan::workspace::check_workspace(&ws)?;
+        Ok((ws, plans))
+    }
+
+    /// Whether commands that take a plan or a workspace (`check`, the cockpit) mean the
+    /// workspace: named with `--workspace`, or, with no `--plan`, a workspace file at least as
+    /// near as the nearest plan file.
+    pub fn in_workspace(&self) -> bool {
+        if self.workspace.is_some() {
+            return true;
+        }
+        if self.plan.is_some() {
+            return false;
+        }
+        let Ok(here) = std::env::current_dir() else {
+            return false;
+        };
+        let Some((_, ws_up)) = plan::workspace::find_workspace_file(&here) else {
+            return false;
+        };
+        let plan_up = here
+            .ancestors()
+            .position(|d| d.join("flightdeck.toml").is_file());
+        plan_up.is_none_or(|up| ws_up <= up)
     }
 
     pub fn load_plan(&self) -> Result<Plan> {

@@ -38,6 +38,7 @@ impl Context {
             only: only.to_vec(),
             redeploy_of: None,
             at: None,
+            train: None,
         };
         self.run_scoped(version, rtype, &scope, flags)
     }
@@ -56,6 +57,7 @@ impl Context {
             only: only.to_vec(),
             redeploy_of: None,
             at: Some(at),
+            train: None,
         };
         let code = self.run_scoped(
             version,

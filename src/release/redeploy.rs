@@ -31,6 +31,7 @@ impl Redeploy {
             only: self.stages.clone(),
             redeploy_of: self.source.clone(),
             at: None,
+            train: None,
         }
     }
 }
