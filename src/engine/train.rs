@@ -308,8 +308,10 @@ pub fn wait_status(store: &Store, link: &TrainLink, need: &str) -> Wait {
     let Some(train) = trains.iter().find(|t| t.started == link.started) else {
         return Wait::Waiting(format!("train {} is not in the workspace's journal", link.name));
     };
+    // A cancelled train cancels its members (its driver asks each): until then they wait,
+    // and end cancelled rather than failed.
     if train.cancel_requested {
-        return Wait::Never(format!("train {} was cancelled", train.name));
+        return Wait::Waiting(format!("train {} to be cancelled", train.name));
     }
     if let Some(gate) = need.strip_prefix("gate:") {
         let Some(g) = train.gate(gate) else {

@@ -1336,7 +1336,7 @@ impl Checker<'_> {
                     } else if after.iter().any(|n| n.plan == other && n.stage == stage) {
                         self.report(at, format!("{label} lists `{name}` in needs twice"));
                     } else {
-                        let (line, col) = self.src.line_col(self.src.string_offset(need.span(), 0));
+                        let (line, col) = self.src.line_col(at);
                         after.push(CrossNeed {
                             plan: other.to_string(),
                             stage: stage.to_string(),
