@@ -17,6 +17,22 @@ pub fn group_alive(pgid: i32) -> bool {
     pgid > 0 && killpg(Pid::from_raw(pgid), None).is_ok()
 }
 
+/// Whether process `pid` lives: it exists and is not a zombie (a driver killed after its
+/// parent went away waits as a zombie until something reaps it; it holds nothing any more).
+pub fn process_alive(pid: i32) -> bool {
+    if pid <= 0 || nix::sys::signal::kill(Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH) {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()),
+            Some("Z" | "X")
+        ),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
 /// SIGTERM to the group, wait up to `grace` for it to empty, then SIGKILL.
 pub async fn terminate_group(pgid: i32, grace: Duration, mut leader: Option<&mut tokio::process::Child>) {
     if pgid <= 0 {

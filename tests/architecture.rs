@@ -23,7 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("term", &["ansi"]),
     // The plan, storage, drift: the foundations.
     ("plan", &["event", "files", "sign"]),
-    ("journal", &["event", "mask", "files"]),
+    ("journal", &["event", "mask", "files", "procgroup"]),
     // The shared store on PostgreSQL: the same journals and files, through the journal's format.
     ("pgstore", &["journal", "event", "files"]),
     // Git: versions, tags, release notes, commit walks.

@@ -197,6 +197,9 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
     assert_eq!(over.len(), 2, "{over:?}");
     assert!(over.contains(&"billing:deploy-prod") && over.contains(&"gate:release-board"));
     assert!(journal.iter().any(|r| r["kind"] == "train_joined" && r["train"] == "w49"));
+    // Waiting is said when it changes, not over and over.
+    let waits = journal.iter().filter(|r| r["kind"] == "stage_waiting").count();
+    assert!((1..=4).contains(&waits), "{waits} stage_waiting records");
     ws.expect(["train", "status", "w49"], 0);
     let list = stdout_of(&ws.expect(["train", "list"], 0));
     assert!(list.contains("w49") && list.contains("succeeded"), "{list}");

@@ -172,17 +172,14 @@ pub fn decide(plan: &Plan, st: &ReleaseState) -> Vec<Decision> {
                     .iter()
                     .filter(|g| s.decl.environment.as_ref() == Some(&g.environment))
                     .map(|g| format!("gate:{}", g.gate));
-                let mut held = false;
-                for need in ps.after.iter().map(|n| n.name()).chain(gates) {
-                    if !s.train_met.contains(&need) {
-                        out.push(Decision::AwaitTrain {
-                            stage: s.decl.id.clone(),
-                            need,
-                        });
-                        held = true;
-                    }
-                }
-                if held {
+                // One wait at a time, in order: a stage says one reason for waiting, and asking
+                // for two at once would have them replace each other's reason without end.
+                let mut needs = ps.after.iter().map(|n| n.name()).chain(gates);
+                if let Some(need) = needs.find(|n| !s.train_met.contains(n)) {
+                    out.push(Decision::AwaitTrain {
+                        stage: s.decl.id.clone(),
+                        need,
+                    });
                     continue;
                 }
             }

@@ -345,10 +345,7 @@ pub fn dead_here(host: &str, pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
-    matches!(
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-        Err(nix::errno::Errno::ESRCH)
-    )
+    !crate::procgroup::process_alive(pid)
 }
 
 /// The sequence number of the last line of the local journal at `path`, from its head (0: none).

@@ -324,14 +324,19 @@ impl Context {
                 None => continue,
             };
             let st = super::load_state(&rdir)?;
-            if st.finished.is_none() && rdir.live_driver().is_none() {
-                match mctx.spawn_driver(&rdir, false)? {
-                    Ok(_) => {
-                        crate::outln!("{}: release {} resumed", m.plan, clean(&rdir.id));
-                        resumed += 1;
-                    }
-                    Err(code) => return Ok(code),
+            // Driven by a live process of this machine: nothing to do. Otherwise try: a lease
+            // on a shared store of a driver that died here is taken over at once, one of
+            // another machine's live driver is refused (said by `spawn_driver`).
+            if st.finished.is_some() || rdir.live_driver().is_some_and(|pid| pid > 0) {
+                continue;
+            }
+            match mctx.spawn_driver(&rdir, false)? {
+                Ok(_) => {
+                    crate::outln!("{}: release {} resumed", m.plan, clean(&rdir.id));
+                    resumed += 1;
                 }
+                Err(code) if code == exit::LOCKED => {}
+                Err(code) => return Ok(code),
             }
         }
         let t = self.train_named(&ws, name)?;
