@@ -748,3 +748,35 @@ run = "echo two"
         "nothing was refused"
     );
 }
+
+#[test]
+fn a_workspaces_trains_journal_goes_to_the_store_and_back() {
+    let Some(pg) = Pg::start() else { return };
+    let ws = workspace(&pg);
+    std::fs::write(
+        ws.file("flightdeck-workspace.toml"),
+        "[workspace]\nname = \"mall\"\nplans = [\"flightdeck.toml\"]\n",
+    )
+    .unwrap();
+    ws.expect(["train", "start", "t1", "--version", "3.0"], 0);
+    wait_until(DEADLINE, "the train succeeded", || {
+        let out = ws.flightdeck(["train", "status", "t1", "--json"]).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok_and(|v| v["state"] == "succeeded")
+    });
+    let trains = "plans/@mall/.trains/trains.jsonl";
+    let local = std::fs::read(ws.data_dir().join(trains)).unwrap();
+    ws.expect(
+        with_store(&pg, &["store", "import", ws.data_dir().to_str().unwrap()]),
+        0,
+    );
+    let lines = String::from_utf8_lossy(&local).lines().count();
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM fd_events WHERE plan = '@mall' AND journal = '.trains'"),
+        lines.to_string()
+    );
+    let back = ws.path().join("back");
+    ws.expect(with_store(&pg, &["store", "export", back.to_str().unwrap()]), 0);
+    assert_eq!(std::fs::read(back.join(trains)).unwrap(), local);
+    let out = ws.expect(["--data-dir", back.to_str().unwrap(), "train", "status", "t1"], 0);
+    assert!(stdout_of(&out).contains("train t1: succeeded"), "{}", stdout_of(&out));
+}

@@ -109,6 +109,24 @@ impl Store {
         Ok(out)
     }
 
+    /// The workspaces' folders beside the plans' (`@NAME`: their trains journal), sorted.
+    pub fn workspace_folders(&self) -> Result<Vec<String>, JournalError> {
+        let dir = self.root.join("plans");
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(JournalError::Io { path: dir, source: e }),
+        };
+        let mut out: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|p| p.starts_with('@') && check_component("workspace folder", p).is_ok())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Releases of `plan` (or of every plan when `None`), newest first (by creation time).
     pub fn releases(&self, plan: Option<&str>) -> Result<Vec<ReleaseDir>, JournalError> {
         let scope_all = plan.is_none();

@@ -46,7 +46,8 @@ impl PgStore {
     /// Copy the local data directory `from` into the store.
     pub fn import(&mut self, from: &Store) -> Result<Transfer, StoreError> {
         let mut t = Transfer::default();
-        for plan in from.plans()? {
+        // The plans, and the workspaces' folders (`@NAME`, their trains journal only).
+        for plan in from.plans()?.into_iter().chain(from.workspace_folders()?) {
             let plan_dir = from.plan_dir(&plan)?;
             for rdir in from.releases(Some(&plan))? {
                 let head = std::fs::read_to_string(rdir.head()).ok();
