@@ -17,6 +17,27 @@ impl Context {
     /// Start `flightdeck drive DIR` in its own session, detached from this terminal, and wait
     /// until it has taken the release over. `Err(code)`: it could not (another driver: 4).
     pub fn spawn_driver(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<Result<std::process::Child, u8>> {
+        let (child, waker) = self.start_driver(rdir, no_wait)?;
+        self.await_driver(rdir, child, &waker)
+    }
+
+    /// Drivers for several releases at once (a train's members, each with its context), started
+    /// together and then waited for: each takes over while the others start.
+    pub fn spawn_drivers(starts: &[(&Context, &ReleaseDir)]) -> Result<Result<(), u8>> {
+        let mut started = Vec::new();
+        for (ctx, rdir) in starts {
+            started.push((ctx, rdir, ctx.start_driver(rdir, false)?));
+        }
+        for (ctx, rdir, (child, waker)) in started {
+            if let Err(code) = ctx.await_driver(rdir, child, &waker)? {
+                return Ok(Err(code));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Start `flightdeck drive DIR` detached (not waited for), watching the release first.
+    fn start_driver(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<(std::process::Child, SyncWaker)> {
         use std::os::unix::process::CommandExt;
         // A journal that does not chain is not driven (the driver would refuse it too).
         refuse_broken(&ReleaseState::load(&rdir.journal())?.0)?;
@@ -56,7 +77,17 @@ impl Context {
         }
         // Watch before starting it, so its first append cannot slip by unnoticed.
         let waker = SyncWaker::watch(&rdir.path);
-        let mut child = cmd.spawn().wrap_err("starting the background driver")?;
+        let child = cmd.spawn().wrap_err("starting the background driver")?;
+        Ok((child, waker))
+    }
+
+    /// Wait until the driver `child` took the release over. `Err(code)`: it could not.
+    fn await_driver(
+        &self,
+        rdir: &ReleaseDir,
+        mut child: std::process::Child,
+        waker: &SyncWaker,
+    ) -> Result<Result<std::process::Child, u8>> {
         let pid = child.id();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

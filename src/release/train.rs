@@ -196,11 +196,12 @@ impl Context {
             crate::outln!("  {}: release {} ({})", p.name, clean(&rdir.id), clean(v));
             made.push((p.path.clone(), rdir));
         }
-        // Every member exists before any driver starts: a member's waits name the others.
-        for (file, rdir) in &made {
-            if let Err(code) = self.on_plan(file).spawn_driver(rdir, false)? {
-                return Ok(code);
-            }
+        // Every member exists before any driver starts (a member's waits name the others); the
+        // drivers start together.
+        let ctxs: Vec<Context> = made.iter().map(|(file, _)| self.on_plan(file)).collect();
+        let starts: Vec<(&Context, &journal::ReleaseDir)> = ctxs.iter().zip(made.iter().map(|(_, r)| r)).collect();
+        if let Err(code) = Context::spawn_drivers(&starts)? {
+            return Ok(code);
         }
         self.spawn_train_driver(&ws, name)?;
         crate::outln!(
