@@ -135,7 +135,11 @@ impl Context {
             super::create::check_version(&v)?;
             chosen.push((*p, v));
         }
-        // Refused before anything is written: a member version already unfinished.
+        // Refused before anything is written: a secret that cannot be masked, a member version
+        // already unfinished.
+        for (p, _) in &chosen {
+            p.check_secrets_in_env()?;
+        }
         let store = self.store()?;
         if !self.allow_duplicate {
             for (p, v) in &chosen {
@@ -192,7 +196,14 @@ impl Context {
         crate::outln!("train {} started ({} member(s)):", clean(name), chosen.len());
         let mut made = Vec::new();
         for (p, v) in &chosen {
-            let rdir = self.create_member(&ws, name, started, p, v, &mut j)?;
+            let rdir = self.create_member(&ws, name, started, p, v, &mut j).map_err(|e| {
+                e.wrap_err(format!(
+                    "train {} started, but the release of {} could not be created (`flightdeck train resume {}` creates what is missing and starts the drivers)",
+                    clean(name),
+                    p.name,
+                    clean(name)
+                ))
+            })?;
             crate::outln!("  {}: release {} ({})", p.name, clean(&rdir.id), clean(v));
             made.push((p.path.clone(), rdir));
         }
