@@ -26,7 +26,9 @@ fn stages(prefix: &str, n: usize, first_needs: Option<String>) -> String {
             (0, None) => String::new(),
             _ => format!("needs = [\"{prefix}{}\"]\n", i - 1),
         };
-        s.push_str(&format!("[[stage]]\nid = \"{prefix}{i}\"\n{needs}run = \"true\"\n\n"));
+        s.push_str(&format!(
+            "[[stage]]\nid = \"{prefix}{i}\"\n{needs}run = \"true\"\n\n"
+        ));
     }
     s
 }
@@ -78,11 +80,20 @@ fn train(root: &Path, n: usize) -> Duration {
     let data = root.join("data");
     let name = format!("t{n}");
     let t = Instant::now();
-    flightdeck(&ws, &data, &["train", "start", &name, "--version", &format!("1.0.{n}")]);
+    flightdeck(
+        &ws,
+        &data,
+        &["train", "start", &name, "--version", &format!("1.0.{n}")],
+    );
     // Its end is the train's `train_finished` line (read from the file: a command per look
     // would load the machine it measures).
     let journal = data.join("plans/@bench/.trains/trains.jsonl");
-    while std::fs::read_to_string(&journal).unwrap_or_default().matches("\"train_finished\"").count() <= n {
+    while std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .matches("\"train_finished\"")
+        .count()
+        <= n
+    {
         std::thread::sleep(Duration::from_millis(5));
     }
     let took = t.elapsed();
@@ -111,8 +122,16 @@ fn handoffs(root: &Path, n: usize) -> (Vec<Duration>, Vec<Duration>) {
     let v = format!("1.0.{n}");
     let (mut across, mut within) = (Vec::new(), Vec::new());
     for p in 1..PLANS {
-        let before = at(&data.join(format!("p{:02}", p - 1)).join(&v).join("journal.jsonl"), "stage_succeeded", &format!("s{}", STAGES - 1));
-        let after = at(&data.join(format!("p{p:02}")).join(&v).join("journal.jsonl"), "run_started", "s0");
+        let before = at(
+            &data.join(format!("p{:02}", p - 1)).join(&v).join("journal.jsonl"),
+            "stage_succeeded",
+            &format!("s{}", STAGES - 1),
+        );
+        let after = at(
+            &data.join(format!("p{p:02}")).join(&v).join("journal.jsonl"),
+            "run_started",
+            "s0",
+        );
         across.push((after - before).to_std().unwrap_or_default());
         let one = data.join("one").join(&v).join("journal.jsonl");
         let i = p * STAGES;
@@ -125,7 +144,11 @@ fn handoffs(root: &Path, n: usize) -> (Vec<Duration>, Vec<Duration>) {
 
 fn one_plan(root: &Path, n: usize) -> Duration {
     let t = Instant::now();
-    flightdeck(&root.join("one"), &root.join("data"), &["run", &format!("1.0.{n}")]);
+    flightdeck(
+        &root.join("one"),
+        &root.join("data"),
+        &["run", &format!("1.0.{n}")],
+    );
     t.elapsed()
 }
 

@@ -940,7 +940,12 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
         Command::Train(TrainCommand::Status { name, json }) => ctx.train_status(&name, json),
         Command::Train(TrainCommand::List { json }) => ctx.train_list(json),
         Command::Train(TrainCommand::Resume { name }) => ctx.train_resume(&name),
-        Command::Train(TrainCommand::Tick { name, gate, item, note }) => ctx.train_tick(&name, &gate, &item, note),
+        Command::Train(TrainCommand::Tick {
+            name,
+            gate,
+            item,
+            note,
+        }) => ctx.train_tick(&name, &gate, &item, note),
         Command::Train(TrainCommand::Drive { name }) => ctx.train_drive(&name),
         Command::Review {
             release,

@@ -760,7 +760,10 @@ fn a_workspaces_trains_journal_goes_to_the_store_and_back() {
     .unwrap();
     ws.expect(["train", "start", "t1", "--version", "3.0"], 0);
     wait_until(DEADLINE, "the train succeeded", || {
-        let out = ws.flightdeck(["train", "status", "t1", "--json"]).output().unwrap();
+        let out = ws
+            .flightdeck(["train", "status", "t1", "--json"])
+            .output()
+            .unwrap();
         serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok_and(|v| v["state"] == "succeeded")
     });
     let trains = "plans/@mall/.trains/trains.jsonl";
@@ -778,5 +781,9 @@ fn a_workspaces_trains_journal_goes_to_the_store_and_back() {
     ws.expect(with_store(&pg, &["store", "export", back.to_str().unwrap()]), 0);
     assert_eq!(std::fs::read(back.join(trains)).unwrap(), local);
     let out = ws.expect(["--data-dir", back.to_str().unwrap(), "train", "status", "t1"], 0);
-    assert!(stdout_of(&out).contains("train t1: succeeded"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("train t1: succeeded"),
+        "{}",
+        stdout_of(&out)
+    );
 }

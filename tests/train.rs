@@ -12,9 +12,7 @@ use serde_json::Value;
 /// A plan `name` whose stages are `stages` (TOML of `[[stage]]` tables); `@LEDGER@` stands for
 /// the ledger file and `@IO@` for the workspace's `.io` folder.
 fn plan(name: &str, stages: &str) -> String {
-    format!(
-        "[plan]\nname = \"{name}\"\n\n[environments.staging]\n[environments.prod]\n\n{stages}"
-    )
+    format!("[plan]\nname = \"{name}\"\n\n[environments.staging]\n[environments.prod]\n\n{stages}")
 }
 
 /// A workspace whose root plan is a bystander and whose `services/<name>/flightdeck.toml` are
@@ -44,22 +42,34 @@ fn ledger(ws: &Workspace) -> Vec<String> {
 }
 
 fn train_status(ws: &Workspace, name: &str) -> Value {
-    let out = ws.flightdeck(["train", "status", name, "--json"]).output().unwrap();
+    let out = ws
+        .flightdeck(["train", "status", name, "--json"])
+        .output()
+        .unwrap();
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("train status --json: {e}\n{}{}", stdout_of(&out), stderr_of(&out)))
 }
 
 fn wait_for_train(ws: &Workspace, name: &str, state: &str) -> Value {
     let mut last = Value::Null;
-    wait_until(DEADLINE, format!("train {name} is {state} (last: {last:?})"), || {
-        last = train_status(ws, name);
-        last["state"] == state
-    });
+    wait_until(
+        DEADLINE,
+        format!("train {name} is {state} (last: {last:?})"),
+        || {
+            last = train_status(ws, name);
+            last["state"] == state
+        },
+    );
     last
 }
 
 fn member_journal(ws: &Workspace, plan: &str, id: &str) -> Vec<Value> {
-    let path = ws.data_dir().join("plans").join(plan).join(id).join("journal.jsonl");
+    let path = ws
+        .data_dir()
+        .join("plans")
+        .join(plan)
+        .join(id)
+        .join("journal.jsonl");
     std::fs::read_to_string(&path)
         .unwrap_or_default()
         .lines()
@@ -113,7 +123,11 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
         ),
     );
     let ws = workspace(
-        &[("billing", billing), ("storefront", storefront), ("search", search)],
+        &[
+            ("billing", billing),
+            ("storefront", storefront),
+            ("search", search),
+        ],
         "[train.gates.release-board]\nenvironment = \"prod\"\nchecklist = [\"change ticket filed\"]\n",
     );
     let out = ws.expect(["check"], 0);
@@ -122,7 +136,18 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
         "{}",
         stdout_of(&out)
     );
-    ws.expect(["train", "start", "w49", "--version", "2.0.0", "--set", "billing=2.4.0"], 0);
+    ws.expect(
+        [
+            "train",
+            "start",
+            "w49",
+            "--version",
+            "2.0.0",
+            "--set",
+            "billing=2.4.0",
+        ],
+        0,
+    );
 
     // Staging everywhere; prod waits for the train gate, storefront's also for billing's.
     let st = {
@@ -139,7 +164,12 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["from"].as_str().unwrap().to_string(), a["to"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["from"].as_str().unwrap().to_string(),
+                a["to"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert!(
         blocking.contains(&("storefront:deploy-prod".into(), "billing:deploy-prod".into())),
@@ -165,10 +195,18 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
     // One approval and one tick open the gate for every member.
     ws.expect(["train", "tick", "w49", "release-board", "change"], 0);
     let out = ws.expect(["approve", "w49", "release-board", "--note", "board met"], 0);
-    assert!(stdout_of(&out).contains("open, every member's stages behind it go on"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("open, every member's stages behind it go on"),
+        "{}",
+        stdout_of(&out)
+    );
     // Each person counts once.
     let again = ws.expect(["approve", "w49", "release-board"], 1);
-    assert!(stderr_of(&again).contains("already approved"), "{}", stderr_of(&again));
+    assert!(
+        stderr_of(&again).contains("already approved"),
+        "{}",
+        stderr_of(&again)
+    );
 
     // search goes; storefront still waits for billing, which holds until released.
     wait_until(DEADLINE, "search deploys to prod", || {
@@ -196,7 +234,11 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
         .collect();
     assert_eq!(over.len(), 2, "{over:?}");
     assert!(over.contains(&"billing:deploy-prod") && over.contains(&"gate:release-board"));
-    assert!(journal.iter().any(|r| r["kind"] == "train_joined" && r["train"] == "w49"));
+    assert!(
+        journal
+            .iter()
+            .any(|r| r["kind"] == "train_joined" && r["train"] == "w49")
+    );
     // Waiting is said when it changes, not over and over.
     let waits = journal.iter().filter(|r| r["kind"] == "stage_waiting").count();
     assert!((1..=4).contains(&waits), "{waits} stage_waiting records");
@@ -205,13 +247,27 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
     assert!(list.contains("w49") && list.contains("succeeded"), "{list}");
     // Outside the train, the same plan's cross-plan need is no wait at all.
     ws.expect(
-        ["--plan", "services/storefront/flightdeck.toml", "run", "2.0.1", "--only", "deploy-prod"],
+        [
+            "--plan",
+            "services/storefront/flightdeck.toml",
+            "run",
+            "2.0.1",
+            "--only",
+            "deploy-prod",
+        ],
         0,
     );
     let solo = member_journal(&ws, "storefront", "2.0.1");
-    assert!(!solo.iter().any(|r| r["kind"] == "train_wait_over" || r["kind"] == "stage_waiting"));
+    assert!(
+        !solo
+            .iter()
+            .any(|r| r["kind"] == "train_wait_over" || r["kind"] == "stage_waiting")
+    );
     assert_eq!(
-        ledger(&ws).iter().filter(|l| *l == "storefront deploy-prod").count(),
+        ledger(&ws)
+            .iter()
+            .filter(|l| *l == "storefront deploy-prod")
+            .count(),
         2
     );
 }
@@ -268,13 +324,22 @@ fn a_failing_member_stops_its_dependants_and_the_completed_members_roll_back_las
     );
     // storefront never started: its stage failed without running, saying why.
     let sf = ws
-        .flightdeck(["--plan", "services/storefront/flightdeck.toml", "status", "1.0.0", "--json"])
+        .flightdeck([
+            "--plan",
+            "services/storefront/flightdeck.toml",
+            "status",
+            "1.0.0",
+            "--json",
+        ])
         .output()
         .unwrap();
     let sf: Value = serde_json::from_slice(&sf.stdout).unwrap();
     assert_eq!(sf["state"], "failed", "{sf:#}");
     let stage = &sf["stages"][0];
-    assert!(stage["targets"][0]["attempts"].as_array().unwrap().is_empty(), "{stage:#}");
+    assert!(
+        stage["targets"][0]["attempts"].as_array().unwrap().is_empty(),
+        "{stage:#}"
+    );
     assert!(
         stage["reason"]
             .as_str()
@@ -287,13 +352,26 @@ fn a_failing_member_stops_its_dependants_and_the_completed_members_roll_back_las
     let text = std::fs::read_to_string(&trains).unwrap();
     let kinds: Vec<String> = text
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(kinds.iter().filter(|k| *k == "train_member_rolled_back").count(), 2, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "train_member_rolled_back").count(),
+        2,
+        "{kinds:?}"
+    );
     assert_eq!(kinds.last().map(String::as_str), Some("train_finished"));
     // A train rolled back is not rolled back twice.
     let again = ws.expect(["rollback", "w50"], 1);
-    assert!(stderr_of(&again).contains("nothing to roll back") || stderr_of(&again).contains("rolled"), "{}", stderr_of(&again));
+    assert!(
+        stderr_of(&again).contains("nothing to roll back") || stderr_of(&again).contains("rolled"),
+        "{}",
+        stderr_of(&again)
+    );
 }
 
 #[test]
@@ -310,7 +388,13 @@ fn check_refuses_a_cycle_across_plans_as_a_path_and_bad_references_at_their_line
     let out = ws.expect(["check"], 2);
     let err = stderr_of(&out);
     let root = ws.path().canonicalize().unwrap();
-    let file = |p: &str| root.join("services").join(p).join("flightdeck.toml").display().to_string();
+    let file = |p: &str| {
+        root.join("services")
+            .join(p)
+            .join("flightdeck.toml")
+            .display()
+            .to_string()
+    };
     assert!(
         err.contains(&format!(
             "{}:9:10: stages form a cycle across plans: billing:migrate -> storefront:deploy-prod -> billing:migrate",
@@ -343,13 +427,20 @@ fn check_refuses_a_cycle_across_plans_as_a_path_and_bad_references_at_their_line
     .unwrap();
     let err = stderr_of(&ws.expect(["check"], 2));
     let wsf = root.join("flightdeck-workspace.toml").display().to_string();
-    assert!(err.contains(&format!("{wsf}:3:40: plan glob `nowhere/*.toml` matches no file")), "{err}");
     assert!(
-        err.contains(&format!("{wsf}:4:1: unknown key `plan` in [workspace]; did you mean `plans`?")),
+        err.contains(&format!("{wsf}:3:40: plan glob `nowhere/*.toml` matches no file")),
         "{err}"
     );
     assert!(
-        err.contains(&format!("{wsf}:7:14: on_failure of [train] is `rollbak`; expected `halt` or `rollback`")),
+        err.contains(&format!(
+            "{wsf}:4:1: unknown key `plan` in [workspace]; did you mean `plans`?"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{wsf}:7:14: on_failure of [train] is `rollbak`; expected `halt` or `rollback`"
+        )),
         "{err}"
     );
     // `--plan` still checks one plan alone (its cross-plan needs are the workspace's business).
@@ -359,7 +450,10 @@ fn check_refuses_a_cycle_across_plans_as_a_path_and_bad_references_at_their_line
 #[test]
 fn killed_drivers_lose_nothing_train_resume_brings_every_member_back_and_cancel_ends_the_train() {
     let a = plan("alpha", &deploy("alpha", "deploy", "prod", ""));
-    let b = plan("beta", &deploy("beta", "deploy", "prod", "needs = [\"alpha:deploy\"]"));
+    let b = plan(
+        "beta",
+        &deploy("beta", "deploy", "prod", "needs = [\"alpha:deploy\"]"),
+    );
     let c = plan("gamma", &deploy("gamma", "deploy", "prod", ""));
     let ws = workspace(
         &[("alpha", a), ("beta", b), ("gamma", c)],
@@ -375,9 +469,15 @@ fn killed_drivers_lose_nothing_train_resume_brings_every_member_back_and_cancel_
     let pids = driver_pids(&ws);
     assert_eq!(pids.len(), 4, "three member drivers and the train's: {pids:?}");
     for pid in &pids {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
     }
-    wait_until(DEADLINE, "the drivers are gone", || pids.iter().all(|p| common::process_gone(*p)));
+    wait_until(DEADLINE, "the drivers are gone", || {
+        pids.iter().all(|p| common::process_gone(*p))
+    });
     // Approving needs no driver: the gate is the train's journal.
     ws.expect(["approve", "t1", "go"], 0);
     let out = ws.expect(["train", "resume", "t1"], 0);
@@ -390,7 +490,11 @@ fn killed_drivers_lose_nothing_train_resume_brings_every_member_back_and_cancel_
     let lines = ledger(&ws);
     assert!(position(&lines, "alpha deploy") < position(&lines, "beta deploy"));
     let out = ws.expect(["train", "resume", "t1"], 0);
-    assert!(stdout_of(&out).contains("nothing to resume"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("nothing to resume"),
+        "{}",
+        stdout_of(&out)
+    );
 
     // Cancel: a second train held at its gate ends cancelled, every member with it.
     ws.expect(["train", "start", "t2", "--version", "1.1.0"], 0);
@@ -405,7 +509,11 @@ fn killed_drivers_lose_nothing_train_resume_brings_every_member_back_and_cancel_
         assert_eq!(m["state"], "cancelled", "{st:#}");
     }
     let refused = ws.expect(["approve", "t2", "go"], 1);
-    assert!(stderr_of(&refused).contains("cancelled"), "{}", stderr_of(&refused));
+    assert!(
+        stderr_of(&refused).contains("cancelled"),
+        "{}",
+        stderr_of(&refused)
+    );
 }
 
 /// The pids of every driver of the workspace's data directory (members' and trains').
@@ -423,7 +531,8 @@ fn driver_pids(ws: &Workspace) -> Vec<i32> {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        let is_driver = args.iter().any(|a| a == "drive") && args.iter().any(|a| Path::new(a).starts_with(&data));
+        let is_driver =
+            args.iter().any(|a| a == "drive") && args.iter().any(|a| Path::new(a).starts_with(&data));
         let is_train = args.windows(2).any(|w| w[0] == "train" && w[1] == "drive");
         let env = std::fs::read(entry.path().join("environ")).unwrap_or_default();
         let ours = String::from_utf8_lossy(&env).contains(&data);
@@ -437,7 +546,10 @@ fn driver_pids(ws: &Workspace) -> Vec<i32> {
 #[test]
 fn a_train_start_cut_short_is_completed_by_train_resume() {
     let a = plan("alpha", &deploy("alpha", "deploy", "prod", ""));
-    let z = plan("zulu", &deploy("zulu", "deploy", "prod", "needs = [\"alpha:deploy\"]"));
+    let z = plan(
+        "zulu",
+        &deploy("zulu", "deploy", "prod", "needs = [\"alpha:deploy\"]"),
+    );
     let ws = workspace(&[("alpha", a), ("zulu", z)], "");
     // zulu's release cannot be created (a folder where its plan's lock file goes): the start
     // stops after alpha's release, as if it had been killed there.
@@ -457,7 +569,10 @@ fn a_train_start_cut_short_is_completed_by_train_resume() {
     std::fs::remove_dir(&obstacle).unwrap();
     let text = stdout_of(&ws.expect(["train", "resume", "t9"], 0));
     assert!(text.contains("zulu: release 4.0 created"), "{text}");
-    assert!(text.contains("alpha: release 4.0 resumed") && text.contains("zulu: release 4.0 resumed"), "{text}");
+    assert!(
+        text.contains("alpha: release 4.0 resumed") && text.contains("zulu: release 4.0 resumed"),
+        "{text}"
+    );
     wait_for_train(&ws, "t9", "succeeded");
     assert_eq!(ledger(&ws), ["alpha deploy", "zulu deploy"]);
 }

@@ -66,6 +66,7 @@ fn redeploy_from_an_environment_row_is_previewed_and_needs_the_protected_name() 
                 only: vec!["deploy-eu".into()],
                 redeploy_of: prod_plan().source,
                 at: None,
+                train: None,
             },
         }]
     );

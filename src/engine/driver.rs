@@ -513,7 +513,11 @@ impl Driver {
             Some(link) => crate::engine::train::watch_paths(&self.core.store, link, &self.core.rdir.plan),
             None => Vec::new(),
         };
-        paths.extend(train_paths.iter().map(|p| (p.as_path(), RecursiveMode::NonRecursive)));
+        paths.extend(
+            train_paths
+                .iter()
+                .map(|p| (p.as_path(), RecursiveMode::NonRecursive)),
+        );
         let mut waker = Waker::watch(&paths, Duration::from_millis(500));
         tokio::pin!(interrupt);
         let mut interrupted = false;
@@ -1179,13 +1183,13 @@ impl Core {
             }),
             Wait::Waiting(why) => {
                 let reason = format!("waiting for {why}");
-                (self.state.stage(stage).and_then(|s| s.waiting.as_deref()) != Some(reason.as_str())).then(|| {
-                    Event::StageWaiting {
+                (self.state.stage(stage).and_then(|s| s.waiting.as_deref()) != Some(reason.as_str())).then(
+                    || Event::StageWaiting {
                         stage: stage.into(),
                         reason,
                         frozen: false,
-                    }
-                })
+                    },
+                )
             }
         }
     }

@@ -1685,4 +1685,112 @@ mod tests {
         let (ok, msg) = request(&mut sim, "alice", recheck);
         assert!(!ok && msg.contains("cancel"), "{msg}");
     }
+
+    fn train_member(stages: Vec<Stage>, gates: &[(&str, &str)]) -> Sim {
+        let mut sim = Sim::new(plan(stages));
+        sim.push(
+            "ci",
+            Event::TrainJoined {
+                train: "w1".into(),
+                workspace: "shop".into(),
+                started: 1,
+                gates: gates
+                    .iter()
+                    .map(|(g, e)| crate::event::TrainGateWait {
+                        gate: g.to_string(),
+                        environment: e.to_string(),
+                    })
+                    .collect(),
+            },
+        );
+        sim
+    }
+
+    fn awaited(sim: &Sim) -> Vec<(String, String)> {
+        decide(&sim.plan, &sim.st)
+            .into_iter()
+            .filter_map(|d| match d {
+                Decision::AwaitTrain { stage, need } => Some((stage, need)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A member's stage waits for its cross-plan needs, then its train gates, one at a time;
+    /// each met need is journaled, and the stage starts once all are.
+    #[test]
+    fn a_train_members_stage_waits_for_one_thing_at_a_time() {
+        let mut deploy = stage("deploy", &[]);
+        deploy.environment = Some("prod".into());
+        deploy.after = vec![crate::plan::CrossNeed {
+            plan: "billing".into(),
+            stage: "migrate".into(),
+            line: 1,
+            col: 1,
+        }];
+        let mut sim = train_member(vec![deploy], &[("board", "prod")]);
+        assert_eq!(
+            awaited(&sim),
+            [("deploy".to_string(), "billing:migrate".to_string())]
+        );
+        let over = |need: &str| Event::TrainWaitOver {
+            stage: "deploy".into(),
+            need: need.into(),
+            ok: true,
+            reason: String::new(),
+        };
+        sim.push("driver", over("billing:migrate"));
+        assert_eq!(awaited(&sim), [("deploy".to_string(), "gate:board".to_string())]);
+        sim.push("driver", over("gate:board"));
+        assert!(awaited(&sim).is_empty());
+        assert!(
+            decide(&sim.plan, &sim.st)
+                .iter()
+                .any(|d| matches!(d, Decision::Acquire { .. } | Decision::Start { .. }))
+        );
+    }
+
+    /// A need that will never be met fails the stage without running it, and halts the release.
+    #[test]
+    fn a_train_need_never_met_fails_the_stage_unrun() {
+        let mut a = stage("a", &[]);
+        a.after = vec![crate::plan::CrossNeed {
+            plan: "billing".into(),
+            stage: "migrate".into(),
+            line: 1,
+            col: 1,
+        }];
+        let mut sim = train_member(vec![a, stage("b", &["a"])], &[]);
+        sim.push(
+            "driver",
+            Event::TrainWaitOver {
+                stage: "a".into(),
+                need: "billing:migrate".into(),
+                ok: false,
+                reason: "needs billing:migrate, which did not succeed".into(),
+            },
+        );
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.st.stage("a").unwrap().status, StageStatus::Failed);
+        assert!(sim.st.stage("a").unwrap().targets[0].attempts.is_empty());
+        // Halted: nothing after it starts.
+        assert!(sim.st.stage("b").unwrap().targets[0].attempts.is_empty());
+        assert_eq!(sim.st.finished.as_ref().unwrap().state, FinalState::Failed);
+    }
+
+    /// Outside a train, cross-plan needs are no wait.
+    #[test]
+    fn cross_plan_needs_outside_a_train_are_met() {
+        let mut a = stage("a", &[]);
+        a.after = vec![crate::plan::CrossNeed {
+            plan: "billing".into(),
+            stage: "migrate".into(),
+            line: 1,
+            col: 1,
+        }];
+        let mut sim = Sim::new(plan(vec![a]));
+        assert!(awaited(&sim).is_empty());
+        sim.run(|_, _| Outcome::Succeeded);
+        assert_eq!(sim.st.finished.as_ref().unwrap().state, FinalState::Succeeded);
+    }
 }

@@ -208,7 +208,11 @@ pub fn fold(records: &[Record]) -> Vec<Train> {
                     trains[i].cancel_requested = true;
                 }
             }
-            Event::TrainRollbackStarted { started, order, reason } => {
+            Event::TrainRollbackStarted {
+                started,
+                order,
+                reason,
+            } => {
                 if let Some(i) = by(&mut trains, *started) {
                     // A rollback reopens a finished train.
                     trains[i].finished = None;
@@ -227,7 +231,11 @@ pub fn fold(records: &[Record]) -> Vec<Train> {
                     r.done.push((member.clone(), *ok));
                 }
             }
-            Event::TrainFinished { started, state, reason } => {
+            Event::TrainFinished {
+                started,
+                state,
+                reason,
+            } => {
                 if let Some(i) = by(&mut trains, *started) {
                     trains[i].finished = Some(TrainEnd {
                         state: state.clone(),
@@ -349,7 +357,9 @@ pub fn wait_status(store: &Store, link: &TrainLink, need: &str) -> Wait {
             "needs {need}, which will not run: release {plan}/{release} is {}",
             st.finished
                 .as_ref()
-                .map_or(if st.cancelling { "cancelling" } else { "halted" }, |f| f.state.as_str())
+                .map_or(if st.cancelling { "cancelling" } else { "halted" }, |f| f
+                    .state
+                    .as_str())
         )),
         StageStatus::Running => Wait::Waiting(format!("{need} (running)")),
         StageStatus::Gated => Wait::Waiting(format!("{need} (at its gate)")),
@@ -367,7 +377,9 @@ pub fn member_word(st: &ReleaseState, live: bool) -> &'static str {
 
 /// Whether a member's release ended well (succeeded).
 pub fn succeeded(st: &ReleaseState) -> bool {
-    st.finished.as_ref().is_some_and(|f| f.state == FinalState::Succeeded)
+    st.finished
+        .as_ref()
+        .is_some_and(|f| f.state == FinalState::Succeeded)
 }
 
 /// A train as people see it: its members where they are, the cross-plan waits that block, its
@@ -431,7 +443,10 @@ impl Arrow {
             .since
             .map(|s| {
                 let secs = (now - s).num_seconds().max(0) as u64;
-                format!(" {}", crate::plan::format_duration(std::time::Duration::from_secs(secs)))
+                format!(
+                    " {}",
+                    crate::plan::format_duration(std::time::Duration::from_secs(secs))
+                )
             })
             .unwrap_or_default();
         format!("{} waits for {to}, {}{since}", self.from, self.what)
@@ -488,14 +503,19 @@ pub fn view(store: &Store, train: &Train) -> TrainView {
         if st.finished.is_some() {
             continue;
         }
-        let Some(plan) = plans.get(plan_name) else { continue };
+        let Some(plan) = plans.get(plan_name) else {
+            continue;
+        };
         for s in &st.stages {
             let started = s.targets.iter().any(|t| !t.attempts.is_empty());
             if started || s.status.is_terminal() {
                 continue;
             }
             let from = format!("{plan_name}:{}", s.decl.id);
-            let after = plan.stage(&s.decl.id).map(|p| p.after.clone()).unwrap_or_default();
+            let after = plan
+                .stage(&s.decl.id)
+                .map(|p| p.after.clone())
+                .unwrap_or_default();
             for need in after {
                 let name = need.name();
                 if s.train_met.contains(&name) {
@@ -504,7 +524,9 @@ pub fn view(store: &Store, train: &Train) -> TrainView {
                 let (what, since) = match states.get(&need.plan).and_then(|o| o.stage(&need.stage)) {
                     Some(o) => (
                         o.status.as_str().replace('_', " "),
-                        (o.status == StageStatus::Running).then_some(o.started_at).flatten(),
+                        (o.status == StageStatus::Running)
+                            .then_some(o.started_at)
+                            .flatten(),
                     ),
                     None if train.member(&need.plan).is_none() => continue,
                     None => ("not started".into(), None),
@@ -517,7 +539,11 @@ pub fn view(store: &Store, train: &Train) -> TrainView {
                 });
             }
             if let Some(link) = &st.train {
-                for g in link.gates.iter().filter(|g| s.decl.environment.as_ref() == Some(&g.environment)) {
+                for g in link
+                    .gates
+                    .iter()
+                    .filter(|g| s.decl.environment.as_ref() == Some(&g.environment))
+                {
                     let to = format!("gate:{}", g.gate);
                     if s.train_met.contains(&to) {
                         continue;
@@ -566,6 +592,157 @@ pub fn view(store: &Store, train: &Train) -> TrainView {
         members,
         blocking,
         gates,
-        rollback_order: train.rollback.as_ref().map(|r| r.order.clone()).unwrap_or_default(),
+        rollback_order: train
+            .rollback
+            .as_ref()
+            .map(|r| r.order.clone())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::TrainPlan;
+
+    fn rec(seq: u64, actor: &str, event: Event) -> Record {
+        Record {
+            seq,
+            ts: Utc::now(),
+            actor: actor.into(),
+            prev: String::new(),
+            event,
+        }
+    }
+
+    fn started(name: &str) -> Event {
+        Event::TrainStarted {
+            train: name.into(),
+            members: vec![TrainPlan {
+                plan: "billing".into(),
+                version: "1.0".into(),
+                file: "/w/billing/flightdeck.toml".into(),
+            }],
+            gates: vec![TrainGateDecl {
+                name: "board".into(),
+                environment: None,
+                approvals: 2,
+                checklist: vec!["ticket".into()],
+                approvers: vec![],
+            }],
+            rollback_on_failure: true,
+        }
+    }
+
+    #[test]
+    fn the_fold_counts_each_person_once_and_a_rollback_reopens_a_finished_train() {
+        let approve = |seq, who: &str| {
+            rec(
+                seq,
+                who,
+                Event::TrainApproved {
+                    started: 1,
+                    gate: "board".into(),
+                    note: String::new(),
+                },
+            )
+        };
+        let mut recs = vec![
+            rec(1, "ann", started("w1")),
+            rec(
+                2,
+                "ann",
+                Event::TrainMember {
+                    started: 1,
+                    plan: "billing".into(),
+                    release: "1.0".into(),
+                },
+            ),
+            approve(3, "ann"),
+            approve(4, "ann"),
+            // Another train's approval is its own.
+            rec(5, "bob", started("w2")),
+            rec(
+                6,
+                "bob",
+                Event::TrainApproved {
+                    started: 5,
+                    gate: "board".into(),
+                    note: String::new(),
+                },
+            ),
+        ];
+        let trains = fold(&recs);
+        let w1 = find(&trains, "w1").unwrap();
+        assert_eq!(w1.member("billing").unwrap().release.as_deref(), Some("1.0"));
+        let g = w1.gate("board").unwrap();
+        assert_eq!(g.approvals.len(), 1);
+        assert!(!g.open());
+        assert_eq!(g.progress(), "1/2 approvals, 0 of 1 items ticked");
+        recs.push(approve(7, "bob"));
+        recs.push(rec(
+            8,
+            "bob",
+            Event::TrainTicked {
+                started: 1,
+                gate: "board".into(),
+                item: 0,
+                note: String::new(),
+            },
+        ));
+        recs.push(rec(
+            9,
+            "driver",
+            Event::TrainFinished {
+                started: 1,
+                state: "failed".into(),
+                reason: "member billing failed".into(),
+            },
+        ));
+        let trains = fold(&recs);
+        let w1 = find(&trains, "w1").unwrap();
+        assert!(w1.gate("board").unwrap().open());
+        assert_eq!(w1.finished.as_ref().unwrap().state, "failed");
+        recs.push(rec(
+            10,
+            "ann",
+            Event::TrainRollbackStarted {
+                started: 1,
+                order: vec!["billing/1.0".into()],
+                reason: "by ann".into(),
+            },
+        ));
+        let trains = fold(&recs);
+        let w1 = find(&trains, "w1").unwrap();
+        assert!(w1.finished.is_none(), "a rollback reopens the train");
+        assert_eq!(w1.rollback.as_ref().unwrap().order, ["billing/1.0"]);
+        // The newest train of a name is the one found.
+        recs.push(rec(11, "ann", started("w1")));
+        assert_eq!(find(&fold(&recs), "w1").unwrap().started, 11);
+    }
+
+    #[test]
+    fn an_arrow_reads_as_a_sentence() {
+        let now = Utc::now();
+        let a = Arrow {
+            from: "storefront:deploy-prod".into(),
+            to: "billing:deploy-prod".into(),
+            what: "running".into(),
+            since: Some(now - chrono::Duration::seconds(40)),
+        };
+        assert_eq!(
+            a.text(now),
+            "storefront:deploy-prod waits for billing:deploy-prod, running 40s"
+        );
+        let g = Arrow {
+            from: "search:deploy".into(),
+            to: "gate:board".into(),
+            what: "0/1 approvals".into(),
+            since: None,
+        };
+        assert_eq!(
+            g.text(now),
+            "search:deploy waits for train gate board, 0/1 approvals"
+        );
     }
 }

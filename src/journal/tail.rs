@@ -233,7 +233,10 @@ impl SyncWaker {
     pub fn watch_all(paths: &[std::path::PathBuf]) -> SyncWaker {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let wake = tx.clone();
-        let list: Vec<(&Path, RecursiveMode)> = paths.iter().map(|p| (p.as_path(), RecursiveMode::NonRecursive)).collect();
+        let list: Vec<(&Path, RecursiveMode)> = paths
+            .iter()
+            .map(|p| (p.as_path(), RecursiveMode::NonRecursive))
+            .collect();
         let watcher = watch_paths(&list, move || {
             let _ = wake.try_send(());
         });

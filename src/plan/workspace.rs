@@ -69,10 +69,11 @@ pub fn find_workspace_file(start: &Path) -> Option<(PathBuf, usize)> {
 
 /// Read and check the workspace file at `path` (not its plans: see [`check_workspace`]).
 pub fn load_workspace(path: &Path) -> Result<Workspace, PlanError> {
-    let text = crate::files::read_text_bounded(path, crate::files::MAX_INPUT).map_err(|source| PlanError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::files::read_text_bounded(path, crate::files::MAX_INPUT).map_err(|source| PlanError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     load_workspace_str(&text, path)
 }
 
@@ -257,7 +258,9 @@ impl WsChecker {
 
     fn workspace(&mut self, file: &Section<RawWorkspaceFile>, path: &Path) -> Workspace {
         self.unknown_keys(file, "at the top level");
-        let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let mut ws = Workspace {
             path: path.to_path_buf(),
             name: String::new(),
@@ -265,7 +268,10 @@ impl WsChecker {
             train: TrainSettings::default(),
         };
         let Some(section) = &file.workspace else {
-            self.report(0, "no [workspace] table (it names the workspace and lists its plans)");
+            self.report(
+                0,
+                "no [workspace] table (it names the workspace and lists its plans)",
+            );
             return ws;
         };
         let raw = section.get_ref();
@@ -282,10 +288,14 @@ impl WsChecker {
             None => self.report(section.span().start, "[workspace] has no `name`"),
         }
         match &raw.plans {
-            None => self.report(section.span().start, "[workspace] has no `plans` (plan files or globs)"),
-            Some(list) if list.get_ref().0.is_empty() => {
-                self.report(list.span().start, "`plans` is empty: list the plan files (or globs)")
-            }
+            None => self.report(
+                section.span().start,
+                "[workspace] has no `plans` (plan files or globs)",
+            ),
+            Some(list) if list.get_ref().0.is_empty() => self.report(
+                list.span().start,
+                "`plans` is empty: list the plan files (or globs)",
+            ),
             Some(list) => {
                 for entry in &list.get_ref().0 {
                     let pattern = entry.get_ref().0.as_str();
@@ -354,7 +364,10 @@ impl WsChecker {
         let mut checklist = Vec::new();
         for (at, item) in texts(&raw.checklist) {
             if item.trim().is_empty() || item.chars().any(char::is_control) {
-                self.report(at, format!("checklist item of {label} must be plain, non-empty text"));
+                self.report(
+                    at,
+                    format!("checklist item of {label} must be plain, non-empty text"),
+                );
             } else {
                 checklist.push(item);
             }
@@ -410,16 +423,26 @@ impl WsChecker {
             return Vec::new();
         }
         let Some(text) = full.to_str() else {
-            self.report(at, format!("plan glob `{pattern}` is not valid UTF-8 once joined to the workspace's folder"));
+            self.report(
+                at,
+                format!("plan glob `{pattern}` is not valid UTF-8 once joined to the workspace's folder"),
+            );
             return Vec::new();
         };
         match glob::glob(text) {
             Err(e) => {
-                self.report(at, format!("plan glob `{pattern}` is not a valid pattern: {}", e.msg));
+                self.report(
+                    at,
+                    format!("plan glob `{pattern}` is not a valid pattern: {}", e.msg),
+                );
                 Vec::new()
             }
             Ok(paths) => {
-                let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).map(|p| normal(&p)).collect();
+                let mut found: Vec<PathBuf> = paths
+                    .filter_map(Result::ok)
+                    .filter(|p| p.is_file())
+                    .map(|p| normal(&p))
+                    .collect();
                 found.sort();
                 if found.is_empty() {
                     self.report(at, format!("plan glob `{pattern}` matches no file"));
@@ -450,5 +473,100 @@ fn valid_name(name: &str) -> bool {
         && name.len() <= 100
         && name != "."
         && name != ".."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, files: &[&str]) -> (tempfile::TempDir, Result<Workspace, PlanError>) {
+        let dir = tempfile::tempdir().unwrap();
+        for f in files {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "").unwrap();
+        }
+        let path = dir.path().join(WORKSPACE_FILE);
+        let r = load_workspace_str(text, &path);
+        (dir, r)
+    }
+
+    fn problems(r: Result<Workspace, PlanError>) -> Vec<String> {
+        match r {
+            Err(PlanError::Invalid { problems }) => problems
+                .iter()
+                .map(|p| format!("{}:{}: {}", p.line, p.col, p.message))
+                .collect(),
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plans_are_listed_or_globbed_in_order_each_once() {
+        let (dir, r) = load(
+            "[workspace]\nname = \"shop\"\nplans = [\"b/flightdeck.toml\", \"*/flightdeck.toml\"]\n\n[train]\non_failure = \"rollback\"\n\n[train.gates.board]\napprovals = 2\napprovers = [\"ann\", \"Ann\", \"bob\"]\nchecklist = [\"ticket\"]\n",
+            &[
+                "a/flightdeck.toml",
+                "b/flightdeck.toml",
+                "c/flightdeck.toml",
+                "c/other.toml",
+            ],
+        );
+        let ws = r.unwrap();
+        let names: Vec<PathBuf> = ws
+            .plans
+            .iter()
+            .map(|p| p.strip_prefix(dir.path()).unwrap().to_path_buf())
+            .collect();
+        assert_eq!(
+            names,
+            ["b/flightdeck.toml", "a/flightdeck.toml", "c/flightdeck.toml"].map(PathBuf::from)
+        );
+        assert!(ws.train.rollback_on_failure);
+        let g = &ws.train.gates[0];
+        assert_eq!((g.name.as_str(), g.approvals), ("board", 2));
+        assert_eq!(g.approvers, ["ann", "bob"]);
+        assert_eq!(g.checklist, ["ticket"]);
+    }
+
+    #[test]
+    fn every_problem_of_the_file_is_named_at_its_place() {
+        let (dir, r) = load(
+            "[workspace]\nname = \"a shop\"\nplans = [\"missing/flightdeck.toml\", \"dir\", \"\"]\n\n[train.gates.\"x y\"]\n\n[train.gates.ok]\napprovals = 0\nwho = 1\n",
+            &["dir/flightdeck.toml"],
+        );
+        let missing = dir.path().join("missing/flightdeck.toml");
+        assert_eq!(
+            problems(r),
+            [
+                "2:8: workspace name `a shop` may hold only letters, digits, `.`, `_` and `-`".to_string(),
+                format!(
+                    "3:10: plan `missing/flightdeck.toml` does not exist ({})",
+                    missing.display()
+                ),
+                "3:37: plan `dir` is a folder; name its plan file (`dir/flightdeck.toml`)".to_string(),
+                "3:44: an entry of `plans` is empty".to_string(),
+                "5:14: train gate name `x y` may hold only letters, digits, `.`, `_` and `-`".to_string(),
+                "8:13: approvals of [train.gates.ok] must be 1 to 100".to_string(),
+                "9:1: unknown key `who` in [train.gates.ok]".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_without_workspace_table_says_what_it_needs() {
+        let (_dir, r) = load("[train]\n", &[]);
+        assert_eq!(
+            problems(r),
+            ["1:1: no [workspace] table (it names the workspace and lists its plans)"]
+        );
+    }
+
+    #[test]
+    fn paths_are_shown_without_dot_dot() {
+        assert_eq!(normal(Path::new("/w/a/../b/./c")), PathBuf::from("/w/b/c"));
+    }
 }

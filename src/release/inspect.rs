@@ -55,17 +55,17 @@ impl Context {
             plan.check_secrets_in_env()?;
         }
         let stages: usize = plans.iter().map(|p| p.stages.len()).sum();
-        let cross: usize = plans
-            .iter()
-            .flat_map(|p| &p.stages)
-            .map(|s| s.after.len())
-            .sum();
+        let cross: usize = plans.iter().flat_map(|p| &p.stages).map(|s| s.after.len()).sum();
         crate::outln!(
             "{}: workspace `{}` is valid: {} plan(s) ({}), {} stage(s), {} cross-plan need(s), {} train gate(s)",
             ws.path.display(),
             ws.name,
             plans.len(),
-            plans.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+            plans
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             stages,
             cross,
             ws.train.gates.len()

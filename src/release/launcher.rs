@@ -56,7 +56,7 @@ impl Context {
                     only,
                     redeploy_of: None,
                     at: None,
-            train: None,
+                    train: None,
                 };
                 let rdir = self.create_scoped(Some(&version), rtype, &scope)?;
                 if let Err(code) = self.spawn_driver(&rdir, false)? {

@@ -212,9 +212,7 @@ impl Context {
         let Some((_, ws_up)) = plan::workspace::find_workspace_file(&here) else {
             return false;
         };
-        let plan_up = here
-            .ancestors()
-            .position(|d| d.join("flightdeck.toml").is_file());
+        let plan_up = here.ancestors().position(|d| d.join("flightdeck.toml").is_file());
         plan_up.is_none_or(|up| ws_up <= up)
     }
 

@@ -83,7 +83,13 @@ impl Context {
     }
 
     /// `train start NAME [--version V] [--plans a,b] [--set plan=V]...`.
-    pub fn train_start(&self, name: &str, version: Option<&str>, only: &[String], set: &[String]) -> Result<u8> {
+    pub fn train_start(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        only: &[String],
+        set: &[String],
+    ) -> Result<u8> {
         check_train_name(name)?;
         let (ws, plans) = self.load_workspace()?;
         // The members: every plan, or those named.
@@ -110,7 +116,11 @@ impl Context {
                 return Err(usage(format!(
                     "--set: `{}` is not a plan of this train (it has: {})",
                     clean(p),
-                    members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+                    members
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
             versions.push((p.to_string(), v.to_string()));
@@ -210,7 +220,8 @@ impl Context {
         // Every member exists before any driver starts (a member's waits name the others); the
         // drivers start together.
         let ctxs: Vec<Context> = made.iter().map(|(file, _)| self.on_plan(file)).collect();
-        let starts: Vec<(&Context, &journal::ReleaseDir)> = ctxs.iter().zip(made.iter().map(|(_, r)| r)).collect();
+        let starts: Vec<(&Context, &journal::ReleaseDir)> =
+            ctxs.iter().zip(made.iter().map(|(_, r)| r)).collect();
         if let Err(code) = Context::spawn_drivers(&starts)? {
             return Ok(code);
         }
@@ -293,13 +304,21 @@ impl Context {
     pub fn train_list(&self, json: bool) -> Result<u8> {
         let ws = self.workspace_file()?;
         let store = self.store()?;
-        let views: Vec<TrainView> = self.trains(&ws)?.iter().rev().map(|t| train::view(&store, t)).collect();
+        let views: Vec<TrainView> = self
+            .trains(&ws)?
+            .iter()
+            .rev()
+            .map(|t| train::view(&store, t))
+            .collect();
         if json {
             crate::outln!("{}", serde_json::to_string_pretty(&views)?);
             return Ok(exit::OK);
         }
         if views.is_empty() {
-            crate::outln!("workspace {}: no trains yet (`flightdeck train start NAME`)", ws.name);
+            crate::outln!(
+                "workspace {}: no trains yet (`flightdeck train start NAME`)",
+                ws.name
+            );
         }
         for v in &views {
             crate::outln!(
@@ -307,7 +326,9 @@ impl Context {
                 v.name,
                 v.state,
                 v.members.len(),
-                v.started_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M"),
+                v.started_at
+                    .with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M"),
                 v.started_by
             );
         }
@@ -382,7 +403,10 @@ impl Context {
         let mut j = self.train_writer(ws)?;
         let (written, seen) = j.append_checked(&actor, |seen| {
             let trains = train::fold(seen);
-            let now = trains.iter().find(|x| x.started == started).expect("the train read before");
+            let now = trains
+                .iter()
+                .find(|x| x.started == started)
+                .expect("the train read before");
             open_for_requests(now)?;
             let g = now.gate(&gate).expect("the gate read before");
             if g.approvals.iter().any(|a| a.actor == actor) {
@@ -426,10 +450,17 @@ impl Context {
         let mut j = self.train_writer(&ws)?;
         j.append_checked(&actor, |seen| {
             let trains = train::fold(seen);
-            let now = trains.iter().find(|x| x.started == started).expect("the train read before");
+            let now = trains
+                .iter()
+                .find(|x| x.started == started)
+                .expect("the train read before");
             open_for_requests(now)?;
             if let Some(m) = now.gate(&gate).and_then(|g| g.ticked.get(&i)) {
-                return Err(refused(format!("item {} was ticked by {} already", i + 1, m.actor)));
+                return Err(refused(format!(
+                    "item {} was ticked by {} already",
+                    i + 1,
+                    m.actor
+                )));
             }
             Ok(vec![Event::TrainTicked {
                 started,
@@ -452,7 +483,10 @@ impl Context {
         let mut j = self.train_writer(ws)?;
         j.append_checked(&self.actor(), |seen| {
             let trains = train::fold(seen);
-            let now = trains.iter().find(|x| x.started == started).expect("the train read before");
+            let now = trains
+                .iter()
+                .find(|x| x.started == started)
+                .expect("the train read before");
             open_for_requests(now)?;
             Ok::<_, color_eyre::Report>(vec![Event::TrainCancelRequested { started }])
         })?;
@@ -497,7 +531,10 @@ impl Context {
         let o = order.clone();
         j.append_checked(&self.actor(), |seen| {
             let trains = train::fold(seen);
-            let now = trains.iter().find(|x| x.started == started).expect("the train read before");
+            let now = trains
+                .iter()
+                .find(|x| x.started == started)
+                .expect("the train read before");
             if now.rollback.as_ref().is_some_and(|_| now.finished.is_none()) {
                 return Err(refused(format!("train {} is rolling back already", now.name)));
             }
@@ -640,16 +677,28 @@ impl Context {
             let next = rb.order.iter().find(|m| !rb.done.iter().any(|(d, _)| d == *m));
             let Some(member) = next else {
                 let ok = rb.done.iter().all(|(_, ok)| *ok);
-                let failed: Vec<&str> = rb.done.iter().filter(|(_, ok)| !ok).map(|(m, _)| m.as_str()).collect();
+                let failed: Vec<&str> = rb
+                    .done
+                    .iter()
+                    .filter(|(_, ok)| !ok)
+                    .map(|(m, _)| m.as_str())
+                    .collect();
                 if ok {
                     finish(writer, "rolled_back", rb.reason.clone())?;
                 } else {
-                    finish(writer, "rollback_failed", format!("{}: rollback failed of {}", rb.reason, failed.join(", ")))?;
+                    finish(
+                        writer,
+                        "rollback_failed",
+                        format!("{}: rollback failed of {}", rb.reason, failed.join(", ")),
+                    )?;
                 }
                 return Ok(watch);
             };
             let (plan, release) = member.split_once('/').unwrap_or((member, ""));
-            let Some((m, Some(st))) = states.iter().find(|(m, _)| m.plan == plan && m.release.as_deref() == Some(release)) else {
+            let Some((m, Some(st))) = states
+                .iter()
+                .find(|(m, _)| m.plan == plan && m.release.as_deref() == Some(release))
+            else {
                 writer.append(
                     &self.actor(),
                     vec![Event::TrainMemberRolledBack {
@@ -668,7 +717,10 @@ impl Context {
                 )
             });
             if rolled {
-                let ok = st.finished.as_ref().is_some_and(|f| f.state != FinalState::RollbackFailed);
+                let ok = st
+                    .finished
+                    .as_ref()
+                    .is_some_and(|f| f.state != FinalState::RollbackFailed);
                 writer.append(
                     &self.actor(),
                     vec![Event::TrainMemberRolledBack {
@@ -708,7 +760,10 @@ impl Context {
             .iter()
             .filter(|(_, st)| st.as_ref().is_none_or(|st| !train::succeeded(st)))
             .map(|(m, st)| {
-                let word = st.as_ref().and_then(|s| s.finished.as_ref()).map_or("not created", |f| f.state.as_str());
+                let word = st
+                    .as_ref()
+                    .and_then(|s| s.finished.as_ref())
+                    .map_or("not created", |f| f.state.as_str());
                 format!("{} {word}", m.plan)
             })
             .collect();
@@ -742,7 +797,10 @@ fn completed_order(store: &journal::Store, t: &Train) -> Vec<String> {
         .filter_map(|m| {
             let r = m.release.as_ref()?;
             let (_, st) = train::member_state(store, &m.plan, r).ok()?;
-            let f = st.finished.as_ref().filter(|f| f.state == FinalState::Succeeded)?;
+            let f = st
+                .finished
+                .as_ref()
+                .filter(|f| f.state == FinalState::Succeeded)?;
             Some((f.at, format!("{}/{r}", m.plan)))
         })
         .collect();
@@ -752,20 +810,34 @@ fn completed_order(store: &journal::Store, t: &Train) -> Vec<String> {
 
 /// The train gate meant: GATE, or the train's only one.
 fn pick_gate<'t>(t: &'t Train, gate: Option<&str>) -> Result<&'t train::GateState> {
-    let names = || t.gates.iter().map(|g| g.decl.name.as_str()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        t.gates
+            .iter()
+            .map(|g| g.decl.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match gate {
         Some(g) => t.gate(g).ok_or_else(|| {
             usage(format!(
                 "train {} has no gate `{}` (it has: {})",
                 t.name,
                 clean(g),
-                if t.gates.is_empty() { "none".into() } else { names() }
+                if t.gates.is_empty() {
+                    "none".into()
+                } else {
+                    names()
+                }
             ))
         }),
         None => match t.gates.as_slice() {
             [one] => Ok(one),
             [] => Err(usage(format!("train {} has no gates to approve", t.name))),
-            _ => Err(usage(format!("train {} has several gates: name one ({})", t.name, names()))),
+            _ => Err(usage(format!(
+                "train {} has several gates: name one ({})",
+                t.name,
+                names()
+            ))),
         },
     }
 }
@@ -812,7 +884,9 @@ fn check_train_name(name: &str) -> Result<()> {
         && name.len() <= 100
         && name != "."
         && name != ".."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
@@ -824,7 +898,11 @@ fn check_train_name(name: &str) -> Result<()> {
 }
 
 fn plan_names(plans: &[Plan]) -> String {
-    plans.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+    plans
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether another process holds the lock file at `path` (a train's driver lives).
@@ -853,7 +931,9 @@ pub fn train_lines(v: &TrainView, now: chrono::DateTime<chrono::Utc>) -> Vec<Str
         "train {}: {}{reason} (started {} by {})",
         clean(&v.name),
         v.state.replace('_', " "),
-        v.started_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+        v.started_at
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S"),
         clean(&v.started_by)
     ));
     for m in &v.members {
@@ -865,7 +945,10 @@ pub fn train_lines(v: &TrainView, now: chrono::DateTime<chrono::Utc>) -> Vec<Str
             m.stages_done,
             m.stages,
             format!("  {}", m.state.replace('_', " "))
-                + &m.problem.as_deref().map(|p| format!(" ({})", clean(p))).unwrap_or_default()
+                + &m.problem
+                    .as_deref()
+                    .map(|p| format!(" ({})", clean(p)))
+                    .unwrap_or_default()
         ));
     }
     for g in &v.gates {
@@ -885,7 +968,10 @@ pub fn train_lines(v: &TrainView, now: chrono::DateTime<chrono::Utc>) -> Vec<Str
         out.push(format!("  ⇢ {}", clean(&a.text(now))));
     }
     if !v.rollback_order.is_empty() {
-        out.push(format!("  rollback order: {}", clean(&v.rollback_order.join(" -> "))));
+        out.push(format!(
+            "  rollback order: {}",
+            clean(&v.rollback_order.join(" -> "))
+        ));
     }
     out
 }
