@@ -478,12 +478,22 @@ fn killed_drivers_lose_nothing_train_resume_brings_every_member_back_and_cancel_
     wait_until(DEADLINE, "the drivers are gone", || {
         pids.iter().all(|p| common::process_gone(*p))
     });
+    wait_until(DEADLINE, "every member says it is interrupted", || {
+        train_status(&ws, "t1")["members"]
+            .as_array()
+            .is_some_and(|m| m.iter().all(|m| m["state"] == "interrupted"))
+    });
     // Approving needs no driver: the gate is the train's journal.
     ws.expect(["approve", "t1", "go"], 0);
     let out = ws.expect(["train", "resume", "t1"], 0);
     let text = stdout_of(&out);
     for p in ["alpha", "beta", "gamma"] {
-        assert!(text.contains(&format!("{p}: release 1.0.0 resumed")), "{text}");
+        assert!(
+            text.contains(&format!("{p}: release 1.0.0 resumed")),
+            "{text}{}\n{:#}",
+            stderr_of(&out),
+            train_status(&ws, "t1")
+        );
     }
     assert!(text.contains("its driver started again"), "{text}");
     wait_for_train(&ws, "t1", "succeeded");

@@ -23,9 +23,10 @@ use crate::mask::Masker;
 use crate::plan::Plan;
 use crate::plan::workspace::Workspace;
 
-/// How long a train's driver sleeps at most between looks (a member's driver that died says
-/// nothing to a watch).
-const LOOK_EVERY: Duration = Duration::from_secs(2);
+/// How long a train's driver sleeps at most between looks when nothing it watches changes: a
+/// safety net only (the members' journals, their drivers' lock files closing when they die, and
+/// the train's journal all wake it).
+const LOOK_EVERY: Duration = Duration::from_secs(30);
 
 impl Context {
     /// The same person and store, on one member plan of the workspace.
@@ -360,16 +361,31 @@ impl Context {
             // Driven by a live process of this machine: nothing to do. Otherwise try: a lease
             // on a shared store of a driver that died here is taken over at once, one of
             // another machine's live driver is refused (said by `spawn_driver`).
-            if st.finished.is_some() || rdir.live_driver().is_some_and(|pid| pid > 0) {
+            let driven_here = |rdir: &journal::ReleaseDir| {
+                rdir.live_driver()
+                    .is_some_and(|pid| pid > 0 && crate::procgroup::process_alive(pid as i32))
+            };
+            if st.finished.is_some() || driven_here(&rdir) {
                 continue;
             }
-            match mctx.spawn_driver(&rdir, false)? {
-                Ok(_) => {
-                    crate::outln!("{}: release {} resumed", m.plan, clean(&rdir.id));
-                    resumed += 1;
+            // A driver killed a moment ago may still hold its lock while its threads exit:
+            // asked again for a little while, until it is let go.
+            let mut tries = 0;
+            loop {
+                match mctx.spawn_driver(&rdir, false)? {
+                    Ok(_) => {
+                        crate::outln!("{}: release {} resumed", m.plan, clean(&rdir.id));
+                        resumed += 1;
+                    }
+                    Err(code) if code == exit::LOCKED && tries < 20 && !driven_here(&rdir) => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                    Err(code) if code == exit::LOCKED => {}
+                    Err(code) => return Ok(code),
                 }
-                Err(code) if code == exit::LOCKED => {}
-                Err(code) => return Ok(code),
+                break;
             }
         }
         let t = self.train_named(&ws, name)?;
@@ -628,33 +644,43 @@ impl Context {
         }
         let mut writer = self.train_writer(&ws)?;
         loop {
+            // Watch the train's journal and every member's folder first, then read and act: a
+            // change after the read wakes the wait.
+            let t = self.train_named(&ws, name)?;
+            let waker = SyncWaker::watch_all(&self.train_paths(&ws, &t)?);
             let t = self.train_named(&ws, name)?;
             if t.finished.is_some() {
                 return Ok(exit::OK);
             }
-            let waker_paths = self.train_step(&ws, &t, &mut writer)?;
-            // Watch the train's journal and every member's folder, then look again.
-            let waker = SyncWaker::watch_all(&waker_paths);
-            let fresh = self.train_named(&ws, name)?;
-            if fresh.finished.is_some() {
-                return Ok(exit::OK);
-            }
+            self.train_step(&t, &mut writer)?;
             waker.wait(LOOK_EVERY);
         }
     }
 
-    /// One look of the train's driver; the folders to watch until the next.
-    fn train_step(&self, ws: &Workspace, t: &Train, writer: &mut journal::Journal) -> Result<Vec<PathBuf>> {
+    /// What a train's driver watches: the trains journal's folder and each member's folder.
+    fn train_paths(&self, ws: &Workspace, t: &Train) -> Result<Vec<PathBuf>> {
         let store = self.store()?;
         let j = train::journal(&store, &ws.name)?;
-        let mut watch: Vec<PathBuf> = j.path().parent().map(PathBuf::from).into_iter().collect();
+        let mut out: Vec<PathBuf> = j.path().parent().map(PathBuf::from).into_iter().collect();
+        for m in &t.members {
+            if let Some(r) = &m.release
+                && let Ok(rdir) = store.release(&m.plan, r)
+            {
+                out.push(rdir.path);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One look of the train's driver.
+    fn train_step(&self, t: &Train, writer: &mut journal::Journal) -> Result<()> {
+        let store = self.store()?;
         let mut states: Vec<(&train::Member, Option<ReleaseState>)> = Vec::new();
         for m in &t.members {
-            let st = m.release.as_ref().and_then(|r| {
-                let (rdir, st) = train::member_state(&store, &m.plan, r).ok()?;
-                watch.push(rdir.path.clone());
-                Some(st)
-            });
+            let st = m
+                .release
+                .as_ref()
+                .and_then(|r| train::member_state(&store, &m.plan, r).ok().map(|(_, st)| st));
             states.push((m, st));
         }
         let finish = |writer: &mut journal::Journal, state: &str, reason: String| -> Result<()> {
@@ -692,7 +718,7 @@ impl Context {
                         format!("{}: rollback failed of {}", rb.reason, failed.join(", ")),
                     )?;
                 }
-                return Ok(watch);
+                return Ok(());
             };
             let (plan, release) = member.split_once('/').unwrap_or((member, ""));
             let Some((m, Some(st))) = states
@@ -707,7 +733,7 @@ impl Context {
                         ok: false,
                     }],
                 )?;
-                return Ok(watch);
+                return Ok(());
             };
             let rolling = st.rollback.as_ref().is_some_and(|r| r.finished.is_none());
             let rolled = st.finished.as_ref().is_some_and(|f| {
@@ -743,7 +769,7 @@ impl Context {
                     )?;
                 }
             }
-            return Ok(watch);
+            return Ok(());
         }
         if t.cancel_requested {
             if all_finished {
@@ -751,10 +777,10 @@ impl Context {
             } else {
                 self.cancel_members(t)?;
             }
-            return Ok(watch);
+            return Ok(());
         }
         if !all_finished {
-            return Ok(watch);
+            return Ok(());
         }
         let failed: Vec<String> = states
             .iter()
@@ -769,7 +795,7 @@ impl Context {
             .collect();
         if failed.is_empty() {
             finish(writer, "succeeded", String::new())?;
-            return Ok(watch);
+            return Ok(());
         }
         let reason = format!("member {}", failed.join(", "));
         let order = completed_order(&store, t);
@@ -785,7 +811,7 @@ impl Context {
         } else {
             finish(writer, "failed", reason)?;
         }
-        Ok(watch)
+        Ok(())
     }
 }
 
