@@ -92,6 +92,12 @@ impl Store {
 
     /// The plans with a folder in the data dir, sorted.
     pub fn plans(&self) -> Result<Vec<String>, JournalError> {
+        // `@NAME`: a workspace's journals (trains), not a plan's releases.
+        self.folders(|name| !name.starts_with('@'))
+    }
+
+    /// The folders under `plans/` that are plain folder names and pass `keep`, sorted.
+    fn folders(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<String>, JournalError> {
         let dir = self.root.join("plans");
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
@@ -102,8 +108,7 @@ impl Store {
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
-            // `@NAME`: a workspace's journals (trains), not a plan's releases.
-            .filter(|p| check_component("plan name", p).is_ok() && !p.starts_with('@'))
+            .filter(|p| check_component("plan name", p).is_ok() && keep(p))
             .collect();
         out.sort();
         Ok(out)
@@ -111,20 +116,7 @@ impl Store {
 
     /// The workspaces' folders beside the plans' (`@NAME`: their trains journal), sorted.
     pub fn workspace_folders(&self) -> Result<Vec<String>, JournalError> {
-        let dir = self.root.join("plans");
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(JournalError::Io { path: dir, source: e }),
-        };
-        let mut out: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|p| p.starts_with('@') && check_component("workspace folder", p).is_ok())
-            .collect();
-        out.sort();
-        Ok(out)
+        self.folders(|name| name.starts_with('@'))
     }
 
     /// Releases of `plan` (or of every plan when `None`), newest first (by creation time).

@@ -38,28 +38,38 @@ impl Context {
 
     /// Start `flightdeck drive DIR` detached (not waited for), watching the release first.
     fn start_driver(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<(std::process::Child, SyncWaker)> {
-        use std::os::unix::process::CommandExt;
         // A journal that does not chain is not driven (the driver would refuse it too).
         refuse_broken(&ReleaseState::load(&rdir.journal())?.0)?;
-        let exe = std::env::current_exe()?;
-        let log_path = rdir.driver_log();
-        let log = std::fs::OpenOptions::new()
+        let mut args = vec![std::ffi::OsString::from("drive"), rdir.path.clone().into()];
+        if no_wait {
+            args.push("--no-wait".into());
+        }
+        let mut cmd = self.detached(&args, &rdir.driver_log())?;
+        // Watch before starting it, so its first append cannot slip by unnoticed.
+        let waker = SyncWaker::watch(&rdir.path);
+        let child = cmd.spawn().wrap_err("starting the background driver")?;
+        Ok((child, waker))
+    }
+
+    /// `flightdeck ARGS` (this executable) in a session of its own, detached from this terminal,
+    /// its output appended to `log`, with this context's data directory, store and identity: a
+    /// release's driver, a train's.
+    pub(super) fn detached(&self, args: &[std::ffi::OsString], log: &Path) -> Result<std::process::Command> {
+        use std::os::unix::process::CommandExt;
+        let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&log_path)
-            .map_err(journal::io_error(&log_path))?;
-        let mut cmd = std::process::Command::new(exe);
-        cmd.arg("drive").arg(&rdir.path);
-        if no_wait {
-            cmd.arg("--no-wait");
-        }
+            .open(log)
+            .map_err(journal::io_error(log))?;
+        let mut cmd = std::process::Command::new(std::env::current_exe()?);
+        cmd.args(args);
         if let Some(d) = &self.data_dir {
             cmd.arg("--data-dir").arg(d);
         }
         cmd.arg("--as").arg(self.actor());
         cmd.stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
+            .stdout(out.try_clone()?)
+            .stderr(out);
         // SAFETY: setsid and sigprocmask are async-signal-safe and touch nothing of the parent.
         unsafe {
             cmd.pre_exec(|| {
@@ -75,10 +85,7 @@ impl Context {
                 Ok(())
             });
         }
-        // Watch before starting it, so its first append cannot slip by unnoticed.
-        let waker = SyncWaker::watch(&rdir.path);
-        let child = cmd.spawn().wrap_err("starting the background driver")?;
-        Ok((child, waker))
+        Ok(cmd)
     }
 
     /// Wait until the driver `child` took the release over. `Err(code)`: it could not.

@@ -578,7 +578,6 @@ impl Context {
     /// Start `flightdeck train drive NAME` in its own session unless one drives the train;
     /// whether one was started.
     fn spawn_train_driver(&self, ws: &Workspace, name: &str) -> Result<bool> {
-        use std::os::unix::process::CommandExt;
         let store = self.store()?;
         let j = train::journal(&store, &ws.name)?;
         let dir = j.path().parent().expect("a journal has a folder").to_path_buf();
@@ -587,38 +586,14 @@ impl Context {
         if lock_held(&lock_path)? {
             return Ok(false);
         }
-        let log_path = dir.join(format!("{name}.log"));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(journal::io_error(&log_path))?;
-        let mut cmd = std::process::Command::new(std::env::current_exe()?);
-        cmd.arg("train").arg("drive").arg(name);
-        cmd.arg("--workspace").arg(&ws.path);
-        if let Some(d) = &self.data_dir {
-            cmd.arg("--data-dir").arg(d);
-        }
+        let mut args: Vec<std::ffi::OsString> = vec!["train".into(), "drive".into(), name.into()];
+        args.push("--workspace".into());
+        args.push(ws.path.clone().into());
         if let Some(s) = &self.store_url {
-            cmd.arg("--store").arg(s);
+            args.push("--store".into());
+            args.push(s.into());
         }
-        cmd.arg("--as").arg(self.actor());
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        // SAFETY: setsid and sigprocmask are async-signal-safe and touch nothing of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                nix::sys::signal::pthread_sigmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&nix::sys::signal::SigSet::empty()),
-                    None,
-                )
-                .map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
+        let mut cmd = self.detached(&args, &dir.join(format!("{name}.log")))?;
         // Reaped by nobody: it outlives this process (its own session), like a release's driver.
         cmd.spawn().wrap_err("starting the train's driver")?;
         Ok(true)
@@ -720,19 +695,21 @@ impl Context {
                 }
                 return Ok(());
             };
+            let record = |writer: &mut journal::Journal, ok: bool| -> Result<()> {
+                let e = Event::TrainMemberRolledBack {
+                    started: t.started,
+                    member: member.clone(),
+                    ok,
+                };
+                writer.append(&self.actor(), vec![e])?;
+                Ok(())
+            };
             let (plan, release) = member.split_once('/').unwrap_or((member, ""));
             let Some((m, Some(st))) = states
                 .iter()
                 .find(|(m, _)| m.plan == plan && m.release.as_deref() == Some(release))
             else {
-                writer.append(
-                    &self.actor(),
-                    vec![Event::TrainMemberRolledBack {
-                        started: t.started,
-                        member: member.clone(),
-                        ok: false,
-                    }],
-                )?;
+                record(writer, false)?;
                 return Ok(());
             };
             let rolling = st.rollback.as_ref().is_some_and(|r| r.finished.is_none());
@@ -747,26 +724,12 @@ impl Context {
                     .finished
                     .as_ref()
                     .is_some_and(|f| f.state != FinalState::RollbackFailed);
-                writer.append(
-                    &self.actor(),
-                    vec![Event::TrainMemberRolledBack {
-                        started: t.started,
-                        member: member.clone(),
-                        ok,
-                    }],
-                )?;
+                record(writer, ok)?;
             } else if !rolling && st.finished.is_some() {
                 let mctx = self.on_plan(Path::new(&m.file));
                 if let Err(e) = mctx.rollback(Some(release), None, Vec::new(), false) {
                     crate::errln!("flightdeck: train {}: rollback of {member} refused: {e}", t.name);
-                    writer.append(
-                        &self.actor(),
-                        vec![Event::TrainMemberRolledBack {
-                            started: t.started,
-                            member: member.clone(),
-                            ok: false,
-                        }],
-                    )?;
+                    record(writer, false)?;
                 }
             }
             return Ok(());
