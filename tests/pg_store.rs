@@ -787,3 +787,62 @@ fn a_workspaces_trains_journal_goes_to_the_store_and_back() {
         stdout_of(&out)
     );
 }
+
+#[test]
+fn a_workspace_uses_the_store_its_plans_name_and_refuses_two() {
+    let Some(pg) = Pg::start() else { return };
+    let ws = workspace(&pg);
+    let with_store = format!(
+        "{}\n",
+        PLAN.replacen(
+            "name = \"shop\"",
+            &format!("name = \"shop\"\nstore = \"{}\"", pg.url()),
+            1
+        )
+    );
+    std::fs::create_dir_all(ws.file("svc")).unwrap();
+    std::fs::write(ws.file("svc/flightdeck.toml"), &with_store).unwrap();
+    std::fs::write(
+        ws.file("flightdeck-workspace.toml"),
+        "[workspace]\nname = \"mall\"\nplans = [\"svc/flightdeck.toml\"]\n",
+    )
+    .unwrap();
+    // From the workspace's folder (no --store, no FLIGHTDECK_STORE): the plans' store.
+    ws.expect(
+        [
+            "--workspace",
+            "flightdeck-workspace.toml",
+            "train",
+            "start",
+            "t1",
+            "--version",
+            "5.0",
+        ],
+        0,
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) > 0 FROM fd_events WHERE plan = '@mall' AND journal = '.trains'"),
+        "t"
+    );
+    // Two plans naming different stores: refused, naming both.
+    std::fs::create_dir_all(ws.file("other")).unwrap();
+    std::fs::write(
+        ws.file("other/flightdeck.toml"),
+        with_store
+            .replacen("name = \"shop\"", "name = \"other\"", 1)
+            .replace(&pg.url(), "postgres://elsewhere/db"),
+    )
+    .unwrap();
+    std::fs::write(
+        ws.file("flightdeck-workspace.toml"),
+        "[workspace]\nname = \"mall\"\nplans = [\"svc/flightdeck.toml\", \"other/flightdeck.toml\"]\n",
+    )
+    .unwrap();
+    let out = ws.expect(["--workspace", "flightdeck-workspace.toml", "train", "list"], 2);
+    assert!(
+        stderr_of(&out).contains("name different stores (shop: ")
+            && stderr_of(&out).contains("other: postgres://elsewhere/db"),
+        "{}",
+        stderr_of(&out)
+    );
+}

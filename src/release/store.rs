@@ -37,6 +37,10 @@ impl Context {
         if let Some(url) = std::env::var("FLIGHTDECK_STORE").ok().filter(|u| !u.is_empty()) {
             return given(&url, "FLIGHTDECK_STORE");
         }
+        // In a workspace: its plans' choice, when they agree (a train's members share a store).
+        if self.in_workspace() {
+            return self.workspace_store();
+        }
         // The plan's choice, when there is a plan that loads (its problems are `check`'s).
         let Ok(path) = self.plan_path() else {
             return Ok(None);
@@ -48,6 +52,41 @@ impl Context {
                 url,
                 source: format!("[plan] store in {}", path.display()),
             }))
+    }
+
+    /// The store the plans of the workspace name with `[plan] store`: none, or the one they all
+    /// name; plans that name different stores are refused (a train's releases share one).
+    fn workspace_store(&self) -> Result<Option<Selected>> {
+        let Ok(path) = self.workspace_path() else {
+            return Ok(None);
+        };
+        let Ok(ws) = crate::plan::workspace::load_workspace(&path) else {
+            return Ok(None);
+        };
+        let mut named: Vec<(String, String)> = Vec::new();
+        for file in &ws.plans {
+            if let Ok(p) = crate::plan::load(file)
+                && let Some(url) = p.store
+            {
+                named.push((p.name, url));
+            }
+        }
+        match named.first() {
+            None => Ok(None),
+            Some((_, url)) if named.iter().all(|(_, u)| u == url) => Ok(Some(Selected {
+                url: url.clone(),
+                source: format!("[plan] store of the plans of {}", path.display()),
+            })),
+            Some(_) => Err(usage(format!(
+                "the plans of workspace {} name different stores ({}): a workspace's releases share one; give --store or FLIGHTDECK_STORE",
+                ws.name,
+                named
+                    .iter()
+                    .map(|(p, u)| format!("{p}: {}", pgstore::redact(u)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 
     /// When a shared store is selected: make the data directory its local mirror (the one given
