@@ -1019,6 +1019,33 @@ fn cockpit(
         ));
     }
     let store = ctx.store()?;
+    // In a workspace: its board, or the release named with the board behind it (`Esc`).
+    if start.is_none() && !opts.exit_when_done && ctx.in_workspace() {
+        let (ws, plans) = ctx.load_workspace()?;
+        let rdir = release.map(|r| ctx.find(Some(r))).transpose()?;
+        if rdir
+            .as_ref()
+            .is_none_or(|r| plans.iter().any(|p| p.name == r.plan))
+        {
+            let plans = plans
+                .into_iter()
+                .map(|p| crate::tui::ws_source::WsPlan {
+                    launcher: std::sync::Arc::new(Context {
+                        plan: Some(p.path.clone()),
+                        ..ctx.clone()
+                    }),
+                    plan: std::sync::Arc::new(p),
+                })
+                .collect();
+            return Ok(crate::tui::open_workspace(
+                store,
+                &ws.name,
+                plans,
+                rdir.as_ref(),
+                opts,
+            )?);
+        }
+    }
     let rdir = match ctx.cockpit_release(&store, release, start)? {
         Ok(rdir) => rdir,
         Err(code) => return Ok(code),

@@ -95,11 +95,22 @@ fn help_overlay_is_generated_from_the_keymap() {
         t.contains("1-5") && t.contains("focus a pane (tab when narrow)"),
         "{t}"
     );
-    // The search's next and previous match share a line too.
+    // The search's next and previous match share a line too, and so do other pairs.
     assert!(t.contains("n/N    search: next / previous match"), "{t}");
+    assert!(t.contains("w/T     wrap lines / show arrival times"), "{t}");
+    assert!(t.contains("S/E    workspace: state/env filter"), "{t}");
     for (_, keys, action) in ui.keymap.grouped() {
         use flightdeck::tui::action::Action;
-        if matches!(action, Action::Tab(_) | Action::SearchNext | Action::SearchPrev) {
+        if matches!(
+            action,
+            Action::Tab(_)
+                | Action::SearchNext
+                | Action::SearchPrev
+                | Action::Wrap
+                | Action::Timestamps
+                | Action::StateFilter
+                | Action::EnvFilter
+        ) {
             continue;
         }
         assert!(t.contains(&keys), "help lacks keys {keys:?}:\n{t}");

@@ -1,5 +1,6 @@
 //! The driver and everything it needs. No UI crate is imported here.
 
+pub mod board;
 pub mod driver;
 pub mod envs;
 pub mod freezes;

@@ -73,11 +73,16 @@ pub enum Action {
     OpenIncident,
     /// The delivery metrics (DORA) of the selected environment (an overlay).
     Metrics,
+    // The workspace board.
+    /// Show only the releases in a state: running, then paused, then failed, then all again.
+    StateFilter,
+    /// Show only what concerns one environment: each of the workspace's in turn, then all.
+    EnvFilter,
 }
 
 impl Action {
     /// Every action once, in help order (tabs as 1..5).
-    pub const ALL: [Action; 49] = [
+    pub const ALL: [Action; 51] = [
         Action::Up,
         Action::Down,
         Action::Left,
@@ -127,6 +132,8 @@ impl Action {
         Action::Redeploy,
         Action::OpenIncident,
         Action::Metrics,
+        Action::StateFilter,
+        Action::EnvFilter,
     ];
 
     /// The action's name in the settings file and the palette: `approve`, `tab-3`.
@@ -177,6 +184,8 @@ impl Action {
             Action::Redeploy => "redeploy",
             Action::OpenIncident => "open-incident",
             Action::Metrics => "metrics",
+            Action::StateFilter => "state-filter",
+            Action::EnvFilter => "env-filter",
         };
         s.to_string()
     }
@@ -238,6 +247,8 @@ impl Action {
             Action::Redeploy => "redeploy to the selected env",
             Action::OpenIncident => "open an incident on the env",
             Action::Metrics => "delivery metrics of the env",
+            Action::StateFilter => "workspace: filter by state",
+            Action::EnvFilter => "workspace: filter by env",
         }
     }
 

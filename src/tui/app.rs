@@ -28,8 +28,10 @@ mod output;
 mod panes;
 mod redeploy;
 mod requests;
+mod workspace;
 
 pub use mouse::WHEEL_LINES;
+pub use workspace::WsUpdate;
 
 /// Everything the loop tells the state.
 #[derive(Debug, Clone)]
@@ -142,6 +144,8 @@ pub enum Msg {
         release: String,
         typical: Typical,
     },
+    /// The workspace board's plans (and trains) read again.
+    Workspace(Box<WsUpdate>),
     /// SIGTERM, SIGHUP, or the input ended.
     Shutdown,
 }
@@ -210,6 +214,10 @@ pub enum Effect {
     EnvHistory(String),
     /// Work out an environment's delivery metrics over the last 90 days ([`Msg::Metrics`]).
     Metrics(String),
+    /// The workspace board's Enter: watch release `id` of `plan` in the release view.
+    OpenFromBoard { plan: String, id: String },
+    /// Esc in a release opened from the workspace board: stop watching it, the board again.
+    BackToBoard,
 }
 
 impl UiState {
@@ -428,11 +436,13 @@ impl UiState {
                     self.typical = typical;
                 }
             }
+            Msg::Workspace(u) => self.ws_update(*u),
             Msg::Shutdown => {
                 let code = self
                     .release
                     .finished
                     .as_ref()
+                    .filter(|_| !self.ws_shown())
                     .map(|f| f.state.exit_code())
                     .unwrap_or(0);
                 self.quit = Some(code);
@@ -551,6 +561,8 @@ impl UiState {
             self.mouse_capture,
         );
         let notice = self.notice.take();
+        // The workspace board stays behind the release view.
+        let ws = self.ws.take();
         // Ids keep counting: an answer still under way for a pane of the old release must not
         // land in a new pane.
         let (next_pane, search_gen) = (self.next_pane, self.search_gen);
@@ -563,6 +575,7 @@ impl UiState {
         self.mouse_capture = mouse;
         self.board = keep_board;
         self.notice = notice;
+        self.ws = ws;
         self.release.id = id;
     }
 
@@ -572,6 +585,12 @@ impl UiState {
             return;
         }
         let Some(key) = Key::from_event(&ev) else { return };
+        if self.ws_shown() {
+            if let Some(action) = self.keymap.lookup(&[Layer::Board], key) {
+                self.act(action, fx);
+            }
+            return;
+        }
         let mut layers = vec![self.focus.layer()];
         if self.focus == Focus::Output && self.output_search_active() {
             layers.insert(0, Layer::Search);
@@ -774,6 +793,7 @@ impl UiState {
                 }))
             }
             PromptFor::Filter => self.set_filter(TargetFilter::parse(&text)),
+            PromptFor::WsFilter => self.ws_filter_typed(p),
             PromptFor::Search => self.start_search(text, fx),
             PromptFor::Reject { gate } => {
                 if text.is_empty() {
@@ -811,6 +831,10 @@ impl UiState {
     }
 
     fn act(&mut self, action: Action, fx: &mut Vec<Effect>) {
+        if self.ws_shown() {
+            self.ws_act(action, fx);
+            return;
+        }
         let page = usize::from(self.size.1 / 2).max(1);
         match action {
             Action::Quit => self.quit_now(fx),
@@ -827,6 +851,9 @@ impl UiState {
                     let n = self.marked.len();
                     self.marked.clear();
                     self.say(format!("{n} target(s) unmarked"), false);
+                } else {
+                    // Opened from the workspace board: back to it.
+                    self.ws_back(fx);
                 }
             }
             Action::FocusNext | Action::FocusPrev if self.output_focus_step(action == Action::FocusNext) => {}
@@ -885,6 +912,15 @@ impl UiState {
                 };
             }
             Action::Up | Action::Down => self.move_vertical(action == Action::Up),
+            Action::StateFilter | Action::EnvFilter => {
+                let back = self.keymap.key_of(Action::Back).unwrap_or_else(|| "Esc".into());
+                let what = if self.ws.is_some() {
+                    format!("on the workspace board ({back} goes back to it)")
+                } else {
+                    "on the workspace board (`flightdeck` in a workspace)".to_string()
+                };
+                self.say(format!("{}: {what}", action.describe()), true);
+            }
             Action::Left | Action::Right => {
                 let back = action == Action::Left;
                 match self.focus {

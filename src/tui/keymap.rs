@@ -243,6 +243,8 @@ impl Default for Keymap {
             (Key::ch('P'), Action::Redeploy),
             (Key::ch('I'), Action::OpenIncident),
             (Key::ch('M'), Action::Metrics),
+            (Key::ch('S'), Action::StateFilter),
+            (Key::ch('E'), Action::EnvFilter),
         ];
         let search = [
             (Key::ch('n'), Action::SearchNext),

@@ -347,3 +347,131 @@ pub fn clip_window(n: usize, height: usize, keep: Option<usize>) -> Vec<Row> {
     out.push(Row::Below(n - (k + 1)));
     out
 }
+
+// ---------------------------------------------------------------------------------------------
+// The workspace board: the releases of every plan, the services × environments matrix and the
+// trains; side by side on a big screen, else one at a time behind tabs.
+
+/// The workspace board's tabs, in number-key order.
+pub const WS_TABS: [&str; 3] = ["Releases", "Matrix", "Trains"];
+/// From this size the workspace board shows its three panes at once.
+pub const WS_WIDE_SIZE: (u16, u16) = (140, 30);
+
+/// The workspace board's panes (which has the keys; in the narrow layout, the tab shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WsPane {
+    #[default]
+    Releases,
+    /// Services × environments.
+    Matrix,
+    Trains,
+}
+
+impl WsPane {
+    pub const ALL: [WsPane; 3] = [WsPane::Releases, WsPane::Matrix, WsPane::Trains];
+
+    pub fn index(self) -> usize {
+        WsPane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// Where the workspace board's parts go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsPanes {
+    pub layout: Layout,
+    /// The workspace, its counts and the filter.
+    pub header: Option<Rect>,
+    /// The narrow layout's tab row.
+    pub tabs: Option<Rect>,
+    pub releases: Option<Rect>,
+    pub matrix: Option<Rect>,
+    pub trains: Option<Rect>,
+    pub status: Option<Rect>,
+}
+
+impl WsPanes {
+    pub fn of(&self, pane: WsPane) -> Option<Rect> {
+        match pane {
+            WsPane::Releases => self.releases,
+            WsPane::Matrix => self.matrix,
+            WsPane::Trains => self.trains,
+        }
+    }
+
+    /// The pane at cell (`x`, `y`), if any.
+    pub fn at(&self, x: u16, y: u16) -> Option<(WsPane, Rect)> {
+        let p = ratatui::layout::Position::new(x, y);
+        WsPane::ALL
+            .into_iter()
+            .find_map(|f| self.of(f).filter(|r| r.contains(p)).map(|r| (f, r)))
+    }
+}
+
+/// The workspace board on a screen of `area`: `focus` is the tab shown when narrow; the
+/// matrix takes the lines its `matrix_lines` need (at most about half the right column) and the
+/// trains the rest.
+pub fn ws_panes(area: Rect, focus: WsPane, matrix_lines: usize) -> WsPanes {
+    let mut p = WsPanes {
+        layout: Layout::of(area.width, area.height),
+        header: None,
+        tabs: None,
+        releases: None,
+        matrix: None,
+        trains: None,
+        status: None,
+    };
+    if p.layout == Layout::TooSmall {
+        return p;
+    }
+    if area.width >= WS_WIDE_SIZE.0 && area.height >= WS_WIDE_SIZE.1 {
+        p.layout = Layout::Wide;
+        let [head, body, bar] = rows(
+            area,
+            [Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1)],
+        );
+        let [left, right] = cols(body, [Constraint::Percentage(60), Constraint::Fill(1)]);
+        // The matrix's rows and border, at most 55% of the column; the trains below.
+        let want = (matrix_lines + 2) as u16;
+        let most = right.height * 55 / 100;
+        let [m, t] = rows(
+            right,
+            [
+                Constraint::Length(want.clamp(5, most.max(5))),
+                Constraint::Fill(1),
+            ],
+        );
+        (p.header, p.releases, p.matrix, p.trains, p.status) =
+            (Some(head), Some(left), Some(m), Some(t), Some(bar));
+    } else {
+        p.layout = Layout::Narrow;
+        let [head, tabs, body, bar] = rows(
+            area,
+            [
+                Constraint::Length(1),
+                Constraint::Length(1),
+                Constraint::Fill(1),
+                Constraint::Length(1),
+            ],
+        );
+        (p.header, p.tabs, p.status) = (Some(head), Some(tabs), Some(bar));
+        match focus {
+            WsPane::Releases => p.releases = Some(body),
+            WsPane::Matrix => p.matrix = Some(body),
+            WsPane::Trains => p.trains = Some(body),
+        }
+    }
+    p
+}
+
+/// The workspace board's tab under column `x` of its tab row (as the views draw them).
+pub fn ws_tab_at(tabs: Rect, x: u16) -> Option<usize> {
+    let mut left = tabs.x;
+    for (i, name) in WS_TABS.iter().enumerate() {
+        let w = format!(" {} {name} ", i + 1).width() as u16;
+        if x >= left && x < left.saturating_add(w) {
+            return Some(i);
+        }
+        left = left.saturating_add(w);
+    }
+    None
+}

@@ -17,6 +17,8 @@ pub mod terminal;
 pub mod theme;
 pub mod views;
 pub mod widgets;
+pub mod workspace;
+pub mod ws_source;
 
 use std::io;
 use std::sync::Arc;
@@ -108,6 +110,63 @@ pub fn open(
         .await?;
         drop(guard);
         if !opts.no_reattach_hint && ui.release.finished.is_none() && !ui.release.id.is_empty() {
+            crate::errln!(
+                "flightdeck: release {} goes on in its driver; `flightdeck cockpit {}` reattaches",
+                ui.release.id,
+                ui.release.id
+            );
+        }
+        Ok(code)
+    })
+}
+
+/// Open the cockpit on the workspace board of `workspace` (its `plans`, each with the launcher
+/// that acts on its releases), or on `release` (a release of one of them) with the board behind
+/// it: Esc in the release view goes back to the board. Returns 0 when the user quits; the
+/// terminal is restored in every case.
+pub fn open_workspace(
+    store: Store,
+    workspace: &str,
+    plans: Vec<ws_source::WsPlan>,
+    release: Option<&ReleaseDir>,
+    opts: Options,
+) -> io::Result<u8> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut ui = state::UiState::new(opts.settings.keymap.clone(), opts.settings.theme());
+        ui.bell = opts.settings.bell;
+        let shape: Vec<(String, Vec<String>)> = plans
+            .iter()
+            .map(|p| (p.plan.name.clone(), p.plan.environments.keys().cloned().collect()))
+            .collect();
+        ui.ws = Some(workspace::WsBoard::new(workspace, &shape, release.is_none()));
+        let mut source = ws_source::WorkspaceSource::new(store, workspace, plans);
+        if let Some(r) = release {
+            source.open(&r.plan, &r.id).map_err(io::Error::other)?;
+            ui.update(app::Msg::Opened(r.id.clone()));
+        }
+        let (guard, mut term) = terminal::TerminalGuard::enter()?;
+        #[cfg(debug_assertions)]
+        if let Some(at) = opts.debug_panic {
+            term.draw(|f| views::render(f, &ui, chrono::Utc::now()))?;
+            debug_panic(at);
+        }
+        let mut input = terminal::TermInput::default();
+        let mut stats = event_loop::LoopStats::default();
+        let code = event_loop::run(
+            &mut term,
+            &mut input,
+            &mut source,
+            &event_loop::SystemClock,
+            &mut ui,
+            event_loop::LoopConfig::default(),
+            &mut stats,
+        )
+        .await?;
+        drop(guard);
+        if !ui.ws_shown() && ui.release.finished.is_none() && !ui.release.id.is_empty() {
             crate::errln!(
                 "flightdeck: release {} goes on in its driver; `flightdeck cockpit {}` reattaches",
                 ui.release.id,

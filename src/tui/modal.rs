@@ -161,6 +161,8 @@ pub enum PromptFor {
     Incident { env: String },
     /// Reject a release at a gate: the reason is required.
     Reject { gate: String },
+    /// Filter the workspace board: a state word, `env:NAME`, part of a name.
+    WsFilter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +192,9 @@ impl Prompt {
             PromptFor::Filter => "Filter targets: failed, running, or a name (empty: all)".into(),
             PromptFor::Incident { env } => format!("Open an incident on {env}: what is wrong (required)"),
             PromptFor::Reject { gate } => format!("Reject at gate {gate}: why (required)"),
+            PromptFor::WsFilter => {
+                "Filter: running, paused, failed (any state), env:NAME, part of a name (empty: all)".into()
+            }
         }
     }
 }

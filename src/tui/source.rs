@@ -678,7 +678,11 @@ impl Source for ReleaseSource {
                     let _ = answers.send(Msg::EnvHistory { env, rows });
                 });
             }
-            Effect::FollowLog { .. } | Effect::Quit(_) | Effect::Suspend => {}
+            Effect::FollowLog { .. }
+            | Effect::Quit(_)
+            | Effect::Suspend
+            | Effect::OpenFromBoard { .. }
+            | Effect::BackToBoard => {}
         }
     }
 }

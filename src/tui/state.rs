@@ -268,6 +268,9 @@ pub struct UiState {
     pub freezes_from: Option<DateTime<Utc>>,
     /// The plan's open review action items (from its reviews journal), oldest release first.
     pub actions: Vec<crate::engine::reviews::Action>,
+    /// The workspace board, when the cockpit opened on a workspace: on screen, or behind the
+    /// release opened from it.
+    pub ws: Option<super::workspace::WsBoard>,
 }
 
 impl UiState {
@@ -316,6 +319,7 @@ impl UiState {
             freeze_windows: Vec::new(),
             freezes_from: None,
             actions: Vec::new(),
+            ws: None,
         }
     }
 
@@ -392,6 +396,9 @@ impl UiState {
 
     /// Something is running (the 1 Hz clock is needed for elapsed times and spinners).
     pub fn needs_clock(&self) -> bool {
+        if let Some(ws) = self.ws.as_ref().filter(|w| w.shown) {
+            return ws.running();
+        }
         self.release.finished.is_none()
             && self.release.stages.iter().any(|s| {
                 s.status == StageStatus::Running

@@ -23,6 +23,10 @@ impl UiState {
         if self.modal.is_some() || !self.mouse_capture {
             return;
         }
+        if self.ws_shown() {
+            self.ws_mouse(ev);
+            return;
+        }
         let area = Rect::new(0, 0, self.size.0, self.size.1);
         let panes = layout::screen(area, self.arrange());
         let (x, y) = (ev.column, ev.row);

@@ -139,7 +139,7 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>, fo
 }
 
 /// The symbol of a release's state word: its own for each, so the board reads without colour.
-fn release_symbol(word: &str, secs: i64) -> &'static str {
+pub(super) fn release_symbol(word: &str, secs: i64) -> &'static str {
     match word {
         "succeeded" => Glyph::Succeeded.symbol(secs),
         "failed" => Glyph::Failed.symbol(secs),

@@ -15,28 +15,48 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState) {
     // The tab keys share one line (`1-5  focus a pane`, the panes in tab order): room for the rest.
     let mut entries: Vec<(String, String)> = Vec::new();
     let mut tabs: Vec<String> = Vec::new();
-    // The search's next and previous match share a line too (`n/N  search: next / previous`).
-    let mut next_at: Option<usize> = None;
+    // Pairs share a line too (`n/N  search: next / previous match`), when both are bound in the
+    // same layer: the first's entry takes the second's keys and a description of both.
+    const PAIRS: [(Action, Action, &str); 3] = [
+        (Action::SearchNext, Action::SearchPrev, "next / previous match"),
+        (
+            Action::Wrap,
+            Action::Timestamps,
+            "wrap lines / show arrival times",
+        ),
+        (
+            Action::StateFilter,
+            Action::EnvFilter,
+            "workspace: state/env filter",
+        ),
+    ];
+    let mut firsts: Vec<(Layer, Action, usize)> = Vec::new();
     for (layer, keys, a) in ui.keymap.grouped() {
+        let head = |layer: Layer, d: &str| match layer {
+            Layer::Global => d.to_string(),
+            l => format!("{}: {d}", l.name()),
+        };
+        if let Some((first, _, both)) = PAIRS.iter().find(|(_, second, _)| *second == a)
+            && let Some(i) = firsts.iter().position(|(l, f, _)| *l == layer && f == first)
+        {
+            let (_, _, at) = firsts.remove(i);
+            let (k, d) = &mut entries[at];
+            k.push('/');
+            k.push_str(&keys);
+            *d = head(layer, both);
+            continue;
+        }
+        if PAIRS.iter().any(|(first, _, _)| *first == a) {
+            firsts.push((layer, a, entries.len()));
+        }
         match (layer, a) {
-            (Layer::Search, Action::SearchNext) => {
-                next_at = Some(entries.len());
-                entries.push((keys, format!("{}: {}", layer.name(), a.describe())));
-            }
-            (Layer::Search, Action::SearchPrev) if next_at.is_some() => {
-                let (k, d) = &mut entries[next_at.take().unwrap_or_default()];
-                k.push('/');
-                k.push_str(&keys);
-                *d = format!("{}: next / previous match", layer.name());
-            }
             (Layer::Global, Action::Tab(_)) => {
                 if tabs.is_empty() {
                     entries.push((String::new(), String::new()));
                 }
                 tabs.push(keys);
             }
-            (Layer::Global, _) => entries.push((keys, a.describe().to_string())),
-            (l, _) => entries.push((keys, format!("{}: {}", l.name(), a.describe()))),
+            (l, _) => entries.push((keys, head(l, a.describe()))),
         }
     }
     if let Some(slot) = entries.iter_mut().find(|(k, d)| k.is_empty() && d.is_empty()) {

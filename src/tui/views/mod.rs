@@ -9,6 +9,7 @@ mod output;
 pub mod pipeline;
 mod start;
 mod statusbar;
+pub mod workspace;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -29,6 +30,12 @@ pub use output::styled_line;
 pub fn render(frame: &mut Frame, ui: &UiState, now: DateTime<Utc>) {
     let area = frame.area();
     let buf = frame.buffer_mut();
+    // The workspace board, when it is on screen (a release opened from it is drawn as usual).
+    if let Some(ws) = ui.ws.as_ref().filter(|w| w.shown) {
+        workspace::render(buf, area, ui, ws, now);
+        modal::render(buf, area, ui);
+        return;
+    }
     let p = screen(area, ui.arrange());
     if p.layout == Layout::TooSmall {
         let msg = format!("terminal too small (needs {}x{})", MIN_SIZE.0, MIN_SIZE.1);
@@ -114,6 +121,31 @@ pub fn clip_lines<'a>(lines: Vec<Line<'a>>, height: usize, keep: Option<usize>, 
             Row::Below(n) => marker(format!("… {n} more below")),
             Row::Others(n) => marker(format!("… {n} more")),
             Row::All(n) => marker(format!("… {n} lines")),
+        })
+        .collect()
+}
+
+/// [`clip_lines`] of `n` lines made by `line` only for those shown: for long lists, where making
+/// every line would cost more than drawing the ones that fit.
+pub fn clip_with<'a>(
+    n: usize,
+    height: usize,
+    keep: Option<usize>,
+    dim: Style,
+    mut line: impl FnMut(usize) -> Line<'a>,
+) -> Vec<Line<'a>> {
+    if n <= height || height == 0 {
+        return (0..n).map(line).collect();
+    }
+    let marker = |text: String| Line::from(Span::styled(text, dim));
+    clip_window(n, height, keep)
+        .into_iter()
+        .map(|r| match r {
+            Row::Line(i) => line(i),
+            Row::Above(k) => marker(format!("… {k} more above")),
+            Row::Below(k) => marker(format!("… {k} more below")),
+            Row::Others(k) => marker(format!("… {k} more")),
+            Row::All(k) => marker(format!("… {k} lines")),
         })
         .collect()
 }

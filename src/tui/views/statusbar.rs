@@ -110,6 +110,14 @@ pub fn render(buf: &mut Buffer, area: Rect, ui: &UiState, now: DateTime<Utc>) {
             Span::styled(format!("  {pending} request(s) pending"), ui.theme.warn()),
         ));
     }
+    // Opened from the workspace board: how to go back to it.
+    if ui.ws.is_some() {
+        let back = ui
+            .keymap
+            .key_of(crate::tui::action::Action::Back)
+            .unwrap_or_else(|| ":back".into());
+        segs.push((2, Span::styled(format!("  {back} board"), ui.theme.key())));
+    }
     if let Some(need) = needed(ui) {
         segs.push((1, Span::styled(format!("  {need}"), ui.theme.warn())));
     }
