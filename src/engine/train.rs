@@ -522,6 +522,8 @@ pub fn view(store: &Store, train: &Train) -> TrainView {
                     continue;
                 }
                 let (what, since) = match states.get(&need.plan).and_then(|o| o.stage(&need.stage)) {
+                    // Met, only not asked yet: nothing blocks.
+                    Some(o) if matches!(o.status, StageStatus::Succeeded | StageStatus::Skipped) => continue,
                     Some(o) => (
                         o.status.as_str().replace('_', " "),
                         (o.status == StageStatus::Running)
@@ -548,7 +550,12 @@ pub fn view(store: &Store, train: &Train) -> TrainView {
                     if s.train_met.contains(&to) {
                         continue;
                     }
-                    let what = train.gate(&g.gate).map_or_else(String::new, GateState::progress);
+                    let Some(gate) = train.gate(&g.gate) else { continue };
+                    // Open, only not asked yet: nothing blocks.
+                    if gate.open() {
+                        continue;
+                    }
+                    let what = gate.progress();
                     blocking.push(Arrow {
                         from: from.clone(),
                         to,

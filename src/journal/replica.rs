@@ -146,7 +146,8 @@ pub struct Health {
     pub notify: Option<Result<(), String>>,
 }
 
-type HealthWatcher = Box<dyn Fn() + Send + Sync>;
+/// Told of each change; kept while it returns `true` (its listener still listens).
+type HealthWatcher = Box<dyn Fn() -> bool + Send + Sync>;
 
 static HEALTH: std::sync::Mutex<(Health, Vec<HealthWatcher>)> = std::sync::Mutex::new((
     Health {
@@ -161,9 +162,7 @@ fn update_health(change: impl FnOnce(&mut Health)) {
     let before = h.0.clone();
     change(&mut h.0);
     if h.0 != before {
-        for w in &h.1 {
-            w();
-        }
+        h.1.retain(|w| w());
     }
 }
 
@@ -192,8 +191,9 @@ pub fn health() -> Option<(&'static str, Health)> {
     Some((name, h.0.clone()))
 }
 
-/// Call `f` (from whichever thread noticed) whenever the store's health changes.
-pub fn on_health_change(f: impl Fn() + Send + Sync + 'static) {
+/// Call `f` (from whichever thread noticed) whenever the store's health changes, until it
+/// returns `false` (whoever it tells has gone: a cockpit's release view closed).
+pub fn on_health_change(f: impl Fn() -> bool + Send + Sync + 'static) {
     let mut h = HEALTH.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     h.1.push(Box::new(f));
 }

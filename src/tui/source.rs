@@ -196,7 +196,10 @@ impl ReleaseSource {
         // The shared store coming and going wakes the loop (from the thread that noticed).
         let htx = tx.clone();
         crate::journal::replica::on_health_change(move || {
-            let _ = htx.try_send(());
+            !matches!(
+                htx.try_send(()),
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_))
+            )
         });
         let mut src = ReleaseSource {
             store,

@@ -140,11 +140,15 @@ fn rows<'a>(
         if let Some(counts) = fanout_counts(s) {
             spans.push(Span::raw(format!("{counts} ")));
         }
-        if !s.decl.needs.is_empty() {
-            spans.push(Span::styled(
-                format!("← {}", s.decl.needs.join(", ")),
-                ui.theme.dim(),
-            ));
+        // Its needs, and in a train the other plans' stages it waits for (`billing:deploy`).
+        let mut needs = s.decl.needs.clone();
+        if st.train.is_some()
+            && let Some(ps) = ui.plan.as_ref().and_then(|p| p.stage(&s.decl.id))
+        {
+            needs.extend(ps.after.iter().map(|n| n.name()));
+        }
+        if !needs.is_empty() {
+            spans.push(Span::styled(format!("← {}", needs.join(", ")), ui.theme.dim()));
         }
         let mut line = fit_line(Line::from(spans), width);
         if i == ui.stage {

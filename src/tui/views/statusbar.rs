@@ -229,6 +229,16 @@ fn needed(ui: &UiState) -> Option<String> {
             s.waiting.as_deref().unwrap_or_default()
         ));
     }
+    // A train's member waiting for another plan's stage or the train's gate: for what.
+    if st.train.is_some()
+        && let Some(s) = st.stages.iter().find(|s| !s.frozen && s.waiting.is_some())
+    {
+        return Some(format!(
+            "{} {}",
+            s.decl.id,
+            s.waiting.as_deref().unwrap_or_default()
+        ));
+    }
     None
 }
 
