@@ -643,3 +643,39 @@ fn the_board_shows_the_freeze_in_force_a_scheduled_release_and_the_overrides_ban
         "{t}"
     );
 }
+
+/// A train's member: the pipeline lists the other plans' stages a stage needs, and the status
+/// bar says what the waiting stage waits for.
+#[test]
+fn a_train_members_release_view_says_what_it_waits_for_across_plans() {
+    let j = fixture::mid_run();
+    let mut ui = fixture::ui(&j, (160, 48));
+    let text_plan = fixture::PLAN.replacen(
+        "needs = [\"deploy-eu\"]",
+        "needs = [\"deploy-eu\", \"billing:deploy-prod\"]",
+        1,
+    );
+    let plan =
+        flightdeck::plan::load_str(&text_plan, std::path::Path::new("/srv/shop/flightdeck.toml")).unwrap();
+    ui.plan = Some(std::sync::Arc::new(plan));
+    ui.release.train = Some(flightdeck::engine::state::TrainLink {
+        name: "spring".into(),
+        workspace: "commerce".into(),
+        started: 1,
+        gates: Vec::new(),
+    });
+    let smoke = ui
+        .release
+        .stages
+        .iter_mut()
+        .find(|s| s.decl.id == "smoke")
+        .unwrap();
+    smoke.waiting = Some("waiting for billing:deploy-prod (running)".into());
+    let t = terminal(&ui, 160, 48);
+    let screen = text(t.backend().buffer());
+    assert!(screen.contains("← deploy-eu, billing:deploy-prod"), "{screen}");
+    assert!(
+        screen.contains("smoke waiting for billing:deploy-prod (running)"),
+        "{screen}"
+    );
+}
