@@ -873,7 +873,7 @@ fn dispatch(ctx: &mut Context, command: Command) -> Result<u8> {
             targets,
             force,
         } => match train_instead(ctx, release.as_deref()) {
-            Some((ws, t)) if stage.is_none() && targets.is_empty() => ctx.train_rollback(&ws, &t),
+            Some((ws, t)) if stage.is_none() && targets.is_empty() => ctx.train_rollback(&ws, &t, force),
             Some((_, t)) => Err(crate::release::usage(format!(
                 "{} is a train: it rolls back whole (no --stage or --target)",
                 clean(&t.name)

@@ -596,12 +596,17 @@ pub enum Event {
         started: u64,
         order: Vec<String>,
         reason: String,
+        /// Each member rolled back even over a newer release live or deploying there.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
     },
-    /// One member's rollback (`plan/release`) ended.
+    /// One member's rollback (`plan/release`) ended; when not `ok`, why.
     TrainMemberRolledBack {
         started: u64,
         member: String,
         ok: bool,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        why: String,
     },
     /// The train ended: `succeeded`, `failed`, `cancelled`, `rolled_back` or `rollback_failed`.
     TrainFinished {
@@ -713,6 +718,7 @@ impl Event {
             | Event::RollbackStarted { reason, .. }
             | Event::TrainWaitOver { reason, .. }
             | Event::TrainRollbackStarted { reason, .. }
+            | Event::TrainMemberRolledBack { why: reason, .. }
             | Event::TrainFinished { reason, .. } => f(reason),
             Event::Approved { note, .. }
             | Event::Ticked { note, .. }
@@ -759,7 +765,6 @@ impl Event {
             | Event::TrainStarted { .. }
             | Event::TrainMember { .. }
             | Event::TrainCancelRequested { .. }
-            | Event::TrainMemberRolledBack { .. }
             | Event::ReleaseScheduled { .. } => {}
         }
     }

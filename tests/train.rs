@@ -270,6 +270,38 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
             .count(),
         2
     );
+
+    // Rolling the train back would roll storefront back over 2.0.1, live on prod since: refused
+    // as `rollback` refuses, naming it, before anything is rolled back.
+    let before = ledger(&ws).len();
+    let out = ws.expect(["rollback", "w49"], 1);
+    assert!(
+        stderr_of(&out).contains("storefront/2.0.0: 2.0.1 is live on prod")
+            && stderr_of(&out).contains("`flightdeck rollback w49 --force`"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(ledger(&ws).len(), before);
+    // Forced: every member, the last completed first (search, billing, storefront completed
+    // in that order), each its runs newest first; billing's prod deploy has no rollback.
+    let out = ws.expect(["rollback", "w49", "--force"], 0);
+    assert!(
+        stdout_of(&out)
+            .contains("the last completed first: storefront/2.0.0, then billing/2.4.0, then search/2.0.0"),
+        "{}",
+        stdout_of(&out)
+    );
+    wait_for_train(&ws, "w49", "rolled_back");
+    assert_eq!(
+        ledger(&ws)[before..],
+        [
+            "storefront rollback deploy-prod",
+            "storefront rollback deploy-staging",
+            "billing rollback deploy-staging",
+            "search rollback deploy-prod",
+            "search rollback deploy-staging",
+        ]
+    );
 }
 
 #[test]

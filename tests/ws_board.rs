@@ -836,7 +836,8 @@ fn keys_filter_the_board_open_a_release_and_esc_comes_back() {
         "{fx:?}"
     );
     u.update(code(KeyCode::Esc));
-    // What only a release can do is said, not done.
+    // What only a release can do is said, not done (on the releases pane).
+    u.update(key('1'));
     let fx = u.update(key('a'));
     assert!(fx.is_empty());
     assert!(u.notice.as_ref().is_some_and(|n| n.error), "{:?}", u.notice);
@@ -950,4 +951,79 @@ fn the_mouse_selects_on_the_board() {
     click(&mut u, (x, y));
     assert_eq!(ws(&u).focus, WsPane::Trains);
     assert_eq!(ws(&u).member, 1);
+}
+
+/// On the trains pane, a train is approved, cancelled or rolled back after a confirmation; the
+/// rollback previews its order (the members that completed, the last completed first) and
+/// wants the train's name typed.
+#[test]
+fn a_train_rolls_back_from_the_board_after_its_preview_and_its_name_typed() {
+    use flightdeck::release::launcher::TrainAct;
+    use flightdeck::tui::modal::Modal;
+    let mut u = ui((200, 50));
+    let (plans, mut trains) = board();
+    for (i, m) in trains[0].members.iter_mut().enumerate() {
+        m.state = "succeeded".into();
+        m.finished_at = Some(now() - Duration::seconds(100 - 50 * i as i64));
+    }
+    u.update(Msg::Workspace(Box::new(WsUpdate {
+        plans,
+        trains: Some(trains),
+        ..WsUpdate::default()
+    })));
+    u.update(key('3'));
+    let fx = u.update(key('R'));
+    assert!(fx.is_empty(), "{fx:?}");
+    let Some(Modal::Confirm(c)) = &u.modal else {
+        panic!("a confirmation: {:?}", u.modal)
+    };
+    assert_eq!(c.title, "Roll back train spring?");
+    assert_eq!(c.typed.as_deref(), Some("spring"));
+    // storefront completed last: it goes first.
+    let order: Vec<&String> = c
+        .body
+        .iter()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "  1. storefront 1.9.0 (release 1.9.0)",
+            "  2. billing 2.4.0 (release 2.4.0)"
+        ]
+    );
+    // Enter does nothing until the name is typed.
+    assert!(u.update(code(KeyCode::Enter)).is_empty());
+    for ch in "spring".chars() {
+        u.update(key(ch));
+    }
+    let fx = u.update(code(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        [Effect::Train {
+            name: "spring".into(),
+            act: TrainAct::Rollback
+        }]
+    );
+    // The answer is said.
+    u.update(Msg::TrainActed(Ok("train spring: rolling back".into())));
+    assert!(u.modal.is_none());
+    assert!(
+        u.notice
+            .as_ref()
+            .is_some_and(|n| !n.error && n.text.contains("rolling back")),
+        "{:?}",
+        u.notice
+    );
+    // Approving its gate: one confirmation, no name to type.
+    let fx = u.update(key('a'));
+    assert!(fx.is_empty());
+    let fx = u.update(key('y'));
+    assert_eq!(
+        fx,
+        [Effect::Train {
+            name: "spring".into(),
+            act: TrainAct::Approve(Some("release-board".into()))
+        }]
+    );
 }

@@ -99,8 +99,9 @@ pub struct TrainRollback {
     /// `plan/release`, the last completed first.
     pub order: Vec<String>,
     pub reason: String,
-    /// Members whose rollback ended, and whether it went well.
-    pub done: Vec<(String, bool)>,
+    pub force: bool,
+    /// Members whose rollback ended: whether it went well, and why not.
+    pub done: Vec<(String, Result<(), String>)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -212,6 +213,7 @@ pub fn fold(records: &[Record]) -> Vec<Train> {
                 started,
                 order,
                 reason,
+                force,
             } => {
                 if let Some(i) = by(&mut trains, *started) {
                     // A rollback reopens a finished train.
@@ -219,16 +221,23 @@ pub fn fold(records: &[Record]) -> Vec<Train> {
                     trains[i].rollback = Some(TrainRollback {
                         order: order.clone(),
                         reason: reason.clone(),
+                        force: *force,
                         done: Vec::new(),
                     });
                 }
             }
-            Event::TrainMemberRolledBack { started, member, ok } => {
+            Event::TrainMemberRolledBack {
+                started,
+                member,
+                ok,
+                why,
+            } => {
                 if let Some(i) = by(&mut trains, *started)
                     && let Some(r) = &mut trains[i].rollback
                     && !r.done.iter().any(|(m, _)| m == member)
                 {
-                    r.done.push((member.clone(), *ok));
+                    r.done
+                        .push((member.clone(), if *ok { Ok(()) } else { Err(why.clone()) }));
                 }
             }
             Event::TrainFinished {
@@ -717,6 +726,7 @@ mod tests {
                 started: 1,
                 order: vec!["billing/1.0".into()],
                 reason: "by ann".into(),
+                force: false,
             },
         ));
         let trains = fold(&recs);

@@ -11,6 +11,15 @@ use crate::plan::ReleaseType;
 
 /// What the cockpit needs from the program around it to act: who the user is, and how to start
 /// a release or a driver (a [`Context`] starts them as `run --detach` does).
+/// What the cockpit asks of a train.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrainAct {
+    /// One approval of its gate (the only one, or this one).
+    Approve(Option<String>),
+    Cancel,
+    Rollback,
+}
+
 pub trait Launcher: Send + Sync {
     /// The acting person (as the engine defines identity).
     fn actor(&self) -> String;
@@ -24,6 +33,12 @@ pub trait Launcher: Send + Sync {
     /// What redeploying `version` (default: the previous live release there) to `env` would
     /// run (`flightdeck redeploy [VERSION] --env ENV`), or why there is nothing to redeploy.
     fn redeploy_plan(&self, version: Option<&str>, env: &str) -> Result<Redeploy, String>;
+    /// Act on the workspace's train `name` (approve its gate, cancel it, roll it back) as the
+    /// user; what was done.
+    fn train(&self, name: &str, act: &TrainAct) -> Result<String, String> {
+        let _ = (name, act);
+        Err("trains are a workspace's: open the cockpit in one".into())
+    }
     /// Check a request under the journal lock and append it as the user; its sequence number.
     /// By default unsigned; a [`Context`] signs an approval of a gate that takes signed
     /// approvals only, as `approve` does.
@@ -95,6 +110,18 @@ impl Context {
 impl Launcher for Context {
     fn actor(&self) -> String {
         Context::actor(self)
+    }
+
+    fn train(&self, name: &str, act: &TrainAct) -> Result<String, String> {
+        let (ws, t) = self
+            .find_train(name)
+            .ok_or_else(|| format!("no train {name} in this workspace"))?;
+        match act {
+            TrainAct::Approve(gate) => self.approve_train_gate(&ws, &t, gate.as_deref(), String::new()),
+            TrainAct::Cancel => self.cancel_train(&ws, &t),
+            TrainAct::Rollback => self.rollback_train(&ws, &t, false),
+        }
+        .map_err(|e| format!("{e:#}"))
     }
 
     fn start_release(

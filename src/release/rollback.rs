@@ -5,9 +5,11 @@
 use color_eyre::eyre::Result;
 
 use super::{Answer, Context, load_state, refused, usage};
-use crate::engine::envs::{newer_on, newer_text, places_of};
+use crate::engine::envs::{Newer, newer_on, newer_text, places_of};
 use crate::engine::request::Op;
 use crate::engine::scheduler::{Scope, check_targets, rollback_request};
+use crate::engine::state::ReleaseState;
+use crate::journal::ReleaseDir;
 
 impl Context {
     /// Roll back `release` (default: the newest) from `stage` on, on `targets` (empty: all).
@@ -23,29 +25,45 @@ impl Context {
         let rdir = self.find(release)?;
         let st = load_state(&rdir)?;
         check_targets(&st, &targets).map_err(usage)?;
-        let plan = self.plan_for(&rdir)?;
-        let mut forced_over = Vec::new();
-        // What the driver would refuse, it refuses (and journals) itself.
-        if let Ok(order) = rollback_request(&plan, &st, Scope::new(stage.as_deref(), &targets)) {
-            let newer = newer_on(&places_of(&self.store()?, &plan)?, &st, &order);
-            if !newer.is_empty() && !force {
-                return Err(refused(format!(
-                    "{}, newer than {} there; `flightdeck rollback {} --force` rolls it back anyway",
-                    newer_text(&newer),
-                    st.version,
-                    st.id
-                )));
-            }
-            // Forced: the journal says over what.
-            forced_over = newer.iter().map(|n| n.describe()).collect();
+        let newer = self.newer_there(&rdir, &st, stage.as_deref(), &targets)?;
+        if !newer.is_empty() && !force {
+            return Err(refused(over_newer(&newer, &st)));
         }
         self.request(
             Some(&rdir.id),
             Op::Rollback {
                 stage,
                 targets,
-                forced_over,
+                // Forced: the journal says over what.
+                forced_over: newer.iter().map(|n| n.describe()).collect(),
             },
         )
     }
+
+    /// The newer releases live or deploying where rolling `rdir` back (from `stage`, on
+    /// `targets`) would roll back. What the driver would refuse for other reasons, it refuses
+    /// (and journals) itself.
+    pub fn newer_there(
+        &self,
+        rdir: &ReleaseDir,
+        st: &ReleaseState,
+        stage: Option<&str>,
+        targets: &[String],
+    ) -> Result<Vec<Newer>> {
+        let plan = self.plan_for(rdir)?;
+        Ok(match rollback_request(&plan, st, Scope::new(stage, targets)) {
+            Ok(order) => newer_on(&places_of(&self.store()?, &plan)?, st, &order),
+            Err(_) => Vec::new(),
+        })
+    }
+}
+
+/// Why a rollback over `newer` is refused, and how to do it anyway.
+pub fn over_newer(newer: &[Newer], st: &ReleaseState) -> String {
+    format!(
+        "{}, newer than {} there; `flightdeck rollback {} --force` rolls it back anyway",
+        newer_text(newer),
+        st.version,
+        st.id
+    )
 }

@@ -405,6 +405,18 @@ impl Context {
 
     /// `approve TRAIN [GATE]`: one person's approval of a train gate (the only one, or GATE).
     pub fn train_approve(&self, ws: &Workspace, t: &Train, gate: Option<&str>, note: String) -> Result<u8> {
+        crate::outln!("{}", self.approve_train_gate(ws, t, gate, note)?);
+        Ok(exit::OK)
+    }
+
+    /// [`Context::train_approve`], saying what it did instead of printing it (the cockpit).
+    pub fn approve_train_gate(
+        &self,
+        ws: &Workspace,
+        t: &Train,
+        gate: Option<&str>,
+        note: String,
+    ) -> Result<String> {
         let g = pick_gate(t, gate)?;
         let actor = self.actor();
         if !g.decl.approvers.is_empty() && !g.decl.approvers.iter().any(|a| a.eq_ignore_ascii_case(&actor)) {
@@ -441,7 +453,7 @@ impl Context {
         let trains = train::fold(&all);
         let now = trains.iter().find(|x| x.started == started).expect("the train");
         let g = now.gate(&gate).expect("the gate");
-        crate::outln!(
+        Ok(format!(
             "{actor} approved train gate {gate} of train {} ({}){}",
             clean(&now.name),
             g.progress(),
@@ -450,8 +462,7 @@ impl Context {
             } else {
                 ""
             }
-        );
-        Ok(exit::OK)
+        ))
     }
 
     /// `train tick NAME GATE ITEM`.
@@ -495,6 +506,14 @@ impl Context {
 
     /// `cancel TRAIN`: every unfinished member is cancelled, and the train ends `cancelled`.
     pub fn train_cancel(&self, ws: &Workspace, t: &Train) -> Result<u8> {
+        crate::outln!("{}", self.cancel_train(ws, t)?);
+        self.cancel_members(t)?;
+        Ok(exit::OK)
+    }
+
+    /// Journal the train's cancel and start its driver, which cancels every unfinished member
+    /// (`cancel TRAIN` also asks them itself, saying how each answered); what was done.
+    pub fn cancel_train(&self, ws: &Workspace, t: &Train) -> Result<String> {
         let started = t.started;
         let mut j = self.train_writer(ws)?;
         j.append_checked(&self.actor(), |seen| {
@@ -506,10 +525,11 @@ impl Context {
             open_for_requests(now)?;
             Ok::<_, color_eyre::Report>(vec![Event::TrainCancelRequested { started }])
         })?;
-        crate::outln!("train {}: cancelling every unfinished member", clean(&t.name));
-        self.cancel_members(t)?;
         self.spawn_train_driver(ws, &t.name)?;
-        Ok(exit::OK)
+        Ok(format!(
+            "train {}: cancelling every unfinished member",
+            clean(&t.name)
+        ))
     }
 
     fn cancel_members(&self, t: &Train) -> Result<()> {
@@ -532,7 +552,13 @@ impl Context {
 
     /// `rollback TRAIN`: the members that completed are rolled back, the last completed first,
     /// one after another (each as `rollback` would).
-    pub fn train_rollback(&self, ws: &Workspace, t: &Train) -> Result<u8> {
+    pub fn train_rollback(&self, ws: &Workspace, t: &Train, force: bool) -> Result<u8> {
+        crate::outln!("{}", self.rollback_train(ws, t, force)?);
+        Ok(exit::OK)
+    }
+
+    /// [`Context::train_rollback`], saying what it did instead of printing it (the cockpit).
+    pub fn rollback_train(&self, ws: &Workspace, t: &Train, force: bool) -> Result<String> {
         let store = self.store()?;
         let order = completed_order(&store, t);
         if order.is_empty() {
@@ -540,6 +566,36 @@ impl Context {
                 "train {}: no member completed, nothing to roll back",
                 clean(&t.name)
             )));
+        }
+        // As `rollback` would refuse each: over a newer release live or deploying there, all
+        // said at once, before anything is rolled back.
+        if !force {
+            let mut over = Vec::new();
+            for m in &t.members {
+                let Some(r) = &m.release else { continue };
+                if !order.contains(&format!("{}/{r}", m.plan)) {
+                    continue;
+                }
+                let (rdir, st) = train::member_state(&store, &m.plan, r).map_err(refused)?;
+                let newer = self
+                    .on_plan(Path::new(&m.file))
+                    .newer_there(&rdir, &st, None, &[])?;
+                if !newer.is_empty() {
+                    over.push(format!(
+                        "{}/{r}: {}",
+                        m.plan,
+                        crate::engine::envs::newer_text(&newer)
+                    ));
+                }
+            }
+            if !over.is_empty() {
+                return Err(refused(format!(
+                    "train {} would roll back over newer releases ({}); `flightdeck rollback {} --force` rolls them back anyway",
+                    clean(&t.name),
+                    over.join("; "),
+                    clean(&t.name)
+                )));
+            }
         }
         let started = t.started;
         let mut j = self.train_writer(ws)?;
@@ -564,15 +620,15 @@ impl Context {
                 started,
                 order: o,
                 reason,
+                force,
             }])
         })?;
-        crate::outln!(
+        self.spawn_train_driver(ws, &t.name)?;
+        Ok(format!(
             "train {}: rolling back, the last completed first: {}",
             clean(&t.name),
             order.join(", then ")
-        );
-        self.spawn_train_driver(ws, &t.name)?;
-        Ok(exit::OK)
+        ))
     }
 
     /// Start `flightdeck train drive NAME` in its own session unless one drives the train;
@@ -677,12 +733,15 @@ impl Context {
         if let Some(rb) = &t.rollback {
             let next = rb.order.iter().find(|m| !rb.done.iter().any(|(d, _)| d == *m));
             let Some(member) = next else {
-                let ok = rb.done.iter().all(|(_, ok)| *ok);
-                let failed: Vec<&str> = rb
+                let ok = rb.done.iter().all(|(_, r)| r.is_ok());
+                let failed: Vec<String> = rb
                     .done
                     .iter()
-                    .filter(|(_, ok)| !ok)
-                    .map(|(m, _)| m.as_str())
+                    .filter_map(|(m, r)| match r {
+                        Err(why) if !why.is_empty() => Some(format!("{m} ({why})")),
+                        Err(_) => Some(m.clone()),
+                        Ok(()) => None,
+                    })
                     .collect();
                 if ok {
                     finish(writer, "rolled_back", rb.reason.clone())?;
@@ -695,11 +754,12 @@ impl Context {
                 }
                 return Ok(());
             };
-            let record = |writer: &mut journal::Journal, ok: bool| -> Result<()> {
+            let record = |writer: &mut journal::Journal, ok: bool, why: String| -> Result<()> {
                 let e = Event::TrainMemberRolledBack {
                     started: t.started,
                     member: member.clone(),
                     ok,
+                    why,
                 };
                 writer.append(&self.actor(), vec![e])?;
                 Ok(())
@@ -709,7 +769,7 @@ impl Context {
                 .iter()
                 .find(|(m, _)| m.plan == plan && m.release.as_deref() == Some(release))
             else {
-                record(writer, false)?;
+                record(writer, false, "its release cannot be read".into())?;
                 return Ok(());
             };
             let rolling = st.rollback.as_ref().is_some_and(|r| r.finished.is_none());
@@ -724,12 +784,17 @@ impl Context {
                     .finished
                     .as_ref()
                     .is_some_and(|f| f.state != FinalState::RollbackFailed);
-                record(writer, ok)?;
+                let why = if ok {
+                    String::new()
+                } else {
+                    "its rollback failed".into()
+                };
+                record(writer, ok, why)?;
             } else if !rolling && st.finished.is_some() {
                 let mctx = self.on_plan(Path::new(&m.file));
-                if let Err(e) = mctx.rollback(Some(release), None, Vec::new(), false) {
+                if let Err(e) = mctx.rollback(Some(release), None, Vec::new(), rb.force) {
                     crate::errln!("flightdeck: train {}: rollback of {member} refused: {e}", t.name);
-                    record(writer, false)?;
+                    record(writer, false, format!("refused: {e}"))?;
                 }
             }
             return Ok(());
@@ -769,6 +834,7 @@ impl Context {
                     started: t.started,
                     order,
                     reason: format!("{reason} (on_failure = rollback)"),
+                    force: false,
                 }],
             )?;
         } else {

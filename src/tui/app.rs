@@ -146,6 +146,8 @@ pub enum Msg {
     },
     /// The workspace board's plans (and trains) read again.
     Workspace(Box<WsUpdate>),
+    /// The answer to [`Effect::Train`]: what was done, or why not.
+    TrainActed(Result<String, String>),
     /// SIGTERM, SIGHUP, or the input ended.
     Shutdown,
 }
@@ -218,6 +220,11 @@ pub enum Effect {
     OpenFromBoard { plan: String, id: String },
     /// Esc in a release opened from the workspace board: stop watching it, the board again.
     BackToBoard,
+    /// Act on a train of the workspace as the cockpit's user ([`Msg::TrainActed`]).
+    Train {
+        name: String,
+        act: crate::release::launcher::TrainAct,
+    },
 }
 
 impl UiState {
@@ -437,6 +444,13 @@ impl UiState {
                 }
             }
             Msg::Workspace(u) => self.ws_update(*u),
+            Msg::TrainActed(r) => {
+                self.modal = None;
+                match r {
+                    Ok(said) => self.say(said, false),
+                    Err(why) => self.say(why, true),
+                }
+            }
             Msg::Shutdown => {
                 let code = self
                     .release
@@ -818,6 +832,7 @@ impl UiState {
         match then {
             Then::Submit(op) => fx.push(Effect::Submit(op)),
             Then::Resume => fx.push(Effect::Resume),
+            Then::Train { name, act } => fx.push(Effect::Train { name, act }),
             Then::Start {
                 version,
                 rtype,

@@ -205,6 +205,11 @@ pub enum Then {
     Submit(Op),
     /// Start a driver for the watched release (its driver is gone).
     Resume,
+    /// Act on the workspace's train `name` (from the workspace board).
+    Train {
+        name: String,
+        act: crate::release::launcher::TrainAct,
+    },
     /// Create a release of this scope and start its driver (a redeploy).
     Start {
         version: String,
@@ -221,8 +226,10 @@ pub struct Confirm {
     /// What will happen (the rollback preview: order and targets).
     pub body: Vec<String>,
     pub then: Then,
-    /// The protected environment whose name must be typed, if any.
+    /// The protected environment whose name must be typed, if any (or a train's name).
     pub typed: Option<String>,
+    /// Why the name must be typed, when it is not a protected environment's.
+    pub typed_why: Option<String>,
     pub input: Input,
     pub error: Option<String>,
     /// The other choices (Tab shows the next one): a rollback of the selected target, from the
@@ -237,6 +244,7 @@ impl Confirm {
             body,
             then,
             typed,
+            typed_why: None,
             input: Input::default(),
             error: None,
             others: Vec::new(),

@@ -681,6 +681,7 @@ impl Source for ReleaseSource {
                     let _ = answers.send(Msg::EnvHistory { env, rows });
                 });
             }
+            Effect::Train { name, act } => self.spawn(move || Msg::TrainActed(launcher.train(&name, &act))),
             Effect::FollowLog { .. }
             | Effect::Quit(_)
             | Effect::Suspend

@@ -64,6 +64,9 @@ pub struct WorkspaceSource {
     int: Option<tokio::signal::unix::Signal>,
     /// Messages to hand over at the next poll.
     pending: Vec<Msg>,
+    /// Answers of what was done on a blocking thread (a train's approval, cancel, rollback).
+    answers_tx: tokio::sync::mpsc::UnboundedSender<Msg>,
+    answers: tokio::sync::mpsc::UnboundedReceiver<Msg>,
 }
 
 /// A watcher on `dir` (not its subfolders) calling `on_change` for anything but reads; with
@@ -97,6 +100,7 @@ impl WorkspaceSource {
         use tokio::signal::unix::{SignalKind, signal};
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let (loads_tx, loads) = tokio::sync::mpsc::unbounded_channel();
+        let (answers_tx, answers) = tokio::sync::mpsc::unbounded_channel();
         let dirty: Arc<Vec<AtomicBool>> = Arc::new(plans.iter().map(|_| AtomicBool::new(true)).collect());
         let trains_dirty = Arc::new(AtomicBool::new(true));
         let mut plan_watchers = Vec::new();
@@ -157,6 +161,8 @@ impl WorkspaceSource {
             hup: signal(SignalKind::hangup()).ok(),
             int: signal(SignalKind::interrupt()).ok(),
             pending: Vec::new(),
+            answers_tx,
+            answers,
         }
     }
 
@@ -318,6 +324,7 @@ impl Source for WorkspaceSource {
             _ = self.rx.recv() => Vec::new(),
             _ = until(due) => Vec::new(),
             Some(l) = self.loads.recv() => vec![self.loaded(l)],
+            Some(m) = self.answers.recv() => vec![m],
             _ = sig(&mut self.term) => vec![Msg::Shutdown],
             _ = sig(&mut self.hup) => vec![Msg::Shutdown],
             _ = sig(&mut self.int) => vec![Msg::Shutdown],
@@ -331,6 +338,9 @@ impl Source for WorkspaceSource {
         let mut out = std::mem::take(&mut self.pending);
         while let Ok(l) = self.loads.try_recv() {
             out.push(self.loaded(l));
+        }
+        while let Ok(m) = self.answers.try_recv() {
+            out.push(m);
         }
         self.read_changed();
         out
@@ -359,6 +369,15 @@ impl Source for WorkspaceSource {
                         ..WsUpdate::default()
                     })));
                 }
+            }
+            Effect::Train { name, act } if self.inner.is_none() => {
+                let Some(launcher) = self.plans.first().map(|p| p.launcher.clone()) else {
+                    return;
+                };
+                let tx = self.answers_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Msg::TrainActed(launcher.train(&name, &act)));
+                });
             }
             Effect::BackToBoard => {
                 self.inner = None;

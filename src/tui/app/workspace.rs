@@ -125,6 +125,11 @@ impl UiState {
                 }
             }
             Action::Open => self.ws_open(fx),
+            Action::Approve | Action::Cancel | Action::Rollback
+                if self.ws.as_ref().is_some_and(|w| w.focus == WsPane::Trains) =>
+            {
+                self.ws_train(action)
+            }
             Action::Filter => {
                 let now = self.ws.as_ref().map(|w| w.filter.text()).unwrap_or_default();
                 self.modal = Some(Modal::Prompt(Prompt::new(PromptFor::WsFilter, &now)));
@@ -176,6 +181,101 @@ impl UiState {
                 );
             }
         }
+    }
+
+    /// Approve, cancel or roll back the train of the selected member line, after a
+    /// confirmation: a rollback shows its order (the members that completed, the last
+    /// completed first) and wants the train's name typed, as a release's on a protected
+    /// environment does.
+    fn ws_train(&mut self, action: Action) {
+        use crate::release::launcher::TrainAct;
+        use crate::tui::modal::{Confirm, Then};
+        let Some(ws) = self.ws.as_ref() else { return };
+        let trains = ws.trains();
+        let Some(t) = ws
+            .members()
+            .get(ws.member)
+            .and_then(|m| trains.get(m.train))
+            .copied()
+        else {
+            self.say(
+                "no train selected: the trains pane lists the workspace's trains",
+                true,
+            );
+            return;
+        };
+        let name = t.name.clone();
+        let then = |act| Then::Train {
+            name: name.clone(),
+            act,
+        };
+        let confirm = match action {
+            Action::Approve => {
+                let Some(g) = t.gates.iter().find(|g| !g.open) else {
+                    self.say(format!("train {name} has no gate waiting for approval"), true);
+                    return;
+                };
+                Confirm::new(
+                    format!("Approve train gate {} of train {name}?", g.name),
+                    vec![
+                        format!("{} so far.", g.progress),
+                        "One approval here counts for every member release's stages behind it.".into(),
+                    ],
+                    then(TrainAct::Approve(Some(g.name.clone()))),
+                    None,
+                )
+            }
+            Action::Cancel => {
+                let open: Vec<String> = t
+                    .members
+                    .iter()
+                    .filter(|m| m.finished_at.is_none())
+                    .map(|m| format!("  {} {}", m.plan, m.version))
+                    .collect();
+                let mut body = vec!["Every unfinished member is cancelled:".to_string()];
+                body.extend(open);
+                Confirm::new(
+                    format!("Cancel train {name}?"),
+                    body,
+                    then(TrainAct::Cancel),
+                    None,
+                )
+            }
+            _ => {
+                let mut done: Vec<&crate::engine::train::MemberView> =
+                    t.members.iter().filter(|m| m.state == "succeeded").collect();
+                done.sort_by_key(|m| std::cmp::Reverse(m.finished_at));
+                if done.is_empty() {
+                    self.say(
+                        format!("train {name}: no member completed, nothing to roll back"),
+                        true,
+                    );
+                    return;
+                }
+                let mut body = vec!["One after another, the last completed first:".to_string()];
+                for (i, m) in done.iter().enumerate() {
+                    body.push(format!(
+                        "  {}. {} {} (release {})",
+                        i + 1,
+                        m.plan,
+                        m.version,
+                        m.release.as_deref().unwrap_or("?")
+                    ));
+                }
+                body.push(
+                    "Each is rolled back as `flightdeck rollback` would: its runs newest first.".into(),
+                );
+                let mut c = Confirm::new(
+                    format!("Roll back train {name}?"),
+                    body,
+                    then(TrainAct::Rollback),
+                    Some(name.clone()),
+                );
+                c.typed_why = Some(format!("This rolls back {} release(s) across plans.", done.len()));
+                c
+            }
+        };
+        self.modal = Some(Modal::Confirm(confirm));
     }
 
     /// Move the selection of the focused pane `by` lines.

@@ -80,7 +80,12 @@ fn confirm(buf: &mut Buffer, area: Rect, ui: &UiState, c: &Confirm) {
         Some(env) => {
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", Glyph::Gated.symbol(0)), ui.theme.warn()),
-                Span::styled(format!("{env} is a protected environment."), ui.theme.warn()),
+                Span::styled(
+                    c.typed_why
+                        .clone()
+                        .unwrap_or_else(|| format!("{env} is a protected environment.")),
+                    ui.theme.warn(),
+                ),
             ]));
             lines.push(Line::from(format!(
                 "Type `{env}` and press Enter to confirm; Esc cancels."
