@@ -19,6 +19,7 @@
 //!   every frame (so the diff has work to do). Baseline: one frame of the release view at 200x50
 //!   (`tests/support/fixture.rs`'s release mid-run), drawn the same way.
 
+mod common;
 #[path = "../tests/support/fixture.rs"]
 mod fixture;
 
@@ -29,7 +30,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::history::Summary;
 use flightdeck::engine::state::ReleaseState;
-use flightdeck::event::{Event, FinalState, Outcome, Record, RunKey, RunKind, StageDecl};
+use flightdeck::event::{Event, FinalState, Outcome, RunKey, RunKind, StageDecl};
 use flightdeck::journal::Store;
 use flightdeck::tui::app::{Msg, WsUpdate};
 use flightdeck::tui::keymap::Keymap;
@@ -177,23 +178,7 @@ fn write_release(store: &Store, plan: &str, plan_file: &Path, n: usize, open: bo
             },
         ));
     }
-    let mut text = String::new();
-    let mut prev = String::new();
-    let mut records = Vec::new();
-    for (i, (secs, event)) in events.into_iter().enumerate() {
-        let rec = Record {
-            seq: i as u64 + 1,
-            ts: at(secs),
-            actor: "bench".into(),
-            prev,
-            event,
-        };
-        let line = serde_json::to_string(&rec).unwrap();
-        prev = flightdeck::journal::line_hash(line.as_bytes());
-        text.push_str(&line);
-        text.push('\n');
-        records.push(rec);
-    }
+    let (text, records) = common::chained(events.into_iter().map(|(s, e)| (at(s), e)).collect());
     std::fs::write(rdir.journal(), &text).unwrap();
     if open {
         return None;

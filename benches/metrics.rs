@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use flightdeck::event::{
-    CommitRef, Event, FinalState, OnFailure, Outcome, Record, ReleaseType, RunKey, RunKind, StageDecl,
+    CommitRef, Event, FinalState, OnFailure, Outcome, ReleaseType, RunKey, RunKind, StageDecl,
 };
 use flightdeck::journal::Store;
 
@@ -208,21 +208,7 @@ fn write_release(store: &Store, plan_file: &Path, n: usize) {
             reason: String::new(),
         },
     ));
-    let mut text = String::new();
-    let mut prev = String::new();
-    for (i, (secs, event)) in events.into_iter().enumerate() {
-        let rec = Record {
-            seq: i as u64 + 1,
-            ts: at(secs),
-            actor: "bench".into(),
-            prev,
-            event,
-        };
-        let line = serde_json::to_string(&rec).unwrap();
-        prev = flightdeck::journal::line_hash(line.as_bytes());
-        text.push_str(&line);
-        text.push('\n');
-    }
+    let (text, _) = common::chained(events.into_iter().map(|(s, e)| (at(s), e)).collect());
     std::fs::write(rdir.journal(), text).unwrap();
     // Written by hand, so closed by hand: the first command builds the index (a rebuild).
     rdir.unmark_open().unwrap();

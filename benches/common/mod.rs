@@ -48,3 +48,28 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
+
+/// A journal's text of `events` (time, event), chained as the journal writes it (each line's
+/// `prev` the hash of the line before), as written by `bench`; and its records.
+pub fn chained(
+    events: Vec<(chrono::DateTime<chrono::Utc>, flightdeck::event::Event)>,
+) -> (String, Vec<flightdeck::event::Record>) {
+    let mut text = String::new();
+    let mut prev = String::new();
+    let mut records = Vec::with_capacity(events.len());
+    for (i, (ts, event)) in events.into_iter().enumerate() {
+        let rec = flightdeck::event::Record {
+            seq: i as u64 + 1,
+            ts,
+            actor: "bench".into(),
+            prev,
+            event,
+        };
+        let line = serde_json::to_string(&rec).unwrap();
+        prev = flightdeck::journal::line_hash(line.as_bytes());
+        text.push_str(&line);
+        text.push('\n');
+        records.push(rec);
+    }
+    (text, records)
+}

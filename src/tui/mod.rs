@@ -90,25 +90,7 @@ pub fn open(
             ui.focus = layout::Focus::Pipeline;
         }
         let mut source = source::ReleaseSource::new(store, plan_name, rdir, plan, launcher);
-        let (guard, mut term) = terminal::TerminalGuard::enter()?;
-        #[cfg(debug_assertions)]
-        if let Some(at) = opts.debug_panic {
-            term.draw(|f| views::render(f, &ui, chrono::Utc::now()))?;
-            debug_panic(at);
-        }
-        let mut input = terminal::TermInput::default();
-        let mut stats = event_loop::LoopStats::default();
-        let code = event_loop::run(
-            &mut term,
-            &mut input,
-            &mut source,
-            &event_loop::SystemClock,
-            &mut ui,
-            event_loop::LoopConfig::default(),
-            &mut stats,
-        )
-        .await?;
-        drop(guard);
+        let code = run_loop(&mut ui, &mut source, &opts).await?;
         if !opts.no_reattach_hint && ui.release.finished.is_none() && !ui.release.id.is_empty() {
             crate::errln!(
                 "flightdeck: release {} goes on in its driver; `flightdeck cockpit {}` reattaches",
@@ -118,6 +100,37 @@ pub fn open(
         }
         Ok(code)
     })
+}
+
+/// The terminal taken, the loop run until the user quits, the terminal given back (whatever
+/// happens): the exit code.
+async fn run_loop(
+    ui: &mut state::UiState,
+    source: &mut impl event_loop::Source,
+    opts: &Options,
+) -> io::Result<u8> {
+    let (guard, mut term) = terminal::TerminalGuard::enter()?;
+    #[cfg(debug_assertions)]
+    if let Some(at) = opts.debug_panic {
+        term.draw(|f| views::render(f, ui, chrono::Utc::now()))?;
+        debug_panic(at);
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = opts;
+    let mut input = terminal::TermInput::default();
+    let mut stats = event_loop::LoopStats::default();
+    let code = event_loop::run(
+        &mut term,
+        &mut input,
+        source,
+        &event_loop::SystemClock,
+        ui,
+        event_loop::LoopConfig::default(),
+        &mut stats,
+    )
+    .await?;
+    drop(guard);
+    Ok(code)
 }
 
 /// Open the cockpit on the workspace board of `workspace` (its `plans`, each with the launcher
@@ -147,25 +160,7 @@ pub fn open_workspace(
             source.open(&r.plan, &r.id).map_err(io::Error::other)?;
             ui.update(app::Msg::Opened(r.id.clone()));
         }
-        let (guard, mut term) = terminal::TerminalGuard::enter()?;
-        #[cfg(debug_assertions)]
-        if let Some(at) = opts.debug_panic {
-            term.draw(|f| views::render(f, &ui, chrono::Utc::now()))?;
-            debug_panic(at);
-        }
-        let mut input = terminal::TermInput::default();
-        let mut stats = event_loop::LoopStats::default();
-        let code = event_loop::run(
-            &mut term,
-            &mut input,
-            &mut source,
-            &event_loop::SystemClock,
-            &mut ui,
-            event_loop::LoopConfig::default(),
-            &mut stats,
-        )
-        .await?;
-        drop(guard);
+        let code = run_loop(&mut ui, &mut source, &opts).await?;
         if !ui.ws_shown() && ui.release.finished.is_none() && !ui.release.id.is_empty() {
             crate::errln!(
                 "flightdeck: release {} goes on in its driver; `flightdeck cockpit {}` reattaches",
