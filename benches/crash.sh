@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash injection, continuously: `tests/crash.rs`'s loop on a release build.
+# Crash injection, continuously: `tests/suite/crash.rs`'s loop on a release build.
 #
 #   benches/crash.sh [ITERATIONS]      (default 500; CRASH_SEED picks the first seed, default 1000)
 #
@@ -19,4 +19,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CRASH_ITERATIONS="${1:-${CRASH_ITERATIONS:-500}}"
 export CRASH_SEED="${CRASH_SEED:-1000}"
-cargo test --release --locked --test crash -- --ignored --exact crash_loop --nocapture
+cargo test --release --locked --test suite -- --ignored --exact crash::crash_loop --nocapture

@@ -368,7 +368,7 @@ impl Driver {
             core.state.apply(r);
         }
         let grace = core.opts.grace;
-        let stale: Vec<(RunKey, RunKind, Vec<i32>)> = core
+        let stale: Vec<(RunKey, RunKind, Vec<_>)> = core
             .state
             .running_runs()
             .into_iter()
@@ -384,11 +384,20 @@ impl Driver {
             .driver_host
             .clone()
             .filter(|h| !h.is_empty() && *h != here);
-        for (_, _, pgids) in &stale {
-            for pgid in pgids {
-                if elsewhere.is_none() && procgroup::group_alive(*pgid) {
+        // A journaled group is ended only while it is still the one spawned: its number may
+        // have been handed to another program since (see `procgroup::still_ours`).
+        let mut reused = Vec::new();
+        if elsewhere.is_none() {
+            let marked = procgroup::marked_groups(&core.rdir.path);
+            for (pgid, spawned) in stale.iter().flat_map(|(_, _, g)| g.iter()) {
+                if !procgroup::group_alive(*pgid) || ended.contains(pgid) || reused.contains(pgid) {
+                    continue;
+                }
+                if procgroup::still_ours(*pgid, (*spawned).into(), &marked) {
                     procgroup::terminate_group_blocking(*pgid, grace);
                     ended.push(*pgid);
+                } else {
+                    reused.push(*pgid);
                 }
             }
         }
@@ -397,7 +406,17 @@ impl Driver {
                 message: format!("ended process group(s) {ended:?} that the previous driver had running"),
             });
         }
-        let left: Vec<i32> = stale.iter().flat_map(|(_, _, g)| g.iter().copied()).collect();
+        if !reused.is_empty() {
+            events.push(Event::Note {
+                message: format!(
+                    "process group(s) {reused:?} of the previous driver's runs were left alone: they ended, and their numbers now belong to other programs"
+                ),
+            });
+        }
+        let left: Vec<i32> = stale
+            .iter()
+            .flat_map(|(_, _, g)| g.iter().map(|(p, _)| *p))
+            .collect();
         if let Some(host) = &elsewhere
             && !left.is_empty()
         {

@@ -245,7 +245,8 @@ pub struct Attempt {
     /// round whose `rollback_started` comes before it).
     pub started_seq: u64,
     pub log: String,
-    pub pgids: Vec<i32>,
+    /// The process groups its commands ran in, each with when its spawn was journaled.
+    pub pgids: Vec<(i32, DateTime<Utc>)>,
 }
 
 impl Attempt {
@@ -777,7 +778,7 @@ impl ReleaseState {
                 run, run_kind, pgid, ..
             } => {
                 if let Some(a) = self.attempt_mut(run, *run_kind) {
-                    a.pgids.push(*pgid);
+                    a.pgids.push((*pgid, at));
                 }
             }
             Event::RunFinished {

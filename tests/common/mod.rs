@@ -142,7 +142,7 @@ impl Workspace {
 
     /// On local files whatever `FLIGHTDECK_TEST_STORE` says: for the tests of the file store's
     /// own files (a journal edited by hand, a torn line); on a shared store the database refuses
-    /// such edits itself (`tests/pg_store.rs`).
+    /// such edits itself (`tests/suite/pg_store.rs`).
     pub fn on_files(mut self) -> Workspace {
         self.env
             .retain(|(k, _)| k != "FLIGHTDECK_STORE" && k != "PGPASSWORD");

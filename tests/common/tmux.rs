@@ -5,6 +5,15 @@ use std::process::Command;
 
 use super::{DEADLINE, Workspace};
 
+/// A socket name no other server of this run has: the test's name, this process, and a count (the
+/// tests share one binary, so two of them may pick the same name).
+pub fn socket_name(name: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("fd-{name}-{}-{n}", std::process::id())
+}
+
 /// Whether tmux is installed.
 pub fn available() -> bool {
     Command::new("tmux").arg("-V").output().is_ok()
@@ -140,10 +149,10 @@ impl Drop for Tmux {
 }
 
 impl Tmux {
-    /// A server on a socket named after the test and this process.
+    /// A server on a socket of its own ([`socket_name`]).
     pub fn new(name: &str) -> Tmux {
         Tmux {
-            socket: format!("fd-{name}-{}", std::process::id()),
+            socket: socket_name(name),
         }
     }
 

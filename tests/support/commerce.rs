@@ -1,5 +1,5 @@
-//! The commerce workspace of the workspace board's end-to-end tests (`tests/ws_board.rs`,
-//! `tests/tui_tmux_ws.rs`): three small plans and releases run by the real binary.
+//! The commerce workspace of the workspace board's end-to-end tests (`tests/suite/ws_board.rs`,
+//! `tests/suite/tui_tmux_ws.rs`): three small plans and releases run by the real binary.
 #![allow(dead_code)]
 
 use serde_json::Value;

@@ -5,7 +5,7 @@
 //! Panes are hit-tested with [`views::panes`], the rectangles the views draw into. Rows inside a
 //! pane follow the views' own arithmetic (two lines per release on the board; stages, then the
 //! selected stage's details and target grid in the pipeline; gates, then two lines per checklist
-//! item); `tests/tui_mouse.rs` clicks where the rendered text is, so the two cannot drift apart.
+//! item); `tests/suite/tui_mouse.rs` clicks where the rendered text is, so the two cannot drift apart.
 
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Margin, Position, Rect};
