@@ -17,7 +17,11 @@ pub enum TrainAct {
     /// One approval of its gate (the only one, or this one).
     Approve(Option<String>),
     Cancel,
-    Rollback,
+    /// Roll it back; `force`: over newer releases on the members' environments too (the
+    /// confirmation listed them, [`Launcher::train_rollback_over`]).
+    Rollback {
+        force: bool,
+    },
 }
 
 pub trait Launcher: Send + Sync {
@@ -37,6 +41,12 @@ pub trait Launcher: Send + Sync {
     /// user; what was done.
     fn train(&self, name: &str, act: &TrainAct) -> Result<String, String> {
         let _ = (name, act);
+        Err("trains are a workspace's: open the cockpit in one".into())
+    }
+    /// The newer releases that rolling back train `name` would roll back over, one line each
+    /// (`rollback` refuses those without `--force`), or why it cannot be rolled back.
+    fn train_rollback_over(&self, name: &str) -> Result<Vec<String>, String> {
+        let _ = name;
         Err("trains are a workspace's: open the cockpit in one".into())
     }
     /// Check a request under the journal lock and append it as the user; its sequence number.
@@ -119,9 +129,16 @@ impl Launcher for Context {
         match act {
             TrainAct::Approve(gate) => self.approve_train_gate(&ws, &t, gate.as_deref(), String::new()),
             TrainAct::Cancel => self.cancel_train(&ws, &t),
-            TrainAct::Rollback => self.rollback_train(&ws, &t, false),
+            TrainAct::Rollback { force } => self.rollback_train(&ws, &t, *force),
         }
         .map_err(|e| format!("{e:#}"))
+    }
+
+    fn train_rollback_over(&self, name: &str) -> Result<Vec<String>, String> {
+        let (_, t) = self
+            .find_train(name)
+            .ok_or_else(|| format!("no train {name} in this workspace"))?;
+        self.train_newer_releases(&t).map_err(|e| format!("{e:#}"))
     }
 
     fn start_release(

@@ -558,6 +558,43 @@ impl Context {
     }
 
     /// [`Context::train_rollback`], saying what it did instead of printing it (the cockpit).
+    /// The newer releases live or deploying where train `t`'s completed members would be rolled
+    /// back, a line per member (`plan/release: what is newer where`): what rolling it back goes
+    /// over, which `rollback` refuses without `--force`.
+    pub fn train_newer_releases(&self, t: &Train) -> Result<Vec<String>> {
+        let store = self.store()?;
+        let order = completed_order(&store, t);
+        if order.is_empty() {
+            return Err(refused(format!(
+                "train {}: no member completed, nothing to roll back",
+                clean(&t.name)
+            )));
+        }
+        self.rollback_over(&store, t, &order)
+    }
+
+    fn rollback_over(&self, store: &journal::Store, t: &Train, order: &[String]) -> Result<Vec<String>> {
+        let mut over = Vec::new();
+        for m in &t.members {
+            let Some(r) = &m.release else { continue };
+            if !order.contains(&format!("{}/{r}", m.plan)) {
+                continue;
+            }
+            let (rdir, st) = train::member_state(store, &m.plan, r).map_err(refused)?;
+            let newer = self
+                .on_plan(Path::new(&m.file))
+                .newer_there(&rdir, &st, None, &[])?;
+            if !newer.is_empty() {
+                over.push(format!(
+                    "{}/{r}: {}",
+                    m.plan,
+                    crate::engine::envs::newer_text(&newer)
+                ));
+            }
+        }
+        Ok(over)
+    }
+
     pub fn rollback_train(&self, ws: &Workspace, t: &Train, force: bool) -> Result<String> {
         let store = self.store()?;
         let order = completed_order(&store, t);
@@ -570,24 +607,7 @@ impl Context {
         // As `rollback` would refuse each: over a newer release live or deploying there, all
         // said at once, before anything is rolled back.
         if !force {
-            let mut over = Vec::new();
-            for m in &t.members {
-                let Some(r) = &m.release else { continue };
-                if !order.contains(&format!("{}/{r}", m.plan)) {
-                    continue;
-                }
-                let (rdir, st) = train::member_state(&store, &m.plan, r).map_err(refused)?;
-                let newer = self
-                    .on_plan(Path::new(&m.file))
-                    .newer_there(&rdir, &st, None, &[])?;
-                if !newer.is_empty() {
-                    over.push(format!(
-                        "{}/{r}: {}",
-                        m.plan,
-                        crate::engine::envs::newer_text(&newer)
-                    ));
-                }
-            }
+            let over = self.rollback_over(&store, t, &order)?;
             if !over.is_empty() {
                 return Err(refused(format!(
                     "train {} would roll back over newer releases ({}); `flightdeck rollback {} --force` rolls them back anyway",

@@ -148,6 +148,12 @@ pub enum Msg {
     Workspace(Box<WsUpdate>),
     /// The answer to [`Effect::Train`]: what was done, or why not.
     TrainActed(Result<String, String>),
+    /// The answer to [`Effect::TrainPreview`]: the newer releases rolling train `name` back
+    /// would go over (a line each), or why it cannot be rolled back.
+    TrainPreview {
+        name: String,
+        over: Result<Vec<String>, String>,
+    },
     /// SIGTERM, SIGHUP, or the input ended.
     Shutdown,
 }
@@ -225,6 +231,9 @@ pub enum Effect {
         name: String,
         act: crate::release::launcher::TrainAct,
     },
+    /// Find what rolling train `name` back would go over, for its confirmation
+    /// ([`Msg::TrainPreview`]).
+    TrainPreview { name: String },
 }
 
 impl UiState {
@@ -451,6 +460,7 @@ impl UiState {
                     Err(why) => self.say(why, true),
                 }
             }
+            Msg::TrainPreview { name, over } => self.ws_train_rollback_confirm(&name, over),
             Msg::Shutdown => {
                 let code = self
                     .release

@@ -682,6 +682,10 @@ impl Source for ReleaseSource {
                 });
             }
             Effect::Train { name, act } => self.spawn(move || Msg::TrainActed(launcher.train(&name, &act))),
+            Effect::TrainPreview { name } => self.spawn(move || {
+                let over = launcher.train_rollback_over(&name);
+                Msg::TrainPreview { name, over }
+            }),
             Effect::FollowLog { .. }
             | Effect::Quit(_)
             | Effect::Suspend

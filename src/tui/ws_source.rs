@@ -379,6 +379,16 @@ impl Source for WorkspaceSource {
                     let _ = tx.send(Msg::TrainActed(launcher.train(&name, &act)));
                 });
             }
+            Effect::TrainPreview { name } if self.inner.is_none() => {
+                let Some(launcher) = self.plans.first().map(|p| p.launcher.clone()) else {
+                    return;
+                };
+                let tx = self.answers_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let over = launcher.train_rollback_over(&name);
+                    let _ = tx.send(Msg::TrainPreview { name, over });
+                });
+            }
             Effect::BackToBoard => {
                 self.inner = None;
                 // What changed meanwhile is read now.

@@ -618,3 +618,53 @@ fn a_train_start_cut_short_is_completed_by_train_resume() {
     wait_for_train(&ws, "t9", "succeeded");
     assert_eq!(ledger(&ws), ["alpha deploy", "zulu deploy"]);
 }
+
+/// The board's train rollback, in a real terminal: over a newer release it first shows what it
+/// would go over (asked of the store, as `rollback` refuses it), and once the train's name is
+/// typed goes over it as `rollback --force` does.
+#[test]
+fn the_board_rolls_a_train_back_over_a_newer_release_after_listing_it() {
+    if common::tmux::missing() {
+        return;
+    }
+    let billing = plan("billing", &deploy("billing", "deploy-prod", "prod", ""));
+    let storefront = plan(
+        "storefront",
+        &deploy(
+            "storefront",
+            "deploy-prod",
+            "prod",
+            "needs = [\"billing:deploy-prod\"]",
+        ),
+    );
+    let ws = workspace(&[("billing", billing), ("storefront", storefront)], "");
+    ws.expect(["train", "start", "t7", "--version", "3.0.0"], 0);
+    wait_for_train(&ws, "t7", "succeeded");
+    // A newer storefront goes live on prod outside the train.
+    ws.expect(
+        ["--plan", "services/storefront/flightdeck.toml", "run", "3.0.1"],
+        0,
+    );
+    let before = ledger(&ws).len();
+
+    let tmux = common::tmux::Tmux::new("train-over");
+    tmux.start(&ws, "", "", (160, 45));
+    tmux.wait_for("Trains (1)");
+    tmux.keys(&["3"]);
+    tmux.keys(&["R"]);
+    let s = tmux.wait_for("rolls back over them");
+    assert!(
+        s.contains("storefront/3.0.0: 3.0.1 is live on prod") && s.contains("Roll back train t7?"),
+        "{s}"
+    );
+    tmux.type_text("t7");
+    tmux.keys(&["Enter"]);
+    wait_for_train(&ws, "t7", "rolled_back");
+    assert_eq!(
+        ledger(&ws)[before..],
+        ["storefront rollback deploy-prod", "billing rollback deploy-prod"]
+    );
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+}

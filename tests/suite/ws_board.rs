@@ -970,11 +970,23 @@ fn a_train_rolls_back_from_the_board_after_its_preview_and_its_name_typed() {
         ..WsUpdate::default()
     })));
     u.update(key('3'));
+    // First, what it would roll back over: asked of the program around the cockpit.
     let fx = u.update(key('R'));
-    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(
+        fx,
+        [Effect::TrainPreview {
+            name: "spring".into()
+        }]
+    );
+    assert!(u.modal.is_none(), "{:?}", u.modal);
+    u.update(Msg::TrainPreview {
+        name: "spring".into(),
+        over: Ok(Vec::new()),
+    });
     let Some(Modal::Confirm(c)) = &u.modal else {
         panic!("a confirmation: {:?}", u.modal)
     };
+    assert!(!c.body.iter().any(|l| l.contains("over")), "{:?}", c.body);
     assert_eq!(c.title, "Roll back train spring?");
     assert_eq!(c.typed.as_deref(), Some("spring"));
     // storefront completed last: it goes first.
@@ -1000,7 +1012,7 @@ fn a_train_rolls_back_from_the_board_after_its_preview_and_its_name_typed() {
         fx,
         [Effect::Train {
             name: "spring".into(),
-            act: TrainAct::Rollback
+            act: TrainAct::Rollback { force: false }
         }]
     );
     // The answer is said.
@@ -1010,6 +1022,51 @@ fn a_train_rolls_back_from_the_board_after_its_preview_and_its_name_typed() {
         u.notice
             .as_ref()
             .is_some_and(|n| !n.error && n.text.contains("rolling back")),
+        "{:?}",
+        u.notice
+    );
+    // Over newer releases: listed, and the rollback goes over them once the name is typed.
+    u.update(key('R'));
+    u.update(Msg::TrainPreview {
+        name: "spring".into(),
+        over: Ok(vec!["billing/2.4.0: 2.5.0 live on prod".into()]),
+    });
+    let Some(Modal::Confirm(c)) = &u.modal else {
+        panic!("a confirmation: {:?}", u.modal)
+    };
+    assert!(
+        c.body.iter().any(|l| l.contains("rolls back over them"))
+            && c.body.iter().any(|l| l == "  billing/2.4.0: 2.5.0 live on prod"),
+        "{:?}",
+        c.body
+    );
+    assert!(
+        c.typed_why
+            .as_deref()
+            .is_some_and(|w| w.contains("over newer ones"))
+    );
+    for ch in "spring".chars() {
+        u.update(key(ch));
+    }
+    assert_eq!(
+        u.update(code(KeyCode::Enter)),
+        [Effect::Train {
+            name: "spring".into(),
+            act: TrainAct::Rollback { force: true }
+        }]
+    );
+    u.update(Msg::TrainActed(Ok("train spring: rolling back".into())));
+    // Why it cannot be rolled back is said, and nothing opens.
+    u.update(key('R'));
+    u.update(Msg::TrainPreview {
+        name: "spring".into(),
+        over: Err("train spring is still running: cancel it first".into()),
+    });
+    assert!(u.modal.is_none(), "{:?}", u.modal);
+    assert!(
+        u.notice
+            .as_ref()
+            .is_some_and(|n| n.error && n.text.contains("still running")),
         "{:?}",
         u.notice
     );

@@ -128,7 +128,7 @@ impl UiState {
             Action::Approve | Action::Cancel | Action::Rollback
                 if self.ws.as_ref().is_some_and(|w| w.focus == WsPane::Trains) =>
             {
-                self.ws_train(action)
+                self.ws_train(action, fx)
             }
             Action::Filter => {
                 let now = self.ws.as_ref().map(|w| w.filter.text()).unwrap_or_default();
@@ -184,10 +184,10 @@ impl UiState {
     }
 
     /// Approve, cancel or roll back the train of the selected member line, after a
-    /// confirmation: a rollback shows its order (the members that completed, the last
-    /// completed first) and wants the train's name typed, as a release's on a protected
-    /// environment does.
-    fn ws_train(&mut self, action: Action) {
+    /// confirmation: a rollback first asks what newer releases it would go over
+    /// ([`Effect::TrainPreview`]), then shows its order and those, and wants the train's name
+    /// typed ([`Self::ws_train_rollback_confirm`]).
+    fn ws_train(&mut self, action: Action, fx: &mut Vec<Effect>) {
         use crate::release::launcher::TrainAct;
         use crate::tui::modal::{Confirm, Then};
         let Some(ws) = self.ws.as_ref() else { return };
@@ -242,40 +242,79 @@ impl UiState {
                 )
             }
             _ => {
-                let mut done: Vec<&crate::engine::train::MemberView> =
-                    t.members.iter().filter(|m| m.state == "succeeded").collect();
-                done.sort_by_key(|m| std::cmp::Reverse(m.finished_at));
-                if done.is_empty() {
+                if !t.members.iter().any(|m| m.state == "succeeded") {
                     self.say(
                         format!("train {name}: no member completed, nothing to roll back"),
                         true,
                     );
                     return;
                 }
-                let mut body = vec!["One after another, the last completed first:".to_string()];
-                for (i, m) in done.iter().enumerate() {
-                    body.push(format!(
-                        "  {}. {} {} (release {})",
-                        i + 1,
-                        m.plan,
-                        m.version,
-                        m.release.as_deref().unwrap_or("?")
-                    ));
-                }
-                body.push(
-                    "Each is rolled back as `flightdeck rollback` would: its runs newest first.".into(),
-                );
-                let mut c = Confirm::new(
-                    format!("Roll back train {name}?"),
-                    body,
-                    then(TrainAct::Rollback),
-                    Some(name.clone()),
-                );
-                c.typed_why = Some(format!("This rolls back {} release(s) across plans.", done.len()));
-                c
+                fx.push(Effect::TrainPreview { name: name.clone() });
+                return;
             }
         };
         self.modal = Some(Modal::Confirm(confirm));
+    }
+
+    /// The confirmation of train `name`'s rollback, once what it would go over is known
+    /// (`over`: a line per member with newer releases where it would be rolled back). The order
+    /// is the members that completed, the last completed first; the train's name is typed; over
+    /// newer releases it goes on as `rollback --force` would, and says so.
+    pub(super) fn ws_train_rollback_confirm(&mut self, name: &str, over: Result<Vec<String>, String>) {
+        use crate::release::launcher::TrainAct;
+        use crate::tui::modal::{Confirm, Then};
+        let over = match over {
+            Ok(over) => over,
+            Err(why) => return self.say(why, true),
+        };
+        // Asked from the board, answered now: only onto the board as it still is.
+        if self.modal.is_some() || !self.ws_shown() {
+            return;
+        }
+        let Some(ws) = self.ws.as_ref() else { return };
+        let Some(t) = ws.trains().into_iter().find(|t| t.name == name) else {
+            return self.say(format!("train {name} is no longer on the board"), true);
+        };
+        let mut done: Vec<&crate::engine::train::MemberView> =
+            t.members.iter().filter(|m| m.state == "succeeded").collect();
+        done.sort_by_key(|m| std::cmp::Reverse(m.finished_at));
+        if done.is_empty() {
+            return self.say(
+                format!("train {name}: no member completed, nothing to roll back"),
+                true,
+            );
+        }
+        let mut body = vec!["One after another, the last completed first:".to_string()];
+        for (i, m) in done.iter().enumerate() {
+            body.push(format!(
+                "  {}. {} {} (release {})",
+                i + 1,
+                m.plan,
+                m.version,
+                m.release.as_deref().unwrap_or("?")
+            ));
+        }
+        body.push("Each is rolled back as `flightdeck rollback` would: its runs newest first.".into());
+        let n = done.len();
+        let mut why = format!("This rolls back {n} release(s) across plans.");
+        if !over.is_empty() {
+            body.push("Newer releases are live or deploying there; it rolls back over them:".into());
+            body.extend(over.iter().map(|l| format!("  {l}")));
+            why = format!("This rolls back {n} release(s) across plans, over newer ones.");
+        }
+        let mut c = Confirm::new(
+            format!("Roll back train {name}?"),
+            body,
+            Then::Train {
+                name: name.to_string(),
+                act: TrainAct::Rollback {
+                    force: !over.is_empty(),
+                },
+            },
+            Some(name.to_string()),
+        );
+        c.typed_why = Some(why);
+        self.modal = Some(Modal::Confirm(c));
     }
 
     /// Move the selection of the focused pane `by` lines.

@@ -631,15 +631,30 @@ fn status(buf: &mut Buffer, area: Rect, ui: &UiState) {
         spans.push(Span::styled(format!(" {mark}{}  ", n.text), style));
     }
     let k = |a: Action| ui.keymap.key_of(a).unwrap_or_else(|| format!(":{}", a.name()));
-    for (a, what) in [
-        (Action::Open, "open"),
-        (Action::Filter, "filter"),
-        (Action::StateFilter, "state"),
-        (Action::EnvFilter, "env"),
-        (Action::FocusNext, "pane"),
-        (Action::Help, "help"),
-        (Action::Quit, "quit"),
-    ] {
+    // On the trains pane, what can be done to the selected train, in place of the filters (they
+    // are in the help): all of it fits in 80 columns.
+    let keys: &[(Action, &str)] = if ui.ws.as_ref().is_some_and(|w| w.focus == WsPane::Trains) {
+        &[
+            (Action::Open, "open"),
+            (Action::Approve, "approve"),
+            (Action::Cancel, "cancel"),
+            (Action::Rollback, "rollback"),
+            (Action::FocusNext, "pane"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ]
+    } else {
+        &[
+            (Action::Open, "open"),
+            (Action::Filter, "filter"),
+            (Action::StateFilter, "state"),
+            (Action::EnvFilter, "env"),
+            (Action::FocusNext, "pane"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ]
+    };
+    for &(a, what) in keys {
         spans.push(Span::styled(format!(" {}", k(a)), t.key()));
         spans.push(Span::raw(format!(" {what} ")));
     }
