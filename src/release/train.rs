@@ -205,18 +205,32 @@ impl Context {
         })?;
         let started = written[0].seq;
         crate::outln!("train {} started ({} member(s)):", clean(name), chosen.len());
+        // The members' releases are created side by side (each in its own plan's folder, under
+        // its own lock: most of the time is their git notes and fsyncs), then recorded in the
+        // train in the workspace's order. Every release made is recorded, even when another
+        // could not be made.
+        let created = parallel_map(&chosen, |(p, v)| {
+            self.create_member_release(&ws, name, started, p, v)
+        });
         let mut made = Vec::new();
-        for (p, v) in &chosen {
-            let rdir = self.create_member(&ws, name, started, p, v, &mut j).map_err(|e| {
-                e.wrap_err(format!(
-                    "train {} started, but the release of {} could not be created (`flightdeck train resume {}` creates what is missing and starts the drivers)",
-                    clean(name),
-                    p.name,
-                    clean(name)
-                ))
-            })?;
-            crate::outln!("  {}: release {} ({})", p.name, clean(&rdir.id), clean(v));
-            made.push((p.path.clone(), rdir));
+        let mut failed = None;
+        for ((p, v), rdir) in chosen.iter().zip(created) {
+            match rdir {
+                Ok(rdir) => {
+                    self.record_member(started, p, &rdir, &mut j)?;
+                    crate::outln!("  {}: release {} ({})", p.name, clean(&rdir.id), clean(v));
+                    made.push((p.path.clone(), rdir));
+                }
+                Err(e) if failed.is_none() => failed = Some((p.name.clone(), e)),
+                Err(_) => {}
+            }
+        }
+        if let Some((plan, e)) = failed {
+            return Err(e.wrap_err(format!(
+                "train {} started, but the release of {plan} could not be created (`flightdeck train resume {}` creates what is missing and starts the drivers)",
+                clean(name),
+                clean(name)
+            )));
         }
         // Every member exists before any driver starts (a member's waits name the others); the
         // drivers start together.
@@ -244,6 +258,39 @@ impl Context {
         version: &str,
         j: &mut journal::Journal,
     ) -> Result<journal::ReleaseDir> {
+        let rdir = self.create_member_release(ws, name, started, plan, version)?;
+        self.record_member(started, plan, &rdir, j)?;
+        Ok(rdir)
+    }
+
+    /// Record in the train that `rdir` is its member release of `plan`.
+    fn record_member(
+        &self,
+        started: u64,
+        plan: &Plan,
+        rdir: &journal::ReleaseDir,
+        j: &mut journal::Journal,
+    ) -> Result<()> {
+        j.append(
+            &self.actor(),
+            vec![Event::TrainMember {
+                started,
+                plan: plan.name.clone(),
+                release: rdir.id.clone(),
+            }],
+        )?;
+        Ok(())
+    }
+
+    /// Create the release of one member plan, joined to the train (not yet recorded in it).
+    fn create_member_release(
+        &self,
+        ws: &Workspace,
+        name: &str,
+        started: u64,
+        plan: &Plan,
+        version: &str,
+    ) -> Result<journal::ReleaseDir> {
         let waits: Vec<TrainGateWait> = ws
             .train
             .gates
@@ -269,16 +316,7 @@ impl Context {
             allow_duplicate: true,
             ..self.on_plan(&plan.path)
         };
-        let rdir = mctx.create_scoped(Some(version), None, &scope)?;
-        j.append(
-            &self.actor(),
-            vec![Event::TrainMember {
-                started,
-                plan: plan.name.clone(),
-                release: rdir.id.clone(),
-            }],
-        )?;
-        Ok(rdir)
+        mctx.create_scoped(Some(version), None, &scope)
     }
 
     /// `train status NAME [--json]`.
@@ -865,6 +903,41 @@ impl Context {
 }
 
 /// The members that completed (succeeded), the last completed first, as `plan/release`.
+/// `f` over `items` on a few threads at once (at most one per core, and never more than
+/// eight), the results in the items' order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        mine.push((i, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
 fn completed_order(store: &journal::Store, t: &Train) -> Vec<String> {
     let mut done: Vec<(chrono::DateTime<chrono::Utc>, String)> = t
         .members
@@ -1049,4 +1122,22 @@ pub fn train_lines(v: &TrainView, now: chrono::DateTime<chrono::Utc>) -> Vec<Str
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parallel_map;
+
+    #[test]
+    fn parallel_map_keeps_the_order_of_its_items() {
+        let items: Vec<u64> = (0..100).collect();
+        let out = parallel_map(&items, |i| {
+            // Uneven work, so that items finish out of order.
+            std::thread::sleep(std::time::Duration::from_micros((100 - i) * 10));
+            i * 2
+        });
+        assert_eq!(out, (0..100).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(parallel_map(&[] as &[u64], |i| *i).is_empty());
+        assert_eq!(parallel_map(&[7u64], |i| i + 1), [8]);
+    }
 }

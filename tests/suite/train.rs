@@ -588,35 +588,45 @@ fn driver_pids(ws: &Workspace) -> Vec<i32> {
 #[test]
 fn a_train_start_cut_short_is_completed_by_train_resume() {
     let a = plan("alpha", &deploy("alpha", "deploy", "prod", ""));
+    let m = plan(
+        "mike",
+        &deploy("mike", "deploy", "prod", "needs = [\"alpha:deploy\"]"),
+    );
     let z = plan(
         "zulu",
-        &deploy("zulu", "deploy", "prod", "needs = [\"alpha:deploy\"]"),
+        &deploy("zulu", "deploy", "prod", "needs = [\"mike:deploy\"]"),
     );
-    let ws = workspace(&[("alpha", a), ("zulu", z)], "");
-    // zulu's release cannot be created (a folder where its plan's lock file goes): the start
-    // stops after alpha's release, as if it had been killed there.
-    let obstacle = ws.data_dir().join("plans/zulu/releases.lock");
+    let ws = workspace(&[("alpha", a), ("mike", m), ("zulu", z)], "");
+    // mike's release cannot be created (a folder where its plan's lock file goes): the start
+    // stops short of starting anything, as if it had been killed there. The releases made
+    // (alpha's and zulu's, made side by side with mike's) are the train's all the same.
+    let obstacle = ws.data_dir().join("plans/mike/releases.lock");
     std::fs::create_dir_all(&obstacle).unwrap();
     let out = ws.expect(["train", "start", "t9", "--version", "4.0"], 1);
     let err = stderr_of(&out);
     assert!(
-        err.contains("train t9 started, but the release of zulu could not be created")
+        err.contains("train t9 started, but the release of mike could not be created")
             && err.contains("flightdeck train resume t9"),
         "{err}"
     );
     let st = train_status(&ws, "t9");
-    assert_eq!(st["members"][1]["state"], "not_created", "{st:#}");
+    let states: Vec<&str> = st["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["interrupted", "not_created", "interrupted"], "{st:#}");
     // Nothing ran: no driver was started for a train cut short.
     assert!(ledger(&ws).is_empty());
     std::fs::remove_dir(&obstacle).unwrap();
     let text = stdout_of(&ws.expect(["train", "resume", "t9"], 0));
-    assert!(text.contains("zulu: release 4.0 created"), "{text}");
-    assert!(
-        text.contains("alpha: release 4.0 resumed") && text.contains("zulu: release 4.0 resumed"),
-        "{text}"
-    );
+    assert!(text.contains("mike: release 4.0 created"), "{text}");
+    for p in ["alpha", "mike", "zulu"] {
+        assert!(text.contains(&format!("{p}: release 4.0 resumed")), "{text}");
+    }
     wait_for_train(&ws, "t9", "succeeded");
-    assert_eq!(ledger(&ws), ["alpha deploy", "zulu deploy"]);
+    assert_eq!(ledger(&ws), ["alpha deploy", "mike deploy", "zulu deploy"]);
 }
 
 /// The board's train rollback, in a real terminal: over a newer release it first shows what it
