@@ -529,7 +529,14 @@ impl Driver {
         // A train's member also wakes when the train's journal or another member's changes
         // (what its stages wait for).
         let train_paths = match &self.core.state.train {
-            Some(link) => crate::engine::train::watch_paths(&self.core.store, link, &self.core.rdir.plan),
+            Some(link) => {
+                let mut needed: Vec<&str> = (self.core.plan.stages.iter())
+                    .flat_map(|s| s.after.iter().map(|n| n.plan.as_str()))
+                    .collect();
+                needed.sort_unstable();
+                needed.dedup();
+                crate::engine::train::watch_paths(&self.core.store, link, &needed)
+            }
             None => Vec::new(),
         };
         paths.extend(

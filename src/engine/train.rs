@@ -291,9 +291,11 @@ pub fn member_state(store: &Store, plan: &str, release: &str) -> Result<(Release
     Ok((rdir, st))
 }
 
-/// The member journals a member release's driver should watch for its waits (the other
-/// members' release folders) and the trains journal's folder.
-pub fn watch_paths(store: &Store, link: &TrainLink, me: &str) -> Vec<PathBuf> {
+/// What a member release's driver should watch for its waits: the trains journal's folder (its
+/// gates, a cancel) and the release folders of the members whose stages it needs (`needed`:
+/// the plans its stages' cross-plan needs name). Only those: every member watching every
+/// other would wake all of them at each line any of them writes.
+pub fn watch_paths(store: &Store, link: &TrainLink, needed: &[&str]) -> Vec<PathBuf> {
     let Ok(j) = journal(store, &link.workspace) else {
         return Vec::new();
     };
@@ -302,7 +304,7 @@ pub fn watch_paths(store: &Store, link: &TrainLink, me: &str) -> Vec<PathBuf> {
         && let Some(t) = trains.iter().find(|t| t.started == link.started)
     {
         for m in &t.members {
-            if m.plan == me {
+            if !needed.contains(&m.plan.as_str()) {
                 continue;
             }
             if let Some(r) = &m.release

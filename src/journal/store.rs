@@ -557,10 +557,39 @@ impl DriverProbe {
     }
 }
 
+/// The pid of the driver holding the lock on `file`: the kernel's word for it (`/proc/locks`),
+/// else what the file says. A new driver writes its pid just after it takes the lock, so for a
+/// moment the file still names the previous driver, whose pid may be anyone's by then.
 fn read_pid(file: &mut File) -> Option<u32> {
+    if let Some(pid) = flock_holder(file) {
+        return Some(pid);
+    }
     let mut s = String::new();
     file.read_to_string(&mut s).ok()?;
     s.trim().parse().ok()
+}
+
+/// The process holding an exclusive `flock` on `file`, from `/proc/locks`
+/// (`1: FLOCK  ADVISORY  WRITE 4242 fe:00:5366188 0 EOF`: the pid, then the device as
+/// major:minor in hex and the inode). None when it is not listed there, or lists pid 0 (a holder
+/// outside this pid namespace).
+fn flock_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().ok()?;
+    let dev = meta.dev();
+    // glibc's encoding of a device number.
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0fff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
+    let want = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let text = std::fs::read_to_string("/proc/locks").ok()?;
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // A blocked waiter's line reads `1: -> FLOCK ...`, so its fields do not match here.
+        if f.get(1) != Some(&"FLOCK") || f.get(3) != Some(&"WRITE") || f.get(5) != Some(&want.as_str()) {
+            return None;
+        }
+        f.get(4)?.parse::<u32>().ok().filter(|p| *p > 0)
+    })
 }
 
 /// Held while a process drives a release; released when dropped or when the process dies. On a
@@ -575,5 +604,27 @@ impl DriverLock {
     /// Keep the release's lease on the shared store for as long as the lock.
     pub fn hold_lease(&mut self, lease: super::replica::LeaseGuard) {
         self.lease = Some(lease);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_holder_is_the_kernels_word_not_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("driver.lock");
+        // What a previous driver wrote: a new one holds the lock but has not rewritten it yet.
+        std::fs::write(&path, "         1").unwrap();
+        let held = File::options().read(true).write(true).open(&path).unwrap();
+        held.lock().unwrap();
+        let mut probe = File::open(&path).unwrap();
+        assert_eq!(read_pid(&mut probe), Some(std::process::id()));
+        drop(held);
+        // Nobody holds it: only the file says anything.
+        let mut probe = File::open(&path).unwrap();
+        assert_eq!(flock_holder(&probe), None);
+        assert_eq!(read_pid(&mut probe), Some(1));
     }
 }

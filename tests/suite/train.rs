@@ -208,10 +208,15 @@ fn a_train_waits_across_plans_and_one_train_gate_approved_once_lets_every_member
         stderr_of(&again)
     );
 
-    // search goes; storefront still waits for billing, which holds until released.
-    wait_until(DEADLINE, "search deploys to prod", || {
-        ledger(&ws).contains(&"search deploy-prod".to_string())
+    // search goes (and finishes: the completion order below is search, billing, storefront);
+    // storefront still waits for billing, which holds until released.
+    wait_until(DEADLINE, "search's release succeeds", || {
+        train_status(&ws, "w49")["members"].as_array().is_some_and(|m| {
+            m.iter()
+                .any(|m| m["plan"] == "search" && m["state"] == "succeeded")
+        })
     });
+    assert!(ledger(&ws).contains(&"search deploy-prod".to_string()));
     wait_until(DEADLINE, "storefront says it waits for billing (running)", || {
         let st = train_status(&ws, "w49");
         st["blocking"].as_array().is_some_and(|b| {
