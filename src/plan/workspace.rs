@@ -83,8 +83,12 @@ pub fn load_workspace_str(text: &str, path: &Path) -> Result<Workspace, PlanErro
     let (ws, issues) = match raw::parse_as::<RawWorkspaceFile>(text) {
         Err(syntax) => (None, syntax),
         Ok((parsed, mut issues)) => {
-            let mut check = WsChecker { issues: Vec::new() };
-            let ws = check.workspace(parsed.file.get_ref(), &absolute);
+            let mut check = WsChecker {
+                issues: Vec::new(),
+                dropped: parsed.dropped.clone(),
+            };
+            let root = parsed.file.span();
+            let ws = check.workspace(parsed.file.get_ref(), &root, &absolute);
             issues.extend(check.issues);
             (Some(ws), issues)
         }
@@ -241,9 +245,23 @@ pub fn cross_problems(ws: &Workspace, plans: &[Plan]) -> Vec<Problem> {
 
 struct WsChecker {
     issues: Vec<Issue>,
+    /// What the parser took out for a wrong type (already reported): not also "missing".
+    dropped: Vec<(std::ops::Range<usize>, Option<String>)>,
 }
 
 impl WsChecker {
+    /// Report that `key` of the table spanning `table` is missing, unless it was there with a
+    /// wrong type (reported already).
+    fn missing(&mut self, table: &std::ops::Range<usize>, key: &str, message: &str) {
+        let dropped = self
+            .dropped
+            .iter()
+            .any(|(span, k)| span == table && k.as_deref().is_none_or(|k| k == key));
+        if !dropped {
+            self.report(table.start, message);
+        }
+    }
+
     fn report(&mut self, at: usize, message: impl Into<String>) {
         self.issues.push(Issue::new(at, message));
     }
@@ -256,7 +274,12 @@ impl WsChecker {
         }
     }
 
-    fn workspace(&mut self, file: &Section<RawWorkspaceFile>, path: &Path) -> Workspace {
+    fn workspace(
+        &mut self,
+        file: &Section<RawWorkspaceFile>,
+        root: &std::ops::Range<usize>,
+        path: &Path,
+    ) -> Workspace {
         self.unknown_keys(file, "at the top level");
         let dir = path
             .parent()
@@ -268,8 +291,9 @@ impl WsChecker {
             train: TrainSettings::default(),
         };
         let Some(section) = &file.workspace else {
-            self.report(
-                0,
+            self.missing(
+                root,
+                "workspace",
                 "no [workspace] table (it names the workspace and lists its plans)",
             );
             return ws;
@@ -285,11 +309,12 @@ impl WsChecker {
                     n.get_ref().0.escape_debug()
                 ),
             ),
-            None => self.report(section.span().start, "[workspace] has no `name`"),
+            None => self.missing(&section.span(), "name", "[workspace] has no `name`"),
         }
         match &raw.plans {
-            None => self.report(
-                section.span().start,
+            None => self.missing(
+                &section.span(),
+                "plans",
                 "[workspace] has no `plans` (plan files or globs)",
             ),
             Some(list) if list.get_ref().0.is_empty() => self.report(
@@ -562,6 +587,29 @@ mod tests {
         assert_eq!(
             problems(r),
             ["1:1: no [workspace] table (it names the workspace and lists its plans)"]
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_said_once_not_also_missing() {
+        let (_dir, r) = load("[workspace]\nname = 3\nplans = \"a/flightdeck.toml\"\n", &[]);
+        assert_eq!(
+            problems(r),
+            [
+                "2:8: workspace.name: expected a string, found integer 3",
+                "3:9: workspace.plans: expected a list of strings, found string",
+            ]
+        );
+        let (_dir, r) = load("workspace = 3\n", &[]);
+        assert_eq!(
+            problems(r),
+            ["1:13: workspace: expected a table, found integer 3"]
+        );
+        // Missing, it is said missing.
+        let (_dir, r) = load("[workspace]\nname = \"w\"\n", &[]);
+        assert_eq!(
+            problems(r),
+            ["1:1: [workspace] has no `plans` (plan files or globs)"]
         );
     }
 
