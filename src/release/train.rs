@@ -124,6 +124,14 @@ impl Context {
                         .join(", ")
                 )));
             }
+            if let Some((_, first)) = versions.iter().find(|(n, _)| n == p) {
+                return Err(usage(format!(
+                    "--set: plan {} is given twice ({} and {}); give each plan one version",
+                    clean(p),
+                    clean(first),
+                    clean(v)
+                )));
+            }
             versions.push((p.to_string(), v.to_string()));
         }
         let mut chosen = Vec::new();

@@ -683,3 +683,53 @@ fn the_board_rolls_a_train_back_over_a_newer_release_after_listing_it() {
     let after = tmux.wait_for("=DONE=");
     assert!(after.contains("EXIT=0"), "{after}");
 }
+
+/// Bad arguments to `train start` are refused with one line each (exit 2), before anything is
+/// written.
+#[test]
+fn train_start_refuses_bad_arguments_before_writing_anything() {
+    let a = plan("alpha", &deploy("alpha", "deploy", "prod", ""));
+    let b = plan("beta", &deploy("beta", "deploy", "prod", ""));
+    let ws = workspace(&[("alpha", a), ("beta", b)], "");
+    for (args, says) in [
+        (vec!["t/1", "--version", "1.0"], "train name `t/1` may hold only"),
+        (
+            vec!["\u{1b}[31mred", "--version", "1.0"],
+            "train name `\\u{1b}[31mred`",
+        ),
+        (
+            vec!["t1", "--version", "1.0", "--set", "gamma=2"],
+            "`gamma` is not a plan of this train (it has: alpha, beta)",
+        ),
+        (
+            vec!["t1", "--version", "1.0", "--set", "alpha"],
+            "--set `alpha`: write PLAN=VERSION",
+        ),
+        (
+            vec!["t1", "--version", "1.0", "--set", "alpha=2", "--set", "alpha=3"],
+            "plan alpha is given twice (2 and 3)",
+        ),
+        (vec!["t1", "--version", "1.0\u{7}"], "holds control characters"),
+        (
+            vec!["t1", "--version", "1.0", "--plans", "alpha,zeta"],
+            "has no plan `zeta` (it has: alpha, beta)",
+        ),
+    ] {
+        let mut all = vec!["train", "start"];
+        all.extend(args.iter().copied());
+        let out = ws.expect(all, 2);
+        let err = stderr_of(&out);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains('\u{1b}'), "{args:?}: {err:?}");
+    }
+    let trains = ws.data_dir().join("plans/@commerce/.trains/trains.jsonl");
+    assert!(!trains.exists(), "nothing is written for a refused start");
+    // Where a start that is not refused writes.
+    ws.expect(
+        ["train", "start", "t1", "--version", "1.0", "--set", "alpha=2"],
+        0,
+    );
+    assert!(trains.exists());
+    wait_for_train(&ws, "t1", "succeeded");
+}
