@@ -857,10 +857,50 @@ impl Context {
                 };
                 record(writer, ok, why)?;
             } else if !rolling && st.finished.is_some() {
+                // A request of ours its driver has not answered yet: its answer wakes us. (Asking
+                // again would only queue another.)
+                if st
+                    .requests
+                    .values()
+                    .any(|r| matches!(r.event, Event::RollbackRequested { .. }) && r.handled.is_none())
+                {
+                    return Ok(());
+                }
                 let mctx = self.on_plan(Path::new(&m.file));
-                if let Err(e) = mctx.rollback(Some(release), None, Vec::new(), rb.force) {
-                    crate::errln!("flightdeck: train {}: rollback of {member} refused: {e}", t.name);
-                    record(writer, false, format!("refused: {e}"))?;
+                // Nothing of it to undo (no completed stage with a rollback command): it is
+                // done, as far as the train's rollback goes; said, not asked of its driver.
+                let nothing = store
+                    .release(plan, release)
+                    .ok()
+                    .and_then(|rdir| mctx.plan_for(&rdir).ok())
+                    .and_then(|p| {
+                        crate::engine::scheduler::rollback_request(
+                            &p,
+                            st,
+                            crate::engine::scheduler::Scope::WHOLE,
+                        )
+                        .err()
+                    });
+                if let Some(why) = nothing {
+                    record(writer, true, why)?;
+                    return Ok(());
+                }
+                match mctx.rollback(Some(release), None, Vec::new(), rb.force) {
+                    Err(e) => {
+                        crate::errln!("flightdeck: train {}: rollback of {member} refused: {e}", t.name);
+                        record(writer, false, format!("refused: {e}"))?;
+                    }
+                    // Its driver said no: said in the train, never asked again (asking again
+                    // would be answered the same, for ever).
+                    Ok(answer) => {
+                        if let Some((false, why)) = answer.handled {
+                            crate::errln!(
+                                "flightdeck: train {}: rollback of {member} refused: {why}",
+                                t.name
+                            );
+                            record(writer, false, format!("refused: {why}"))?;
+                        }
+                    }
                 }
             }
             return Ok(());

@@ -733,3 +733,53 @@ fn train_start_refuses_bad_arguments_before_writing_anything() {
     assert!(trains.exists());
     wait_for_train(&ws, "t1", "succeeded");
 }
+
+/// A member with nothing to undo (no rollback command) does not stop a train's rollback, and is
+/// never asked again and again: its driver would refuse it every time.
+#[test]
+fn a_member_with_nothing_to_roll_back_is_passed_over_once() {
+    let a = plan(
+        "alpha",
+        "[[stage]]\nid = \"deploy\"\nenvironment = \"prod\"\nrun = \"echo alpha deploy >> @LEDGER@\"\n",
+    );
+    let b = plan(
+        "beta",
+        &deploy("beta", "deploy", "prod", "needs = [\"alpha:deploy\"]"),
+    );
+    let ws = workspace(&[("alpha", a), ("beta", b)], "");
+    ws.expect(["train", "start", "t3", "--version", "1.0"], 0);
+    wait_for_train(&ws, "t3", "succeeded");
+    let out = ws.expect(["rollback", "t3"], 0);
+    assert!(
+        stdout_of(&out).contains("the last completed first: beta/1.0, then alpha/1.0"),
+        "{}",
+        stdout_of(&out)
+    );
+    let st = wait_for_train(&ws, "t3", "rolled_back");
+    assert_eq!(
+        ledger(&ws),
+        ["alpha deploy", "beta deploy", "beta rollback deploy"],
+        "{st:#}"
+    );
+    let asked = |p: &str| {
+        member_journal(&ws, p, "1.0")
+            .iter()
+            .filter(|r| r["kind"] == "rollback_requested")
+            .count()
+    };
+    assert_eq!((asked("alpha"), asked("beta")), (0, 1));
+    // What the train says of alpha.
+    let trains = std::fs::read_to_string(ws.data_dir().join("plans/@commerce/.trains/trains.jsonl")).unwrap();
+    let alpha: Vec<Value> = trains
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["kind"] == "train_member_rolled_back" && r["member"] == "alpha/1.0")
+        .collect();
+    assert_eq!(alpha.len(), 1, "{trains}");
+    assert_eq!(alpha[0]["ok"], true);
+    assert!(
+        alpha[0]["why"].as_str().unwrap().contains("nothing to roll back"),
+        "{:?}",
+        alpha[0]
+    );
+}
