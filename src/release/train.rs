@@ -585,7 +585,12 @@ impl Context {
             let Ok((_, st)) = train::member_state(&store, &m.plan, r) else {
                 continue;
             };
-            if st.finished.is_none() && !st.cancelling {
+            // Asked once: a cancel its driver has yet to answer is not asked again.
+            let asked = st
+                .requests
+                .values()
+                .any(|r| matches!(r.event, Event::CancelRequested {}) && r.handled.is_none());
+            if st.finished.is_none() && !st.cancelling && !asked {
                 let answer = self.on_plan(Path::new(&m.file)).request(Some(r), Op::Cancel);
                 match answer {
                     Ok(_) => crate::outln!("  {}: release {} cancelled", m.plan, clean(r)),
@@ -603,7 +608,6 @@ impl Context {
         Ok(exit::OK)
     }
 
-    /// [`Context::train_rollback`], saying what it did instead of printing it (the cockpit).
     /// The newer releases live or deploying where train `t`'s completed members would be rolled
     /// back, a line per member (`plan/release: what is newer where`): what rolling it back goes
     /// over, which `rollback` refuses without `--force`.
@@ -641,6 +645,7 @@ impl Context {
         Ok(over)
     }
 
+    /// [`Context::train_rollback`], saying what it did instead of printing it (the cockpit).
     pub fn rollback_train(&self, ws: &Workspace, t: &Train, force: bool) -> Result<String> {
         let store = self.store()?;
         let order = completed_order(&store, t);
