@@ -426,8 +426,30 @@ pub struct MemberView {
     pub stages_done: usize,
     pub stages: usize,
     pub finished_at: Option<DateTime<Utc>>,
+    /// For a release that succeeded, when its work completed ([`completed_at`]): what a train's
+    /// rollback orders by, the last completed first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+}
+
+/// When a member release that succeeded completed: when its last stage did. Its own end (the
+/// end snapshot, the index) may come after a dependant's end, though the dependant's stages
+/// started only once this one's were through; ordering by stages keeps a train's rollback
+/// undoing dependants before what they needed. None unless it succeeded.
+pub fn completed_at(st: &ReleaseState) -> Option<DateTime<Utc>> {
+    let f = st
+        .finished
+        .as_ref()
+        .filter(|f| f.state == crate::event::FinalState::Succeeded)?;
+    Some(
+        st.stages
+            .iter()
+            .filter_map(|s| s.finished_at)
+            .max()
+            .unwrap_or(f.at),
+    )
 }
 
 /// `storefront:deploy-prod waits for billing:deploy-prod (running since ...)`.
@@ -487,6 +509,7 @@ pub fn view(store: &Store, train: &Train) -> TrainView {
             stages_done: 0,
             stages: 0,
             finished_at: None,
+            completed_at: None,
             problem: None,
         };
         if let Some(r) = &m.release {
@@ -496,6 +519,7 @@ pub fn view(store: &Store, train: &Train) -> TrainView {
                     mv.stages = st.stages.len();
                     mv.stages_done = st.stages.iter().filter(|s| s.status.is_terminal()).count();
                     mv.finished_at = st.finished.as_ref().map(|f| f.at);
+                    mv.completed_at = completed_at(&st);
                     if let Ok(p) = crate::engine::driver::plan_for_release(&rdir, &st) {
                         plans.insert(m.plan.clone(), p);
                     }

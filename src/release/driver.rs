@@ -21,6 +21,12 @@ impl Context {
         self.await_driver(rdir, child, &waker)
     }
 
+    /// [`Context::spawn_driver`] for a caller that does not wait for the driver: it is reaped
+    /// when it exits. Ok(pid) once it took the release over; Err(code) when it could not.
+    pub fn spawn_driver_detached(&self, rdir: &ReleaseDir, no_wait: bool) -> Result<Result<u32, u8>> {
+        Ok(self.spawn_driver(rdir, no_wait)?.map(reap_when_done))
+    }
+
     /// Drivers for several releases at once (a train's members, each with its context), started
     /// together and then waited for: each takes over while the others start.
     pub fn spawn_drivers(starts: &[(&Context, &ReleaseDir)]) -> Result<Result<(), u8>> {
@@ -29,8 +35,11 @@ impl Context {
             started.push((ctx, rdir, ctx.start_driver(rdir, false)?));
         }
         for (ctx, rdir, (child, waker)) in started {
-            if let Err(code) = ctx.await_driver(rdir, child, &waker)? {
-                return Ok(Err(code));
+            match ctx.await_driver(rdir, child, &waker)? {
+                Ok(child) => {
+                    reap_when_done(child);
+                }
+                Err(code) => return Ok(Err(code)),
             }
         }
         Ok(Ok(()))
@@ -184,4 +193,17 @@ impl Context {
         }
         Ok(exit::OK)
     }
+}
+
+/// Let the detached driver `child` be reaped when it exits, by a thread that waits for it; its
+/// pid. A process that lives on after starting drivers (the cockpit, a train's driver) would
+/// otherwise keep each as a zombie until it exits itself.
+pub(crate) fn reap_when_done(mut child: std::process::Child) -> u32 {
+    let pid = child.id();
+    let _ = std::thread::Builder::new()
+        .name("reap-driver".into())
+        .spawn(move || {
+            let _ = child.wait();
+        });
+    pid
 }

@@ -84,7 +84,7 @@ impl Context {
                     train: None,
                 };
                 let rdir = self.create_scoped(Some(&version), rtype, &scope)?;
-                if let Err(code) = self.spawn_driver(&rdir, false)? {
+                if let Err(code) = self.spawn_driver_detached(&rdir, false)? {
                     return Ok(Err(code));
                 }
                 Some(rdir)
@@ -155,8 +155,8 @@ impl Launcher for Context {
     }
 
     fn start_driver(&self, rdir: &ReleaseDir) -> std::result::Result<(), String> {
-        match self.spawn_driver(rdir, false) {
-            Ok(Ok(_child)) => Ok(()),
+        match self.spawn_driver_detached(rdir, false) {
+            Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(format!(
                 "release {} is driven by another process{}",
                 rdir.id,

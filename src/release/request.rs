@@ -95,7 +95,7 @@ impl Context {
         };
         if rdir.live_driver().is_none() {
             // Another process may become the driver in between (exit 4): that is fine too.
-            self.spawn_driver(&rdir, false)?.ok();
+            self.spawn_driver_detached(&rdir, false)?.ok();
             answer.started_driver = true;
         }
         let waker = SyncWaker::watch(&rdir.path);

@@ -418,7 +418,7 @@ impl Context {
             // asked again for a little while, until it is let go.
             let mut tries = 0;
             loop {
-                match mctx.spawn_driver(&rdir, false)? {
+                match mctx.spawn_driver_detached(&rdir, false)? {
                     Ok(_) => {
                         crate::outln!("{}: release {} resumed", m.plan, clean(&rdir.id));
                         resumed += 1;
@@ -721,8 +721,9 @@ impl Context {
             args.push(s.into());
         }
         let mut cmd = self.detached(&args, &dir.join(format!("{name}.log")))?;
-        // Reaped by nobody: it outlives this process (its own session), like a release's driver.
-        cmd.spawn().wrap_err("starting the train's driver")?;
+        // In its own session, it outlives a command that started it; a cockpit that started it
+        // reaps it when it ends.
+        super::driver::reap_when_done(cmd.spawn().wrap_err("starting the train's driver")?);
         Ok(true)
     }
 
@@ -998,11 +999,7 @@ fn completed_order(store: &journal::Store, t: &Train) -> Vec<String> {
         .filter_map(|m| {
             let r = m.release.as_ref()?;
             let (_, st) = train::member_state(store, &m.plan, r).ok()?;
-            let f = st
-                .finished
-                .as_ref()
-                .filter(|f| f.state == FinalState::Succeeded)?;
-            Some((f.at, format!("{}/{r}", m.plan)))
+            Some((train::completed_at(&st)?, format!("{}/{r}", m.plan)))
         })
         .collect();
     done.sort_by(|a, b| b.cmp(a));

@@ -623,6 +623,7 @@ fn board() -> (Vec<PlanBoard>, Vec<TrainView>) {
                 stages_done: 2,
                 stages: 3,
                 finished_at: None,
+                completed_at: None,
                 problem: None,
             },
             MemberView {
@@ -633,6 +634,7 @@ fn board() -> (Vec<PlanBoard>, Vec<TrainView>) {
                 stages_done: 2,
                 stages: 3,
                 finished_at: None,
+                completed_at: None,
                 problem: None,
             },
         ],
@@ -960,9 +962,12 @@ fn a_train_rolls_back_from_the_board_after_its_preview_and_its_name_typed() {
     use flightdeck::tui::modal::Modal;
     let mut u = ui((200, 50));
     let (plans, mut trains) = board();
+    // storefront's stages completed last; billing's release ended last (its end snapshot took
+    // long): the stages' completion orders the rollback.
     for (i, m) in trains[0].members.iter_mut().enumerate() {
         m.state = "succeeded".into();
-        m.finished_at = Some(now() - Duration::seconds(100 - 50 * i as i64));
+        m.completed_at = Some(now() - Duration::seconds(120 - 10 * i as i64));
+        m.finished_at = Some(now() - Duration::seconds(10 + 40 * i as i64));
     }
     u.update(Msg::Workspace(Box::new(WsUpdate {
         plans,

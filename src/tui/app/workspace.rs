@@ -277,7 +277,7 @@ impl UiState {
         };
         let mut done: Vec<&crate::engine::train::MemberView> =
             t.members.iter().filter(|m| m.state == "succeeded").collect();
-        done.sort_by_key(|m| std::cmp::Reverse(m.finished_at));
+        done.sort_by_key(|m| std::cmp::Reverse(m.completed_at.or(m.finished_at)));
         if done.is_empty() {
             return self.say(
                 format!("train {name}: no member completed, nothing to roll back"),
