@@ -956,7 +956,6 @@ impl Context {
     }
 }
 
-/// The members that completed (succeeded), the last completed first, as `plan/release`.
 /// `f` over `items` on a few threads at once (at most one per core, and never more than
 /// eight), the results in the items' order.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -992,6 +991,7 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
     out.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The members that completed (succeeded), the last completed first, as `plan/release`.
 fn completed_order(store: &journal::Store, t: &Train) -> Vec<String> {
     let mut done: Vec<(chrono::DateTime<chrono::Utc>, String)> = t
         .members
