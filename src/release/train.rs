@@ -582,14 +582,20 @@ impl Context {
         let store = self.store()?;
         for m in &t.members {
             let Some(r) = &m.release else { continue };
-            let Ok((_, st)) = train::member_state(&store, &m.plan, r) else {
+            let Ok((rdir, st)) = train::member_state(&store, &m.plan, r) else {
                 continue;
             };
-            // Asked once: a cancel its driver has yet to answer is not asked again.
+            // Asked once: a cancel its driver has yet to answer is not asked again (with no
+            // driver to answer it, one is started).
             let asked = st
                 .requests
                 .values()
                 .any(|r| matches!(r.event, Event::CancelRequested {}) && r.handled.is_none());
+            if asked && st.finished.is_none() && rdir.live_driver().is_none() {
+                let _ = self
+                    .on_plan(Path::new(&m.file))
+                    .spawn_driver_detached(&rdir, false);
+            }
             if st.finished.is_none() && !st.cancelling && !asked {
                 let answer = self.on_plan(Path::new(&m.file)).request(Some(r), Op::Cancel);
                 match answer {
@@ -863,16 +869,22 @@ impl Context {
                 };
                 record(writer, ok, why)?;
             } else if !rolling && st.finished.is_some() {
+                let mctx = self.on_plan(Path::new(&m.file));
                 // A request of ours its driver has not answered yet: its answer wakes us. (Asking
-                // again would only queue another.)
+                // again would only queue another.) With no driver to answer it (the one started
+                // for it died), one is started.
                 if st
                     .requests
                     .values()
                     .any(|r| matches!(r.event, Event::RollbackRequested { .. }) && r.handled.is_none())
                 {
+                    if let Ok(rdir) = store.release(plan, release)
+                        && rdir.live_driver().is_none()
+                    {
+                        let _ = mctx.spawn_driver_detached(&rdir, false);
+                    }
                     return Ok(());
                 }
-                let mctx = self.on_plan(Path::new(&m.file));
                 // Nothing of it to undo (no completed stage with a rollback command): it is
                 // done, as far as the train's rollback goes; said, not asked of its driver.
                 let nothing = store
