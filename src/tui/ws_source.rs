@@ -120,11 +120,12 @@ impl WorkspaceSource {
                 let _ = t.try_send(());
             };
             use notify::Watcher;
+            // The saved drift runs' folder too, made if no drift ran yet: the first run saved
+            // while the board is open shows on it.
+            let _ = std::fs::create_dir_all(&runs);
             let w = watch_dir(&dir, false, mark.clone()).and_then(|mut w| {
                 w.watch(&open, notify::RecursiveMode::NonRecursive).ok()?;
-                if runs.is_dir() {
-                    let _ = w.watch(&runs, notify::RecursiveMode::NonRecursive);
-                }
+                let _ = w.watch(&runs, notify::RecursiveMode::NonRecursive);
                 Some(w)
             });
             plan_watchers.push(w);

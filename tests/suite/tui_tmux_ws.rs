@@ -159,3 +159,42 @@ fn the_board_at_80x24_one_pane_at_a_time() {
     let after = tmux.wait_for("=DONE=");
     assert!(after.contains("EXIT=0"), "{after}");
 }
+
+/// Drift runs saved while the board is open show on it, the plan's first ones too (their folder
+/// did not exist when the board started watching).
+#[test]
+fn drift_runs_saved_while_the_board_is_open_show_on_it_the_first_ones_too() {
+    if common::tmux::missing() {
+        return;
+    }
+    let ws = common::Workspace::new(commerce::BILLING);
+    commerce::write(
+        &ws,
+        "flightdeck-workspace.toml",
+        "[workspace]\nname = \"solo\"\nplans = [\"flightdeck.toml\"]\n",
+    );
+    commerce::write(&ws, ".io/probe-staging", "flag=a\n");
+    commerce::write(&ws, ".io/probe-eu", "flag=a\n");
+    // In sync when the release ran (its own snapshots say so).
+    commerce::write(&ws, ".io/probe-us", "flag=a\n");
+    ws.expect(["run", "1.0.0"], 0);
+    assert!(
+        !ws.data_dir().join("plans/billing/drift").exists(),
+        "no drift run saved yet"
+    );
+    let tmux = Tmux::new("ws-drift");
+    tmux.start(&ws, "", "", (200, 50));
+    let s = tmux.wait_for("Releases (1)");
+    assert!(!s.contains('≠'), "no drift known yet:\n{s}");
+    // prod/us changes by hand; `drift` finds it and saves the plan's first drift run.
+    commerce::write(&ws, ".io/probe-us", "flag=b\n");
+    ws.expect(["drift"], 1);
+    tmux.wait_for("≠1");
+    // And the next run, saved in the folder the first one made: back in sync.
+    commerce::write(&ws, ".io/probe-us", "flag=a\n");
+    ws.expect(["drift"], 0);
+    tmux.wait_gone("≠1");
+    key(&tmux, "q");
+    let after = tmux.wait_for("=DONE=");
+    assert!(after.contains("EXIT=0"), "{after}");
+}
