@@ -26,7 +26,8 @@ mod fixture;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::Utc;
+use common::at;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use flightdeck::engine::history::Summary;
 use flightdeck::engine::state::ReleaseState;
@@ -43,37 +44,6 @@ use ratatui::backend::TestBackend;
 
 const W: u16 = 200;
 const H: u16 = 50;
-
-fn plan_text(name: &str) -> String {
-    format!(
-        r#"
-[plan]
-name = "{name}"
-
-[environments.staging]
-
-[environments.prod]
-targets = ["eu", "us"]
-
-[[stage]]
-id = "stage"
-environment = "staging"
-run = "true"
-rollback = "true"
-
-[[stage]]
-id = "prod"
-needs = ["stage"]
-environment = "prod"
-run = "true"
-rollback = "true"
-"#
-    )
-}
-
-fn at(secs: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().unwrap() + chrono::Duration::seconds(secs)
-}
 
 fn decl(id: &str, needs: &[&str], env: &str, targets: &[&str]) -> StageDecl {
     StageDecl {
@@ -200,7 +170,7 @@ fn build(root: &Path, plans: usize, releases: usize) -> (PathBuf, Store) {
         let dir = work.join(&name);
         std::fs::create_dir_all(&dir).unwrap();
         let plan_file = dir.join("flightdeck.toml");
-        std::fs::write(&plan_file, plan_text(&name)).unwrap();
+        std::fs::write(&plan_file, common::two_env_plan(&name)).unwrap();
         let mut summaries: Vec<Summary> = (0..releases)
             .filter_map(|n| write_release(&store, &name, &plan_file, n, false))
             .collect();

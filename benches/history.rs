@@ -13,42 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use flightdeck::event::{Event, FinalState, Outcome, RunKey, RunKind, StageDecl};
 use flightdeck::journal::Store;
 
 mod common;
 
-use common::median;
+use common::{at, median};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
-
-const PLAN: &str = r#"
-[plan]
-name = "hist"
-
-[environments.staging]
-
-[environments.prod]
-targets = ["eu", "us"]
-
-[[stage]]
-id = "stage"
-environment = "staging"
-run = "true"
-rollback = "true"
-
-[[stage]]
-id = "prod"
-needs = ["stage"]
-environment = "prod"
-run = "true"
-rollback = "true"
-"#;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().unwrap() + chrono::Duration::seconds(secs)
-}
 
 fn decl(id: &str, needs: &[&str], env: &str, targets: &[&str]) -> StageDecl {
     StageDecl {
@@ -193,7 +165,7 @@ fn main() {
         let work: PathBuf = tmp.path().join("work");
         std::fs::create_dir_all(&work).unwrap();
         let plan_file = work.join("flightdeck.toml");
-        std::fs::write(&plan_file, PLAN).unwrap();
+        std::fs::write(&plan_file, common::two_env_plan("hist")).unwrap();
         let data = tmp.path().join("data");
         let store = Store { root: data.clone() };
         for i in 0..n {

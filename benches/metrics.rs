@@ -28,29 +28,6 @@ use common::{median, wait_rusage};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
 
-const PLAN: &str = r#"
-[plan]
-name = "dora"
-
-[environments.staging]
-
-[environments.prod]
-targets = ["eu", "us"]
-
-[[stage]]
-id = "stage"
-environment = "staging"
-run = "true"
-rollback = "true"
-
-[[stage]]
-id = "prod"
-needs = ["stage"]
-environment = "prod"
-run = "true"
-rollback = "true"
-"#;
-
 /// Seconds between two releases' starts.
 const EVERY: i64 = 600;
 
@@ -288,7 +265,7 @@ fn main() {
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let plan_file = work.join("flightdeck.toml");
-    std::fs::write(&plan_file, PLAN).unwrap();
+    std::fs::write(&plan_file, common::two_env_plan("dora")).unwrap();
     let data = tmp.path().join("data");
     let store = Store { root: data.clone() };
     let t = std::time::Instant::now();

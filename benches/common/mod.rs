@@ -73,3 +73,42 @@ pub fn chained(
     }
     (text, records)
 }
+
+/// The plan the release-history benches write for plan `name`: staging, then prod over two
+/// targets, every stage with a rollback.
+pub fn two_env_plan(name: &str) -> String {
+    format!(
+        r#"
+[plan]
+name = "{name}"
+
+[environments.staging]
+
+[environments.prod]
+targets = ["eu", "us"]
+
+[[stage]]
+id = "stage"
+environment = "staging"
+run = "true"
+rollback = "true"
+
+[[stage]]
+id = "prod"
+needs = ["stage"]
+environment = "prod"
+run = "true"
+rollback = "true"
+"#
+    )
+}
+
+/// `secs` seconds after 2025-01-01 00:00 UTC: the benches' fixed clock.
+pub fn at(secs: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap()
+        + chrono::Duration::seconds(secs)
+}
