@@ -138,6 +138,23 @@ impl Tmux {
             last.contains(what)
         });
         assert!(found, "the pane never showed {what:?}; it shows:\n{last}");
+        self.settled(last, |s| s.contains(what))
+    }
+
+    /// The screen once it stops changing (two captures alike, for at most a second), still
+    /// passing `ok`; `first` if it never settles. A frame reaches the terminal in pieces, and a
+    /// capture taken while one is being written shows parts of two frames: the text waited for
+    /// from the new one, stale rows from the old.
+    fn settled(&self, first: String, ok: impl Fn(&str) -> bool) -> String {
+        let mut last = first;
+        super::poll_until(std::time::Duration::from_secs(1), || {
+            let now = self.capture();
+            let same = now == last;
+            if ok(&now) {
+                last = now;
+            }
+            same
+        });
         last
     }
 }
@@ -178,7 +195,7 @@ impl Tmux {
             !last.contains(what)
         });
         assert!(gone, "the pane still shows {what:?}:\n{last}");
-        last
+        self.settled(last, |s| !s.contains(what))
     }
 }
 
